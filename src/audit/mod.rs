@@ -1,0 +1,369 @@
+//! The audit log: every state-changing or security-relevant action, hash-chained.
+//!
+//! `hash = SHA-256(prev_hash || canonical(row))`, the first row chaining from 32 zero bytes.
+//! The canonical encoding is, for each of seq, ts_ms, os_user, hsm_user, host, action, target,
+//! outcome, details in that order: a 4-byte big-endian length then the UTF-8 bytes (integers
+//! as decimal text); an absent hsm_user is the length 0xFFFFFFFF with no bytes. Secrets never
+//! reach an entry: the types that hold them cannot be serialized.
+
+use crate::store::{AuditRow, Store, StoreError};
+use serde_json::Value;
+use sha2::{Digest, Sha256};
+
+/// Every action tdekey records, by its dotted name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Loading a PKCS#11 module and reading its slots.
+    HsmConnect,
+    /// A crypto-user login (success or failure).
+    HsmLogin,
+    HsmLogout,
+    /// Listing the objects on a token.
+    HsmInventory,
+    /// Initializing a (demo) token.
+    HsmTokenInit,
+    /// Generating a key on the HSM.
+    KeyGenerate,
+    /// Creating a data object on the HSM.
+    DataObjectCreate,
+    /// Saving or deleting a connection profile.
+    ProfileChange,
+    /// Verifying the audit chain.
+    AuditVerify,
+}
+
+impl Action {
+    pub const ALL: &'static [Action] = &[
+        Action::HsmConnect,
+        Action::HsmLogin,
+        Action::HsmLogout,
+        Action::HsmInventory,
+        Action::HsmTokenInit,
+        Action::KeyGenerate,
+        Action::DataObjectCreate,
+        Action::ProfileChange,
+        Action::AuditVerify,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::HsmConnect => "hsm.connect",
+            Action::HsmLogin => "hsm.login",
+            Action::HsmLogout => "hsm.logout",
+            Action::HsmInventory => "hsm.inventory",
+            Action::HsmTokenInit => "hsm.token_init",
+            Action::KeyGenerate => "key.generate",
+            Action::DataObjectCreate => "hsm.data_object_create",
+            Action::ProfileChange => "profile.change",
+            Action::AuditVerify => "audit.verify",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Started,
+    Success,
+    Failure,
+    Cancelled,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Started => "started",
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+            Outcome::Cancelled => "cancelled",
+        }
+    }
+}
+
+/// Who and where: filled into every entry.
+#[derive(Clone, Debug)]
+pub struct Origin {
+    pub os_user: String,
+    pub host: String,
+}
+
+impl Origin {
+    pub fn current() -> Self {
+        let os_user = std::env::var("USER")
+            .or_else(|_| std::env::var("LOGNAME"))
+            .ok()
+            .filter(|s| !s.is_empty())
+            .unwrap_or_else(|| {
+                use std::os::unix::fs::MetadataExt;
+                std::fs::metadata("/proc/self")
+                    .map(|m| format!("uid {}", m.uid()))
+                    .unwrap_or_else(|_| "unknown".to_owned())
+            });
+        let host = gethostname::gethostname().to_string_lossy().into_owned();
+        Self { os_user, host }
+    }
+}
+
+/// The canonical bytes of a row (everything but the hashes).
+pub fn canonical(row: &AuditRow) -> Vec<u8> {
+    let mut out = Vec::with_capacity(128 + row.details.len());
+    let mut field = |b: Option<&[u8]>| match b {
+        Some(b) => {
+            out.extend_from_slice(&(b.len() as u32).to_be_bytes());
+            out.extend_from_slice(b);
+        }
+        None => out.extend_from_slice(&u32::MAX.to_be_bytes()),
+    };
+    field(Some(row.seq.to_string().as_bytes()));
+    field(Some(row.ts_ms.to_string().as_bytes()));
+    field(Some(row.os_user.as_bytes()));
+    field(row.hsm_user.as_deref().map(str::as_bytes));
+    field(Some(row.host.as_bytes()));
+    field(Some(row.action.as_bytes()));
+    field(Some(row.target.as_bytes()));
+    field(Some(row.outcome.as_bytes()));
+    field(Some(row.details.as_bytes()));
+    out
+}
+
+pub fn row_hash(prev: &[u8; 32], row: &AuditRow) -> [u8; 32] {
+    let mut h = Sha256::new();
+    h.update(prev);
+    h.update(canonical(row));
+    h.finalize().into()
+}
+
+/// Why an action was not performed.
+#[derive(Debug, thiserror::Error)]
+#[error("The action was not performed because the audit log could not record it: {0}")]
+pub struct AuditUnavailable(pub StoreError);
+
+/// Writes entries for one thread (one database connection).
+pub struct Auditor {
+    store: Store,
+    origin: Origin,
+}
+
+impl std::fmt::Debug for Auditor {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Auditor")
+            .field("store", &self.store)
+            .finish()
+    }
+}
+
+/// An action whose `started` entry is written; record its outcome with [`Auditor::finish`].
+#[derive(Debug)]
+#[must_use = "record the outcome with Auditor::finish"]
+pub struct Pending {
+    action: Action,
+    target: String,
+    hsm_user: Option<String>,
+    started_seq: i64,
+}
+
+impl Auditor {
+    pub fn new(store: Store) -> Self {
+        Self {
+            store,
+            origin: Origin::current(),
+        }
+    }
+
+    pub fn store(&self) -> &Store {
+        &self.store
+    }
+
+    pub fn store_mut(&mut self) -> &mut Store {
+        &mut self.store
+    }
+
+    /// Appends one entry.
+    pub fn record(
+        &mut self,
+        action: Action,
+        target: &str,
+        outcome: Outcome,
+        hsm_user: Option<&str>,
+        details: Value,
+    ) -> Result<AuditRow, StoreError> {
+        let origin = self.origin.clone();
+        let details = details.to_string();
+        self.store.append_audit(|seq, prev| {
+            let mut row = AuditRow {
+                seq,
+                ts_ms: crate::store::now_ms(),
+                os_user: origin.os_user,
+                hsm_user: hsm_user.map(str::to_owned),
+                host: origin.host,
+                action: action.as_str().to_owned(),
+                target: target.to_owned(),
+                outcome: outcome.as_str().to_owned(),
+                details,
+                prev_hash: prev,
+                hash: [0; 32],
+            };
+            row.hash = row_hash(&prev, &row);
+            row
+        })
+    }
+
+    /// Audit before acting: writes the `started` entry of a state-changing action. When it
+    /// cannot be written the caller must not act.
+    pub fn begin(
+        &mut self,
+        action: Action,
+        target: &str,
+        hsm_user: Option<&str>,
+        details: Value,
+    ) -> Result<Pending, AuditUnavailable> {
+        let row = self
+            .record(action, target, Outcome::Started, hsm_user, details)
+            .map_err(AuditUnavailable)?;
+        Ok(Pending {
+            action,
+            target: target.to_owned(),
+            hsm_user: hsm_user.map(str::to_owned),
+            started_seq: row.seq,
+        })
+    }
+
+    /// Writes the outcome of a pending action, linking it to its `started` entry.
+    pub fn finish(
+        &mut self,
+        pending: Pending,
+        outcome: Outcome,
+        mut details: Value,
+    ) -> Result<AuditRow, StoreError> {
+        if let Value::Object(m) = &mut details {
+            m.insert("started_seq".into(), pending.started_seq.into());
+        }
+        self.record(
+            pending.action,
+            &pending.target,
+            outcome,
+            pending.hsm_user.as_deref(),
+            details,
+        )
+    }
+}
+
+/// The result of walking the chain.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verification {
+    Intact { entries: u64 },
+    Broken { seq: i64, reason: String },
+}
+
+/// Recomputes every hash and link.
+pub fn verify(store: &Store) -> Result<Verification, StoreError> {
+    let mut expected_prev = [0u8; 32];
+    let mut expected_seq = 1i64;
+    let mut broken = None;
+    let mut n = 0u64;
+    store.for_each_audit_row(|row| {
+        if row.seq != expected_seq {
+            broken = Some((
+                expected_seq,
+                format!("gap in seq: expected {expected_seq}, found {}", row.seq),
+            ));
+            return false;
+        }
+        if row.prev_hash != expected_prev {
+            broken = Some((
+                row.seq,
+                "broken link: prev_hash is not the previous entry's hash".to_owned(),
+            ));
+            return false;
+        }
+        if row_hash(&row.prev_hash, &row) != row.hash {
+            broken = Some((
+                row.seq,
+                "hash mismatch: the entry was changed after it was written".to_owned(),
+            ));
+            return false;
+        }
+        expected_prev = row.hash;
+        expected_seq += 1;
+        n += 1;
+        true
+    })?;
+    Ok(match broken {
+        Some((seq, reason)) => Verification::Broken { seq, reason },
+        None => Verification::Intact { entries: n },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn auditor(dir: &tempfile::TempDir) -> Auditor {
+        Auditor::new(Store::open(&dir.path().join("t.sqlite3")).unwrap())
+    }
+
+    #[test]
+    fn entries_chain_and_verify() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = auditor(&dir);
+        let r1 = a
+            .record(
+                Action::HsmLogin,
+                "tok",
+                Outcome::Success,
+                Some("cu"),
+                json!({}),
+            )
+            .unwrap();
+        assert_eq!(r1.seq, 1);
+        assert_eq!(r1.prev_hash, [0; 32]);
+        let p = a
+            .begin(
+                Action::KeyGenerate,
+                "ORACLE.TDE.HSM.MK.06AA",
+                Some("cu"),
+                json!({"bits": 256}),
+            )
+            .unwrap();
+        let r3 = a.finish(p, Outcome::Success, json!({})).unwrap();
+        assert_eq!(r3.prev_hash, a.store().recent_audit(2).unwrap()[1].hash);
+        assert!(r3.details.contains("\"started_seq\":2"), "{}", r3.details);
+        assert_eq!(
+            verify(a.store()).unwrap(),
+            Verification::Intact { entries: 3 }
+        );
+    }
+
+    #[test]
+    fn canonical_encoding_separates_fields_unambiguously() {
+        let base = AuditRow {
+            seq: 1,
+            ts_ms: 2,
+            os_user: "ab".into(),
+            hsm_user: None,
+            host: "c".into(),
+            action: "a".into(),
+            target: "t".into(),
+            outcome: "success".into(),
+            details: "{}".into(),
+            prev_hash: [0; 32],
+            hash: [0; 32],
+        };
+        let mut shifted = base.clone();
+        shifted.os_user = "a".into();
+        shifted.host = "bc".into();
+        assert_ne!(canonical(&base), canonical(&shifted));
+        let mut empty_user = base.clone();
+        empty_user.hsm_user = Some(String::new());
+        assert_ne!(canonical(&base), canonical(&empty_user));
+    }
+
+    #[test]
+    fn action_names_are_unique_and_dotted() {
+        let mut names: Vec<_> = Action::ALL.iter().map(|a| a.as_str()).collect();
+        assert!(names.iter().all(|n| n.contains('.')));
+        names.sort();
+        names.dedup();
+        assert_eq!(names.len(), Action::ALL.len());
+    }
+}

@@ -1,0 +1,262 @@
+//! The engine: front ends send [`Command`]s, background threads do the work and send
+//! [`Event`]s back, then ask for a repaint. The UI thread never waits on the HSM, SQLite, the
+//! disk or a file dialog.
+//!
+//! Threads: `tdekey-hsm` owns the PKCS#11 module and its session (and a database connection
+//! for the audit entries it writes); `tdekey-store` owns the connection for profiles. A task
+//! (see [`Task`]) cannot start twice: [`Engine::send`] refuses while it is pending.
+
+mod hsm_worker;
+mod store_worker;
+
+pub use store_worker::save as save_profile;
+
+use crate::hsm::{LibraryReport, ModuleCandidate, OpenToken, PinFormat, SlotReport, TokenSelector};
+use crate::inventory::InventoryRow;
+use crate::paths::DataDir;
+use crate::secret::Secret;
+use crate::store::HsmProfile;
+use std::collections::HashSet;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, Sender, channel};
+
+/// Named background tasks; one of each may run at a time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Task {
+    Connect,
+    Login,
+    Inventory,
+    Profiles,
+    FileDialog,
+    DetectModules,
+}
+
+pub enum Command {
+    /// Load a PKCS#11 module and read its slots (closing any module loaded before).
+    Connect {
+        module: PathBuf,
+    },
+    /// Close the session and finalize the module.
+    Disconnect,
+    /// Open a session on a token and log the crypto user in.
+    Login {
+        selector: TokenSelector,
+        user: String,
+        password: Secret,
+        format: PinFormat,
+    },
+    Logout,
+    /// List every object on the token.
+    Inventory,
+    LoadProfiles,
+    /// Save a profile; `make_default` also makes it the one the GUI opens at start.
+    SaveProfile {
+        profile: HsmProfile,
+        make_default: bool,
+    },
+    DeleteProfile {
+        id: i64,
+        name: String,
+    },
+    /// Open a file dialog to choose a PKCS#11 library.
+    PickModuleFile {
+        start_dir: Option<PathBuf>,
+    },
+    /// Look for PKCS#11 modules in the usual places (reads the disk, so off the UI thread).
+    DetectModules,
+}
+
+impl Command {
+    pub fn task(&self) -> Task {
+        match self {
+            Command::Connect { .. } | Command::Disconnect => Task::Connect,
+            Command::Login { .. } | Command::Logout => Task::Login,
+            Command::Inventory => Task::Inventory,
+            Command::LoadProfiles | Command::SaveProfile { .. } | Command::DeleteProfile { .. } => {
+                Task::Profiles
+            }
+            Command::PickModuleFile { .. } => Task::FileDialog,
+            Command::DetectModules => Task::DetectModules,
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct ConnectReport {
+    pub library: LibraryReport,
+    pub slots: Vec<SlotReport>,
+}
+
+#[derive(Clone, Debug)]
+pub enum Event {
+    Connected(Arc<ConnectReport>),
+    Disconnected,
+    LoggedIn {
+        token: OpenToken,
+        user: String,
+        /// Something the user should know (e.g. the token reported an existing login).
+        note: Option<String>,
+    },
+    LoggedOut,
+    InventoryProgress {
+        done: usize,
+        total: usize,
+    },
+    Inventory(Arc<Vec<InventoryRow>>),
+    Profiles {
+        profiles: Vec<HsmProfile>,
+        default_id: Option<i64>,
+        /// The id of the profile just saved, if any.
+        saved: Option<i64>,
+    },
+    ModulePicked(Option<PathBuf>),
+    Modules(Vec<ModuleCandidate>),
+    Failed {
+        task: Task,
+        message: String,
+        /// The session went away: offer to reconnect.
+        reconnect: bool,
+    },
+}
+
+impl Event {
+    /// The task this event ends, if it ends one.
+    pub fn finished_task(&self) -> Option<Task> {
+        match self {
+            Event::Connected(_) | Event::Disconnected => Some(Task::Connect),
+            Event::LoggedIn { .. } | Event::LoggedOut => Some(Task::Login),
+            Event::InventoryProgress { .. } => None,
+            Event::Inventory(_) => Some(Task::Inventory),
+            Event::Profiles { .. } => Some(Task::Profiles),
+            Event::ModulePicked(_) => Some(Task::FileDialog),
+            Event::Modules(_) => Some(Task::DetectModules),
+            Event::Failed { task, .. } => Some(*task),
+        }
+    }
+}
+
+/// Asks the front end to draw again (egui's `Context::request_repaint`).
+pub type Repaint = Arc<dyn Fn() + Send + Sync>;
+
+/// Sends events back and wakes the front end.
+#[derive(Clone)]
+pub(crate) struct EventSink {
+    tx: Sender<Event>,
+    repaint: Repaint,
+}
+
+impl EventSink {
+    pub(crate) fn send(&self, e: Event) {
+        // The receiver is gone only when the front end has shut down: nothing left to tell.
+        let _ = self.tx.send(e);
+        (self.repaint)();
+    }
+}
+
+pub struct Engine {
+    hsm_tx: Sender<Command>,
+    store_tx: Sender<Command>,
+    events: Receiver<Event>,
+    sink: EventSink,
+    pending: HashSet<Task>,
+}
+
+impl Engine {
+    /// Starts the background threads.
+    pub fn start(data: DataDir, repaint: Repaint) -> Self {
+        let (etx, erx) = channel();
+        let sink = EventSink { tx: etx, repaint };
+        let (hsm_tx, hsm_rx) = channel();
+        let (store_tx, store_rx) = channel();
+        {
+            let sink = sink.clone();
+            let data = data.clone();
+            std::thread::Builder::new()
+                .name("tdekey-hsm".into())
+                .spawn(move || hsm_worker::run(data, hsm_rx, sink))
+                .ok();
+        }
+        {
+            let sink = sink.clone();
+            std::thread::Builder::new()
+                .name("tdekey-store".into())
+                .spawn(move || store_worker::run(data, store_rx, sink))
+                .ok();
+        }
+        Engine {
+            hsm_tx,
+            store_tx,
+            events: erx,
+            sink,
+            pending: HashSet::new(),
+        }
+    }
+
+    /// Starts a command. Returns false (and does nothing) while the same task is pending.
+    pub fn send(&mut self, cmd: Command) -> bool {
+        let task = cmd.task();
+        if self.pending.contains(&task) {
+            return false;
+        }
+        let sent = match cmd {
+            Command::PickModuleFile { start_dir } => {
+                let sink = self.sink.clone();
+                std::thread::Builder::new()
+                    .name("tdekey-file-dialog".into())
+                    .spawn(move || {
+                        let mut dialog = rfd::AsyncFileDialog::new()
+                            .set_title("Choose the HSM's PKCS#11 library")
+                            .add_filter("PKCS#11 library (*.so)", &["so"])
+                            .add_filter("All files", &["*"]);
+                        if let Some(d) = start_dir {
+                            dialog = dialog.set_directory(d);
+                        }
+                        let picked = pollster::block_on(dialog.pick_file());
+                        sink.send(Event::ModulePicked(picked.map(|f| f.path().to_path_buf())));
+                    })
+                    .is_ok()
+            }
+            Command::DetectModules => {
+                let sink = self.sink.clone();
+                std::thread::Builder::new()
+                    .name("tdekey-detect".into())
+                    .spawn(move || sink.send(Event::Modules(crate::hsm::detect_modules())))
+                    .is_ok()
+            }
+            c @ (Command::LoadProfiles
+            | Command::SaveProfile { .. }
+            | Command::DeleteProfile { .. }) => self.store_tx.send(c).is_ok(),
+            c => self.hsm_tx.send(c).is_ok(),
+        };
+        if sent {
+            self.pending.insert(task);
+        } else {
+            self.sink.send(Event::Failed {
+                task,
+                message: "tdekey's background worker has stopped. Restart tdekey.".to_owned(),
+                reconnect: false,
+            });
+        }
+        sent
+    }
+
+    pub fn is_pending(&self, task: Task) -> bool {
+        self.pending.contains(&task)
+    }
+
+    pub fn any_pending(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Drains the events that arrived since the last call.
+    pub fn poll(&mut self) -> Vec<Event> {
+        let events: Vec<Event> = self.events.try_iter().collect();
+        for e in &events {
+            if let Some(t) = e.finished_task() {
+                self.pending.remove(&t);
+            }
+        }
+        events
+    }
+}

@@ -1,0 +1,130 @@
+//! The store thread: connection profiles. Profile changes are audited before they are made.
+
+use super::{Command, Event, EventSink, Task};
+use crate::audit::{Action, Auditor, Outcome};
+use crate::paths::DataDir;
+use crate::store::Store;
+use serde_json::json;
+use std::sync::mpsc::Receiver;
+
+pub(super) fn run(data: DataDir, rx: Receiver<Command>, sink: EventSink) {
+    let mut auditor = Store::open(&data.database())
+        .map(Auditor::new)
+        .map_err(|e| e.to_string());
+    while let Ok(cmd) = rx.recv() {
+        let a = match &mut auditor {
+            Ok(a) => a,
+            Err(e) => {
+                sink.send(Event::Failed {
+                    task: Task::Profiles,
+                    message: e.clone(),
+                    reconnect: false,
+                });
+                continue;
+            }
+        };
+        let result = match cmd {
+            Command::LoadProfiles => Ok(None),
+            Command::SaveProfile {
+                profile,
+                make_default,
+            } => save(a, &profile, make_default).map(Some),
+            Command::DeleteProfile { id, name } => delete(a, id, &name).map(|_| None),
+            _ => Err("internal error: a command reached the wrong worker".to_owned()),
+        };
+        let event = result.and_then(|saved| {
+            let store = a.store();
+            let profiles = store.profiles().map_err(|e| e.to_string())?;
+            let default_id = store
+                .default_profile()
+                .map_err(|e| e.to_string())?
+                .and_then(|p| p.id);
+            Ok(Event::Profiles {
+                profiles,
+                default_id,
+                saved,
+            })
+        });
+        sink.send(event.unwrap_or_else(|message| Event::Failed {
+            task: Task::Profiles,
+            message,
+            reconnect: false,
+        }));
+    }
+}
+
+fn profile_details(p: &crate::store::HsmProfile) -> serde_json::Value {
+    json!({
+        "module_path": p.module_path.display().to_string(),
+        "token_label": p.token_label,
+        "slot_id": p.slot_id,
+        "user_name": p.user_name,
+        "pin_format": p.pin_format.as_str(),
+    })
+}
+
+pub fn save(
+    a: &mut Auditor,
+    profile: &crate::store::HsmProfile,
+    make_default: bool,
+) -> Result<i64, String> {
+    if profile.name.trim().is_empty() {
+        return Err("Give the profile a name before saving it.".to_owned());
+    }
+    if profile.module_path.as_os_str().is_empty() {
+        return Err(
+            "Choose the PKCS#11 library (module path) before saving the profile.".to_owned(),
+        );
+    }
+    let mut details = profile_details(profile);
+    details["operation"] = json!(if profile.id.is_some() {
+        "update"
+    } else {
+        "create"
+    });
+    let pending = a
+        .begin(Action::ProfileChange, &profile.name, None, details)
+        .map_err(|e| e.to_string())?;
+    let result = a.store().save_profile(profile).and_then(|id| {
+        if make_default {
+            a.store().set_default_profile(id)?;
+        }
+        Ok(id)
+    });
+    let (outcome, d) = match &result {
+        Ok(id) => (Outcome::Success, json!({ "id": id })),
+        Err(e) => (Outcome::Failure, json!({ "error": e.to_string() })),
+    };
+    let note = a.finish(pending, outcome, d).err();
+    match (result, note) {
+        (Ok(id), None) => Ok(id),
+        (Ok(_), Some(n)) => Err(format!(
+            "The profile was saved, but its outcome could not be written to the audit log: {n}"
+        )),
+        (Err(e), _) => Err(e.to_string()),
+    }
+}
+
+fn delete(a: &mut Auditor, id: i64, name: &str) -> Result<(), String> {
+    let pending = a
+        .begin(
+            Action::ProfileChange,
+            name,
+            None,
+            json!({ "operation": "delete", "id": id }),
+        )
+        .map_err(|e| e.to_string())?;
+    let result = a.store().delete_profile(id);
+    let (outcome, d) = match &result {
+        Ok(()) => (Outcome::Success, json!({})),
+        Err(e) => (Outcome::Failure, json!({ "error": e.to_string() })),
+    };
+    let note = a.finish(pending, outcome, d).err();
+    match (result, note) {
+        (Ok(()), None) => Ok(()),
+        (Ok(()), Some(n)) => Err(format!(
+            "The profile was deleted, but its outcome could not be written to the audit log: {n}"
+        )),
+        (Err(e), _) => Err(e.to_string()),
+    }
+}

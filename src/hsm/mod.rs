@@ -1,0 +1,545 @@
+//! The PKCS#11 adapter: the only module that names cryptoki.
+//!
+//! One [`Hsm`] is one loaded module with at most one session. The engine's HSM thread owns it;
+//! it is `Send` (a cryptoki `Session` is Send, not Sync). Dropping it closes the session and
+//! calls `C_Finalize`.
+
+pub mod demo;
+pub mod error;
+pub mod module;
+pub mod objects;
+
+pub use error::{HsmError, ckr_name};
+pub use module::{ModuleCandidate, check_module_path, detect_modules};
+pub use objects::{ObjectFlags, ObjectInfo};
+
+use crate::secret::Secret;
+use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
+use cryptoki::error::{Error as CkError, RvError};
+use cryptoki::mechanism::MechanismType;
+use cryptoki::session::{Session, UserType};
+use cryptoki::slot::Slot;
+use cryptoki::types::AuthPin;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// How the crypto user's credentials become the PIN given to `C_Login`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PinFormat {
+    /// AWS CloudHSM: `<crypto user>:<password>`.
+    CloudHsm,
+    /// The password alone (SoftHSM2 and most HSMs); the user name is recorded, not sent.
+    Plain,
+}
+
+impl PinFormat {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PinFormat::CloudHsm => "cloudhsm",
+            PinFormat::Plain => "plain",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "cloudhsm" => Some(PinFormat::CloudHsm),
+            "plain" => Some(PinFormat::Plain),
+            _ => None,
+        }
+    }
+
+    pub fn describe(self) -> &'static str {
+        match self {
+            PinFormat::CloudHsm => "CloudHSM (user:password)",
+            PinFormat::Plain => "Plain PIN",
+        }
+    }
+
+    /// The format that suits a module path.
+    pub fn guess(module: &Path) -> Self {
+        if module.to_string_lossy().contains("cloudhsm") {
+            PinFormat::CloudHsm
+        } else {
+            PinFormat::Plain
+        }
+    }
+}
+
+/// Which token to use.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum TokenSelector {
+    Label(String),
+    Slot(u64),
+    /// The only token present; an error when there are several.
+    Only,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct LibraryReport {
+    pub path: PathBuf,
+    pub manufacturer: String,
+    pub description: String,
+    pub library_version: String,
+    pub cryptoki_version: String,
+}
+
+/// A mechanism tdekey relies on, and whether the token offers it.
+#[derive(Clone, Debug, Serialize)]
+pub struct MechanismCheck {
+    pub name: &'static str,
+    pub purpose: &'static str,
+    pub present: bool,
+}
+
+/// The mechanisms tdekey needs and what for.
+pub const REQUIRED_MECHANISMS: &[(MechanismType, &str, &str)] = &[
+    (
+        MechanismType::AES_KEY_GEN,
+        "CKM_AES_KEY_GEN",
+        "generating AES-256 master keys",
+    ),
+    (
+        MechanismType::AES_GCM,
+        "CKM_AES_GCM",
+        "Oracle wrapping data keys with the master key",
+    ),
+    (
+        MechanismType::SHA256_HMAC,
+        "CKM_SHA256_HMAC",
+        "audit-log checkpoints computed inside the HSM",
+    ),
+];
+
+#[derive(Clone, Debug, Serialize)]
+pub struct TokenReport {
+    pub label: String,
+    pub manufacturer: String,
+    pub model: String,
+    pub serial: String,
+    /// Flags that are set, by their PKCS#11 names without the CKF_ prefix.
+    pub flags: Vec<&'static str>,
+    pub mechanisms: Vec<MechanismCheck>,
+    /// Set when the mechanism list could not be read.
+    pub mechanisms_error: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize)]
+pub struct SlotReport {
+    pub slot_id: u64,
+    pub description: String,
+    pub manufacturer: String,
+    pub token: Option<TokenReport>,
+}
+
+/// What a login attempt found.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoginOutcome {
+    LoggedIn,
+    /// `CKR_USER_ALREADY_LOGGED_IN`: the token already holds a login for this application.
+    AlreadyLoggedIn,
+}
+
+/// An open token: the slot and its label.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct OpenToken {
+    pub slot_id: u64,
+    pub label: String,
+}
+
+pub struct Hsm {
+    pkcs11: Option<Pkcs11>,
+    path: PathBuf,
+    session: Option<Session>,
+    token: Option<OpenToken>,
+    user: Option<String>,
+    failures: u32,
+}
+
+impl std::fmt::Debug for Hsm {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Hsm")
+            .field("path", &self.path)
+            .field("token", &self.token)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+fn initialize_hint(path: &Path) -> String {
+    let p = path.to_string_lossy();
+    if p.contains("softhsm") {
+        let conf = std::env::var("SOFTHSM2_CONF")
+            .unwrap_or_else(|_| "/etc/softhsm/softhsm2.conf (SOFTHSM2_CONF is not set)".into());
+        format!(
+            "SoftHSM2 reads its configuration from {conf}: check that the file exists and that its directories.tokendir exists and is writable."
+        )
+    } else if p.contains("cloudhsm") {
+        "Check the CloudHSM client configuration in /opt/cloudhsm/etc/ (run /opt/cloudhsm/bin/configure-pkcs11 -a <HSM IP addresses>) and that the cluster is reachable.".to_owned()
+    } else {
+        "Check the vendor's client configuration and that the HSM is reachable.".to_owned()
+    }
+}
+
+impl Hsm {
+    /// Loads and initializes a PKCS#11 module.
+    pub fn load(path: &Path) -> Result<Self, HsmError> {
+        check_module_path(path)?;
+        let pkcs11 = Pkcs11::new(path).map_err(|e| match e {
+            CkError::MissingSymbol(_) => HsmError::NotPkcs11 {
+                path: path.to_path_buf(),
+            },
+            CkError::LibraryLoading(le) => HsmError::LoadFailed {
+                path: path.to_path_buf(),
+                detail: le.to_string(),
+            },
+            CkError::Pkcs11(rv, _) => HsmError::InitializeFailed {
+                path: path.to_path_buf(),
+                ckr: ckr_name(rv),
+                hint: initialize_hint(path),
+            },
+            other => HsmError::LoadFailed {
+                path: path.to_path_buf(),
+                detail: other.to_string(),
+            },
+        })?;
+        match pkcs11.initialize(CInitializeArgs::new(CInitializeFlags::OS_LOCKING_OK)) {
+            Ok(()) | Err(CkError::Pkcs11(RvError::CryptokiAlreadyInitialized, _)) => {}
+            Err(CkError::Pkcs11(rv, _)) => {
+                return Err(HsmError::InitializeFailed {
+                    path: path.to_path_buf(),
+                    ckr: ckr_name(rv),
+                    hint: initialize_hint(path),
+                });
+            }
+            Err(other) => {
+                return Err(HsmError::InitializeFailed {
+                    path: path.to_path_buf(),
+                    ckr: other.to_string(),
+                    hint: initialize_hint(path),
+                });
+            }
+        }
+        Ok(Self {
+            pkcs11: Some(pkcs11),
+            path: path.to_path_buf(),
+            session: None,
+            token: None,
+            user: None,
+            failures: 0,
+        })
+    }
+
+    fn ctx(&self) -> Result<&Pkcs11, HsmError> {
+        self.pkcs11.as_ref().ok_or(HsmError::NotConnected)
+    }
+
+    pub fn module_path(&self) -> &Path {
+        &self.path
+    }
+
+    pub fn library(&self) -> Result<LibraryReport, HsmError> {
+        let info = self
+            .ctx()?
+            .get_library_info()
+            .map_err(|e| HsmError::from_ck("Reading the library information", e))?;
+        Ok(LibraryReport {
+            path: self.path.clone(),
+            manufacturer: info.manufacturer_id().trim().to_owned(),
+            description: info.library_description().trim().to_owned(),
+            library_version: info.library_version().to_string(),
+            cryptoki_version: info.cryptoki_version().to_string(),
+        })
+    }
+
+    /// Every slot, with its token (if any) and the mechanisms tdekey needs.
+    pub fn slots(&self) -> Result<Vec<SlotReport>, HsmError> {
+        let ctx = self.ctx()?;
+        let slots = ctx
+            .get_all_slots()
+            .map_err(|e| HsmError::from_ck("Listing the slots", e))?;
+        let mut out = Vec::with_capacity(slots.len());
+        for slot in slots {
+            let si = ctx
+                .get_slot_info(slot)
+                .map_err(|e| HsmError::from_ck("Reading a slot", e))?;
+            let token = if si.token_present() {
+                match ctx.get_token_info(slot) {
+                    Ok(ti) => Some(self.token_report(slot, &ti)),
+                    Err(CkError::Pkcs11(RvError::TokenNotPresent, _)) => None,
+                    Err(e) => return Err(HsmError::from_ck("Reading a token", e)),
+                }
+            } else {
+                None
+            };
+            out.push(SlotReport {
+                slot_id: slot.id(),
+                description: si.slot_description().trim().to_owned(),
+                manufacturer: si.manufacturer_id().trim().to_owned(),
+                token,
+            });
+        }
+        Ok(out)
+    }
+
+    fn token_report(&self, slot: Slot, ti: &cryptoki::slot::TokenInfo) -> TokenReport {
+        let mut flags = Vec::new();
+        for (set, name) in [
+            (ti.token_initialized(), "TOKEN_INITIALIZED"),
+            (ti.user_pin_initialized(), "USER_PIN_INITIALIZED"),
+            (ti.login_required(), "LOGIN_REQUIRED"),
+            (ti.rng(), "RNG"),
+            (ti.write_protected(), "WRITE_PROTECTED"),
+            (
+                ti.protected_authentication_path(),
+                "PROTECTED_AUTHENTICATION_PATH",
+            ),
+            (ti.user_pin_count_low(), "USER_PIN_COUNT_LOW"),
+            (ti.user_pin_final_try(), "USER_PIN_FINAL_TRY"),
+            (ti.user_pin_locked(), "USER_PIN_LOCKED"),
+            (ti.user_pin_to_be_changed(), "USER_PIN_TO_BE_CHANGED"),
+            (ti.so_pin_locked(), "SO_PIN_LOCKED"),
+            (ti.error_state(), "ERROR_STATE"),
+        ] {
+            if set {
+                flags.push(name);
+            }
+        }
+        let (mechanisms, mechanisms_error) = match self.ctx().and_then(|c| {
+            c.get_mechanism_list(slot)
+                .map_err(|e| HsmError::from_ck("Listing the token's mechanisms", e))
+        }) {
+            Ok(list) => (
+                REQUIRED_MECHANISMS
+                    .iter()
+                    .map(|(m, name, purpose)| MechanismCheck {
+                        name,
+                        purpose,
+                        present: list.contains(m),
+                    })
+                    .collect(),
+                None,
+            ),
+            Err(e) => (Vec::new(), Some(e.to_string())),
+        };
+        TokenReport {
+            label: ti.label().trim_end().to_owned(),
+            manufacturer: ti.manufacturer_id().trim().to_owned(),
+            model: ti.model().trim().to_owned(),
+            serial: ti.serial_number().trim().to_owned(),
+            flags,
+            mechanisms,
+            mechanisms_error,
+        }
+    }
+
+    /// Finds the slot of the token the selector names.
+    pub fn resolve(&self, selector: &TokenSelector) -> Result<OpenToken, HsmError> {
+        let slots = self.slots()?;
+        let with_token: Vec<(u64, String)> = slots
+            .iter()
+            .filter_map(|s| {
+                s.token
+                    .as_ref()
+                    .filter(|t| t.flags.contains(&"TOKEN_INITIALIZED"))
+                    .map(|t| (s.slot_id, t.label.clone()))
+            })
+            .collect();
+        let available = if with_token.is_empty() {
+            "none".to_owned()
+        } else {
+            with_token
+                .iter()
+                .map(|(id, l)| format!("{l:?} in slot {id}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        match selector {
+            TokenSelector::Slot(id) => {
+                let Some(slot) = slots.iter().find(|s| s.slot_id == *id) else {
+                    return Err(HsmError::SlotNotFound {
+                        slot: *id,
+                        available,
+                    });
+                };
+                match with_token.iter().find(|(sid, _)| sid == id) {
+                    Some((_, label)) => Ok(OpenToken {
+                        slot_id: slot.slot_id,
+                        label: label.clone(),
+                    }),
+                    None => Err(HsmError::NoTokenInSlot {
+                        slot: *id,
+                        available,
+                    }),
+                }
+            }
+            TokenSelector::Label(label) => {
+                let hits: Vec<&(u64, String)> =
+                    with_token.iter().filter(|(_, l)| l == label).collect();
+                match hits.as_slice() {
+                    [] => Err(HsmError::TokenNotFound {
+                        label: label.clone(),
+                        available,
+                    }),
+                    [(id, l)] => Ok(OpenToken {
+                        slot_id: *id,
+                        label: l.clone(),
+                    }),
+                    many => Err(HsmError::TokenAmbiguous {
+                        label: label.clone(),
+                        count: many.len(),
+                        slots: many
+                            .iter()
+                            .map(|(id, _)| id.to_string())
+                            .collect::<Vec<_>>()
+                            .join(", "),
+                    }),
+                }
+            }
+            TokenSelector::Only => match with_token.as_slice() {
+                [] => Err(HsmError::NoTokens),
+                [(id, l)] => Ok(OpenToken {
+                    slot_id: *id,
+                    label: l.clone(),
+                }),
+                many => Err(HsmError::TokenNotChosen {
+                    count: many.len(),
+                    available,
+                }),
+            },
+        }
+    }
+
+    /// Opens a read-write session on the chosen token (CloudHSM offers no read-only sessions),
+    /// closing any earlier one.
+    pub fn open(&mut self, selector: &TokenSelector) -> Result<OpenToken, HsmError> {
+        let token = self.resolve(selector)?;
+        self.session = None;
+        self.user = None;
+        let slot =
+            Slot::try_from(token.slot_id).map_err(|e| HsmError::from_ck("Choosing the slot", e))?;
+        let session = self
+            .ctx()?
+            .open_rw_session(slot)
+            .map_err(|e| HsmError::from_ck("Opening a session", e))?;
+        self.session = Some(session);
+        self.token = Some(token.clone());
+        Ok(token)
+    }
+
+    pub fn token(&self) -> Option<&OpenToken> {
+        self.token.as_ref()
+    }
+
+    pub fn user(&self) -> Option<&str> {
+        self.user.as_deref()
+    }
+
+    /// Failed logins since this module was loaded.
+    pub fn failed_logins(&self) -> u32 {
+        self.failures
+    }
+
+    pub fn session(&self) -> Result<&Session, HsmError> {
+        self.session.as_ref().ok_or(HsmError::NotConnected)
+    }
+
+    /// Logs the crypto user in on the open session.
+    pub fn login(
+        &mut self,
+        user: &str,
+        password: &Secret,
+        format: PinFormat,
+    ) -> Result<LoginOutcome, HsmError> {
+        if password.is_empty() {
+            return Err(HsmError::EmptyPassword);
+        }
+        let pin = match format {
+            PinFormat::CloudHsm => {
+                if user.is_empty() || user.contains(':') {
+                    return Err(HsmError::BadCloudHsmUser);
+                }
+                password.joined_with_user(user)
+            }
+            PinFormat::Plain => password.clone(),
+        };
+        let auth = AuthPin::from(pin.expose());
+        drop(pin);
+        let result = self.session()?.login(UserType::User, Some(&auth));
+        match result {
+            Ok(()) => {
+                self.user = Some(user.to_owned());
+                Ok(LoginOutcome::LoggedIn)
+            }
+            Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {
+                self.user = Some(user.to_owned());
+                Ok(LoginOutcome::AlreadyLoggedIn)
+            }
+            Err(CkError::Pkcs11(RvError::PinIncorrect, _)) => {
+                self.failures += 1;
+                Err(HsmError::PinIncorrect {
+                    failures: self.failures,
+                    cloudhsm: format == PinFormat::CloudHsm,
+                })
+            }
+            Err(e) => Err(HsmError::from_ck("Logging in", e)),
+        }
+    }
+
+    pub fn logout(&mut self) -> Result<(), HsmError> {
+        let r = self.session()?.logout();
+        self.user = None;
+        match r {
+            Ok(()) | Err(CkError::Pkcs11(RvError::UserNotLoggedIn, _)) => Ok(()),
+            Err(e) => Err(HsmError::from_ck("Logging out", e)),
+        }
+    }
+
+    /// Every object the session can see, with the attributes the Keys table shows. `progress`
+    /// is called with (done, total) as objects are read.
+    pub fn inventory(
+        &self,
+        progress: &mut dyn FnMut(usize, usize),
+    ) -> Result<Vec<ObjectInfo>, HsmError> {
+        let session = self.session()?;
+        let handles = session
+            .find_objects(&[])
+            .map_err(|e| HsmError::from_ck("Listing the token's objects", e))?;
+        let total = handles.len();
+        let mut out = Vec::with_capacity(total);
+        for (i, h) in handles.into_iter().enumerate() {
+            let attrs = session
+                .get_attributes(h, objects::INVENTORY_ATTRIBUTES)
+                .map_err(|e| HsmError::from_ck("Reading an object's attributes", e))?;
+            out.push(ObjectInfo::from_attributes(h.handle(), attrs));
+            if i % 256 == 255 {
+                progress(i + 1, total);
+            }
+        }
+        progress(total, total);
+        Ok(out)
+    }
+
+    /// Closes the session and finalizes the module.
+    pub fn close(mut self) -> Result<(), HsmError> {
+        self.shutdown()
+    }
+
+    fn shutdown(&mut self) -> Result<(), HsmError> {
+        self.session = None;
+        self.user = None;
+        self.token = None;
+        match self.pkcs11.take() {
+            Some(p) => p
+                .finalize()
+                .map_err(|e| HsmError::from_ck("Finalizing the module", e)),
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Hsm {
+    fn drop(&mut self) {
+        let _ = self.shutdown();
+    }
+}

@@ -1,0 +1,85 @@
+//! Where tdekey keeps its files. Everything lives in one data directory: the SQLite database
+//! and, for the demo, a SoftHSM2 configuration with its token directory.
+
+use std::path::{Path, PathBuf};
+
+/// Environment variable that points tdekey at another data directory (as `--data-dir` does).
+pub const DATA_DIR_ENV: &str = "TDEKEY_DATA_DIR";
+
+#[derive(Clone, Debug)]
+pub struct DataDir {
+    root: PathBuf,
+}
+
+impl DataDir {
+    /// `--data-dir`, else `$TDEKEY_DATA_DIR`, else the XDG data directory (`~/.local/share/tdekey`).
+    pub fn resolve(explicit: Option<PathBuf>) -> Result<Self, String> {
+        if let Some(p) = explicit {
+            return Ok(Self { root: p });
+        }
+        if let Some(p) = std::env::var_os(DATA_DIR_ENV).filter(|v| !v.is_empty()) {
+            return Ok(Self { root: p.into() });
+        }
+        directories::ProjectDirs::from("", "", "tdekey")
+            .map(|d| Self {
+                root: d.data_dir().to_path_buf(),
+            })
+            .ok_or_else(|| {
+                "Cannot find a home directory for tdekey's data. Pass --data-dir DIR or set TDEKEY_DATA_DIR."
+                    .to_owned()
+            })
+    }
+
+    pub fn at(root: impl Into<PathBuf>) -> Self {
+        Self { root: root.into() }
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn database(&self) -> PathBuf {
+        self.root.join("tdekey.sqlite3")
+    }
+
+    /// Directory of the demo SoftHSM2 token (configuration file and token store).
+    pub fn softhsm_dir(&self) -> PathBuf {
+        self.root.join("softhsm2")
+    }
+
+    pub fn softhsm_conf(&self) -> PathBuf {
+        self.softhsm_dir().join("softhsm2.conf")
+    }
+
+    /// Creates the directory (mode 0700) if it is missing.
+    pub fn ensure(&self) -> std::io::Result<()> {
+        create_private_dir(&self.root)
+    }
+}
+
+/// Creates `dir` and its parents; the last component gets mode 0700.
+pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
+    use std::os::unix::fs::DirBuilderExt;
+    if dir.is_dir() {
+        return Ok(());
+    }
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+}
+
+/// Points SoftHSM2 at the data directory's configuration when the user has not chosen one.
+///
+/// SoftHSM2 reads `SOFTHSM2_CONF` when a process calls `C_Initialize`, so this must run at the
+/// start of `main`, before any thread exists. A `SOFTHSM2_CONF` the user set is left alone.
+pub fn adopt_demo_softhsm_conf(data: &DataDir) {
+    if std::env::var_os("SOFTHSM2_CONF").is_some() {
+        return;
+    }
+    let conf = data.softhsm_conf();
+    if conf.is_file() {
+        // SAFETY: called from `main` before any other thread is started (see above).
+        unsafe { std::env::set_var("SOFTHSM2_CONF", conf) };
+    }
+}

@@ -1,0 +1,556 @@
+//! SQLite storage: the only module that names rusqlite. One `Store` per thread that needs one.
+//!
+//! The file is created with mode 0600 inside a 0700 directory; WAL, `synchronous=FULL`, a 5 s
+//! busy timeout; the schema is versioned with `PRAGMA user_version`, each migration in one
+//! transaction, tables STRICT. A file that is not a tdekey database is never written to.
+
+mod profiles;
+
+pub use profiles::HsmProfile;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior, params};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// Schema migrations; entry `i` takes the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[r#"
+CREATE TABLE hsm_connections (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    module_path TEXT NOT NULL,
+    token_label TEXT,
+    slot_id INTEGER,
+    user_name TEXT NOT NULL DEFAULT '',
+    pin_format TEXT NOT NULL CHECK (pin_format IN ('cloudhsm', 'plain')),
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE audit_log (
+    seq INTEGER PRIMARY KEY,
+    ts_ms INTEGER NOT NULL,
+    os_user TEXT NOT NULL,
+    hsm_user TEXT,
+    host TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    outcome TEXT NOT NULL CHECK (outcome IN ('started', 'success', 'failure', 'cancelled')),
+    details TEXT NOT NULL,
+    prev_hash BLOB NOT NULL CHECK (length(prev_hash) = 32),
+    hash BLOB NOT NULL CHECK (length(hash) = 32)
+) STRICT;
+
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: an entry cannot be changed'); END;
+
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: an entry cannot be deleted'); END;
+"#];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "{path} is not a tdekey database ({detail}). tdekey has not changed it. Move the file aside, or start tdekey with another data directory (--data-dir DIR)."
+    )]
+    NotADatabase { path: PathBuf, detail: String },
+
+    #[error(
+        "The database {path} was written by a newer tdekey (schema version {found}; this build knows up to {known}). Use the newer tdekey; this one will not change the file."
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+
+    #[error(
+        "The database {path} cannot be written (read-only file, directory or file system). Make it writable by this user, or use another data directory (--data-dir DIR)."
+    )]
+    ReadOnly { path: PathBuf },
+
+    #[error(
+        "The database {path} stayed locked by another process for more than 5 seconds. Close the other tdekey window or command and try again."
+    )]
+    Busy { path: PathBuf },
+
+    #[error("The disk holding {path} is full. Free some space and try again; nothing was written.")]
+    DiskFull { path: PathBuf },
+
+    #[error("Cannot open the database {path}: {detail}.")]
+    CannotOpen { path: PathBuf, detail: String },
+
+    #[error("A profile named {name:?} already exists. Choose another name.")]
+    DuplicateName { name: String },
+
+    #[error("Database error on {path}: {detail}.")]
+    Other { path: PathBuf, detail: String },
+}
+
+pub struct Store {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store").field("path", &self.path).finish()
+    }
+}
+
+/// One row of `audit_log`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct AuditRow {
+    pub seq: i64,
+    pub ts_ms: i64,
+    pub os_user: String,
+    pub hsm_user: Option<String>,
+    pub host: String,
+    pub action: String,
+    pub target: String,
+    pub outcome: String,
+    pub details: String,
+    #[serde(serialize_with = "hex_bytes")]
+    pub prev_hash: [u8; 32],
+    #[serde(serialize_with = "hex_bytes")]
+    pub hash: [u8; 32],
+}
+
+fn hex_bytes<S: serde::Serializer>(b: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex::encode(b))
+}
+
+pub(crate) fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+impl Store {
+    /// Opens (creating if missing) the database at `path`.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(dir) = path.parent() {
+            crate::paths::create_private_dir(dir).map_err(|e| io_error(path, &e))?;
+        }
+        if !path.exists() {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .write(true)
+                .create_new(true)
+                .mode(0o600)
+                .open(path)
+                .map_err(|e| io_error(path, &e))?;
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|e| map_err(path, e))?;
+        let mut store = Store {
+            conn,
+            path: path.to_path_buf(),
+        };
+        store.configure()?;
+        store.migrate()?;
+        Ok(store)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn err(&self, e: rusqlite::Error) -> StoreError {
+        map_err(&self.path, e)
+    }
+
+    fn configure(&mut self) -> Result<(), StoreError> {
+        self.conn
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| self.err(e))?;
+        // Reading the schema version first proves the file is SQLite before anything is written.
+        let version: i64 = self
+            .conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found: version,
+                known: SCHEMA_VERSION,
+            });
+        }
+        if version > 0 {
+            let ours: bool = self
+                .conn
+                .query_row(
+                    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'audit_log'",
+                    [],
+                    |r| r.get::<_, i64>(0),
+                )
+                .map(|n| n == 1)
+                .map_err(|e| self.err(e))?;
+            if !ours {
+                return Err(StoreError::NotADatabase {
+                    path: self.path.clone(),
+                    detail: "it is an SQLite file without tdekey's tables".to_owned(),
+                });
+            }
+        } else {
+            let tables: i64 = self
+                .conn
+                .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+                .map_err(|e| self.err(e))?;
+            if tables > 0 {
+                return Err(StoreError::NotADatabase {
+                    path: self.path.clone(),
+                    detail: "it is an SQLite file that belongs to another program".to_owned(),
+                });
+            }
+        }
+        let mode: String = self
+            .conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Other {
+                path: self.path.clone(),
+                detail: format!(
+                    "the file system refused write-ahead logging (journal mode {mode})"
+                ),
+            });
+        }
+        self.conn
+            .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    fn migrate(&mut self) -> Result<(), StoreError> {
+        loop {
+            let version: i64 = self
+                .conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(|e| self.err(e))?;
+            let Some(sql) = usize::try_from(version)
+                .ok()
+                .and_then(|v| MIGRATIONS.get(v))
+            else {
+                return Ok(());
+            };
+            let path = self.path.clone();
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| map_err(&path, e))?;
+            // Another process may have migrated while we waited for the lock.
+            let now: i64 = tx
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(|e| map_err(&path, e))?;
+            if now == version {
+                tx.execute_batch(sql).map_err(|e| map_err(&path, e))?;
+                tx.execute_batch(&format!("PRAGMA user_version = {}", version + 1))
+                    .map_err(|e| map_err(&path, e))?;
+            }
+            tx.commit().map_err(|e| map_err(&path, e))?;
+        }
+    }
+
+    /// The schema version of the open file.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
+        use rusqlite::OptionalExtension;
+        self.conn
+            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
+                r.get(0)
+            })
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    pub fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO settings (key, value) VALUES (?1, ?2)
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                params![key, value],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Appends one audit row: reads the chain head and writes the row in one IMMEDIATE
+    /// transaction, so appends from several processes keep one unbroken chain. `build` gets the
+    /// next seq and the previous hash (32 zero bytes for the first row) and returns the row.
+    pub fn append_audit(
+        &mut self,
+        build: impl FnOnce(i64, [u8; 32]) -> AuditRow,
+    ) -> Result<AuditRow, StoreError> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| map_err(&path, e))?;
+        let head: Option<(i64, Vec<u8>)> = {
+            use rusqlite::OptionalExtension;
+            tx.query_row(
+                "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| map_err(&path, e))?
+        };
+        let (next, prev) = match head {
+            Some((seq, hash)) => {
+                let prev: [u8; 32] = hash.try_into().map_err(|_| StoreError::Other {
+                    path: path.clone(),
+                    detail: format!("audit entry {seq} has a hash that is not 32 bytes"),
+                })?;
+                (seq + 1, prev)
+            }
+            None => (1, [0u8; 32]),
+        };
+        let row = build(next, prev);
+        tx.execute(
+            "INSERT INTO audit_log (seq, ts_ms, os_user, hsm_user, host, action, target, outcome, details, prev_hash, hash)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                row.seq,
+                row.ts_ms,
+                row.os_user,
+                row.hsm_user,
+                row.host,
+                row.action,
+                row.target,
+                row.outcome,
+                row.details,
+                row.prev_hash.as_slice(),
+                row.hash.as_slice()
+            ],
+        )
+        .map_err(|e| map_err(&path, e))?;
+        tx.commit().map_err(|e| map_err(&path, e))?;
+        Ok(row)
+    }
+
+    /// Calls `f` for each audit row in seq order; stops early when `f` returns false.
+    pub fn for_each_audit_row(
+        &self,
+        mut f: impl FnMut(AuditRow) -> bool,
+    ) -> Result<(), StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT seq, ts_ms, os_user, hsm_user, host, action, target, outcome, details, prev_hash, hash
+                 FROM audit_log ORDER BY seq",
+            )
+            .map_err(|e| self.err(e))?;
+        let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
+        while let Some(r) = rows.next().map_err(|e| map_err(&self.path, e))? {
+            let blob = |i: usize| -> rusqlite::Result<[u8; 32]> {
+                let v: Vec<u8> = r.get(i)?;
+                Ok(v.try_into().unwrap_or([0u8; 32]))
+            };
+            let row = (|| -> rusqlite::Result<AuditRow> {
+                Ok(AuditRow {
+                    seq: r.get(0)?,
+                    ts_ms: r.get(1)?,
+                    os_user: r.get(2)?,
+                    hsm_user: r.get(3)?,
+                    host: r.get(4)?,
+                    action: r.get(5)?,
+                    target: r.get(6)?,
+                    outcome: r.get(7)?,
+                    details: r.get(8)?,
+                    prev_hash: blob(9)?,
+                    hash: blob(10)?,
+                })
+            })()
+            .map_err(|e| map_err(&self.path, e))?;
+            if !f(row) {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// The newest `limit` audit rows, newest first.
+    pub fn recent_audit(&self, limit: usize) -> Result<Vec<AuditRow>, StoreError> {
+        let mut all = Vec::new();
+        let total: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM audit_log", [], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        let skip = (total as usize).saturating_sub(limit);
+        let mut i = 0usize;
+        self.for_each_audit_row(|row| {
+            if i >= skip {
+                all.push(row);
+            }
+            i += 1;
+            true
+        })?;
+        all.reverse();
+        Ok(all)
+    }
+}
+
+fn io_error(path: &Path, e: &std::io::Error) -> StoreError {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+            StoreError::ReadOnly {
+                path: path.to_path_buf(),
+            }
+        }
+        std::io::ErrorKind::StorageFull => StoreError::DiskFull {
+            path: path.to_path_buf(),
+        },
+        _ => StoreError::CannotOpen {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        },
+    }
+}
+
+fn map_err(path: &Path, e: rusqlite::Error) -> StoreError {
+    let path = path.to_path_buf();
+    if let rusqlite::Error::SqliteFailure(f, msg) = &e {
+        return match f.code {
+            ErrorCode::NotADatabase => StoreError::NotADatabase {
+                path,
+                detail: "SQLite says the file is not a database".to_owned(),
+            },
+            ErrorCode::DatabaseCorrupt => StoreError::NotADatabase {
+                path,
+                detail: "SQLite says the file is corrupt".to_owned(),
+            },
+            ErrorCode::ReadOnly => StoreError::ReadOnly { path },
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => StoreError::Busy { path },
+            ErrorCode::DiskFull => StoreError::DiskFull { path },
+            ErrorCode::CannotOpen | ErrorCode::PermissionDenied => StoreError::CannotOpen {
+                path,
+                detail: msg.clone().unwrap_or_else(|| e.to_string()),
+            },
+            ErrorCode::ConstraintViolation
+                if msg
+                    .as_deref()
+                    .is_some_and(|m| m.contains("hsm_connections.name")) =>
+            {
+                StoreError::DuplicateName {
+                    name: String::new(),
+                }
+            }
+            _ => StoreError::Other {
+                path,
+                detail: msg.clone().unwrap_or_else(|| e.to_string()),
+            },
+        };
+    }
+    StoreError::Other {
+        path,
+        detail: e.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt;
+
+    #[test]
+    fn creates_a_private_versioned_wal_database() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("sub/tdekey.sqlite3");
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+        let mode = std::fs::metadata(&path).unwrap().permissions().mode() & 0o777;
+        assert_eq!(mode, 0o600);
+        let dmode = std::fs::metadata(path.parent().unwrap())
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
+        assert_eq!(dmode, 0o700);
+        drop(s);
+        // Reopening does not migrate twice.
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+    }
+
+    #[test]
+    fn a_file_that_is_not_sqlite_is_refused_and_left_alone() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("tdekey.sqlite3");
+        let junk = b"this is not a database, it is someone's notes\n".repeat(200);
+        std::fs::write(&path, &junk).unwrap();
+        let e = Store::open(&path).unwrap_err();
+        assert!(matches!(e, StoreError::NotADatabase { .. }), "{e}");
+        assert!(e.to_string().contains("has not changed it"), "{e}");
+        assert_eq!(std::fs::read(&path).unwrap(), junk);
+    }
+
+    #[test]
+    fn another_programs_sqlite_file_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("other.sqlite3");
+        let c = Connection::open(&path).unwrap();
+        c.execute_batch("CREATE TABLE t (x)").unwrap();
+        drop(c);
+        let e = Store::open(&path).unwrap_err();
+        assert!(matches!(e, StoreError::NotADatabase { .. }), "{e}");
+    }
+
+    #[test]
+    fn a_newer_schema_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sqlite3");
+        drop(Store::open(&path).unwrap());
+        let c = Connection::open(&path).unwrap();
+        c.execute_batch("PRAGMA user_version = 99").unwrap();
+        drop(c);
+        assert!(matches!(
+            Store::open(&path).unwrap_err(),
+            StoreError::TooNew { found: 99, .. }
+        ));
+    }
+
+    #[test]
+    fn audit_rows_cannot_be_changed_or_deleted() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.sqlite3");
+        let mut s = Store::open(&path).unwrap();
+        s.append_audit(|seq, prev| AuditRow {
+            seq,
+            ts_ms: 1,
+            os_user: "u".into(),
+            hsm_user: None,
+            host: "h".into(),
+            action: "test".into(),
+            target: "t".into(),
+            outcome: "success".into(),
+            details: "{}".into(),
+            prev_hash: prev,
+            hash: [1; 32],
+        })
+        .unwrap();
+        let e = s
+            .conn
+            .execute("UPDATE audit_log SET target = 'x'", [])
+            .unwrap_err();
+        assert!(e.to_string().contains("append-only"), "{e}");
+        let e = s.conn.execute("DELETE FROM audit_log", []).unwrap_err();
+        assert!(e.to_string().contains("append-only"), "{e}");
+    }
+}

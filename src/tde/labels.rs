@@ -1,0 +1,301 @@
+//! Labels of the objects Oracle (and tdekey) write to an HSM, and the key ids inside them.
+
+use base64::Engine as _;
+
+/// Prefix of an HSM master key label; `06` and 32 upper-case hex digits follow.
+pub const MASTER_KEY_PREFIX: &str = "ORACLE.TDE.HSM.MK.";
+/// Prefix of Oracle's key-metadata data object; the hex of the ASCII key id follows.
+pub const KEY_METADATA_PREFIX: &str = "ORACLE.SECURITY.KM.ENCRYPTION.";
+/// Prefix of an 11g tablespace master key; 38 hex digits follow.
+pub const LEGACY_TABLESPACE_PREFIX: &str = "ORACLE.TSE.HSM.MK.";
+/// Data object Oracle creates the first time it opens an HSM keystore.
+pub const SUPPORTED_IDEN: &str = "DATA_OBJECT_SUPPORTED_IDEN";
+/// tdekey's own HMAC key for audit-log checkpoints.
+pub const AUDIT_HMAC_LABEL: &str = "TDEKEY.AUDIT.HMAC";
+
+/// A 16-byte Oracle master key id.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub struct MasterKeyId(pub [u8; 16]);
+
+impl MasterKeyId {
+    /// The 34 hex digits Oracle uses in `USE KEY '<id>'` and after `ORACLE.TDE.HSM.MK.`.
+    pub fn use_key_id(&self) -> String {
+        format!("06{}", hex::encode_upper(self.0))
+    }
+
+    /// `ORACLE.TDE.HSM.MK.06…`
+    pub fn hsm_label(&self) -> String {
+        format!("{MASTER_KEY_PREFIX}{}", self.use_key_id())
+    }
+
+    /// `RAWTOHEX(MASTERKEYID)` as V$DATABASE_KEY_INFO shows it.
+    pub fn raw_hex(&self) -> String {
+        hex::encode_upper(self.0)
+    }
+}
+
+/// What a label tells about the object that carries it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum LabelMeaning {
+    /// `ORACLE.TDE.HSM.MK.06<32 hex>`: a TDE master key.
+    MasterKey(MasterKeyId),
+    /// Starts like a master key label but is not one; the reason says what is wrong.
+    MalformedMasterKey(String),
+    /// `ORACLE.SECURITY.KM.ENCRYPTION.<hex>`: Oracle's key metadata; the decoded ASCII key id
+    /// and, when that id is a V$ENCRYPTION_KEYS-style base64 id, the master key it names.
+    KeyMetadata {
+        key_id: String,
+        master_key: Option<MasterKeyId>,
+    },
+    /// Starts like key metadata but the rest is not hex of ASCII text.
+    MalformedKeyMetadata(String),
+    /// `DATA_OBJECT_SUPPORTED_IDEN`.
+    SupportedIden,
+    /// `ORACLE.TSE.HSM.MK.<38 hex>`: an 11g tablespace master key.
+    LegacyTablespaceKey(String),
+    /// `TDEKEY.AUDIT.HMAC`.
+    AuditHmacKey,
+    /// Anything else.
+    Other,
+}
+
+impl LabelMeaning {
+    /// A short category name for tables and JSON.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LabelMeaning::MasterKey(_) => "tde-master-key",
+            LabelMeaning::MalformedMasterKey(_) => "malformed-tde-master-key",
+            LabelMeaning::KeyMetadata { .. } => "oracle-key-metadata",
+            LabelMeaning::MalformedKeyMetadata(_) => "malformed-oracle-key-metadata",
+            LabelMeaning::SupportedIden => "oracle-supported-iden",
+            LabelMeaning::LegacyTablespaceKey(_) => "legacy-tablespace-master-key",
+            LabelMeaning::AuditHmacKey => "tdekey-audit-hmac-key",
+            LabelMeaning::Other => "other",
+        }
+    }
+
+    /// One line for a person.
+    pub fn describe(&self) -> String {
+        match self {
+            LabelMeaning::MasterKey(id) => format!("TDE master key, key id {}", id.use_key_id()),
+            LabelMeaning::MalformedMasterKey(why) => {
+                format!("Malformed TDE master key label: {why}")
+            }
+            LabelMeaning::KeyMetadata {
+                key_id,
+                master_key: Some(mk),
+            } => format!(
+                "Oracle key metadata for key id {key_id} (master key {})",
+                mk.use_key_id()
+            ),
+            LabelMeaning::KeyMetadata {
+                key_id,
+                master_key: None,
+            } => format!("Oracle key metadata for key id {key_id}"),
+            LabelMeaning::MalformedKeyMetadata(why) => {
+                format!("Malformed Oracle key metadata label: {why}")
+            }
+            LabelMeaning::SupportedIden => {
+                "Oracle keystore marker (V$ENCRYPTION_KEYS depends on it)".to_owned()
+            }
+            LabelMeaning::LegacyTablespaceKey(hex) => {
+                format!("Legacy 11g tablespace master key {hex}")
+            }
+            LabelMeaning::AuditHmacKey => "tdekey audit-log checkpoint key".to_owned(),
+            LabelMeaning::Other => "Not an Oracle TDE object".to_owned(),
+        }
+    }
+
+    /// The master key id this object belongs to, if any.
+    pub fn master_key(&self) -> Option<MasterKeyId> {
+        match self {
+            LabelMeaning::MasterKey(id) => Some(*id),
+            LabelMeaning::KeyMetadata { master_key, .. } => *master_key,
+            _ => None,
+        }
+    }
+}
+
+/// Reads a label.
+pub fn classify(label: &str) -> LabelMeaning {
+    if let Some(rest) = label.strip_prefix(MASTER_KEY_PREFIX) {
+        return match parse_use_key_id(rest) {
+            Ok(id) => LabelMeaning::MasterKey(id),
+            Err(why) => LabelMeaning::MalformedMasterKey(why),
+        };
+    }
+    if let Some(rest) = label.strip_prefix(KEY_METADATA_PREFIX) {
+        return match hex::decode(rest) {
+            Ok(bytes) if !bytes.is_empty() && bytes.iter().all(|b| b.is_ascii_graphic()) => {
+                let key_id = String::from_utf8_lossy(&bytes).into_owned();
+                let master_key = parse_key_id(&key_id).ok().map(|(_, id)| id);
+                LabelMeaning::KeyMetadata { key_id, master_key }
+            }
+            Ok(_) => LabelMeaning::MalformedKeyMetadata(
+                "the hex after the prefix does not decode to printable ASCII".to_owned(),
+            ),
+            Err(_) => LabelMeaning::MalformedKeyMetadata(format!(
+                "expected hex digits after {KEY_METADATA_PREFIX}, found {rest:?}"
+            )),
+        };
+    }
+    if label == SUPPORTED_IDEN {
+        return LabelMeaning::SupportedIden;
+    }
+    if let Some(rest) = label.strip_prefix(LEGACY_TABLESPACE_PREFIX) {
+        if rest.len() == 38 && rest.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return LabelMeaning::LegacyTablespaceKey(rest.to_owned());
+        }
+    }
+    if label == AUDIT_HMAC_LABEL {
+        return LabelMeaning::AuditHmacKey;
+    }
+    LabelMeaning::Other
+}
+
+/// Parses the 34 hex digits of `USE KEY '<id>'`: `06` then the 16-byte id, upper case.
+pub fn parse_use_key_id(s: &str) -> Result<MasterKeyId, String> {
+    if s.len() != 34 {
+        return Err(format!(
+            "expected 34 hex digits (06 and a 16-byte key id), found {} characters",
+            s.chars().count()
+        ));
+    }
+    if !s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return Err(format!("expected only hex digits, found {s:?}"));
+    }
+    if s.bytes().any(|b| b.is_ascii_lowercase()) {
+        return Err("hex digits must be upper case, as Oracle writes them".to_owned());
+    }
+    if !s.starts_with("06") {
+        return Err(format!(
+            "expected the id to start with 06, found {}",
+            &s[..2]
+        ));
+    }
+    let mut id = [0u8; 16];
+    hex::decode_to_slice(&s[2..], &mut id).map_err(|e| e.to_string())?;
+    Ok(MasterKeyId(id))
+}
+
+/// Parses a `V$ENCRYPTION_KEYS.KEY_ID` (base64, 52 characters, starting with `A` for a software
+/// keystore key): returns the keystore byte (0x01 software, 0x06 HSM) and the 16-byte id.
+pub fn parse_key_id(s: &str) -> Result<(u8, MasterKeyId), String> {
+    let bytes = base64::engine::general_purpose::STANDARD
+        .decode(s.trim())
+        .map_err(|e| format!("the key id is not base64 ({e})"))?;
+    if bytes.len() < 17 {
+        return Err(format!(
+            "the key id decodes to {} bytes; Oracle's key ids hold at least 17",
+            bytes.len()
+        ));
+    }
+    if bytes[17..].iter().any(|b| *b != 0) {
+        return Err("bytes after the 16-byte master key id are not zero padding".to_owned());
+    }
+    let mut id = [0u8; 16];
+    id.copy_from_slice(&bytes[1..17]);
+    Ok((bytes[0], MasterKeyId(id)))
+}
+
+/// Formats a `V$ENCRYPTION_KEYS.KEY_ID` the way Oracle does: keystore byte, 16-byte id, zero
+/// padding to 39 bytes (52 base64 characters).
+pub fn format_key_id(keystore: u8, id: &MasterKeyId) -> String {
+    let mut bytes = [0u8; 39];
+    bytes[0] = keystore;
+    bytes[1..17].copy_from_slice(&id.0);
+    base64::engine::general_purpose::STANDARD.encode(bytes)
+}
+
+/// The label of Oracle's key-metadata object for an ASCII key id.
+pub fn key_metadata_label(key_id: &str) -> String {
+    format!(
+        "{KEY_METADATA_PREFIX}{}",
+        hex::encode_upper(key_id.as_bytes())
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = "ORACLE.TDE.HSM.MK.0615A5142C9E2D3C2F18FD435814257DFD";
+
+    #[test]
+    fn reads_the_reference_example() {
+        let m = classify(EXAMPLE);
+        let LabelMeaning::MasterKey(id) = m else {
+            panic!("not a master key: {m:?}")
+        };
+        assert_eq!(id.use_key_id(), "0615A5142C9E2D3C2F18FD435814257DFD");
+        assert_eq!(id.raw_hex(), "15A5142C9E2D3C2F18FD435814257DFD");
+        assert_eq!(id.hsm_label(), EXAMPLE);
+    }
+
+    #[test]
+    fn malformed_master_key_labels_say_why() {
+        for (label, needle) in [
+            ("ORACLE.TDE.HSM.MK.", "34 hex digits"),
+            (
+                "ORACLE.TDE.HSM.MK.0615A5142C9E2D3C2F18FD435814257D",
+                "34 hex digits",
+            ),
+            (
+                "ORACLE.TDE.HSM.MK.0615a5142c9e2d3c2f18fd435814257dfd",
+                "upper case",
+            ),
+            (
+                "ORACLE.TDE.HSM.MK.0715A5142C9E2D3C2F18FD435814257DFD",
+                "start with 06",
+            ),
+            (
+                "ORACLE.TDE.HSM.MK.06ZZA5142C9E2D3C2F18FD435814257DFD",
+                "only hex",
+            ),
+        ] {
+            match classify(label) {
+                LabelMeaning::MalformedMasterKey(why) => {
+                    assert!(why.contains(needle), "{label}: {why}")
+                }
+                other => panic!("{label}: {other:?}"),
+            }
+        }
+    }
+
+    #[test]
+    fn key_id_round_trips_and_links_metadata_to_its_master_key() {
+        let id = MasterKeyId([0xAB; 16]);
+        let kid = format_key_id(0x06, &id);
+        assert_eq!(kid.len(), 52);
+        assert_eq!(parse_key_id(&kid).unwrap(), (0x06, id));
+        let sw = format_key_id(0x01, &id);
+        assert!(sw.starts_with('A'), "software key ids start with A: {sw}");
+
+        let label = key_metadata_label(&kid);
+        match classify(&label) {
+            LabelMeaning::KeyMetadata { key_id, master_key } => {
+                assert_eq!(key_id, kid);
+                assert_eq!(master_key, Some(id));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn other_oracle_objects() {
+        assert_eq!(classify(SUPPORTED_IDEN), LabelMeaning::SupportedIden);
+        let legacy = format!("{LEGACY_TABLESPACE_PREFIX}{}", "A1".repeat(19));
+        assert!(matches!(
+            classify(&legacy),
+            LabelMeaning::LegacyTablespaceKey(_)
+        ));
+        assert_eq!(classify(AUDIT_HMAC_LABEL), LabelMeaning::AuditHmacKey);
+        assert_eq!(classify("my-app-key"), LabelMeaning::Other);
+        assert!(matches!(
+            classify("ORACLE.SECURITY.KM.ENCRYPTION.XYZ"),
+            LabelMeaning::MalformedKeyMetadata(_)
+        ));
+        assert!(parse_key_id("not base64!").is_err());
+        assert!(parse_key_id("AQID").is_err());
+    }
+}

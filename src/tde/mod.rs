@@ -1,0 +1,4 @@
+//! Pure Oracle TDE knowledge: no I/O. This slice holds the names Oracle gives the objects it
+//! keeps on an HSM (see reference/oracle-tde.md, "Key identifiers and labels").
+
+pub mod labels;

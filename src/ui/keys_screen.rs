@@ -1,0 +1,380 @@
+//! The Keys screen: every key and data object on the token, sortable and filterable, with a
+//! details pane. Only the visible rows are laid out, so 5,000 objects scroll at full speed.
+
+use super::hsm_screen::HsmState;
+use super::{Banner, Screen, banner_ui};
+use crate::engine::{Command, Engine, Task};
+use crate::hsm::objects::bool_text;
+use crate::inventory::{self, InventoryRow, Severity, SortColumn, Summary};
+use egui::{Color32, RichText};
+use egui_extras::{Column, TableBuilder};
+use std::sync::Arc;
+
+pub struct KeysState {
+    pub rows: Arc<Vec<InventoryRow>>,
+    summary: Summary,
+    /// Indices into `rows` in display order.
+    view: Vec<usize>,
+    pub filter: String,
+    sort: SortColumn,
+    ascending: bool,
+    dirty: bool,
+    /// Index into `rows` of the selected object.
+    pub selected: Option<usize>,
+    pub progress: Option<(usize, usize)>,
+    pub banner: Option<Banner>,
+    pub loaded: bool,
+}
+
+impl Default for KeysState {
+    fn default() -> Self {
+        Self {
+            rows: Arc::new(Vec::new()),
+            summary: Summary::default(),
+            view: Vec::new(),
+            filter: String::new(),
+            sort: SortColumn::Health,
+            ascending: true,
+            dirty: false,
+            selected: None,
+            progress: None,
+            banner: None,
+            loaded: false,
+        }
+    }
+}
+
+impl KeysState {
+    pub fn clear(&mut self) {
+        let filter = std::mem::take(&mut self.filter);
+        *self = Self {
+            filter,
+            ..Self::default()
+        };
+    }
+
+    pub fn set_rows(&mut self, rows: Arc<Vec<InventoryRow>>) {
+        self.summary = inventory::summarize(&rows);
+        self.rows = rows;
+        self.selected = None;
+        self.progress = None;
+        self.dirty = true;
+        self.loaded = true;
+    }
+
+    fn refresh_view(&mut self) {
+        if self.dirty {
+            self.view = inventory::view(&self.rows, &self.filter, self.sort, self.ascending);
+            self.dirty = false;
+        }
+    }
+
+    /// Number of rows the table shows (after the filter).
+    pub fn visible_rows(&self) -> usize {
+        self.view.len()
+    }
+}
+
+const FLAG_COLUMNS: &[(&str, &str)] = &[
+    ("TOK", "CKA_TOKEN"),
+    ("PRV", "CKA_PRIVATE"),
+    ("SEN", "CKA_SENSITIVE"),
+    ("ASEN", "CKA_ALWAYS_SENSITIVE"),
+    ("EXT", "CKA_EXTRACTABLE"),
+    ("NEXT", "CKA_NEVER_EXTRACTABLE"),
+    ("LOC", "CKA_LOCAL"),
+    ("ENC", "CKA_ENCRYPT"),
+    ("DEC", "CKA_DECRYPT"),
+    ("WRP", "CKA_WRAP"),
+    ("UNW", "CKA_UNWRAP"),
+];
+
+fn flag_value(r: &InventoryRow, name: &str) -> Option<bool> {
+    r.object
+        .flags
+        .named()
+        .iter()
+        .find(|(n, _)| *n == name)
+        .and_then(|(_, v)| *v)
+}
+
+fn severity_text(s: Option<Severity>) -> RichText {
+    match s {
+        Some(Severity::Critical) => RichText::new("CRITICAL")
+            .color(Color32::from_rgb(235, 90, 80))
+            .strong(),
+        Some(Severity::Warning) => RichText::new("warning").color(Color32::from_rgb(230, 180, 60)),
+        None => RichText::new("ok").color(Color32::from_rgb(90, 190, 110)),
+    }
+}
+
+pub fn keys_ui(
+    ui: &mut egui::Ui,
+    st: &mut KeysState,
+    hsm: &HsmState,
+    engine: &Engine,
+    queue: &mut Vec<Command>,
+    screen: &mut Screen,
+) {
+    if banner_ui(ui, &mut st.banner) {
+        if let Some(m) = hsm.connected_module.clone() {
+            queue.push(Command::Connect { module: m });
+            *screen = Screen::Hsm;
+        }
+    }
+    let logged_in = hsm.login.is_some();
+    let busy = engine.is_pending(Task::Inventory);
+    ui.horizontal(|ui| {
+        let l = ui.label("Filter");
+        let r = ui
+            .add(
+                egui::TextEdit::singleline(&mut st.filter)
+                    .hint_text("label, key id, class, health…")
+                    .desired_width(280.0),
+            )
+            .labelled_by(l.id);
+        if r.changed() {
+            st.dirty = true;
+        }
+        if ui
+            .add_enabled(logged_in && !busy, egui::Button::new("Refresh"))
+            .on_disabled_hover_text("Log in on the HSM screen first")
+            .clicked()
+        {
+            queue.push(Command::Inventory);
+        }
+        if busy {
+            ui.spinner();
+        }
+        if st.loaded {
+            let s = &st.summary;
+            ui.label(format!(
+                "{} objects · {} TDE master keys · {} critical · {} warnings · {} shown",
+                s.objects,
+                s.master_keys,
+                s.critical,
+                s.warnings,
+                st.view.len()
+            ));
+        }
+    });
+    if let Some((done, total)) = st.progress {
+        let f = if total == 0 {
+            1.0
+        } else {
+            done as f32 / total as f32
+        };
+        ui.add(egui::ProgressBar::new(f).text(format!("Reading objects: {done} of {total}")));
+    }
+    if !logged_in && !st.loaded {
+        ui.add_space(20.0);
+        ui.label("Log in as the crypto user on the HSM screen to list the token's keys.");
+        if ui.button("Go to the HSM screen").clicked() {
+            *screen = Screen::Hsm;
+        }
+        return;
+    }
+    st.refresh_view();
+
+    egui::Panel::right("key_details")
+        .resizable(true)
+        .default_size(330.0)
+        .show(ui, |ui| details_ui(ui, st));
+
+    egui::CentralPanel::default().show(ui, |ui| table_ui(ui, st));
+}
+
+fn table_ui(ui: &mut egui::Ui, st: &mut KeysState) {
+    let row_h = 20.0;
+    let mut clicked: Option<usize> = None;
+    let mut sort_by: Option<SortColumn> = None;
+    egui::ScrollArea::horizontal().show(ui, |ui| {
+        // Selectable text would take the click that selects the row.
+        ui.style_mut().interaction.selectable_labels = false;
+        let mut table = TableBuilder::new(ui)
+            .id_salt("keys_table")
+            .striped(true)
+            .resizable(true)
+            .sense(egui::Sense::click())
+            .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+            .column(Column::exact(72.0))
+            .column(Column::initial(300.0).clip(true))
+            .column(Column::initial(170.0).clip(true))
+            .column(Column::initial(90.0))
+            .column(Column::initial(50.0))
+            .column(Column::exact(44.0));
+        for _ in FLAG_COLUMNS {
+            table = table.column(Column::exact(38.0));
+        }
+        table = table.column(Column::initial(90.0).clip(true));
+        let sort = st.sort;
+        let asc = st.ascending;
+        table
+            .header(row_h + 4.0, |mut h| {
+                for (col, title) in [
+                    (SortColumn::Health, "Health"),
+                    (SortColumn::Label, "Label"),
+                    (SortColumn::Kind, "Meaning"),
+                    (SortColumn::Class, "Class"),
+                    (SortColumn::KeyType, "Type"),
+                    (SortColumn::Length, "Bits"),
+                ] {
+                    h.col(|ui| {
+                        let arrow = if sort == col {
+                            if asc { " ^" } else { " v" }
+                        } else {
+                            ""
+                        };
+                        if ui
+                            .selectable_label(
+                                sort == col,
+                                RichText::new(format!("{title}{arrow}")).strong(),
+                            )
+                            .on_hover_text(format!("Sort by {title}"))
+                            .clicked()
+                        {
+                            sort_by = Some(col);
+                        }
+                    });
+                }
+                for (short, full) in FLAG_COLUMNS {
+                    h.col(|ui| {
+                        ui.label(RichText::new(*short).strong())
+                            .on_hover_text(*full);
+                    });
+                }
+                h.col(|ui| {
+                    let arrow = if sort == SortColumn::Id {
+                        if asc { " ^" } else { " v" }
+                    } else {
+                        ""
+                    };
+                    if ui
+                        .selectable_label(
+                            sort == SortColumn::Id,
+                            RichText::new(format!("CKA_ID{arrow}")).strong(),
+                        )
+                        .on_hover_text("Sort by CKA_ID")
+                        .clicked()
+                    {
+                        sort_by = Some(SortColumn::Id);
+                    }
+                });
+            })
+            .body(|body| {
+                body.rows(row_h, st.view.len(), |mut row| {
+                    let i = st.view[row.index()];
+                    let r = &st.rows[i];
+                    row.set_selected(st.selected == Some(i));
+                    row.col(|ui| {
+                        ui.label(severity_text(r.worst()));
+                    });
+                    row.col(|ui| {
+                        ui.add(
+                            egui::Label::new(RichText::new(&r.object.label).monospace()).truncate(),
+                        );
+                    });
+                    row.col(|ui| {
+                        ui.add(egui::Label::new(&r.meaning).truncate());
+                    });
+                    row.col(|ui| {
+                        ui.label(r.object.class.trim_start_matches("CKO_"));
+                    });
+                    row.col(|ui| {
+                        ui.label(
+                            r.object
+                                .key_type
+                                .as_deref()
+                                .unwrap_or("")
+                                .trim_start_matches("CKK_"),
+                        );
+                    });
+                    row.col(|ui| {
+                        ui.label(
+                            r.object
+                                .value_len
+                                .map(|n| (n * 8).to_string())
+                                .unwrap_or_default(),
+                        );
+                    });
+                    for (_, full) in FLAG_COLUMNS {
+                        row.col(|ui| {
+                            match flag_value(r, full) {
+                                Some(true) => ui.label("yes"),
+                                Some(false) => ui.weak("no"),
+                                None => ui.weak("—"),
+                            };
+                        });
+                    }
+                    row.col(|ui| {
+                        ui.add(
+                            egui::Label::new(RichText::new(&r.object.id_hex).monospace())
+                                .truncate(),
+                        );
+                    });
+                    if row.response().clicked() {
+                        clicked = Some(i);
+                    }
+                });
+            });
+    });
+    if let Some(i) = clicked {
+        st.selected = Some(i);
+    }
+    if let Some(col) = sort_by {
+        if st.sort == col {
+            st.ascending = !st.ascending;
+        } else {
+            st.sort = col;
+            st.ascending = true;
+        }
+        st.dirty = true;
+    }
+}
+
+fn details_ui(ui: &mut egui::Ui, st: &KeysState) {
+    ui.heading("Details");
+    let Some(r) = st.selected.and_then(|i| st.rows.get(i)) else {
+        ui.label("Select an object in the table to see all its attributes.");
+        return;
+    };
+    egui::ScrollArea::vertical().show(ui, |ui| {
+        ui.label(RichText::new(&r.meaning).strong());
+        if let Some(id) = &r.master_key_id {
+            ui.horizontal(|ui| {
+                ui.label("Key id for USE KEY:");
+                ui.monospace(id);
+            });
+        }
+        ui.horizontal(|ui| {
+            if ui.small_button("Copy label").clicked() {
+                ui.ctx().copy_text(r.object.label.clone());
+            }
+        });
+        ui.add_space(6.0);
+        if r.health.is_empty() {
+            ui.label(severity_text(None));
+        }
+        for h in &r.health {
+            ui.horizontal_wrapped(|ui| {
+                ui.label(severity_text(Some(h.severity)));
+                ui.label(&h.reason);
+            });
+        }
+        ui.add_space(6.0);
+        egui::Grid::new("attribute_grid")
+            .num_columns(2)
+            .striped(true)
+            .show(ui, |ui| {
+                for (k, v) in r.object.attribute_rows() {
+                    ui.monospace(k);
+                    ui.add(egui::Label::new(v).wrap());
+                    ui.end_row();
+                }
+            });
+        ui.small(format!(
+            "Flags read from the token; {} means the token does not report the attribute for this object. Key values are never read.",
+            bool_text(None)
+        ));
+    });
+}

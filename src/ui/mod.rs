@@ -1,0 +1,254 @@
+//! The window (egui/eframe). Drawing functions take `&mut egui::Ui` and end in `_ui`; they
+//! never touch the HSM, SQLite or the disk: they queue [`Command`]s, which the app hands to
+//! the engine at the end of the frame, and the engine's [`Event`]s update the state.
+
+mod hsm_screen;
+mod keys_screen;
+mod secret_field;
+
+use crate::engine::{Command, Engine, Event, Task};
+use crate::paths::DataDir;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+pub use hsm_screen::HsmState;
+pub use keys_screen::KeysState;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Screen {
+    Hsm,
+    Keys,
+}
+
+/// A message shown to the user until dismissed.
+#[derive(Clone, Debug)]
+pub struct Banner {
+    pub text: String,
+    pub error: bool,
+    /// Offer a Reconnect button (the HSM session went away).
+    pub reconnect: bool,
+}
+
+pub struct App {
+    engine: Engine,
+    data: DataDir,
+    pub screen: Screen,
+    pub hsm: HsmState,
+    pub keys: KeysState,
+    queue: Vec<Command>,
+}
+
+/// Starts the window.
+pub fn run(data: DataDir) -> Result<ExitCode, String> {
+    let options = eframe::NativeOptions {
+        viewport: egui::ViewportBuilder::default()
+            .with_title("tdekey")
+            .with_app_id("tdekey")
+            .with_inner_size([1320.0, 820.0])
+            .with_min_inner_size([900.0, 560.0])
+            .with_icon(icon()),
+        ..Default::default()
+    };
+    eframe::run_native(
+        "tdekey",
+        options,
+        Box::new(move |cc| Ok(Box::new(App::new(cc, data)))),
+    )
+    .map(|()| ExitCode::SUCCESS)
+    .map_err(|e| format!("The window could not be opened: {e}. On a server without a display, use the command line (tdekey --help)."))
+}
+
+fn icon() -> egui::IconData {
+    // A key-shaped 32×32 icon drawn in code: no image decoder needed.
+    let n = 32usize;
+    let mut rgba = vec![0u8; n * n * 4];
+    for y in 0..n {
+        for x in 0..n {
+            let (fx, fy) = (x as f32 + 0.5, y as f32 + 0.5);
+            let d = ((fx - 10.0).powi(2) + (fy - 16.0).powi(2)).sqrt();
+            let ring = (4.0..=8.0).contains(&d);
+            let shaft = (16.0..=29.0).contains(&fx) && (14.5..=17.5).contains(&fy);
+            let teeth = ((22.0..=24.0).contains(&fx) || (26.0..=28.0).contains(&fx))
+                && (17.5..=22.0).contains(&fy);
+            if ring || shaft || teeth {
+                let i = (y * n + x) * 4;
+                rgba[i..i + 4].copy_from_slice(&[214, 160, 38, 255]);
+            }
+        }
+    }
+    egui::IconData {
+        rgba,
+        width: n as u32,
+        height: n as u32,
+    }
+}
+
+impl App {
+    pub fn new(cc: &eframe::CreationContext<'_>, data: DataDir) -> Self {
+        let ctx = cc.egui_ctx.clone();
+        let engine = Engine::start(data.clone(), Arc::new(move || ctx.request_repaint()));
+        Self {
+            engine,
+            data,
+            screen: Screen::Hsm,
+            hsm: HsmState::default(),
+            keys: KeysState::default(),
+            queue: vec![Command::LoadProfiles, Command::DetectModules],
+        }
+    }
+
+    fn apply_events(&mut self, ctx: &egui::Context) {
+        for event in self.engine.poll() {
+            match event {
+                Event::Connected(report) => {
+                    self.hsm.on_connected(report);
+                    self.keys.clear();
+                }
+                Event::Disconnected => {
+                    self.hsm.on_disconnected();
+                    self.keys.clear();
+                }
+                Event::LoggedIn { token, user, note } => {
+                    self.hsm.on_logged_in(ctx, token, user, note);
+                    self.keys.clear();
+                    self.queue.push(Command::Inventory);
+                }
+                Event::LoggedOut => {
+                    self.hsm.login = None;
+                    self.keys.clear();
+                }
+                Event::InventoryProgress { done, total } => {
+                    self.keys.progress = Some((done, total))
+                }
+                Event::Inventory(rows) => self.keys.set_rows(rows),
+                Event::Profiles {
+                    profiles,
+                    default_id,
+                    saved,
+                } => {
+                    if let Some(cmd) = self.hsm.on_profiles(profiles, default_id, saved) {
+                        self.queue.push(cmd);
+                    }
+                }
+                Event::ModulePicked(path) => self.hsm.on_module_picked(path),
+                Event::Modules(found) => self.hsm.detected = found,
+                Event::Failed {
+                    task,
+                    message,
+                    reconnect,
+                } => {
+                    let banner = Banner {
+                        text: message,
+                        error: true,
+                        reconnect,
+                    };
+                    match task {
+                        Task::Inventory => {
+                            self.keys.progress = None;
+                            self.keys.banner = Some(banner);
+                        }
+                        Task::Login => {
+                            self.hsm.on_login_failed(ctx);
+                            self.hsm.banner = Some(banner);
+                        }
+                        _ => self.hsm.banner = Some(banner),
+                    }
+                }
+            }
+        }
+    }
+
+    fn top_bar_ui(&mut self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            ui.heading("tdekey");
+            ui.separator();
+            ui.selectable_value(&mut self.screen, Screen::Hsm, "HSM");
+            ui.selectable_value(&mut self.screen, Screen::Keys, "Keys");
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                ui.label(self.hsm.status_line());
+            });
+        });
+    }
+
+    fn status_bar_ui(&self, ui: &mut egui::Ui) {
+        ui.horizontal(|ui| {
+            if self.engine.any_pending() {
+                ui.spinner();
+            }
+            ui.small(format!("Data: {}", self.data.root().display()));
+        });
+    }
+}
+
+impl eframe::App for App {
+    fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
+        let ctx = ui.ctx().clone();
+        self.apply_events(&ctx);
+        egui::Panel::top("top_bar").show(ui, |ui| self.top_bar_ui(ui));
+        egui::Panel::bottom("status_bar").show(ui, |ui| self.status_bar_ui(ui));
+        egui::CentralPanel::default().show(ui, |ui| match self.screen {
+            Screen::Hsm => hsm_screen::hsm_ui(
+                ui,
+                &mut self.hsm,
+                &self.engine,
+                &mut self.queue,
+                &mut self.screen,
+            ),
+            Screen::Keys => keys_screen::keys_ui(
+                ui,
+                &mut self.keys,
+                &self.hsm,
+                &self.engine,
+                &mut self.queue,
+                &mut self.screen,
+            ),
+        });
+        for cmd in self.queue.drain(..) {
+            // A refused command means the same task is already running; its button is disabled.
+            self.engine.send(cmd);
+        }
+    }
+}
+
+/// Draws a banner with Dismiss (and Reconnect when offered). Returns true when Reconnect was clicked.
+pub(crate) fn banner_ui(ui: &mut egui::Ui, banner: &mut Option<Banner>) -> bool {
+    let mut reconnect = false;
+    let mut dismiss = false;
+    if let Some(b) = banner.as_ref() {
+        let (fill, stroke) = if b.error {
+            (
+                egui::Color32::from_rgb(80, 24, 24),
+                egui::Color32::from_rgb(200, 80, 80),
+            )
+        } else {
+            (
+                egui::Color32::from_rgb(24, 48, 72),
+                egui::Color32::from_rgb(90, 140, 200),
+            )
+        };
+        egui::Frame::new()
+            .fill(fill)
+            .stroke(egui::Stroke::new(1.0, stroke))
+            .inner_margin(8.0)
+            .corner_radius(4.0)
+            .show(ui, |ui| {
+                ui.set_width(ui.available_width());
+                ui.horizontal_wrapped(|ui| {
+                    ui.label(egui::RichText::new(&b.text).color(egui::Color32::WHITE));
+                });
+                ui.horizontal(|ui| {
+                    if b.reconnect && ui.button("Reconnect").clicked() {
+                        reconnect = true;
+                    }
+                    if ui.button("Dismiss").clicked() {
+                        dismiss = true;
+                    }
+                });
+            });
+        ui.add_space(6.0);
+    }
+    if dismiss || reconnect {
+        *banner = None;
+    }
+    reconnect
+}

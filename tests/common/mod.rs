@@ -1,0 +1,95 @@
+//! Shared test helpers: a fresh SoftHSM2 configuration per test (nextest runs every test in its
+//! own process, so setting SOFTHSM2_CONF here is safe), and the real `tdekey` binary.
+#![allow(dead_code)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+use tdekey::hsm::Hsm;
+use tdekey::hsm::demo::{self, TokenSpec};
+use tdekey::paths::DataDir;
+use tdekey::secret::Secret;
+
+pub struct Env {
+    pub dir: tempfile::TempDir,
+    pub data: DataDir,
+    pub conf: PathBuf,
+    pub module: PathBuf,
+}
+
+impl Env {
+    /// A temp data directory with its own SoftHSM2 configuration, adopted by this process.
+    pub fn new() -> Self {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let data = DataDir::at(dir.path().join("data"));
+        data.ensure().expect("data dir");
+        let conf = demo::write_softhsm_conf(&data.softhsm_dir()).expect("softhsm conf");
+        // SAFETY: set before this test starts any thread that reads the environment.
+        unsafe { std::env::set_var("SOFTHSM2_CONF", &conf) };
+        let module = demo::softhsm_module().expect("SoftHSM2 is installed (make test installs it)");
+        Env {
+            dir,
+            data,
+            conf,
+            module,
+        }
+    }
+
+    /// Creates a token and returns it logged in as the user.
+    pub fn token(&self, label: &str, user_pin: &str) -> Hsm {
+        demo::create_softhsm_token(&TokenSpec {
+            label,
+            so_pin: Secret::from("so-pin-0000"),
+            user_pin: Secret::from(user_pin),
+        })
+        .expect("create token")
+    }
+
+    /// The `tdekey` binary with this data directory and SoftHSM2 configuration.
+    pub fn tdekey(&self) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_tdekey"));
+        c.arg("--data-dir")
+            .arg(self.data.root())
+            .env("SOFTHSM2_CONF", &self.conf)
+            .env_remove("TDEKEY_PIN")
+            .env_remove("TDEKEY_DATA_DIR");
+        c
+    }
+
+    /// Every byte of every file under the data directory.
+    pub fn all_bytes(&self) -> Vec<u8> {
+        let mut out = Vec::new();
+        collect(self.data.root(), &mut out);
+        out
+    }
+}
+
+fn collect(dir: &Path, out: &mut Vec<u8>) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let p = e.path();
+        if p.is_dir() {
+            collect(&p, out);
+        } else if let Ok(b) = std::fs::read(&p) {
+            out.extend_from_slice(&b);
+        }
+    }
+}
+
+pub fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+pub fn run(mut c: Command) -> (i32, String, String) {
+    let Output {
+        status,
+        stdout,
+        stderr,
+    } = c.output().expect("run tdekey");
+    (
+        status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&stdout).into_owned(),
+        String::from_utf8_lossy(&stderr).into_owned(),
+    )
+}
