@@ -275,8 +275,8 @@ fn keys(
 fn print_table(rows: &[InventoryRow]) {
     let order = inventory::view(rows, "", inventory::SortColumn::Label, true);
     println!(
-        "{:<8}  {:<56}  {:<16}  {:<7}  {:>4}  {}",
-        "HEALTH", "LABEL", "CLASS", "TYPE", "BITS", "MEANING"
+        "{:<8}  {:<56}  {:<16}  {:<7}  {:>4}  MEANING",
+        "HEALTH", "LABEL", "CLASS", "TYPE", "BITS"
     );
     for i in order {
         let r = &rows[i];

@@ -142,10 +142,11 @@ pub fn classify(label: &str) -> LabelMeaning {
     if label == SUPPORTED_IDEN {
         return LabelMeaning::SupportedIden;
     }
-    if let Some(rest) = label.strip_prefix(LEGACY_TABLESPACE_PREFIX) {
-        if rest.len() == 38 && rest.bytes().all(|b| b.is_ascii_hexdigit()) {
-            return LabelMeaning::LegacyTablespaceKey(rest.to_owned());
-        }
+    if let Some(rest) = label.strip_prefix(LEGACY_TABLESPACE_PREFIX)
+        && rest.len() == 38
+        && rest.bytes().all(|b| b.is_ascii_hexdigit())
+    {
+        return LabelMeaning::LegacyTablespaceKey(rest.to_owned());
     }
     if label == AUDIT_HMAC_LABEL {
         return LabelMeaning::AuditHmacKey;

@@ -148,18 +148,17 @@ impl HsmState {
         } else if self.form.id.is_some() && !self.profiles.iter().any(|p| p.id == self.form.id) {
             self.form = ProfileForm::default();
         }
-        if first {
-            if let Some(p) = self
+        if first
+            && let Some(p) = self
                 .profiles
                 .iter()
                 .find(|p| p.id == default_id && default_id.is_some())
-            {
-                self.form = ProfileForm::from(p);
-                self.make_default = true;
-                return Some(Command::Connect {
-                    module: p.module_path.clone(),
-                });
-            }
+        {
+            self.form = ProfileForm::from(p);
+            self.make_default = true;
+            return Some(Command::Connect {
+                module: p.module_path.clone(),
+            });
         }
         None
     }
@@ -242,10 +241,10 @@ pub fn hsm_ui(
     screen: &mut Screen,
 ) {
     egui::ScrollArea::vertical().show(ui, |ui| {
-        if banner_ui(ui, &mut st.banner) {
-            if let Some(m) = st.connected_module.clone() {
-                queue.push(Command::Connect { module: m });
-            }
+        if banner_ui(ui, &mut st.banner)
+            && let Some(m) = st.connected_module.clone()
+        {
+            queue.push(Command::Connect { module: m });
         }
         ui.columns(2, |cols| {
             profile_ui(&mut cols[0], st, engine, queue);
@@ -397,19 +396,18 @@ fn profile_ui(ui: &mut egui::Ui, st: &mut HsmState, engine: &Engine, queue: &mut
                 make_default: st.make_default,
             });
         }
-        if let Some(id) = st.form.id {
-            if ui
+        if let Some(id) = st.form.id
+            && ui
                 .add_enabled(!busy, egui::Button::new("Delete profile"))
                 .on_hover_text(
                     "Deletes the saved connection settings only; nothing on the HSM changes.",
                 )
                 .clicked()
-            {
-                queue.push(Command::DeleteProfile {
-                    id,
-                    name: st.form.name.clone(),
-                });
-            }
+        {
+            queue.push(Command::DeleteProfile {
+                id,
+                name: st.form.name.clone(),
+            });
         }
         if busy {
             ui.spinner();
@@ -599,15 +597,15 @@ fn connection_ui(
     let busy = engine.is_pending(Task::Login);
     ui.horizontal(|ui| {
         let can = !busy && st.token_choice.is_some() && !st.password.is_empty();
-        if ui.add_enabled(can, egui::Button::new("Log in")).clicked() || (submit && can) {
-            if let Some(slot) = st.token_choice {
-                queue.push(Command::Login {
-                    selector: TokenSelector::Slot(slot),
-                    user: st.form.user_name.trim().to_owned(),
-                    password: st.password.to_secret(),
-                    format: st.form.pin_format,
-                });
-            }
+        if (ui.add_enabled(can, egui::Button::new("Log in")).clicked() || (submit && can))
+            && let Some(slot) = st.token_choice
+        {
+            queue.push(Command::Login {
+                selector: TokenSelector::Slot(slot),
+                user: st.form.user_name.trim().to_owned(),
+                password: st.password.to_secret(),
+                format: st.form.pin_format,
+            });
         }
         if busy {
             ui.spinner();

@@ -66,6 +66,10 @@ impl KeysState {
         if self.dirty {
             self.view = inventory::view(&self.rows, &self.filter, self.sort, self.ascending);
             self.dirty = false;
+            // A selection the filter hides is dropped, so the details pane matches the table.
+            if self.selected.is_some_and(|i| !self.view.contains(&i)) {
+                self.selected = None;
+            }
         }
     }
 
@@ -116,11 +120,11 @@ pub fn keys_ui(
     queue: &mut Vec<Command>,
     screen: &mut Screen,
 ) {
-    if banner_ui(ui, &mut st.banner) {
-        if let Some(m) = hsm.connected_module.clone() {
-            queue.push(Command::Connect { module: m });
-            *screen = Screen::Hsm;
-        }
+    if banner_ui(ui, &mut st.banner)
+        && let Some(m) = hsm.connected_module.clone()
+    {
+        queue.push(Command::Connect { module: m });
+        *screen = Screen::Hsm;
     }
     let logged_in = hsm.login.is_some();
     let busy = engine.is_pending(Task::Inventory);
@@ -136,6 +140,7 @@ pub fn keys_ui(
         if r.changed() {
             st.dirty = true;
         }
+        st.refresh_view();
         if ui
             .add_enabled(logged_in && !busy, egui::Button::new("Refresh"))
             .on_disabled_hover_text("Log in on the HSM screen first")
@@ -174,7 +179,6 @@ pub fn keys_ui(
         }
         return;
     }
-    st.refresh_view();
 
     egui::Panel::right("key_details")
         .resizable(true)
@@ -341,10 +345,7 @@ fn details_ui(ui: &mut egui::Ui, st: &KeysState) {
     egui::ScrollArea::vertical().show(ui, |ui| {
         ui.label(RichText::new(&r.meaning).strong());
         if let Some(id) = &r.master_key_id {
-            ui.horizontal(|ui| {
-                ui.label("Key id for USE KEY:");
-                ui.monospace(id);
-            });
+            ui.label(RichText::new(format!("Key id for USE KEY: {id}")).monospace());
         }
         ui.horizontal(|ui| {
             if ui.small_button("Copy label").clicked() {

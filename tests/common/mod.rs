@@ -55,22 +55,26 @@ impl Env {
         c
     }
 
-    /// Every byte of every file under the data directory.
-    pub fn all_bytes(&self) -> Vec<u8> {
+    /// Every byte of every file tdekey writes in the data directory (the database and its
+    /// WAL), leaving out SoftHSM2's own token store, which holds the PIN's verifier by design.
+    pub fn all_bytes_except_tokens(&self) -> Vec<u8> {
         let mut out = Vec::new();
-        collect(self.data.root(), &mut out);
+        collect(self.data.root(), &self.data.softhsm_dir(), &mut out);
         out
     }
 }
 
-fn collect(dir: &Path, out: &mut Vec<u8>) {
+fn collect(dir: &Path, skip: &Path, out: &mut Vec<u8>) {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return;
     };
     for e in entries.flatten() {
         let p = e.path();
+        if p == skip {
+            continue;
+        }
         if p.is_dir() {
-            collect(&p, out);
+            collect(&p, skip, out);
         } else if let Ok(b) = std::fs::read(&p) {
             out.extend_from_slice(&b);
         }

@@ -1,0 +1,239 @@
+//! The `tdekey` command line, run as a user runs it.
+
+mod common;
+
+use common::{Env, contains, run};
+use tdekey::hsm::demo::{DEMO_TOKEN_LABEL, DEMO_USER_PIN, KeyTemplate};
+
+#[test]
+fn demo_token_is_created_once_and_listed_as_json() {
+    let env = Env::new();
+    let (code, out, err) = run({
+        let mut c = env.tdekey();
+        c.args(["hsm", "demo-token"]);
+        c
+    });
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Created the demo token"), "{out}");
+    let (code, out, _) = run({
+        let mut c = env.tdekey();
+        c.args(["hsm", "demo-token"]);
+        c
+    });
+    assert_eq!(code, 0);
+    assert!(out.contains("exists already"), "{out}");
+
+    // The default profile made by demo-token supplies module, token and user.
+    let (code, out, err) = run({
+        let mut c = env.tdekey();
+        c.args(["hsm", "keys", "--json"])
+            .env("TDEKEY_PIN", DEMO_USER_PIN);
+        c
+    });
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).expect("valid JSON");
+    assert_eq!(v["token"]["label"], DEMO_TOKEN_LABEL);
+    assert_eq!(v["summary"]["objects"], 4);
+    assert_eq!(v["summary"]["master_keys"], 2);
+    assert_eq!(v["summary"]["critical"], 1);
+    let objects = v["objects"].as_array().unwrap();
+    let flagged: Vec<_> = objects
+        .iter()
+        .filter(|o| !o["health"].as_array().unwrap().is_empty())
+        .collect();
+    assert_eq!(flagged.len(), 1);
+    assert_eq!(flagged[0]["health"][0]["code"], "extractable");
+    assert_eq!(flagged[0]["flags"]["extractable"], true);
+    assert_eq!(flagged[0]["kind"], "tde-master-key");
+    for key in [
+        "handle",
+        "class",
+        "key_type",
+        "label",
+        "id_hex",
+        "value_len",
+        "flags",
+        "kind",
+        "meaning",
+        "master_key_id",
+        "health",
+    ] {
+        assert!(objects[0].get(key).is_some(), "every object has {key}");
+    }
+}
+
+#[test]
+fn keys_with_a_pin_file_and_explicit_target_and_secrets_stay_off_disk() {
+    let env = Env::new();
+    let secret_pin = "Zq7-unique-user-pin-4417";
+    let wrong_pin = "Wx9-unique-wrong-pin-8830";
+    {
+        let hsm = env.token("ops", secret_pin);
+        hsm.generate_aes_key(
+            "ORACLE.TDE.HSM.MK.0611111111111111111111111111111111",
+            KeyTemplate::ORACLE_MASTER_KEY,
+        )
+        .unwrap();
+    }
+    let pin_file = env.dir.path().join("pin.txt");
+    std::fs::write(&pin_file, format!("{secret_pin}\n")).unwrap();
+    let module = env.module.display().to_string();
+    let (code, out, err) = run({
+        let mut c = env.tdekey();
+        c.args([
+            "hsm",
+            "keys",
+            "--module",
+            &module,
+            "--token",
+            "ops",
+            "--user",
+            "cu_ops",
+            "--pin-format",
+            "plain",
+            "--pin-file",
+        ])
+        .arg(&pin_file);
+        c
+    });
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("ORACLE.TDE.HSM.MK.0611111111111111111111111111111111"),
+        "{out}"
+    );
+    assert!(out.contains("1 objects, 1 TDE master keys"), "{out}");
+
+    let (code, _, err) = run({
+        let mut c = env.tdekey();
+        c.args([
+            "hsm",
+            "keys",
+            "--module",
+            &module,
+            "--token",
+            "ops",
+            "--pin-format",
+            "plain",
+        ])
+        .env("TDEKEY_PIN", wrong_pin);
+        c
+    });
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("The PIN was rejected (CKR_PIN_INCORRECT)"),
+        "{err}"
+    );
+    assert!(!err.contains(wrong_pin));
+
+    let bytes = env.all_bytes_except_tokens();
+    assert!(!bytes.is_empty());
+    assert!(!contains(&bytes, secret_pin), "the user PIN reached a file");
+    assert!(!contains(&bytes, wrong_pin), "a wrong PIN reached a file");
+
+    // Both attempts are in the audit log, and the chain verifies.
+    let (code, out, _) = run({
+        let mut c = env.tdekey();
+        c.args(["audit", "verify"]);
+        c
+    });
+    assert_eq!(code, 0);
+    assert!(out.contains("chain intact"), "{out}");
+}
+
+#[test]
+fn bad_input_exits_non_zero_with_a_sentence() {
+    let env = Env::new();
+    let (code, _, err) = run({
+        let mut c = env.tdekey();
+        c.args(["hsm", "info", "--module", "/nonexistent/libpkcs11.so"]);
+        c
+    });
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("No file at /nonexistent/libpkcs11.so"),
+        "{err}"
+    );
+
+    let (code, _, err) = run({
+        let mut c = env.tdekey();
+        c.args(["hsm", "info"]);
+        c
+    });
+    assert_eq!(code, 1);
+    assert!(err.contains("No PKCS#11 module"), "{err}");
+
+    let (code, _, err) = run({
+        let mut c = env.tdekey();
+        c.args(["hsm", "info", "--module"])
+            .arg(&env.module)
+            .args(["--json"]);
+        c
+    });
+    assert_eq!(code, 0, "{err}");
+
+    // No password source and no terminal: a clear refusal, not a hang.
+    let (code, _, err) = run({
+        let mut c = std::process::Command::new("setsid");
+        c.arg("-w")
+            .arg(env!("CARGO_BIN_EXE_tdekey"))
+            .arg("--data-dir")
+            .arg(env.data.root())
+            .args(["hsm", "keys", "--module"])
+            .arg(&env.module)
+            .env("SOFTHSM2_CONF", &env.conf)
+            .env_remove("TDEKEY_PIN")
+            .stdin(std::process::Stdio::null());
+        c
+    });
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("No password"), "{err}");
+}
+
+#[test]
+fn a_corrupt_database_is_reported_and_left_untouched() {
+    let env = Env::new();
+    let db = env.data.database();
+    let junk = b"SQLite format 3\0 but then garbage follows...".repeat(100);
+    std::fs::write(&db, &junk).unwrap();
+    let (code, _, err) = run({
+        let mut c = env.tdekey();
+        c.args(["hsm", "info", "--module"]).arg(&env.module);
+        c
+    });
+    assert_eq!(code, 1);
+    assert!(err.contains("is not a tdekey database"), "{err}");
+    assert!(
+        err.contains(&db.display().to_string()),
+        "names the file: {err}"
+    );
+    assert_eq!(std::fs::read(&db).unwrap(), junk, "the file was changed");
+}
+
+#[test]
+fn audit_verify_names_the_first_tampered_entry() {
+    let env = Env::new();
+    for _ in 0..3 {
+        let (code, _, err) = run({
+            let mut c = env.tdekey();
+            c.args(["hsm", "info", "--module"]).arg(&env.module);
+            c
+        });
+        assert_eq!(code, 0, "{err}");
+    }
+    let conn = rusqlite::Connection::open(env.data.database()).unwrap();
+    conn.execute_batch(
+        "DROP TRIGGER audit_log_no_update; UPDATE audit_log SET target = 'forged' WHERE seq = 2;",
+    )
+    .unwrap();
+    drop(conn);
+    let (code, out, _) = run({
+        let mut c = env.tdekey();
+        c.args(["audit", "verify"]);
+        c
+    });
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("Chain broken at seq 2: hash mismatch"),
+        "{out}"
+    );
+}
