@@ -106,9 +106,9 @@ fn log_in_through_the_ui_and_find_a_known_key() {
     // Select it: the details pane shows its USE KEY id.
     h.get_by_label(KNOWN).click();
     h.step();
-    h.step();
     let selected = h.state().keys.selected.expect("a row is selected");
     assert_eq!(h.state().keys.rows[selected].object.label, KNOWN);
+    h.step();
     assert!(
         h.query_by_label("Key id for USE KEY: 0642424242424242424242424242424242")
             .is_some()
@@ -121,4 +121,31 @@ fn log_in_through_the_ui_and_find_a_known_key() {
     wait_until(&mut h, "the filter", |h| h.state().keys.visible_rows() == 1);
     assert!(h.query_by_label(KNOWN).is_none());
     assert!(h.query_by_label_contains("1 shown").is_some());
+}
+
+#[test]
+fn a_wrong_module_path_is_reported_and_nothing_stays_connected() {
+    let env = demo_env_with_known_key();
+    let data = env.data.clone();
+    let mut h = Harness::builder()
+        .with_size(egui::Vec2::new(1400.0, 900.0))
+        .build_eframe(|cc| App::new(cc, data));
+    wait_until(&mut h, "the automatic connection", |h| {
+        h.state().hsm.connection.is_some()
+    });
+    let bogus = env.dir.path().join("vendor/libpkcs11.so");
+    h.state_mut().hsm.form.module_path = bogus.display().to_string();
+    h.step();
+    h.get_by_label("Connect").click();
+    wait_until(&mut h, "the error", |h| h.state().hsm.banner.is_some());
+    let text = h.state().hsm.banner.as_ref().unwrap().text.clone();
+    assert!(text.starts_with("No file at"), "{text}");
+    assert!(text.contains(&bogus.display().to_string()), "{text}");
+    assert!(
+        h.state().hsm.connection.is_none(),
+        "the old module was closed"
+    );
+    h.step();
+    assert!(h.query_by_label("Not connected").is_some());
+    assert!(h.query_by_label_contains("No file at").is_some());
 }

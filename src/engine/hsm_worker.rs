@@ -95,12 +95,13 @@ impl Worker {
     }
 
     fn connect(&mut self, module: std::path::PathBuf) {
-        if let Err(msg) = self.auditor() {
-            return self.fail(Task::Connect, &msg, false);
-        }
         // One PKCS#11 context per process: finalize the old module before loading another.
+        // Whatever happens next, nothing stays connected from before.
         if let Some(h) = self.hsm.take() {
             let _ = h.close();
+        }
+        if let Err(msg) = self.auditor() {
+            return self.fail(Task::Connect, &msg, false);
         }
         let target = module.display().to_string();
         let result = Hsm::load(&module).and_then(|h| {

@@ -192,136 +192,141 @@ fn table_ui(ui: &mut egui::Ui, st: &mut KeysState) {
     let row_h = 20.0;
     let mut clicked: Option<usize> = None;
     let mut sort_by: Option<SortColumn> = None;
-    egui::ScrollArea::horizontal().show(ui, |ui| {
-        // Selectable text would take the click that selects the row.
-        ui.style_mut().interaction.selectable_labels = false;
-        let mut table = TableBuilder::new(ui)
-            .id_salt("keys_table")
-            .striped(true)
-            .resizable(true)
-            .sense(egui::Sense::click())
-            .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-            .column(Column::exact(72.0))
-            .column(Column::initial(300.0).clip(true))
-            .column(Column::initial(170.0).clip(true))
-            .column(Column::initial(90.0))
-            .column(Column::initial(50.0))
-            .column(Column::exact(44.0));
-        for _ in FLAG_COLUMNS {
-            table = table.column(Column::exact(38.0));
-        }
-        table = table.column(Column::initial(90.0).clip(true));
-        let sort = st.sort;
-        let asc = st.ascending;
-        table
-            .header(row_h + 4.0, |mut h| {
-                for (col, title) in [
-                    (SortColumn::Health, "Health"),
-                    (SortColumn::Label, "Label"),
-                    (SortColumn::Kind, "Meaning"),
-                    (SortColumn::Class, "Class"),
-                    (SortColumn::KeyType, "Type"),
-                    (SortColumn::Length, "Bits"),
-                ] {
+    // Filling the panel keeps the horizontal scroll bar at the panel's bottom edge, not floating
+    // over the last row (where it would take that row's clicks).
+    egui::ScrollArea::horizontal()
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            // Selectable text would take the click that selects the row.
+            ui.style_mut().interaction.selectable_labels = false;
+            let mut table = TableBuilder::new(ui)
+                .id_salt("keys_table")
+                .striped(true)
+                .resizable(true)
+                .sense(egui::Sense::click())
+                .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
+                .column(Column::exact(72.0))
+                .column(Column::initial(300.0).clip(true))
+                .column(Column::initial(170.0).clip(true))
+                .column(Column::initial(90.0))
+                .column(Column::initial(50.0))
+                .column(Column::exact(44.0));
+            for _ in FLAG_COLUMNS {
+                table = table.column(Column::exact(38.0));
+            }
+            table = table.column(Column::initial(90.0).clip(true));
+            let sort = st.sort;
+            let asc = st.ascending;
+            table
+                .header(row_h + 4.0, |mut h| {
+                    for (col, title) in [
+                        (SortColumn::Health, "Health"),
+                        (SortColumn::Label, "Label"),
+                        (SortColumn::Kind, "Meaning"),
+                        (SortColumn::Class, "Class"),
+                        (SortColumn::KeyType, "Type"),
+                        (SortColumn::Length, "Bits"),
+                    ] {
+                        h.col(|ui| {
+                            let arrow = if sort == col {
+                                if asc { " ^" } else { " v" }
+                            } else {
+                                ""
+                            };
+                            if ui
+                                .selectable_label(
+                                    sort == col,
+                                    RichText::new(format!("{title}{arrow}")).strong(),
+                                )
+                                .on_hover_text(format!("Sort by {title}"))
+                                .clicked()
+                            {
+                                sort_by = Some(col);
+                            }
+                        });
+                    }
+                    for (short, full) in FLAG_COLUMNS {
+                        h.col(|ui| {
+                            ui.label(RichText::new(*short).strong())
+                                .on_hover_text(*full);
+                        });
+                    }
                     h.col(|ui| {
-                        let arrow = if sort == col {
+                        let arrow = if sort == SortColumn::Id {
                             if asc { " ^" } else { " v" }
                         } else {
                             ""
                         };
                         if ui
                             .selectable_label(
-                                sort == col,
-                                RichText::new(format!("{title}{arrow}")).strong(),
+                                sort == SortColumn::Id,
+                                RichText::new(format!("CKA_ID{arrow}")).strong(),
                             )
-                            .on_hover_text(format!("Sort by {title}"))
+                            .on_hover_text("Sort by CKA_ID")
                             .clicked()
                         {
-                            sort_by = Some(col);
+                            sort_by = Some(SortColumn::Id);
                         }
                     });
-                }
-                for (short, full) in FLAG_COLUMNS {
-                    h.col(|ui| {
-                        ui.label(RichText::new(*short).strong())
-                            .on_hover_text(*full);
-                    });
-                }
-                h.col(|ui| {
-                    let arrow = if sort == SortColumn::Id {
-                        if asc { " ^" } else { " v" }
-                    } else {
-                        ""
-                    };
-                    if ui
-                        .selectable_label(
-                            sort == SortColumn::Id,
-                            RichText::new(format!("CKA_ID{arrow}")).strong(),
-                        )
-                        .on_hover_text("Sort by CKA_ID")
-                        .clicked()
-                    {
-                        sort_by = Some(SortColumn::Id);
-                    }
-                });
-            })
-            .body(|body| {
-                body.rows(row_h, st.view.len(), |mut row| {
-                    let i = st.view[row.index()];
-                    let r = &st.rows[i];
-                    row.set_selected(st.selected == Some(i));
-                    row.col(|ui| {
-                        ui.label(severity_text(r.worst()));
-                    });
-                    row.col(|ui| {
-                        ui.add(
-                            egui::Label::new(RichText::new(&r.object.label).monospace()).truncate(),
-                        );
-                    });
-                    row.col(|ui| {
-                        ui.add(egui::Label::new(&r.meaning).truncate());
-                    });
-                    row.col(|ui| {
-                        ui.label(r.object.class.trim_start_matches("CKO_"));
-                    });
-                    row.col(|ui| {
-                        ui.label(
-                            r.object
-                                .key_type
-                                .as_deref()
-                                .unwrap_or("")
-                                .trim_start_matches("CKK_"),
-                        );
-                    });
-                    row.col(|ui| {
-                        ui.label(
-                            r.object
-                                .value_len
-                                .map(|n| (n * 8).to_string())
-                                .unwrap_or_default(),
-                        );
-                    });
-                    for (_, full) in FLAG_COLUMNS {
+                })
+                .body(|body| {
+                    body.rows(row_h, st.view.len(), |mut row| {
+                        let i = st.view[row.index()];
+                        let r = &st.rows[i];
+                        row.set_selected(st.selected == Some(i));
                         row.col(|ui| {
-                            match flag_value(r, full) {
-                                Some(true) => ui.label("yes"),
-                                Some(false) => ui.weak("no"),
-                                None => ui.weak("—"),
-                            };
+                            ui.label(severity_text(r.worst()));
                         });
-                    }
-                    row.col(|ui| {
-                        ui.add(
-                            egui::Label::new(RichText::new(&r.object.id_hex).monospace())
-                                .truncate(),
-                        );
+                        row.col(|ui| {
+                            ui.add(
+                                egui::Label::new(RichText::new(&r.object.label).monospace())
+                                    .truncate(),
+                            );
+                        });
+                        row.col(|ui| {
+                            ui.add(egui::Label::new(&r.meaning).truncate());
+                        });
+                        row.col(|ui| {
+                            ui.label(r.object.class.trim_start_matches("CKO_"));
+                        });
+                        row.col(|ui| {
+                            ui.label(
+                                r.object
+                                    .key_type
+                                    .as_deref()
+                                    .unwrap_or("")
+                                    .trim_start_matches("CKK_"),
+                            );
+                        });
+                        row.col(|ui| {
+                            ui.label(
+                                r.object
+                                    .value_len
+                                    .map(|n| (n * 8).to_string())
+                                    .unwrap_or_default(),
+                            );
+                        });
+                        for (_, full) in FLAG_COLUMNS {
+                            row.col(|ui| {
+                                match flag_value(r, full) {
+                                    Some(true) => ui.label("yes"),
+                                    Some(false) => ui.weak("no"),
+                                    None => ui.weak("—"),
+                                };
+                            });
+                        }
+                        row.col(|ui| {
+                            ui.add(
+                                egui::Label::new(RichText::new(&r.object.id_hex).monospace())
+                                    .truncate(),
+                            );
+                        });
+                        if row.response().clicked() {
+                            clicked = Some(i);
+                        }
                     });
-                    if row.response().clicked() {
-                        clicked = Some(i);
-                    }
                 });
-            });
-    });
+        });
     if let Some(i) = clicked {
         st.selected = Some(i);
     }

@@ -151,6 +151,13 @@ impl App {
                             self.hsm.on_login_failed(ctx);
                             self.hsm.banner = Some(banner);
                         }
+                        Task::Connect => {
+                            // The worker closes the previous module before loading another
+                            // (one PKCS#11 context per process): nothing is connected now.
+                            self.hsm.on_disconnected();
+                            self.keys.clear();
+                            self.hsm.banner = Some(banner);
+                        }
                         _ => self.hsm.banner = Some(banner),
                     }
                 }
