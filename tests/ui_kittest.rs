@@ -7,6 +7,7 @@ use common::{Env, run};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use std::time::{Duration, Instant};
+use tdekey::engine::Task;
 use tdekey::hsm::demo::{DEMO_TOKEN_LABEL, DEMO_USER_PIN, KeyTemplate};
 use tdekey::hsm::{Hsm, PinFormat, TokenSelector};
 use tdekey::secret::Secret;
@@ -148,4 +149,100 @@ fn a_wrong_module_path_is_reported_and_nothing_stays_connected() {
     h.step();
     assert!(h.query_by_label("Not connected").is_some());
     assert!(h.query_by_label_contains("No file at").is_some());
+}
+
+#[test]
+fn five_thousand_objects_lay_out_only_the_visible_rows() {
+    use tdekey::hsm::ObjectInfo;
+    let env = Env::new();
+    let data = env.data.clone();
+    let mut h = Harness::builder()
+        .with_size(egui::Vec2::new(1400.0, 900.0))
+        .build_eframe(|cc| App::new(cc, data));
+    let objects: Vec<ObjectInfo> = (0..5000u32)
+        .map(|i| ObjectInfo {
+            handle: u64::from(i),
+            class: "CKO_SECRET_KEY".into(),
+            key_type: Some("CKK_AES".into()),
+            label: format!("ORACLE.TDE.HSM.MK.06{:032X}", i),
+            value_len: Some(32),
+            ..Default::default()
+        })
+        .collect();
+    let rows = tdekey::inventory::analyze(objects);
+    h.state_mut().keys.set_rows(std::sync::Arc::new(rows));
+    h.state_mut().screen = Screen::Keys;
+    h.step();
+    h.step();
+    assert_eq!(h.state().keys.visible_rows(), 5000);
+    let laid_out = h
+        .query_all_by_label_contains("ORACLE.TDE.HSM.MK.06")
+        .count();
+    assert!(laid_out > 10, "rows are shown ({laid_out})");
+    assert!(
+        laid_out < 100,
+        "only the rows on screen are laid out, not 5,000 ({laid_out})"
+    );
+    assert!(h.query_by_label_contains("5000 objects").is_some());
+}
+
+#[test]
+fn a_profile_saved_in_the_form_is_listed_and_audited() {
+    let env = Env::new();
+    let data = env.data.clone();
+    let mut h = Harness::builder()
+        .with_size(egui::Vec2::new(1400.0, 900.0))
+        .build_eframe(|cc| App::new(cc, data));
+    // The saved profiles load at start; the profile buttons wait for that, and so does a user.
+    wait_until(&mut h, "the profile list", |h| {
+        !h.state().is_pending(Task::Profiles)
+    });
+    for (label, text) in [
+        ("Profile name", "CloudHSM production"),
+        ("PKCS#11 module", "/opt/cloudhsm/lib/libcloudhsm_pkcs11.so"),
+        ("Crypto user", "cu_oracle"),
+    ] {
+        h.get_by_label(label).focus();
+        h.step();
+        h.get_by_label(label).type_text(text);
+        h.step();
+    }
+    h.get_by_label("CloudHSM (user:password)").click();
+    h.step();
+    h.get_by_label("Save profile").click();
+    wait_until(&mut h, "the saved profile", |h| {
+        h.state().hsm.profiles.len() == 1 || h.state().hsm.banner.as_ref().is_some_and(|b| b.error)
+    });
+    assert!(
+        !h.state().hsm.banner.as_ref().is_some_and(|b| b.error),
+        "{:?}",
+        h.state().hsm.banner
+    );
+    let p = &h.state().hsm.profiles[0];
+    assert_eq!(p.name, "CloudHSM production");
+    assert_eq!(p.user_name, "cu_oracle");
+    assert_eq!(p.pin_format, PinFormat::CloudHsm);
+    assert!(
+        h.query_by_label_contains("\"CloudHSM production\" saved")
+            .is_some()
+    );
+
+    let store = tdekey::store::Store::open(&env.data.database()).unwrap();
+    let entries = store.recent_audit(10).unwrap();
+    let outcomes: Vec<(&str, &str, &str)> = entries
+        .iter()
+        .rev()
+        .map(|e| (e.action.as_str(), e.target.as_str(), e.outcome.as_str()))
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            ("profile.change", "CloudHSM production", "started"),
+            ("profile.change", "CloudHSM production", "success")
+        ]
+    );
+    assert!(matches!(
+        tdekey::audit::verify(&store).unwrap(),
+        tdekey::audit::Verification::Intact { entries: 2 }
+    ));
 }

@@ -30,6 +30,8 @@ pub enum Action {
     ProfileChange,
     /// Verifying the audit chain.
     AuditVerify,
+    /// Anchoring the chain head with an HMAC computed in the HSM.
+    AuditCheckpoint,
 }
 
 impl Action {
@@ -43,6 +45,7 @@ impl Action {
         Action::DataObjectCreate,
         Action::ProfileChange,
         Action::AuditVerify,
+        Action::AuditCheckpoint,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -56,6 +59,7 @@ impl Action {
             Action::DataObjectCreate => "hsm.data_object_create",
             Action::ProfileChange => "profile.change",
             Action::AuditVerify => "audit.verify",
+            Action::AuditCheckpoint => "audit.checkpoint",
         }
     }
 }
@@ -186,19 +190,19 @@ impl Auditor {
         hsm_user: Option<&str>,
         details: Value,
     ) -> Result<AuditRow, StoreError> {
-        let origin = self.origin.clone();
+        let origin = &self.origin;
         let details = details.to_string();
         self.store.append_audit(|seq, prev| {
             let mut row = AuditRow {
                 seq,
                 ts_ms: crate::store::now_ms(),
-                os_user: origin.os_user,
+                os_user: origin.os_user.clone(),
                 hsm_user: hsm_user.map(str::to_owned),
-                host: origin.host,
+                host: origin.host.clone(),
                 action: action.as_str().to_owned(),
                 target: target.to_owned(),
                 outcome: outcome.as_str().to_owned(),
-                details,
+                details: details.clone(),
                 prev_hash: prev,
                 hash: [0; 32],
             };
@@ -254,7 +258,15 @@ pub enum Verification {
     Broken { seq: i64, reason: String },
 }
 
-/// Recomputes every hash and link.
+/// The bytes a checkpoint HMAC covers.
+pub fn checkpoint_message(seq: i64, head: &[u8; 32]) -> Vec<u8> {
+    let mut m = b"tdekey-audit-checkpoint-v1".to_vec();
+    m.extend_from_slice(&seq.to_be_bytes());
+    m.extend_from_slice(head);
+    m
+}
+
+/// Recomputes every hash and link, then checks every checkpoint against the chain.
 pub fn verify(store: &Store) -> Result<Verification, StoreError> {
     let mut expected_prev = [0u8; 32];
     let mut expected_seq = 1i64;
@@ -287,10 +299,154 @@ pub fn verify(store: &Store) -> Result<Verification, StoreError> {
         n += 1;
         true
     })?;
-    Ok(match broken {
-        Some((seq, reason)) => Verification::Broken { seq, reason },
-        None => Verification::Intact { entries: n },
+    if let Some((seq, reason)) = broken {
+        return Ok(Verification::Broken { seq, reason });
+    }
+    let last = expected_seq - 1;
+    let mut hashes: std::collections::HashMap<i64, [u8; 32]> = std::collections::HashMap::new();
+    let checkpoints = store.checkpoints()?;
+    if !checkpoints.is_empty() {
+        let wanted: std::collections::HashSet<i64> = checkpoints.iter().map(|c| c.seq).collect();
+        store.for_each_audit_row(|row| {
+            if wanted.contains(&row.seq) {
+                hashes.insert(row.seq, row.hash);
+            }
+            true
+        })?;
+    }
+    for c in &checkpoints {
+        if c.seq > last {
+            return Ok(Verification::Broken {
+                seq: last + 1,
+                reason: format!(
+                    "tail truncated: a checkpoint covers seq {} but the log ends at seq {last}",
+                    c.seq
+                ),
+            });
+        }
+        if hashes.get(&c.seq) != Some(&c.head_hash) {
+            return Ok(Verification::Broken {
+                seq: c.seq,
+                reason: format!(
+                    "checkpoint mismatch: the entry's hash differs from the one checkpoint {} recorded",
+                    c.id.unwrap_or(0)
+                ),
+            });
+        }
+    }
+    Ok(Verification::Intact { entries: n })
+}
+
+/// What the HSM said about the checkpoints' HMACs.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum MacCheck {
+    /// Every checkpoint's HMAC was recomputed in the HSM and matches.
+    Verified { checkpoints: usize },
+    /// No HSM session was available: hashes were compared, HMACs were not.
+    NotChecked,
+    /// The connected token has no audit key.
+    NoKey,
+    /// A checkpoint's HMAC does not match: the checkpoint (or the chain under it) was forged.
+    Mismatch { checkpoint: i64, seq: i64 },
+}
+
+/// Recomputes every checkpoint's HMAC in the HSM.
+pub fn check_macs(store: &Store, hsm: &crate::hsm::Hsm) -> Result<MacCheck, String> {
+    let checkpoints = store.checkpoints().map_err(|e| e.to_string())?;
+    if checkpoints.is_empty() {
+        return Ok(MacCheck::Verified { checkpoints: 0 });
+    }
+    if !hsm.has_audit_key().map_err(|e| e.to_string())? {
+        return Ok(MacCheck::NoKey);
+    }
+    for c in &checkpoints {
+        let mac = hsm
+            .audit_hmac(&checkpoint_message(c.seq, &c.head_hash))
+            .map_err(|e| e.to_string())?
+            .unwrap_or_default();
+        if mac != c.mac {
+            return Ok(MacCheck::Mismatch {
+                checkpoint: c.id.unwrap_or(0),
+                seq: c.seq,
+            });
+        }
+    }
+    Ok(MacCheck::Verified {
+        checkpoints: checkpoints.len(),
     })
+}
+
+/// Writes a checkpoint of the current chain head, creating the HSM's audit key on first use.
+/// The checkpoint covers its own `started` entry; its outcome entry follows it.
+pub fn checkpoint(
+    auditor: &mut Auditor,
+    hsm: &crate::hsm::Hsm,
+) -> Result<crate::store::CheckpointRow, String> {
+    use crate::tde::labels::AUDIT_HMAC_LABEL;
+    use serde_json::json;
+    let user = hsm.user().map(str::to_owned);
+    let token = hsm.token().map(|t| t.label.clone()).unwrap_or_default();
+    if !hsm.has_audit_key().map_err(|e| e.to_string())? {
+        let pending = auditor
+            .begin(
+                Action::KeyGenerate,
+                AUDIT_HMAC_LABEL,
+                user.as_deref(),
+                json!({ "purpose": "audit checkpoints", "key_type": "CKK_GENERIC_SECRET", "bits": 256, "extractable": false, "token": token }),
+            )
+            .map_err(|e| e.to_string())?;
+        let r = hsm.create_audit_key();
+        let (o, d) = match &r {
+            Ok(h) => (Outcome::Success, json!({ "handle": h })),
+            Err(e) => (Outcome::Failure, json!({ "error": e.to_string() })),
+        };
+        auditor.finish(pending, o, d).map_err(|e| e.to_string())?;
+        r.map_err(|e| e.to_string())?;
+    }
+    let pending = auditor
+        .begin(
+            Action::AuditCheckpoint,
+            "audit_log",
+            user.as_deref(),
+            json!({ "token": token }),
+        )
+        .map_err(|e| e.to_string())?;
+    let result = (|| -> Result<crate::store::CheckpointRow, String> {
+        let (seq, head) = auditor
+            .store()
+            .audit_head()
+            .map_err(|e| e.to_string())?
+            .ok_or("the audit log is empty")?;
+        let mac = hsm
+            .audit_hmac(&checkpoint_message(seq, &head))
+            .map_err(|e| e.to_string())?
+            .ok_or("the audit key vanished from the token")?;
+        let mut row = crate::store::CheckpointRow {
+            id: None,
+            seq,
+            head_hash: head,
+            mac,
+            key_label: AUDIT_HMAC_LABEL.to_owned(),
+            token_label: token.clone(),
+            created_ms: crate::store::now_ms(),
+        };
+        row.id = Some(
+            auditor
+                .store()
+                .insert_checkpoint(&row)
+                .map_err(|e| e.to_string())?,
+        );
+        Ok(row)
+    })();
+    let (o, d) = match &result {
+        Ok(c) => (
+            Outcome::Success,
+            json!({ "checkpoint": c.id, "seq": c.seq, "head": hex::encode(c.head_hash) }),
+        ),
+        Err(e) => (Outcome::Failure, json!({ "error": e })),
+    };
+    auditor.finish(pending, o, d).map_err(|e| e.to_string())?;
+    result
 }
 
 #[cfg(test)]

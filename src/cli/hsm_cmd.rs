@@ -25,7 +25,7 @@ pub(super) fn run(data: &DataDir, cmd: HsmCommand) -> Result<ExitCode, CliError>
     }
 }
 
-fn auditor(data: &DataDir) -> Result<Auditor, CliError> {
+pub(super) fn auditor(data: &DataDir) -> Result<Auditor, CliError> {
     Store::open(&data.database())
         .map(Auditor::new)
         .map_err(|e| {
@@ -185,13 +185,12 @@ fn read_password(login: &LoginArgs) -> Result<Secret, CliError> {
         })
 }
 
-fn keys(
-    data: &DataDir,
+/// Connects, opens the token and logs the crypto user in, writing the audit entries.
+pub(super) fn open_logged_in(
+    auditor: &mut Auditor,
     t: &TargetArgs,
     login: &LoginArgs,
-    json_out: bool,
-) -> Result<ExitCode, CliError> {
-    let mut auditor = auditor(data)?;
+) -> Result<(Hsm, crate::hsm::OpenToken, String, PathBuf), CliError> {
     let target = resolve_target(auditor.store(), t)?;
     let user = login
         .user
@@ -204,9 +203,17 @@ fn keys(
         .or_else(|| target.profile.as_ref().map(|p| p.pin_format))
         .unwrap_or_else(|| PinFormat::guess(&target.module));
     let password = read_password(login)?;
-    let mut hsm = connect(&mut auditor, &target.module)?;
+    let mut hsm = connect(auditor, &target.module)?;
     let token = hsm.open(&target.selector)?;
     let hsm_user = (!user.is_empty()).then_some(user.as_str());
+    let details = |error: Option<String>| {
+        let mut d =
+            json!({ "via": "cli", "slot_id": token.slot_id, "pin_format": format.as_str() });
+        if let Some(e) = error {
+            d["error"] = json!(e);
+        }
+        d
+    };
     match hsm.login(&user, &password, format) {
         Ok(_) => {
             auditor.record(
@@ -214,7 +221,7 @@ fn keys(
                 &token.label,
                 Outcome::Success,
                 hsm_user,
-                json!({ "via": "cli", "slot_id": token.slot_id, "pin_format": format.as_str() }),
+                details(None),
             )?;
         }
         Err(e) => {
@@ -223,12 +230,23 @@ fn keys(
                 &token.label,
                 Outcome::Failure,
                 hsm_user,
-                json!({ "via": "cli", "slot_id": token.slot_id, "pin_format": format.as_str(), "error": e.to_string() }),
+                details(Some(e.to_string())),
             )?;
             return Err(e.into());
         }
     }
-    drop(password);
+    Ok((hsm, token, user, target.module))
+}
+
+fn keys(
+    data: &DataDir,
+    t: &TargetArgs,
+    login: &LoginArgs,
+    json_out: bool,
+) -> Result<ExitCode, CliError> {
+    let mut auditor = auditor(data)?;
+    let (mut hsm, token, user, module) = open_logged_in(&mut auditor, t, login)?;
+    let hsm_user = (!user.is_empty()).then_some(user.as_str());
     let objects = match hsm.inventory(&mut |_, _| {}) {
         Ok(o) => o,
         Err(e) => {
@@ -255,7 +273,7 @@ fn keys(
     hsm.close()?;
     if json_out {
         let out = json!({
-            "module": target.module.display().to_string(),
+            "module": module.display().to_string(),
             "token": token,
             "user": user,
             "summary": summary,

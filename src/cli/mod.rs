@@ -70,8 +70,23 @@ pub enum HsmCommand {
 
 #[derive(Subcommand, Debug)]
 pub enum AuditCommand {
-    /// Recompute the hash chain. Exit 0 when intact, 1 when broken.
-    Verify,
+    /// Recompute the hash chain and check the checkpoints. Exit 0 when intact, 1 when broken.
+    Verify {
+        /// Also log in to the HSM and recompute every checkpoint's HMAC there.
+        #[arg(long)]
+        hsm: bool,
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        login: LoginArgs,
+    },
+    /// Anchor the chain head with an HMAC computed in the HSM (creates TDEKEY.AUDIT.HMAC on first use).
+    Checkpoint {
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        login: LoginArgs,
+    },
 }
 
 #[derive(Args, Debug, Default)]
@@ -155,9 +170,7 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         None | Some(Command::Gui) => crate::ui::run(data).map_err(CliError),
         Some(Command::Hsm { command }) => hsm_cmd::run(&data, command),
-        Some(Command::Audit {
-            command: AuditCommand::Verify,
-        }) => audit_verify(&data),
+        Some(Command::Audit { command }) => audit_cmd(&data, command),
     };
     match result {
         Ok(code) => code,
@@ -168,29 +181,91 @@ pub fn main() -> ExitCode {
     }
 }
 
-fn audit_verify(data: &DataDir) -> Result<ExitCode, CliError> {
-    use crate::audit::{Action, Auditor, Outcome, Verification, verify};
-    let store = crate::store::Store::open(&data.database())?;
-    let result = verify(&store)?;
-    let mut auditor = Auditor::new(store);
-    let (outcome, details, code) = match &result {
-        Verification::Intact { entries } => {
-            println!("{entries} entries, chain intact.");
-            (
-                Outcome::Success,
-                serde_json::json!({ "entries": entries, "intact": true }),
-                ExitCode::SUCCESS,
-            )
+fn audit_cmd(data: &DataDir, cmd: AuditCommand) -> Result<ExitCode, CliError> {
+    use crate::audit::{Action, MacCheck, Outcome, Verification, check_macs, checkpoint, verify};
+    match cmd {
+        AuditCommand::Checkpoint { target, login } => {
+            let mut auditor = hsm_cmd::auditor(data)?;
+            let (hsm, _, _, _) = hsm_cmd::open_logged_in(&mut auditor, &target, &login)?;
+            let c = checkpoint(&mut auditor, &hsm).map_err(CliError)?;
+            println!(
+                "Checkpoint {} written: seq {}, head {}, HMAC computed in the HSM with {} on token {:?}.",
+                c.id.unwrap_or(0),
+                c.seq,
+                hex::encode(c.head_hash),
+                c.key_label,
+                c.token_label
+            );
+            Ok(ExitCode::SUCCESS)
         }
-        Verification::Broken { seq, reason } => {
-            println!("Chain broken at seq {seq}: {reason}.");
-            (
-                Outcome::Failure,
-                serde_json::json!({ "intact": false, "first_broken_seq": seq, "reason": reason }),
-                ExitCode::from(1),
-            )
+        AuditCommand::Verify { hsm, target, login } => {
+            let mut auditor = hsm_cmd::auditor(data)?;
+            let session = if hsm {
+                Some(hsm_cmd::open_logged_in(&mut auditor, &target, &login)?.0)
+            } else {
+                None
+            };
+            let result = verify(auditor.store())?;
+            let checkpoints = auditor.store().checkpoints()?;
+            let macs = match (&result, &session) {
+                (Verification::Intact { .. }, Some(h)) => {
+                    check_macs(auditor.store(), h).map_err(CliError)?
+                }
+                _ => MacCheck::NotChecked,
+            };
+            let last = checkpoints.last().map(|c| {
+                format!(
+                    "last checkpoint at seq {} ({})",
+                    c.seq,
+                    chrono::DateTime::from_timestamp_millis(c.created_ms)
+                        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+                        .unwrap_or_default()
+                )
+            });
+            let (ok, line) = match (&result, &macs) {
+                (Verification::Broken { seq, reason }, _) => {
+                    (false, format!("Chain broken at seq {seq}: {reason}."))
+                }
+                (Verification::Intact { .. }, MacCheck::Mismatch { checkpoint, seq }) => (
+                    false,
+                    format!(
+                        "Checkpoint {checkpoint} (seq {seq}) does not verify in the HSM: the checkpoint or the chain under it was forged."
+                    ),
+                ),
+                (Verification::Intact { entries }, m) => {
+                    let cp = match (m, &last) {
+                        (_, None) => "no checkpoints yet".to_owned(),
+                        (MacCheck::Verified { checkpoints }, Some(l)) => {
+                            format!("{checkpoints} checkpoints verified in the HSM, {l}")
+                        }
+                        (MacCheck::NoKey, Some(l)) => format!(
+                            "{l}; the connected token has no audit key, so the checkpoint HMACs were not checked"
+                        ),
+                        (_, Some(l)) => format!(
+                            "{l}; checkpoint HMACs not checked (add --hsm to check them in the HSM)"
+                        ),
+                    };
+                    (true, format!("{entries} entries, chain intact, {cp}."))
+                }
+            };
+            println!("{line}");
+            let hsm_user = session.as_ref().and_then(|h| h.user().map(str::to_owned));
+            auditor.record(
+                Action::AuditVerify,
+                "audit_log",
+                if ok {
+                    Outcome::Success
+                } else {
+                    Outcome::Failure
+                },
+                hsm_user.as_deref().filter(|u| !u.is_empty()),
+                serde_json::json!({ "intact": ok, "result": line }),
+            )?;
+            Ok(if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
         }
-    };
-    auditor.record(Action::AuditVerify, "audit_log", outcome, None, details)?;
-    Ok(code)
+    }
 }

@@ -4,6 +4,7 @@
 //! it is `Send` (a cryptoki `Session` is Send, not Sync). Dropping it closes the session and
 //! calls `C_Finalize`.
 
+pub mod audit_key;
 pub mod demo;
 pub mod error;
 pub mod module;

@@ -15,7 +15,8 @@ use std::time::Duration;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 /// Schema migrations; entry `i` takes the schema from version `i` to `i + 1`.
-const MIGRATIONS: &[&str] = &[r#"
+const MIGRATIONS: &[&str] = &[
+    r#"
 CREATE TABLE hsm_connections (
     id INTEGER PRIMARY KEY,
     name TEXT NOT NULL UNIQUE,
@@ -52,7 +53,28 @@ BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: an entry cannot be changed'
 
 CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
 BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: an entry cannot be deleted'); END;
-"#];
+"#,
+    r#"
+CREATE TABLE audit_checkpoints (
+    id INTEGER PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    head_hash BLOB NOT NULL CHECK (length(head_hash) = 32),
+    mac BLOB NOT NULL,
+    key_label TEXT NOT NULL,
+    token_label TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+) STRICT;
+
+CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints
+BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only: a checkpoint cannot be changed'); END;
+
+CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
+BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only: a checkpoint cannot be deleted'); END;
+
+CREATE INDEX audit_log_ts ON audit_log (ts_ms);
+CREATE INDEX audit_log_action ON audit_log (action, seq);
+"#,
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -125,6 +147,24 @@ pub struct AuditRow {
     pub hash: [u8; 32],
 }
 
+/// A checkpoint: the chain head at `seq`, with an HMAC computed inside the HSM.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CheckpointRow {
+    pub id: Option<i64>,
+    pub seq: i64,
+    #[serde(serialize_with = "hex_bytes")]
+    pub head_hash: [u8; 32],
+    #[serde(serialize_with = "hex_vec")]
+    pub mac: Vec<u8>,
+    pub key_label: String,
+    pub token_label: String,
+    pub created_ms: i64,
+}
+
+fn hex_vec<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex::encode(b))
+}
+
 fn hex_bytes<S: serde::Serializer>(b: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&hex::encode(b))
 }
@@ -141,25 +181,32 @@ impl Store {
         }
         if !path.exists() {
             use std::os::unix::fs::OpenOptionsExt;
-            std::fs::OpenOptions::new()
+            match std::fs::OpenOptions::new()
                 .write(true)
                 .create_new(true)
                 .mode(0o600)
                 .open(path)
-                .map_err(|e| io_error(path, &e))?;
+            {
+                Ok(_) => {}
+                // Another tdekey process created it first: use theirs.
+                Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+                Err(e) => return Err(io_error(path, &e)),
+            }
         }
-        let conn = Connection::open_with_flags(
-            path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-        )
-        .map_err(|e| map_err(path, e))?;
-        let mut store = Store {
-            conn,
-            path: path.to_path_buf(),
-        };
-        store.configure()?;
-        store.migrate()?;
-        Ok(store)
+        retry_busy(|| {
+            let conn = Connection::open_with_flags(
+                path,
+                OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            )
+            .map_err(|e| map_err(path, e))?;
+            let mut store = Store {
+                conn,
+                path: path.to_path_buf(),
+            };
+            store.configure()?;
+            store.migrate()?;
+            Ok(store)
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -175,10 +222,22 @@ impl Store {
             .busy_timeout(BUSY_TIMEOUT)
             .map_err(|e| self.err(e))?;
         // Reading the schema version first proves the file is SQLite before anything is written.
-        let version: i64 = self
-            .conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| self.err(e))?;
+        // Both reads come from one read transaction: another process may be migrating the file.
+        let (version, tables, ours) = {
+            let tx = self
+                .conn
+                .transaction()
+                .map_err(|e| map_err(&self.path, e))?;
+            let read = |sql: &str| tx.query_row(sql, [], |r| r.get::<_, i64>(0));
+            let version = read("PRAGMA user_version");
+            let tables = read("SELECT count(*) FROM sqlite_master");
+            let ours = read(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'audit_log'",
+            );
+            let r = (|| Ok::<_, rusqlite::Error>((version?, tables?, ours? == 1)))();
+            tx.commit().map_err(|e| map_err(&self.path, e))?;
+            r.map_err(|e| map_err(&self.path, e))?
+        };
         if version > SCHEMA_VERSION {
             return Err(StoreError::TooNew {
                 path: self.path.clone(),
@@ -186,33 +245,17 @@ impl Store {
                 known: SCHEMA_VERSION,
             });
         }
-        if version > 0 {
-            let ours: bool = self
-                .conn
-                .query_row(
-                    "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'audit_log'",
-                    [],
-                    |r| r.get::<_, i64>(0),
-                )
-                .map(|n| n == 1)
-                .map_err(|e| self.err(e))?;
-            if !ours {
-                return Err(StoreError::NotADatabase {
-                    path: self.path.clone(),
-                    detail: "it is an SQLite file without tdekey's tables".to_owned(),
-                });
-            }
-        } else {
-            let tables: i64 = self
-                .conn
-                .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-                .map_err(|e| self.err(e))?;
-            if tables > 0 {
-                return Err(StoreError::NotADatabase {
-                    path: self.path.clone(),
-                    detail: "it is an SQLite file that belongs to another program".to_owned(),
-                });
-            }
+        if version > 0 && !ours {
+            return Err(StoreError::NotADatabase {
+                path: self.path.clone(),
+                detail: "it is an SQLite file without tdekey's tables".to_owned(),
+            });
+        }
+        if version == 0 && tables > 0 {
+            return Err(StoreError::NotADatabase {
+                path: self.path.clone(),
+                detail: "it is an SQLite file that belongs to another program".to_owned(),
+            });
         }
         let mode: String = self
             .conn
@@ -295,7 +338,14 @@ impl Store {
     /// next seq and the previous hash (32 zero bytes for the first row) and returns the row.
     pub fn append_audit(
         &mut self,
-        build: impl FnOnce(i64, [u8; 32]) -> AuditRow,
+        build: impl Fn(i64, [u8; 32]) -> AuditRow,
+    ) -> Result<AuditRow, StoreError> {
+        retry_busy(|| self.try_append_audit(&build))
+    }
+
+    fn try_append_audit(
+        &mut self,
+        build: &impl Fn(i64, [u8; 32]) -> AuditRow,
     ) -> Result<AuditRow, StoreError> {
         let path = self.path.clone();
         let tx = self
@@ -386,6 +436,66 @@ impl Store {
         Ok(())
     }
 
+    /// The chain head: the last seq and its hash.
+    pub fn audit_head(&self) -> Result<Option<(i64, [u8; 32])>, StoreError> {
+        use rusqlite::OptionalExtension;
+        let row: Option<(i64, Vec<u8>)> = self
+            .conn
+            .query_row(
+                "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        Ok(row.map(|(seq, h)| (seq, h.try_into().unwrap_or([0u8; 32]))))
+    }
+
+    pub fn insert_checkpoint(&self, c: &CheckpointRow) -> Result<i64, StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO audit_checkpoints (seq, head_hash, mac, key_label, token_label, created_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    c.seq,
+                    c.head_hash.as_slice(),
+                    c.mac,
+                    c.key_label,
+                    c.token_label,
+                    c.created_ms
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Every checkpoint, oldest first.
+    pub fn checkpoints(&self) -> Result<Vec<CheckpointRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, seq, head_hash, mac, key_label, token_label, created_ms
+                 FROM audit_checkpoints ORDER BY id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                let h: Vec<u8> = r.get(2)?;
+                Ok(CheckpointRow {
+                    id: Some(r.get(0)?),
+                    seq: r.get(1)?,
+                    head_hash: h.try_into().unwrap_or([0u8; 32]),
+                    mac: r.get(3)?,
+                    key_label: r.get(4)?,
+                    token_label: r.get(5)?,
+                    created_ms: r.get(6)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(|e| map_err(&self.path, e))
+    }
+
     /// The newest `limit` audit rows, newest first.
     pub fn recent_audit(&self, limit: usize) -> Result<Vec<AuditRow>, StoreError> {
         let mut all = Vec::new();
@@ -404,6 +514,21 @@ impl Store {
         })?;
         all.reverse();
         Ok(all)
+    }
+}
+
+/// Runs `f` again while SQLite reports the database busy, for at most the busy timeout.
+/// SQLite's own busy handler covers most waits, but some (a database being switched to WAL or
+/// migrated by another process, a WAL recovery) return SQLITE_BUSY at once.
+fn retry_busy<T>(mut f: impl FnMut() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    let start = std::time::Instant::now();
+    loop {
+        match f() {
+            Err(StoreError::Busy { .. }) if start.elapsed() < BUSY_TIMEOUT => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
     }
 }
 

@@ -97,6 +97,11 @@ impl App {
         }
     }
 
+    /// Whether a background task is running (its button is disabled meanwhile).
+    pub fn is_pending(&self, task: Task) -> bool {
+        self.engine.is_pending(task)
+    }
+
     fn apply_events(&mut self, ctx: &egui::Context) {
         for event in self.engine.poll() {
             match event {
