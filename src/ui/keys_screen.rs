@@ -79,18 +79,19 @@ impl KeysState {
     }
 }
 
+/// Flag columns, the ones the health check weighs most first.
 const FLAG_COLUMNS: &[(&str, &str)] = &[
-    ("TOK", "CKA_TOKEN"),
-    ("PRV", "CKA_PRIVATE"),
-    ("SEN", "CKA_SENSITIVE"),
-    ("ASEN", "CKA_ALWAYS_SENSITIVE"),
     ("EXT", "CKA_EXTRACTABLE"),
+    ("SEN", "CKA_SENSITIVE"),
     ("NEXT", "CKA_NEVER_EXTRACTABLE"),
-    ("LOC", "CKA_LOCAL"),
+    ("ASEN", "CKA_ALWAYS_SENSITIVE"),
     ("ENC", "CKA_ENCRYPT"),
     ("DEC", "CKA_DECRYPT"),
     ("WRP", "CKA_WRAP"),
     ("UNW", "CKA_UNWRAP"),
+    ("TOK", "CKA_TOKEN"),
+    ("PRV", "CKA_PRIVATE"),
+    ("LOC", "CKA_LOCAL"),
 ];
 
 fn flag_value(r: &InventoryRow, name: &str) -> Option<bool> {
