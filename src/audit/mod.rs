@@ -6,6 +6,8 @@
 //! as decimal text); an absent hsm_user is the length 0xFFFFFFFF with no bytes. Secrets never
 //! reach an entry: the types that hold them cannot be serialized.
 
+pub mod export;
+
 use crate::store::{AuditRow, Store, StoreError};
 use serde_json::Value;
 use sha2::{Digest, Sha256};
@@ -32,6 +34,10 @@ pub enum Action {
     AuditVerify,
     /// Anchoring the chain head with an HMAC computed in the HSM.
     AuditCheckpoint,
+    /// Exporting entries to a file.
+    AuditExport,
+    /// Decrypting an encrypted export.
+    AuditDecrypt,
 }
 
 impl Action {
@@ -46,6 +52,8 @@ impl Action {
         Action::ProfileChange,
         Action::AuditVerify,
         Action::AuditCheckpoint,
+        Action::AuditExport,
+        Action::AuditDecrypt,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -60,6 +68,8 @@ impl Action {
             Action::ProfileChange => "profile.change",
             Action::AuditVerify => "audit.verify",
             Action::AuditCheckpoint => "audit.checkpoint",
+            Action::AuditExport => "audit.export",
+            Action::AuditDecrypt => "audit.decrypt",
         }
     }
 }
@@ -98,9 +108,19 @@ impl Origin {
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| {
                 use std::os::unix::fs::MetadataExt;
-                std::fs::metadata("/proc/self")
-                    .map(|m| format!("uid {}", m.uid()))
-                    .unwrap_or_else(|_| "unknown".to_owned())
+                let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
+                    return "unknown".to_owned();
+                };
+                // The name from the password database, else the number.
+                std::fs::read_to_string("/etc/passwd")
+                    .ok()
+                    .and_then(|p| {
+                        p.lines().find_map(|l| {
+                            let f: Vec<&str> = l.split(':').collect();
+                            (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_owned())
+                        })
+                    })
+                    .unwrap_or_else(|| format!("uid {uid}"))
             });
         let host = gethostname::gethostname().to_string_lossy().into_owned();
         Self { os_user, host }

@@ -1,6 +1,7 @@
 //! The command line, on the same library code as the GUI. Errors print one sentence to stderr
 //! and exit 1; usage errors exit 2.
 
+mod audit_cmd;
 mod hsm_cmd;
 
 use crate::paths::DataDir;
@@ -87,6 +88,70 @@ pub enum AuditCommand {
         #[command(flatten)]
         login: LoginArgs,
     },
+    /// List entries, newest first.
+    List {
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// At most this many entries.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export entries (oldest first) to CSV or JSON Lines, with a manifest beside the file.
+    Export {
+        #[arg(long, value_enum)]
+        format: FormatArg,
+        /// The export file; FILE.manifest.json is written beside it.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// Encrypt for transport (Argon2id + AES-256-GCM). The passphrase comes from
+        /// $TDEKEY_EXPORT_PASSPHRASE, --passphrase-file, or a prompt.
+        #[arg(long)]
+        encrypt: bool,
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
+    /// Decrypt an encrypted export.
+    Decrypt {
+        #[arg(long = "in", value_name = "FILE")]
+        input: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum FormatArg {
+    Csv,
+    Jsonl,
+}
+
+/// Which audit entries: every flag narrows the selection.
+#[derive(Args, Debug, Default)]
+pub struct FilterArgs {
+    /// From this time (RFC 3339, or a date YYYY-MM-DD meaning its start, UTC).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Before this time (same forms).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Action name, or a prefix ending in '.' (hsm.).
+    #[arg(long)]
+    pub action: Option<String>,
+    /// OS user or HSM user.
+    #[arg(long)]
+    pub user: Option<String>,
+    /// started, success, failure or cancelled.
+    #[arg(long)]
+    pub outcome: Option<String>,
+    /// Text in the target or the details (case-insensitive).
+    #[arg(long)]
+    pub text: Option<String>,
 }
 
 #[derive(Args, Debug, Default)]
@@ -170,102 +235,13 @@ pub fn main() -> ExitCode {
     let result = match cli.command {
         None | Some(Command::Gui) => crate::ui::run(data).map_err(CliError),
         Some(Command::Hsm { command }) => hsm_cmd::run(&data, command),
-        Some(Command::Audit { command }) => audit_cmd(&data, command),
+        Some(Command::Audit { command }) => audit_cmd::run(&data, command),
     };
     match result {
         Ok(code) => code,
         Err(CliError(msg)) => {
             eprintln!("tdekey: {msg}");
             ExitCode::FAILURE
-        }
-    }
-}
-
-fn audit_cmd(data: &DataDir, cmd: AuditCommand) -> Result<ExitCode, CliError> {
-    use crate::audit::{Action, MacCheck, Outcome, Verification, check_macs, checkpoint, verify};
-    match cmd {
-        AuditCommand::Checkpoint { target, login } => {
-            let mut auditor = hsm_cmd::auditor(data)?;
-            let (hsm, _, _, _) = hsm_cmd::open_logged_in(&mut auditor, &target, &login)?;
-            let c = checkpoint(&mut auditor, &hsm).map_err(CliError)?;
-            println!(
-                "Checkpoint {} written: seq {}, head {}, HMAC computed in the HSM with {} on token {:?}.",
-                c.id.unwrap_or(0),
-                c.seq,
-                hex::encode(c.head_hash),
-                c.key_label,
-                c.token_label
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        AuditCommand::Verify { hsm, target, login } => {
-            let mut auditor = hsm_cmd::auditor(data)?;
-            let session = if hsm {
-                Some(hsm_cmd::open_logged_in(&mut auditor, &target, &login)?.0)
-            } else {
-                None
-            };
-            let result = verify(auditor.store())?;
-            let checkpoints = auditor.store().checkpoints()?;
-            let macs = match (&result, &session) {
-                (Verification::Intact { .. }, Some(h)) => {
-                    check_macs(auditor.store(), h).map_err(CliError)?
-                }
-                _ => MacCheck::NotChecked,
-            };
-            let last = checkpoints.last().map(|c| {
-                format!(
-                    "last checkpoint at seq {} ({})",
-                    c.seq,
-                    chrono::DateTime::from_timestamp_millis(c.created_ms)
-                        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-                        .unwrap_or_default()
-                )
-            });
-            let (ok, line) = match (&result, &macs) {
-                (Verification::Broken { seq, reason }, _) => {
-                    (false, format!("Chain broken at seq {seq}: {reason}."))
-                }
-                (Verification::Intact { .. }, MacCheck::Mismatch { checkpoint, seq }) => (
-                    false,
-                    format!(
-                        "Checkpoint {checkpoint} (seq {seq}) does not verify in the HSM: the checkpoint or the chain under it was forged."
-                    ),
-                ),
-                (Verification::Intact { entries }, m) => {
-                    let cp = match (m, &last) {
-                        (_, None) => "no checkpoints yet".to_owned(),
-                        (MacCheck::Verified { checkpoints }, Some(l)) => {
-                            format!("{checkpoints} checkpoints verified in the HSM, {l}")
-                        }
-                        (MacCheck::NoKey, Some(l)) => format!(
-                            "{l}; the connected token has no audit key, so the checkpoint HMACs were not checked"
-                        ),
-                        (_, Some(l)) => format!(
-                            "{l}; checkpoint HMACs not checked (add --hsm to check them in the HSM)"
-                        ),
-                    };
-                    (true, format!("{entries} entries, chain intact, {cp}."))
-                }
-            };
-            println!("{line}");
-            let hsm_user = session.as_ref().and_then(|h| h.user().map(str::to_owned));
-            auditor.record(
-                Action::AuditVerify,
-                "audit_log",
-                if ok {
-                    Outcome::Success
-                } else {
-                    Outcome::Failure
-                },
-                hsm_user.as_deref().filter(|u| !u.is_empty()),
-                serde_json::json!({ "intact": ok, "result": line }),
-            )?;
-            Ok(if ok {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
         }
     }
 }

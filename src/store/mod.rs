@@ -4,7 +4,10 @@
 //! busy timeout; the schema is versioned with `PRAGMA user_version`, each migration in one
 //! transaction, tables STRICT. A file that is not a tdekey database is never written to.
 
+mod audit_query;
 mod profiles;
+
+pub use audit_query::AuditFilter;
 
 pub use profiles::HsmProfile;
 
