@@ -246,3 +246,87 @@ fn a_profile_saved_in_the_form_is_listed_and_audited() {
         tdekey::audit::Verification::Intact { entries: 2 }
     ));
 }
+
+#[test]
+fn filter_the_audit_log_and_export_it() {
+    let env = Env::new();
+    let module = env.module.display().to_string();
+    for m in [module.as_str(), module.as_str(), "/nonexistent/vendor.so"] {
+        let mut c = env.tdekey();
+        c.args(["hsm", "info", "--module", m]);
+        run(c);
+    }
+    let data = env.data.clone();
+    let mut h = Harness::builder()
+        .with_size(egui::Vec2::new(1400.0, 900.0))
+        .build_eframe(|cc| App::new(cc, data));
+    h.step();
+    h.get_by_label("Audit").click();
+    wait_until(&mut h, "the first page", |h| {
+        h.state().audit.count == Some(3)
+    });
+    assert_eq!(h.state().audit.rows.len(), 3);
+    assert_eq!(h.state().audit.rows[0].seq, 3, "newest first");
+
+    h.get_by_label("Search").focus();
+    h.step();
+    h.get_by_label("Search").type_text("vendor.so");
+    h.step();
+    h.get_by_label("Apply").click();
+    wait_until(&mut h, "the filtered view", |h| {
+        h.state().audit.count == Some(1)
+    });
+    assert_eq!(h.state().audit.rows[0].outcome, "failure");
+    h.step();
+    assert!(h.query_by_label_contains("1 entries match").is_some());
+
+    let out = env.dir.path().join("failures.csv");
+    h.get_by_label("Export…").click();
+    wait_until(&mut h, "the export window", |h| {
+        h.query_by_label("Export file").is_some()
+    });
+    h.get_by_label("Export file").focus();
+    h.step();
+    h.get_by_label("Export file")
+        .type_text(out.to_str().unwrap());
+    h.step();
+    h.get_by_label("Export").click();
+    wait_until(&mut h, "the export", |h| {
+        h.state().audit.last_export.is_some()
+            || h.state().audit.banner.as_ref().is_some_and(|b| b.error)
+    });
+    let (entries, path, sha) = h.state().audit.last_export.clone().expect("exported");
+    assert_eq!(path, out);
+    let mut reader = csv::Reader::from_path(&out).unwrap();
+    let records: Vec<csv::StringRecord> = reader.records().map(Result::unwrap).collect();
+    assert_eq!(records.len() as u64, entries);
+    assert!(
+        records
+            .iter()
+            .any(|r| &r[6] == "hsm.connect" && &r[8] == "failure")
+    );
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(env.dir.path().join("failures.csv.manifest.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(manifest["sha256"], sha);
+    assert_eq!(manifest["filter"]["text"], "vendor.so");
+
+    // The export is in the log, and the chain verifies from the window.
+    h.get_by_label("Clear").click();
+    h.step();
+    h.get_by_label("Verify").click();
+    wait_until(&mut h, "the verification", |h| {
+        h.state().audit.verify.is_some()
+    });
+    let (ok, text) = h.state().audit.verify.clone().unwrap();
+    assert!(ok, "{text}");
+    assert!(text.contains("chain intact"), "{text}");
+    wait_until(&mut h, "the refreshed view", |h| {
+        h.state()
+            .audit
+            .rows
+            .iter()
+            .any(|r| r.action == "audit.export" && r.outcome == "success")
+    });
+}

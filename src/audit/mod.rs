@@ -396,6 +396,70 @@ pub fn check_macs(store: &Store, hsm: &crate::hsm::Hsm) -> Result<MacCheck, Stri
     })
 }
 
+/// Reads a time for a filter: RFC 3339, or a date (YYYY-MM-DD, its start in UTC).
+pub fn parse_time(s: &str) -> Result<i64, String> {
+    let s = s.trim();
+    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
+        return Ok(t.timestamp_millis());
+    }
+    if let Some(t) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+    {
+        return Ok(t.and_utc().timestamp_millis());
+    }
+    Err(format!(
+        "Cannot read the time {s:?}: use RFC 3339 (2026-11-24T09:30:00Z) or a date (2026-11-24)."
+    ))
+}
+
+/// Verifies the chain and the checkpoints (their HMACs too when `hsm` is logged in) and says
+/// so in one sentence. Returns (intact, sentence).
+pub fn verification_summary(
+    store: &Store,
+    hsm: Option<&crate::hsm::Hsm>,
+) -> Result<(bool, String), String> {
+    let result = verify(store).map_err(|e| e.to_string())?;
+    let checkpoints = store.checkpoints().map_err(|e| e.to_string())?;
+    let macs = match (&result, hsm) {
+        (Verification::Intact { .. }, Some(h)) => check_macs(store, h)?,
+        _ => MacCheck::NotChecked,
+    };
+    let last = checkpoints.last().map(|c| {
+        format!(
+            "last checkpoint at seq {} ({})",
+            c.seq,
+            export::utc(c.created_ms)
+        )
+    });
+    Ok(match (&result, &macs) {
+        (Verification::Broken { seq, reason }, _) => {
+            (false, format!("Chain broken at seq {seq}: {reason}."))
+        }
+        (Verification::Intact { .. }, MacCheck::Mismatch { checkpoint, seq }) => (
+            false,
+            format!(
+                "Checkpoint {checkpoint} (seq {seq}) does not verify in the HSM: the checkpoint or the chain under it was forged."
+            ),
+        ),
+        (Verification::Intact { entries }, m) => {
+            let cp = match (m, &last) {
+                (_, None) => "no checkpoints yet".to_owned(),
+                (MacCheck::Verified { checkpoints }, Some(l)) => {
+                    format!("{checkpoints} checkpoints verified in the HSM, {l}")
+                }
+                (MacCheck::NoKey, Some(l)) => format!(
+                    "{l}; the connected token has no audit key, so the checkpoint HMACs were not checked"
+                ),
+                (_, Some(l)) => {
+                    format!("{l}; checkpoint HMACs not checked (log in to the HSM to check them)")
+                }
+            };
+            (true, format!("{entries} entries, chain intact, {cp}."))
+        }
+    })
+}
+
 /// Writes a checkpoint of the current chain head, creating the HSM's audit key on first use.
 /// The checkpoint covers its own `started` entry; its outcome entry follows it.
 pub fn checkpoint(

@@ -41,19 +41,7 @@ pub(super) fn run(data: &DataDir, cmd: AuditCommand) -> Result<ExitCode, CliErro
 
 /// Parses RFC 3339 or a plain date (its start, UTC) into milliseconds.
 pub fn parse_time(s: &str) -> Result<i64, CliError> {
-    if let Ok(t) = chrono::DateTime::parse_from_rfc3339(s) {
-        return Ok(t.timestamp_millis());
-    }
-    if let Ok(d) = chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d") {
-        return Ok(d
-            .and_hms_opt(0, 0, 0)
-            .expect("midnight")
-            .and_utc()
-            .timestamp_millis());
-    }
-    Err(CliError(format!(
-        "Cannot read the time {s:?}: use RFC 3339 (2026-11-24T09:30:00Z) or a date (2026-11-24)."
-    )))
+    crate::audit::parse_time(s).map_err(CliError)
 }
 
 pub fn to_filter(f: &FilterArgs) -> Result<AuditFilter, CliError> {
@@ -242,7 +230,7 @@ fn decrypt_cmd(
 }
 
 fn verify_or_checkpoint(data: &DataDir, cmd: AuditCommand) -> Result<ExitCode, CliError> {
-    use crate::audit::{Action, MacCheck, Outcome, Verification, check_macs, checkpoint, verify};
+    use crate::audit::checkpoint;
     match cmd {
         AuditCommand::Checkpoint { target, login } => {
             let mut auditor = hsm_cmd::auditor(data)?;
@@ -265,49 +253,8 @@ fn verify_or_checkpoint(data: &DataDir, cmd: AuditCommand) -> Result<ExitCode, C
             } else {
                 None
             };
-            let result = verify(auditor.store())?;
-            let checkpoints = auditor.store().checkpoints()?;
-            let macs = match (&result, &session) {
-                (Verification::Intact { .. }, Some(h)) => {
-                    check_macs(auditor.store(), h).map_err(CliError)?
-                }
-                _ => MacCheck::NotChecked,
-            };
-            let last = checkpoints.last().map(|c| {
-                format!(
-                    "last checkpoint at seq {} ({})",
-                    c.seq,
-                    chrono::DateTime::from_timestamp_millis(c.created_ms)
-                        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-                        .unwrap_or_default()
-                )
-            });
-            let (ok, line) = match (&result, &macs) {
-                (Verification::Broken { seq, reason }, _) => {
-                    (false, format!("Chain broken at seq {seq}: {reason}."))
-                }
-                (Verification::Intact { .. }, MacCheck::Mismatch { checkpoint, seq }) => (
-                    false,
-                    format!(
-                        "Checkpoint {checkpoint} (seq {seq}) does not verify in the HSM: the checkpoint or the chain under it was forged."
-                    ),
-                ),
-                (Verification::Intact { entries }, m) => {
-                    let cp = match (m, &last) {
-                        (_, None) => "no checkpoints yet".to_owned(),
-                        (MacCheck::Verified { checkpoints }, Some(l)) => {
-                            format!("{checkpoints} checkpoints verified in the HSM, {l}")
-                        }
-                        (MacCheck::NoKey, Some(l)) => format!(
-                            "{l}; the connected token has no audit key, so the checkpoint HMACs were not checked"
-                        ),
-                        (_, Some(l)) => format!(
-                            "{l}; checkpoint HMACs not checked (add --hsm to check them in the HSM)"
-                        ),
-                    };
-                    (true, format!("{entries} entries, chain intact, {cp}."))
-                }
-            };
+            let (ok, line) = crate::audit::verification_summary(auditor.store(), session.as_ref())
+                .map_err(CliError)?;
             println!("{line}");
             let hsm_user = session.as_ref().and_then(|h| h.user().map(str::to_owned));
             auditor.record(

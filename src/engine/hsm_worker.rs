@@ -85,6 +85,8 @@ impl Worker {
             } => self.login(selector, user, password, format),
             Command::Logout => self.logout(),
             Command::Inventory => self.inventory(),
+            Command::AuditVerify => self.audit_verify(),
+            Command::AuditCheckpoint => self.audit_checkpoint(),
             // Store and dialog commands never reach this thread.
             other => self.fail(
                 other.task(),
@@ -289,6 +291,81 @@ impl Worker {
                     .err();
                 self.fail(Task::Inventory, &join(msg, note), e.offers_reconnect());
             }
+        }
+    }
+}
+
+impl Worker {
+    fn audit_verify(&mut self) {
+        let hsm = self.hsm.as_ref().filter(|h| h.user().is_some());
+        let user = hsm.and_then(|h| h.user().map(str::to_owned));
+        let a = match &mut self.auditor {
+            Ok(a) => a,
+            Err(e) => {
+                return self.sink.send(Event::Failed {
+                    task: Task::AuditVerify,
+                    message: e.clone(),
+                    reconnect: false,
+                });
+            }
+        };
+        match crate::audit::verification_summary(a.store(), hsm) {
+            Ok((ok, text)) => {
+                let note = a
+                    .record(
+                        Action::AuditVerify,
+                        "audit_log",
+                        if ok {
+                            Outcome::Success
+                        } else {
+                            Outcome::Failure
+                        },
+                        user.as_deref().filter(|u| !u.is_empty()),
+                        json!({ "intact": ok, "result": text, "via": "gui" }),
+                    )
+                    .err();
+                let text = match note {
+                    Some(n) => {
+                        format!("{text} (This check could not be recorded in the audit log: {n})")
+                    }
+                    None => text,
+                };
+                self.sink.send(Event::AuditVerified { ok, text });
+            }
+            Err(e) => self.fail(Task::AuditVerify, &e, false),
+        }
+    }
+
+    fn audit_checkpoint(&mut self) {
+        let Some(hsm) = self.hsm.as_ref().filter(|h| h.user().is_some()) else {
+            return self.fail(
+                Task::AuditVerify,
+                &"Log in to the HSM first: a checkpoint is computed inside the HSM.",
+                false,
+            );
+        };
+        let a = match &mut self.auditor {
+            Ok(a) => a,
+            Err(e) => {
+                return self.sink.send(Event::Failed {
+                    task: Task::AuditVerify,
+                    message: e.clone(),
+                    reconnect: false,
+                });
+            }
+        };
+        match crate::audit::checkpoint(a, hsm) {
+            Ok(c) => self.sink.send(Event::AuditVerified {
+                ok: true,
+                text: format!(
+                    "Checkpoint {} written at seq {}: HMAC computed in the HSM with {} on token {:?}.",
+                    c.id.unwrap_or(0),
+                    c.seq,
+                    c.key_label,
+                    c.token_label
+                ),
+            }),
+            Err(e) => self.fail(Task::AuditVerify, &e, false),
         }
     }
 }

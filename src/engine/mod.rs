@@ -6,19 +6,23 @@
 //! for the audit entries it writes); `tdekey-store` owns the connection for profiles. A task
 //! (see [`Task`]) cannot start twice: [`Engine::send`] refuses while it is pending.
 
+mod audit_worker;
 mod hsm_worker;
 mod store_worker;
 
 pub use store_worker::save as save_profile;
 
+use crate::audit::export::{Format as ExportFormat, Manifest};
 use crate::hsm::{LibraryReport, ModuleCandidate, OpenToken, PinFormat, SlotReport, TokenSelector};
 use crate::inventory::InventoryRow;
 use crate::paths::DataDir;
 use crate::secret::Secret;
 use crate::store::HsmProfile;
+use crate::store::{AuditFilter, AuditRow};
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{Receiver, Sender, channel};
 
 /// Named background tasks; one of each may run at a time.
@@ -30,6 +34,11 @@ pub enum Task {
     Profiles,
     FileDialog,
     DetectModules,
+    AuditQuery,
+    AuditExport,
+    /// Verification and checkpoints (run where the HSM session is).
+    AuditVerify,
+    SaveDialog,
 }
 
 pub enum Command {
@@ -65,6 +74,29 @@ pub enum Command {
     },
     /// Look for PKCS#11 modules in the usual places (reads the disk, so off the UI thread).
     DetectModules,
+    /// One page of audit entries, newest first, older than `before_seq`.
+    AuditQuery {
+        filter: AuditFilter,
+        before_seq: Option<i64>,
+        limit: usize,
+        generation: u64,
+    },
+    /// Export the entries matching `filter`; set `cancel` to stop.
+    AuditExport {
+        filter: AuditFilter,
+        format: ExportFormat,
+        path: PathBuf,
+        passphrase: Option<Secret>,
+        cancel: Arc<AtomicBool>,
+    },
+    /// Verify the chain (and, when logged in, the checkpoints' HMACs in the HSM).
+    AuditVerify,
+    /// Write a checkpoint with the logged-in HSM session.
+    AuditCheckpoint,
+    /// Ask where to save an export.
+    PickSavePath {
+        suggested: String,
+    },
 }
 
 impl Command {
@@ -78,6 +110,10 @@ impl Command {
             }
             Command::PickModuleFile { .. } => Task::FileDialog,
             Command::DetectModules => Task::DetectModules,
+            Command::AuditQuery { .. } => Task::AuditQuery,
+            Command::AuditExport { .. } => Task::AuditExport,
+            Command::AuditVerify | Command::AuditCheckpoint => Task::AuditVerify,
+            Command::PickSavePath { .. } => Task::SaveDialog,
         }
     }
 }
@@ -112,6 +148,24 @@ pub enum Event {
     },
     ModulePicked(Option<PathBuf>),
     Modules(Vec<ModuleCandidate>),
+    AuditPage {
+        generation: u64,
+        rows: Vec<AuditRow>,
+        /// The page was shorter than asked: nothing older matches.
+        exhausted: bool,
+        /// Number of matching entries (counted after the page was sent).
+        count: Option<u64>,
+    },
+    AuditExportProgress {
+        done: u64,
+        total: u64,
+    },
+    AuditExported(Box<Manifest>, PathBuf),
+    AuditVerified {
+        ok: bool,
+        text: String,
+    },
+    SavePathPicked(Option<PathBuf>),
     Failed {
         task: Task,
         message: String,
@@ -131,6 +185,11 @@ impl Event {
             Event::Profiles { .. } => Some(Task::Profiles),
             Event::ModulePicked(_) => Some(Task::FileDialog),
             Event::Modules(_) => Some(Task::DetectModules),
+            Event::AuditPage { count, .. } => count.map(|_| Task::AuditQuery),
+            Event::AuditExportProgress { .. } => None,
+            Event::AuditExported(..) => Some(Task::AuditExport),
+            Event::AuditVerified { .. } => Some(Task::AuditVerify),
+            Event::SavePathPicked(_) => Some(Task::SaveDialog),
             Event::Failed { task, .. } => Some(*task),
         }
     }
@@ -157,6 +216,7 @@ impl EventSink {
 pub struct Engine {
     hsm_tx: Sender<Command>,
     store_tx: Sender<Command>,
+    audit_tx: Sender<Command>,
     events: Receiver<Event>,
     sink: EventSink,
     pending: HashSet<Task>,
@@ -179,14 +239,24 @@ impl Engine {
         }
         {
             let sink = sink.clone();
+            let data = data.clone();
             std::thread::Builder::new()
                 .name("tdekey-store".into())
                 .spawn(move || store_worker::run(data, store_rx, sink))
                 .ok();
         }
+        let (audit_tx, audit_rx) = channel();
+        {
+            let sink = sink.clone();
+            std::thread::Builder::new()
+                .name("tdekey-audit".into())
+                .spawn(move || audit_worker::run(data, audit_rx, sink))
+                .ok();
+        }
         Engine {
             hsm_tx,
             store_tx,
+            audit_tx,
             events: erx,
             sink,
             pending: HashSet::new(),
@@ -223,6 +293,24 @@ impl Engine {
                     .name("tdekey-detect".into())
                     .spawn(move || sink.send(Event::Modules(crate::hsm::detect_modules())))
                     .is_ok()
+            }
+            Command::PickSavePath { suggested } => {
+                let sink = self.sink.clone();
+                std::thread::Builder::new()
+                    .name("tdekey-save-dialog".into())
+                    .spawn(move || {
+                        let dialog = rfd::AsyncFileDialog::new()
+                            .set_title("Export the audit log")
+                            .set_file_name(suggested);
+                        let picked = pollster::block_on(dialog.save_file());
+                        sink.send(Event::SavePathPicked(
+                            picked.map(|f| f.path().to_path_buf()),
+                        ));
+                    })
+                    .is_ok()
+            }
+            c @ (Command::AuditQuery { .. } | Command::AuditExport { .. }) => {
+                self.audit_tx.send(c).is_ok()
             }
             c @ (Command::LoadProfiles
             | Command::SaveProfile { .. }

@@ -2,6 +2,7 @@
 //! never touch the HSM, SQLite or the disk: they queue [`Command`]s, which the app hands to
 //! the engine at the end of the frame, and the engine's [`Event`]s update the state.
 
+mod audit_screen;
 mod hsm_screen;
 mod keys_screen;
 mod secret_field;
@@ -11,6 +12,7 @@ use crate::paths::DataDir;
 use std::process::ExitCode;
 use std::sync::Arc;
 
+pub use audit_screen::AuditState;
 pub use hsm_screen::HsmState;
 pub use keys_screen::KeysState;
 
@@ -18,6 +20,7 @@ pub use keys_screen::KeysState;
 pub enum Screen {
     Hsm,
     Keys,
+    Audit,
 }
 
 /// A message shown to the user until dismissed.
@@ -35,6 +38,7 @@ pub struct App {
     pub screen: Screen,
     pub hsm: HsmState,
     pub keys: KeysState,
+    pub audit: AuditState,
     queue: Vec<Command>,
 }
 
@@ -93,6 +97,7 @@ impl App {
             screen: Screen::Hsm,
             hsm: HsmState::default(),
             keys: KeysState::default(),
+            audit: AuditState::default(),
             queue: vec![Command::LoadProfiles, Command::DetectModules],
         }
     }
@@ -137,6 +142,36 @@ impl App {
                 }
                 Event::ModulePicked(path) => self.hsm.on_module_picked(path),
                 Event::Modules(found) => self.hsm.detected = found,
+                Event::AuditPage {
+                    generation,
+                    rows,
+                    exhausted,
+                    count,
+                } => self.audit.on_page(generation, rows, exhausted, count),
+                Event::AuditExportProgress { done, total } => {
+                    self.audit.progress = Some((done, total))
+                }
+                Event::AuditExported(manifest, path) => {
+                    self.audit
+                        .on_exported(ctx, manifest.entries, path, manifest.sha256.clone());
+                    // Anchor what was exported, when the HSM session allows it.
+                    if self.hsm.login.is_some() {
+                        self.queue.push(Command::AuditCheckpoint);
+                    }
+                    self.audit.refresh(&self.engine, &mut self.queue);
+                }
+                Event::AuditVerified { ok, text } => {
+                    self.audit.verify = Some((ok, text));
+                    self.audit.refresh(&self.engine, &mut self.queue);
+                }
+                Event::SavePathPicked(Some(p)) => self.audit.export_path = p.display().to_string(),
+                Event::SavePathPicked(None) => {
+                    self.audit.banner = Some(Banner {
+                        text: "No file was chosen. If no dialog appeared, this desktop has no file-chooser portal: type the path into the Export file field instead.".into(),
+                        error: false,
+                        reconnect: false,
+                    })
+                }
                 Event::Failed {
                     task,
                     message,
@@ -151,6 +186,10 @@ impl App {
                         Task::Inventory => {
                             self.keys.progress = None;
                             self.keys.banner = Some(banner);
+                        }
+                        Task::AuditExport => self.audit.on_export_failed(ctx, banner.text),
+                        Task::AuditQuery | Task::AuditVerify | Task::SaveDialog => {
+                            self.audit.banner = Some(banner)
                         }
                         Task::Login => {
                             self.hsm.on_login_failed(ctx);
@@ -176,6 +215,7 @@ impl App {
             ui.separator();
             ui.selectable_value(&mut self.screen, Screen::Hsm, "HSM");
             ui.selectable_value(&mut self.screen, Screen::Keys, "Keys");
+            ui.selectable_value(&mut self.screen, Screen::Audit, "Audit");
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 ui.label(self.hsm.status_line());
             });
@@ -213,6 +253,13 @@ impl eframe::App for App {
                 &self.engine,
                 &mut self.queue,
                 &mut self.screen,
+            ),
+            Screen::Audit => audit_screen::audit_ui(
+                ui,
+                &mut self.audit,
+                &self.engine,
+                &mut self.queue,
+                self.hsm.login.is_some(),
             ),
         });
         for cmd in self.queue.drain(..) {
