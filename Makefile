@@ -6,7 +6,7 @@ CARGO ?= cargo
 # baseline), and the libraries eframe loads at run time (X11/GL/xkbcommon, Mesa's software GL).
 TEST_PKGS := softhsm2
 RUN_PKGS  := softhsm2 libgl1 libegl1 libgl1-mesa-dri libx11-xcb1 libxcursor1 libxrandr2 libxi6 libxkbcommon-x11-0
-BENCH_PKGS := softhsm2 opensc
+BENCH_PKGS := softhsm2 opensc sqlite3
 
 define ensure_pkgs
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -51,3 +51,4 @@ test: deps-test lint
 ## Benchmarks (figures go in the README's Performance section).
 bench: deps-bench
 	$(CARGO) bench --bench inventory
+	$(CARGO) bench --bench audit

@@ -312,6 +312,52 @@ fn filter_the_audit_log_and_export_it() {
     assert_eq!(manifest["sha256"], sha);
     assert_eq!(manifest["filter"]["text"], "vendor.so");
 
+    // Again, encrypted, as JSON Lines.
+    let enc = env.dir.path().join("failures.jsonl.enc");
+    let pass = "window typed passphrase 77";
+    h.get_by_label("Export…").click();
+    wait_until(&mut h, "the export window", |h| {
+        h.query_by_label("Export file").is_some()
+    });
+    h.get_by_label("JSON Lines").click();
+    h.step();
+    h.get_by_label("Encrypt for transport (Argon2id + AES-256-GCM)")
+        .click();
+    wait_until(&mut h, "the passphrase fields", |h| {
+        h.query_by_label("Repeat passphrase").is_some()
+    });
+    for label in ["Passphrase", "Repeat passphrase"] {
+        h.get_by_label(label).focus();
+        h.step();
+        h.get_by_label(label).type_text(pass);
+        h.step();
+    }
+    h.get_by_label("Export file").focus();
+    h.step();
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.step();
+    h.get_by_label("Export file")
+        .type_text(enc.to_str().unwrap());
+    h.step();
+    assert_eq!(h.state().audit.export_path, enc.display().to_string());
+    h.get_by_label("Export").click();
+    wait_until(&mut h, "the encrypted export", |h| {
+        h.state()
+            .audit
+            .last_export
+            .as_ref()
+            .is_some_and(|(_, p, _)| *p == enc)
+            || h.state().audit.banner.as_ref().is_some_and(|b| b.error)
+    });
+    let plain = env.dir.path().join("failures.jsonl");
+    tdekey::audit::export::decrypt(&enc, &tdekey::secret::Secret::from(pass), &plain).unwrap();
+    let n = std::fs::read_to_string(&plain).unwrap().lines().count() as u64;
+    assert_eq!(n, h.state().audit.last_export.as_ref().unwrap().0);
+    assert!(
+        !common::contains(&env.all_bytes_except_tokens(), pass),
+        "the passphrase reached a file"
+    );
+
     // The export is in the log, and the chain verifies from the window.
     h.get_by_label("Clear").click();
     h.step();

@@ -293,30 +293,65 @@ struct JsonRow<'a> {
     hash: String,
 }
 
+/// Formats UTC times, reusing the text of the last second seen (log entries come in bursts).
+#[derive(Default)]
+struct UtcCache {
+    second: Option<i64>,
+    prefix: String,
+    text: String,
+}
+
+impl UtcCache {
+    fn format(&mut self, ms: i64) -> &str {
+        let sec = ms.div_euclid(1000);
+        if self.second != Some(sec) {
+            let full = utc(sec * 1000);
+            // "2026-11-24T05:05:26.000Z" without "000Z".
+            self.prefix = full[..full.len().saturating_sub(4)].to_owned();
+            self.second = Some(sec);
+        }
+        self.text.clear();
+        self.text.push_str(&self.prefix);
+        let millis = ms.rem_euclid(1000);
+        self.text.push(char::from(b'0' + (millis / 100) as u8));
+        self.text.push(char::from(b'0' + (millis / 10 % 10) as u8));
+        self.text.push(char::from(b'0' + (millis % 10) as u8));
+        self.text.push('Z');
+        &self.text
+    }
+}
+
 enum RowWriter<W: Write> {
-    Csv(Box<csv::Writer<Sink<W>>>),
+    Csv(Box<csv::Writer<Sink<W>>>, UtcCache),
     Jsonl(Sink<W>),
 }
 
 impl<W: Write> RowWriter<W> {
     fn row(&mut self, r: &AuditRow) -> Result<(), String> {
         match self {
-            RowWriter::Csv(w) => w
-                .write_record([
-                    r.seq.to_string(),
-                    utc(r.ts_ms),
-                    r.ts_ms.to_string(),
-                    r.os_user.clone(),
-                    r.hsm_user.clone().unwrap_or_default(),
-                    r.host.clone(),
-                    r.action.clone(),
-                    r.target.clone(),
-                    r.outcome.clone(),
-                    r.details.clone(),
-                    hex::encode(r.prev_hash),
-                    hex::encode(r.hash),
-                ])
-                .map_err(|e| e.to_string()),
+            RowWriter::Csv(w, times) => {
+                let mut n1 = itoa::Buffer::new();
+                let mut n2 = itoa::Buffer::new();
+                let mut h1 = [0u8; 64];
+                let mut h2 = [0u8; 64];
+                hex::encode_to_slice(r.prev_hash, &mut h1).map_err(|e| e.to_string())?;
+                hex::encode_to_slice(r.hash, &mut h2).map_err(|e| e.to_string())?;
+                let fields: [&[u8]; 12] = [
+                    n1.format(r.seq).as_bytes(),
+                    times.format(r.ts_ms).as_bytes(),
+                    n2.format(r.ts_ms).as_bytes(),
+                    r.os_user.as_bytes(),
+                    r.hsm_user.as_deref().unwrap_or("").as_bytes(),
+                    r.host.as_bytes(),
+                    r.action.as_bytes(),
+                    r.target.as_bytes(),
+                    r.outcome.as_bytes(),
+                    r.details.as_bytes(),
+                    &h1,
+                    &h2,
+                ];
+                w.write_record(fields).map_err(|e| e.to_string())
+            }
             RowWriter::Jsonl(w) => {
                 let row = JsonRow {
                     seq: r.seq,
@@ -341,7 +376,7 @@ impl<W: Write> RowWriter<W> {
 
     fn into_sink(self) -> Result<Sink<W>, String> {
         match self {
-            RowWriter::Csv(w) => w.into_inner().map_err(|e| e.error().to_string()),
+            RowWriter::Csv(w, _) => w.into_inner().map_err(|e| e.error().to_string()),
             RowWriter::Jsonl(s) => Ok(s),
         }
     }
@@ -437,7 +472,7 @@ pub fn export(
         Format::Csv => {
             let mut w = csv::Writer::from_writer(sink);
             w.write_record(CSV_HEADER).map_err(|e| write_err(out, e))?;
-            RowWriter::Csv(Box::new(w))
+            RowWriter::Csv(Box::new(w), UtcCache::default())
         }
         Format::Jsonl => RowWriter::Jsonl(sink),
     };
@@ -634,4 +669,25 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
         }
     }
     Ok(n)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cached_times_match_chrono() {
+        let mut c = UtcCache::default();
+        for ms in [
+            0i64,
+            999,
+            1000,
+            1_795_493_945_610,
+            1_795_493_945_007,
+            1_795_493_946_120,
+            -1,
+        ] {
+            assert_eq!(c.format(ms), utc(ms), "{ms}");
+        }
+    }
 }

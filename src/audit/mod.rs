@@ -231,6 +231,34 @@ impl Auditor {
         })
     }
 
+    /// Appends several entries in one transaction: all are written, or none.
+    pub fn record_batch(
+        &mut self,
+        entries: &[(Action, String, Outcome, Option<String>, Value)],
+    ) -> Result<Option<AuditRow>, StoreError> {
+        let origin = &self.origin;
+        let details: Vec<String> = entries.iter().map(|e| e.4.to_string()).collect();
+        self.store
+            .append_audit_batch(entries.len(), |i, seq, prev| {
+                let (action, target, outcome, hsm_user, _) = &entries[i];
+                let mut row = AuditRow {
+                    seq,
+                    ts_ms: crate::store::now_ms(),
+                    os_user: origin.os_user.clone(),
+                    hsm_user: hsm_user.clone(),
+                    host: origin.host.clone(),
+                    action: action.as_str().to_owned(),
+                    target: target.clone(),
+                    outcome: outcome.as_str().to_owned(),
+                    details: details[i].clone(),
+                    prev_hash: prev,
+                    hash: [0; 32],
+                };
+                row.hash = row_hash(&prev, &row);
+                row
+            })
+    }
+
     /// Audit before acting: writes the `started` entry of a state-changing action. When it
     /// cannot be written the caller must not act.
     pub fn begin(
@@ -571,6 +599,33 @@ mod tests {
         assert_eq!(
             verify(a.store()).unwrap(),
             Verification::Intact { entries: 3 }
+        );
+    }
+
+    #[test]
+    fn a_batch_chains_like_single_appends() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = auditor(&dir);
+        a.record(Action::HsmLogin, "t", Outcome::Success, None, json!({}))
+            .unwrap();
+        let batch: Vec<_> = (0..50)
+            .map(|i| {
+                (
+                    Action::HsmInventory,
+                    format!("t{i}"),
+                    Outcome::Success,
+                    Some("cu".to_owned()),
+                    json!({ "i": i }),
+                )
+            })
+            .collect();
+        let last = a.record_batch(&batch).unwrap().unwrap();
+        assert_eq!(last.seq, 51);
+        a.record(Action::HsmLogout, "t", Outcome::Success, None, json!({}))
+            .unwrap();
+        assert_eq!(
+            verify(a.store()).unwrap(),
+            Verification::Intact { entries: 52 }
         );
     }
 

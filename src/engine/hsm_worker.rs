@@ -117,7 +117,7 @@ impl Worker {
                     "manufacturer": report.library.manufacturer,
                     "library": report.library.description,
                     "library_version": report.library.library_version,
-                    "tokens": report.slots.iter().filter_map(|s| s.token.as_ref().map(|t| t.label.clone())).collect::<Vec<_>>(),
+                    "tokens": report.slots.iter().filter_map(|s| s.token.as_ref().filter(|t| t.flags.contains(&"TOKEN_INITIALIZED")).map(|t| t.label.clone())).collect::<Vec<_>>(),
                 });
                 if let Err(msg) =
                     self.record(Action::HsmConnect, &target, Outcome::Success, None, details)

@@ -346,6 +346,68 @@ impl Store {
         retry_busy(|| self.try_append_audit(&build))
     }
 
+    /// Appends `n` rows in one IMMEDIATE transaction (all or none); `build(i, seq, prev)` makes
+    /// the i-th row. Returns the last row.
+    pub fn append_audit_batch(
+        &mut self,
+        n: usize,
+        build: impl Fn(usize, i64, [u8; 32]) -> AuditRow,
+    ) -> Result<Option<AuditRow>, StoreError> {
+        retry_busy(|| {
+            let path = self.path.clone();
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| map_err(&path, e))?;
+            let (mut next, mut prev) = {
+                use rusqlite::OptionalExtension;
+                let head: Option<(i64, Vec<u8>)> = tx
+                    .query_row(
+                        "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+                        [],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()
+                    .map_err(|e| map_err(&path, e))?;
+                match head {
+                    Some((seq, h)) => (seq + 1, h.try_into().unwrap_or([0u8; 32])),
+                    None => (1, [0u8; 32]),
+                }
+            };
+            let mut last = None;
+            {
+                let mut stmt = tx
+                    .prepare(
+                        "INSERT INTO audit_log (seq, ts_ms, os_user, hsm_user, host, action, target, outcome, details, prev_hash, hash)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    )
+                    .map_err(|e| map_err(&path, e))?;
+                for i in 0..n {
+                    let row = build(i, next, prev);
+                    stmt.execute(params![
+                        row.seq,
+                        row.ts_ms,
+                        row.os_user,
+                        row.hsm_user,
+                        row.host,
+                        row.action,
+                        row.target,
+                        row.outcome,
+                        row.details,
+                        row.prev_hash.as_slice(),
+                        row.hash.as_slice()
+                    ])
+                    .map_err(|e| map_err(&path, e))?;
+                    next += 1;
+                    prev = row.hash;
+                    last = Some(row);
+                }
+            }
+            tx.commit().map_err(|e| map_err(&path, e))?;
+            Ok(last)
+        })
+    }
+
     fn try_append_audit(
         &mut self,
         build: &impl Fn(i64, [u8; 32]) -> AuditRow,

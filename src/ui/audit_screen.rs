@@ -511,6 +511,7 @@ fn export_window_ui(
         .collapsible(false)
         .resizable(false)
         .default_width(520.0)
+        .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
         .show(ui.ctx(), |ui| {
             ui.add_enabled_ui(!running, |ui| {
                 ui.horizontal(|ui| {
