@@ -103,7 +103,7 @@ fn checkpoints_catch_a_rewritten_history_and_need_the_hsm_to_catch_a_forged_chec
     let (code, out) = verify(&env, true);
     assert_eq!(code, 0, "{out}");
     assert!(
-        out.contains("chain intact, 1 checkpoints verified in the HSM"),
+        out.contains("chain intact, 1 checkpoint verified in the HSM"),
         "{out}"
     );
 

@@ -23,7 +23,7 @@
 //! removed, truncated or modified chunk fails authentication.
 
 use crate::secret::Secret;
-use crate::store::{AuditFilter, AuditRow, Store, StoreError};
+use crate::store::{AuditFilter, AuditRowRef, Store, StoreError};
 use aes_gcm::aead::{Aead, KeyInit, OsRng, Payload, rand_core::RngCore};
 use aes_gcm::{Aes256Gcm, Key, Nonce};
 use serde::Serialize;
@@ -327,21 +327,23 @@ enum RowWriter<W: Write> {
 }
 
 impl<W: Write> RowWriter<W> {
-    fn row(&mut self, r: &AuditRow) -> Result<(), String> {
+    fn row(&mut self, r: &AuditRowRef<'_>) -> Result<(), String> {
         match self {
             RowWriter::Csv(w, times) => {
                 let mut n1 = itoa::Buffer::new();
                 let mut n2 = itoa::Buffer::new();
                 let mut h1 = [0u8; 64];
                 let mut h2 = [0u8; 64];
-                hex::encode_to_slice(r.prev_hash, &mut h1).map_err(|e| e.to_string())?;
-                hex::encode_to_slice(r.hash, &mut h2).map_err(|e| e.to_string())?;
+                hex::encode_to_slice(r.prev_hash, &mut h1[..r.prev_hash.len().min(32) * 2])
+                    .map_err(|e| e.to_string())?;
+                hex::encode_to_slice(r.hash, &mut h2[..r.hash.len().min(32) * 2])
+                    .map_err(|e| e.to_string())?;
                 let fields: [&[u8]; 12] = [
                     n1.format(r.seq).as_bytes(),
                     times.format(r.ts_ms).as_bytes(),
                     n2.format(r.ts_ms).as_bytes(),
                     r.os_user.as_bytes(),
-                    r.hsm_user.as_deref().unwrap_or("").as_bytes(),
+                    r.hsm_user.unwrap_or("").as_bytes(),
                     r.host.as_bytes(),
                     r.action.as_bytes(),
                     r.target.as_bytes(),
@@ -357,14 +359,14 @@ impl<W: Write> RowWriter<W> {
                     seq: r.seq,
                     ts_utc: utc(r.ts_ms),
                     ts_ms: r.ts_ms,
-                    os_user: &r.os_user,
-                    hsm_user: r.hsm_user.as_deref(),
-                    host: &r.host,
-                    action: &r.action,
-                    target: &r.target,
-                    outcome: &r.outcome,
-                    details: serde_json::from_str(&r.details)
-                        .unwrap_or_else(|_| serde_json::Value::String(r.details.clone())),
+                    os_user: r.os_user,
+                    hsm_user: r.hsm_user,
+                    host: r.host,
+                    action: r.action,
+                    target: r.target,
+                    outcome: r.outcome,
+                    details: serde_json::from_str(r.details)
+                        .unwrap_or_else(|_| serde_json::Value::String(r.details.to_owned())),
                     prev_hash: hex::encode(r.prev_hash),
                     hash: hex::encode(r.hash),
                 };
@@ -481,8 +483,8 @@ pub fn export(
     let mut last = None;
     let mut failure = None;
     let mut cancelled = false;
-    store.for_each_audit_filtered(filter, |r| {
-        if let Err(e) = writer.row(&r) {
+    store.for_each_audit_ref(filter, |r| {
+        if let Err(e) = writer.row(r) {
             failure = Some(write_err(out, e));
             return false;
         }

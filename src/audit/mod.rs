@@ -473,6 +473,9 @@ pub fn verification_summary(
         (Verification::Intact { entries }, m) => {
             let cp = match (m, &last) {
                 (_, None) => "no checkpoints yet".to_owned(),
+                (MacCheck::Verified { checkpoints: 1 }, Some(l)) => {
+                    format!("1 checkpoint verified in the HSM, {l}")
+                }
                 (MacCheck::Verified { checkpoints }, Some(l)) => {
                     format!("{checkpoints} checkpoints verified in the HSM, {l}")
                 }

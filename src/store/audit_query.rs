@@ -80,6 +80,22 @@ impl AuditFilter {
     }
 }
 
+/// A borrowed view of an audit row, valid inside the callback that receives it.
+#[derive(Clone, Copy, Debug)]
+pub struct AuditRowRef<'a> {
+    pub seq: i64,
+    pub ts_ms: i64,
+    pub os_user: &'a str,
+    pub hsm_user: Option<&'a str>,
+    pub host: &'a str,
+    pub action: &'a str,
+    pub target: &'a str,
+    pub outcome: &'a str,
+    pub details: &'a str,
+    pub prev_hash: &'a [u8],
+    pub hash: &'a [u8],
+}
+
 const COLUMNS: &str =
     "seq, ts_ms, os_user, hsm_user, host, action, target, outcome, details, prev_hash, hash";
 
@@ -151,6 +167,68 @@ impl Store {
         while let Some(r) = rows.next().map_err(|e| map_err(&self.path, e))? {
             let row = read_row(r).map_err(|e| map_err(&self.path, e))?;
             if !f(row) {
+                break;
+            }
+        }
+        Ok(())
+    }
+}
+
+impl Store {
+    /// Like [`Store::for_each_audit_filtered`], without copying each row: for exports.
+    pub fn for_each_audit_ref(
+        &self,
+        filter: &AuditFilter,
+        mut f: impl FnMut(&AuditRowRef<'_>) -> bool,
+    ) -> Result<(), StoreError> {
+        let (clause, args) = filter.where_clause(None);
+        let sql = format!("SELECT {COLUMNS} FROM audit_log {clause} ORDER BY seq");
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let mut rows = stmt
+            .query(rusqlite::params_from_iter(args))
+            .map_err(|e| self.err(e))?;
+        while let Some(r) = rows.next().map_err(|e| map_err(&self.path, e))? {
+            let view = (|| -> rusqlite::Result<AuditRowRef<'_>> {
+                let text = |i: usize| -> rusqlite::Result<&str> {
+                    r.get_ref(i)?.as_str().map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            i,
+                            rusqlite::types::Type::Text,
+                            Box::new(e),
+                        )
+                    })
+                };
+                let blob = |i: usize| -> rusqlite::Result<&[u8]> {
+                    r.get_ref(i)?.as_blob().map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            i,
+                            rusqlite::types::Type::Blob,
+                            Box::new(e),
+                        )
+                    })
+                };
+                Ok(AuditRowRef {
+                    seq: r.get(0)?,
+                    ts_ms: r.get(1)?,
+                    os_user: text(2)?,
+                    hsm_user: r.get_ref(3)?.as_str_or_null().map_err(|e| {
+                        rusqlite::Error::FromSqlConversionFailure(
+                            3,
+                            rusqlite::types::Type::Text,
+                            Box::new(e),
+                        )
+                    })?,
+                    host: text(4)?,
+                    action: text(5)?,
+                    target: text(6)?,
+                    outcome: text(7)?,
+                    details: text(8)?,
+                    prev_hash: blob(9)?,
+                    hash: blob(10)?,
+                })
+            })()
+            .map_err(|e| map_err(&self.path, e))?;
+            if !f(&view) {
                 break;
             }
         }

@@ -7,7 +7,7 @@
 mod audit_query;
 mod profiles;
 
-pub use audit_query::AuditFilter;
+pub use audit_query::{AuditFilter, AuditRowRef};
 
 pub use profiles::HsmProfile;
 
