@@ -271,3 +271,46 @@ fn three_processes_appending_at_once_keep_one_chain() {
         "every process saw an intact chain and recorded it (and so did the final check)"
     );
 }
+
+#[test]
+fn export_with_checkpoint_anchors_what_was_exported() {
+    let env = env_with_token();
+    let out = env.dir.path().join("log.csv");
+    let (code, stdout, err) = tdekey(
+        &env,
+        &[
+            "audit",
+            "export",
+            "--format",
+            "csv",
+            "--out",
+            out.to_str().unwrap(),
+            "--checkpoint",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("Checkpoint 1 written"), "{stdout}");
+    let (code, out) = verify(&env, true);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("1 checkpoint verified in the HSM"), "{out}");
+}
+
+#[test]
+fn a_database_locked_past_the_busy_timeout_is_reported() {
+    let env = env_with_token();
+    let (code, _, err) = tdekey(&env, &["hsm", "info"]);
+    assert_eq!(code, 0, "{err}");
+    let conn = Connection::open(env.data.database()).unwrap();
+    conn.execute_batch("BEGIN IMMEDIATE; INSERT INTO settings VALUES ('lock', 'held');")
+        .unwrap();
+    let (code, out) = verify(&env, false);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("stayed locked by another process for more than 5 seconds"),
+        "{out}"
+    );
+    conn.execute_batch("ROLLBACK").unwrap();
+    drop(conn);
+    let (code, out) = verify(&env, false);
+    assert_eq!(code, 0, "after the lock is released: {out}");
+}

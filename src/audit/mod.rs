@@ -20,6 +20,8 @@ pub enum Action {
     /// A crypto-user login (success or failure).
     HsmLogin,
     HsmLogout,
+    /// Closing the session and unloading the module.
+    HsmDisconnect,
     /// Listing the objects on a token.
     HsmInventory,
     /// Initializing a (demo) token.
@@ -45,6 +47,7 @@ impl Action {
         Action::HsmConnect,
         Action::HsmLogin,
         Action::HsmLogout,
+        Action::HsmDisconnect,
         Action::HsmInventory,
         Action::HsmTokenInit,
         Action::KeyGenerate,
@@ -61,6 +64,7 @@ impl Action {
             Action::HsmConnect => "hsm.connect",
             Action::HsmLogin => "hsm.login",
             Action::HsmLogout => "hsm.logout",
+            Action::HsmDisconnect => "hsm.disconnect",
             Action::HsmInventory => "hsm.inventory",
             Action::HsmTokenInit => "hsm.token_init",
             Action::KeyGenerate => "key.generate",
@@ -483,7 +487,9 @@ pub fn verification_summary(
                     "{l}; the connected token has no audit key, so the checkpoint HMACs were not checked"
                 ),
                 (_, Some(l)) => {
-                    format!("{l}; checkpoint HMACs not checked (log in to the HSM to check them)")
+                    format!(
+                        "{l}; checkpoint HMACs not checked (log in to the HSM to check them; on the command line, add --hsm)"
+                    )
                 }
             };
             (true, format!("{entries} entries, chain intact, {cp}."))

@@ -22,14 +22,26 @@ pub(super) fn run(data: &DataDir, cmd: AuditCommand) -> Result<ExitCode, CliErro
             filter,
             encrypt,
             passphrase_file,
-        } => export_cmd(
-            data,
-            format,
-            &out,
-            &filter,
-            encrypt,
-            passphrase_file.as_deref(),
-        ),
+            checkpoint,
+            target,
+            login,
+        } => {
+            let code = export_cmd(
+                data,
+                format,
+                &out,
+                &filter,
+                encrypt,
+                passphrase_file.as_deref(),
+            )?;
+            if checkpoint {
+                let mut auditor = hsm_cmd::auditor(data)?;
+                let (hsm, _, _, _) = hsm_cmd::open_logged_in(&mut auditor, &target, &login)?;
+                let c = crate::audit::checkpoint(&mut auditor, &hsm).map_err(CliError)?;
+                println!("Checkpoint {} written at seq {}.", c.id.unwrap_or(0), c.seq);
+            }
+            Ok(code)
+        }
         AuditCommand::Decrypt {
             input,
             out,
@@ -56,7 +68,7 @@ pub fn to_filter(f: &FilterArgs) -> Result<AuditFilter, CliError> {
         since_ms: f.since.as_deref().map(parse_time).transpose()?,
         until_ms: f.until.as_deref().map(parse_time).transpose()?,
         action: f.action.clone(),
-        user: f.user.clone(),
+        user: f.actor.clone(),
         outcome: f.outcome.clone(),
         text: f.text.clone(),
     })

@@ -113,6 +113,13 @@ pub enum AuditCommand {
         encrypt: bool,
         #[arg(long, value_name = "FILE")]
         passphrase_file: Option<PathBuf>,
+        /// After the export, log in to the HSM and write a checkpoint of the chain head.
+        #[arg(long)]
+        checkpoint: bool,
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        login: LoginArgs,
     },
     /// Decrypt an encrypted export.
     Decrypt {
@@ -143,9 +150,9 @@ pub struct FilterArgs {
     /// Action name, or a prefix ending in '.' (hsm.).
     #[arg(long)]
     pub action: Option<String>,
-    /// OS user or HSM user.
-    #[arg(long)]
-    pub user: Option<String>,
+    /// Who acted: OS user or HSM user.
+    #[arg(long, value_name = "NAME")]
+    pub actor: Option<String>,
     /// started, success, failure or cancelled.
     #[arg(long)]
     pub outcome: Option<String>,
@@ -243,5 +250,14 @@ pub fn main() -> ExitCode {
             eprintln!("tdekey: {msg}");
             ExitCode::FAILURE
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_command_line_is_well_formed() {
+        use clap::CommandFactory;
+        super::Cli::command().debug_assert();
     }
 }

@@ -73,7 +73,30 @@ impl Worker {
             Command::Connect { module } => self.connect(module),
             Command::Disconnect => {
                 if let Some(h) = self.hsm.take() {
-                    let _ = h.close();
+                    let user = h.user().map(str::to_owned);
+                    let target = h.module_path().display().to_string();
+                    let token = h.token().map(|t| t.label.clone());
+                    let r = h.close();
+                    let (outcome, details) = match &r {
+                        Ok(()) => (
+                            Outcome::Success,
+                            json!({ "token": token, "was_logged_in": user.is_some() }),
+                        ),
+                        Err(e) => (
+                            Outcome::Failure,
+                            json!({ "token": token, "error": e.to_string() }),
+                        ),
+                    };
+                    if let Err(msg) = self.record(
+                        Action::HsmDisconnect,
+                        &target,
+                        outcome,
+                        user.as_deref(),
+                        details,
+                    ) {
+                        self.sink.send(Event::Disconnected);
+                        return self.fail(Task::Connect, &msg, false);
+                    }
                 }
                 self.sink.send(Event::Disconnected);
             }

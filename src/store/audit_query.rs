@@ -56,17 +56,27 @@ impl AuditFilter {
             parts.push("outcome = ?".into());
             args.push(Value::Text(o.to_owned()));
         }
-        if let Some(t) = self.text.as_deref().filter(|s| !s.trim().is_empty()) {
-            let pattern = format!(
-                "%{}%",
-                t.trim()
-                    .replace('\\', "\\\\")
-                    .replace('%', "\\%")
-                    .replace('_', "\\_")
-            );
-            parts.push("(target LIKE ? ESCAPE '\\' OR details LIKE ? ESCAPE '\\')".into());
-            args.push(Value::Text(pattern.clone()));
-            args.push(Value::Text(pattern));
+        if let Some(t) = self
+            .text
+            .as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+        {
+            if t.chars().count() >= 3 {
+                // The trigram index finds substrings (case-insensitively) without a scan.
+                parts.push("seq IN (SELECT rowid FROM audit_text WHERE audit_text MATCH ?)".into());
+                args.push(Value::Text(format!("\"{}\"", t.replace('"', "\"\""))));
+            } else {
+                let pattern = format!(
+                    "%{}%",
+                    t.replace('\\', "\\\\")
+                        .replace('%', "\\%")
+                        .replace('_', "\\_")
+                );
+                parts.push("(target LIKE ? ESCAPE '\\' OR details LIKE ? ESCAPE '\\')".into());
+                args.push(Value::Text(pattern.clone()));
+                args.push(Value::Text(pattern));
+            }
         }
         if let Some((sql, v)) = extra {
             parts.push(sql.into());
@@ -309,6 +319,21 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(s.audit_count(&no_match).unwrap(), 0);
+        // Short texts (under three characters) take the LIKE path, with the same meaning.
+        let short = AuditFilter {
+            text: Some("N-".into()),
+            ..Default::default()
+        };
+        assert_eq!(s.audit_count(&short).unwrap(), 25);
+        let quoted = AuditFilter {
+            text: Some("\"note\":\"50".into()),
+            ..Default::default()
+        };
+        assert_eq!(
+            s.audit_count(&quoted).unwrap(),
+            25,
+            "quotes in the search are literal"
+        );
         let mut seen = Vec::new();
         s.for_each_audit_filtered(&failures, |r| {
             seen.push(r.seq);

@@ -77,6 +77,14 @@ BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only: a checkpoint cannot
 CREATE INDEX audit_log_ts ON audit_log (ts_ms);
 CREATE INDEX audit_log_action ON audit_log (action, seq);
 "#,
+    r#"
+CREATE VIRTUAL TABLE audit_text USING fts5(
+    target, details, content = 'audit_log', content_rowid = 'seq', tokenize = 'trigram'
+);
+INSERT INTO audit_text (rowid, target, details) SELECT seq, target, details FROM audit_log;
+CREATE TRIGGER audit_log_text AFTER INSERT ON audit_log
+BEGIN INSERT INTO audit_text (rowid, target, details) VALUES (new.seq, new.target, new.details); END;
+"#,
 ];
 
 /// The schema version this build writes.
