@@ -193,4 +193,19 @@ fn main() {
     for (name, ms, n) in pages {
         println!("first page, {name}: {ms:>7.1} ms ({n} rows)  (goal < 100 ms)");
     }
+    // TDEKEY_BENCH_KEEP=DIR keeps the database, to open the window on it:
+    // tdekey --data-dir DIR
+    if let Some(keep) = std::env::var_os("TDEKEY_BENCH_KEEP") {
+        drop(store);
+        drop(a);
+        let keep = std::path::PathBuf::from(keep);
+        std::fs::create_dir_all(&keep).expect("keep dir");
+        let conn = rusqlite::Connection::open(&db).expect("open");
+        conn.execute(
+            "VACUUM INTO ?1",
+            [keep.join("tdekey.sqlite3").display().to_string()],
+        )
+        .expect("copy");
+        println!("kept the database in {}", keep.display());
+    }
 }

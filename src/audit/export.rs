@@ -391,6 +391,24 @@ fn write_err(path: &Path, e: impl std::fmt::Display) -> ExportError {
     }
 }
 
+/// A temporary file in `out`'s directory, renamed over `out` once complete.
+fn temp_beside(out: &Path, prefix: &str) -> Result<tempfile::NamedTempFile, ExportError> {
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    if !dir.is_dir() {
+        return Err(write_err(
+            out,
+            format!("the directory {} does not exist", dir.display()),
+        ));
+    }
+    tempfile::Builder::new()
+        .prefix(prefix)
+        .tempfile_in(dir)
+        .map_err(|e| write_err(out, e))
+}
+
 /// The path of the manifest written beside `out`.
 pub fn manifest_path(out: &Path) -> PathBuf {
     let mut s = out.as_os_str().to_owned();
@@ -410,23 +428,10 @@ pub fn export(
     if passphrase.is_some_and(|p| p.expose().chars().count() < MIN_PASSPHRASE_CHARS) {
         return Err(ExportError::WeakPassphrase);
     }
-    let dir = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    if !dir.is_dir() {
-        return Err(write_err(
-            out,
-            format!("the directory {} does not exist", dir.display()),
-        ));
-    }
+    let tmp = temp_beside(out, ".tdekey-export-")?;
     let total = store.audit_count(filter)?;
     let head = store.audit_head()?;
     let checkpoint = store.checkpoints()?.pop();
-    let tmp = tempfile::Builder::new()
-        .prefix(".tdekey-export-")
-        .tempfile_in(dir)
-        .map_err(|e| write_err(out, e))?;
     let file = tmp.as_file().try_clone().map_err(|e| write_err(out, e))?;
     let mut hashing = Hashing {
         inner: std::io::BufWriter::with_capacity(1 << 16, file),
@@ -553,10 +558,7 @@ pub fn export(
         sha256,
     };
     let mpath = manifest_path(out);
-    let mtmp = tempfile::Builder::new()
-        .prefix(".tdekey-manifest-")
-        .tempfile_in(dir)
-        .map_err(|e| write_err(&mpath, e))?;
+    let mtmp = temp_beside(&mpath, ".tdekey-manifest-")?;
     serde_json::to_writer_pretty(mtmp.as_file(), &manifest).map_err(|e| write_err(&mpath, e))?;
     mtmp.as_file()
         .sync_all()
@@ -603,20 +605,7 @@ pub fn decrypt(input: &Path, passphrase: &Secret, out: &Path) -> Result<u64, Exp
     }
     let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key.as_ref()));
     let prefix: [u8; 7] = header[44..51].try_into().expect("7 bytes");
-    let dir = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    if !dir.is_dir() {
-        return Err(write_err(
-            out,
-            format!("the directory {} does not exist", dir.display()),
-        ));
-    }
-    let tmp = tempfile::Builder::new()
-        .prefix(".tdekey-decrypt-")
-        .tempfile_in(dir)
-        .map_err(|e| write_err(out, e))?;
+    let tmp = temp_beside(out, ".tdekey-decrypt-")?;
     let mut w = std::io::BufWriter::new(tmp.as_file());
     let size = chunk + TAG;
     let mut cur = vec![0u8; size];

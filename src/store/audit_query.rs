@@ -106,6 +106,25 @@ pub struct AuditRowRef<'a> {
     pub hash: &'a [u8],
 }
 
+impl AuditRowRef<'_> {
+    pub fn to_row(&self) -> AuditRow {
+        let hash = |b: &[u8]| -> [u8; 32] { b.try_into().unwrap_or([0u8; 32]) };
+        AuditRow {
+            seq: self.seq,
+            ts_ms: self.ts_ms,
+            os_user: self.os_user.to_owned(),
+            hsm_user: self.hsm_user.map(str::to_owned),
+            host: self.host.to_owned(),
+            action: self.action.to_owned(),
+            target: self.target.to_owned(),
+            outcome: self.outcome.to_owned(),
+            details: self.details.to_owned(),
+            prev_hash: hash(self.prev_hash),
+            hash: hash(self.hash),
+        }
+    }
+}
+
 const COLUMNS: &str =
     "seq, ts_ms, os_user, hsm_user, host, action, target, outcome, details, prev_hash, hash";
 
@@ -168,19 +187,7 @@ impl Store {
         filter: &AuditFilter,
         mut f: impl FnMut(AuditRow) -> bool,
     ) -> Result<(), StoreError> {
-        let (clause, args) = filter.where_clause(None);
-        let sql = format!("SELECT {COLUMNS} FROM audit_log {clause} ORDER BY seq");
-        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
-        let mut rows = stmt
-            .query(rusqlite::params_from_iter(args))
-            .map_err(|e| self.err(e))?;
-        while let Some(r) = rows.next().map_err(|e| map_err(&self.path, e))? {
-            let row = read_row(r).map_err(|e| map_err(&self.path, e))?;
-            if !f(row) {
-                break;
-            }
-        }
-        Ok(())
+        self.for_each_audit_ref(filter, |r| f(r.to_row()))
     }
 }
 

@@ -351,7 +351,11 @@ impl Store {
         &mut self,
         build: impl Fn(i64, [u8; 32]) -> AuditRow,
     ) -> Result<AuditRow, StoreError> {
-        retry_busy(|| self.try_append_audit(&build))
+        self.append_audit_batch(1, |_, seq, prev| build(seq, prev))?
+            .ok_or_else(|| StoreError::Other {
+                path: self.path.clone(),
+                detail: "an append of one entry wrote none".to_owned(),
+            })
     }
 
     /// Appends `n` rows in one IMMEDIATE transaction (all or none); `build(i, seq, prev)` makes
@@ -416,97 +420,9 @@ impl Store {
         })
     }
 
-    fn try_append_audit(
-        &mut self,
-        build: &impl Fn(i64, [u8; 32]) -> AuditRow,
-    ) -> Result<AuditRow, StoreError> {
-        let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| map_err(&path, e))?;
-        let head: Option<(i64, Vec<u8>)> = {
-            use rusqlite::OptionalExtension;
-            tx.query_row(
-                "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(|e| map_err(&path, e))?
-        };
-        let (next, prev) = match head {
-            Some((seq, hash)) => {
-                let prev: [u8; 32] = hash.try_into().map_err(|_| StoreError::Other {
-                    path: path.clone(),
-                    detail: format!("audit entry {seq} has a hash that is not 32 bytes"),
-                })?;
-                (seq + 1, prev)
-            }
-            None => (1, [0u8; 32]),
-        };
-        let row = build(next, prev);
-        tx.execute(
-            "INSERT INTO audit_log (seq, ts_ms, os_user, hsm_user, host, action, target, outcome, details, prev_hash, hash)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            params![
-                row.seq,
-                row.ts_ms,
-                row.os_user,
-                row.hsm_user,
-                row.host,
-                row.action,
-                row.target,
-                row.outcome,
-                row.details,
-                row.prev_hash.as_slice(),
-                row.hash.as_slice()
-            ],
-        )
-        .map_err(|e| map_err(&path, e))?;
-        tx.commit().map_err(|e| map_err(&path, e))?;
-        Ok(row)
-    }
-
     /// Calls `f` for each audit row in seq order; stops early when `f` returns false.
-    pub fn for_each_audit_row(
-        &self,
-        mut f: impl FnMut(AuditRow) -> bool,
-    ) -> Result<(), StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT seq, ts_ms, os_user, hsm_user, host, action, target, outcome, details, prev_hash, hash
-                 FROM audit_log ORDER BY seq",
-            )
-            .map_err(|e| self.err(e))?;
-        let mut rows = stmt.query([]).map_err(|e| self.err(e))?;
-        while let Some(r) = rows.next().map_err(|e| map_err(&self.path, e))? {
-            let blob = |i: usize| -> rusqlite::Result<[u8; 32]> {
-                let v: Vec<u8> = r.get(i)?;
-                Ok(v.try_into().unwrap_or([0u8; 32]))
-            };
-            let row = (|| -> rusqlite::Result<AuditRow> {
-                Ok(AuditRow {
-                    seq: r.get(0)?,
-                    ts_ms: r.get(1)?,
-                    os_user: r.get(2)?,
-                    hsm_user: r.get(3)?,
-                    host: r.get(4)?,
-                    action: r.get(5)?,
-                    target: r.get(6)?,
-                    outcome: r.get(7)?,
-                    details: r.get(8)?,
-                    prev_hash: blob(9)?,
-                    hash: blob(10)?,
-                })
-            })()
-            .map_err(|e| map_err(&self.path, e))?;
-            if !f(row) {
-                break;
-            }
-        }
-        Ok(())
+    pub fn for_each_audit_row(&self, f: impl FnMut(AuditRow) -> bool) -> Result<(), StoreError> {
+        self.for_each_audit_filtered(&AuditFilter::default(), f)
     }
 
     /// The chain head: the last seq and its hash.
@@ -571,22 +487,7 @@ impl Store {
 
     /// The newest `limit` audit rows, newest first.
     pub fn recent_audit(&self, limit: usize) -> Result<Vec<AuditRow>, StoreError> {
-        let mut all = Vec::new();
-        let total: i64 = self
-            .conn
-            .query_row("SELECT count(*) FROM audit_log", [], |r| r.get(0))
-            .map_err(|e| self.err(e))?;
-        let skip = (total as usize).saturating_sub(limit);
-        let mut i = 0usize;
-        self.for_each_audit_row(|row| {
-            if i >= skip {
-                all.push(row);
-            }
-            i += 1;
-            true
-        })?;
-        all.reverse();
-        Ok(all)
+        self.audit_page(&AuditFilter::default(), None, limit)
     }
 }
 

@@ -3,7 +3,7 @@
 //! exports.
 
 use super::secret_field::{clear_password, password_ui};
-use super::{Banner, banner_ui};
+use super::{Banner, banner_ui, labelled_edit};
 use crate::audit::export::{Format, MIN_PASSPHRASE_CHARS, utc};
 use crate::engine::{Command, Engine, Task};
 use crate::secret::SecretBuffer;
@@ -217,22 +217,6 @@ impl AuditState {
     }
 }
 
-fn labelled(
-    ui: &mut egui::Ui,
-    label: &str,
-    text: &mut String,
-    hint: &str,
-    width: f32,
-) -> egui::Response {
-    let l = ui.label(label);
-    ui.add(
-        egui::TextEdit::singleline(text)
-            .hint_text(hint)
-            .desired_width(width),
-    )
-    .labelled_by(l.id)
-}
-
 fn choice(ui: &mut egui::Ui, label: &str, value: &mut String, options: &[&str]) -> bool {
     let mut changed = false;
     let l = ui.label(label);
@@ -283,7 +267,7 @@ pub fn audit_ui(
             ("User", &mut st.user, "OS or HSM user", 110.0),
             ("Search", &mut st.text, "target or details", 170.0),
         ] {
-            let r = labelled(ui, label, field, hint, w);
+            let r = labelled_edit(ui, label, field, hint, w);
             if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
                 apply = true;
             }
@@ -526,7 +510,7 @@ fn export_window_ui(
                     ui.radio_value(&mut st.export_all, true, "the whole log");
                 });
                 ui.horizontal(|ui| {
-                    labelled(ui, "Export file", &mut st.export_path, "/path/to/audit.csv", 300.0);
+                    labelled_edit(ui, "Export file", &mut st.export_path, "/path/to/audit.csv", 300.0);
                     if ui
                         .add_enabled(!engine.is_pending(Task::SaveDialog), egui::Button::new("Browse…"))
                         .clicked()

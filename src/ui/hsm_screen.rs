@@ -1,7 +1,7 @@
 //! The HSM screen: connection profiles, the module's slots and tokens, and the crypto-user login.
 
 use super::secret_field::{clear_password, password_ui};
-use super::{Banner, Screen, banner_ui};
+use super::{Banner, Screen, banner_ui, labelled_edit};
 use crate::engine::{Command, ConnectReport, Engine, Task};
 use crate::hsm::demo::{DEMO_TOKEN_LABEL, DEMO_USER_PIN};
 use crate::hsm::{ModuleCandidate, OpenToken, PinFormat, TokenSelector};
@@ -215,22 +215,6 @@ fn initialized_tokens(report: &ConnectReport) -> Vec<(u64, &str)> {
                 .map(|t| (s.slot_id, t.label.as_str()))
         })
         .collect()
-}
-
-fn labelled_edit(
-    ui: &mut egui::Ui,
-    label: &str,
-    text: &mut String,
-    hint: &str,
-    width: f32,
-) -> egui::Response {
-    let l = ui.label(label);
-    ui.add(
-        egui::TextEdit::singleline(text)
-            .hint_text(hint)
-            .desired_width(width),
-    )
-    .labelled_by(l.id)
 }
 
 pub fn hsm_ui(

@@ -269,6 +269,23 @@ impl eframe::App for App {
     }
 }
 
+/// A one-line text field with a label before it that names it for screen readers.
+pub(crate) fn labelled_edit(
+    ui: &mut egui::Ui,
+    label: &str,
+    text: &mut String,
+    hint: &str,
+    width: f32,
+) -> egui::Response {
+    let l = ui.label(label);
+    ui.add(
+        egui::TextEdit::singleline(text)
+            .hint_text(hint)
+            .desired_width(width),
+    )
+    .labelled_by(l.id)
+}
+
 /// Draws a banner with Dismiss (and Reconnect when offered). Returns true when Reconnect was clicked.
 pub(crate) fn banner_ui(ui: &mut egui::Ui, banner: &mut Option<Banner>) -> bool {
     let mut reconnect = false;
