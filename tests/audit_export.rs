@@ -376,3 +376,134 @@ fn processes_killed_mid_append_leave_a_chain_that_verifies() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("chain intact"), "{out}");
 }
+
+/// A tmpfs of `kib` KiB mounted on a temp dir, unmounted on drop.
+struct TinyFs {
+    dir: tempfile::TempDir,
+}
+
+impl TinyFs {
+    fn mount(kib: u32) -> Option<Self> {
+        let is_root = std::fs::metadata("/proc/self")
+            .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+            .unwrap_or(false);
+        if !is_root {
+            eprintln!("NOT RUN: mounting a small file system for the full-disk test needs root");
+            return None;
+        }
+        let dir = tempfile::tempdir().unwrap();
+        let st = std::process::Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={kib}k"), "tmpfs"])
+            .arg(dir.path())
+            .status()
+            .unwrap();
+        assert!(st.success(), "mount a tmpfs as root");
+        Some(TinyFs { dir })
+    }
+
+    /// Writes a filler file until the file system is full.
+    fn fill(&self) {
+        let mut f = std::fs::File::create(self.dir.path().join("filler")).unwrap();
+        let block = vec![0u8; 4096];
+        while std::io::Write::write_all(&mut f, &block).is_ok() {}
+        let _ = f.sync_all();
+    }
+
+    fn free(&self) {
+        std::fs::remove_file(self.dir.path().join("filler")).unwrap();
+    }
+}
+
+impl Drop for TinyFs {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new("umount")
+            .arg(self.dir.path())
+            .status();
+    }
+}
+
+#[test]
+fn a_full_disk_refuses_the_action_and_loses_nothing() {
+    let Some(fs) = TinyFs::mount(512) else {
+        return;
+    };
+    let data = fs.dir.path().join("data");
+    let tdekey_at = |args: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_tdekey"));
+        c.arg("--data-dir").arg(&data).args(args);
+        run(c)
+    };
+    for _ in 0..3 {
+        let (code, _, err) = tdekey_at(&["audit", "verify"]);
+        assert_eq!(code, 0, "{err}");
+    }
+    fs.fill();
+    let out = fs.dir.path().join("export.csv");
+    let (code, _, err) = tdekey_at(&[
+        "audit",
+        "export",
+        "--format",
+        "csv",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains("full"), "{err}");
+    assert!(!out.exists(), "no half-written export");
+    let leftovers: Vec<_> = std::fs::read_dir(fs.dir.path())
+        .unwrap()
+        .filter_map(|e| e.ok())
+        .filter(|e| e.file_name().to_string_lossy().starts_with(".tdekey-"))
+        .collect();
+    assert!(leftovers.is_empty(), "temporary files removed");
+    fs.free();
+    let (code, stdout, err) = tdekey_at(&["audit", "verify"]);
+    assert_eq!(code, 0, "the log survived the full disk: {stdout}{err}");
+    assert!(stdout.contains("chain intact"), "{stdout}");
+}
+
+#[test]
+fn a_cancelled_export_leaves_no_file() {
+    use tdekey::audit::export::{ExportError, Format, export};
+    use tdekey::audit::{Action, Auditor, Outcome};
+    let dir = tempfile::tempdir().unwrap();
+    let mut a = Auditor::new(tdekey::store::Store::open(&dir.path().join("t.sqlite3")).unwrap());
+    let batch: Vec<_> = (0..2500)
+        .map(|i| {
+            (
+                Action::HsmInventory,
+                format!("t{i}"),
+                Outcome::Success,
+                None,
+                serde_json::json!({}),
+            )
+        })
+        .collect();
+    a.record_batch(&batch).unwrap();
+    let out = dir.path().join("out.csv");
+    let mut calls = 0;
+    let r = export(
+        a.store(),
+        &Default::default(),
+        Format::Csv,
+        None,
+        &out,
+        &mut |done, total| {
+            calls += 1;
+            assert_eq!(total, 2500);
+            done < 1000
+        },
+    );
+    assert!(matches!(r, Err(ExportError::Cancelled)), "{r:?}");
+    assert!(calls >= 1);
+    assert!(!out.exists());
+    assert!(!tdekey::audit::export::manifest_path(&out).exists());
+    let names: Vec<String> = std::fs::read_dir(dir.path())
+        .unwrap()
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.starts_with(".tdekey-")),
+        "{names:?}"
+    );
+}

@@ -119,6 +119,11 @@ pub enum StoreError {
     #[error("The disk holding {path} is full. Free some space and try again; nothing was written.")]
     DiskFull { path: PathBuf },
 
+    #[error(
+        "Reading or writing the database {path} failed (SQLite: {detail}). Check the disk and the file system; tdekey did not act."
+    )]
+    DiskError { path: PathBuf, detail: String },
+
     #[error("Cannot open the database {path}: {detail}.")]
     CannotOpen { path: PathBuf, detail: String },
 
@@ -245,9 +250,12 @@ impl Store {
             let ours = read(
                 "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'audit_log'",
             );
-            let r = (|| Ok::<_, rusqlite::Error>((version?, tables?, ours? == 1)))();
+            // On an error SQLite may already have ended the transaction: report the error
+            // itself (dropping `tx` rolls back whatever is left), and commit only on success.
+            let r = (|| Ok::<_, rusqlite::Error>((version?, tables?, ours? == 1)))()
+                .map_err(|e| map_err(&self.path, e))?;
             tx.commit().map_err(|e| map_err(&self.path, e))?;
-            r.map_err(|e| map_err(&self.path, e))?
+            r
         };
         if version > SCHEMA_VERSION {
             return Err(StoreError::TooNew {
@@ -506,6 +514,23 @@ fn retry_busy<T>(mut f: impl FnMut() -> Result<T, StoreError>) -> Result<T, Stor
     }
 }
 
+/// Bytes available to this user on the file system that holds `path`.
+fn free_bytes(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = path.parent().unwrap_or(path);
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c` is a valid NUL-terminated path and `st` points to writable memory of the
+    // right type; statvfs only writes into it.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: statvfs returned 0, so it filled `st`.
+    let st = unsafe { st.assume_init() };
+    Some(u64::from(st.f_bavail) * u64::from(st.f_frsize))
+}
+
 fn io_error(path: &Path, e: &std::io::Error) -> StoreError {
     match e.kind() {
         std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
@@ -538,6 +563,14 @@ fn map_err(path: &Path, e: rusqlite::Error) -> StoreError {
             ErrorCode::ReadOnly => StoreError::ReadOnly { path },
             ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => StoreError::Busy { path },
             ErrorCode::DiskFull => StoreError::DiskFull { path },
+            // A full disk often surfaces as an I/O error (growing the WAL index fails).
+            ErrorCode::SystemIoFailure if free_bytes(&path).is_some_and(|b| b < 64 * 1024) => {
+                StoreError::DiskFull { path }
+            }
+            ErrorCode::SystemIoFailure => StoreError::DiskError {
+                path,
+                detail: msg.clone().unwrap_or_else(|| e.to_string()),
+            },
             ErrorCode::CannotOpen | ErrorCode::PermissionDenied => StoreError::CannotOpen {
                 path,
                 detail: msg.clone().unwrap_or_else(|| e.to_string()),
