@@ -515,6 +515,8 @@ fn retry_busy<T>(mut f: impl FnMut() -> Result<T, StoreError>) -> Result<T, Stor
 }
 
 /// Bytes available to this user on the file system that holds `path`.
+// The statvfs field types differ between platforms (u32 on some 32-bit ones).
+#[allow(clippy::useless_conversion)]
 fn free_bytes(path: &Path) -> Option<u64> {
     use std::os::unix::ffi::OsStrExt;
     let dir = path.parent().unwrap_or(path);
