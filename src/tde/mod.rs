@@ -2,3 +2,4 @@
 //! keeps on an HSM (see reference/oracle-tde.md, "Key identifiers and labels").
 
 pub mod labels;
+pub mod sql;
