@@ -2,4 +2,5 @@
 //! keeps on an HSM (see reference/oracle-tde.md, "Key identifiers and labels").
 
 pub mod labels;
+pub mod output;
 pub mod sql;
