@@ -176,7 +176,7 @@ pub fn parse_error(text: &str) -> Result<OraError, ParseError> {
 
 /// Rows of a V$ view's output.
 pub fn parse_view(text: &str, view: View) -> Result<Vec<Row>, ParseError> {
-    let table = parse_table(text, view.columns(), &view.name())?;
+    let table = parse_table(text, view.columns(), view.name())?;
     let names: Vec<&str> = table.columns.iter().map(String::as_str).collect();
     if !view.required().iter().all(|r| names.contains(r)) {
         return Err(ParseError::WrongColumns {
@@ -421,11 +421,11 @@ pub fn parse_table(text: &str, known: &[&str], what: &str) -> Result<Table, Pars
                     .filter(|l| !l.trim().is_empty())
                     .map(std::slice::from_ref)
                     .collect()
-            } else if (data.len() + 1) % (k + 1) == 0 {
+            } else if (data.len() + 1).is_multiple_of(k + 1) {
                 (0..(data.len() + 1) / (k + 1))
                     .map(|r| &data[r * (k + 1)..r * (k + 1) + k])
                     .collect()
-            } else if data.len() % k == 0 {
+            } else if data.len().is_multiple_of(k) {
                 // No record separators (SET RECSEP OFF).
                 data.chunks(k).collect()
             } else {
