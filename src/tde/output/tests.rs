@@ -252,8 +252,11 @@ fn render(
     out
 }
 
-fn keys_fixture() -> (Vec<(&'static str, usize, bool)>, Vec<Vec<String>>) {
-    let widths: Vec<(&str, usize, bool)> = KEYS_COLUMNS
+/// A column for the renderer: name, width, right-aligned (numbers).
+type RenderColumn = (&'static str, usize, bool);
+
+fn keys_fixture() -> (Vec<RenderColumn>, Vec<Vec<String>>) {
+    let widths: Vec<RenderColumn> = KEYS_COLUMNS
         .iter()
         .map(|c| match *c {
             "KEY_ID" => (*c, 52, false),
