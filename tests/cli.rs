@@ -237,3 +237,57 @@ fn audit_verify_names_the_first_tampered_entry() {
         "{out}"
     );
 }
+
+#[test]
+fn oracle_parse_reads_pasted_output_from_a_file_or_stdin() {
+    let env = Env::new();
+    let wrapped = "SQL> SELECT * FROM V$ENCRYPTION_WALLET;\n\nWRL_TYPE\n--------------------\nWRL_PARAMETER\n--------------------------------------------------------------------------------\nSTATUS                         WALLET_TYPE          WALLET_OR KEYSTORE FULLY_BAC\n------------------------------ -------------------- --------- -------- ---------\n    CON_ID\n----------\nHSM\n\nOPEN                           HSM                  PRIMARY   NONE     UNDEFINED\n         0\n\nFILE\n/u01/app/oracle/admin/ORCL/wallet/tde/\nOPEN                           PASSWORD             SECONDARY NONE     NO\n         0\n\n2 rows selected.\n";
+    let f = env.dir.path().join("wallet.txt");
+    std::fs::write(&f, wrapped).unwrap();
+    let (code, out, err) = run({
+        let mut c = env.tdekey();
+        c.args(["oracle", "parse", "wallet"]).arg(&f);
+        c
+    });
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v.as_array().unwrap().len(), 2);
+    assert_eq!(
+        v[0]["WALLET_ORDER"], "PRIMARY",
+        "the cut header WALLET_OR is named in full"
+    );
+    assert_eq!(v[0]["WRL_PARAMETER"], "", "empty cells are empty strings");
+    assert_eq!(v[1]["FULLY_BACKED_UP"], "NO");
+
+    let mut c = env.tdekey();
+    c.args(["oracle", "parse", "sqlnet"])
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
+    let mut child = c.spawn().unwrap();
+    use std::io::Write;
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"ENCRYPTION_WALLET_LOCATION=(SOURCE=(METHOD=HSM))\n")
+        .unwrap();
+    let o = child.wait_with_output().unwrap();
+    assert!(o.status.success());
+    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    assert_eq!(v["method"], "HSM");
+
+    let junk = env.dir.path().join("junk.txt");
+    std::fs::write(&junk, "nothing to see").unwrap();
+    let (code, _, err) = run({
+        let mut c = env.tdekey();
+        c.args(["oracle", "parse", "keys"]).arg(&junk);
+        c
+    });
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(&junk.display().to_string()),
+        "names the input: {err}"
+    );
+    assert!(err.contains("No query result"), "{err}");
+}

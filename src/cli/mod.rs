@@ -39,6 +39,36 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Oracle: read what Oracle printed.
+    Oracle {
+        #[command(subcommand)]
+        command: OracleCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OracleCommand {
+    /// Read pasted Oracle output (standard input without FILE) and print what tdekey understood, as JSON.
+    Parse {
+        #[arg(value_enum)]
+        what: ParseWhat,
+        /// The text to read; standard input when absent.
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ParseWhat {
+    /// SELECT * FROM V$ENCRYPTION_WALLET
+    Wallet,
+    /// SELECT * FROM V$ENCRYPTION_KEYS
+    Keys,
+    /// SHOW PARAMETER …
+    Parameter,
+    /// An ORA- error
+    Error,
+    /// A sqlnet.ora file
+    Sqlnet,
 }
 
 #[derive(Subcommand, Debug)]
@@ -243,6 +273,9 @@ pub fn main() -> ExitCode {
         None | Some(Command::Gui) => crate::ui::run(data).map_err(CliError),
         Some(Command::Hsm { command }) => hsm_cmd::run(&data, command),
         Some(Command::Audit { command }) => audit_cmd::run(&data, command),
+        Some(Command::Oracle {
+            command: OracleCommand::Parse { what, file },
+        }) => oracle_parse(what, file.as_deref()),
     };
     match result {
         Ok(code) => code,
@@ -251,6 +284,43 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn oracle_parse(what: ParseWhat, file: Option<&std::path::Path>) -> Result<ExitCode, CliError> {
+    use crate::tde::{output, sqlnet};
+    use std::io::Read;
+    let (source, text) = match file {
+        Some(f) => (
+            f.display().to_string(),
+            std::fs::read(f).map_err(|e| CliError(format!("Cannot read {}: {e}.", f.display())))?,
+        ),
+        None => {
+            let mut buf = Vec::new();
+            std::io::stdin()
+                .read_to_end(&mut buf)
+                .map_err(|e| CliError(format!("Cannot read standard input: {e}.")))?;
+            ("standard input".to_owned(), buf)
+        }
+    };
+    let text = String::from_utf8_lossy(&text);
+    let fail = |e: &dyn std::fmt::Display| CliError(format!("{source}: {e}"));
+    let json = match what {
+        ParseWhat::Wallet => serde_json::to_value(
+            output::parse_view(&text, output::View::EncryptionWallet).map_err(|e| fail(&e))?,
+        ),
+        ParseWhat::Keys => serde_json::to_value(
+            output::parse_view(&text, output::View::EncryptionKeys).map_err(|e| fail(&e))?,
+        ),
+        ParseWhat::Parameter => {
+            serde_json::to_value(output::parse_parameters(&text).map_err(|e| fail(&e))?)
+        }
+        ParseWhat::Error => serde_json::to_value(output::parse_error(&text).map_err(|e| fail(&e))?),
+        ParseWhat::Sqlnet => {
+            serde_json::to_value(sqlnet::parse_sqlnet(&text).map_err(|e| fail(&e))?)
+        }
+    }?;
+    println!("{}", serde_json::to_string_pretty(&json)?);
+    Ok(ExitCode::SUCCESS)
 }
 
 #[cfg(test)]

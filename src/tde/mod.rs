@@ -4,3 +4,4 @@
 pub mod labels;
 pub mod output;
 pub mod sql;
+pub mod sqlnet;
