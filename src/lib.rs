@@ -14,6 +14,7 @@ pub mod secret;
 pub mod store;
 pub mod tde;
 pub mod ui;
+pub mod wallet;
 
 /// The version written into audit entries and exports.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");

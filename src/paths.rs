@@ -83,3 +83,16 @@ pub fn adopt_demo_softhsm_conf(data: &DataDir) {
         unsafe { std::env::set_var("SOFTHSM2_CONF", conf) };
     }
 }
+
+/// The user name of `uid` from the password database, else `uid N`.
+pub fn user_name(uid: u32) -> String {
+    std::fs::read_to_string("/etc/passwd")
+        .ok()
+        .and_then(|p| {
+            p.lines().find_map(|l| {
+                let f: Vec<&str> = l.split(':').collect();
+                (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_owned())
+            })
+        })
+        .unwrap_or_else(|| format!("uid {uid}"))
+}

@@ -291,3 +291,57 @@ fn oracle_parse_reads_pasted_output_from_a_file_or_stdin() {
     );
     assert!(err.contains("No query result"), "{err}");
 }
+
+#[test]
+fn wallet_inspect_lists_entries_and_never_values_or_the_password() {
+    let env = Env::new();
+    let root = env.dir.path().join("wallet_root");
+    std::fs::create_dir_all(root.join("tde")).unwrap();
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/wallets/synthetic-tde-pbes2-aes256.p12");
+    std::fs::copy(&fixture, root.join("tde/ewallet.p12")).unwrap();
+    let (code, out, err) = run({
+        let mut c = env.tdekey();
+        c.args(["wallet", "inspect", "--json", "--wallet-root"])
+            .arg(&root)
+            .env("TDEKEY_WALLET_PASSWORD", "Test123Wallet");
+        c
+    });
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    let entries = v["wallet"]["entries"].as_array().unwrap();
+    assert_eq!(entries.len(), 5);
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["kind"] == "master-key" && e["current"] == true)
+    );
+    assert!(contains(
+        out.as_bytes(),
+        "ORACLE.SECURITY.DB.ENCRYPTION.MASTERKEY"
+    ));
+    assert!(
+        !contains(&env.all_bytes_except_tokens(), "Test123Wallet"),
+        "the password reached a file"
+    );
+
+    let (code, _, err) = run({
+        let mut c = env.tdekey();
+        c.args(["wallet", "inspect", "--wallet-root"])
+            .arg(&root)
+            .env("TDEKEY_WALLET_PASSWORD", "wrong");
+        c
+    });
+    assert_eq!(code, 1);
+    assert!(err.contains("password is wrong"), "{err}");
+    let (_, out, _) = run({
+        let mut c = env.tdekey();
+        c.args(["audit", "list", "--action", "wallet.inspect"]);
+        c
+    });
+    assert_eq!(
+        out.lines().count(),
+        2,
+        "both inspections are audited: {out}"
+    );
+}

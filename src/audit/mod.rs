@@ -40,6 +40,8 @@ pub enum Action {
     AuditExport,
     /// Decrypting an encrypted export.
     AuditDecrypt,
+    /// Opening a wallet with its password to list its entries.
+    WalletInspect,
 }
 
 impl Action {
@@ -57,6 +59,7 @@ impl Action {
         Action::AuditCheckpoint,
         Action::AuditExport,
         Action::AuditDecrypt,
+        Action::WalletInspect,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -74,6 +77,7 @@ impl Action {
             Action::AuditCheckpoint => "audit.checkpoint",
             Action::AuditExport => "audit.export",
             Action::AuditDecrypt => "audit.decrypt",
+            Action::WalletInspect => "wallet.inspect",
         }
     }
 }
@@ -112,19 +116,9 @@ impl Origin {
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| {
                 use std::os::unix::fs::MetadataExt;
-                let Ok(uid) = std::fs::metadata("/proc/self").map(|m| m.uid()) else {
-                    return "unknown".to_owned();
-                };
-                // The name from the password database, else the number.
-                std::fs::read_to_string("/etc/passwd")
-                    .ok()
-                    .and_then(|p| {
-                        p.lines().find_map(|l| {
-                            let f: Vec<&str> = l.split(':').collect();
-                            (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_owned())
-                        })
-                    })
-                    .unwrap_or_else(|| format!("uid {uid}"))
+                std::fs::metadata("/proc/self")
+                    .map(|m| crate::paths::user_name(m.uid()))
+                    .unwrap_or_else(|_| "unknown".to_owned())
             });
         let host = gethostname::gethostname().to_string_lossy().into_owned();
         Self { os_user, host }

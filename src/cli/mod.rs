@@ -39,10 +39,43 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Oracle wallets (ewallet.p12) and WALLET_ROOT.
+    Wallet {
+        #[command(subcommand)]
+        command: WalletCommand,
+    },
     /// Oracle: read what Oracle printed.
     Oracle {
         #[command(subcommand)]
         command: OracleCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WalletCommand {
+    /// The keystore files of a WALLET_ROOT (owners, modes, warnings) and, with the wallet
+    /// password, the TDE master key entries of ewallet.p12 (never their values).
+    Inspect {
+        /// The WALLET_ROOT directory (the wallet is WALLET_ROOT/tde/ewallet.p12).
+        #[arg(
+            long,
+            value_name = "DIR",
+            required_unless_present = "file",
+            conflicts_with = "file"
+        )]
+        wallet_root: Option<PathBuf>,
+        /// A wallet file instead of a WALLET_ROOT.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Read the wallet password from the first line of FILE (else $TDEKEY_WALLET_PASSWORD,
+        /// else a prompt).
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+        /// Report the files only; do not ask for the password.
+        #[arg(long)]
+        files_only: bool,
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -276,6 +309,23 @@ pub fn main() -> ExitCode {
         Some(Command::Oracle {
             command: OracleCommand::Parse { what, file },
         }) => oracle_parse(what, file.as_deref()),
+        Some(Command::Wallet {
+            command:
+                WalletCommand::Inspect {
+                    wallet_root,
+                    file,
+                    password_file,
+                    files_only,
+                    json,
+                },
+        }) => wallet_inspect(
+            &data,
+            wallet_root.as_deref(),
+            file.as_deref(),
+            password_file.as_deref(),
+            files_only,
+            json,
+        ),
     };
     match result {
         Ok(code) => code,
@@ -284,6 +334,124 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn wallet_inspect(
+    data: &DataDir,
+    root: Option<&std::path::Path>,
+    file: Option<&std::path::Path>,
+    password_file: Option<&std::path::Path>,
+    files_only: bool,
+    json_out: bool,
+) -> Result<ExitCode, CliError> {
+    use crate::audit::{Action, Outcome};
+    use crate::wallet::{EntryKind, inspect_root, read_wallet};
+    let report = root.map(inspect_root);
+    let wallet = match (file, root) {
+        (Some(f), _) => Some(f.to_path_buf()),
+        (None, Some(r)) => Some(r.join("tde").join("ewallet.p12")).filter(|p| p.is_file()),
+        (None, None) => None,
+    };
+    let mut contents = None;
+    let mut note = None;
+    if let Some(w) = wallet.filter(|_| !files_only) {
+        let password = if let Some(v) = std::env::var_os("TDEKEY_WALLET_PASSWORD") {
+            Some(crate::secret::Secret::new(v.to_string_lossy().into_owned()))
+        } else if let Some(f) = password_file {
+            Some(crate::secret::Secret::from_file(f).map_err(|e| {
+                CliError(format!(
+                    "Cannot read the password file {}: {e}.",
+                    f.display()
+                ))
+            })?)
+        } else {
+            rpassword::prompt_password(format!("Password of {} (not echoed): ", w.display()))
+                .ok()
+                .map(crate::secret::Secret::new)
+        };
+        match password {
+            None => {
+                note = Some("Entries not listed: give the wallet password ($TDEKEY_WALLET_PASSWORD, --password-file, or run in a terminal).".to_owned())
+            }
+            Some(pw) => {
+                let bytes = std::fs::read(&w).map_err(|e| {
+                    CliError(format!("Cannot read {}: {e}.", w.display()))
+                })?;
+                let name = w.display().to_string();
+                let result = read_wallet(&bytes, &pw, &name);
+                drop(pw);
+                let mut auditor = hsm_cmd::auditor(data)?;
+                let (outcome, details) = match &result {
+                    Ok(c) => (
+                        Outcome::Success,
+                        serde_json::json!({ "entries": c.entries.len(), "encryption": c.encryption }),
+                    ),
+                    Err(e) => (Outcome::Failure, serde_json::json!({ "error": e.to_string() })),
+                };
+                auditor.record(Action::WalletInspect, &name, outcome, None, details)?;
+                contents = Some(result?);
+            }
+        }
+    }
+    if json_out {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&serde_json::json!({
+                "wallet_root": report,
+                "wallet": contents,
+                "note": note,
+            }))?
+        );
+        return Ok(ExitCode::SUCCESS);
+    }
+    if let Some(r) = &report {
+        println!("WALLET_ROOT {}", r.root);
+        for f in &r.files {
+            match (&f.mode, &f.owner) {
+                (Some(m), Some(o)) => println!(
+                    "  {}  {m} {o}  {}",
+                    f.path,
+                    f.size
+                        .map(|s| format!("{s} bytes"))
+                        .unwrap_or_else(|| "directory".into())
+                ),
+                _ => println!("  {}  (absent)", f.path),
+            }
+        }
+        for b in &r.backups {
+            println!("  backup: {b}");
+        }
+        for w in &r.warnings {
+            println!("  ! {w}");
+        }
+    }
+    if let Some(c) = &contents {
+        println!(
+            "Wallet: {}; MAC {} ({} iterations)",
+            c.encryption, c.mac, c.iterations
+        );
+        for e in &c.entries {
+            let what = match e.kind {
+                EntryKind::MasterKey if e.current => "master key (current)",
+                EntryKind::MasterKey => "master key",
+                EntryKind::CurrentKeyPointer => "names the current key",
+                EntryKind::KeyMetadata => "key metadata",
+                EntryKind::Identity => "identity",
+                EntryKind::KeyBag => "key bag",
+                EntryKind::Tablespace => "tablespace key",
+                EntryKind::Other => "other",
+            };
+            println!("  {:<24} {}", what, e.name);
+            if let (EntryKind::CurrentKeyPointer, Some(k)) = (e.kind, &e.key_id) {
+                println!("  {:<24} -> {k}", "");
+            }
+        }
+        println!("(Key values are never shown.)");
+    }
+    if let Some(n) = note {
+        println!("{n}");
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn oracle_parse(what: ParseWhat, file: Option<&std::path::Path>) -> Result<ExitCode, CliError> {

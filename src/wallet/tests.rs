@@ -1,0 +1,154 @@
+use super::*;
+
+fn fixture(name: &str) -> Vec<u8> {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/wallets")
+        .join(name);
+    std::fs::read(&p).unwrap_or_else(|e| panic!("fixture {}: {e}", p.display()))
+}
+
+#[test]
+fn the_real_oracle_3des_wallet() {
+    let w = read_wallet(
+        &fixture("oracle-secret-store-3des.p12"),
+        &Secret::from("123Wallet"),
+        "f",
+    )
+    .unwrap();
+    assert_eq!(w.mac, "HMAC-SHA1");
+    assert_eq!(w.iterations, 1024);
+    assert!(
+        w.encryption.starts_with("pbeWithSHAAnd3-KeyTripleDES-CBC"),
+        "{}",
+        w.encryption
+    );
+    assert_eq!(w.entries.len(), 4, "{:?}", w.entries);
+    assert!(
+        w.entries.iter().all(|e| e.kind == EntryKind::Other),
+        "secret-store entries: {:?}",
+        w.entries
+    );
+}
+
+#[test]
+fn the_synthetic_pbes2_tde_wallet() {
+    let w = read_wallet(
+        &fixture("synthetic-tde-pbes2-aes256.p12"),
+        &Secret::from("Test123Wallet"),
+        "f",
+    )
+    .unwrap();
+    assert!(w.encryption.starts_with("PBES2"), "{}", w.encryption);
+    assert_eq!(w.iterations, 10_000);
+    let kinds: Vec<EntryKind> = w.entries.iter().map(|e| e.kind).collect();
+    assert!(kinds.contains(&EntryKind::MasterKey), "{:?}", w.entries);
+    assert!(
+        kinds.contains(&EntryKind::CurrentKeyPointer),
+        "{:?}",
+        w.entries
+    );
+    assert!(kinds.contains(&EntryKind::KeyMetadata), "{:?}", w.entries);
+    assert!(kinds.contains(&EntryKind::Identity));
+    assert!(kinds.contains(&EntryKind::KeyBag));
+    for e in w.entries.iter().filter(|e| e.kind == EntryKind::MasterKey) {
+        let id = e.key_id.as_deref().unwrap();
+        assert!(id.starts_with('A'), "software key ids start with A: {id}");
+        assert_eq!(e.master_key_id.as_ref().map(String::len), Some(32));
+    }
+    let current: Vec<&Entry> = w.entries.iter().filter(|e| e.current).collect();
+    assert_eq!(current.len(), 1, "exactly one current master key");
+    let pointer = w
+        .entries
+        .iter()
+        .find(|e| e.kind == EntryKind::CurrentKeyPointer)
+        .unwrap();
+    assert_eq!(
+        pointer.key_id, current[0].key_id,
+        "MASTERKEY names the current key"
+    );
+    let json = serde_json::to_string(&w).unwrap();
+    assert!(!json.contains("\"value\""), "no values are reported");
+}
+
+#[test]
+fn wrong_passwords_and_damaged_files_are_named() {
+    let bytes = fixture("synthetic-tde-pbes2-aes256.p12");
+    let e = read_wallet(&bytes, &Secret::from("nope"), "ewallet.p12").unwrap_err();
+    assert_eq!(e, WalletError::WrongPassword("ewallet.p12".into()));
+    assert!(e.to_string().contains("password is wrong"));
+    let e = read_wallet(
+        &bytes[..bytes.len() / 2],
+        &Secret::from("Test123Wallet"),
+        "ewallet.p12",
+    )
+    .unwrap_err();
+    assert!(
+        matches!(e, WalletError::Truncated(_) | WalletError::NotAWallet(_)),
+        "{e}"
+    );
+    let e = read_wallet(b"this is a text file", &Secret::from("x"), "notes.txt").unwrap_err();
+    assert_eq!(e, WalletError::NotAWallet("notes.txt".into()));
+    // One flipped byte inside the encrypted content: the MAC catches it.
+    let mut flipped = bytes.clone();
+    let i = flipped.len() - 80;
+    flipped[i] ^= 0x01;
+    assert!(read_wallet(&flipped, &Secret::from("Test123Wallet"), "f").is_err());
+    let e3 = read_wallet(
+        &fixture("oracle-secret-store-3des.p12"),
+        &Secret::from("123wallet"),
+        "f",
+    )
+    .unwrap_err();
+    assert!(matches!(e3, WalletError::WrongPassword(_)), "{e3}");
+}
+
+#[test]
+fn absurd_iteration_counts_are_refused_before_any_work() {
+    let mut pfx = pkcs12::pfx::Pfx::from_der(&fixture("oracle-secret-store-3des.p12")).unwrap();
+    pfx.mac_data.as_mut().unwrap().iterations = 20_000_000;
+    let hostile = pfx.to_der().unwrap();
+    let e = read_wallet(&hostile, &Secret::from("123Wallet"), "hostile.p12").unwrap_err();
+    assert_eq!(
+        e,
+        WalletError::TooManyIterations {
+            file: "hostile.p12".into(),
+            iterations: 20_000_000
+        }
+    );
+}
+
+#[test]
+fn a_wallet_root_report_warns_about_readable_auto_login() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let tde = dir.path().join("tde");
+    std::fs::create_dir(&tde).unwrap();
+    std::fs::write(
+        tde.join("ewallet.p12"),
+        fixture("synthetic-tde-pbes2-aes256.p12"),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        tde.join("ewallet.p12"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    std::fs::write(tde.join("cwallet.sso"), b"sso").unwrap();
+    std::fs::set_permissions(
+        tde.join("cwallet.sso"),
+        std::fs::Permissions::from_mode(0o640),
+    )
+    .unwrap();
+    std::fs::write(tde.join("ewallet_2026112405_pre_migration.p12"), b"x").unwrap();
+    let r = inspect_root(dir.path());
+    assert_eq!(r.backups, ["ewallet_2026112405_pre_migration.p12"]);
+    assert_eq!(r.files[0].mode.as_deref(), Some("0600"));
+    assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+    assert!(
+        r.warnings[0].contains("cwallet.sso") && r.warnings[0].contains("its group"),
+        "{:?}",
+        r.warnings
+    );
+    let empty = inspect_root(&dir.path().join("nope"));
+    assert!(empty.warnings[0].contains("not a directory"));
+}
