@@ -345,3 +345,68 @@ fn wallet_inspect_lists_entries_and_never_values_or_the_password() {
         "both inspections are audited: {out}"
     );
 }
+
+#[test]
+fn database_profiles_are_saved_listed_and_removed_with_audit_entries() {
+    let env = Env::new();
+    let t = |args: &[&str]| {
+        let mut c = env.tdekey();
+        c.args(args);
+        run(c)
+    };
+    let (code, _, err) = t(&[
+        "db",
+        "add",
+        "ORCL",
+        "--connector",
+        "sqlplus",
+        "--oracle-home",
+        "/u01/app/oracle/product/19.0.0/dbhome_1",
+        "--sid",
+        "ORCL",
+        "--wallet-root",
+        "/u01/app/oracle/admin/ORCL/wallet",
+        "--multitenant",
+        "cdb-united",
+        "--rac",
+    ]);
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = t(&[
+        "db",
+        "add",
+        "bad",
+        "--connector",
+        "manual",
+        "--hsm-profile",
+        "missing",
+    ]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("no HSM connection profile is named \"missing\""),
+        "{err}"
+    );
+    let (code, out, _) = t(&["db", "show", "ORCL", "--json"]);
+    assert_eq!(code, 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["connector"], "sqlplus");
+    assert_eq!(v["multitenant"], "cdb-united");
+    assert_eq!(v["rac"], true);
+    assert_eq!(v["auth"]["kind"], "os");
+    let (code, _, _) = t(&["db", "remove", "ORCL"]);
+    assert_eq!(code, 0);
+    let (_, out, _) = t(&["db", "list", "--json"]);
+    assert_eq!(out.trim(), "[]");
+    let (_, out, _) = t(&["audit", "list", "--action", "database.change", "--json"]);
+    let entries: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    let outcomes: Vec<&str> = entries
+        .iter()
+        .map(|e| e["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        [
+            "success", "started", "failure", "started", "success", "started"
+        ],
+        "newest first"
+    );
+}

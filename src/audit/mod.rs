@@ -42,6 +42,8 @@ pub enum Action {
     AuditDecrypt,
     /// Opening a wallet with its password to list its entries.
     WalletInspect,
+    /// Adding, changing or removing a database profile.
+    DatabaseChange,
 }
 
 impl Action {
@@ -60,6 +62,7 @@ impl Action {
         Action::AuditExport,
         Action::AuditDecrypt,
         Action::WalletInspect,
+        Action::DatabaseChange,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -78,6 +81,7 @@ impl Action {
             Action::AuditExport => "audit.export",
             Action::AuditDecrypt => "audit.decrypt",
             Action::WalletInspect => "wallet.inspect",
+            Action::DatabaseChange => "database.change",
         }
     }
 }

@@ -39,6 +39,11 @@ pub enum Command {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// Database profiles: how tdekey reaches each Oracle database (no passwords are stored).
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
     /// Oracle wallets (ewallet.p12) and WALLET_ROOT.
     Wallet {
         #[command(subcommand)]
@@ -49,6 +54,63 @@ pub enum Command {
         #[command(subcommand)]
         command: OracleCommand,
     },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DbCommand {
+    /// Add a database profile, or replace the one with the same name.
+    Add {
+        name: String,
+        /// manual (you run the statements), sqlplus (tdekey runs sqlplus), rehearsal (simulated).
+        #[arg(long, value_enum)]
+        connector: ConnectorArg,
+        #[arg(long, value_name = "DIR")]
+        oracle_home: Option<String>,
+        #[arg(long, value_name = "SID", conflicts_with = "connect")]
+        sid: Option<String>,
+        /// A connect string (EZConnect or a TNS alias) instead of ORACLE_SID.
+        #[arg(long, value_name = "STRING")]
+        connect: Option<String>,
+        /// Connect as this user (its password is asked when needed); default: / AS SYSKM.
+        #[arg(long, value_name = "NAME")]
+        db_user: Option<String>,
+        #[arg(long, value_name = "DIR")]
+        wallet_root: Option<String>,
+        #[arg(long, value_enum, default_value = "non-cdb")]
+        multitenant: MultitenantArg,
+        #[arg(long)]
+        rac: bool,
+        /// The HSM connection profile the keystore uses.
+        #[arg(long, value_name = "NAME")]
+        hsm_profile: Option<String>,
+    },
+    /// List the database profiles.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one database profile.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a database profile (nothing in the database or on the HSM changes).
+    Remove { name: String },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ConnectorArg {
+    Manual,
+    Sqlplus,
+    Rehearsal,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum MultitenantArg {
+    NonCdb,
+    CdbUnited,
+    CdbIsolated,
 }
 
 #[derive(Subcommand, Debug)]
@@ -309,6 +371,7 @@ pub fn main() -> ExitCode {
         Some(Command::Oracle {
             command: OracleCommand::Parse { what, file },
         }) => oracle_parse(what, file.as_deref()),
+        Some(Command::Db { command }) => db_cmd(&data, command),
         Some(Command::Wallet {
             command:
                 WalletCommand::Inspect {
@@ -334,6 +397,160 @@ pub fn main() -> ExitCode {
             ExitCode::FAILURE
         }
     }
+}
+
+fn db_cmd(data: &DataDir, cmd: DbCommand) -> Result<ExitCode, CliError> {
+    use crate::audit::{Action, Outcome};
+    use crate::store::{Connector, DatabaseProfile, DbAuth, Multitenant};
+    let mut auditor = hsm_cmd::auditor(data)?;
+    let describe = |d: &DatabaseProfile| -> String {
+        format!(
+            "{}\n  connector     {}{}\n  ORACLE_HOME   {}\n  SID/connect   {}\n  connect as    {}\n  WALLET_ROOT   {}\n  multitenant   {}\n  RAC           {}\n  HSM profile   {}",
+            d.name,
+            d.connector.as_str(),
+            if d.connector == Connector::Rehearsal {
+                " (Rehearsal: simulated, not a real database)"
+            } else {
+                ""
+            },
+            d.oracle_home.as_deref().unwrap_or("—"),
+            d.oracle_sid
+                .as_deref()
+                .or(d.connect_string.as_deref())
+                .unwrap_or("—"),
+            match &d.auth {
+                DbAuth::Os => "/ AS SYSKM".to_owned(),
+                DbAuth::User(u) => format!("{u} (password asked when needed)"),
+            },
+            d.wallet_root.as_deref().unwrap_or("—"),
+            d.multitenant.as_str(),
+            if d.rac { "yes" } else { "no" },
+            d.hsm_profile.as_deref().unwrap_or("—"),
+        )
+    };
+    match cmd {
+        DbCommand::Add {
+            name,
+            connector,
+            oracle_home,
+            sid,
+            connect,
+            db_user,
+            wallet_root,
+            multitenant,
+            rac,
+            hsm_profile,
+        } => {
+            if name.trim().is_empty() {
+                return Err(CliError("Give the database profile a name.".into()));
+            }
+            let d = DatabaseProfile {
+                id: None,
+                name: name.trim().to_owned(),
+                connector: match connector {
+                    ConnectorArg::Manual => Connector::Manual,
+                    ConnectorArg::Sqlplus => Connector::Sqlplus,
+                    ConnectorArg::Rehearsal => Connector::Rehearsal,
+                },
+                oracle_home,
+                oracle_sid: sid,
+                connect_string: connect,
+                auth: db_user.map_or(DbAuth::Os, DbAuth::User),
+                wallet_root,
+                multitenant: match multitenant {
+                    MultitenantArg::NonCdb => Multitenant::NonCdb,
+                    MultitenantArg::CdbUnited => Multitenant::CdbUnited,
+                    MultitenantArg::CdbIsolated => Multitenant::CdbIsolated,
+                },
+                rac,
+                hsm_profile,
+            };
+            if d.connector == Connector::Sqlplus && d.oracle_home.is_none() {
+                return Err(CliError(
+                    "A sqlplus profile needs --oracle-home (where bin/sqlplus is).".into(),
+                ));
+            }
+            let pending = auditor.begin(
+                Action::DatabaseChange,
+                &d.name,
+                None,
+                serde_json::json!({ "operation": "save", "profile": d }),
+            )?;
+            let r = auditor.store().save_database(&d);
+            let (o, det) = match &r {
+                Ok(id) => (Outcome::Success, serde_json::json!({ "id": id })),
+                Err(e) => (
+                    Outcome::Failure,
+                    serde_json::json!({ "error": e.to_string() }),
+                ),
+            };
+            auditor.finish(pending, o, det)?;
+            r?;
+            println!("Saved the database profile {:?}.", d.name);
+        }
+        DbCommand::List { json } => {
+            let all = auditor.store().databases()?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&all)?);
+            } else if all.is_empty() {
+                println!(
+                    "No database profiles yet: add one with `tdekey db add NAME --connector …`."
+                );
+            } else {
+                for d in &all {
+                    println!(
+                        "{:<24} {:<10} {:<12} {}",
+                        d.name,
+                        d.connector.as_str(),
+                        d.multitenant.as_str(),
+                        d.oracle_sid
+                            .as_deref()
+                            .or(d.connect_string.as_deref())
+                            .unwrap_or("")
+                    );
+                }
+            }
+        }
+        DbCommand::Show { name, json } => {
+            let d = auditor.store().database(&name)?.ok_or_else(|| {
+                CliError(format!(
+                    "No database profile is named {name:?} (see `tdekey db list`)."
+                ))
+            })?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&d)?);
+            } else {
+                println!("{}", describe(&d));
+            }
+        }
+        DbCommand::Remove { name } => {
+            if auditor.store().database(&name)?.is_none() {
+                return Err(CliError(format!(
+                    "No database profile is named {name:?} (see `tdekey db list`)."
+                )));
+            }
+            let pending = auditor.begin(
+                Action::DatabaseChange,
+                &name,
+                None,
+                serde_json::json!({ "operation": "remove" }),
+            )?;
+            let r = auditor.store().remove_database(&name);
+            let (o, det) = match &r {
+                Ok(_) => (Outcome::Success, serde_json::json!({})),
+                Err(e) => (
+                    Outcome::Failure,
+                    serde_json::json!({ "error": e.to_string() }),
+                ),
+            };
+            auditor.finish(pending, o, det)?;
+            r?;
+            println!(
+                "Removed the database profile {name:?}. Nothing in the database or on the HSM changed."
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 fn wallet_inspect(

@@ -5,7 +5,10 @@
 //! transaction, tables STRICT. A file that is not a tdekey database is never written to.
 
 mod audit_query;
+mod databases;
 mod profiles;
+
+pub use databases::{Connector, DatabaseProfile, DbAuth, Multitenant};
 
 pub use audit_query::{AuditFilter, AuditRowRef};
 
@@ -84,6 +87,23 @@ CREATE VIRTUAL TABLE audit_text USING fts5(
 INSERT INTO audit_text (rowid, target, details) SELECT seq, target, details FROM audit_log;
 CREATE TRIGGER audit_log_text AFTER INSERT ON audit_log
 BEGIN INSERT INTO audit_text (rowid, target, details) VALUES (new.seq, new.target, new.details); END;
+"#,
+    r#"
+CREATE TABLE databases (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    connector TEXT NOT NULL CHECK (connector IN ('manual', 'sqlplus', 'rehearsal')),
+    oracle_home TEXT,
+    oracle_sid TEXT,
+    connect_string TEXT,
+    auth_user TEXT,
+    wallet_root TEXT,
+    multitenant TEXT NOT NULL CHECK (multitenant IN ('non-cdb', 'cdb-united', 'cdb-isolated')),
+    rac INTEGER NOT NULL CHECK (rac IN (0, 1)),
+    hsm_connection_id INTEGER REFERENCES hsm_connections (id) ON DELETE SET NULL,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+) STRICT;
 "#,
 ];
 
