@@ -140,13 +140,14 @@ pub(crate) fn utc(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-fn derive_key(pass: &Secret, salt: &[u8], m: u32, t: u32, p: u32) -> Zeroizing<[u8; 32]> {
+/// Argon2id; `None` when the parameters are ones Argon2 refuses (only a forged header has them).
+fn derive_key(pass: &Secret, salt: &[u8], m: u32, t: u32, p: u32) -> Option<Zeroizing<[u8; 32]>> {
     let mut key = Zeroizing::new([0u8; 32]);
-    let params = argon2::Params::new(m, t, p, Some(32)).expect("costs were checked");
+    let params = argon2::Params::new(m, t, p, Some(32)).ok()?;
     argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
         .hash_password_into(pass.expose().as_bytes(), salt, key.as_mut())
-        .expect("argon2 with checked parameters");
-    key
+        .ok()?;
+    Some(key)
 }
 
 fn key_check(key: &[u8; 32]) -> [u8; 16] {
@@ -444,7 +445,8 @@ pub fn export(
             let mut prefix = [0u8; 7];
             OsRng.fill_bytes(&mut salt);
             OsRng.fill_bytes(&mut prefix);
-            let key = derive_key(pass, &salt, M_COST_KIB, T_COST, P_COST);
+            let key = derive_key(pass, &salt, M_COST_KIB, T_COST, P_COST)
+                .ok_or_else(|| write_err(out, "the key derivation failed"))?;
             let mut header = [0u8; HEADER_LEN];
             header[..16].copy_from_slice(MAGIC);
             header[16..20].copy_from_slice(&M_COST_KIB.to_be_bytes());
@@ -583,7 +585,8 @@ pub fn decrypt(input: &Path, passphrase: &Secret, out: &Path) -> Result<u64, Exp
             path: input.to_path_buf(),
         });
     }
-    let be = |i: usize| u32::from_be_bytes(header[i..i + 4].try_into().expect("4 bytes"));
+    let be =
+        |i: usize| u32::from_be_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
     let (m, t, p, chunk) = (be(16), be(20), be(24), be(51) as usize);
     if !(8..=1024 * 1024).contains(&m)
         || !(1..=64).contains(&t)
@@ -597,14 +600,21 @@ pub fn decrypt(input: &Path, passphrase: &Secret, out: &Path) -> Result<u64, Exp
             p,
         });
     }
-    let key = derive_key(passphrase, &header[28..44], m, t, p);
+    let absurd = || ExportError::AbsurdCosts {
+        path: input.to_path_buf(),
+        m_kib: m,
+        t,
+        p,
+    };
+    let key = derive_key(passphrase, &header[28..44], m, t, p).ok_or_else(absurd)?;
     if key_check(&key) != header[55..71] {
         return Err(ExportError::WrongPassphrase {
             path: input.to_path_buf(),
         });
     }
     let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key.as_ref()));
-    let prefix: [u8; 7] = header[44..51].try_into().expect("7 bytes");
+    let mut prefix = [0u8; 7];
+    prefix.copy_from_slice(&header[44..51]);
     let tmp = temp_beside(out, ".tdekey-decrypt-")?;
     let mut w = std::io::BufWriter::new(tmp.as_file());
     let size = chunk + TAG;
@@ -665,6 +675,26 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_forged_header_with_costs_argon2_refuses_is_an_error_not_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut header = [0u8; HEADER_LEN];
+        header[..16].copy_from_slice(MAGIC);
+        header[16..20].copy_from_slice(&8u32.to_be_bytes()); // 8 KiB …
+        header[20..24].copy_from_slice(&1u32.to_be_bytes());
+        header[24..28].copy_from_slice(&16u32.to_be_bytes()); // … for 16 lanes: too little
+        header[51..55].copy_from_slice(&1024u32.to_be_bytes());
+        let f = dir.path().join("forged.enc");
+        std::fs::write(&f, header).unwrap();
+        let e = decrypt(
+            &f,
+            &Secret::from("whatever passphrase"),
+            &dir.path().join("o"),
+        )
+        .unwrap_err();
+        assert!(matches!(e, ExportError::AbsurdCosts { .. }), "{e}");
+    }
 
     #[test]
     fn cached_times_match_chrono() {
