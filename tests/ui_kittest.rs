@@ -376,3 +376,70 @@ fn filter_the_audit_log_and_export_it() {
             .any(|r| r.action == "audit.export" && r.outcome == "success")
     });
 }
+
+#[test]
+fn a_database_profile_is_added_edited_and_deleted_in_the_window() {
+    let env = Env::new();
+    let data = env.data.clone();
+    let mut h = Harness::builder()
+        .with_size(egui::Vec2::new(1400.0, 900.0))
+        .build_eframe(|cc| App::new(cc, data));
+    h.step();
+    h.get_by_label("Databases").click();
+    wait_until(&mut h, "the database list", |h| {
+        !h.state().is_pending(Task::Databases)
+            && h.query_by_label("No database profiles yet.").is_some()
+    });
+    for (label, text) in [
+        ("Name", "ORCL production"),
+        ("ORACLE_HOME", "/u01/app/oracle/product/19.0.0/dbhome_1"),
+        ("ORACLE_SID", "ORCL"),
+        ("WALLET_ROOT", "/u01/app/oracle/admin/ORCL/wallet"),
+    ] {
+        h.get_by_label(label).focus();
+        h.step();
+        h.get_by_label(label).type_text(text);
+        h.step();
+    }
+    h.get_by_label("SQL*Plus").click();
+    h.step();
+    h.get_by_label("CDB, united").click();
+    h.step();
+    h.get_by_label("Save database profile").click();
+    wait_until(&mut h, "the saved profile", |h| {
+        h.state().databases.databases.len() == 1
+            || h.state().databases.banner.as_ref().is_some_and(|b| b.error)
+    });
+    let d = h.state().databases.databases[0].clone();
+    assert_eq!(d.name, "ORCL production");
+    assert_eq!(d.connector, tdekey::store::Connector::Sqlplus);
+    assert_eq!(d.oracle_sid.as_deref(), Some("ORCL"));
+    assert_eq!(d.multitenant, tdekey::store::Multitenant::CdbUnited);
+    h.step();
+    assert!(
+        h.query_by_label_contains("\"ORCL production\" saved")
+            .is_some()
+    );
+
+    h.get_by_label("Delete database profile").click();
+    wait_until(&mut h, "the deletion", |h| {
+        h.state().databases.databases.is_empty()
+    });
+    let store = tdekey::store::Store::open(&env.data.database()).unwrap();
+    let actions: Vec<String> = store
+        .recent_audit(10)
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|e| format!("{} {}", e.action, e.outcome))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "database.change started",
+            "database.change success",
+            "database.change started",
+            "database.change success"
+        ]
+    );
+}

@@ -400,7 +400,6 @@ pub fn main() -> ExitCode {
 }
 
 fn db_cmd(data: &DataDir, cmd: DbCommand) -> Result<ExitCode, CliError> {
-    use crate::audit::{Action, Outcome};
     use crate::store::{Connector, DatabaseProfile, DbAuth, Multitenant};
     let mut auditor = hsm_cmd::auditor(data)?;
     let describe = |d: &DatabaseProfile| -> String {
@@ -465,27 +464,7 @@ fn db_cmd(data: &DataDir, cmd: DbCommand) -> Result<ExitCode, CliError> {
                 rac,
                 hsm_profile,
             };
-            if d.connector == Connector::Sqlplus && d.oracle_home.is_none() {
-                return Err(CliError(
-                    "A sqlplus profile needs --oracle-home (where bin/sqlplus is).".into(),
-                ));
-            }
-            let pending = auditor.begin(
-                Action::DatabaseChange,
-                &d.name,
-                None,
-                serde_json::json!({ "operation": "save", "profile": d }),
-            )?;
-            let r = auditor.store().save_database(&d);
-            let (o, det) = match &r {
-                Ok(id) => (Outcome::Success, serde_json::json!({ "id": id })),
-                Err(e) => (
-                    Outcome::Failure,
-                    serde_json::json!({ "error": e.to_string() }),
-                ),
-            };
-            auditor.finish(pending, o, det)?;
-            r?;
+            crate::engine::save_database(&mut auditor, &d).map_err(CliError)?;
             println!("Saved the database profile {:?}.", d.name);
         }
         DbCommand::List { json } => {
@@ -524,27 +503,8 @@ fn db_cmd(data: &DataDir, cmd: DbCommand) -> Result<ExitCode, CliError> {
             }
         }
         DbCommand::Remove { name } => {
-            if auditor.store().database(&name)?.is_none() {
-                return Err(CliError(format!(
-                    "No database profile is named {name:?} (see `tdekey db list`)."
-                )));
-            }
-            let pending = auditor.begin(
-                Action::DatabaseChange,
-                &name,
-                None,
-                serde_json::json!({ "operation": "remove" }),
-            )?;
-            let r = auditor.store().remove_database(&name);
-            let (o, det) = match &r {
-                Ok(_) => (Outcome::Success, serde_json::json!({})),
-                Err(e) => (
-                    Outcome::Failure,
-                    serde_json::json!({ "error": e.to_string() }),
-                ),
-            };
-            auditor.finish(pending, o, det)?;
-            r?;
+            crate::engine::remove_database(&mut auditor, &name)
+                .map_err(|e| CliError(format!("{e} (see `tdekey db list`)")))?;
             println!(
                 "Removed the database profile {name:?}. Nothing in the database or on the HSM changed."
             );

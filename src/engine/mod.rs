@@ -10,7 +10,7 @@ mod audit_worker;
 mod hsm_worker;
 mod store_worker;
 
-pub use store_worker::save as save_profile;
+pub use store_worker::{remove_database, save as save_profile, save_database};
 
 use crate::audit::export::{Format as ExportFormat, Manifest};
 use crate::hsm::{LibraryReport, ModuleCandidate, OpenToken, PinFormat, SlotReport, TokenSelector};
@@ -38,6 +38,7 @@ pub enum Task {
     AuditExport,
     /// Verification and checkpoints (run where the HSM session is).
     AuditVerify,
+    Databases,
     SaveDialog,
 }
 
@@ -97,6 +98,13 @@ pub enum Command {
     PickSavePath {
         suggested: String,
     },
+    LoadDatabases,
+    SaveDatabase {
+        profile: crate::store::DatabaseProfile,
+    },
+    DeleteDatabase {
+        name: String,
+    },
 }
 
 impl Command {
@@ -114,6 +122,9 @@ impl Command {
             Command::AuditExport { .. } => Task::AuditExport,
             Command::AuditVerify | Command::AuditCheckpoint => Task::AuditVerify,
             Command::PickSavePath { .. } => Task::SaveDialog,
+            Command::LoadDatabases
+            | Command::SaveDatabase { .. }
+            | Command::DeleteDatabase { .. } => Task::Databases,
         }
     }
 }
@@ -166,6 +177,11 @@ pub enum Event {
         text: String,
     },
     SavePathPicked(Option<PathBuf>),
+    Databases {
+        databases: Vec<crate::store::DatabaseProfile>,
+        /// The name of the profile just saved, if any.
+        saved: Option<String>,
+    },
     Failed {
         task: Task,
         message: String,
@@ -190,6 +206,7 @@ impl Event {
             Event::AuditExported(..) => Some(Task::AuditExport),
             Event::AuditVerified { .. } => Some(Task::AuditVerify),
             Event::SavePathPicked(_) => Some(Task::SaveDialog),
+            Event::Databases { .. } => Some(Task::Databases),
             Event::Failed { task, .. } => Some(*task),
         }
     }
@@ -314,7 +331,10 @@ impl Engine {
             }
             c @ (Command::LoadProfiles
             | Command::SaveProfile { .. }
-            | Command::DeleteProfile { .. }) => self.store_tx.send(c).is_ok(),
+            | Command::DeleteProfile { .. }
+            | Command::LoadDatabases
+            | Command::SaveDatabase { .. }
+            | Command::DeleteDatabase { .. }) => self.store_tx.send(c).is_ok(),
             c => self.hsm_tx.send(c).is_ok(),
         };
         if sent {

@@ -23,6 +23,28 @@ pub(super) fn run(data: DataDir, rx: Receiver<Command>, sink: EventSink) {
                 continue;
             }
         };
+        let db_result = match &cmd {
+            Command::LoadDatabases => Some(Ok(None)),
+            Command::SaveDatabase { profile } => {
+                Some(save_database(a, profile).map(|_| Some(profile.name.clone())))
+            }
+            Command::DeleteDatabase { name } => Some(remove_database(a, name).map(|_| None)),
+            _ => None,
+        };
+        if let Some(r) = db_result {
+            let event = r.and_then(|saved| {
+                Ok(Event::Databases {
+                    databases: a.store().databases().map_err(|e| e.to_string())?,
+                    saved,
+                })
+            });
+            sink.send(event.unwrap_or_else(|message| Event::Failed {
+                task: Task::Databases,
+                message,
+                reconnect: false,
+            }));
+            continue;
+        }
         let result = match cmd {
             Command::LoadProfiles => Ok(None),
             Command::SaveProfile {
@@ -100,6 +122,71 @@ pub fn save(
         (Ok(id), None) => Ok(id),
         (Ok(_), Some(n)) => Err(format!(
             "The profile was saved, but its outcome could not be written to the audit log: {n}"
+        )),
+        (Err(e), _) => Err(e.to_string()),
+    }
+}
+
+/// Saves a database profile, audited before it is made.
+pub fn save_database(a: &mut Auditor, d: &crate::store::DatabaseProfile) -> Result<i64, String> {
+    if d.name.trim().is_empty() {
+        return Err("Give the database profile a name before saving it.".to_owned());
+    }
+    if d.connector == crate::store::Connector::Sqlplus
+        && d.oracle_home.as_deref().is_none_or(|h| h.trim().is_empty())
+    {
+        return Err("A sqlplus profile needs its ORACLE_HOME (where bin/sqlplus is).".to_owned());
+    }
+    let pending = a
+        .begin(
+            Action::DatabaseChange,
+            &d.name,
+            None,
+            json!({ "operation": "save", "profile": d }),
+        )
+        .map_err(|e| e.to_string())?;
+    let r = a.store().save_database(d);
+    let (o, det) = match &r {
+        Ok(id) => (Outcome::Success, json!({ "id": id })),
+        Err(e) => (Outcome::Failure, json!({ "error": e.to_string() })),
+    };
+    let note = a.finish(pending, o, det).err();
+    match (r, note) {
+        (Ok(id), None) => Ok(id),
+        (Ok(_), Some(n)) => Err(format!(
+            "The profile was saved, but its outcome could not be written to the audit log: {n}"
+        )),
+        (Err(e), _) => Err(e.to_string()),
+    }
+}
+
+/// Removes a database profile, audited before it is removed.
+pub fn remove_database(a: &mut Auditor, name: &str) -> Result<(), String> {
+    if a.store()
+        .database(name)
+        .map_err(|e| e.to_string())?
+        .is_none()
+    {
+        return Err(format!("No database profile is named {name:?}."));
+    }
+    let pending = a
+        .begin(
+            Action::DatabaseChange,
+            name,
+            None,
+            json!({ "operation": "remove" }),
+        )
+        .map_err(|e| e.to_string())?;
+    let r = a.store().remove_database(name);
+    let (o, det) = match &r {
+        Ok(_) => (Outcome::Success, json!({})),
+        Err(e) => (Outcome::Failure, json!({ "error": e.to_string() })),
+    };
+    let note = a.finish(pending, o, det).err();
+    match (r, note) {
+        (Ok(_), None) => Ok(()),
+        (Ok(_), Some(n)) => Err(format!(
+            "The profile was removed, but its outcome could not be written to the audit log: {n}"
         )),
         (Err(e), _) => Err(e.to_string()),
     }

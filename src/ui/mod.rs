@@ -3,6 +3,7 @@
 //! the engine at the end of the frame, and the engine's [`Event`]s update the state.
 
 mod audit_screen;
+mod databases_screen;
 mod hsm_screen;
 mod keys_screen;
 mod secret_field;
@@ -13,6 +14,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 pub use audit_screen::AuditState;
+pub use databases_screen::DatabasesState;
 pub use hsm_screen::HsmState;
 pub use keys_screen::KeysState;
 
@@ -20,6 +22,7 @@ pub use keys_screen::KeysState;
 pub enum Screen {
     Hsm,
     Keys,
+    Databases,
     Audit,
 }
 
@@ -39,6 +42,7 @@ pub struct App {
     pub hsm: HsmState,
     pub keys: KeysState,
     pub audit: AuditState,
+    pub databases: DatabasesState,
     queue: Vec<Command>,
 }
 
@@ -98,6 +102,7 @@ impl App {
             hsm: HsmState::default(),
             keys: KeysState::default(),
             audit: AuditState::default(),
+            databases: DatabasesState::default(),
             queue: vec![Command::LoadProfiles, Command::DetectModules],
         }
     }
@@ -164,6 +169,9 @@ impl App {
                     self.audit.verify = Some((ok, text));
                     self.audit.refresh(&self.engine, &mut self.queue);
                 }
+                Event::Databases { databases, saved } => {
+                    self.databases.on_databases(databases, saved)
+                }
                 Event::SavePathPicked(Some(p)) => self.audit.export_path = p.display().to_string(),
                 Event::SavePathPicked(None) => {
                     self.audit.banner = Some(Banner {
@@ -188,6 +196,7 @@ impl App {
                             self.keys.banner = Some(banner);
                         }
                         Task::AuditExport => self.audit.on_export_failed(ctx, banner.text),
+                        Task::Databases => self.databases.banner = Some(banner),
                         Task::AuditQuery | Task::AuditVerify | Task::SaveDialog => {
                             self.audit.banner = Some(banner)
                         }
@@ -215,6 +224,7 @@ impl App {
             ui.separator();
             ui.selectable_value(&mut self.screen, Screen::Hsm, "HSM");
             ui.selectable_value(&mut self.screen, Screen::Keys, "Keys");
+            ui.selectable_value(&mut self.screen, Screen::Databases, "Databases");
             ui.selectable_value(&mut self.screen, Screen::Audit, "Audit");
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 ui.label(self.hsm.status_line());
@@ -253,6 +263,13 @@ impl eframe::App for App {
                 &self.engine,
                 &mut self.queue,
                 &mut self.screen,
+            ),
+            Screen::Databases => databases_screen::databases_ui(
+                ui,
+                &mut self.databases,
+                &self.hsm.profiles,
+                &self.engine,
+                &mut self.queue,
             ),
             Screen::Audit => audit_screen::audit_ui(
                 ui,

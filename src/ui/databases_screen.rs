@@ -1,0 +1,305 @@
+//! The Databases screen: database profiles (how tdekey reaches each Oracle database). No
+//! passwords are kept; a named user's password is asked when it is needed.
+
+use super::{Banner, banner_ui, labelled_edit};
+use crate::engine::{Command, Engine, Task};
+use crate::store::{Connector, DatabaseProfile, DbAuth, HsmProfile, Multitenant};
+use egui::RichText;
+
+/// The profile being edited.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DbForm {
+    pub name: String,
+    pub connector: Connector,
+    pub oracle_home: String,
+    pub sid: String,
+    pub connect: String,
+    pub use_connect_string: bool,
+    pub os_auth: bool,
+    pub db_user: String,
+    pub wallet_root: String,
+    pub multitenant: Multitenant,
+    pub rac: bool,
+    pub hsm_profile: String,
+    /// Set when the form shows a saved profile.
+    pub saved_name: Option<String>,
+}
+
+impl Default for DbForm {
+    fn default() -> Self {
+        Self {
+            name: String::new(),
+            connector: Connector::Manual,
+            oracle_home: String::new(),
+            sid: String::new(),
+            connect: String::new(),
+            use_connect_string: false,
+            os_auth: true,
+            db_user: String::new(),
+            wallet_root: String::new(),
+            multitenant: Multitenant::NonCdb,
+            rac: false,
+            hsm_profile: String::new(),
+            saved_name: None,
+        }
+    }
+}
+
+fn opt(s: &str) -> Option<String> {
+    Some(s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+impl DbForm {
+    fn from_profile(d: &DatabaseProfile) -> Self {
+        Self {
+            name: d.name.clone(),
+            connector: d.connector,
+            oracle_home: d.oracle_home.clone().unwrap_or_default(),
+            sid: d.oracle_sid.clone().unwrap_or_default(),
+            connect: d.connect_string.clone().unwrap_or_default(),
+            use_connect_string: d.connect_string.is_some(),
+            os_auth: d.auth == DbAuth::Os,
+            db_user: match &d.auth {
+                DbAuth::User(u) => u.clone(),
+                DbAuth::Os => String::new(),
+            },
+            wallet_root: d.wallet_root.clone().unwrap_or_default(),
+            multitenant: d.multitenant,
+            rac: d.rac,
+            hsm_profile: d.hsm_profile.clone().unwrap_or_default(),
+            saved_name: Some(d.name.clone()),
+        }
+    }
+
+    fn to_profile(&self) -> DatabaseProfile {
+        DatabaseProfile {
+            id: None,
+            name: self.name.trim().to_owned(),
+            connector: self.connector,
+            oracle_home: opt(&self.oracle_home),
+            oracle_sid: opt(&self.sid).filter(|_| !self.use_connect_string),
+            connect_string: opt(&self.connect).filter(|_| self.use_connect_string),
+            auth: if self.os_auth {
+                DbAuth::Os
+            } else {
+                DbAuth::User(self.db_user.trim().to_owned())
+            },
+            wallet_root: opt(&self.wallet_root),
+            multitenant: self.multitenant,
+            rac: self.rac,
+            hsm_profile: opt(&self.hsm_profile),
+        }
+    }
+}
+
+#[derive(Default)]
+pub struct DatabasesState {
+    pub databases: Vec<DatabaseProfile>,
+    pub form: DbForm,
+    pub banner: Option<Banner>,
+    loaded: bool,
+}
+
+impl DatabasesState {
+    pub fn on_databases(&mut self, databases: Vec<DatabaseProfile>, saved: Option<String>) {
+        self.databases = databases;
+        if let Some(name) = saved {
+            self.form.saved_name = Some(name.clone());
+            self.banner = Some(Banner {
+                text: format!("Database profile {name:?} saved."),
+                error: false,
+                reconnect: false,
+            });
+        } else if let Some(n) = &self.form.saved_name
+            && !self.databases.iter().any(|d| &d.name == n)
+        {
+            self.form = DbForm::default();
+        }
+    }
+}
+
+pub fn databases_ui(
+    ui: &mut egui::Ui,
+    st: &mut DatabasesState,
+    hsm_profiles: &[HsmProfile],
+    engine: &Engine,
+    queue: &mut Vec<Command>,
+) {
+    if !st.loaded {
+        st.loaded = true;
+        queue.push(Command::LoadDatabases);
+    }
+    banner_ui(ui, &mut st.banner);
+    let busy = engine.is_pending(Task::Databases);
+    egui::Panel::left("database_list")
+        .resizable(true)
+        .default_size(260.0)
+        .show(ui, |ui| {
+            ui.heading("Databases");
+            if ui
+                .selectable_label(st.form.saved_name.is_none(), "New database profile")
+                .clicked()
+            {
+                st.form = DbForm::default();
+            }
+            ui.separator();
+            for d in &st.databases {
+                let label = format!("{} — {}", d.name, d.connector.as_str());
+                if ui
+                    .selectable_label(
+                        st.form.saved_name.as_deref() == Some(d.name.as_str()),
+                        label,
+                    )
+                    .clicked()
+                {
+                    st.form = DbForm::from_profile(d);
+                }
+            }
+            if st.databases.is_empty() {
+                ui.label("No database profiles yet.");
+            }
+        });
+    egui::CentralPanel::default().show(ui, |ui| {
+        egui::ScrollArea::vertical().show(ui, |ui| form_ui(ui, st, hsm_profiles, busy, queue));
+    });
+}
+
+fn form_ui(
+    ui: &mut egui::Ui,
+    st: &mut DatabasesState,
+    hsm_profiles: &[HsmProfile],
+    busy: bool,
+    queue: &mut Vec<Command>,
+) {
+    let f = &mut st.form;
+    ui.heading(if f.saved_name.is_some() {
+        "Database profile"
+    } else {
+        "New database profile"
+    });
+    egui::Grid::new("db_form")
+        .num_columns(2)
+        .spacing([10.0, 8.0])
+        .show(ui, |ui| {
+            labelled_edit(ui, "Name", &mut f.name, "ORCL production", 320.0);
+            ui.end_row();
+            ui.label("Connector");
+            ui.horizontal(|ui| {
+                ui.radio_value(&mut f.connector, Connector::Manual, "Manual")
+                    .on_hover_text("tdekey shows each statement; you run it and paste the output");
+                ui.radio_value(&mut f.connector, Connector::Sqlplus, "SQL*Plus")
+                    .on_hover_text("tdekey runs sqlplus from ORACLE_HOME");
+                ui.radio_value(&mut f.connector, Connector::Rehearsal, "Rehearsal")
+                    .on_hover_text("a simulated keystore on the HSM connection, to try things out");
+            });
+            ui.end_row();
+            labelled_edit(
+                ui,
+                "ORACLE_HOME",
+                &mut f.oracle_home,
+                "/u01/app/oracle/product/19.0.0/dbhome_1",
+                320.0,
+            );
+            ui.end_row();
+            ui.label("Reach it by");
+            ui.horizontal(|ui| {
+                ui.radio_value(
+                    &mut f.use_connect_string,
+                    false,
+                    "a local instance (ORACLE_SID)",
+                );
+                ui.radio_value(
+                    &mut f.use_connect_string,
+                    true,
+                    "a connect string (TNS alias or EZConnect)",
+                );
+            });
+            ui.end_row();
+            if f.use_connect_string {
+                labelled_edit(
+                    ui,
+                    "Connect string",
+                    &mut f.connect,
+                    "dbhost:1521/ORCL",
+                    320.0,
+                );
+            } else {
+                labelled_edit(ui, "ORACLE_SID", &mut f.sid, "ORCL", 320.0);
+            }
+            ui.end_row();
+            ui.label("Connect as");
+            ui.horizontal(|ui| {
+                ui.radio_value(&mut f.os_auth, true, "/ AS SYSKM (OS authentication)");
+                ui.radio_value(&mut f.os_auth, false, "A named user");
+            });
+            ui.end_row();
+            if !f.os_auth {
+                labelled_edit(ui, "Database user", &mut f.db_user, "c##tde_admin", 320.0);
+                ui.end_row();
+            }
+            labelled_edit(
+                ui,
+                "WALLET_ROOT",
+                &mut f.wallet_root,
+                "/u01/app/oracle/admin/ORCL/wallet",
+                320.0,
+            );
+            ui.end_row();
+            ui.label("Multitenant");
+            ui.horizontal(|ui| {
+                ui.radio_value(&mut f.multitenant, Multitenant::NonCdb, "Non-CDB");
+                ui.radio_value(&mut f.multitenant, Multitenant::CdbUnited, "CDB, united");
+                ui.radio_value(
+                    &mut f.multitenant,
+                    Multitenant::CdbIsolated,
+                    "CDB, isolated PDBs",
+                );
+            });
+            ui.end_row();
+            ui.label("RAC");
+            ui.checkbox(
+                &mut f.rac,
+                "Real Application Clusters (parameters set with SID='*')",
+            );
+            ui.end_row();
+            let l = ui.label("HSM connection");
+            egui::ComboBox::from_id_salt("db_hsm_profile")
+                .selected_text(if f.hsm_profile.is_empty() {
+                    "none"
+                } else {
+                    f.hsm_profile.as_str()
+                })
+                .show_ui(ui, |ui| {
+                    ui.selectable_value(&mut f.hsm_profile, String::new(), "none");
+                    for p in hsm_profiles {
+                        ui.selectable_value(&mut f.hsm_profile, p.name.clone(), &p.name);
+                    }
+                })
+                .response
+                .labelled_by(l.id);
+            ui.end_row();
+        });
+    if f.connector == Connector::Rehearsal {
+        ui.label(RichText::new("Rehearsal is a simulation: it is labelled as such everywhere and never touches a real database.").italics());
+    }
+    ui.small("No password is kept: a named user's password is asked when it is needed.");
+    ui.add_space(6.0);
+    ui.horizontal(|ui| {
+        if ui.add_enabled(!busy, egui::Button::new("Save database profile")).clicked() {
+            queue.push(Command::SaveDatabase {
+                profile: f.to_profile(),
+            });
+        }
+        if let Some(name) = f.saved_name.clone()
+            && ui
+                .add_enabled(!busy, egui::Button::new("Delete database profile"))
+                .on_hover_text("Deletes tdekey's settings only; nothing in the database or on the HSM changes.")
+                .clicked()
+        {
+            queue.push(Command::DeleteDatabase { name });
+        }
+        if busy {
+            ui.spinner();
+        }
+    });
+}
