@@ -410,3 +410,29 @@ fn database_profiles_are_saved_listed_and_removed_with_audit_entries() {
         "newest first"
     );
 }
+
+#[test]
+fn reading_the_audit_log_is_itself_recorded() {
+    let env = Env::new();
+    let list = || {
+        let mut c = env.tdekey();
+        c.args(["audit", "list", "--action", "audit.read", "--json"]);
+        run(c)
+    };
+    let (code, out, err) = list();
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        out.trim(),
+        "[]",
+        "the first listing does not show its own entry"
+    );
+    let (_, out, _) = list();
+    let v: Vec<serde_json::Value> = serde_json::from_str(&out).unwrap();
+    assert_eq!(v.len(), 1, "the first listing was recorded");
+    assert_eq!(
+        v[0]["details"]
+            .as_str()
+            .map(|d| d.contains("\"via\":\"cli\"")),
+        Some(true)
+    );
+}

@@ -44,6 +44,8 @@ pub enum Action {
     WalletInspect,
     /// Adding, changing or removing a database profile.
     DatabaseChange,
+    /// Reading the audit log (PCI DSS 10.2.1.3: access to audit logs is captured).
+    AuditRead,
 }
 
 impl Action {
@@ -63,6 +65,7 @@ impl Action {
         Action::AuditDecrypt,
         Action::WalletInspect,
         Action::DatabaseChange,
+        Action::AuditRead,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -82,6 +85,7 @@ impl Action {
             Action::AuditDecrypt => "audit.decrypt",
             Action::WalletInspect => "wallet.inspect",
             Action::DatabaseChange => "database.change",
+            Action::AuditRead => "audit.read",
         }
     }
 }

@@ -81,8 +81,8 @@ fn list(
     json_out: bool,
 ) -> Result<ExitCode, CliError> {
     let filter = to_filter(f)?;
-    let store = crate::store::Store::open(&data.database())?;
-    let rows = store.audit_page(&filter, None, limit)?;
+    let mut auditor = hsm_cmd::auditor(data)?;
+    let rows = auditor.store().audit_page(&filter, None, limit)?;
     if json_out {
         println!("{}", serde_json::to_string_pretty(&rows)?);
     } else {
@@ -102,6 +102,14 @@ fn list(
             println!("No entries match.");
         }
     }
+    // Access to the audit log is itself recorded (after the listing, so it is not in it).
+    auditor.record(
+        Action::AuditRead,
+        "audit_log",
+        Outcome::Success,
+        None,
+        json!({ "via": "cli", "filter": filter, "entries": rows.len() }),
+    )?;
     Ok(ExitCode::SUCCESS)
 }
 

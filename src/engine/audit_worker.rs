@@ -14,6 +14,8 @@ pub(super) fn run(data: DataDir, rx: Receiver<Command>, sink: EventSink) {
     let mut auditor = Store::open(&data.database())
         .map(Auditor::new)
         .map_err(|e| e.to_string());
+    // Reading the log is itself recorded, once per window session, before the first page.
+    let mut read_recorded = false;
     while let Ok(cmd) = rx.recv() {
         let task = cmd.task();
         let a = match &mut auditor {
@@ -34,6 +36,25 @@ pub(super) fn run(data: DataDir, rx: Receiver<Command>, sink: EventSink) {
                 limit,
                 generation,
             } => {
+                if !read_recorded {
+                    if let Err(e) = a.record(
+                        Action::AuditRead,
+                        "audit_log",
+                        Outcome::Success,
+                        None,
+                        json!({ "via": "gui" }),
+                    ) {
+                        fail(
+                            &sink,
+                            task,
+                            format!(
+                                "The audit log is not shown because this access could not be recorded: {e}"
+                            ),
+                        );
+                        continue;
+                    }
+                    read_recorded = true;
+                }
                 // The page first, so it shows without waiting for the count.
                 match a.store().audit_page(&filter, before_seq, limit) {
                     Ok(rows) => {
