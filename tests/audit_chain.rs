@@ -40,36 +40,25 @@ fn verify(env: &Env, hsm: bool) -> (i32, String) {
     (code, format!("{out}{err}"))
 }
 
-fn rows(conn: &Connection) -> Vec<AuditRow> {
-    let mut stmt = conn
-        .prepare("SELECT seq, ts_ms, os_user, hsm_user, host, action, target, outcome, details, prev_hash, hash FROM audit_log ORDER BY seq")
-        .unwrap();
-    stmt.query_map([], |r| {
-        Ok(AuditRow {
-            seq: r.get(0)?,
-            ts_ms: r.get(1)?,
-            os_user: r.get(2)?,
-            hsm_user: r.get(3)?,
-            host: r.get(4)?,
-            action: r.get(5)?,
-            target: r.get(6)?,
-            outcome: r.get(7)?,
-            details: r.get(8)?,
-            prev_hash: r.get::<_, Vec<u8>>(9)?.try_into().unwrap(),
-            hash: r.get::<_, Vec<u8>>(10)?.try_into().unwrap(),
+/// Every row, read through tdekey's own store.
+fn rows(db: &std::path::Path) -> Vec<AuditRow> {
+    let store = tdekey::store::Store::open(db).unwrap();
+    let mut out = Vec::new();
+    store
+        .for_each_audit_row(|r| {
+            out.push(r);
+            true
         })
-    })
-    .unwrap()
-    .map(Result::unwrap)
-    .collect()
+        .unwrap();
+    out
 }
 
 /// What someone with the file but not the HSM can do: change an entry and recompute every hash
 /// after it, so the chain itself verifies again.
-fn forge_from(conn: &Connection, seq: i64) {
+fn forge_from(conn: &Connection, db: &std::path::Path, seq: i64) {
     conn.execute_batch("DROP TRIGGER audit_log_no_update")
         .unwrap();
-    let mut all = rows(conn);
+    let mut all = rows(db);
     let mut prev = all
         .iter()
         .find(|r| r.seq == seq - 1)
@@ -125,7 +114,7 @@ fn checkpoints_catch_a_rewritten_history_and_need_the_hsm_to_catch_a_forged_chec
         .query_row("SELECT seq FROM audit_checkpoints", [], |r| r.get(0))
         .unwrap();
     // Rewrite history from before the checkpoint: the chain verifies, the checkpoint does not.
-    forge_from(&conn, 2);
+    forge_from(&conn, &env.data.database(), 2);
     let (code, out) = verify(&env, false);
     assert_eq!(code, 1, "{out}");
     assert!(

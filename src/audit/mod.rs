@@ -499,6 +499,42 @@ pub fn verification_summary(
     })
 }
 
+/// A verification and whether its own audit entry was written.
+#[derive(Debug)]
+pub struct Checked {
+    pub intact: bool,
+    pub text: String,
+    pub recorded: Result<(), StoreError>,
+}
+
+/// Verifies (see [`verification_summary`]) and records the check as `audit.verify`.
+pub fn verify_and_record(
+    auditor: &mut Auditor,
+    hsm: Option<&crate::hsm::Hsm>,
+    via: &str,
+) -> Result<Checked, String> {
+    let (intact, text) = verification_summary(auditor.store(), hsm)?;
+    let user = hsm.and_then(|h| h.user()).filter(|u| !u.is_empty());
+    let recorded = auditor
+        .record(
+            Action::AuditVerify,
+            "audit_log",
+            if intact {
+                Outcome::Success
+            } else {
+                Outcome::Failure
+            },
+            user,
+            serde_json::json!({ "intact": intact, "result": text, "via": via }),
+        )
+        .map(|_| ());
+    Ok(Checked {
+        intact,
+        text,
+        recorded,
+    })
+}
+
 /// Writes a checkpoint of the current chain head, creating the HSM's audit key on first use.
 /// The checkpoint covers its own `started` entry; its outcome entry follows it.
 pub fn checkpoint(

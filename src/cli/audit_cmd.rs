@@ -273,22 +273,11 @@ fn verify_or_checkpoint(data: &DataDir, cmd: AuditCommand) -> Result<ExitCode, C
             } else {
                 None
             };
-            let (ok, line) = crate::audit::verification_summary(auditor.store(), session.as_ref())
+            let checked = crate::audit::verify_and_record(&mut auditor, session.as_ref(), "cli")
                 .map_err(CliError)?;
-            println!("{line}");
-            let hsm_user = session.as_ref().and_then(|h| h.user().map(str::to_owned));
-            auditor.record(
-                Action::AuditVerify,
-                "audit_log",
-                if ok {
-                    Outcome::Success
-                } else {
-                    Outcome::Failure
-                },
-                hsm_user.as_deref().filter(|u| !u.is_empty()),
-                serde_json::json!({ "intact": ok, "result": line }),
-            )?;
-            Ok(if ok {
+            println!("{}", checked.text);
+            checked.recorded?;
+            Ok(if checked.intact {
                 ExitCode::SUCCESS
             } else {
                 ExitCode::from(1)

@@ -45,12 +45,7 @@ impl Worker {
     }
 
     fn auditor(&mut self) -> Result<&mut Auditor, String> {
-        match &mut self.auditor {
-            Ok(a) => Ok(a),
-            Err(e) => Err(format!(
-                "The action was not performed because the audit log is unavailable: {e}"
-            )),
-        }
+        usable(&mut self.auditor)
     }
 
     /// Records an outcome. Returns the message to show when it could not be written.
@@ -321,39 +316,20 @@ impl Worker {
 impl Worker {
     fn audit_verify(&mut self) {
         let hsm = self.hsm.as_ref().filter(|h| h.user().is_some());
-        let user = hsm.and_then(|h| h.user().map(str::to_owned));
-        let a = match &mut self.auditor {
+        let a = match usable(&mut self.auditor) {
             Ok(a) => a,
-            Err(e) => {
-                return self.sink.send(Event::Failed {
-                    task: Task::AuditVerify,
-                    message: e.clone(),
-                    reconnect: false,
-                });
-            }
+            Err(e) => return self.fail(Task::AuditVerify, &e, false),
         };
-        match crate::audit::verification_summary(a.store(), hsm) {
-            Ok((ok, text)) => {
-                let note = a
-                    .record(
-                        Action::AuditVerify,
-                        "audit_log",
-                        if ok {
-                            Outcome::Success
-                        } else {
-                            Outcome::Failure
-                        },
-                        user.as_deref().filter(|u| !u.is_empty()),
-                        json!({ "intact": ok, "result": text, "via": "gui" }),
-                    )
-                    .err();
-                let text = match note {
-                    Some(n) => {
-                        format!("{text} (This check could not be recorded in the audit log: {n})")
-                    }
-                    None => text,
+        match crate::audit::verify_and_record(a, hsm, "gui") {
+            Ok(c) => {
+                let text = match c.recorded {
+                    Err(n) => format!(
+                        "{} (This check could not be recorded in the audit log: {n})",
+                        c.text
+                    ),
+                    Ok(()) => c.text,
                 };
-                self.sink.send(Event::AuditVerified { ok, text });
+                self.sink.send(Event::AuditVerified { ok: c.intact, text });
             }
             Err(e) => self.fail(Task::AuditVerify, &e, false),
         }
@@ -367,15 +343,9 @@ impl Worker {
                 false,
             );
         };
-        let a = match &mut self.auditor {
+        let a = match usable(&mut self.auditor) {
             Ok(a) => a,
-            Err(e) => {
-                return self.sink.send(Event::Failed {
-                    task: Task::AuditVerify,
-                    message: e.clone(),
-                    reconnect: false,
-                });
-            }
+            Err(e) => return self.fail(Task::AuditVerify, &e, false),
         };
         match crate::audit::checkpoint(a, hsm) {
             Ok(c) => self.sink.send(Event::AuditVerified {
@@ -390,6 +360,16 @@ impl Worker {
             }),
             Err(e) => self.fail(Task::AuditVerify, &e, false),
         }
+    }
+}
+
+/// The thread's audit log, or the sentence that says why no action can be taken.
+fn usable(auditor: &mut Result<Auditor, String>) -> Result<&mut Auditor, String> {
+    match auditor {
+        Ok(a) => Ok(a),
+        Err(e) => Err(format!(
+            "The action was not performed because the audit log is unavailable: {e}"
+        )),
     }
 }
 
