@@ -46,6 +46,8 @@ pub enum Action {
     DatabaseChange,
     /// Reading the audit log (PCI DSS 10.2.1.3: access to audit logs is captured).
     AuditRead,
+    /// A state-changing statement run through a database connector (Rehearsal included).
+    OracleStatement,
 }
 
 impl Action {
@@ -66,6 +68,7 @@ impl Action {
         Action::WalletInspect,
         Action::DatabaseChange,
         Action::AuditRead,
+        Action::OracleStatement,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -86,6 +89,7 @@ impl Action {
             Action::WalletInspect => "wallet.inspect",
             Action::DatabaseChange => "database.change",
             Action::AuditRead => "audit.read",
+            Action::OracleStatement => "oracle.statement",
         }
     }
 }

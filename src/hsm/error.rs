@@ -88,6 +88,11 @@ pub enum HsmError {
     #[error("Not connected to a PKCS#11 module. Connect first.")]
     NotConnected,
 
+    #[error(
+        "That HSM password is not the one tdekey is logged in with (as {user}). Check the crypto user and password, or log out on the HSM screen to use another user."
+    )]
+    NotTheLoggedInPin { user: String },
+
     #[error("Not logged in to the token. Log in as the crypto user first.")]
     NotLoggedIn,
 

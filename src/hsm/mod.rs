@@ -155,6 +155,17 @@ pub struct Hsm {
     token: Option<OpenToken>,
     user: Option<String>,
     failures: u32,
+    /// HMAC-SHA256 of the PIN of the current login under `pin_key`, to check a password given
+    /// later (a Rehearsal statement) without a second `C_Login`. Never the PIN itself.
+    pin_digest: Option<[u8; 32]>,
+    pin_key: zeroize::Zeroizing<[u8; 32]>,
+}
+
+fn pin_digest(key: &[u8; 32], pin: &str) -> [u8; 32] {
+    use hmac::{Mac, SimpleHmac};
+    let mut m = <SimpleHmac<sha2::Sha256> as Mac>::new_from_slice(key).expect("any key length");
+    m.update(pin.as_bytes());
+    m.finalize().into_bytes().into()
 }
 
 impl std::fmt::Debug for Hsm {
@@ -228,6 +239,13 @@ impl Hsm {
             token: None,
             user: None,
             failures: 0,
+            pin_digest: None,
+            pin_key: {
+                use aes_gcm::aead::{OsRng, rand_core::RngCore};
+                let mut k = zeroize::Zeroizing::new([0u8; 32]);
+                OsRng.fill_bytes(&mut *k);
+                k
+            },
         })
     }
 
@@ -417,6 +435,7 @@ impl Hsm {
         let token = self.resolve(selector)?;
         self.session = None;
         self.user = None;
+        self.pin_digest = None;
         let slot =
             Slot::try_from(token.slot_id).map_err(|e| HsmError::from_ck("Choosing the slot", e))?;
         let session = self
@@ -465,11 +484,13 @@ impl Hsm {
             PinFormat::Plain => password.clone(),
         };
         let auth = AuthPin::from(pin.expose());
+        let digest = pin_digest(&self.pin_key, pin.expose());
         drop(pin);
         let result = self.session()?.login(UserType::User, Some(&auth));
         match result {
             Ok(()) => {
                 self.user = Some(user.to_owned());
+                self.pin_digest = Some(digest);
                 Ok(LoginOutcome::LoggedIn)
             }
             Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {
@@ -487,7 +508,61 @@ impl Hsm {
         }
     }
 
+    /// Checks a crypto user's password the way a database would when a statement carries it:
+    /// logs in when no one is, and otherwise compares it with the PIN of the current login
+    /// (PKCS#11 keeps one login per application, so a second `C_Login` would prove nothing).
+    pub fn check_login(
+        &mut self,
+        user: &str,
+        password: &Secret,
+        format: PinFormat,
+    ) -> Result<(), HsmError> {
+        if self.user.is_none() {
+            if self.pin_digest.is_none() {
+                // Maybe another part of this process holds the login: start clean.
+                let _ = self.session()?.logout();
+            }
+            return self.login(user, password, format).map(|_| ());
+        }
+        let pin = match format {
+            PinFormat::CloudHsm => password.joined_with_user(user),
+            PinFormat::Plain => password.clone(),
+        };
+        let given = pin_digest(&self.pin_key, pin.expose());
+        match self.pin_digest {
+            Some(d)
+                if d == given
+                    && (format == PinFormat::Plain || self.user.as_deref() == Some(user)) =>
+            {
+                Ok(())
+            }
+            Some(_) => Err(HsmError::NotTheLoggedInPin {
+                user: self.user.clone().unwrap_or_default(),
+            }),
+            None => {
+                // Logged in without a recorded PIN (CKR_USER_ALREADY_LOGGED_IN): log in afresh.
+                self.logout()?;
+                self.login(user, password, format).map(|_| ())
+            }
+        }
+    }
+
+    /// True when a user is logged in on the session.
+    pub fn logged_in(&self) -> bool {
+        self.user.is_some()
+    }
+
+    /// How many objects the session sees with this `CKA_LABEL`.
+    pub fn count_label(&self, label: &str) -> Result<usize, HsmError> {
+        use cryptoki::object::Attribute;
+        self.session()?
+            .find_objects(&[Attribute::Label(label.as_bytes().to_vec())])
+            .map(|v| v.len())
+            .map_err(|e| HsmError::from_ck("Searching the token by label", e))
+    }
+
     pub fn logout(&mut self) -> Result<(), HsmError> {
+        self.pin_digest = None;
         let r = self.session()?.logout();
         self.user = None;
         match r {
@@ -529,6 +604,7 @@ impl Hsm {
     fn shutdown(&mut self) -> Result<(), HsmError> {
         self.session = None;
         self.user = None;
+        self.pin_digest = None;
         self.token = None;
         match self.pkcs11.take() {
             Some(p) => p

@@ -3,5 +3,6 @@
 
 pub mod labels;
 pub mod output;
+pub mod request;
 pub mod sql;
 pub mod sqlnet;

@@ -1,0 +1,285 @@
+//! Connectors: the one seam between tdekey and an Oracle database.
+//!
+//! Every connector takes a [`Request`] and answers with rows, a parameter, the line that says a
+//! statement ran, or the ORA- error Oracle gave ([`Reply`]). What it could not do at all (sqlplus
+//! missing, a timeout, a DBA who cancelled) is an [`OracleError`] sentence.
+//!
+//! - [`Manual`]: the DBA runs the statement elsewhere and pastes the output.
+//! - [`sqlplus::SqlPlus`]: tdekey runs `sqlplus -S -L /nolog` itself.
+//! - [`rehearsal::Rehearsal`]: a simulated Oracle 19c keystore on the real HSM connection.
+
+pub mod rehearsal;
+pub mod sqlplus;
+
+use crate::audit::{Action, Auditor, Outcome};
+use crate::hsm::HsmError;
+use crate::store::{Connector as ConnectorKind, DatabaseProfile};
+use crate::tde::request::{InterpretError, Reply, Request, interpret};
+use crate::tde::sql::{SqlError, Statement};
+use serde_json::json;
+use std::path::PathBuf;
+
+/// What a connector brings back.
+#[derive(Clone, Debug)]
+pub struct Answer {
+    pub reply: Reply,
+    /// What the connector wants the user to know besides the reply (a restart needed, …).
+    pub notes: Vec<String>,
+    /// Objects the statement created on the HSM (Rehearsal), by label.
+    pub hsm_created: Vec<String>,
+}
+
+impl Answer {
+    pub fn of(reply: Reply) -> Self {
+        Self {
+            reply,
+            notes: Vec::new(),
+            hsm_created: Vec::new(),
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum OracleError {
+    #[error("{0}")]
+    Statement(#[from] SqlError),
+    #[error(
+        "The database profile {name:?} has no ORACLE_HOME. Set it on the Databases screen (tdekey runs ORACLE_HOME/bin/sqlplus)."
+    )]
+    NoOracleHome { name: String },
+    #[error(
+        "sqlplus was not found at {path}. Check the profile's ORACLE_HOME (tdekey runs ORACLE_HOME/bin/sqlplus), or use the Manual connector."
+    )]
+    SqlplusMissing { path: PathBuf },
+    #[error("sqlplus at {path} could not be started: {detail}.")]
+    SqlplusStart { path: PathBuf, detail: String },
+    #[error(
+        "sqlplus at {path} did not finish within {seconds} s and was stopped. The statement may or may not have run: query V$ENCRYPTION_WALLET before trying again."
+    )]
+    Timeout { path: PathBuf, seconds: u64 },
+    #[error("sqlplus at {path} {detail}")]
+    SqlplusOutput { path: PathBuf, detail: String },
+    #[error("The database user name {user:?} is not a plain Oracle user name.")]
+    BadUser { user: String },
+    #[error("The connect string {0:?} contains spaces, quotes or line breaks.")]
+    BadConnectString(String),
+    #[error("The output is not an answer to \"{title}\": {problem}")]
+    Unreadable {
+        title: &'static str,
+        problem: InterpretError,
+    },
+    #[error("Cancelled: \"{title}\" was not confirmed as run.")]
+    Cancelled { title: &'static str },
+    #[error("{what} cannot be done through the {connector} connector. {instead}")]
+    Unsupported {
+        what: &'static str,
+        connector: &'static str,
+        instead: &'static str,
+    },
+    #[error("Rehearsal: {0}")]
+    Rehearsal(String),
+    #[error("Rehearsal: {0}")]
+    Hsm(#[from] HsmError),
+    #[error("{0}")]
+    Audit(#[from] crate::audit::AuditUnavailable),
+}
+
+/// One database, reached one way.
+pub trait Connector {
+    /// How the connector names itself in screens, CLI output and audit entries.
+    fn label(&self) -> String;
+    fn kind(&self) -> ConnectorKind;
+    fn run(&mut self, request: &Request) -> Result<Answer, OracleError>;
+}
+
+/// The person at the other end of the Manual connector.
+pub trait Operator {
+    /// Shows the statement and returns what the DBA pasted. `problem` says why the previous
+    /// paste was refused. An `Err` (normally [`OracleError::Cancelled`]) ends the request.
+    fn ask(
+        &mut self,
+        request: &Request,
+        statement: &Statement,
+        problem: Option<&str>,
+    ) -> Result<String, OracleError>;
+}
+
+/// The DBA runs each statement in their own SQL*Plus or SQL Developer and pastes the output.
+pub struct Manual<O: Operator> {
+    operator: O,
+}
+
+impl<O: Operator> Manual<O> {
+    pub fn new(operator: O) -> Self {
+        Self { operator }
+    }
+}
+
+impl<O: Operator> Connector for Manual<O> {
+    fn label(&self) -> String {
+        "Manual".to_owned()
+    }
+
+    fn kind(&self) -> ConnectorKind {
+        ConnectorKind::Manual
+    }
+
+    /// Asks until the paste is an answer to the request (rows, the feedback line or an ORA-
+    /// error) or the DBA cancels. A paste that is not an answer is never taken as success.
+    fn run(&mut self, request: &Request) -> Result<Answer, OracleError> {
+        let statement = request.statement()?;
+        let mut problem: Option<String> = None;
+        loop {
+            let text = self.operator.ask(request, &statement, problem.as_deref())?;
+            match interpret(request, &text) {
+                Ok(reply) => return Ok(Answer::of(reply)),
+                Err(e) => problem = Some(e.to_string()),
+            }
+        }
+    }
+}
+
+/// The connector's name for audit entries and screens, "Rehearsal" marked as such.
+pub fn connector_label(kind: ConnectorKind) -> &'static str {
+    match kind {
+        ConnectorKind::Manual => "Manual",
+        ConnectorKind::Sqlplus => "SQL*Plus",
+        ConnectorKind::Rehearsal => "Rehearsal",
+    }
+}
+
+/// Runs a request and records it: state-changing statements are audited before they run
+/// (no entry, no statement) and their outcome after, with the statement's display text
+/// (secrets `<hidden>`) and what Oracle answered; each HSM object the statement created gets
+/// its own entry. Queries are not recorded.
+pub fn run_audited(
+    auditor: &mut Auditor,
+    database: &DatabaseProfile,
+    connector: &mut dyn Connector,
+    request: &Request,
+    hsm_user: Option<&str>,
+) -> Result<Answer, OracleError> {
+    if !request.changes_state() {
+        return connector.run(request);
+    }
+    let statement = request.statement()?;
+    let label = connector.label();
+    let target = format!("database {}", database.name);
+    let base = json!({
+        "connector": label,
+        "rehearsal": connector.kind() == ConnectorKind::Rehearsal,
+        "request": request.title(),
+        "statement": statement.display,
+    });
+    let pending = auditor.begin(Action::OracleStatement, &target, hsm_user, base.clone())?;
+    let result = connector.run(request);
+    let mut details = base;
+    let outcome = match &result {
+        Ok(a) => {
+            details["reply"] = a.reply.summary().into();
+            details["notes"] = a.notes.clone().into();
+            details["hsm_created"] = a.hsm_created.clone().into();
+            if a.reply.is_error() {
+                Outcome::Failure
+            } else {
+                Outcome::Success
+            }
+        }
+        Err(OracleError::Cancelled { .. }) => Outcome::Cancelled,
+        Err(e) => {
+            details["error"] = e.to_string().into();
+            Outcome::Failure
+        }
+    };
+    let mut entries = Vec::new();
+    if let Ok(a) = &result {
+        for l in &a.hsm_created {
+            let action = if l.starts_with(crate::tde::labels::MASTER_KEY_PREFIX) {
+                Action::KeyGenerate
+            } else {
+                Action::DataObjectCreate
+            };
+            entries.push((action, l.clone()));
+        }
+    }
+    // The outcome entry is written even if the statement failed; if it cannot be written the
+    // caller hears of it, as the statement's result would otherwise go unrecorded.
+    auditor
+        .finish(pending, outcome, details)
+        .map_err(|e| OracleError::Audit(crate::audit::AuditUnavailable(e)))?;
+    for (action, l) in entries {
+        auditor
+            .record(
+                action,
+                &l,
+                Outcome::Success,
+                hsm_user,
+                json!({ "by": format!("{label}: {}", request.title()), "database": database.name }),
+            )
+            .map_err(|e| OracleError::Audit(crate::audit::AuditUnavailable(e)))?;
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::secret::Secret;
+    use crate::tde::sql::Credential;
+
+    struct Scripted(Vec<&'static str>, Vec<Option<String>>);
+
+    impl Operator for Scripted {
+        fn ask(
+            &mut self,
+            _: &Request,
+            statement: &Statement,
+            problem: Option<&str>,
+        ) -> Result<String, OracleError> {
+            assert!(!statement.display.contains("pw-secret"));
+            self.1.push(problem.map(str::to_owned));
+            if self.0.is_empty() {
+                return Err(OracleError::Cancelled { title: "test" });
+            }
+            Ok(self.0.remove(0).to_owned())
+        }
+    }
+
+    fn open() -> Request {
+        Request::OpenKeystore {
+            credential: Credential::Password(Secret::from("pw-secret")),
+            all_containers: false,
+        }
+    }
+
+    #[test]
+    fn manual_asks_again_until_the_paste_answers_the_statement() {
+        let mut m = Manual::new(Scripted(
+            vec!["System altered.", "", "keystore altered."],
+            vec![],
+        ));
+        let a = m.run(&open()).expect("third paste is an answer");
+        assert_eq!(a.reply.summary(), "Keystore altered.");
+        let problems = &m.operator.1;
+        assert_eq!(problems.len(), 3);
+        assert!(problems[0].is_none());
+        assert!(
+            problems[1]
+                .as_deref()
+                .is_some_and(|p| p.contains("another statement"))
+        );
+        assert!(problems[2].as_deref().is_some_and(|p| p.contains("empty")));
+    }
+
+    #[test]
+    fn manual_reports_oracle_errors_and_cancels() {
+        let mut m = Manual::new(Scripted(
+            vec!["ERROR at line 1:\nORA-28353: failed to open wallet"],
+            vec![],
+        ));
+        let a = m.run(&open()).expect("an error is an answer");
+        assert!(a.reply.is_error());
+        let mut m = Manual::new(Scripted(vec![], vec![]));
+        assert!(matches!(m.run(&open()), Err(OracleError::Cancelled { .. })));
+    }
+}

@@ -1,0 +1,293 @@
+//! The SQL*Plus connector: runs `ORACLE_HOME/bin/sqlplus -S -L /nolog`, one process per request.
+//!
+//! The connection, the settings and the statement go through stdin, never argv or the
+//! environment (both are visible to other users in /proc). The environment carries only
+//! ORACLE_HOME, ORACLE_SID and NLS_LANG (English messages, which tdekey reads). The output is
+//! read with [`interpret`]: an ORA- or SP2- error anywhere is the answer. Raw output is never
+//! logged or kept, since SQL*Plus echoes the failing line of a statement, secrets included.
+
+use super::{Answer, Connector, OracleError};
+use crate::secret::Secret;
+use crate::store::{Connector as ConnectorKind, DatabaseProfile, DbAuth};
+use crate::tde::request::{Request, interpret};
+use std::io::{Read, Write};
+use std::path::PathBuf;
+use std::process::{Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How long one request may take before sqlplus is stopped.
+pub const DEFAULT_TIMEOUT: Duration = Duration::from_secs(120);
+
+pub struct SqlPlus {
+    path: PathBuf,
+    oracle_home: PathBuf,
+    sid: Option<String>,
+    connect_string: Option<String>,
+    auth: DbAuth,
+    password: Option<Secret>,
+    timeout: Duration,
+}
+
+impl std::fmt::Debug for SqlPlus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqlPlus")
+            .field("path", &self.path)
+            .field("sid", &self.sid)
+            .field("auth", &self.auth)
+            .finish_non_exhaustive()
+    }
+}
+
+fn valid_user(u: &str) -> bool {
+    let body = u
+        .strip_prefix("C##")
+        .or_else(|| u.strip_prefix("c##"))
+        .unwrap_or(u);
+    !body.is_empty()
+        && u.len() <= 128
+        && body.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
+        && body
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '$' | '#'))
+}
+
+impl SqlPlus {
+    /// `password` is the named user's password (`None` for OS authentication).
+    pub fn new(profile: &DatabaseProfile, password: Option<Secret>) -> Result<Self, OracleError> {
+        let home = profile
+            .oracle_home
+            .as_deref()
+            .filter(|h| !h.trim().is_empty())
+            .ok_or_else(|| OracleError::NoOracleHome {
+                name: profile.name.clone(),
+            })?;
+        if let DbAuth::User(u) = &profile.auth
+            && !valid_user(u)
+        {
+            return Err(OracleError::BadUser { user: u.clone() });
+        }
+        if let Some(c) = &profile.connect_string
+            && c.chars()
+                .any(|ch| ch.is_whitespace() || ch == '"' || ch == '\'')
+        {
+            return Err(OracleError::BadConnectString(c.clone()));
+        }
+        let oracle_home = PathBuf::from(home);
+        Ok(Self {
+            path: oracle_home.join("bin").join("sqlplus"),
+            oracle_home,
+            sid: profile.oracle_sid.clone().filter(|s| !s.is_empty()),
+            connect_string: profile.connect_string.clone().filter(|s| !s.is_empty()),
+            auth: profile.auth.clone(),
+            password,
+            timeout: DEFAULT_TIMEOUT,
+        })
+    }
+
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    pub fn path(&self) -> &std::path::Path {
+        &self.path
+    }
+
+    /// Everything sqlplus reads on stdin for one request.
+    fn script(&self, statement: &Secret) -> Result<Secret, OracleError> {
+        let mut s = zeroize::Zeroizing::new(String::with_capacity(512));
+        s.push_str("WHENEVER OSERROR EXIT 9\nWHENEVER SQLERROR EXIT SQL.SQLCODE\n");
+        let at = self
+            .connect_string
+            .as_deref()
+            .map(|c| format!("@{c}"))
+            .unwrap_or_default();
+        match &self.auth {
+            DbAuth::Os => {
+                s.push_str("CONNECT /");
+                s.push_str(&at);
+                s.push_str(" AS SYSKM\n");
+            }
+            DbAuth::User(u) => {
+                let pw = self
+                    .password
+                    .as_ref()
+                    .ok_or(crate::tde::sql::SqlError::Empty {
+                        what: "database password",
+                    })?;
+                if pw.is_empty() {
+                    return Err(crate::tde::sql::SqlError::Empty {
+                        what: "database password",
+                    }
+                    .into());
+                }
+                if pw.expose().contains('"') {
+                    return Err(crate::tde::sql::SqlError::DoubleQuote {
+                        what: "database password",
+                    }
+                    .into());
+                }
+                if pw.expose().contains(['\n', '\r', '\0']) {
+                    return Err(crate::tde::sql::SqlError::LineBreak {
+                        what: "database password",
+                    }
+                    .into());
+                }
+                s.push_str("CONNECT ");
+                s.push_str(u);
+                s.push_str("/\"");
+                s.push_str(pw.expose());
+                s.push('"');
+                s.push_str(&at);
+                s.push_str(" AS SYSKM\n");
+            }
+        }
+        s.push_str("SET MARKUP CSV ON\nSET FEEDBACK ON\nSET ECHO OFF\n");
+        s.push_str(statement.expose());
+        s.push_str("\nEXIT\n");
+        Ok(Secret::new(std::mem::take(&mut *s)))
+    }
+
+    /// Runs sqlplus with `script` on stdin; returns (exit code, stdout).
+    fn execute(&self, script: Secret) -> Result<(Option<i32>, String), OracleError> {
+        if !self.path.is_file() {
+            return Err(OracleError::SqlplusMissing {
+                path: self.path.clone(),
+            });
+        }
+        let mut cmd = Command::new(&self.path);
+        cmd.args(["-S", "-L", "/nolog"])
+            .env("ORACLE_HOME", &self.oracle_home)
+            .env("NLS_LANG", "AMERICAN_AMERICA.AL32UTF8")
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        match &self.sid {
+            Some(sid) => cmd.env("ORACLE_SID", sid),
+            None => cmd.env_remove("ORACLE_SID"),
+        };
+        let lib = self.oracle_home.join("lib");
+        let ld = match std::env::var_os("LD_LIBRARY_PATH") {
+            Some(old) if !old.is_empty() => {
+                let mut v = lib.into_os_string();
+                v.push(":");
+                v.push(old);
+                v
+            }
+            _ => lib.into_os_string(),
+        };
+        cmd.env("LD_LIBRARY_PATH", ld);
+        let mut child = cmd.spawn().map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => OracleError::SqlplusMissing {
+                path: self.path.clone(),
+            },
+            _ => OracleError::SqlplusStart {
+                path: self.path.clone(),
+                detail: e.to_string(),
+            },
+        })?;
+        let mut stdin = child.stdin.take().expect("stdin is piped");
+        let writer = std::thread::spawn(move || {
+            // A sqlplus that exits early closes the pipe: that is reported through its output.
+            let _ = stdin.write_all(script.expose().as_bytes());
+        });
+        let mut stdout = child.stdout.take().expect("stdout is piped");
+        let reader = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = stdout.read_to_end(&mut buf);
+            buf
+        });
+        let mut stderr = child.stderr.take().expect("stderr is piped");
+        let err_reader = std::thread::spawn(move || {
+            let mut buf = Vec::new();
+            let _ = stderr.read_to_end(&mut buf);
+            buf
+        });
+        let start = Instant::now();
+        let status = loop {
+            match child.try_wait() {
+                Ok(Some(s)) => break s,
+                Ok(None) if start.elapsed() >= self.timeout => {
+                    let _ = child.kill();
+                    let _ = child.wait();
+                    return Err(OracleError::Timeout {
+                        path: self.path.clone(),
+                        seconds: self.timeout.as_secs(),
+                    });
+                }
+                Ok(None) => std::thread::sleep(Duration::from_millis(20)),
+                Err(e) => {
+                    return Err(OracleError::SqlplusStart {
+                        path: self.path.clone(),
+                        detail: e.to_string(),
+                    });
+                }
+            }
+        };
+        let _ = writer.join();
+        let out = reader.join().unwrap_or_default();
+        let err = err_reader.join().unwrap_or_default();
+        let mut text = String::from_utf8_lossy(&out).into_owned();
+        if !err.is_empty() {
+            text.push('\n');
+            text.push_str(&String::from_utf8_lossy(&err));
+        }
+        Ok((status.code(), text))
+    }
+}
+
+impl Connector for SqlPlus {
+    fn label(&self) -> String {
+        format!("SQL*Plus ({})", self.path.display())
+    }
+
+    fn kind(&self) -> ConnectorKind {
+        ConnectorKind::Sqlplus
+    }
+
+    fn run(&mut self, request: &Request) -> Result<Answer, OracleError> {
+        if matches!(request, Request::Restart) {
+            return Err(OracleError::Unsupported {
+                what: "Restarting the database",
+                connector: "SQL*Plus",
+                instead: "SYSKM cannot restart an instance: restart it yourself (SHUTDOWN IMMEDIATE and STARTUP as SYSDBA, or srvctl stop/start database on RAC), then continue.",
+            });
+        }
+        let statement = request.statement()?;
+        let script = self.script(&statement.sql)?;
+        let (code, text) = self.execute(script)?;
+        match interpret(request, &text) {
+            Ok(reply) => Ok(Answer::of(reply)),
+            Err(problem) => match code {
+                Some(0) => Err(OracleError::Unreadable {
+                    title: request.title(),
+                    problem,
+                }),
+                other => Err(OracleError::SqlplusOutput {
+                    path: self.path.clone(),
+                    detail: format!(
+                        "exited with {} and printed no answer to \"{}\" ({}).",
+                        other.map_or("a signal".to_owned(), |c| format!("status {c}")),
+                        request.title(),
+                        problem
+                    ),
+                }),
+            },
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn user_names_are_plain_identifiers() {
+        for ok in ["SYSTEM", "c##sec_admin", "C##KM$1", "tde_admin#2"] {
+            assert!(valid_user(ok), "{ok}");
+        }
+        for bad in ["", "a b", "x/y", "1abc", "C##", "sys as sysdba", "a\"b"] {
+            assert!(!valid_user(bad), "{bad}");
+        }
+    }
+}

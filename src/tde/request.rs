@@ -1,0 +1,474 @@
+//! What tdekey asks of a database, as data: every connector (manual, sqlplus, rehearsal) takes a
+//! [`Request`], and [`interpret`] reads what SQL*Plus printed for it.
+
+use crate::secret::Secret;
+use crate::tde::labels::MasterKeyId;
+use crate::tde::output::{self, OraError, Parameter, ParseError, Row, View};
+use crate::tde::sql::{self, Credential, Options, SqlError, Statement};
+
+/// A `SHOW PARAMETER` tdekey reads.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub enum ParameterName {
+    WalletRoot,
+    TdeConfiguration,
+}
+
+impl ParameterName {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ParameterName::WalletRoot => "wallet_root",
+            ParameterName::TdeConfiguration => "tde_configuration",
+        }
+    }
+}
+
+/// One thing to run against a database.
+#[derive(Clone, Debug)]
+pub enum Request {
+    /// `SELECT * FROM V$ENCRYPTION_WALLET;`
+    QueryWallet,
+    /// `SELECT * FROM V$ENCRYPTION_KEYS;`
+    QueryKeys,
+    /// `SHOW PARAMETER wallet_root` / `tde_configuration`
+    ShowParameter(ParameterName),
+    SetWalletRoot {
+        dir: String,
+        all_instances: bool,
+    },
+    SetTdeConfiguration {
+        value: String,
+        all_instances: bool,
+    },
+    CreateKeystore {
+        password: Secret,
+    },
+    OpenKeystore {
+        credential: Credential,
+        all_containers: bool,
+    },
+    CloseKeystore {
+        credential: Option<Credential>,
+        all_containers: bool,
+    },
+    Migrate {
+        hsm_user: String,
+        hsm_password: Secret,
+        wallet_password: Secret,
+        options: Options,
+    },
+    ReverseMigrate {
+        wallet_password: Secret,
+        hsm_user: String,
+        hsm_password: Secret,
+    },
+    SetKey {
+        tag: Option<String>,
+        credential: Credential,
+        options: Options,
+    },
+    UseKey {
+        id: MasterKeyId,
+        tag: Option<String>,
+        credential: Credential,
+    },
+    AddHsmSecret {
+        hsm_user: String,
+        hsm_password: Secret,
+        seps_dir: String,
+        local: bool,
+    },
+    CreateAutoLogin {
+        dir: String,
+        password: Secret,
+        local: bool,
+    },
+    Backup {
+        tag: Option<String>,
+        credential: Credential,
+    },
+    /// `SHUTDOWN IMMEDIATE` then `STARTUP`: static parameters (WALLET_ROOT) take effect.
+    Restart,
+}
+
+/// What a correct answer to a request looks like.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Expect {
+    Rows(View),
+    Parameter(ParameterName),
+    /// The line SQL*Plus prints after the statement ran, lower-case, without the full stop.
+    Feedback(&'static str),
+}
+
+pub const KEYSTORE_ALTERED: &str = "keystore altered";
+pub const SYSTEM_ALTERED: &str = "system altered";
+pub const INSTANCE_STARTED: &str = "database opened";
+
+impl Request {
+    /// A short title for screens and audit entries.
+    pub fn title(&self) -> &'static str {
+        match self {
+            Request::QueryWallet => "Query V$ENCRYPTION_WALLET",
+            Request::QueryKeys => "Query V$ENCRYPTION_KEYS",
+            Request::ShowParameter(ParameterName::WalletRoot) => "Show WALLET_ROOT",
+            Request::ShowParameter(ParameterName::TdeConfiguration) => "Show TDE_CONFIGURATION",
+            Request::SetWalletRoot { .. } => "Set WALLET_ROOT",
+            Request::SetTdeConfiguration { .. } => "Set TDE_CONFIGURATION",
+            Request::CreateKeystore { .. } => "Create a software keystore",
+            Request::OpenKeystore { .. } => "Open the keystore",
+            Request::CloseKeystore { .. } => "Close the keystore",
+            Request::Migrate { .. } => "Migrate the master key to the HSM",
+            Request::ReverseMigrate { .. } => "Reverse-migrate the master key to the file wallet",
+            Request::SetKey { .. } => "Rotate: Oracle sets a new master key",
+            Request::UseKey { .. } => "Rotate: use a master key made on the HSM",
+            Request::AddHsmSecret { .. } => "Store the HSM password for auto-login",
+            Request::CreateAutoLogin { .. } => "Create an auto-login keystore",
+            Request::Backup { .. } => "Back up the keystore",
+            Request::Restart => "Restart the database",
+        }
+    }
+
+    /// True for everything but the read-only queries.
+    pub fn changes_state(&self) -> bool {
+        !matches!(
+            self,
+            Request::QueryWallet | Request::QueryKeys | Request::ShowParameter(_)
+        )
+    }
+
+    pub fn expect(&self) -> Expect {
+        match self {
+            Request::QueryWallet => Expect::Rows(View::EncryptionWallet),
+            Request::QueryKeys => Expect::Rows(View::EncryptionKeys),
+            Request::ShowParameter(p) => Expect::Parameter(*p),
+            Request::SetWalletRoot { .. } | Request::SetTdeConfiguration { .. } => {
+                Expect::Feedback(SYSTEM_ALTERED)
+            }
+            Request::Restart => Expect::Feedback(INSTANCE_STARTED),
+            _ => Expect::Feedback(KEYSTORE_ALTERED),
+        }
+    }
+
+    /// The text to run (it may carry secrets) and the text to show and log.
+    pub fn statement(&self) -> Result<Statement, SqlError> {
+        let plain = |s: &str| Statement {
+            sql: Secret::from(s),
+            display: s.to_owned(),
+        };
+        Ok(match self {
+            Request::QueryWallet => plain("SELECT * FROM V$ENCRYPTION_WALLET;"),
+            Request::QueryKeys => plain("SELECT * FROM V$ENCRYPTION_KEYS;"),
+            Request::ShowParameter(p) => plain(&format!("SHOW PARAMETER {}", p.as_str())),
+            Request::SetWalletRoot { dir, all_instances } => {
+                sql::set_wallet_root(dir, *all_instances)?
+            }
+            Request::SetTdeConfiguration {
+                value,
+                all_instances,
+            } => sql::set_tde_configuration(value, *all_instances)?,
+            Request::CreateKeystore { password } => sql::create_keystore(None, password)?,
+            Request::OpenKeystore {
+                credential,
+                all_containers,
+            } => sql::open_keystore(credential, *all_containers)?,
+            Request::CloseKeystore {
+                credential,
+                all_containers,
+            } => sql::close_keystore(credential.as_ref(), *all_containers)?,
+            Request::Migrate {
+                hsm_user,
+                hsm_password,
+                wallet_password,
+                options,
+            } => sql::migrate_to_hsm(hsm_user, hsm_password, wallet_password, options)?,
+            Request::ReverseMigrate {
+                wallet_password,
+                hsm_user,
+                hsm_password,
+            } => sql::reverse_migrate(wallet_password, hsm_user, hsm_password)?,
+            Request::SetKey {
+                tag,
+                credential,
+                options,
+            } => sql::set_key(tag.as_deref(), credential, options)?,
+            Request::UseKey {
+                id,
+                tag,
+                credential,
+            } => sql::use_key(id, tag.as_deref(), credential)?,
+            Request::AddHsmSecret {
+                hsm_user,
+                hsm_password,
+                seps_dir,
+                local,
+            } => sql::add_hsm_secret(hsm_user, hsm_password, seps_dir, *local)?,
+            Request::CreateAutoLogin {
+                dir,
+                password,
+                local,
+            } => sql::create_auto_login(dir, password, *local)?,
+            Request::Backup { tag, credential } => {
+                sql::backup_keystore(tag.as_deref(), false, credential, None)?
+            }
+            Request::Restart => plain("SHUTDOWN IMMEDIATE\nSTARTUP"),
+        })
+    }
+}
+
+/// What the database answered.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Reply {
+    /// The statement ran; `feedback` is the line that says so.
+    Done {
+        feedback: String,
+    },
+    Rows {
+        rows: Vec<Row>,
+    },
+    Parameter {
+        parameter: Parameter,
+    },
+    /// Oracle refused: the first error and any that followed it.
+    Error {
+        error: OraError,
+        more: Vec<OraError>,
+    },
+}
+
+impl Reply {
+    /// One line for a status bar or an audit entry.
+    pub fn summary(&self) -> String {
+        match self {
+            Reply::Done { feedback } => feedback.clone(),
+            Reply::Rows { rows } => match rows.len() {
+                0 => "no rows selected".to_owned(),
+                1 => "1 row".to_owned(),
+                n => format!("{n} rows"),
+            },
+            Reply::Parameter { parameter } => {
+                format!("{} = {:?}", parameter.name, parameter.value)
+            }
+            Reply::Error { error, .. } => format!("{}: {}", error.code, error.text),
+        }
+    }
+
+    pub fn is_error(&self) -> bool {
+        matches!(self, Reply::Error { .. })
+    }
+}
+
+/// Why a text is not an answer to the request.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum InterpretError {
+    #[error("The output is empty. Paste everything SQL*Plus printed after the statement.")]
+    Empty,
+    #[error("{0}")]
+    Parse(ParseError),
+    #[error(
+        "The output has no {wanted} row; it shows {found}. Run SHOW PARAMETER {wanted} and paste its output."
+    )]
+    NoParameter { wanted: String, found: String },
+    #[error(
+        "The output does not say \"{expected}.\" and holds no ORA- error, so it does not show that the statement ran{found}. Paste the whole output of this statement."
+    )]
+    NoFeedback {
+        expected: &'static str,
+        found: String,
+    },
+}
+
+/// SQL*Plus errors that are not ORA- errors (`SP2-0640: Not connected`).
+pub fn sp2_errors(text: &str) -> Vec<OraError> {
+    text.lines()
+        .filter_map(|l| {
+            let l = l.trim();
+            let rest = l.strip_prefix("SP2-")?;
+            let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
+            (digits.len() == 4).then(|| OraError {
+                code: format!("SP2-{digits}"),
+                text: rest[4..].trim_start_matches(':').trim().to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// Reads what SQL*Plus printed for `request` (pasted by a DBA or captured from sqlplus).
+/// An ORA- or SP2- error anywhere is the answer; otherwise the text must be what the request
+/// expects, or it is refused with a sentence.
+pub fn interpret(request: &Request, text: &str) -> Result<Reply, InterpretError> {
+    if text.trim().is_empty() {
+        return Err(InterpretError::Empty);
+    }
+    let mut errors = output::ora_errors(text);
+    errors.extend(sp2_errors(text));
+    if !errors.is_empty() {
+        let error = errors.remove(0);
+        return Ok(Reply::Error {
+            error,
+            more: errors,
+        });
+    }
+    match request.expect() {
+        Expect::Rows(view) => output::parse_view(text, view)
+            .map(|rows| Reply::Rows { rows })
+            .map_err(InterpretError::Parse),
+        Expect::Parameter(p) => {
+            let params = output::parse_parameters(text).map_err(InterpretError::Parse)?;
+            let found = params
+                .iter()
+                .map(|x| x.name.clone())
+                .collect::<Vec<_>>()
+                .join(", ");
+            params
+                .into_iter()
+                .find(|x| x.name.eq_ignore_ascii_case(p.as_str()))
+                .map(|parameter| Reply::Parameter { parameter })
+                .ok_or_else(|| InterpretError::NoParameter {
+                    wanted: p.as_str().to_owned(),
+                    found: if found.is_empty() {
+                        "no parameter".to_owned()
+                    } else {
+                        found
+                    },
+                })
+        }
+        Expect::Feedback(expected) => {
+            let lower = text.to_ascii_lowercase();
+            if lower.lines().any(|l| l.contains(expected)) {
+                return Ok(Reply::Done {
+                    feedback: format!("{}{}.", expected[..1].to_ascii_uppercase(), &expected[1..]),
+                });
+            }
+            let other = [KEYSTORE_ALTERED, SYSTEM_ALTERED, INSTANCE_STARTED]
+                .into_iter()
+                .find(|f| *f != expected && lower.contains(f));
+            Err(InterpretError::NoFeedback {
+                expected,
+                found: match other {
+                    Some(f) => format!(" (it says \"{f}.\", the answer to another statement)"),
+                    None => String::new(),
+                },
+            })
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hsm() -> Credential {
+        Credential::Hsm {
+            user: "cu_oracle".into(),
+            password: Secret::from("Hsm-Pw-1"),
+        }
+    }
+
+    #[test]
+    fn statements_hide_every_secret_in_their_display() {
+        let all = [
+            Request::OpenKeystore {
+                credential: hsm(),
+                all_containers: true,
+            },
+            Request::Migrate {
+                hsm_user: "cu_oracle".into(),
+                hsm_password: Secret::from("Hsm-Pw-1"),
+                wallet_password: Secret::from("Wallet-Pw-2"),
+                options: Options {
+                    backup: Some(Some("pre".into())),
+                    all_containers: false,
+                },
+            },
+            Request::SetKey {
+                tag: Some("q3".into()),
+                credential: hsm(),
+                options: Options::default(),
+            },
+            Request::AddHsmSecret {
+                hsm_user: "cu_oracle".into(),
+                hsm_password: Secret::from("Hsm-Pw-1"),
+                seps_dir: "/u01/wr/tde_seps".into(),
+                local: false,
+            },
+        ];
+        for r in &all {
+            let s = r.statement().expect("builds");
+            assert!(s.sql.expose().contains("Hsm-Pw-1"), "{}", s.display);
+            assert!(!s.display.contains("Hsm-Pw-1"), "{}", s.display);
+            assert!(!s.display.contains("Wallet-Pw-2"), "{}", s.display);
+            assert!(s.display.contains("<hidden>"));
+            assert!(r.changes_state());
+        }
+        assert!(!Request::QueryKeys.changes_state());
+    }
+
+    #[test]
+    fn feedback_is_required_for_statements() {
+        let open = Request::OpenKeystore {
+            credential: hsm(),
+            all_containers: false,
+        };
+        let r = interpret(
+            &open,
+            "SQL> ADMINISTER KEY MANAGEMENT ...\n\nkeystore altered.\n",
+        )
+        .expect("reads");
+        assert_eq!(
+            r,
+            Reply::Done {
+                feedback: "Keystore altered.".into()
+            }
+        );
+        let e = interpret(&open, "System altered.\n").expect_err("wrong statement");
+        assert!(e.to_string().contains("another statement"), "{e}");
+        assert!(matches!(
+            interpret(&open, "  \n"),
+            Err(InterpretError::Empty)
+        ));
+        let e = interpret(&open, "keystore alt").expect_err("cut");
+        assert!(
+            e.to_string()
+                .contains("does not show that the statement ran")
+        );
+    }
+
+    #[test]
+    fn errors_win_over_everything() {
+        let r = interpret(
+            &Request::QueryWallet,
+            "ERROR at line 1:\nORA-28353: failed to open wallet\n",
+        )
+        .expect("reads");
+        assert_eq!(r.summary(), "ORA-28353: failed to open wallet");
+        let r = interpret(&Request::QueryWallet, "SP2-0640: Not connected\n").expect("reads");
+        assert!(r.is_error());
+        assert_eq!(r.summary(), "SP2-0640: Not connected");
+    }
+
+    #[test]
+    fn parameters_must_name_the_one_asked() {
+        let text = "NAME          TYPE        VALUE\n------------- ----------- ------------------------------\nwallet_root   string      /u01/app/oracle/admin/ORCL/wallet\n";
+        let r = interpret(&Request::ShowParameter(ParameterName::WalletRoot), text).expect("ok");
+        assert_eq!(
+            r.summary(),
+            "wallet_root = \"/u01/app/oracle/admin/ORCL/wallet\""
+        );
+        let e = interpret(
+            &Request::ShowParameter(ParameterName::TdeConfiguration),
+            text,
+        )
+        .expect_err("other parameter");
+        assert!(e.to_string().contains("no tde_configuration row"), "{e}");
+    }
+
+    #[test]
+    fn a_keys_output_is_not_a_wallet_output() {
+        let text = "KEY_ID                                               TAG\n---------------------------------------------------- ---\nAQAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA x\n";
+        assert!(interpret(&Request::QueryWallet, text).is_err());
+        assert!(matches!(
+            interpret(&Request::QueryKeys, text),
+            Ok(Reply::Rows { .. })
+        ));
+    }
+}
