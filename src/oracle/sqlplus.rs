@@ -177,6 +177,8 @@ impl SqlPlus {
             _ => lib.into_os_string(),
         };
         cmd.env("LD_LIBRARY_PATH", ld);
+        // Its own process group, so a timeout stops sqlplus and anything it started.
+        std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let mut child = cmd.spawn().map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => OracleError::SqlplusMissing {
                 path: self.path.clone(),
@@ -208,6 +210,10 @@ impl SqlPlus {
             match child.try_wait() {
                 Ok(Some(s)) => break s,
                 Ok(None) if start.elapsed() >= self.timeout => {
+                    if let Ok(pid) = i32::try_from(child.id()) {
+                        // SAFETY: signals the process group created for this child.
+                        unsafe { libc::kill(-pid, libc::SIGKILL) };
+                    }
                     let _ = child.kill();
                     let _ = child.wait();
                     return Err(OracleError::Timeout {

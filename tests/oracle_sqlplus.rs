@@ -1,0 +1,249 @@
+//! The SQL*Plus connector against a stand-in `sqlplus` (tests/standin/oracle_home/bin/sqlplus)
+//! that records how it was called and replays output in the form SQL*Plus 19c prints.
+
+mod common;
+
+use common::contains;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+use tdekey::audit::Auditor;
+use tdekey::oracle::sqlplus::SqlPlus;
+use tdekey::oracle::{Connector, OracleError, run_audited};
+use tdekey::secret::Secret;
+use tdekey::store::{Connector as Kind, DatabaseProfile, DbAuth, Multitenant};
+use tdekey::tde::request::{ParameterName, Reply, Request};
+use tdekey::tde::sql::{Credential, Options};
+
+const DB_PW: &str = "Right-Db-Pw-1";
+const HSM_PW: &str = "Hsm-Secret-9";
+
+fn home() -> String {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/standin/oracle_home")
+        .to_string_lossy()
+        .into_owned()
+}
+
+fn profile(sid: &str, auth: DbAuth) -> DatabaseProfile {
+    DatabaseProfile {
+        id: None,
+        name: "FIN".into(),
+        connector: Kind::Sqlplus,
+        oracle_home: Some(home()),
+        oracle_sid: Some(sid.into()),
+        connect_string: match auth {
+            DbAuth::Os => None,
+            DbAuth::User(_) => Some("dbhost:1521/FINPDB".into()),
+        },
+        auth,
+        wallet_root: None,
+        multitenant: Multitenant::CdbUnited,
+        rac: false,
+        hsm_profile: None,
+    }
+}
+
+/// A directory the stand-in writes its argv, environment and stdin to.
+fn log_dir() -> tempfile::TempDir {
+    let d = tempfile::tempdir().unwrap();
+    // SAFETY: nextest runs each test in its own process; set before any thread starts.
+    unsafe { std::env::set_var("TDEKEY_STANDIN_LOG", d.path()) };
+    d
+}
+
+fn read(d: &tempfile::TempDir, f: &str) -> String {
+    std::fs::read_to_string(d.path().join(f)).unwrap_or_default()
+}
+
+fn user() -> DbAuth {
+    DbAuth::User("c##sec_admin".into())
+}
+
+#[test]
+fn queries_come_back_as_rows_with_os_authentication() {
+    let log = log_dir();
+    let mut c = SqlPlus::new(&profile("FIN", DbAuth::Os), None).unwrap();
+    match c.run(&Request::QueryWallet).unwrap().reply {
+        Reply::Rows { rows } => {
+            assert_eq!(rows.len(), 4);
+            assert_eq!(rows[0].get("WRL_TYPE"), Some("HSM"));
+            assert_eq!(rows[0].get("WRL_PARAMETER"), Some(""));
+            assert_eq!(rows[3].get("KEYSTORE_MODE"), Some("UNITED"));
+        }
+        other => panic!("{other:?}"),
+    }
+    assert_eq!(read(&log, "argv"), "-S\n-L\n/nolog\n");
+    let env = read(&log, "env");
+    assert!(env.contains("ORACLE_SID=FIN\n"), "{env}");
+    assert!(env.contains(&format!("ORACLE_HOME={}\n", home())));
+    assert!(env.contains("NLS_LANG=AMERICAN_AMERICA.AL32UTF8\n"));
+    let stdin = read(&log, "stdin");
+    assert!(stdin.contains("CONNECT / AS SYSKM\n"), "{stdin}");
+    assert!(stdin.contains("WHENEVER SQLERROR EXIT SQL.SQLCODE\n"));
+
+    match c.run(&Request::QueryKeys).unwrap().reply {
+        Reply::Rows { rows } => assert_eq!(rows[1].get("KEYSTORE_TYPE"), Some("HSM")),
+        other => panic!("{other:?}"),
+    }
+    match c
+        .run(&Request::ShowParameter(ParameterName::WalletRoot))
+        .unwrap()
+        .reply
+    {
+        Reply::Parameter { parameter } => {
+            assert_eq!(parameter.value, "/u01/app/oracle/admin/FIN/wallet")
+        }
+        other => panic!("{other:?}"),
+    }
+    // The stand-in has no recording for tde_configuration and answers as SQL*Plus does for a
+    // command it does not know: an SP2- error is an answer too, never a success.
+    let a = c
+        .run(&Request::ShowParameter(ParameterName::TdeConfiguration))
+        .unwrap();
+    assert!(a.reply.is_error());
+    assert!(a.reply.summary().starts_with("SP2-0734"), "{:?}", a.reply);
+}
+
+#[test]
+fn passwords_go_through_stdin_only() {
+    let log = log_dir();
+    let mut c = SqlPlus::new(&profile("FIN", user()), Some(Secret::from(DB_PW))).unwrap();
+    let open = Request::OpenKeystore {
+        credential: Credential::Hsm {
+            user: "cu_oracle".into(),
+            password: Secret::from(HSM_PW),
+        },
+        all_containers: true,
+    };
+    let a = c.run(&open).unwrap();
+    assert_eq!(
+        a.reply,
+        Reply::Done {
+            feedback: "Keystore altered.".into()
+        }
+    );
+    let stdin = read(&log, "stdin");
+    assert!(
+        stdin.contains("CONNECT c##sec_admin/\"Right-Db-Pw-1\"@dbhost:1521/FINPDB AS SYSKM"),
+        "{stdin}"
+    );
+    assert!(stdin.contains("IDENTIFIED BY \"cu_oracle:Hsm-Secret-9\" CONTAINER = ALL;"));
+    for f in ["argv", "env"] {
+        let text = read(&log, f);
+        assert!(!text.is_empty(), "{f} was recorded");
+        for secret in [DB_PW, HSM_PW] {
+            assert!(!text.contains(secret), "{secret} in {f}");
+        }
+    }
+    // Statements that set parameters answer with "System altered."
+    let a = c
+        .run(&Request::SetTdeConfiguration {
+            value: "HSM|FILE".into(),
+            all_instances: true,
+        })
+        .unwrap();
+    assert_eq!(a.reply.summary(), "System altered.");
+}
+
+#[test]
+fn oracle_errors_are_answers_and_echoed_secrets_are_not_kept() {
+    let _log = log_dir();
+    let mut c = SqlPlus::new(&profile("FIN", user()), Some(Secret::from("wrong-db-pw"))).unwrap();
+    let a = c.run(&Request::QueryWallet).unwrap();
+    assert_eq!(
+        a.reply.summary(),
+        "ORA-01017: invalid username/password; logon denied"
+    );
+
+    let mut c = SqlPlus::new(&profile("FIN", DbAuth::Os), None).unwrap();
+    let migrate = |wallet: &str| Request::Migrate {
+        hsm_user: "cu_oracle".into(),
+        hsm_password: Secret::from(HSM_PW),
+        wallet_password: Secret::from(wallet),
+        options: Options::default(),
+    };
+    let a = c.run(&migrate("Wrong-Wallet-Pw")).unwrap();
+    assert_eq!(a.reply.summary(), "ORA-28353: failed to open wallet");
+
+    // SQL*Plus echoes the failing line, secrets included: only the ORA- error is kept, and the
+    // audit log holds neither password.
+    let dir = tempfile::tempdir().unwrap();
+    let db = dir.path().join("audit.sqlite3");
+    let mut auditor = Auditor::new(tdekey::store::Store::open(&db).unwrap());
+    let mut c = SqlPlus::new(&profile("ECHO", DbAuth::Os), None).unwrap();
+    let req = migrate("Echoed-Wallet-Pw");
+    let a = run_audited(
+        &mut auditor,
+        &profile("ECHO", DbAuth::Os),
+        &mut c,
+        &req,
+        None,
+    )
+    .unwrap();
+    assert_eq!(a.reply.summary(), "ORA-00922: missing or invalid option");
+    assert!(!format!("{a:?}").contains("Echoed-Wallet-Pw"));
+    drop(auditor);
+    let mut bytes = Vec::new();
+    for e in std::fs::read_dir(dir.path()).unwrap() {
+        bytes.extend(std::fs::read(e.unwrap().path()).unwrap());
+    }
+    assert!(contains(&bytes, "ORA-00922"), "the outcome was recorded");
+    assert!(contains(&bytes, "SQL*Plus"));
+    for secret in ["Echoed-Wallet-Pw", HSM_PW] {
+        assert!(!contains(&bytes, secret), "{secret} in the audit log");
+    }
+}
+
+#[test]
+fn a_missing_sqlplus_a_hung_one_and_a_restart_are_sentences() {
+    let _log = log_dir();
+    let mut p = profile("FIN", DbAuth::Os);
+    p.oracle_home = Some("/nonexistent/oracle/19c".into());
+    let err = SqlPlus::new(&p, None)
+        .unwrap()
+        .run(&Request::QueryWallet)
+        .unwrap_err();
+    assert!(matches!(err, OracleError::SqlplusMissing { .. }));
+    assert!(
+        err.to_string()
+            .contains("/nonexistent/oracle/19c/bin/sqlplus"),
+        "{err}"
+    );
+    p.oracle_home = None;
+    assert!(
+        SqlPlus::new(&p, None)
+            .unwrap_err()
+            .to_string()
+            .contains("no ORACLE_HOME")
+    );
+
+    let mut c = SqlPlus::new(&profile("SLOW", DbAuth::Os), None)
+        .unwrap()
+        .with_timeout(Duration::from_secs(1));
+    let start = Instant::now();
+    let err = c.run(&Request::QueryWallet).unwrap_err();
+    assert!(
+        matches!(err, OracleError::Timeout { seconds: 1, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("may or may not have run"));
+    assert!(
+        start.elapsed() < Duration::from_secs(30),
+        "the child was stopped"
+    );
+
+    let err = SqlPlus::new(&profile("FIN", DbAuth::Os), None)
+        .unwrap()
+        .run(&Request::Restart)
+        .unwrap_err();
+    assert!(err.to_string().contains("restart it yourself"), "{err}");
+
+    let mut bad = profile("FIN", DbAuth::User("sys as sysdba".into()));
+    assert!(SqlPlus::new(&bad, Some(Secret::from(DB_PW))).is_err());
+    bad.auth = user();
+    let err = SqlPlus::new(&bad, Some(Secret::from("has\"quote")))
+        .unwrap()
+        .run(&Request::QueryWallet)
+        .unwrap_err();
+    assert!(err.to_string().contains("double quote"), "{err}");
+}
