@@ -47,7 +47,7 @@ fn profile(sid: &str, auth: DbAuth) -> DatabaseProfile {
 fn log_dir() -> tempfile::TempDir {
     let d = tempfile::tempdir().unwrap();
     // SAFETY: nextest runs each test in its own process; set before any thread starts.
-    unsafe { std::env::set_var("TDEKEY_STANDIN_LOG", d.path()) };
+    unsafe { std::env::set_var("SQLPLUS_STANDIN_LOG", d.path()) };
     d
 }
 
@@ -107,6 +107,9 @@ fn queries_come_back_as_rows_with_os_authentication() {
 #[test]
 fn passwords_go_through_stdin_only() {
     let log = log_dir();
+    // A password the user gave tdekey through its environment is not passed on to sqlplus.
+    // SAFETY: set before any thread starts.
+    unsafe { std::env::set_var("TDEKEY_DB_PASSWORD", DB_PW) };
     let mut c = SqlPlus::new(&profile("FIN", user()), Some(Secret::from(DB_PW))).unwrap();
     let open = Request::OpenKeystore {
         credential: Credential::Hsm {

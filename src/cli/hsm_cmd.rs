@@ -50,13 +50,13 @@ fn modules(json: bool) -> Result<ExitCode, CliError> {
 }
 
 /// What a command connects to, after merging flags with the profile.
-struct Target {
-    module: PathBuf,
-    selector: TokenSelector,
-    profile: Option<HsmProfile>,
+pub(super) struct Target {
+    pub module: PathBuf,
+    pub selector: TokenSelector,
+    pub profile: Option<HsmProfile>,
 }
 
-fn resolve_target(store: &Store, t: &TargetArgs) -> Result<Target, CliError> {
+pub(super) fn resolve_target(store: &Store, t: &TargetArgs) -> Result<Target, CliError> {
     let profile = match &t.profile {
         Some(name) => Some(
             store
@@ -90,6 +90,11 @@ fn resolve_target(store: &Store, t: &TargetArgs) -> Result<Target, CliError> {
         selector,
         profile: profile.filter(|_| from_profile),
     })
+}
+
+/// Loads a module, recording the connection.
+pub(super) fn connect_to(auditor: &mut Auditor, module: &std::path::Path) -> Result<Hsm, CliError> {
+    connect(auditor, module)
 }
 
 fn connect(auditor: &mut Auditor, module: &std::path::Path) -> Result<Hsm, CliError> {
@@ -366,10 +371,12 @@ fn demo_token(data: &DataDir) -> Result<ExitCode, CliError> {
         );
     }
     ensure_demo_profile(&mut auditor, &module)?;
+    super::db_run::ensure_demo_database(&mut auditor, data, &module)?;
     println!(
-        "Demo values (not secrets): user PIN {}, security-officer PIN {}.",
+        "Demo values (not secrets): user PIN {}, security-officer PIN {}, Rehearsal wallet password {}.",
         demo::DEMO_USER_PIN,
-        demo::DEMO_SO_PIN
+        demo::DEMO_SO_PIN,
+        demo::DEMO_WALLET_PASSWORD
     );
     Ok(ExitCode::SUCCESS)
 }

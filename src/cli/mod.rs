@@ -2,6 +2,7 @@
 //! and exit 1; usage errors exit 2.
 
 mod audit_cmd;
+mod db_run;
 mod hsm_cmd;
 
 use crate::paths::DataDir;
@@ -97,6 +98,18 @@ pub enum DbCommand {
     },
     /// Remove a database profile (nothing in the database or on the HSM changes).
     Remove { name: String },
+    /// Run a read-only query through the profile's connector (Rehearsal: on its HSM token;
+    /// SQL*Plus: password from $TDEKEY_DB_PASSWORD or a prompt; Manual: paste on stdin).
+    /// Exits 3 when Oracle answers with an error.
+    Query {
+        name: String,
+        #[arg(value_enum)]
+        what: db_run::QueryArg,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]
@@ -502,6 +515,12 @@ fn db_cmd(data: &DataDir, cmd: DbCommand) -> Result<ExitCode, CliError> {
                 println!("{}", describe(&d));
             }
         }
+        DbCommand::Query {
+            name,
+            what,
+            json,
+            target,
+        } => return db_run::query(data, &name, what, json, &target),
         DbCommand::Remove { name } => {
             crate::engine::remove_database(&mut auditor, &name)
                 .map_err(|e| CliError(format!("{e} (see `tdekey db list`)")))?;

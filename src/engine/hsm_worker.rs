@@ -12,6 +12,7 @@ use std::sync::Arc;
 use std::sync::mpsc::Receiver;
 
 struct Worker {
+    data: DataDir,
     hsm: Option<Hsm>,
     auditor: Result<Auditor, String>,
     sink: EventSink,
@@ -22,6 +23,7 @@ pub(super) fn run(data: DataDir, rx: Receiver<Command>, sink: EventSink) {
         .map(Auditor::new)
         .map_err(|e| e.to_string());
     let mut w = Worker {
+        data,
         hsm: None,
         auditor,
         sink,
@@ -105,6 +107,12 @@ impl Worker {
             Command::Inventory => self.inventory(),
             Command::AuditVerify => self.audit_verify(),
             Command::AuditCheckpoint => self.audit_checkpoint(),
+            Command::OracleRun {
+                database,
+                request,
+                pin_format,
+                ..
+            } => self.rehearse(database, request, pin_format),
             // Store and dialog commands never reach this thread.
             other => self.fail(
                 other.task(),
@@ -364,6 +372,79 @@ impl Worker {
 }
 
 /// The thread's audit log, or the sentence that says why no action can be taken.
+impl Worker {
+    /// A request to a Rehearsal database: it runs here because its HSM keystore is this
+    /// thread's HSM session.
+    fn rehearse(
+        &mut self,
+        database: crate::store::DatabaseProfile,
+        request: crate::tde::request::Request,
+        pin_format: crate::hsm::PinFormat,
+    ) {
+        use crate::oracle::rehearsal::{self, Rehearsal};
+        let Some(hsm) = self.hsm.as_mut() else {
+            return self.fail(
+                Task::Oracle,
+                &format!(
+                    "Rehearsal: tdekey is not connected to an HSM. Connect to {} on the HSM screen first; the rehearsal keeps its HSM keys there.",
+                    database
+                        .hsm_profile
+                        .as_deref()
+                        .map_or("the token".to_owned(), |p| format!("{p:?}"))
+                ),
+                false,
+            );
+        };
+        let auditor = match usable(&mut self.auditor) {
+            Ok(a) => a,
+            Err(msg) => return self.fail(Task::Oracle, &msg, false),
+        };
+        let was_logged_in = hsm.logged_in();
+        let user = hsm.user().map(str::to_owned);
+        let path = rehearsal::state_path(self.data.root(), &database.name);
+        let result = Rehearsal::open(&path, &database.name, database.multitenant, hsm, pin_format)
+            .and_then(|mut r| {
+                crate::oracle::run_audited(auditor, &database, &mut r, &request, user.as_deref())
+            });
+        // A statement's HSM password may have logged tdekey in (as Oracle logs itself in).
+        if !was_logged_in
+            && let Some(h) = self.hsm.as_ref()
+            && h.logged_in()
+        {
+            let token = h.token().cloned();
+            let user = h.user().unwrap_or("").to_owned();
+            let target = token.as_ref().map(|t| t.label.clone()).unwrap_or_default();
+            if let Err(msg) = self.record(
+                Action::HsmLogin,
+                &target,
+                Outcome::Success,
+                Some(&user),
+                json!({ "by": format!("Rehearsal statement: {}", request.title()) }),
+            ) {
+                self.fail(Task::Oracle, &msg, false);
+            }
+            if let Some(token) = token {
+                self.sink.send(Event::LoggedIn {
+                    token,
+                    user,
+                    note: Some("The Rehearsal statement's HSM password logged tdekey in.".into()),
+                });
+            }
+        }
+        match result {
+            Ok(answer) => self
+                .sink
+                .send(Event::OracleAnswered(Box::new(super::OracleAnswer {
+                    database: database.name.clone(),
+                    connector: rehearsal::LABEL.to_owned(),
+                    title: request.title(),
+                    answer,
+                }))),
+            Err(e) => self.fail(Task::Oracle, &e, false),
+        }
+    }
+}
+
 fn usable(auditor: &mut Result<Auditor, String>) -> Result<&mut Auditor, String> {
     match auditor {
         Ok(a) => Ok(a),

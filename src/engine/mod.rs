@@ -3,11 +3,14 @@
 //! disk or a file dialog.
 //!
 //! Threads: `tdekey-hsm` owns the PKCS#11 module and its session (and a database connection
-//! for the audit entries it writes); `tdekey-store` owns the connection for profiles. A task
+//! for the audit entries it writes; Rehearsal requests run there, on its HSM);
+//! `tdekey-store` owns the connection for profiles; `tdekey-audit` reads and exports the log;
+//! `tdekey-oracle` runs Manual and SQL*Plus requests. A task
 //! (see [`Task`]) cannot start twice: [`Engine::send`] refuses while it is pending.
 
 mod audit_worker;
 mod hsm_worker;
+mod oracle_worker;
 mod store_worker;
 
 pub use store_worker::{remove_database, save as save_profile, save_database};
@@ -40,6 +43,35 @@ pub enum Task {
     AuditVerify,
     Databases,
     SaveDialog,
+    /// A request to a database (one at a time, whatever the connector).
+    Oracle,
+}
+
+/// A statement the Manual connector asks the DBA to run.
+#[derive(Clone, Debug)]
+pub struct ManualAsk {
+    pub title: &'static str,
+    /// Secrets `<hidden>`.
+    pub display: String,
+    /// The text to copy: it may carry secrets.
+    pub sql: Secret,
+    /// Why the previous paste was refused.
+    pub problem: Option<String>,
+}
+
+/// The DBA's answer to a [`ManualAsk`].
+pub enum ManualReply {
+    Pasted(String),
+    Cancel,
+}
+
+/// What a database answered, with the connector that asked it.
+#[derive(Clone, Debug)]
+pub struct OracleAnswer {
+    pub database: String,
+    pub connector: String,
+    pub title: &'static str,
+    pub answer: crate::oracle::Answer,
 }
 
 pub enum Command {
@@ -105,6 +137,14 @@ pub enum Command {
     DeleteDatabase {
         name: String,
     },
+    /// Run a request against a database through its profile's connector. `pin_format` is how
+    /// a Rehearsal turns an HSM password into the token's PIN.
+    OracleRun {
+        database: crate::store::DatabaseProfile,
+        request: crate::tde::request::Request,
+        db_password: Option<Secret>,
+        pin_format: PinFormat,
+    },
 }
 
 impl Command {
@@ -125,6 +165,7 @@ impl Command {
             Command::LoadDatabases
             | Command::SaveDatabase { .. }
             | Command::DeleteDatabase { .. } => Task::Databases,
+            Command::OracleRun { .. } => Task::Oracle,
         }
     }
 }
@@ -188,6 +229,9 @@ pub enum Event {
         /// The session went away: offer to reconnect.
         reconnect: bool,
     },
+    /// The Manual connector waits for the DBA's paste (answer with [`Engine::manual_reply`]).
+    OracleAsk(Box<ManualAsk>),
+    OracleAnswered(Box<OracleAnswer>),
 }
 
 impl Event {
@@ -208,6 +252,8 @@ impl Event {
             Event::SavePathPicked(_) => Some(Task::SaveDialog),
             Event::Databases { .. } => Some(Task::Databases),
             Event::Failed { task, .. } => Some(*task),
+            Event::OracleAsk(_) => None,
+            Event::OracleAnswered(_) => Some(Task::Oracle),
         }
     }
 }
@@ -234,6 +280,8 @@ pub struct Engine {
     hsm_tx: Sender<Command>,
     store_tx: Sender<Command>,
     audit_tx: Sender<Command>,
+    oracle_tx: Sender<Command>,
+    manual_tx: Sender<ManualReply>,
     events: Receiver<Event>,
     sink: EventSink,
     pending: HashSet<Task>,
@@ -262,6 +310,16 @@ impl Engine {
                 .spawn(move || store_worker::run(data, store_rx, sink))
                 .ok();
         }
+        let (oracle_tx, oracle_rx) = channel();
+        let (manual_tx, manual_rx) = channel();
+        {
+            let sink = sink.clone();
+            let data = data.clone();
+            std::thread::Builder::new()
+                .name("tdekey-oracle".into())
+                .spawn(move || oracle_worker::run(data, oracle_rx, manual_rx, sink))
+                .ok();
+        }
         let (audit_tx, audit_rx) = channel();
         {
             let sink = sink.clone();
@@ -274,6 +332,8 @@ impl Engine {
             hsm_tx,
             store_tx,
             audit_tx,
+            oracle_tx,
+            manual_tx,
             events: erx,
             sink,
             pending: HashSet::new(),
@@ -335,6 +395,13 @@ impl Engine {
             | Command::LoadDatabases
             | Command::SaveDatabase { .. }
             | Command::DeleteDatabase { .. }) => self.store_tx.send(c).is_ok(),
+            // A rehearsal runs where its HSM is; real databases on their own thread.
+            c @ Command::OracleRun { .. }
+                if !matches!(&c, Command::OracleRun { database, .. }
+                    if database.connector == crate::store::Connector::Rehearsal) =>
+            {
+                self.oracle_tx.send(c).is_ok()
+            }
             c => self.hsm_tx.send(c).is_ok(),
         };
         if sent {
@@ -347,6 +414,12 @@ impl Engine {
             });
         }
         sent
+    }
+
+    /// Answers the Manual connector's question.
+    pub fn manual_reply(&self, reply: ManualReply) {
+        // The Oracle thread is gone only at shutdown.
+        let _ = self.manual_tx.send(reply);
     }
 
     pub fn is_pending(&self, task: Task) -> bool {

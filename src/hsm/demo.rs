@@ -21,6 +21,12 @@ pub const DEMO_SO_PIN: &str = "demo-so-pin-5678";
 /// User name recorded for the demo token (SoftHSM2 takes a plain PIN; the name is for the log).
 pub const DEMO_USER: &str = "demo_cu";
 /// Name of the demo connection profile.
+/// The Rehearsal database `make run` creates on the demo token.
+pub const DEMO_DATABASE_NAME: &str = "Rehearsal demo";
+/// Its file wallet's password: a demo value, shown as such.
+pub const DEMO_WALLET_PASSWORD: &str = "demo-wallet-1234";
+/// Its simulated WALLET_ROOT.
+pub const DEMO_WALLET_ROOT: &str = "/u01/app/oracle/admin/REHEARSAL/wallet";
 pub const DEMO_PROFILE_NAME: &str = "Demo token (SoftHSM2)";
 
 /// The first SoftHSM2 library found on this machine.

@@ -68,6 +68,11 @@ pub enum OracleError {
         title: &'static str,
         problem: InterpretError,
     },
+    #[error("The pasted output is not an answer to \"{title}\": {problem}")]
+    Refused {
+        title: &'static str,
+        problem: String,
+    },
     #[error("Cancelled: \"{title}\" was not confirmed as run.")]
     Cancelled { title: &'static str },
     #[error("{what} cannot be done through the {connector} connector. {instead}")]

@@ -107,7 +107,7 @@ struct State {
 
 impl State {
     fn fresh(database: &str, multitenant: Multitenant) -> Self {
-        let upper = database.to_ascii_uppercase();
+        let upper = db_name(database);
         let containers = match multitenant {
             Multitenant::NonCdb => vec![Container::new(0, &upper)],
             Multitenant::CdbUnited | Multitenant::CdbIsolated => {
@@ -189,6 +189,27 @@ impl Container {
             file_open: None,
             hsm_open: false,
         }
+    }
+}
+
+/// An Oracle DB_NAME for a profile name: its last word of at most 8 letters and digits, else
+/// its first 8 letters and digits, in upper case ("Rehearsal demo" → DEMO).
+fn db_name(profile: &str) -> String {
+    let word = profile
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .rfind(|w| !w.is_empty() && w.len() <= 8)
+        .map(str::to_owned);
+    let name = word.unwrap_or_else(|| {
+        profile
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(8)
+            .collect()
+    });
+    if name.is_empty() {
+        "ORCL".to_owned()
+    } else {
+        name.to_ascii_uppercase()
     }
 }
 
@@ -308,6 +329,38 @@ fn oracle_time(ms: i64) -> String {
         .to_ascii_uppercase()
 }
 
+/// The statements that make a demo database ready for a migration: WALLET_ROOT set (and the
+/// instance restarted), TDE_CONFIGURATION=FILE, a password file keystore, opened, with one
+/// master key, backed up.
+pub fn seed_requests(wallet_root: &str, wallet_password: &Secret) -> Vec<Request> {
+    vec![
+        Request::SetWalletRoot {
+            dir: wallet_root.to_owned(),
+            all_instances: false,
+        },
+        Request::Restart,
+        Request::SetTdeConfiguration {
+            value: "FILE".into(),
+            all_instances: false,
+        },
+        Request::CreateKeystore {
+            password: wallet_password.clone(),
+        },
+        Request::OpenKeystore {
+            credential: Credential::Password(wallet_password.clone()),
+            all_containers: true,
+        },
+        Request::SetKey {
+            tag: Some("initial".into()),
+            credential: Credential::Password(wallet_password.clone()),
+            options: Options {
+                backup: Some(Some("initial".into())),
+                all_containers: true,
+            },
+        },
+    ]
+}
+
 pub struct Rehearsal<'h> {
     path: PathBuf,
     state: State,
@@ -404,33 +457,7 @@ impl<'h> Rehearsal<'h> {
     /// file keystore with one master key, open, backed up, TDE_CONFIGURATION=FILE. Each step is
     /// an ordinary request, so the demo starts from a state Oracle could be in.
     pub fn seed(&mut self, wallet_root: &str, wallet_password: &Secret) -> Result<(), OracleError> {
-        let steps = [
-            Request::SetWalletRoot {
-                dir: wallet_root.to_owned(),
-                all_instances: false,
-            },
-            Request::Restart,
-            Request::SetTdeConfiguration {
-                value: "FILE".into(),
-                all_instances: false,
-            },
-            Request::CreateKeystore {
-                password: wallet_password.clone(),
-            },
-            Request::OpenKeystore {
-                credential: Credential::Password(wallet_password.clone()),
-                all_containers: true,
-            },
-            Request::SetKey {
-                tag: Some("initial".into()),
-                credential: Credential::Password(wallet_password.clone()),
-                options: Options {
-                    backup: Some(Some("initial".into())),
-                    all_containers: true,
-                },
-            },
-        ];
-        for r in &steps {
+        for r in &seed_requests(wallet_root, wallet_password) {
             let a = self.run(r)?;
             if let Reply::Error { error, .. } = &a.reply {
                 return Err(OracleError::Rehearsal(format!(

@@ -1,8 +1,9 @@
 //! The SQL*Plus connector: runs `ORACLE_HOME/bin/sqlplus -S -L /nolog`, one process per request.
 //!
 //! The connection, the settings and the statement go through stdin, never argv or the
-//! environment (both are visible to other users in /proc). The environment carries only
-//! ORACLE_HOME, ORACLE_SID and NLS_LANG (English messages, which tdekey reads). The output is
+//! environment (both are visible to other users in /proc). tdekey adds only ORACLE_HOME,
+//! ORACLE_SID, NLS_LANG (English messages, which tdekey reads) and LD_LIBRARY_PATH, and removes
+//! its own `TDEKEY_*` variables (which may hold a PIN or a password). The output is
 //! read with [`interpret`]: an ORA- or SP2- error anywhere is the answer. Raw output is never
 //! logged or kept, since SQL*Plus echoes the failing line of a statement, secrets included.
 
@@ -162,6 +163,12 @@ impl SqlPlus {
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        // tdekey's own variables may carry secrets the user gave it (TDEKEY_PIN, …).
+        for (k, _) in std::env::vars_os() {
+            if k.to_string_lossy().starts_with("TDEKEY_") {
+                cmd.env_remove(k);
+            }
+        }
         match &self.sid {
             Some(sid) => cmd.env("ORACLE_SID", sid),
             None => cmd.env_remove("ORACLE_SID"),

@@ -97,6 +97,9 @@ pub struct DatabasesState {
     pub databases: Vec<DatabaseProfile>,
     pub form: DbForm,
     pub banner: Option<Banner>,
+    pub console: super::console::ConsoleState,
+    /// Shows the console (true) or the profile form (false) of a saved profile.
+    pub show_console: bool,
     loaded: bool,
 }
 
@@ -121,10 +124,11 @@ impl DatabasesState {
 pub fn databases_ui(
     ui: &mut egui::Ui,
     st: &mut DatabasesState,
-    hsm_profiles: &[HsmProfile],
+    hsm: &super::hsm_screen::HsmState,
     engine: &Engine,
     queue: &mut Vec<Command>,
 ) {
+    let hsm_profiles = &hsm.profiles;
     if !st.loaded {
         st.loaded = true;
         queue.push(Command::LoadDatabases);
@@ -153,6 +157,7 @@ pub fn databases_ui(
                     .clicked()
                 {
                     st.form = DbForm::from_profile(d);
+                    st.show_console = d.connector == Connector::Rehearsal || st.show_console;
                 }
             }
             if st.databases.is_empty() {
@@ -160,7 +165,38 @@ pub fn databases_ui(
             }
         });
     egui::CentralPanel::default().show(ui, |ui| {
-        egui::ScrollArea::vertical().show(ui, |ui| form_ui(ui, st, hsm_profiles, busy, queue));
+        let saved = st
+            .form
+            .saved_name
+            .as_ref()
+            .and_then(|n| st.databases.iter().find(|d| &d.name == n))
+            .cloned();
+        if saved.is_some() {
+            ui.horizontal(|ui| {
+                ui.selectable_value(&mut st.show_console, false, "Profile");
+                ui.selectable_value(&mut st.show_console, true, "Console");
+            });
+            ui.separator();
+        }
+        egui::ScrollArea::vertical().show(ui, |ui| match &saved {
+            Some(db) if st.show_console => {
+                let pin_format = db
+                    .hsm_profile
+                    .as_ref()
+                    .and_then(|n| hsm_profiles.iter().find(|p| &p.name == n))
+                    .map_or(hsm.form.pin_format, |p| p.pin_format);
+                super::console::console_ui(
+                    ui,
+                    &mut st.console,
+                    db,
+                    hsm.login.as_ref().map(|(_, u)| u.as_str()),
+                    pin_format,
+                    engine,
+                    queue,
+                );
+            }
+            _ => form_ui(ui, st, hsm_profiles, busy, queue),
+        });
     });
 }
 

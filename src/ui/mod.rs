@@ -3,6 +3,7 @@
 //! the engine at the end of the frame, and the engine's [`Event`]s update the state.
 
 mod audit_screen;
+mod console;
 mod databases_screen;
 mod hsm_screen;
 mod keys_screen;
@@ -169,6 +170,13 @@ impl App {
                     self.audit.verify = Some((ok, text));
                     self.audit.refresh(&self.engine, &mut self.queue);
                 }
+                Event::OracleAsk(ask) => self.databases.console.ask = Some(*ask),
+                Event::OracleAnswered(answer) => {
+                    if !answer.answer.hsm_created.is_empty() && self.hsm.login.is_some() {
+                        self.queue.push(Command::Inventory);
+                    }
+                    self.databases.console.on_answer(ctx, *answer);
+                }
                 Event::Databases { databases, saved } => {
                     self.databases.on_databases(databases, saved)
                 }
@@ -197,6 +205,7 @@ impl App {
                         }
                         Task::AuditExport => self.audit.on_export_failed(ctx, banner.text),
                         Task::Databases => self.databases.banner = Some(banner),
+                        Task::Oracle => self.databases.console.on_failed(ctx, banner.text),
                         Task::AuditQuery | Task::AuditVerify | Task::SaveDialog => {
                             self.audit.banner = Some(banner)
                         }
@@ -267,7 +276,7 @@ impl eframe::App for App {
             Screen::Databases => databases_screen::databases_ui(
                 ui,
                 &mut self.databases,
-                &self.hsm.profiles,
+                &self.hsm,
                 &self.engine,
                 &mut self.queue,
             ),
