@@ -445,3 +445,204 @@ fn a_database_profile_is_added_edited_and_deleted_in_the_window() {
         ]
     );
 }
+
+fn type_into(h: &mut Harness<'_, App>, label: &str, text: &str) {
+    h.step();
+    h.step();
+    h.get_by_label(label).focus();
+    h.step();
+    h.get_by_label(label).type_text(text);
+    h.step();
+}
+
+fn choose_statement(h: &mut Harness<'_, App>, title: &str) {
+    // A new egui Grid lays itself out invisibly on its first frame.
+    h.step();
+    h.step();
+    h.get_by_label("Statement").click();
+    h.step();
+    h.step();
+    h.get_by_label(title).click();
+    h.step();
+    h.step();
+}
+
+/// Runs the console's request and waits for its answer (or failure).
+fn run_console(h: &mut Harness<'_, App>, button: &str) {
+    h.get_by_label(button).click();
+    h.step();
+    wait_until(h, "the console's answer", |h| {
+        // A Manual question keeps the task pending until the paste is checked.
+        h.state().databases.console.ask.is_some()
+            || (!h.state().is_pending(Task::Oracle)
+                && (h.state().databases.console.answer.is_some()
+                    || h.state().databases.console.error.is_some()))
+    });
+    h.step();
+}
+
+#[test]
+fn the_rehearsal_demo_migrates_through_the_console() {
+    let env = demo_env_with_known_key();
+    let data = env.data.clone();
+    let mut h = Harness::builder()
+        .with_size(egui::Vec2::new(1400.0, 900.0))
+        .build_eframe(|cc| App::new(cc, data));
+    wait_until(&mut h, "the automatic connection", |h| {
+        h.state().hsm.connection.is_some() && !h.state().hsm.profiles.is_empty()
+    });
+    h.get_by_label("Databases").click();
+    wait_until(&mut h, "the Rehearsal demo's console", |h| {
+        h.query_by_label_contains("Run against Rehearsal demo")
+            .is_some()
+    });
+    assert!(h.query_by_label(" REHEARSAL ").is_some());
+
+    // Migrating while TDE_CONFIGURATION is FILE: Oracle's error, shown as such.
+    choose_statement(&mut h, "Migrate the master key to the HSM");
+    assert_eq!(h.state().databases.console.hsm_user, "demo_cu");
+    type_into(&mut h, "HSM password", DEMO_USER_PIN);
+    type_into(&mut h, "Wallet password", "demo-wallet-1234");
+    assert!(
+        h.query_by_label_contains("MIGRATE USING \"<hidden>\" WITH BACKUP")
+            .is_some()
+    );
+    run_console(&mut h, "Run");
+    assert!(
+        h.query_by_label_contains("Oracle refused: ORA-28366")
+            .is_some(),
+        "{:?}",
+        h.state().databases.console.error
+    );
+    assert!(
+        h.state().databases.console.hsm_password.is_empty(),
+        "secrets are cleared after each run"
+    );
+
+    choose_statement(&mut h, "Set TDE_CONFIGURATION");
+    run_console(&mut h, "Run");
+    assert!(h.query_by_label("System altered.").is_some());
+    choose_statement(&mut h, "Restart the database");
+    run_console(&mut h, "Run");
+    assert!(h.query_by_label("Database opened.").is_some());
+
+    choose_statement(&mut h, "Migrate the master key to the HSM");
+    type_into(&mut h, "HSM password", DEMO_USER_PIN);
+    type_into(&mut h, "Wallet password", "demo-wallet-1234");
+    run_console(&mut h, "Run");
+    assert!(
+        h.query_by_label("Keystore altered.").is_some(),
+        "{:?}",
+        h.state().databases.console.error
+    );
+    let created = h
+        .state()
+        .databases
+        .console
+        .answer
+        .as_ref()
+        .unwrap()
+        .answer
+        .hsm_created
+        .iter()
+        .find(|l| l.starts_with("ORACLE.TDE.HSM.MK.06"))
+        .cloned()
+        .expect("a master key on the token");
+    // The statement's HSM password logged tdekey in; the Keys screen lists the new key.
+    wait_until(&mut h, "the new key in the inventory", |h| {
+        h.state().hsm.login.is_some() && h.state().keys.rows_contain(&created)
+    });
+
+    choose_statement(&mut h, "Query V$ENCRYPTION_WALLET");
+    run_console(&mut h, "Run");
+    assert!(h.query_by_label("PRIMARY").is_some());
+    assert!(h.query_by_label("SECONDARY").is_some());
+    assert!(h.query_by_label("2 rows").is_some());
+}
+
+#[test]
+fn the_manual_connector_hides_reveals_and_checks_the_paste() {
+    let env = Env::new();
+    let (code, _, err) = run({
+        let mut c = env.tdekey();
+        c.args(["db", "add", "FIN", "--connector", "manual"]);
+        c
+    });
+    assert_eq!(code, 0, "{err}");
+    let data = env.data.clone();
+    let mut h = Harness::builder()
+        .with_size(egui::Vec2::new(1400.0, 900.0))
+        .build_eframe(|cc| App::new(cc, data));
+    h.step();
+    h.get_by_label("Databases").click();
+    wait_until(&mut h, "the console of FIN", |h| {
+        h.query_by_label_contains("Run against FIN").is_some()
+    });
+    choose_statement(&mut h, "Open the keystore");
+    h.get_by_label("wallet password").click();
+    h.step();
+    type_into(&mut h, "Wallet password", "Manual-Wallet-Pw");
+    run_console(&mut h, "Show the statement to run");
+    assert!(h.state().databases.console.ask.is_some());
+    // The preview and the statement to run both hide the password.
+    assert_eq!(
+        h.query_all_by_label_contains("IDENTIFIED BY \"<hidden>\"")
+            .count(),
+        2
+    );
+    assert!(h.query_by_label_contains("Manual-Wallet-Pw").is_none());
+    h.get_by_label("Reveal secrets").click();
+    h.step();
+    h.step();
+    assert!(
+        h.query_by_label_contains("IDENTIFIED BY \"Manual-Wallet-Pw\"")
+            .is_some()
+    );
+
+    // "Copy statement" copies the real text, ready for SQL*Plus.
+    h.get_by_label("Copy statement").click();
+    h.step();
+    let copied = h.output().platform_output.commands.iter().any(|c| {
+        matches!(c, egui::OutputCommand::CopyText(t)
+            if t == "ADMINISTER KEY MANAGEMENT SET KEYSTORE OPEN IDENTIFIED BY \"Manual-Wallet-Pw\";")
+    });
+    assert!(copied, "{:?}", h.output().platform_output.commands);
+
+    // The answer to another statement is refused with a sentence, and asked again.
+    type_into(&mut h, "Pasted output", "System altered.");
+    h.get_by_label("Check the output").click();
+    h.step();
+    wait_until(&mut h, "the question again", |h| {
+        h.state()
+            .databases
+            .console
+            .ask
+            .as_ref()
+            .is_some_and(|a| a.problem.is_some())
+    });
+    h.step();
+    assert!(h.query_by_label_contains("another statement").is_some());
+    type_into(&mut h, "Pasted output", "SQL> \nkeystore altered.\n");
+    h.get_by_label("Check the output").click();
+    h.step();
+    wait_until(&mut h, "the answer", |h| {
+        h.state().databases.console.answer.is_some()
+    });
+    h.step();
+    assert!(h.query_by_label("Keystore altered.").is_some());
+    assert!(h.query_by_label_contains("via Manual").is_some());
+
+    let store = tdekey::store::Store::open(&env.data.database()).unwrap();
+    let entries = store.recent_audit(2).unwrap();
+    assert!(
+        entries
+            .iter()
+            .all(|e| e.action == "oracle.statement" && e.details.contains("Manual"))
+    );
+    assert!(entries.iter().any(|e| e.outcome == "success"));
+    drop(store);
+    assert!(!common::contains(
+        &env.all_bytes_except_tokens(),
+        "Manual-Wallet-Pw"
+    ));
+}

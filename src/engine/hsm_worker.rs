@@ -111,8 +111,9 @@ impl Worker {
                 database,
                 request,
                 pin_format,
+                token,
                 ..
-            } => self.rehearse(database, request, pin_format),
+            } => self.rehearse(database, request, pin_format, token),
             // Store and dialog commands never reach this thread.
             other => self.fail(
                 other.task(),
@@ -380,6 +381,7 @@ impl Worker {
         database: crate::store::DatabaseProfile,
         request: crate::tde::request::Request,
         pin_format: crate::hsm::PinFormat,
+        token: Option<crate::hsm::TokenSelector>,
     ) {
         use crate::oracle::rehearsal::{self, Rehearsal};
         let Some(hsm) = self.hsm.as_mut() else {
@@ -395,6 +397,12 @@ impl Worker {
                 false,
             );
         };
+        if hsm.token().is_none()
+            && let Some(sel) = &token
+            && let Err(e) = hsm.open(sel)
+        {
+            return self.fail(Task::Oracle, &format!("Rehearsal: {e}"), false);
+        }
         let auditor = match usable(&mut self.auditor) {
             Ok(a) => a,
             Err(msg) => return self.fail(Task::Oracle, &msg, false),

@@ -144,6 +144,8 @@ pub enum Command {
         request: crate::tde::request::Request,
         db_password: Option<Secret>,
         pin_format: PinFormat,
+        /// The token of the database's HSM profile, opened when no session is open yet.
+        token: Option<TokenSelector>,
     },
 }
 

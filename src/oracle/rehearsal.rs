@@ -509,7 +509,7 @@ impl<'h> Rehearsal<'h> {
             .map(|t| t.label.clone())
             .ok_or_else(|| {
                 OracleError::Rehearsal(
-                    "tdekey is not connected to the HSM this rehearsal uses. Connect on the HSM screen (or pass --profile) first.".into(),
+                    "tdekey has no session on the token this rehearsal uses. Connect to its HSM connection profile first (the HSM screen, or --profile on the command line).".into(),
                 )
             })?;
         match &self.state.hsm_token {

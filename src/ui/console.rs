@@ -106,6 +106,8 @@ pub struct ConsoleState {
     pub reveal: bool,
     pub answer: Option<OracleAnswer>,
     pub error: Option<String>,
+    /// A state-changing statement for a real database waits for "Run it on …".
+    pub confirm: bool,
     /// The database the last request went to.
     pub database: Option<String>,
 }
@@ -131,6 +133,7 @@ impl Default for ConsoleState {
             reveal: false,
             answer: None,
             error: None,
+            confirm: false,
             database: None,
         }
     }
@@ -314,15 +317,21 @@ pub fn console_ui(
     st: &mut ConsoleState,
     db: &DatabaseProfile,
     hsm_user: Option<&str>,
-    pin_format: PinFormat,
+    hsm_profile: Option<&crate::store::HsmProfile>,
     engine: &Engine,
     queue: &mut Vec<Command>,
 ) {
     if st.hsm_user.is_empty()
-        && let Some(u) = hsm_user
+        && let Some(u) = hsm_user.or(hsm_profile.map(|p| p.user_name.as_str()))
     {
         u.clone_into(&mut st.hsm_user);
     }
+    let pin_format = hsm_profile.map_or(PinFormat::Plain, |p| p.pin_format);
+    let token = hsm_profile.map(|p| match (&p.token_label, p.slot_id) {
+        (Some(l), _) => crate::hsm::TokenSelector::Label(l.clone()),
+        (None, Some(s)) => crate::hsm::TokenSelector::Slot(s),
+        (None, None) => crate::hsm::TokenSelector::Only,
+    });
     let busy = engine.is_pending(Task::Oracle);
     ui.horizontal(|ui| {
         ui.heading(format!("Run against {}", db.name));
@@ -365,6 +374,7 @@ pub fn console_ui(
             let l = ui.label("Statement");
             egui::ComboBox::from_id_salt("console_kind")
                 .width(360.0)
+                .height(600.0)
                 .selected_text(st.kind.title())
                 .show_ui(ui, |ui| {
                     for k in Kind::ALL {
@@ -383,6 +393,9 @@ pub fn console_ui(
         Ok(Ok(s)) => {
             ui.label(RichText::new(&s.display).monospace());
         }
+        Ok(Err(e @ crate::tde::sql::SqlError::Empty { .. })) => {
+            ui.weak(format!("{e} Type it to see the statement."));
+        }
         Ok(Err(e)) => {
             ui.colored_label(Color32::from_rgb(220, 90, 90), e.to_string());
         }
@@ -391,16 +404,39 @@ pub fn console_ui(
         }
     }
     let ready = matches!(request.as_ref().map(|r| r.statement()), Ok(Ok(_)));
+    let needs_confirm =
+        db.connector == Connector::Sqlplus && request.as_ref().is_ok_and(|r| r.changes_state());
     ui.horizontal(|ui| {
         let label = match db.connector {
             Connector::Manual => "Show the statement to run",
             _ => "Run",
         };
-        if ui
+        let mut go = false;
+        if st.confirm && needs_confirm {
+            ui.label(
+                RichText::new(format!("This changes the database {}. Run it?", db.name)).strong(),
+            );
+            go = ui
+                .add_enabled(
+                    !busy && ready,
+                    egui::Button::new(format!("Run it on {}", db.name)),
+                )
+                .clicked();
+            if ui.button("Do not run").clicked() {
+                st.confirm = false;
+            }
+        } else if ui
             .add_enabled(!busy && ready, egui::Button::new(label))
             .clicked()
-            && let Ok(request) = request
         {
+            if needs_confirm {
+                st.confirm = true;
+            } else {
+                go = true;
+            }
+        }
+        if go && let Ok(request) = request {
+            st.confirm = false;
             st.error = None;
             st.answer = None;
             st.database = Some(db.name.clone());
@@ -412,6 +448,7 @@ pub fn console_ui(
                     _ => None,
                 },
                 pin_format,
+                token,
             });
         }
         if busy {
@@ -636,7 +673,10 @@ fn answer_ui(ui: &mut egui::Ui, a: &OracleAnswer) {
                                 }
                             });
                     });
-                ui.small(format!("{} rows", rows.len()));
+                ui.small(match rows.len() {
+                    1 => "1 row".to_owned(),
+                    n => format!("{n} rows"),
+                });
             }
         }
     }

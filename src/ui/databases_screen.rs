@@ -105,7 +105,22 @@ pub struct DatabasesState {
 
 impl DatabasesState {
     pub fn on_databases(&mut self, databases: Vec<DatabaseProfile>, saved: Option<String>) {
+        let first_load = self.databases.is_empty() && saved.is_none();
         self.databases = databases;
+        // A new user's first look: the first profile (the Rehearsal demo after `make run`),
+        // on its console, rather than an empty form.
+        if first_load
+            && self.form == DbForm::default()
+            && let Some(d) = self
+                .databases
+                .iter()
+                .find(|d| d.connector == Connector::Rehearsal)
+                .or(self.databases.first())
+        {
+            self.form = DbForm::from_profile(d);
+            self.show_console = true;
+            return;
+        }
         if let Some(name) = saved {
             self.form.saved_name = Some(name.clone());
             self.banner = Some(Banner {
@@ -180,17 +195,16 @@ pub fn databases_ui(
         }
         egui::ScrollArea::vertical().show(ui, |ui| match &saved {
             Some(db) if st.show_console => {
-                let pin_format = db
+                let profile = db
                     .hsm_profile
                     .as_ref()
-                    .and_then(|n| hsm_profiles.iter().find(|p| &p.name == n))
-                    .map_or(hsm.form.pin_format, |p| p.pin_format);
+                    .and_then(|n| hsm_profiles.iter().find(|p| &p.name == n));
                 super::console::console_ui(
                     ui,
                     &mut st.console,
                     db,
                     hsm.login.as_ref().map(|(_, u)| u.as_str()),
-                    pin_format,
+                    profile,
                     engine,
                     queue,
                 );

@@ -53,6 +53,11 @@ impl KeysState {
         };
     }
 
+    /// Whether the inventory lists an object with this label.
+    pub fn rows_contain(&self, label: &str) -> bool {
+        self.rows.iter().any(|r| r.object.label == label)
+    }
+
     pub fn set_rows(&mut self, rows: Arc<Vec<InventoryRow>>) {
         self.summary = inventory::summarize(&rows);
         self.rows = rows;
