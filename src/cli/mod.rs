@@ -617,6 +617,20 @@ fn wallet_inspect(
         for b in &r.backups {
             println!("  backup: {b}");
         }
+        for k in &r.pdb_keystores {
+            println!("  isolated PDB keystore {}:", k.guid);
+            for f in &k.files {
+                match &f.mode {
+                    Some(m) => {
+                        println!("    {}  {m} {}", f.path, f.owner.as_deref().unwrap_or("?"))
+                    }
+                    None => println!("    {}  (absent)", f.path),
+                }
+            }
+            for b in &k.backups {
+                println!("    backup: {b}");
+            }
+        }
         for w in &r.warnings {
             println!("  ! {w}");
         }

@@ -436,7 +436,60 @@ pub struct RootReport {
     pub files: Vec<FileInfo>,
     /// `tde/ewallet_<timestamp>_<tag>.p12` backups.
     pub backups: Vec<String>,
+    /// Isolated PDB keystores: `<WALLET_ROOT>/<PDB GUID>/tde/`.
+    pub pdb_keystores: Vec<PdbKeystore>,
     pub warnings: Vec<String>,
+}
+
+/// An isolated PDB's keystore under WALLET_ROOT.
+#[derive(Debug, Clone, Serialize)]
+pub struct PdbKeystore {
+    /// The directory name: the PDB's GUID (32 hex digits).
+    pub guid: String,
+    pub files: Vec<FileInfo>,
+    pub backups: Vec<String>,
+}
+
+fn backups_in(tde: &std::path::Path) -> Vec<String> {
+    let mut backups: Vec<String> = std::fs::read_dir(tde)
+        .map(|d| {
+            d.filter_map(|e| e.ok())
+                .map(|e| e.file_name().to_string_lossy().into_owned())
+                .filter(|n| n.starts_with("ewallet_") && n.ends_with(".p12"))
+                .collect()
+        })
+        .unwrap_or_default();
+    backups.sort();
+    backups
+}
+
+/// Warnings about who can read keystore files.
+fn permission_warnings(paths: &[std::path::PathBuf], files: &[FileInfo], out: &mut Vec<String>) {
+    use std::os::unix::fs::MetadataExt;
+    for (p, f) in paths.iter().zip(files) {
+        let Ok(m) = std::fs::metadata(p) else {
+            continue;
+        };
+        let others = m.mode() & 0o077;
+        if p.ends_with("cwallet.sso") && others != 0 {
+            out.push(format!(
+                "{} (auto-login) is readable by {} (mode {}): anyone who can read it can open the keystore without a password. Make it 0600, owned by the database owner.",
+                p.display(),
+                if m.mode() & 0o007 != 0 { "other users" } else { "its group" },
+                f.mode.as_deref().unwrap_or("?")
+            ));
+        } else if p.ends_with("ewallet.p12") && m.mode() & 0o007 != 0 {
+            out.push(format!(
+                "{} is readable by other users (mode {}): it is only as strong as its password against them. Make it 0600.",
+                p.display(),
+                f.mode.as_deref().unwrap_or("?")
+            ));
+        }
+    }
+}
+
+fn is_pdb_guid(name: &str) -> bool {
+    name.len() == 32 && name.bytes().all(|b| b.is_ascii_hexdigit())
 }
 
 fn info(path: &std::path::Path) -> FileInfo {
@@ -454,7 +507,6 @@ fn info(path: &std::path::Path) -> FileInfo {
 
 /// Lists the keystore files of a WALLET_ROOT, with warnings about their permissions.
 pub fn inspect_root(root: &std::path::Path) -> RootReport {
-    use std::os::unix::fs::MetadataExt;
     let tde = root.join("tde");
     let paths = [
         tde.join("ewallet.p12"),
@@ -463,48 +515,45 @@ pub fn inspect_root(root: &std::path::Path) -> RootReport {
         root.join("tde_seps").join("cwallet.sso"),
     ];
     let files: Vec<FileInfo> = paths.iter().map(|p| info(p)).collect();
-    let mut backups: Vec<String> = std::fs::read_dir(&tde)
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with("ewallet_") && n.ends_with(".p12"))
-                .collect()
-        })
-        .unwrap_or_default();
-    backups.sort();
+    let backups = backups_in(&tde);
     let mut warnings = Vec::new();
+    let mut pdb_keystores = Vec::new();
     if !root.is_dir() {
         warnings.push(format!(
             "{} is not a directory: check WALLET_ROOT.",
             root.display()
         ));
-    } else if !files[0].exists {
-        warnings.push(format!("No {}: the software keystore has not been created here (or WALLET_ROOT points elsewhere).", paths[0].display()));
-    }
-    for (p, f) in paths.iter().zip(&files) {
-        let Ok(m) = std::fs::metadata(p) else {
-            continue;
-        };
-        let others = m.mode() & 0o077;
-        if p.ends_with("cwallet.sso") && others != 0 {
-            warnings.push(format!(
-                "{} (auto-login) is readable by {} (mode {}): anyone who can read it can open the keystore without a password. Make it 0600, owned by the database owner.",
-                p.display(),
-                if m.mode() & 0o007 != 0 { "other users" } else { "its group" },
-                f.mode.as_deref().unwrap_or("?")
-            ));
-        } else if p.ends_with("ewallet.p12") && m.mode() & 0o007 != 0 {
-            warnings.push(format!(
-                "{} is readable by other users (mode {}): it is only as strong as its password against them. Make it 0600.",
-                p.display(),
-                f.mode.as_deref().unwrap_or("?")
-            ));
+    } else {
+        let mut guids: Vec<String> = std::fs::read_dir(root)
+            .map(|d| {
+                d.filter_map(|e| e.ok())
+                    .map(|e| e.file_name().to_string_lossy().into_owned())
+                    .filter(|n| is_pdb_guid(n) && root.join(n).join("tde").is_dir())
+                    .collect()
+            })
+            .unwrap_or_default();
+        guids.sort();
+        for guid in guids {
+            let pdb_tde = root.join(&guid).join("tde");
+            let pdb_paths = [pdb_tde.join("ewallet.p12"), pdb_tde.join("cwallet.sso")];
+            let pdb_files: Vec<FileInfo> = pdb_paths.iter().map(|p| info(p)).collect();
+            permission_warnings(&pdb_paths, &pdb_files, &mut warnings);
+            pdb_keystores.push(PdbKeystore {
+                guid,
+                files: pdb_files,
+                backups: backups_in(&pdb_tde),
+            });
+        }
+        if !files[0].exists && pdb_keystores.is_empty() {
+            warnings.push(format!("No {}: the software keystore has not been created here (or WALLET_ROOT points elsewhere).", paths[0].display()));
         }
     }
+    permission_warnings(&paths, &files, &mut warnings);
     RootReport {
         root: root.display().to_string(),
         files,
         backups,
+        pdb_keystores,
         warnings,
     }
 }

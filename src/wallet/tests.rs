@@ -152,3 +152,32 @@ fn a_wallet_root_report_warns_about_readable_auto_login() {
     let empty = inspect_root(&dir.path().join("nope"));
     assert!(empty.warnings[0].contains("not a directory"));
 }
+
+#[test]
+fn isolated_pdb_keystores_are_found_under_their_guid() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let guid = "0F1E2D3C4B5A69788796A5B4C3D2E1F0";
+    let pdb_tde = dir.path().join(guid).join("tde");
+    std::fs::create_dir_all(&pdb_tde).unwrap();
+    std::fs::write(pdb_tde.join("ewallet.p12"), b"p12").unwrap();
+    std::fs::set_permissions(
+        pdb_tde.join("ewallet.p12"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    std::fs::write(pdb_tde.join("ewallet_2026112406_iso.p12"), b"x").unwrap();
+    // Not a GUID, or no tde/ inside: not a PDB keystore.
+    std::fs::create_dir_all(dir.path().join("not-a-guid").join("tde")).unwrap();
+    std::fs::create_dir_all(dir.path().join("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")).unwrap();
+    let r = inspect_root(dir.path());
+    assert_eq!(r.pdb_keystores.len(), 1);
+    let k = &r.pdb_keystores[0];
+    assert_eq!(k.guid, guid);
+    assert!(k.files[0].exists && !k.files[1].exists);
+    assert_eq!(k.backups, ["ewallet_2026112406_iso.p12"]);
+    // The root's own keystore is absent but the PDB's is there: no "not created" warning;
+    // the PDB wallet readable by others is.
+    assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
+    assert!(r.warnings[0].contains(guid) && r.warnings[0].contains("other users"));
+}
