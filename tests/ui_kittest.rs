@@ -646,3 +646,118 @@ fn the_manual_connector_hides_reveals_and_checks_the_paste() {
         "Manual-Wallet-Pw"
     ));
 }
+
+#[test]
+fn the_wallet_tab_lists_files_warnings_and_entries_without_values() {
+    use std::os::unix::fs::PermissionsExt;
+    let env = Env::new();
+    let root = env.dir.path().join("wallet_root");
+    let tde = root.join("tde");
+    std::fs::create_dir_all(&tde).unwrap();
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/wallets/synthetic-tde-pbes2-aes256.p12");
+    std::fs::copy(&fixture, tde.join("ewallet.p12")).unwrap();
+    std::fs::set_permissions(
+        tde.join("ewallet.p12"),
+        std::fs::Permissions::from_mode(0o600),
+    )
+    .unwrap();
+    std::fs::write(tde.join("cwallet.sso"), b"sso").unwrap();
+    std::fs::set_permissions(
+        tde.join("cwallet.sso"),
+        std::fs::Permissions::from_mode(0o644),
+    )
+    .unwrap();
+    let (code, _, err) = run({
+        let mut c = env.tdekey();
+        c.args(["db", "add", "FIN", "--connector", "manual", "--wallet-root"])
+            .arg(&root);
+        c
+    });
+    assert_eq!(code, 0, "{err}");
+    let data = env.data.clone();
+    let mut h = Harness::builder()
+        .with_size(egui::Vec2::new(1400.0, 900.0))
+        .build_eframe(|cc| App::new(cc, data));
+    h.step();
+    h.get_by_label("Databases").click();
+    wait_until(&mut h, "the console of FIN", |h| {
+        h.query_by_label_contains("Run against FIN").is_some()
+    });
+    h.get_by_label("Wallet").click();
+    h.step();
+    h.step();
+    assert_eq!(
+        h.state().databases.wallet.root,
+        root.display().to_string(),
+        "WALLET_ROOT comes from the profile"
+    );
+
+    // Without the password: files and the warning about a readable auto-login wallet.
+    h.get_by_label("Inspect").click();
+    wait_until(&mut h, "the report", |h| {
+        h.state().databases.wallet.report.is_some()
+    });
+    h.step();
+    assert!(
+        h.query_by_label_contains("cwallet.sso (auto-login) is readable by other users")
+            .is_some()
+    );
+    assert!(
+        h.query_by_label_contains("type the wallet password")
+            .is_some()
+    );
+
+    // A wrong password is a sentence; the right one lists the entries, the current key marked.
+    type_into(&mut h, "Wallet password (optional)", "not-the-password");
+    h.get_by_label("Inspect").click();
+    wait_until(&mut h, "the wrong-password report", |h| {
+        !h.state().is_pending(Task::Wallet)
+            && h.state()
+                .databases
+                .wallet
+                .report
+                .as_ref()
+                .is_some_and(|r| r.contents.is_some())
+    });
+    h.step();
+    assert!(h.query_by_label_contains("password is wrong").is_some());
+    assert!(h.state().databases.wallet.password.is_empty());
+    type_into(&mut h, "Wallet password (optional)", "Test123Wallet");
+    h.get_by_label("Inspect").click();
+    h.step();
+    wait_until(&mut h, "the entries", |h| {
+        !h.state().is_pending(Task::Wallet)
+            && h.state()
+                .databases
+                .wallet
+                .report
+                .as_ref()
+                .is_some_and(|r| matches!(r.contents, Some(Ok(_))))
+    });
+    h.step();
+    assert!(
+        h.query_by_label("ORACLE.SECURITY.DB.ENCRYPTION.MASTERKEY")
+            .is_some()
+    );
+    assert!(h.query_by_label("current").is_some());
+    assert!(h.query_by_label_contains("PBES2").is_some());
+
+    let store = tdekey::store::Store::open(&env.data.database()).unwrap();
+    let outcomes: Vec<String> = store
+        .recent_audit(2)
+        .unwrap()
+        .iter()
+        .rev()
+        .map(|e| format!("{} {}", e.action, e.outcome))
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["wallet.inspect failure", "wallet.inspect success"]
+    );
+    drop(store);
+    let bytes = env.all_bytes_except_tokens();
+    for s in ["Test123Wallet", "not-the-password"] {
+        assert!(!common::contains(&bytes, s), "{s} written to disk");
+    }
+}

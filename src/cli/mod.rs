@@ -540,8 +540,7 @@ fn wallet_inspect(
     files_only: bool,
     json_out: bool,
 ) -> Result<ExitCode, CliError> {
-    use crate::audit::{Action, Outcome};
-    use crate::wallet::{EntryKind, inspect_root, read_wallet};
+    use crate::wallet::{EntryKind, inspect_root};
     let report = root.map(inspect_root);
     let wallet = match (file, root) {
         (Some(f), _) => Some(f.to_path_buf()),
@@ -570,22 +569,9 @@ fn wallet_inspect(
                 note = Some("Entries not listed: give the wallet password ($TDEKEY_WALLET_PASSWORD, --password-file, or run in a terminal).".to_owned())
             }
             Some(pw) => {
-                let bytes = std::fs::read(&w).map_err(|e| {
-                    CliError(format!("Cannot read {}: {e}.", w.display()))
-                })?;
-                let name = w.display().to_string();
-                let result = read_wallet(&bytes, &pw, &name);
-                drop(pw);
                 let mut auditor = hsm_cmd::auditor(data)?;
-                let (outcome, details) = match &result {
-                    Ok(c) => (
-                        Outcome::Success,
-                        serde_json::json!({ "entries": c.entries.len(), "encryption": c.encryption }),
-                    ),
-                    Err(e) => (Outcome::Failure, serde_json::json!({ "error": e.to_string() })),
-                };
-                auditor.record(Action::WalletInspect, &name, outcome, None, details)?;
-                contents = Some(result?);
+                contents =
+                    Some(crate::engine::inspect_wallet(&mut auditor, &w, pw).map_err(CliError)?);
             }
         }
     }

@@ -13,7 +13,7 @@ mod hsm_worker;
 mod oracle_worker;
 mod store_worker;
 
-pub use store_worker::{remove_database, save as save_profile, save_database};
+pub use store_worker::{inspect_wallet, remove_database, save as save_profile, save_database};
 
 use crate::audit::export::{Format as ExportFormat, Manifest};
 use crate::hsm::{LibraryReport, ModuleCandidate, OpenToken, PinFormat, SlotReport, TokenSelector};
@@ -45,6 +45,16 @@ pub enum Task {
     SaveDialog,
     /// A request to a database (one at a time, whatever the connector).
     Oracle,
+    /// Reading a WALLET_ROOT (and, with its password, ewallet.p12).
+    Wallet,
+}
+
+/// What the wallet inspector found.
+#[derive(Clone, Debug)]
+pub struct WalletReport {
+    pub report: crate::wallet::RootReport,
+    /// With a password: the entries of ewallet.p12, or why they could not be read.
+    pub contents: Option<Result<crate::wallet::WalletContents, String>>,
 }
 
 /// A statement the Manual connector asks the DBA to run.
@@ -147,6 +157,11 @@ pub enum Command {
         /// The token of the database's HSM profile, opened when no session is open yet.
         token: Option<TokenSelector>,
     },
+    /// Inspect a WALLET_ROOT on this machine; with the password, list ewallet.p12's entries.
+    WalletInspect {
+        root: PathBuf,
+        password: Option<Secret>,
+    },
 }
 
 impl Command {
@@ -168,6 +183,7 @@ impl Command {
             | Command::SaveDatabase { .. }
             | Command::DeleteDatabase { .. } => Task::Databases,
             Command::OracleRun { .. } => Task::Oracle,
+            Command::WalletInspect { .. } => Task::Wallet,
         }
     }
 }
@@ -234,6 +250,7 @@ pub enum Event {
     /// The Manual connector waits for the DBA's paste (answer with [`Engine::manual_reply`]).
     OracleAsk(Box<ManualAsk>),
     OracleAnswered(Box<OracleAnswer>),
+    WalletInspected(Box<WalletReport>),
 }
 
 impl Event {
@@ -256,6 +273,7 @@ impl Event {
             Event::Failed { task, .. } => Some(*task),
             Event::OracleAsk(_) => None,
             Event::OracleAnswered(_) => Some(Task::Oracle),
+            Event::WalletInspected(_) => Some(Task::Wallet),
         }
     }
 }
@@ -396,7 +414,8 @@ impl Engine {
             | Command::DeleteProfile { .. }
             | Command::LoadDatabases
             | Command::SaveDatabase { .. }
-            | Command::DeleteDatabase { .. }) => self.store_tx.send(c).is_ok(),
+            | Command::DeleteDatabase { .. }
+            | Command::WalletInspect { .. }) => self.store_tx.send(c).is_ok(),
             // A rehearsal runs where its HSM is; real databases on their own thread.
             c @ Command::OracleRun { .. }
                 if !matches!(&c, Command::OracleRun { database, .. }

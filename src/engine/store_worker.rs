@@ -1,6 +1,6 @@
 //! The store thread: connection profiles. Profile changes are audited before they are made.
 
-use super::{Command, Event, EventSink, Task};
+use super::{Command, Event, EventSink, Task, WalletReport};
 use crate::audit::{Action, Auditor, Outcome};
 use crate::paths::DataDir;
 use crate::store::Store;
@@ -23,6 +23,23 @@ pub(super) fn run(data: DataDir, rx: Receiver<Command>, sink: EventSink) {
                 continue;
             }
         };
+        if let Command::WalletInspect { root, password } = cmd {
+            let report = crate::wallet::inspect_root(&root);
+            let wallet = root.join("tde").join("ewallet.p12");
+            let contents = match password {
+                Some(pw) if wallet.is_file() => Some(inspect_wallet(a, &wallet, pw)),
+                Some(_) => Some(Err(format!(
+                    "There is no {} to open with the password.",
+                    wallet.display()
+                ))),
+                None => None,
+            };
+            sink.send(Event::WalletInspected(Box::new(WalletReport {
+                report,
+                contents,
+            })));
+            continue;
+        }
         let db_result = match &cmd {
             Command::LoadDatabases => Some(Ok(None)),
             Command::SaveDatabase { profile } => {
@@ -214,4 +231,28 @@ fn delete(a: &mut Auditor, id: i64, name: &str) -> Result<(), String> {
         )),
         (Err(e), _) => Err(e.to_string()),
     }
+}
+
+/// Opens a wallet file with its password and records the attempt (`wallet.inspect`), for the
+/// CLI and the window alike. The password is dropped before the entry is written.
+pub fn inspect_wallet(
+    a: &mut Auditor,
+    wallet: &std::path::Path,
+    password: crate::secret::Secret,
+) -> Result<crate::wallet::WalletContents, String> {
+    let name = wallet.display().to_string();
+    let bytes =
+        std::fs::read(wallet).map_err(|e| format!("Cannot read {name}: {e}. Check the path."))?;
+    let result = crate::wallet::read_wallet(&bytes, &password, &name);
+    drop(password);
+    let (outcome, details) = match &result {
+        Ok(c) => (
+            Outcome::Success,
+            json!({ "entries": c.entries.len(), "encryption": c.encryption }),
+        ),
+        Err(e) => (Outcome::Failure, json!({ "error": e.to_string() })),
+    };
+    a.record(Action::WalletInspect, &name, outcome, None, details)
+        .map_err(|e| format!("The audit log could not record the wallet inspection: {e}"))?;
+    result.map_err(|e| e.to_string())
 }

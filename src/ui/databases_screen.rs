@@ -92,14 +92,24 @@ impl DbForm {
     }
 }
 
+/// The views of a saved database profile.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum DbTab {
+    #[default]
+    Profile,
+    Console,
+    Wallet,
+}
+
 #[derive(Default)]
 pub struct DatabasesState {
     pub databases: Vec<DatabaseProfile>,
     pub form: DbForm,
     pub banner: Option<Banner>,
     pub console: super::console::ConsoleState,
-    /// Shows the console (true) or the profile form (false) of a saved profile.
-    pub show_console: bool,
+    pub wallet: super::wallet_tab::WalletTabState,
+    /// Which view of a saved profile is shown.
+    pub tab: DbTab,
     loaded: bool,
 }
 
@@ -118,7 +128,7 @@ impl DatabasesState {
                 .or(self.databases.first())
         {
             self.form = DbForm::from_profile(d);
-            self.show_console = true;
+            self.tab = DbTab::Console;
             return;
         }
         if let Some(name) = saved {
@@ -172,7 +182,9 @@ pub fn databases_ui(
                     .clicked()
                 {
                     st.form = DbForm::from_profile(d);
-                    st.show_console = d.connector == Connector::Rehearsal || st.show_console;
+                    if d.connector == Connector::Rehearsal && st.tab == DbTab::Profile {
+                        st.tab = DbTab::Console;
+                    }
                 }
             }
             if st.databases.is_empty() {
@@ -188,13 +200,17 @@ pub fn databases_ui(
             .cloned();
         if saved.is_some() {
             ui.horizontal(|ui| {
-                ui.selectable_value(&mut st.show_console, false, "Profile");
-                ui.selectable_value(&mut st.show_console, true, "Console");
+                ui.selectable_value(&mut st.tab, DbTab::Profile, "Profile");
+                ui.selectable_value(&mut st.tab, DbTab::Console, "Console");
+                ui.selectable_value(&mut st.tab, DbTab::Wallet, "Wallet");
             });
             ui.separator();
         }
         egui::ScrollArea::vertical().show(ui, |ui| match &saved {
-            Some(db) if st.show_console => {
+            Some(db) if st.tab == DbTab::Wallet => {
+                super::wallet_tab::wallet_ui(ui, &mut st.wallet, db, engine, queue)
+            }
+            Some(db) if st.tab == DbTab::Console => {
                 let profile = db
                     .hsm_profile
                     .as_ref()

@@ -8,6 +8,7 @@ mod databases_screen;
 mod hsm_screen;
 mod keys_screen;
 mod secret_field;
+mod wallet_tab;
 
 use crate::engine::{Command, Engine, Event, Task};
 use crate::paths::DataDir;
@@ -177,6 +178,9 @@ impl App {
                     }
                     self.databases.console.on_answer(ctx, *answer);
                 }
+                Event::WalletInspected(report) => {
+                    self.databases.wallet.on_report(ctx, *report)
+                }
                 Event::Databases { databases, saved } => {
                     self.databases.on_databases(databases, saved)
                 }
@@ -206,6 +210,7 @@ impl App {
                         Task::AuditExport => self.audit.on_export_failed(ctx, banner.text),
                         Task::Databases => self.databases.banner = Some(banner),
                         Task::Oracle => self.databases.console.on_failed(ctx, banner.text),
+                        Task::Wallet => self.databases.banner = Some(banner),
                         Task::AuditQuery | Task::AuditVerify | Task::SaveDialog => {
                             self.audit.banner = Some(banner)
                         }

@@ -1,0 +1,176 @@
+//! The wallet inspector in the window: a WALLET_ROOT's keystore files on this machine (owners,
+//! modes, backups, isolated PDB keystores, warnings) and, with the wallet password, the TDE
+//! master key entries of ewallet.p12. Key values are never read into the window.
+
+use super::secret_field::{clear_password, password_ui};
+use crate::engine::{Command, Engine, Task, WalletReport};
+use crate::secret::SecretBuffer;
+use crate::store::{Connector, DatabaseProfile};
+use crate::wallet::{EntryKind, FileInfo};
+use egui::{Color32, RichText};
+
+#[derive(Default)]
+pub struct WalletTabState {
+    pub root: String,
+    /// The profile whose WALLET_ROOT filled `root`.
+    pub for_profile: Option<String>,
+    pub password: SecretBuffer,
+    pub report: Option<WalletReport>,
+}
+
+fn password_id() -> egui::Id {
+    egui::Id::unique("wallet_tab_password")
+}
+
+impl WalletTabState {
+    pub fn on_report(&mut self, ctx: &egui::Context, report: WalletReport) {
+        self.report = Some(report);
+        clear_password(ctx, password_id(), &mut self.password);
+    }
+}
+
+fn files_ui(ui: &mut egui::Ui, id: &str, files: &[FileInfo]) {
+    egui::Grid::new(id)
+        .striped(true)
+        .spacing([14.0, 4.0])
+        .show(ui, |ui| {
+            for f in files {
+                ui.label(RichText::new(&f.path).monospace());
+                match (&f.mode, &f.owner) {
+                    (Some(m), o) => {
+                        ui.label(RichText::new(m).monospace());
+                        ui.label(o.as_deref().unwrap_or("?"));
+                        ui.label(
+                            f.size
+                                .map_or_else(|| "directory".to_owned(), |s| format!("{s} bytes")),
+                        );
+                    }
+                    (None, _) => {
+                        ui.weak("absent");
+                        ui.label("");
+                        ui.label("");
+                    }
+                }
+                ui.end_row();
+            }
+        });
+}
+
+pub fn wallet_ui(
+    ui: &mut egui::Ui,
+    st: &mut WalletTabState,
+    db: &DatabaseProfile,
+    engine: &Engine,
+    queue: &mut Vec<Command>,
+) {
+    if st.for_profile.as_deref() != Some(db.name.as_str()) {
+        st.root = db.wallet_root.clone().unwrap_or_default();
+        st.for_profile = Some(db.name.clone());
+        st.report = None;
+    }
+    ui.heading("Wallet inspector");
+    ui.label("Reads the keystore files under a WALLET_ROOT on this machine. With the wallet password it lists the master key entries of tde/ewallet.p12 (never their values); the password is not kept.");
+    if db.connector == Connector::Rehearsal {
+        ui.label(
+            RichText::new("This is a Rehearsal profile: its WALLET_ROOT is simulated, so no files exist for it here. Point the inspector at a real WALLET_ROOT copy to try it.")
+                .italics(),
+        );
+    }
+    let busy = engine.is_pending(Task::Wallet);
+    egui::Grid::new("wallet_form")
+        .num_columns(2)
+        .spacing([10.0, 6.0])
+        .show(ui, |ui| {
+            super::labelled_edit(
+                ui,
+                "WALLET_ROOT to inspect",
+                &mut st.root,
+                "/u01/app/oracle/admin/ORCL/wallet",
+                420.0,
+            );
+            ui.end_row();
+            let l = ui.label("Wallet password (optional)");
+            password_ui(ui, l.id, password_id(), &mut st.password);
+            ui.end_row();
+        });
+    ui.horizontal(|ui| {
+        if ui
+            .add_enabled(
+                !busy && !st.root.trim().is_empty(),
+                egui::Button::new("Inspect"),
+            )
+            .clicked()
+        {
+            queue.push(Command::WalletInspect {
+                root: st.root.trim().into(),
+                password: (!st.password.is_empty()).then(|| st.password.to_secret()),
+            });
+        }
+        if busy {
+            ui.spinner();
+        }
+    });
+    let Some(r) = &st.report else {
+        return;
+    };
+    ui.separator();
+    let rep = &r.report;
+    ui.label(RichText::new(format!("WALLET_ROOT {}", rep.root)).strong());
+    files_ui(ui, "wallet_files", &rep.files);
+    for b in &rep.backups {
+        ui.label(format!("Backup: {b}"));
+    }
+    for k in &rep.pdb_keystores {
+        ui.label(RichText::new(format!("Isolated PDB keystore {}", k.guid)).strong());
+        files_ui(ui, &format!("pdb_files_{}", k.guid), &k.files);
+        for b in &k.backups {
+            ui.label(format!("Backup: {b}"));
+        }
+    }
+    for w in &rep.warnings {
+        ui.colored_label(Color32::from_rgb(230, 170, 60), format!("Warning: {w}"));
+    }
+    match &r.contents {
+        None => {
+            ui.weak("Entries not listed: type the wallet password to list them.");
+        }
+        Some(Err(e)) => {
+            ui.colored_label(Color32::from_rgb(220, 90, 90), e);
+        }
+        Some(Ok(c)) => {
+            ui.label(format!(
+                "ewallet.p12: {} entries; {} ({} iterations), integrity {}.",
+                c.entries.len(),
+                c.encryption,
+                c.iterations,
+                c.mac
+            ));
+            egui::Grid::new("wallet_entries")
+                .striped(true)
+                .spacing([14.0, 4.0])
+                .show(ui, |ui| {
+                    for h in ["Entry", "Kind", "Master key id", "Current"] {
+                        ui.label(RichText::new(h).strong());
+                    }
+                    ui.end_row();
+                    for e in &c.entries {
+                        ui.label(RichText::new(&e.name).monospace());
+                        ui.label(match e.kind {
+                            EntryKind::MasterKey => "master key",
+                            EntryKind::CurrentKeyPointer => "current-key pointer",
+                            EntryKind::KeyMetadata => "key metadata",
+                            EntryKind::Identity => "identity",
+                            EntryKind::KeyBag => "key bag",
+                            EntryKind::Tablespace => "tablespace key",
+                            EntryKind::Other => "other",
+                        });
+                        ui.label(
+                            RichText::new(e.master_key_id.as_deref().unwrap_or("")).monospace(),
+                        );
+                        ui.label(if e.current { "current" } else { "" });
+                        ui.end_row();
+                    }
+                });
+        }
+    }
+}
