@@ -206,7 +206,7 @@ pub fn databases_ui(
             });
             ui.separator();
         }
-        egui::ScrollArea::vertical().show(ui, |ui| match &saved {
+        egui::ScrollArea::both().show(ui, |ui| match &saved {
             Some(db) if st.tab == DbTab::Wallet => {
                 super::wallet_tab::wallet_ui(ui, &mut st.wallet, db, engine, queue)
             }

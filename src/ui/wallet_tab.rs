@@ -139,17 +139,16 @@ pub fn wallet_ui(
         }
         Some(Ok(c)) => {
             ui.label(format!(
-                "ewallet.p12: {} entries; {} ({} iterations), integrity {}.",
+                "ewallet.p12: {} entries; {}; integrity {}.",
                 c.entries.len(),
                 c.encryption,
-                c.iterations,
                 c.mac
             ));
             egui::Grid::new("wallet_entries")
                 .striped(true)
                 .spacing([14.0, 4.0])
                 .show(ui, |ui| {
-                    for h in ["Entry", "Kind", "Master key id", "Current"] {
+                    for h in ["Entry", "Kind", "Current", "Master key id"] {
                         ui.label(RichText::new(h).strong());
                     }
                     ui.end_row();
@@ -164,10 +163,10 @@ pub fn wallet_ui(
                             EntryKind::Tablespace => "tablespace key",
                             EntryKind::Other => "other",
                         });
+                        ui.label(if e.current { "current" } else { "" });
                         ui.label(
                             RichText::new(e.master_key_id.as_deref().unwrap_or("")).monospace(),
                         );
-                        ui.label(if e.current { "current" } else { "" });
                         ui.end_row();
                     }
                 });
