@@ -446,6 +446,28 @@ fn a_database_profile_is_added_edited_and_deleted_in_the_window() {
     );
 }
 
+/// Adds the Manual profile FIN (with `extra` arguments to `db add`) and opens the window on
+/// its console.
+fn console_of_fin(env: &Env, extra: &[&std::ffi::OsStr]) -> Harness<'static, App> {
+    let (code, _, err) = run({
+        let mut c = env.tdekey();
+        c.args(["db", "add", "FIN", "--connector", "manual"])
+            .args(extra);
+        c
+    });
+    assert_eq!(code, 0, "{err}");
+    let data = env.data.clone();
+    let mut h = Harness::builder()
+        .with_size(egui::Vec2::new(1400.0, 900.0))
+        .build_eframe(|cc| App::new(cc, data));
+    h.step();
+    h.get_by_label("Databases").click();
+    wait_until(&mut h, "the console of FIN", |h| {
+        h.query_by_label_contains("Run against FIN").is_some()
+    });
+    h
+}
+
 fn type_into(h: &mut Harness<'_, App>, label: &str, text: &str) {
     h.step();
     h.step();
@@ -563,21 +585,7 @@ fn the_rehearsal_demo_migrates_through_the_console() {
 #[test]
 fn the_manual_connector_hides_reveals_and_checks_the_paste() {
     let env = Env::new();
-    let (code, _, err) = run({
-        let mut c = env.tdekey();
-        c.args(["db", "add", "FIN", "--connector", "manual"]);
-        c
-    });
-    assert_eq!(code, 0, "{err}");
-    let data = env.data.clone();
-    let mut h = Harness::builder()
-        .with_size(egui::Vec2::new(1400.0, 900.0))
-        .build_eframe(|cc| App::new(cc, data));
-    h.step();
-    h.get_by_label("Databases").click();
-    wait_until(&mut h, "the console of FIN", |h| {
-        h.query_by_label_contains("Run against FIN").is_some()
-    });
+    let mut h = console_of_fin(&env, &[]);
     choose_statement(&mut h, "Open the keystore");
     h.get_by_label("wallet password").click();
     h.step();
@@ -668,22 +676,7 @@ fn the_wallet_tab_lists_files_warnings_and_entries_without_values() {
         std::fs::Permissions::from_mode(0o644),
     )
     .unwrap();
-    let (code, _, err) = run({
-        let mut c = env.tdekey();
-        c.args(["db", "add", "FIN", "--connector", "manual", "--wallet-root"])
-            .arg(&root);
-        c
-    });
-    assert_eq!(code, 0, "{err}");
-    let data = env.data.clone();
-    let mut h = Harness::builder()
-        .with_size(egui::Vec2::new(1400.0, 900.0))
-        .build_eframe(|cc| App::new(cc, data));
-    h.step();
-    h.get_by_label("Databases").click();
-    wait_until(&mut h, "the console of FIN", |h| {
-        h.query_by_label_contains("Run against FIN").is_some()
-    });
+    let mut h = console_of_fin(&env, &["--wallet-root".as_ref(), root.as_os_str()]);
     h.get_by_label("Wallet").click();
     h.step();
     h.step();
