@@ -250,3 +250,76 @@ fn a_missing_sqlplus_a_hung_one_and_a_restart_are_sentences() {
         .unwrap_err();
     assert!(err.to_string().contains("double quote"), "{err}");
 }
+
+#[test]
+fn db_query_runs_through_each_connector_from_the_command_line() {
+    use std::io::Write;
+    let env = common::Env::new();
+    let add = |args: &[&str]| {
+        let mut c = env.tdekey();
+        c.args(["db", "add"]).args(args);
+        let (code, _, err) = common::run(c);
+        assert_eq!(code, 0, "{err}");
+    };
+    add(&[
+        "FIN",
+        "--connector",
+        "sqlplus",
+        "--oracle-home",
+        &home(),
+        "--sid",
+        "FIN",
+    ]);
+    add(&["PASTE", "--connector", "manual"]);
+
+    let mut c = env.tdekey();
+    c.args(["db", "query", "FIN", "wallet", "--json"]);
+    let (code, out, err) = common::run(c);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["reply"]["rows"].as_array().unwrap().len(), 4);
+    assert_eq!(v["rehearsal"], false);
+    assert!(v["connector"].as_str().unwrap().starts_with("SQL*Plus ("));
+
+    // Manual: the statement goes to stderr, the paste comes on stdin.
+    let paste = |text: &str| {
+        let mut c = env.tdekey();
+        c.args(["db", "query", "PASTE", "wallet-root"])
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        let mut child = c.spawn().unwrap();
+        child
+            .stdin
+            .take()
+            .unwrap()
+            .write_all(text.as_bytes())
+            .unwrap();
+        let o = child.wait_with_output().unwrap();
+        (
+            o.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&o.stdout).into_owned(),
+            String::from_utf8_lossy(&o.stderr).into_owned(),
+        )
+    };
+    let recorded = std::fs::read_to_string(
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/standin/replies/wallet_root.csv"),
+    )
+    .unwrap();
+    let (code, out, err) = paste(&recorded);
+    assert_eq!(code, 0, "{err}");
+    assert!(err.contains("SHOW PARAMETER wallet_root"), "{err}");
+    assert!(
+        out.contains("wallet_root (string) = /u01/app/oracle/admin/FIN/wallet"),
+        "{out}"
+    );
+    let (code, _, err) = paste("keystore altered.\n");
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("not an answer to \"Show WALLET_ROOT\""),
+        "{err}"
+    );
+    let (code, out, _) = paste("ORA-01031: insufficient privileges\n");
+    assert_eq!(code, 3, "an Oracle error exits 3");
+    assert!(out.contains("ORA-01031: insufficient privileges"));
+}

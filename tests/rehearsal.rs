@@ -653,3 +653,41 @@ fn a_rehearsal_refuses_another_token_and_a_corrupt_state() {
     .to_string();
     assert!(err.contains("isolated"), "{err}");
 }
+
+#[test]
+fn the_demo_token_comes_with_a_rehearsal_database_ready_to_migrate() {
+    let env = Env::new();
+    let demo = || {
+        let mut c = env.tdekey();
+        c.args(["hsm", "demo-token"]);
+        common::run(c)
+    };
+    let (code, out, err) = demo();
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("Created the Rehearsal database"), "{out}");
+    let (code, out, err) = demo();
+    assert_eq!(code, 0, "{err}");
+    assert!(!out.contains("Created the Rehearsal database"), "made once");
+
+    let mut c = env.tdekey();
+    c.args(["db", "query", "Rehearsal demo", "wallet", "--json"]);
+    let (code, out, err) = common::run(c);
+    assert_eq!(code, 0, "{err}");
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+    assert_eq!(v["rehearsal"], true);
+    assert_eq!(v["connector"], "Rehearsal (simulated Oracle 19c)");
+    let row = &v["reply"]["rows"][0];
+    assert_eq!(row["WRL_TYPE"], "FILE");
+    assert_eq!(row["STATUS"], "OPEN");
+    assert_eq!(row["WALLET_TYPE"], "PASSWORD");
+
+    let mut c = env.tdekey();
+    c.args(["db", "query", "Rehearsal demo", "tde-configuration"]);
+    let (code, out, err) = common::run(c);
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("REHEARSAL: a simulated Oracle 19c keystore"),
+        "{out}"
+    );
+    assert!(out.contains("KEYSTORE_CONFIGURATION=FILE"), "{out}");
+}
