@@ -691,3 +691,85 @@ fn the_demo_token_comes_with_a_rehearsal_database_ready_to_migrate() {
     );
     assert!(out.contains("KEYSTORE_CONFIGURATION=FILE"), "{out}");
 }
+
+#[test]
+fn keystores_open_without_a_master_key_say_so() {
+    let env = Env::new();
+    let mut hsm = env.token("rehearsal", PIN);
+    let path = rehearsal::state_path(env.data.root(), "NEWDB");
+    let mut r = Rehearsal::open(
+        &path,
+        "NEWDB",
+        Multitenant::NonCdb,
+        &mut hsm,
+        PinFormat::Plain,
+    )
+    .unwrap();
+    // No WALLET_ROOT yet: creating a keystore is refused.
+    let create = Request::CreateKeystore {
+        password: Secret::from(WALLET_PW),
+    };
+    assert_eq!(code(&run(&mut r, &create)), "ORA-46693");
+    for req in [
+        Request::SetWalletRoot {
+            dir: ROOT.into(),
+            all_instances: false,
+        },
+        Request::Restart,
+        Request::SetTdeConfiguration {
+            value: "FILE".into(),
+            all_instances: false,
+        },
+    ] {
+        done(&run(&mut r, &req));
+    }
+    assert_eq!(
+        wallet_state(&mut r),
+        vec![w("FILE", "NOT_AVAILABLE", "UNKNOWN", "SINGLE")]
+    );
+    done(&run(&mut r, &create));
+    assert_eq!(
+        wallet_state(&mut r),
+        vec![w("FILE", "CLOSED", "UNKNOWN", "SINGLE")]
+    );
+    let open_file = Request::OpenKeystore {
+        credential: wallet(),
+        all_containers: false,
+    };
+    done(&run(&mut r, &open_file));
+    assert_eq!(
+        wallet_state(&mut r),
+        vec![w("FILE", "OPEN_NO_MASTER_KEY", "PASSWORD", "SINGLE")]
+    );
+    assert!(rows(&mut r, &Request::QueryKeys).is_empty());
+    // Migrating a keystore with no master key: ORA-28362 (after switching to HSM|FILE).
+    done(&run(
+        &mut r,
+        &Request::CloseKeystore {
+            credential: None,
+            all_containers: false,
+        },
+    ));
+    done(&run(
+        &mut r,
+        &Request::SetTdeConfiguration {
+            value: "HSM|FILE".into(),
+            all_instances: false,
+        },
+    ));
+    done(&run(
+        &mut r,
+        &Request::OpenKeystore {
+            credential: hsm_cred(PIN),
+            all_containers: false,
+        },
+    ));
+    assert_eq!(
+        wallet_state(&mut r),
+        vec![
+            w("HSM", "OPEN_NO_MASTER_KEY", "HSM", "PRIMARY"),
+            w("FILE", "CLOSED", "UNKNOWN", "SECONDARY")
+        ]
+    );
+    assert_eq!(code(&run(&mut r, &migrate(WALLET_PW, PIN))), "ORA-28362");
+}
