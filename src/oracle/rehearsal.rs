@@ -446,7 +446,8 @@ impl<'h> Rehearsal<'h> {
         };
         crate::paths::create_private_dir(dir).map_err(fail)?;
         let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
-        let json = serde_json::to_vec_pretty(&self.state).expect("the state serializes");
+        let json = serde_json::to_vec_pretty(&self.state)
+            .map_err(|e| OracleError::Rehearsal(format!("the state could not be encoded: {e}.")))?;
         tmp.write_all(&json).map_err(fail)?;
         tmp.as_file().sync_all().map_err(fail)?;
         tmp.persist(&self.path).map_err(|e| fail(e.error))?;
@@ -1412,9 +1413,11 @@ impl Connector for Rehearsal<'_> {
         request.statement()?;
         self.notes.clear();
         self.created.clear();
-        let before = serde_json::to_vec(&self.state).expect("the state serializes");
+        let snapshot = |s: &State| serde_json::to_vec(s).unwrap_or_default();
+        let before = snapshot(&self.state);
         let result = self.dispatch(request);
-        let changed = serde_json::to_vec(&self.state).expect("the state serializes") != before;
+        // Saved whenever the state moved (and if it could not be encoded, save says so).
+        let changed = before.is_empty() || snapshot(&self.state) != before;
         if changed {
             self.save()?;
         }

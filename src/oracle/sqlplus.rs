@@ -195,18 +195,22 @@ impl SqlPlus {
                 detail: e.to_string(),
             },
         })?;
-        let mut stdin = child.stdin.take().expect("stdin is piped");
+        let pipe = |what: &str| OracleError::SqlplusStart {
+            path: self.path.clone(),
+            detail: format!("its {what} could not be connected"),
+        };
+        let mut stdin = child.stdin.take().ok_or_else(|| pipe("stdin"))?;
         let writer = std::thread::spawn(move || {
             // A sqlplus that exits early closes the pipe: that is reported through its output.
             let _ = stdin.write_all(script.expose().as_bytes());
         });
-        let mut stdout = child.stdout.take().expect("stdout is piped");
+        let mut stdout = child.stdout.take().ok_or_else(|| pipe("stdout"))?;
         let reader = std::thread::spawn(move || {
             let mut buf = Vec::new();
             let _ = stdout.read_to_end(&mut buf);
             buf
         });
-        let mut stderr = child.stderr.take().expect("stderr is piped");
+        let mut stderr = child.stderr.take().ok_or_else(|| pipe("stderr"))?;
         let err_reader = std::thread::spawn(move || {
             let mut buf = Vec::new();
             let _ = stderr.read_to_end(&mut buf);
