@@ -260,21 +260,11 @@ fn oracle_parse_reads_pasted_output_from_a_file_or_stdin() {
     assert_eq!(v[1]["FULLY_BACKED_UP"], "NO");
 
     let mut c = env.tdekey();
-    c.args(["oracle", "parse", "sqlnet"])
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = c.spawn().unwrap();
-    use std::io::Write;
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(b"ENCRYPTION_WALLET_LOCATION=(SOURCE=(METHOD=HSM))\n")
-        .unwrap();
-    let o = child.wait_with_output().unwrap();
-    assert!(o.status.success());
-    let v: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    c.args(["oracle", "parse", "sqlnet"]);
+    let (code, out, _) =
+        common::run_with_stdin(c, b"ENCRYPTION_WALLET_LOCATION=(SOURCE=(METHOD=HSM))\n");
+    assert!(code == 0);
+    let v: serde_json::Value = serde_json::from_str(&out).unwrap();
     assert_eq!(v["method"], "HSM");
 
     let junk = env.dir.path().join("junk.txt");

@@ -253,7 +253,6 @@ fn a_missing_sqlplus_a_hung_one_and_a_restart_are_sentences() {
 
 #[test]
 fn db_query_runs_through_each_connector_from_the_command_line() {
-    use std::io::Write;
     let env = common::Env::new();
     let add = |args: &[&str]| {
         let mut c = env.tdekey();
@@ -284,23 +283,8 @@ fn db_query_runs_through_each_connector_from_the_command_line() {
     // Manual: the statement goes to stderr, the paste comes on stdin.
     let paste = |text: &str| {
         let mut c = env.tdekey();
-        c.args(["db", "query", "PASTE", "wallet-root"])
-            .stdin(std::process::Stdio::piped())
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::piped());
-        let mut child = c.spawn().unwrap();
-        child
-            .stdin
-            .take()
-            .unwrap()
-            .write_all(text.as_bytes())
-            .unwrap();
-        let o = child.wait_with_output().unwrap();
-        (
-            o.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&o.stdout).into_owned(),
-            String::from_utf8_lossy(&o.stderr).into_owned(),
-        )
+        c.args(["db", "query", "PASTE", "wallet-root"]);
+        common::run_with_stdin(c, text.as_bytes())
     };
     let recorded = std::fs::read_to_string(
         PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/standin/replies/wallet_root.csv"),
@@ -322,4 +306,35 @@ fn db_query_runs_through_each_connector_from_the_command_line() {
     let (code, out, _) = paste("ORA-01031: insufficient privileges\n");
     assert_eq!(code, 3, "an Oracle error exits 3");
     assert!(out.contains("ORA-01031: insufficient privileges"));
+}
+
+#[test]
+fn a_statement_whose_connector_cannot_be_built_is_recorded_as_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut auditor =
+        Auditor::new(tdekey::store::Store::open(&dir.path().join("audit.sqlite3")).unwrap());
+    let mut p = profile("FIN", DbAuth::Os);
+    p.oracle_home = None;
+    let req = Request::SetTdeConfiguration {
+        value: "HSM|FILE".into(),
+        all_instances: false,
+    };
+    let err = tdekey::oracle::connect_and_run_audited(&mut auditor, &p, &req, None, || {
+        SqlPlus::new(&p, None)
+    })
+    .unwrap_err();
+    assert!(err.to_string().contains("no ORACLE_HOME"), "{err}");
+    let entries = auditor.store().recent_audit(2).unwrap();
+    let outcomes: Vec<&str> = entries.iter().rev().map(|e| e.outcome.as_str()).collect();
+    assert_eq!(outcomes, ["started", "failure"]);
+    assert!(entries[0].details.contains("no ORACLE_HOME"));
+    // A query is not a change: nothing is recorded for it.
+    let _ = tdekey::oracle::connect_and_run_audited(
+        &mut auditor,
+        &p,
+        &Request::QueryWallet,
+        None,
+        || SqlPlus::new(&p, None),
+    );
+    assert_eq!(auditor.store().recent_audit(10).unwrap().len(), 2);
 }

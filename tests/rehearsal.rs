@@ -22,6 +22,12 @@ const PIN: &str = "user-pin-R1";
 const WALLET_PW: &str = "Wallet-Pw-R2";
 const ROOT: &str = "/u01/app/oracle/admin/FINDB/wallet";
 
+/// Opens (or starts) the rehearsal NAME of this test's data directory on `hsm`.
+fn rehearse<'h>(env: &Env, name: &str, mt: Multitenant, hsm: &'h mut Hsm) -> Rehearsal<'h> {
+    let path = rehearsal::state_path(env.data.root(), name);
+    Rehearsal::open(&path, name, mt, hsm, PinFormat::Plain).unwrap()
+}
+
 fn hsm_cred(pin: &str) -> Credential {
     Credential::Hsm {
         user: "cu_oracle".into(),
@@ -115,14 +121,7 @@ fn a_full_migration_and_two_rotations_leave_real_keys_on_the_token() {
     let env = Env::new();
     let mut hsm = env.token("rehearsal", PIN);
     let path = rehearsal::state_path(env.data.root(), "FINDB");
-    let mut r = Rehearsal::open(
-        &path,
-        "FINDB",
-        Multitenant::NonCdb,
-        &mut hsm,
-        PinFormat::Plain,
-    )
-    .unwrap();
+    let mut r = rehearse(&env, "FINDB", Multitenant::NonCdb, &mut hsm);
 
     // A fresh instance: nothing configured, and the wrong orders fail as Oracle's do.
     assert_eq!(
@@ -336,14 +335,7 @@ fn a_full_migration_and_two_rotations_leave_real_keys_on_the_token() {
     }
 
     // The state survives a restart of tdekey, and holds no password.
-    let mut r = Rehearsal::open(
-        &path,
-        "FINDB",
-        Multitenant::NonCdb,
-        &mut hsm,
-        PinFormat::Plain,
-    )
-    .unwrap();
+    let mut r = rehearse(&env, "FINDB", Multitenant::NonCdb, &mut hsm);
     assert_eq!(current_key(&mut r), format_key_id(0x06, &third));
     let bytes = std::fs::read(&path).unwrap();
     for secret in [PIN, WALLET_PW, "not-the-pin", "not-the-wallet-pw"] {
@@ -365,15 +357,7 @@ fn r_hsm<'a>(r: &'a mut Rehearsal<'_>) -> &'a mut Hsm {
 fn auto_login_external_store_and_reverse_migration() {
     let env = Env::new();
     let mut hsm = env.token("rehearsal", PIN);
-    let path = rehearsal::state_path(env.data.root(), "CDB1");
-    let mut r = Rehearsal::open(
-        &path,
-        "CDB1",
-        Multitenant::CdbUnited,
-        &mut hsm,
-        PinFormat::Plain,
-    )
-    .unwrap();
+    let mut r = rehearse(&env, "CDB1", Multitenant::CdbUnited, &mut hsm);
     r.seed(ROOT, &Secret::from(WALLET_PW)).unwrap();
     // A CDB: the root and a PDB, each with its own key (the seed used CONTAINER = ALL).
     let state = rows(&mut r, &Request::QueryWallet);
@@ -512,7 +496,6 @@ fn auto_login_external_store_and_reverse_migration() {
 fn statements_through_the_rehearsal_are_audited_without_secrets() {
     let env = Env::new();
     let mut hsm = env.token("rehearsal", PIN);
-    let path = rehearsal::state_path(env.data.root(), "AUD");
     let db = DatabaseProfile {
         id: None,
         name: "AUD".into(),
@@ -529,14 +512,7 @@ fn statements_through_the_rehearsal_are_audited_without_secrets() {
     let mut auditor =
         Auditor::new(tdekey::store::Store::open(&env.data.database()).expect("store"));
     {
-        let mut r = Rehearsal::open(
-            &path,
-            "AUD",
-            Multitenant::NonCdb,
-            &mut hsm,
-            PinFormat::Plain,
-        )
-        .unwrap();
+        let mut r = rehearse(&env, "AUD", Multitenant::NonCdb, &mut hsm);
         r.seed(ROOT, &Secret::from(WALLET_PW)).unwrap();
         for req in [
             Request::SetTdeConfiguration {
@@ -592,8 +568,7 @@ fn a_rehearsal_refuses_another_token_and_a_corrupt_state() {
     let mut hsm = env.token("first", PIN);
     let path = rehearsal::state_path(env.data.root(), "T");
     {
-        let mut r =
-            Rehearsal::open(&path, "T", Multitenant::NonCdb, &mut hsm, PinFormat::Plain).unwrap();
+        let mut r = rehearse(&env, "T", Multitenant::NonCdb, &mut hsm);
         r.seed(ROOT, &Secret::from(WALLET_PW)).unwrap();
         done(&run(
             &mut r,
@@ -613,14 +588,7 @@ fn a_rehearsal_refuses_another_token_and_a_corrupt_state() {
     }
     hsm.close().unwrap();
     let mut other = env.token("second", PIN);
-    let mut r = Rehearsal::open(
-        &path,
-        "T",
-        Multitenant::NonCdb,
-        &mut other,
-        PinFormat::Plain,
-    )
-    .unwrap();
+    let mut r = rehearse(&env, "T", Multitenant::NonCdb, &mut other);
     let err = r.run(&migrate(WALLET_PW, PIN)).unwrap_err().to_string();
     assert!(
         err.contains("\"first\"") && err.contains("\"second\""),
@@ -696,15 +664,7 @@ fn the_demo_token_comes_with_a_rehearsal_database_ready_to_migrate() {
 fn keystores_open_without_a_master_key_say_so() {
     let env = Env::new();
     let mut hsm = env.token("rehearsal", PIN);
-    let path = rehearsal::state_path(env.data.root(), "NEWDB");
-    let mut r = Rehearsal::open(
-        &path,
-        "NEWDB",
-        Multitenant::NonCdb,
-        &mut hsm,
-        PinFormat::Plain,
-    )
-    .unwrap();
+    let mut r = rehearse(&env, "NEWDB", Multitenant::NonCdb, &mut hsm);
     // No WALLET_ROOT yet: creating a keystore is refused.
     let create = Request::CreateKeystore {
         password: Secret::from(WALLET_PW),

@@ -32,6 +32,14 @@ fn wait_until(h: &mut Harness<'_, App>, what: &str, pred: impl Fn(&Harness<'_, A
     }
 }
 
+/// The real app on this test's data directory, in a 1400×900 window.
+fn app(env: &Env) -> Harness<'static, App> {
+    let data = env.data.clone();
+    Harness::builder()
+        .with_size(egui::Vec2::new(1400.0, 900.0))
+        .build_eframe(|cc| App::new(cc, data))
+}
+
 fn demo_env_with_known_key() -> Env {
     let env = Env::new();
     let (code, _, err) = run({
@@ -54,10 +62,7 @@ fn demo_env_with_known_key() -> Env {
 #[test]
 fn log_in_through_the_ui_and_find_a_known_key() {
     let env = demo_env_with_known_key();
-    let data = env.data.clone();
-    let mut h = Harness::builder()
-        .with_size(egui::Vec2::new(1400.0, 900.0))
-        .build_eframe(|cc| App::new(cc, data));
+    let mut h = app(&env);
 
     // The default profile (made by demo-token) connects at start.
     wait_until(&mut h, "the automatic connection", |h| {
@@ -127,10 +132,7 @@ fn log_in_through_the_ui_and_find_a_known_key() {
 #[test]
 fn a_wrong_module_path_is_reported_and_nothing_stays_connected() {
     let env = demo_env_with_known_key();
-    let data = env.data.clone();
-    let mut h = Harness::builder()
-        .with_size(egui::Vec2::new(1400.0, 900.0))
-        .build_eframe(|cc| App::new(cc, data));
+    let mut h = app(&env);
     wait_until(&mut h, "the automatic connection", |h| {
         h.state().hsm.connection.is_some()
     });
@@ -155,10 +157,7 @@ fn a_wrong_module_path_is_reported_and_nothing_stays_connected() {
 fn five_thousand_objects_lay_out_only_the_visible_rows() {
     use tdekey::hsm::ObjectInfo;
     let env = Env::new();
-    let data = env.data.clone();
-    let mut h = Harness::builder()
-        .with_size(egui::Vec2::new(1400.0, 900.0))
-        .build_eframe(|cc| App::new(cc, data));
+    let mut h = app(&env);
     let objects: Vec<ObjectInfo> = (0..5000u32)
         .map(|i| ObjectInfo {
             handle: u64::from(i),
@@ -189,10 +188,7 @@ fn five_thousand_objects_lay_out_only_the_visible_rows() {
 #[test]
 fn a_profile_saved_in_the_form_is_listed_and_audited() {
     let env = Env::new();
-    let data = env.data.clone();
-    let mut h = Harness::builder()
-        .with_size(egui::Vec2::new(1400.0, 900.0))
-        .build_eframe(|cc| App::new(cc, data));
+    let mut h = app(&env);
     // The saved profiles load at start; the profile buttons wait for that, and so does a user.
     wait_until(&mut h, "the profile list", |h| {
         !h.state().is_pending(Task::Profiles)
@@ -256,10 +252,7 @@ fn filter_the_audit_log_and_export_it() {
         c.args(["hsm", "info", "--module", m]);
         run(c);
     }
-    let data = env.data.clone();
-    let mut h = Harness::builder()
-        .with_size(egui::Vec2::new(1400.0, 900.0))
-        .build_eframe(|cc| App::new(cc, data));
+    let mut h = app(&env);
     h.step();
     h.get_by_label("Audit").click();
     // Three connects, and this reading of the log, recorded before the first page.
@@ -382,10 +375,7 @@ fn filter_the_audit_log_and_export_it() {
 #[test]
 fn a_database_profile_is_added_edited_and_deleted_in_the_window() {
     let env = Env::new();
-    let data = env.data.clone();
-    let mut h = Harness::builder()
-        .with_size(egui::Vec2::new(1400.0, 900.0))
-        .build_eframe(|cc| App::new(cc, data));
+    let mut h = app(&env);
     h.step();
     h.get_by_label("Databases").click();
     wait_until(&mut h, "the database list", |h| {
@@ -456,10 +446,7 @@ fn console_of_fin(env: &Env, extra: &[&std::ffi::OsStr]) -> Harness<'static, App
         c
     });
     assert_eq!(code, 0, "{err}");
-    let data = env.data.clone();
-    let mut h = Harness::builder()
-        .with_size(egui::Vec2::new(1400.0, 900.0))
-        .build_eframe(|cc| App::new(cc, data));
+    let mut h = app(env);
     h.step();
     h.get_by_label("Databases").click();
     wait_until(&mut h, "the console of FIN", |h| {
@@ -506,10 +493,7 @@ fn run_console(h: &mut Harness<'_, App>, button: &str) {
 #[test]
 fn the_rehearsal_demo_migrates_through_the_console() {
     let env = demo_env_with_known_key();
-    let data = env.data.clone();
-    let mut h = Harness::builder()
-        .with_size(egui::Vec2::new(1400.0, 900.0))
-        .build_eframe(|cc| App::new(cc, data));
+    let mut h = app(&env);
     wait_until(&mut h, "the automatic connection", |h| {
         h.state().hsm.connection.is_some() && !h.state().hsm.profiles.is_empty()
     });

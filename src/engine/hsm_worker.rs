@@ -372,10 +372,10 @@ impl Worker {
     }
 }
 
-/// The thread's audit log, or the sentence that says why no action can be taken.
 impl Worker {
     /// A request to a Rehearsal database: it runs here because its HSM keystore is this
-    /// thread's HSM session.
+    /// thread's HSM session. Not being connected, a token that will not open and an unreadable
+    /// rehearsal are recorded like any other failure of the statement.
     fn rehearse(
         &mut self,
         database: crate::store::DatabaseProfile,
@@ -383,37 +383,39 @@ impl Worker {
         pin_format: crate::hsm::PinFormat,
         token: Option<crate::hsm::TokenSelector>,
     ) {
+        use crate::oracle::OracleError;
         use crate::oracle::rehearsal::{self, Rehearsal};
-        let Some(hsm) = self.hsm.as_mut() else {
-            return self.fail(
-                Task::Oracle,
-                &format!(
-                    "Rehearsal: tdekey is not connected to an HSM. Connect to {} on the HSM screen first; the rehearsal keeps its HSM keys there.",
-                    database
-                        .hsm_profile
-                        .as_deref()
-                        .map_or("the token".to_owned(), |p| format!("{p:?}"))
-                ),
-                false,
-            );
-        };
-        if hsm.token().is_none()
-            && let Some(sel) = &token
-            && let Err(e) = hsm.open(sel)
-        {
-            return self.fail(Task::Oracle, &format!("Rehearsal: {e}"), false);
-        }
         let auditor = match usable(&mut self.auditor) {
             Ok(a) => a,
             Err(msg) => return self.fail(Task::Oracle, &msg, false),
         };
-        let was_logged_in = hsm.logged_in();
-        let user = hsm.user().map(str::to_owned);
+        let was_logged_in = self.hsm.as_ref().is_some_and(Hsm::logged_in);
+        let user = self.hsm.as_ref().and_then(|h| h.user().map(str::to_owned));
         let path = rehearsal::state_path(self.data.root(), &database.name);
-        let result = Rehearsal::open(&path, &database.name, database.multitenant, hsm, pin_format)
-            .and_then(|mut r| {
-                crate::oracle::run_audited(auditor, &database, &mut r, &request, user.as_deref())
-            });
+        let slot = &mut self.hsm;
+        let result = crate::oracle::connect_and_run_audited(
+            auditor,
+            &database,
+            &request,
+            user.as_deref(),
+            || {
+                let hsm = slot.as_mut().ok_or_else(|| {
+                    OracleError::Rehearsal(format!(
+                        "tdekey is not connected to an HSM. Connect to {} on the HSM screen first; the rehearsal keeps its HSM keys there.",
+                        database
+                            .hsm_profile
+                            .as_deref()
+                            .map_or("the token".to_owned(), |p| format!("{p:?}"))
+                    ))
+                })?;
+                if hsm.token().is_none()
+                    && let Some(sel) = &token
+                {
+                    hsm.open(sel)?;
+                }
+                Rehearsal::open(&path, &database.name, database.multitenant, hsm, pin_format)
+            },
+        );
         // A statement's HSM password may have logged tdekey in (as Oracle logs itself in).
         if !was_logged_in
             && let Some(h) = self.hsm.as_ref()
@@ -440,19 +442,21 @@ impl Worker {
             }
         }
         match result {
-            Ok(answer) => self
-                .sink
-                .send(Event::OracleAnswered(Box::new(super::OracleAnswer {
-                    database: database.name.clone(),
-                    connector: rehearsal::LABEL.to_owned(),
-                    title: request.title(),
-                    answer,
-                }))),
+            Ok((connector, answer)) => {
+                self.sink
+                    .send(Event::OracleAnswered(Box::new(super::OracleAnswer {
+                        database: database.name.clone(),
+                        connector,
+                        title: request.title(),
+                        answer,
+                    })))
+            }
             Err(e) => self.fail(Task::Oracle, &e, false),
         }
     }
 }
 
+/// The thread's audit log, or the sentence that says why no action can be taken.
 fn usable(auditor: &mut Result<Auditor, String>) -> Result<&mut Auditor, String> {
     match auditor {
         Ok(a) => Ok(a),

@@ -165,6 +165,12 @@ pub enum Command {
 }
 
 impl Command {
+    /// A Rehearsal's HSM keystore is the HSM thread's session, so it runs there.
+    fn runs_on_hsm_thread(&self) -> bool {
+        matches!(self, Command::OracleRun { database, .. }
+            if database.connector == crate::store::Connector::Rehearsal)
+    }
+
     pub fn task(&self) -> Task {
         match self {
             Command::Connect { .. } | Command::Disconnect => Task::Connect,
@@ -417,10 +423,7 @@ impl Engine {
             | Command::DeleteDatabase { .. }
             | Command::WalletInspect { .. }) => self.store_tx.send(c).is_ok(),
             // A rehearsal runs where its HSM is; real databases on their own thread.
-            c @ Command::OracleRun { .. }
-                if !matches!(&c, Command::OracleRun { database, .. }
-                    if database.connector == crate::store::Connector::Rehearsal) =>
-            {
+            c @ Command::OracleRun { .. } if !c.runs_on_hsm_thread() => {
                 self.oracle_tx.send(c).is_ok()
             }
             c => self.hsm_tx.send(c).is_ok(),

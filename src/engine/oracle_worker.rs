@@ -4,7 +4,7 @@
 use super::{Command, Event, EventSink, ManualAsk, ManualReply, OracleAnswer, Task};
 use crate::audit::Auditor;
 use crate::oracle::sqlplus::SqlPlus;
-use crate::oracle::{Connector, Manual, Operator, OracleError, run_audited};
+use crate::oracle::{Manual, Operator, OracleError, connect_and_run_audited};
 use crate::paths::DataDir;
 use crate::store::{Connector as Kind, Store};
 use crate::tde::request::Request;
@@ -79,17 +79,14 @@ pub(super) fn run(
         // Answers pasted for an earlier, finished request are stale.
         while replies.try_recv().is_ok() {}
         let result = match database.connector {
-            Kind::Manual => {
-                let mut c = Manual::new(WindowOperator {
+            Kind::Manual => connect_and_run_audited(a, &database, &request, None, || {
+                Ok(Manual::new(WindowOperator {
                     sink: &sink,
                     replies: &replies,
-                });
-                let label = c.label();
-                run_audited(a, &database, &mut c, &request, None).map(|x| (label, x))
-            }
-            Kind::Sqlplus => SqlPlus::new(&database, db_password).and_then(|mut c| {
-                let label = c.label();
-                run_audited(a, &database, &mut c, &request, None).map(|x| (label, x))
+                }))
+            }),
+            Kind::Sqlplus => connect_and_run_audited(a, &database, &request, None, || {
+                SqlPlus::new(&database, db_password)
             }),
             Kind::Rehearsal => Err(OracleError::Rehearsal(
                 "internal error: a rehearsal reached the Oracle thread".into(),

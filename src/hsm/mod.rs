@@ -161,11 +161,13 @@ pub struct Hsm {
     pin_key: zeroize::Zeroizing<[u8; 32]>,
 }
 
-fn pin_digest(key: &[u8; 32], pin: &str) -> [u8; 32] {
+/// `None` only if HMAC refused the key, which it does for no length: that login then has no
+/// digest, and a later check logs in afresh.
+fn pin_digest(key: &[u8; 32], pin: &str) -> Option<[u8; 32]> {
     use hmac::{Mac, SimpleHmac};
-    let mut m = <SimpleHmac<sha2::Sha256> as Mac>::new_from_slice(key).expect("any key length");
+    let mut m = <SimpleHmac<sha2::Sha256> as Mac>::new_from_slice(key).ok()?;
     m.update(pin.as_bytes());
-    m.finalize().into_bytes().into()
+    Some(m.finalize().into_bytes().into())
 }
 
 impl std::fmt::Debug for Hsm {
@@ -490,7 +492,7 @@ impl Hsm {
         match result {
             Ok(()) => {
                 self.user = Some(user.to_owned());
-                self.pin_digest = Some(digest);
+                self.pin_digest = digest;
                 Ok(LoginOutcome::LoggedIn)
             }
             Err(CkError::Pkcs11(RvError::UserAlreadyLoggedIn, _)) => {
@@ -531,7 +533,7 @@ impl Hsm {
         let given = pin_digest(&self.pin_key, pin.expose());
         match self.pin_digest {
             Some(d)
-                if d == given
+                if Some(d) == given
                     && (format == PinFormat::Plain || self.user.as_deref() == Some(user)) =>
             {
                 Ok(())

@@ -149,14 +149,11 @@ pub fn connector_label(kind: ConnectorKind) -> &'static str {
     match kind {
         ConnectorKind::Manual => "Manual",
         ConnectorKind::Sqlplus => "SQL*Plus",
-        ConnectorKind::Rehearsal => "Rehearsal",
+        ConnectorKind::Rehearsal => rehearsal::LABEL,
     }
 }
 
-/// Runs a request and records it: state-changing statements are audited before they run
-/// (no entry, no statement) and their outcome after, with the statement's display text
-/// (secrets `<hidden>`) and what Oracle answered; each HSM object the statement created gets
-/// its own entry. Queries are not recorded.
+/// Runs a request through a connector and records it (see [`connect_and_run_audited`]).
 pub fn run_audited(
     auditor: &mut Auditor,
     database: &DatabaseProfile,
@@ -164,23 +161,55 @@ pub fn run_audited(
     request: &Request,
     hsm_user: Option<&str>,
 ) -> Result<Answer, OracleError> {
+    audited(auditor, database, request, hsm_user, || {
+        Ok((connector.label(), connector.run(request)?))
+    })
+    .map(|(_, a)| a)
+}
+
+/// Builds the connector, runs the request and records it. State-changing statements are
+/// audited before anything is attempted (no entry, no statement) and again with the outcome,
+/// including a connector that could not even be built (sqlplus not configured, the HSM not
+/// connected, an unreadable rehearsal): the statement's display text (secrets `<hidden>`) and
+/// what Oracle answered. Each HSM object the statement created gets its own entry. Queries are
+/// not recorded. Returns the connector's label with the answer.
+pub fn connect_and_run_audited<C: Connector>(
+    auditor: &mut Auditor,
+    database: &DatabaseProfile,
+    request: &Request,
+    hsm_user: Option<&str>,
+    connect: impl FnOnce() -> Result<C, OracleError>,
+) -> Result<(String, Answer), OracleError> {
+    audited(auditor, database, request, hsm_user, || {
+        let mut c = connect()?;
+        Ok((c.label(), c.run(request)?))
+    })
+}
+
+fn audited(
+    auditor: &mut Auditor,
+    database: &DatabaseProfile,
+    request: &Request,
+    hsm_user: Option<&str>,
+    run: impl FnOnce() -> Result<(String, Answer), OracleError>,
+) -> Result<(String, Answer), OracleError> {
     if !request.changes_state() {
-        return connector.run(request);
+        return run();
     }
     let statement = request.statement()?;
-    let label = connector.label();
     let target = format!("database {}", database.name);
     let base = json!({
-        "connector": label,
-        "rehearsal": connector.kind() == ConnectorKind::Rehearsal,
+        "connector": connector_label(database.connector),
+        "rehearsal": database.connector == ConnectorKind::Rehearsal,
         "request": request.title(),
         "statement": statement.display,
     });
     let pending = auditor.begin(Action::OracleStatement, &target, hsm_user, base.clone())?;
-    let result = connector.run(request);
+    let result = run();
     let mut details = base;
     let outcome = match &result {
-        Ok(a) => {
+        Ok((label, a)) => {
+            details["connector"] = label.as_str().into();
             details["reply"] = a.reply.summary().into();
             details["notes"] = a.notes.clone().into();
             details["hsm_created"] = a.hsm_created.clone().into();
@@ -196,32 +225,29 @@ pub fn run_audited(
             Outcome::Failure
         }
     };
-    let mut entries = Vec::new();
-    if let Ok(a) = &result {
+    let unavailable = |e| OracleError::Audit(crate::audit::AuditUnavailable(e));
+    // The outcome entry is written even if the statement failed; if it cannot be written the
+    // caller hears of it, as the statement's result would otherwise go unrecorded.
+    auditor
+        .finish(pending, outcome, details)
+        .map_err(unavailable)?;
+    if let Ok((label, a)) = &result {
         for l in &a.hsm_created {
             let action = if l.starts_with(crate::tde::labels::MASTER_KEY_PREFIX) {
                 Action::KeyGenerate
             } else {
                 Action::DataObjectCreate
             };
-            entries.push((action, l.clone()));
+            auditor
+                .record(
+                    action,
+                    l,
+                    Outcome::Success,
+                    hsm_user,
+                    json!({ "by": format!("{label}: {}", request.title()), "database": database.name }),
+                )
+                .map_err(unavailable)?;
         }
-    }
-    // The outcome entry is written even if the statement failed; if it cannot be written the
-    // caller hears of it, as the statement's result would otherwise go unrecorded.
-    auditor
-        .finish(pending, outcome, details)
-        .map_err(|e| OracleError::Audit(crate::audit::AuditUnavailable(e)))?;
-    for (action, l) in entries {
-        auditor
-            .record(
-                action,
-                &l,
-                Outcome::Success,
-                hsm_user,
-                json!({ "by": format!("{label}: {}", request.title()), "database": database.name }),
-            )
-            .map_err(|e| OracleError::Audit(crate::audit::AuditUnavailable(e)))?;
     }
     result
 }

@@ -389,7 +389,9 @@ pub fn console_ui(
     let request = st.request(db);
     ui.add_space(4.0);
     ui.label("What will run (secrets hidden):");
-    match request.as_ref().map(|r| r.statement()) {
+    // Built once a frame: the preview and the Run button's state come from the same result.
+    let statement = request.as_ref().map(|r| r.statement());
+    match &statement {
         Ok(Ok(s)) => {
             ui.label(RichText::new(&s.display).monospace());
         }
@@ -400,10 +402,10 @@ pub fn console_ui(
             ui.colored_label(Color32::from_rgb(220, 90, 90), e.to_string());
         }
         Err(e) => {
-            ui.colored_label(Color32::from_rgb(220, 90, 90), e);
+            ui.colored_label(Color32::from_rgb(220, 90, 90), e.as_str());
         }
     }
-    let ready = matches!(request.as_ref().map(|r| r.statement()), Ok(Ok(_)));
+    let ready = matches!(statement, Ok(Ok(_)));
     let needs_confirm =
         db.connector == Connector::Sqlplus && request.as_ref().is_ok_and(|r| r.changes_state());
     ui.horizontal(|ui| {

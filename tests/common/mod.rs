@@ -85,6 +85,24 @@ pub fn contains(hay: &[u8], needle: &str) -> bool {
     hay.windows(needle.len()).any(|w| w == needle.as_bytes())
 }
 
+/// Runs the command with `input` on its stdin; returns (exit code, stdout, stderr).
+pub fn run_with_stdin(mut c: Command, input: &[u8]) -> (i32, String, String) {
+    use std::io::Write;
+    use std::process::Stdio;
+    c.stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    let mut child = c.spawn().expect("run tdekey");
+    // A child that exits before reading everything closes the pipe: its output says why.
+    let _ = child.stdin.take().expect("stdin is piped").write_all(input);
+    let o = child.wait_with_output().expect("wait for tdekey");
+    (
+        o.status.code().unwrap_or(-1),
+        String::from_utf8_lossy(&o.stdout).into_owned(),
+        String::from_utf8_lossy(&o.stderr).into_owned(),
+    )
+}
+
 pub fn run(mut c: Command) -> (i32, String, String) {
     let Output {
         status,
