@@ -196,6 +196,8 @@ fn audited(
     if !request.changes_state() {
         return run();
     }
+    // The crypto user of the session, else the one the statement itself names.
+    let hsm_user = hsm_user.or(request.hsm_user());
     let statement = request.statement()?;
     let target = format!("database {}", database.name);
     let base = json!({

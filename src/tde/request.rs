@@ -127,6 +127,27 @@ impl Request {
         }
     }
 
+    /// The HSM crypto user the statement authenticates as, if it names one.
+    pub fn hsm_user(&self) -> Option<&str> {
+        match self {
+            Request::Migrate { hsm_user, .. }
+            | Request::ReverseMigrate { hsm_user, .. }
+            | Request::AddHsmSecret { hsm_user, .. } => Some(hsm_user),
+            Request::OpenKeystore { credential, .. }
+            | Request::SetKey { credential, .. }
+            | Request::UseKey { credential, .. }
+            | Request::Backup { credential, .. }
+            | Request::CloseKeystore {
+                credential: Some(credential),
+                ..
+            } => match credential {
+                Credential::Hsm { user, .. } => Some(user),
+                _ => None,
+            },
+            _ => None,
+        }
+    }
+
     /// True for everything but the read-only queries.
     pub fn changes_state(&self) -> bool {
         !matches!(
@@ -401,6 +422,13 @@ mod tests {
             assert!(r.changes_state());
         }
         assert!(!Request::QueryKeys.changes_state());
+        assert!(all.iter().all(|r| r.hsm_user() == Some("cu_oracle")));
+        let wallet = Request::SetKey {
+            tag: None,
+            credential: Credential::Password(Secret::from("w")),
+            options: Options::default(),
+        };
+        assert_eq!(wallet.hsm_user(), None);
     }
 
     #[test]
