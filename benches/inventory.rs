@@ -7,8 +7,9 @@
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use tdekey::hsm::demo::{self, KeyTemplate, TokenSpec};
-use tdekey::hsm::{Hsm, PinFormat, TokenSelector};
+use tdekey::hsm::demo::{self, TokenSpec};
+use tdekey::hsm::{Hsm, KeyTemplate};
+use tdekey::model::{PinFormat, TokenSelector};
 use tdekey::secret::Secret;
 use tdekey::tde::labels::{format_key_id, key_metadata_label};
 

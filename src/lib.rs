@@ -9,6 +9,7 @@ pub mod cli;
 pub mod engine;
 pub mod hsm;
 pub mod inventory;
+pub mod model;
 pub mod oracle;
 pub mod paths;
 pub mod secret;

@@ -3,7 +3,8 @@
 mod common;
 
 use common::{Env, contains, run};
-use tdekey::hsm::demo::{DEMO_TOKEN_LABEL, DEMO_USER_PIN, KeyTemplate};
+use tdekey::hsm::KeyTemplate;
+use tdekey::hsm::demo::{DEMO_TOKEN_LABEL, DEMO_USER_PIN};
 
 #[test]
 fn demo_token_is_created_once_and_listed_as_json() {

@@ -4,9 +4,10 @@ mod common;
 
 use common::Env;
 use std::collections::HashMap;
-use tdekey::hsm::demo::KeyTemplate;
-use tdekey::hsm::{Hsm, HsmError, LoginOutcome, PinFormat, TokenSelector};
+use tdekey::hsm::KeyTemplate;
+use tdekey::hsm::{Hsm, HsmError, LoginOutcome};
 use tdekey::inventory::{self, Severity};
+use tdekey::model::{PinFormat, TokenSelector};
 use tdekey::secret::Secret;
 use tdekey::tde::labels::{MasterKeyId, SUPPORTED_IDEN, format_key_id, key_metadata_label};
 

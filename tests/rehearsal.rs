@@ -7,12 +7,13 @@ mod common;
 
 use common::{Env, contains};
 use tdekey::audit::Auditor;
-use tdekey::hsm::demo::KeyTemplate;
-use tdekey::hsm::{Hsm, PinFormat};
+use tdekey::hsm::Hsm;
+use tdekey::hsm::KeyTemplate;
+use tdekey::model::PinFormat;
+use tdekey::model::{ConnectorKind as Kind, DatabaseProfile, DbAuth, Multitenant};
 use tdekey::oracle::rehearsal::{self, Rehearsal};
 use tdekey::oracle::{Connector, run_audited};
 use tdekey::secret::Secret;
-use tdekey::store::{Connector as Kind, DatabaseProfile, DbAuth, Multitenant};
 use tdekey::tde::labels::{MASTER_KEY_PREFIX, MasterKeyId, classify, format_key_id};
 use tdekey::tde::output::Row;
 use tdekey::tde::request::{Reply, Request};

@@ -8,8 +8,9 @@ use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use std::time::{Duration, Instant};
 use tdekey::engine::Task;
-use tdekey::hsm::demo::{DEMO_TOKEN_LABEL, DEMO_USER_PIN, KeyTemplate};
-use tdekey::hsm::{Hsm, PinFormat, TokenSelector};
+use tdekey::hsm::demo::{DEMO_TOKEN_LABEL, DEMO_USER_PIN};
+use tdekey::hsm::{Hsm, KeyTemplate};
+use tdekey::model::{PinFormat, TokenSelector};
 use tdekey::secret::Secret;
 use tdekey::ui::{App, Screen};
 
@@ -155,7 +156,7 @@ fn a_wrong_module_path_is_reported_and_nothing_stays_connected() {
 
 #[test]
 fn five_thousand_objects_lay_out_only_the_visible_rows() {
-    use tdekey::hsm::ObjectInfo;
+    use tdekey::model::ObjectInfo;
     let env = Env::new();
     let mut h = app(&env);
     let objects: Vec<ObjectInfo> = (0..5000u32)
@@ -404,9 +405,9 @@ fn a_database_profile_is_added_edited_and_deleted_in_the_window() {
     });
     let d = h.state().databases.databases[0].clone();
     assert_eq!(d.name, "ORCL production");
-    assert_eq!(d.connector, tdekey::store::Connector::Sqlplus);
+    assert_eq!(d.connector, tdekey::model::ConnectorKind::Sqlplus);
     assert_eq!(d.oracle_sid.as_deref(), Some("ORCL"));
-    assert_eq!(d.multitenant, tdekey::store::Multitenant::CdbUnited);
+    assert_eq!(d.multitenant, tdekey::model::Multitenant::CdbUnited);
     h.step();
     assert!(
         h.query_by_label_contains("\"ORCL production\" saved")

@@ -529,7 +529,7 @@ pub fn export(
 
     let manifest = Manifest {
         tdekey_version: crate::VERSION,
-        created_utc: utc(crate::store::now_ms()),
+        created_utc: utc(crate::model::now_ms()),
         file: out
             .file_name()
             .map(|f| f.to_string_lossy().into_owned())

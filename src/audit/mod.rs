@@ -225,7 +225,7 @@ impl Auditor {
         self.store.append_audit(|seq, prev| {
             let mut row = AuditRow {
                 seq,
-                ts_ms: crate::store::now_ms(),
+                ts_ms: crate::model::now_ms(),
                 os_user: origin.os_user.clone(),
                 hsm_user: hsm_user.map(str::to_owned),
                 host: origin.host.clone(),
@@ -253,7 +253,7 @@ impl Auditor {
                 let (action, target, outcome, hsm_user, _) = &entries[i];
                 let mut row = AuditRow {
                     seq,
-                    ts_ms: crate::store::now_ms(),
+                    ts_ms: crate::model::now_ms(),
                     os_user: origin.os_user.clone(),
                     hsm_user: hsm_user.clone(),
                     host: origin.host.clone(),
@@ -591,7 +591,7 @@ pub fn checkpoint(
             mac,
             key_label: AUDIT_HMAC_LABEL.to_owned(),
             token_label: token.clone(),
-            created_ms: crate::store::now_ms(),
+            created_ms: crate::model::now_ms(),
         };
         row.id = Some(
             auditor

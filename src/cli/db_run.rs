@@ -8,13 +8,13 @@ use crate::hsm::demo::{
     DEMO_DATABASE_NAME, DEMO_PROFILE_NAME, DEMO_TOKEN_LABEL, DEMO_USER, DEMO_WALLET_PASSWORD,
     DEMO_WALLET_ROOT,
 };
-use crate::hsm::{PinFormat, TokenSelector};
+use crate::model::{ConnectorKind as Kind, DatabaseProfile, DbAuth, Multitenant};
+use crate::model::{PinFormat, TokenSelector};
 use crate::oracle::rehearsal::{self, Rehearsal};
 use crate::oracle::sqlplus::SqlPlus;
 use crate::oracle::{Answer, Connector, Manual, Operator, OracleError, run_audited};
 use crate::paths::DataDir;
 use crate::secret::Secret;
-use crate::store::{Connector as Kind, DatabaseProfile, DbAuth, Multitenant};
 use crate::tde::request::{ParameterName, Reply, Request};
 use crate::tde::sql::Statement;
 use std::io::Read;

@@ -3,11 +3,12 @@
 use super::{CliError, HsmCommand, LoginArgs, TargetArgs};
 use crate::audit::{Action, Auditor, Outcome};
 use crate::hsm::demo::{self, DEMO_PROFILE_NAME, DEMO_TOKEN_LABEL, DEMO_USER, TokenSpec};
-use crate::hsm::{Hsm, PinFormat, TokenSelector, detect_modules};
+use crate::hsm::{Hsm, detect_modules};
 use crate::inventory::{self, InventoryRow, Severity};
+use crate::model::{HsmProfile, PinFormat, TokenSelector};
 use crate::paths::DataDir;
 use crate::secret::Secret;
-use crate::store::{HsmProfile, Store};
+use crate::store::Store;
 use serde_json::json;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -60,10 +61,10 @@ pub(super) fn resolve_target(store: &Store, t: &TargetArgs) -> Result<Target, Cl
     let profile = match &t.profile {
         Some(name) => Some(
             store
-                .profile_by_name(name)?
+                .hsm_profile_by_name(name)?
                 .ok_or_else(|| CliError(format!("No connection profile is named {name:?}.")))?,
         ),
-        None => store.default_profile()?,
+        None => store.default_hsm_profile()?,
     };
     let module = match (&t.module, &profile) {
         (Some(m), _) => m.clone(),
@@ -195,7 +196,7 @@ pub(super) fn open_logged_in(
     auditor: &mut Auditor,
     t: &TargetArgs,
     login: &LoginArgs,
-) -> Result<(Hsm, crate::hsm::OpenToken, String, PathBuf), CliError> {
+) -> Result<(Hsm, crate::model::OpenToken, String, PathBuf), CliError> {
     let target = resolve_target(auditor.store(), t)?;
     let user = login
         .user
@@ -433,8 +434,8 @@ fn create_demo_token(auditor: &mut Auditor, module: &std::path::Path) -> Result<
 
 fn ensure_demo_profile(auditor: &mut Auditor, module: &std::path::Path) -> Result<(), CliError> {
     let store = auditor.store();
-    let existing = store.profile_by_name(DEMO_PROFILE_NAME)?;
-    let has_default = store.default_profile()?.is_some();
+    let existing = store.hsm_profile_by_name(DEMO_PROFILE_NAME)?;
+    let has_default = store.default_hsm_profile()?.is_some();
     let profile = HsmProfile {
         id: existing.as_ref().and_then(|p| p.id),
         name: DEMO_PROFILE_NAME.into(),

@@ -334,11 +334,11 @@ pub enum PinFormatArg {
     Plain,
 }
 
-impl From<PinFormatArg> for crate::hsm::PinFormat {
+impl From<PinFormatArg> for crate::model::PinFormat {
     fn from(v: PinFormatArg) -> Self {
         match v {
-            PinFormatArg::Cloudhsm => crate::hsm::PinFormat::CloudHsm,
-            PinFormatArg::Plain => crate::hsm::PinFormat::Plain,
+            PinFormatArg::Cloudhsm => crate::model::PinFormat::CloudHsm,
+            PinFormatArg::Plain => crate::model::PinFormat::Plain,
         }
     }
 }
@@ -413,14 +413,14 @@ pub fn main() -> ExitCode {
 }
 
 fn db_cmd(data: &DataDir, cmd: DbCommand) -> Result<ExitCode, CliError> {
-    use crate::store::{Connector, DatabaseProfile, DbAuth, Multitenant};
+    use crate::model::{ConnectorKind, DatabaseProfile, DbAuth, Multitenant};
     let mut auditor = hsm_cmd::auditor(data)?;
     let describe = |d: &DatabaseProfile| -> String {
         format!(
             "{}\n  connector     {}{}\n  ORACLE_HOME   {}\n  SID/connect   {}\n  connect as    {}\n  WALLET_ROOT   {}\n  multitenant   {}\n  RAC           {}\n  HSM profile   {}",
             d.name,
             d.connector.as_str(),
-            if d.connector == Connector::Rehearsal {
+            if d.connector == ConnectorKind::Rehearsal {
                 " (Rehearsal: simulated, not a real database)"
             } else {
                 ""
@@ -460,9 +460,9 @@ fn db_cmd(data: &DataDir, cmd: DbCommand) -> Result<ExitCode, CliError> {
                 id: None,
                 name: name.trim().to_owned(),
                 connector: match connector {
-                    ConnectorArg::Manual => Connector::Manual,
-                    ConnectorArg::Sqlplus => Connector::Sqlplus,
-                    ConnectorArg::Rehearsal => Connector::Rehearsal,
+                    ConnectorArg::Manual => ConnectorKind::Manual,
+                    ConnectorArg::Sqlplus => ConnectorKind::Sqlplus,
+                    ConnectorArg::Rehearsal => ConnectorKind::Rehearsal,
                 },
                 oracle_home,
                 oracle_sid: sid,

@@ -173,10 +173,10 @@ impl Worker {
 
     fn login(
         &mut self,
-        selector: crate::hsm::TokenSelector,
+        selector: crate::model::TokenSelector,
         user: String,
         password: crate::secret::Secret,
-        format: crate::hsm::PinFormat,
+        format: crate::model::PinFormat,
     ) {
         if let Err(msg) = self.auditor() {
             return self.fail(Task::Login, &msg, false);
@@ -220,9 +220,9 @@ impl Worker {
             }
             Err(e) => {
                 let target = match &selector {
-                    crate::hsm::TokenSelector::Label(l) => l.clone(),
-                    crate::hsm::TokenSelector::Slot(s) => format!("slot {s}"),
-                    crate::hsm::TokenSelector::Only => "the only token".to_owned(),
+                    crate::model::TokenSelector::Label(l) => l.clone(),
+                    crate::model::TokenSelector::Slot(s) => format!("slot {s}"),
+                    crate::model::TokenSelector::Only => "the only token".to_owned(),
                 };
                 let msg = e.to_string();
                 let note = self
@@ -378,10 +378,10 @@ impl Worker {
     /// rehearsal are recorded like any other failure of the statement.
     fn rehearse(
         &mut self,
-        database: crate::store::DatabaseProfile,
+        database: crate::model::DatabaseProfile,
         request: crate::tde::request::Request,
-        pin_format: crate::hsm::PinFormat,
-        token: Option<crate::hsm::TokenSelector>,
+        pin_format: crate::model::PinFormat,
+        token: Option<crate::model::TokenSelector>,
     ) {
         use crate::oracle::OracleError;
         use crate::oracle::rehearsal::{self, Rehearsal};

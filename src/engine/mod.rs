@@ -16,11 +16,11 @@ mod store_worker;
 pub use store_worker::{inspect_wallet, remove_database, save as save_profile, save_database};
 
 use crate::audit::export::{Format as ExportFormat, Manifest};
-use crate::hsm::{LibraryReport, ModuleCandidate, OpenToken, PinFormat, SlotReport, TokenSelector};
+use crate::hsm::{LibraryReport, ModuleCandidate, SlotReport};
 use crate::inventory::InventoryRow;
+use crate::model::{HsmProfile, OpenToken, PinFormat, TokenSelector};
 use crate::paths::DataDir;
 use crate::secret::Secret;
-use crate::store::HsmProfile;
 use crate::store::{AuditFilter, AuditRow};
 use std::collections::HashSet;
 use std::path::PathBuf;
@@ -142,7 +142,7 @@ pub enum Command {
     },
     LoadDatabases,
     SaveDatabase {
-        profile: crate::store::DatabaseProfile,
+        profile: crate::model::DatabaseProfile,
     },
     DeleteDatabase {
         name: String,
@@ -150,7 +150,7 @@ pub enum Command {
     /// Run a request against a database through its profile's connector. `pin_format` is how
     /// a Rehearsal turns an HSM password into the token's PIN.
     OracleRun {
-        database: crate::store::DatabaseProfile,
+        database: crate::model::DatabaseProfile,
         request: crate::tde::request::Request,
         db_password: Option<Secret>,
         pin_format: PinFormat,
@@ -168,7 +168,7 @@ impl Command {
     /// A Rehearsal's HSM keystore is the HSM thread's session, so it runs there.
     fn runs_on_hsm_thread(&self) -> bool {
         matches!(self, Command::OracleRun { database, .. }
-            if database.connector == crate::store::Connector::Rehearsal)
+            if database.connector == crate::model::ConnectorKind::Rehearsal)
     }
 
     pub fn task(&self) -> Task {
@@ -243,7 +243,7 @@ pub enum Event {
     },
     SavePathPicked(Option<PathBuf>),
     Databases {
-        databases: Vec<crate::store::DatabaseProfile>,
+        databases: Vec<crate::model::DatabaseProfile>,
         /// The name of the profile just saved, if any.
         saved: Option<String>,
     },

@@ -3,10 +3,11 @@
 
 use super::{Command, Event, EventSink, ManualAsk, ManualReply, OracleAnswer, Task};
 use crate::audit::Auditor;
+use crate::model::ConnectorKind as Kind;
 use crate::oracle::sqlplus::SqlPlus;
 use crate::oracle::{Manual, Operator, OracleError, connect_and_run_audited};
 use crate::paths::DataDir;
-use crate::store::{Connector as Kind, Store};
+use crate::store::Store;
 use crate::tde::request::Request;
 use crate::tde::sql::Statement;
 use std::sync::mpsc::Receiver;

@@ -73,9 +73,9 @@ pub(super) fn run(data: DataDir, rx: Receiver<Command>, sink: EventSink) {
         };
         let event = result.and_then(|saved| {
             let store = a.store();
-            let profiles = store.profiles().map_err(|e| e.to_string())?;
+            let profiles = store.hsm_profiles().map_err(|e| e.to_string())?;
             let default_id = store
-                .default_profile()
+                .default_hsm_profile()
                 .map_err(|e| e.to_string())?
                 .and_then(|p| p.id);
             Ok(Event::Profiles {
@@ -92,7 +92,7 @@ pub(super) fn run(data: DataDir, rx: Receiver<Command>, sink: EventSink) {
     }
 }
 
-fn profile_details(p: &crate::store::HsmProfile) -> serde_json::Value {
+fn profile_details(p: &crate::model::HsmProfile) -> serde_json::Value {
     json!({
         "module_path": p.module_path.display().to_string(),
         "token_label": p.token_label,
@@ -104,7 +104,7 @@ fn profile_details(p: &crate::store::HsmProfile) -> serde_json::Value {
 
 pub fn save(
     a: &mut Auditor,
-    profile: &crate::store::HsmProfile,
+    profile: &crate::model::HsmProfile,
     make_default: bool,
 ) -> Result<i64, String> {
     if profile.name.trim().is_empty() {
@@ -124,9 +124,9 @@ pub fn save(
     let pending = a
         .begin(Action::ProfileChange, &profile.name, None, details)
         .map_err(|e| e.to_string())?;
-    let result = a.store().save_profile(profile).and_then(|id| {
+    let result = a.store().save_hsm_profile(profile).and_then(|id| {
         if make_default {
-            a.store().set_default_profile(id)?;
+            a.store().set_default_hsm_profile(id)?;
         }
         Ok(id)
     });
@@ -145,11 +145,11 @@ pub fn save(
 }
 
 /// Saves a database profile, audited before it is made.
-pub fn save_database(a: &mut Auditor, d: &crate::store::DatabaseProfile) -> Result<i64, String> {
+pub fn save_database(a: &mut Auditor, d: &crate::model::DatabaseProfile) -> Result<i64, String> {
     if d.name.trim().is_empty() {
         return Err("Give the database profile a name before saving it.".to_owned());
     }
-    if d.connector == crate::store::Connector::Sqlplus
+    if d.connector == crate::model::ConnectorKind::Sqlplus
         && d.oracle_home.as_deref().is_none_or(|h| h.trim().is_empty())
     {
         return Err("A sqlplus profile needs its ORACLE_HOME (where bin/sqlplus is).".to_owned());
@@ -218,7 +218,7 @@ fn delete(a: &mut Auditor, id: i64, name: &str) -> Result<(), String> {
             json!({ "operation": "delete", "id": id }),
         )
         .map_err(|e| e.to_string())?;
-    let result = a.store().delete_profile(id);
+    let result = a.store().delete_hsm_profile(id);
     let (outcome, d) = match &result {
         Ok(()) => (Outcome::Success, json!({})),
         Err(e) => (Outcome::Failure, json!({ "error": e.to_string() })),

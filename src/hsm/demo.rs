@@ -1,15 +1,10 @@
-//! Creating SoftHSM2 tokens (the demo token, test tokens, benchmark tokens) and the objects
-//! Oracle writes to an HSM. Everything here goes through the real PKCS#11 module.
+//! The demo: its SoftHSM2 token (also used for test and benchmark tokens), its demo values, and
+//! what it puts on the token. Everything here goes through the real PKCS#11 module.
 
-use super::{Hsm, HsmError, OpenToken, PinFormat, TokenSelector, module::SOFTHSM_MODULES};
+use super::{Hsm, HsmError, KeyTemplate, module::SOFTHSM_MODULES};
+use crate::model::{PinFormat, TokenSelector};
 use crate::secret::Secret;
 use crate::tde::labels::{MasterKeyId, SUPPORTED_IDEN, format_key_id, key_metadata_label};
-use cryptoki::error::Error as CkError;
-use cryptoki::mechanism::Mechanism;
-use cryptoki::object::{Attribute, KeyType, ObjectClass};
-use cryptoki::session::UserType;
-use cryptoki::slot::Slot;
-use cryptoki::types::AuthPin;
 use std::path::{Path, PathBuf};
 
 /// Label of the demo token `make run` creates.
@@ -56,135 +51,6 @@ pub fn write_softhsm_conf(dir: &Path) -> std::io::Result<PathBuf> {
         ),
     )?;
     Ok(conf)
-}
-
-/// How a generated AES key is made.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct KeyTemplate {
-    pub bytes: u64,
-    pub extractable: bool,
-    pub sensitive: bool,
-    pub encrypt_decrypt: bool,
-}
-
-impl KeyTemplate {
-    /// What Oracle (and tdekey) use for a TDE master key: AES-256, sensitive, non-extractable.
-    pub const ORACLE_MASTER_KEY: KeyTemplate = KeyTemplate {
-        bytes: 32,
-        extractable: false,
-        sensitive: true,
-        encrypt_decrypt: true,
-    };
-
-    /// What `cloudhsm-cli key generate-symmetric aes` makes by default: extractable.
-    pub const CLOUDHSM_CLI_DEFAULT: KeyTemplate = KeyTemplate {
-        bytes: 32,
-        extractable: true,
-        sensitive: true,
-        encrypt_decrypt: true,
-    };
-}
-
-fn ck(what: &str) -> impl FnOnce(CkError) -> HsmError + '_ {
-    move |e| HsmError::from_ck(what, e)
-}
-
-impl Hsm {
-    /// Initializes the first uninitialized token with `label` and sets its user PIN.
-    /// Refuses when a token with that label exists already.
-    pub fn init_token(
-        &mut self,
-        label: &str,
-        so_pin: &Secret,
-        user_pin: &Secret,
-    ) -> Result<OpenToken, HsmError> {
-        if let Ok(t) = self.resolve(&TokenSelector::Label(label.to_owned())) {
-            return Err(HsmError::TokenExists { label: t.label });
-        }
-        let ctx = self.ctx()?.clone();
-        let slots = ctx
-            .get_slots_with_token()
-            .map_err(ck("Listing the slots"))?;
-        let free: Slot = slots
-            .into_iter()
-            .find(|s| {
-                ctx.get_token_info(*s)
-                    .map(|t| !t.token_initialized())
-                    .unwrap_or(false)
-            })
-            .ok_or_else(|| HsmError::Pkcs11 {
-                what: "Finding a slot with an uninitialized token".into(),
-                ckr: "none is free".into(),
-            })?;
-        let so = AuthPin::from(so_pin.expose());
-        ctx.init_token(free, &so, label)
-            .map_err(ck("Initializing the token"))?;
-        // SoftHSM2 moves an initialized token to a new slot id: find it again by label.
-        let token = self.resolve(&TokenSelector::Label(label.to_owned()))?;
-        let slot = Slot::try_from(token.slot_id).map_err(ck("Choosing the slot"))?;
-        let session = ctx.open_rw_session(slot).map_err(ck("Opening a session"))?;
-        session
-            .login(UserType::So, Some(&so))
-            .map_err(ck("Logging in as security officer"))?;
-        session
-            .init_pin(&AuthPin::from(user_pin.expose()))
-            .map_err(ck("Setting the user PIN"))?;
-        session.logout().map_err(ck("Logging out"))?;
-        Ok(token)
-    }
-
-    /// Generates an AES key on the token (`C_GenerateKey` with `CKM_AES_KEY_GEN`) and returns its
-    /// object handle. The key value never leaves the HSM.
-    pub fn generate_aes_key(&self, label: &str, t: KeyTemplate) -> Result<u64, HsmError> {
-        let template = vec![
-            Attribute::Class(ObjectClass::SECRET_KEY),
-            Attribute::KeyType(KeyType::AES),
-            Attribute::ValueLen(t.bytes.into()),
-            Attribute::Token(true),
-            Attribute::Private(true),
-            Attribute::Sensitive(t.sensitive),
-            Attribute::Extractable(t.extractable),
-            Attribute::Encrypt(t.encrypt_decrypt),
-            Attribute::Decrypt(t.encrypt_decrypt),
-            Attribute::Label(label.as_bytes().to_vec()),
-        ];
-        let h = self
-            .session()?
-            .generate_key(&Mechanism::AesKeyGen, &template)
-            .map_err(ck("Generating the key"))?;
-        Ok(h.handle())
-    }
-
-    /// Creates a private token data object.
-    pub fn create_data_object(
-        &self,
-        label: &str,
-        application: &str,
-        value: &[u8],
-    ) -> Result<u64, HsmError> {
-        let template = vec![
-            Attribute::Class(ObjectClass::DATA),
-            Attribute::Token(true),
-            Attribute::Private(true),
-            Attribute::Label(label.as_bytes().to_vec()),
-            Attribute::Application(application.as_bytes().to_vec()),
-            Attribute::Value(value.to_vec()),
-        ];
-        let h = self
-            .session()?
-            .create_object(&template)
-            .map_err(ck("Creating the data object"))?;
-        Ok(h.handle())
-    }
-
-    /// 16 random bytes from the token's generator: a new master key id.
-    pub fn random_master_key_id(&self) -> Result<MasterKeyId, HsmError> {
-        let mut id = [0u8; 16];
-        self.session()?
-            .generate_random_slice(&mut id)
-            .map_err(ck("Drawing random bytes"))?;
-        Ok(MasterKeyId(id))
-    }
 }
 
 /// One object the demo puts on its token.

@@ -7,13 +7,15 @@
 pub mod audit_key;
 pub mod demo;
 pub mod error;
+mod keys;
 pub mod module;
 pub mod objects;
 
 pub use error::{HsmError, ckr_name};
+pub use keys::KeyTemplate;
 pub use module::{ModuleCandidate, check_module_path, detect_modules};
-pub use objects::{ObjectFlags, ObjectInfo};
 
+use crate::model::{ObjectInfo, OpenToken, PinFormat, TokenSelector};
 use crate::secret::Secret;
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::error::{Error as CkError, RvError};
@@ -21,60 +23,8 @@ use cryptoki::mechanism::MechanismType;
 use cryptoki::session::{Session, UserType};
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use std::path::{Path, PathBuf};
-
-/// How the crypto user's credentials become the PIN given to `C_Login`.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum PinFormat {
-    /// AWS CloudHSM: `<crypto user>:<password>`.
-    CloudHsm,
-    /// The password alone (SoftHSM2 and most HSMs); the user name is recorded, not sent.
-    Plain,
-}
-
-impl PinFormat {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            PinFormat::CloudHsm => "cloudhsm",
-            PinFormat::Plain => "plain",
-        }
-    }
-
-    pub fn parse(s: &str) -> Option<Self> {
-        match s {
-            "cloudhsm" => Some(PinFormat::CloudHsm),
-            "plain" => Some(PinFormat::Plain),
-            _ => None,
-        }
-    }
-
-    pub fn describe(self) -> &'static str {
-        match self {
-            PinFormat::CloudHsm => "CloudHSM (user:password)",
-            PinFormat::Plain => "Plain PIN",
-        }
-    }
-
-    /// The format that suits a module path.
-    pub fn guess(module: &Path) -> Self {
-        if module.to_string_lossy().contains("cloudhsm") {
-            PinFormat::CloudHsm
-        } else {
-            PinFormat::Plain
-        }
-    }
-}
-
-/// Which token to use.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub enum TokenSelector {
-    Label(String),
-    Slot(u64),
-    /// The only token present; an error when there are several.
-    Only,
-}
 
 #[derive(Clone, Debug, Serialize)]
 pub struct LibraryReport {
@@ -139,13 +89,6 @@ pub enum LoginOutcome {
     LoggedIn,
     /// `CKR_USER_ALREADY_LOGGED_IN`: the token already holds a login for this application.
     AlreadyLoggedIn,
-}
-
-/// An open token: the slot and its label.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct OpenToken {
-    pub slot_id: u64,
-    pub label: String,
 }
 
 pub struct Hsm {
@@ -589,7 +532,7 @@ impl Hsm {
             let attrs = session
                 .get_attributes(h, objects::INVENTORY_ATTRIBUTES)
                 .map_err(|e| HsmError::from_ck("Reading an object's attributes", e))?;
-            out.push(ObjectInfo::from_attributes(h.handle(), attrs));
+            out.push(objects::object_info(h.handle(), attrs));
             if i % 256 == 255 {
                 progress(i + 1, total);
             }

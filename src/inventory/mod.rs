@@ -1,7 +1,7 @@
 //! The key inventory: what each object on the token is, and what is wrong with it.
 //! Plain Rust over [`ObjectInfo`] values: no HSM, no window.
 
-use crate::hsm::ObjectInfo;
+use crate::model::ObjectInfo;
 use crate::tde::labels::{LabelMeaning, classify};
 use serde::Serialize;
 use std::collections::HashMap;
@@ -243,7 +243,7 @@ pub fn view(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::hsm::ObjectFlags;
+    use crate::model::ObjectFlags;
 
     fn good_mk(label: &str) -> ObjectInfo {
         ObjectInfo {

@@ -13,7 +13,7 @@ pub mod sqlplus;
 
 use crate::audit::{Action, Auditor, Outcome};
 use crate::hsm::HsmError;
-use crate::store::{Connector as ConnectorKind, DatabaseProfile};
+use crate::model::{ConnectorKind, DatabaseProfile};
 use crate::tde::request::{InterpretError, Reply, Request, interpret};
 use crate::tde::sql::{SqlError, Statement};
 use serde_json::json;

@@ -17,10 +17,11 @@
 //! Where Oracle's exact behaviour is not documented the choice is marked (unverified) below.
 
 use super::{Answer, Connector, OracleError};
-use crate::hsm::demo::KeyTemplate;
-use crate::hsm::{Hsm, HsmError, PinFormat};
+use crate::hsm::KeyTemplate;
+use crate::hsm::{Hsm, HsmError};
+use crate::model::PinFormat;
+use crate::model::{ConnectorKind, Multitenant};
 use crate::secret::Secret;
-use crate::store::{Connector as ConnectorKind, Multitenant};
 use crate::tde::labels::{MasterKeyId, SUPPORTED_IDEN, format_key_id, key_metadata_label};
 use crate::tde::output::{KEYS_COLUMNS, OraError, Parameter, Row, WALLET_COLUMNS};
 use crate::tde::request::{INSTANCE_STARTED, KEYSTORE_ALTERED, Reply, Request, SYSTEM_ALTERED};
@@ -214,7 +215,7 @@ fn db_name(profile: &str) -> String {
 }
 
 fn now_ms() -> i64 {
-    crate::store::now_ms()
+    crate::model::now_ms()
 }
 
 fn ora(code: &str, text: &str) -> Reply {

@@ -8,8 +8,8 @@
 //! logged or kept, since SQL*Plus echoes the failing line of a statement, secrets included.
 
 use super::{Answer, Connector, OracleError};
+use crate::model::{ConnectorKind, DatabaseProfile, DbAuth};
 use crate::secret::Secret;
-use crate::store::{Connector as ConnectorKind, DatabaseProfile, DbAuth};
 use crate::tde::request::{Request, interpret};
 use std::io::{Read, Write};
 use std::path::PathBuf;

@@ -1,68 +1,8 @@
 //! Database profiles: how tdekey reaches one Oracle database. Never a password.
 
-use super::{Store, StoreError, map_err, now_ms};
+use super::{Store, StoreError, map_err};
+use crate::model::{ConnectorKind, DatabaseProfile, DbAuth, Multitenant, now_ms};
 use rusqlite::params;
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Connector {
-    /// tdekey shows each statement; the DBA runs it and pastes the output.
-    Manual,
-    /// tdekey runs sqlplus from ORACLE_HOME.
-    Sqlplus,
-    /// A simulated keystore on the real HSM connection, for trying things out.
-    Rehearsal,
-}
-
-#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum Multitenant {
-    NonCdb,
-    CdbUnited,
-    CdbIsolated,
-}
-
-macro_rules! text_enum {
-    ($t:ty { $($v:ident => $s:literal),+ }) => {
-        impl $t {
-            pub fn as_str(self) -> &'static str {
-                match self { $(<$t>::$v => $s),+ }
-            }
-            pub fn parse(s: &str) -> Option<Self> {
-                match s { $($s => Some(<$t>::$v),)+ _ => None }
-            }
-        }
-    };
-}
-
-text_enum!(Connector { Manual => "manual", Sqlplus => "sqlplus", Rehearsal => "rehearsal" });
-text_enum!(Multitenant { NonCdb => "non-cdb", CdbUnited => "cdb-united", CdbIsolated => "cdb-isolated" });
-
-/// How tdekey authenticates to the database.
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "lowercase", tag = "kind", content = "user")]
-pub enum DbAuth {
-    /// `CONNECT / AS SYSKM` (OS authentication).
-    Os,
-    /// A named user whose password is asked when needed.
-    User(String),
-}
-
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct DatabaseProfile {
-    pub id: Option<i64>,
-    pub name: String,
-    pub connector: Connector,
-    pub oracle_home: Option<String>,
-    pub oracle_sid: Option<String>,
-    pub connect_string: Option<String>,
-    pub auth: DbAuth,
-    pub wallet_root: Option<String>,
-    pub multitenant: Multitenant,
-    pub rac: bool,
-    /// The HSM connection profile this database's keystore uses.
-    pub hsm_profile: Option<String>,
-}
 
 const COLUMNS: &str = "d.id, d.name, d.connector, d.oracle_home, d.oracle_sid, d.connect_string, d.auth_user, d.wallet_root, d.multitenant, d.rac, h.name";
 
@@ -73,7 +13,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DatabaseProfile> {
     Ok(DatabaseProfile {
         id: Some(r.get(0)?),
         name: r.get(1)?,
-        connector: Connector::parse(&connector).unwrap_or(Connector::Manual),
+        connector: ConnectorKind::parse(&connector).unwrap_or(ConnectorKind::Manual),
         oracle_home: r.get(3)?,
         oracle_sid: r.get(4)?,
         connect_string: r.get(5)?,
@@ -90,7 +30,7 @@ impl Store {
         let mut stmt = self
             .conn
             .prepare(&format!(
-                "SELECT {COLUMNS} FROM databases d LEFT JOIN hsm_connections h ON h.id = d.hsm_connection_id ORDER BY d.name"
+                "SELECT {COLUMNS} FROM databases d LEFT JOIN hsm_profiles h ON h.id = d.hsm_profile_id ORDER BY d.name"
             ))
             .map_err(|e| self.err(e))?;
         let rows = stmt.query_map([], row).map_err(|e| self.err(e))?;
@@ -104,15 +44,16 @@ impl Store {
 
     /// Inserts or (by name) replaces a database profile. The HSM profile must exist.
     pub fn save_database(&self, d: &DatabaseProfile) -> Result<i64, StoreError> {
-        let hsm_id: Option<i64> = match &d.hsm_profile {
-            None => None,
-            Some(n) => Some(self.profile_by_name(n)?.and_then(|p| p.id).ok_or_else(|| {
-                StoreError::Other {
-                    path: self.path.clone(),
-                    detail: format!("no HSM connection profile is named {n:?}"),
-                }
-            })?),
-        };
+        let hsm_id: Option<i64> =
+            match &d.hsm_profile {
+                None => None,
+                Some(n) => Some(self.hsm_profile_by_name(n)?.and_then(|p| p.id).ok_or_else(
+                    || StoreError::Other {
+                        path: self.path.clone(),
+                        detail: format!("no HSM connection profile is named {n:?}"),
+                    },
+                )?),
+            };
         let user = match &d.auth {
             DbAuth::Os => None,
             DbAuth::User(u) => Some(u.clone()),
@@ -120,12 +61,12 @@ impl Store {
         let now = now_ms();
         self.conn
             .execute(
-                "INSERT INTO databases (name, connector, oracle_home, oracle_sid, connect_string, auth_user, wallet_root, multitenant, rac, hsm_connection_id, created_ms, updated_ms)
+                "INSERT INTO databases (name, connector, oracle_home, oracle_sid, connect_string, auth_user, wallet_root, multitenant, rac, hsm_profile_id, created_ms, updated_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)
                  ON CONFLICT (name) DO UPDATE SET connector = excluded.connector, oracle_home = excluded.oracle_home,
                    oracle_sid = excluded.oracle_sid, connect_string = excluded.connect_string, auth_user = excluded.auth_user,
                    wallet_root = excluded.wallet_root, multitenant = excluded.multitenant, rac = excluded.rac,
-                   hsm_connection_id = excluded.hsm_connection_id, updated_ms = excluded.updated_ms",
+                   hsm_profile_id = excluded.hsm_profile_id, updated_ms = excluded.updated_ms",
                 params![
                     d.name,
                     d.connector.as_str(),
@@ -168,7 +109,7 @@ mod tests {
         let mut d = DatabaseProfile {
             id: None,
             name: "ORCL prod".into(),
-            connector: Connector::Sqlplus,
+            connector: ConnectorKind::Sqlplus,
             oracle_home: Some("/u01/app/oracle/product/19.0.0/dbhome_1".into()),
             oracle_sid: Some("ORCL".into()),
             connect_string: None,
@@ -184,14 +125,14 @@ mod tests {
                 .to_string()
                 .contains("no HSM connection profile")
         );
-        s.save_profile(&crate::store::HsmProfile {
+        s.save_hsm_profile(&crate::model::HsmProfile {
             id: None,
             name: "CloudHSM".into(),
             module_path: "/opt/cloudhsm/lib/libcloudhsm_pkcs11.so".into(),
             token_label: None,
             slot_id: None,
             user_name: "cu".into(),
-            pin_format: crate::hsm::PinFormat::CloudHsm,
+            pin_format: crate::model::PinFormat::CloudHsm,
         })
         .unwrap();
         let id = s.save_database(&d).unwrap();

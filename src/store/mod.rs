@@ -8,11 +8,7 @@ mod audit_query;
 mod databases;
 mod profiles;
 
-pub use databases::{Connector, DatabaseProfile, DbAuth, Multitenant};
-
 pub use audit_query::{AuditFilter, AuditRowRef};
-
-pub use profiles::HsmProfile;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, TransactionBehavior, params};
 use std::path::{Path, PathBuf};
@@ -104,6 +100,11 @@ CREATE TABLE databases (
     created_ms INTEGER NOT NULL,
     updated_ms INTEGER NOT NULL
 ) STRICT;
+"#,
+    // One name for the HSM connection profile everywhere: HsmProfile, hsm_profiles.
+    r#"
+ALTER TABLE hsm_connections RENAME TO hsm_profiles;
+ALTER TABLE databases RENAME COLUMN hsm_connection_id TO hsm_profile_id;
 "#,
 ];
 
@@ -203,10 +204,6 @@ fn hex_vec<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
 
 fn hex_bytes<S: serde::Serializer>(b: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
     s.serialize_str(&hex::encode(b))
-}
-
-pub(crate) fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }
 
 impl Store {
@@ -600,7 +597,7 @@ fn map_err(path: &Path, e: rusqlite::Error) -> StoreError {
             ErrorCode::ConstraintViolation
                 if msg
                     .as_deref()
-                    .is_some_and(|m| m.contains("hsm_connections.name")) =>
+                    .is_some_and(|m| m.contains("hsm_profiles.name")) =>
             {
                 StoreError::DuplicateName {
                     name: String::new(),

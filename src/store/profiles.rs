@@ -1,32 +1,20 @@
-//! HSM connection profiles: module path, token, user name, PIN format. Never a password.
+//! HSM profiles (table `hsm_profiles`): module path, token, user name, PIN format. Never a password.
 
-use super::{Store, StoreError, map_err, now_ms};
-use crate::hsm::PinFormat;
+use super::{Store, StoreError, map_err};
+use crate::model::{HsmProfile, PinFormat, now_ms};
 use rusqlite::params;
 use std::path::PathBuf;
 
 /// Settings key of the profile the GUI opens at start.
 pub const DEFAULT_PROFILE_KEY: &str = "default_hsm_profile";
 
-#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
-pub struct HsmProfile {
-    /// `None` until saved.
-    pub id: Option<i64>,
-    pub name: String,
-    pub module_path: PathBuf,
-    pub token_label: Option<String>,
-    pub slot_id: Option<u64>,
-    pub user_name: String,
-    pub pin_format: PinFormat,
-}
-
 impl Store {
-    pub fn profiles(&self) -> Result<Vec<HsmProfile>, StoreError> {
+    pub fn hsm_profiles(&self) -> Result<Vec<HsmProfile>, StoreError> {
         let mut stmt = self
             .conn
             .prepare(
                 "SELECT id, name, module_path, token_label, slot_id, user_name, pin_format
-                 FROM hsm_connections ORDER BY name",
+                 FROM hsm_profiles ORDER BY name",
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
@@ -48,7 +36,7 @@ impl Store {
     }
 
     /// Inserts or updates (by id) a profile; returns its id.
-    pub fn save_profile(&self, p: &HsmProfile) -> Result<i64, StoreError> {
+    pub fn save_hsm_profile(&self, p: &HsmProfile) -> Result<i64, StoreError> {
         let now = now_ms();
         let module = p.module_path.to_string_lossy().into_owned();
         let slot = p.slot_id.map(|s| s as i64);
@@ -56,7 +44,7 @@ impl Store {
             Some(id) => self
                 .conn
                 .execute(
-                    "UPDATE hsm_connections SET name = ?2, module_path = ?3, token_label = ?4,
+                    "UPDATE hsm_profiles SET name = ?2, module_path = ?3, token_label = ?4,
                      slot_id = ?5, user_name = ?6, pin_format = ?7, updated_ms = ?8 WHERE id = ?1",
                     params![
                         id,
@@ -73,7 +61,7 @@ impl Store {
             None => self
                 .conn
                 .execute(
-                    "INSERT INTO hsm_connections (name, module_path, token_label, slot_id, user_name, pin_format, created_ms, updated_ms)
+                    "INSERT INTO hsm_profiles (name, module_path, token_label, slot_id, user_name, pin_format, created_ms, updated_ms)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
                     params![
                         p.name,
@@ -95,29 +83,29 @@ impl Store {
         })
     }
 
-    pub fn delete_profile(&self, id: i64) -> Result<(), StoreError> {
+    pub fn delete_hsm_profile(&self, id: i64) -> Result<(), StoreError> {
         self.conn
-            .execute("DELETE FROM hsm_connections WHERE id = ?1", [id])
+            .execute("DELETE FROM hsm_profiles WHERE id = ?1", [id])
             .map(|_| ())
             .map_err(|e| self.err(e))
     }
 
-    pub fn profile_by_name(&self, name: &str) -> Result<Option<HsmProfile>, StoreError> {
-        Ok(self.profiles()?.into_iter().find(|p| p.name == name))
+    pub fn hsm_profile_by_name(&self, name: &str) -> Result<Option<HsmProfile>, StoreError> {
+        Ok(self.hsm_profiles()?.into_iter().find(|p| p.name == name))
     }
 
     /// The profile the GUI opens at start, if one is set and still exists.
-    pub fn default_profile(&self) -> Result<Option<HsmProfile>, StoreError> {
+    pub fn default_hsm_profile(&self) -> Result<Option<HsmProfile>, StoreError> {
         let Some(id) = self.setting(DEFAULT_PROFILE_KEY)? else {
             return Ok(None);
         };
         Ok(self
-            .profiles()?
+            .hsm_profiles()?
             .into_iter()
             .find(|p| p.id.map(|i| i.to_string()).as_deref() == Some(id.as_str())))
     }
 
-    pub fn set_default_profile(&self, id: i64) -> Result<(), StoreError> {
+    pub fn set_default_hsm_profile(&self, id: i64) -> Result<(), StoreError> {
         self.set_setting(DEFAULT_PROFILE_KEY, &id.to_string())
     }
 }
@@ -139,22 +127,22 @@ mod tests {
             user_name: "cu_oracle".into(),
             pin_format: PinFormat::CloudHsm,
         };
-        let id = s.save_profile(&p).unwrap();
+        let id = s.save_hsm_profile(&p).unwrap();
         p.id = Some(id);
-        assert_eq!(s.profiles().unwrap(), vec![p.clone()]);
+        assert_eq!(s.hsm_profiles().unwrap(), vec![p.clone()]);
         p.user_name = "cu2".into();
-        s.save_profile(&p).unwrap();
-        assert_eq!(s.profiles().unwrap()[0].user_name, "cu2");
-        s.set_default_profile(id).unwrap();
-        assert_eq!(s.default_profile().unwrap().unwrap().id, Some(id));
+        s.save_hsm_profile(&p).unwrap();
+        assert_eq!(s.hsm_profiles().unwrap()[0].user_name, "cu2");
+        s.set_default_hsm_profile(id).unwrap();
+        assert_eq!(s.default_hsm_profile().unwrap().unwrap().id, Some(id));
 
         let mut dup = p.clone();
         dup.id = None;
-        let e = s.save_profile(&dup).unwrap_err();
+        let e = s.save_hsm_profile(&dup).unwrap_err();
         assert!(e.to_string().contains("CloudHSM prod"), "{e}");
 
-        s.delete_profile(id).unwrap();
-        assert!(s.profiles().unwrap().is_empty());
-        assert!(s.default_profile().unwrap().is_none());
+        s.delete_hsm_profile(id).unwrap();
+        assert!(s.hsm_profiles().unwrap().is_empty());
+        assert!(s.default_hsm_profile().unwrap().is_none());
     }
 }

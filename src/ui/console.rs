@@ -4,9 +4,9 @@
 
 use super::secret_field::{clear_password, password_ui};
 use crate::engine::{Command, Engine, ManualAsk, ManualReply, OracleAnswer, Task};
-use crate::hsm::PinFormat;
+use crate::model::PinFormat;
+use crate::model::{ConnectorKind, DatabaseProfile, DbAuth};
 use crate::secret::{Secret, SecretBuffer};
-use crate::store::{Connector, DatabaseProfile, DbAuth};
 use crate::tde::labels::parse_use_key_id;
 use crate::tde::request::{ParameterName, Reply, Request};
 use crate::tde::sql::{Credential, KEYSTORE_CONFIGURATIONS, Options};
@@ -317,7 +317,7 @@ pub fn console_ui(
     st: &mut ConsoleState,
     db: &DatabaseProfile,
     hsm_user: Option<&str>,
-    hsm_profile: Option<&crate::store::HsmProfile>,
+    hsm_profile: Option<&crate::model::HsmProfile>,
     engine: &Engine,
     queue: &mut Vec<Command>,
 ) {
@@ -328,15 +328,15 @@ pub fn console_ui(
     }
     let pin_format = hsm_profile.map_or(PinFormat::Plain, |p| p.pin_format);
     let token = hsm_profile.map(|p| match (&p.token_label, p.slot_id) {
-        (Some(l), _) => crate::hsm::TokenSelector::Label(l.clone()),
-        (None, Some(s)) => crate::hsm::TokenSelector::Slot(s),
-        (None, None) => crate::hsm::TokenSelector::Only,
+        (Some(l), _) => crate::model::TokenSelector::Label(l.clone()),
+        (None, Some(s)) => crate::model::TokenSelector::Slot(s),
+        (None, None) => crate::model::TokenSelector::Only,
     });
     let busy = engine.is_pending(Task::Oracle);
     ui.horizontal(|ui| {
         ui.heading(format!("Run against {}", db.name));
         match db.connector {
-            Connector::Rehearsal => {
+            ConnectorKind::Rehearsal => {
                 ui.label(
                     RichText::new(" REHEARSAL ")
                         .strong()
@@ -347,13 +347,13 @@ pub fn console_ui(
                     "a simulated Oracle 19c keystore; its HSM keys are real keys on the token",
                 );
             }
-            Connector::Sqlplus => {
+            ConnectorKind::Sqlplus => {
                 ui.label(format!(
                     "tdekey runs {}/bin/sqlplus",
                     db.oracle_home.as_deref().unwrap_or("ORACLE_HOME")
                 ));
             }
-            Connector::Manual => {
+            ConnectorKind::Manual => {
                 ui.label("You run each statement in SQL*Plus and paste its output here.");
             }
         }
@@ -407,10 +407,10 @@ pub fn console_ui(
     }
     let ready = matches!(statement, Ok(Ok(_)));
     let needs_confirm =
-        db.connector == Connector::Sqlplus && request.as_ref().is_ok_and(|r| r.changes_state());
+        db.connector == ConnectorKind::Sqlplus && request.as_ref().is_ok_and(|r| r.changes_state());
     ui.horizontal(|ui| {
         let label = match db.connector {
-            Connector::Manual => "Show the statement to run",
+            ConnectorKind::Manual => "Show the statement to run",
             _ => "Run",
         };
         let mut go = false;
@@ -446,7 +446,7 @@ pub fn console_ui(
                 database: db.clone(),
                 request,
                 db_password: match (&db.connector, &db.auth) {
-                    (Connector::Sqlplus, DbAuth::User(_)) => Some(st.db_password.to_secret()),
+                    (ConnectorKind::Sqlplus, DbAuth::User(_)) => Some(st.db_password.to_secret()),
                     _ => None,
                 },
                 pin_format,
@@ -502,7 +502,7 @@ fn form_rows_ui(ui: &mut egui::Ui, st: &mut ConsoleState, db: &DatabaseProfile) 
         );
         ui.end_row();
     }
-    if db.connector == Connector::Sqlplus
+    if db.connector == ConnectorKind::Sqlplus
         && let DbAuth::User(u) = &db.auth
     {
         let l = ui.label(format!("Password of {u}"));
@@ -565,7 +565,7 @@ fn form_rows_ui(ui: &mut egui::Ui, st: &mut ConsoleState, db: &DatabaseProfile) 
         super::labelled_edit(ui, "Tag", &mut st.tag, "optional", 220.0);
         ui.end_row();
     }
-    if db.multitenant != crate::store::Multitenant::NonCdb
+    if db.multitenant != crate::model::Multitenant::NonCdb
         && matches!(
             st.kind,
             Kind::Open | Kind::Close | Kind::Migrate | Kind::SetKey

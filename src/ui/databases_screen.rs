@@ -3,14 +3,14 @@
 
 use super::{Banner, banner_ui, labelled_edit};
 use crate::engine::{Command, Engine, Task};
-use crate::store::{Connector, DatabaseProfile, DbAuth, HsmProfile, Multitenant};
+use crate::model::{ConnectorKind, DatabaseProfile, DbAuth, HsmProfile, Multitenant};
 use egui::RichText;
 
 /// The profile being edited.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct DbForm {
     pub name: String,
-    pub connector: Connector,
+    pub connector: ConnectorKind,
     pub oracle_home: String,
     pub sid: String,
     pub connect: String,
@@ -29,7 +29,7 @@ impl Default for DbForm {
     fn default() -> Self {
         Self {
             name: String::new(),
-            connector: Connector::Manual,
+            connector: ConnectorKind::Manual,
             oracle_home: String::new(),
             sid: String::new(),
             connect: String::new(),
@@ -124,7 +124,7 @@ impl DatabasesState {
             && let Some(d) = self
                 .databases
                 .iter()
-                .find(|d| d.connector == Connector::Rehearsal)
+                .find(|d| d.connector == ConnectorKind::Rehearsal)
                 .or(self.databases.first())
         {
             self.form = DbForm::from_profile(d);
@@ -182,7 +182,7 @@ pub fn databases_ui(
                     .clicked()
                 {
                     st.form = DbForm::from_profile(d);
-                    if d.connector == Connector::Rehearsal && st.tab == DbTab::Profile {
+                    if d.connector == ConnectorKind::Rehearsal && st.tab == DbTab::Profile {
                         st.tab = DbTab::Console;
                     }
                 }
@@ -251,11 +251,11 @@ fn form_ui(
             ui.end_row();
             ui.label("Connector");
             ui.horizontal(|ui| {
-                ui.radio_value(&mut f.connector, Connector::Manual, "Manual")
+                ui.radio_value(&mut f.connector, ConnectorKind::Manual, "Manual")
                     .on_hover_text("tdekey shows each statement; you run it and paste the output");
-                ui.radio_value(&mut f.connector, Connector::Sqlplus, "SQL*Plus")
+                ui.radio_value(&mut f.connector, ConnectorKind::Sqlplus, "SQL*Plus")
                     .on_hover_text("tdekey runs sqlplus from ORACLE_HOME");
-                ui.radio_value(&mut f.connector, Connector::Rehearsal, "Rehearsal")
+                ui.radio_value(&mut f.connector, ConnectorKind::Rehearsal, "Rehearsal")
                     .on_hover_text("a simulated keystore on the HSM connection, to try things out");
             });
             ui.end_row();
@@ -345,7 +345,7 @@ fn form_ui(
                 .labelled_by(l.id);
             ui.end_row();
         });
-    if f.connector == Connector::Rehearsal {
+    if f.connector == ConnectorKind::Rehearsal {
         ui.label(RichText::new("Rehearsal is a simulation: it is labelled as such everywhere and never touches a real database.").italics());
     }
     ui.small("No password is kept: a named user's password is asked when it is needed.");

@@ -3,10 +3,10 @@
 use super::secret_field::{clear_password, password_ui};
 use super::{Banner, Screen, banner_ui, labelled_edit};
 use crate::engine::{Command, ConnectReport, Engine, Task};
+use crate::hsm::ModuleCandidate;
 use crate::hsm::demo::{DEMO_TOKEN_LABEL, DEMO_USER_PIN};
-use crate::hsm::{ModuleCandidate, OpenToken, PinFormat, TokenSelector};
+use crate::model::{HsmProfile, OpenToken, PinFormat, TokenSelector};
 use crate::secret::SecretBuffer;
-use crate::store::HsmProfile;
 use egui::{Color32, RichText};
 use std::path::PathBuf;
 use std::sync::Arc;

@@ -4,8 +4,8 @@
 use super::hsm_screen::HsmState;
 use super::{Banner, Screen, banner_ui};
 use crate::engine::{Command, Engine, Task};
-use crate::hsm::objects::bool_text;
 use crate::inventory::{self, InventoryRow, Severity, SortColumn, Summary};
+use crate::model::bool_text;
 use egui::{Color32, RichText};
 use egui_extras::{Column, TableBuilder};
 use std::sync::Arc;

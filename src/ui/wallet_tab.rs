@@ -4,8 +4,8 @@
 
 use super::secret_field::{clear_password, password_ui};
 use crate::engine::{Command, Engine, Task, WalletReport};
+use crate::model::{ConnectorKind, DatabaseProfile};
 use crate::secret::SecretBuffer;
-use crate::store::{Connector, DatabaseProfile};
 use crate::wallet::{EntryKind, FileInfo};
 use egui::{Color32, RichText};
 
@@ -70,7 +70,7 @@ pub fn wallet_ui(
     }
     ui.heading("Wallet inspector");
     ui.label("Reads the keystore files under a WALLET_ROOT on this machine. With the wallet password it lists the master key entries of tde/ewallet.p12 (never their values); the password is not kept.");
-    if db.connector == Connector::Rehearsal {
+    if db.connector == ConnectorKind::Rehearsal {
         ui.label(
             RichText::new("This is a Rehearsal profile: its WALLET_ROOT is simulated, so no files exist for it here. Point the inspector at a real WALLET_ROOT copy to try it.")
                 .italics(),

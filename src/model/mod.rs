@@ -1,0 +1,12 @@
+//! Plain types shared by every layer: profiles, connector kinds, PIN formats, token selectors,
+//! the objects an inventory lists, and the program's clock. No I/O, no adapter, no workflow.
+
+mod clock;
+mod database;
+mod hsm;
+mod object;
+
+pub use clock::now_ms;
+pub use database::{ConnectorKind, DatabaseProfile, DbAuth, Multitenant};
+pub use hsm::{HsmProfile, OpenToken, PinFormat, TokenSelector};
+pub use object::{ObjectFlags, ObjectInfo, bool_text};
