@@ -507,3 +507,31 @@ fn a_cancelled_export_leaves_no_file() {
         "{names:?}"
     );
 }
+
+/// The sealed container moved to `secret::sealed`; its format did not change: an export that
+/// an earlier tdekey wrote (tests/fixtures, passphrase below) still decrypts, byte for byte.
+#[test]
+fn an_export_sealed_by_an_earlier_tdekey_still_decrypts() {
+    let env = Env::new();
+    let fixtures = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures");
+    let pass = env.dir.path().join("pass");
+    std::fs::write(&pass, "fixture passphrase 2026\n").unwrap();
+    let out = env.dir.path().join("old.jsonl");
+    let mut c = env.tdekey();
+    c.args([
+        "audit",
+        "decrypt",
+        "--in",
+        fixtures.join("export-v1.jsonl.enc").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+        "--passphrase-file",
+        pass.to_str().unwrap(),
+    ]);
+    let (code, stdout, err) = run(c);
+    assert_eq!(code, 0, "{stdout}{err}");
+    assert_eq!(
+        std::fs::read(&out).unwrap(),
+        std::fs::read(fixtures.join("export-v1.first.jsonl")).unwrap()
+    );
+}

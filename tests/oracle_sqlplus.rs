@@ -7,10 +7,10 @@ use common::contains;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tdekey::audit::Auditor;
+use tdekey::model::{ConnectorKind as Kind, DatabaseProfile, DbAuth, Multitenant};
 use tdekey::oracle::sqlplus::SqlPlus;
 use tdekey::oracle::{Connector, OracleError, run_audited};
 use tdekey::secret::Secret;
-use tdekey::store::{Connector as Kind, DatabaseProfile, DbAuth, Multitenant};
 use tdekey::tde::request::{ParameterName, Reply, Request};
 use tdekey::tde::sql::{Credential, Options};
 

@@ -4,44 +4,18 @@
 //! The file is written to a temporary file in the target's directory and renamed only when it
 //! is complete, so nothing half-written is ever presented as an export.
 //!
-//! Encrypted container (all integers big-endian):
-//!
-//! | offset | size | field |
-//! | --- | --- | --- |
-//! | 0 | 16 | magic `TDEKEY-EXPORT-v1` |
-//! | 16 | 4 | Argon2id memory cost, KiB |
-//! | 20 | 4 | Argon2id time cost |
-//! | 24 | 4 | Argon2id parallelism |
-//! | 28 | 16 | salt |
-//! | 44 | 7 | nonce prefix |
-//! | 51 | 4 | chunk size (plaintext bytes per chunk) |
-//! | 55 | 16 | key check: SHA-256("tdekey-export-key-check" ‖ key), first 16 bytes |
-//! | 71 | … | chunks: AES-256-GCM of each plaintext chunk (chunk size + 16 bytes; the last shorter) |
-//!
-//! Chunk `i` uses the nonce `prefix ‖ i (4 bytes) ‖ last (1 byte: 1 for the final chunk, else 0)`
-//! and the 71-byte header as associated data (the STREAM construction), so a reordered,
-//! removed, truncated or modified chunk fails authentication.
+//! Encrypted exports are sealed with [`crate::secret::sealed`] (Argon2id + AES-256-GCM in
+//! STREAM chunks); its module documentation gives the container's layout.
 
 use crate::secret::Secret;
+use crate::secret::sealed::{self, SealError, Sealer};
 use crate::store::{AuditFilter, AuditRowRef, Store, StoreError};
-use aes_gcm::aead::{Aead, KeyInit, OsRng, Payload, rand_core::RngCore};
-use aes_gcm::{Aes256Gcm, Key, Nonce};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
-use std::io::{Read, Write};
+use std::io::Write;
 use std::path::{Path, PathBuf};
-use zeroize::Zeroizing;
 
-const MAGIC: &[u8; 16] = b"TDEKEY-EXPORT-v1";
-const HEADER_LEN: usize = 71;
-const CHUNK: usize = 1 << 20;
-const TAG: usize = 16;
-/// Argon2id cost for new exports: 64 MiB, 3 passes, 1 lane.
-const M_COST_KIB: u32 = 64 * 1024;
-const T_COST: u32 = 3;
-const P_COST: u32 = 1;
-/// Shortest passphrase accepted for encryption.
-pub const MIN_PASSPHRASE_CHARS: usize = 12;
+pub use crate::secret::sealed::MIN_PASSPHRASE_CHARS;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "lowercase")]
@@ -140,34 +114,6 @@ pub(crate) fn utc(ms: i64) -> String {
         .unwrap_or_default()
 }
 
-/// Argon2id; `None` when the parameters are ones Argon2 refuses (only a forged header has them).
-fn derive_key(pass: &Secret, salt: &[u8], m: u32, t: u32, p: u32) -> Option<Zeroizing<[u8; 32]>> {
-    let mut key = Zeroizing::new([0u8; 32]);
-    let params = argon2::Params::new(m, t, p, Some(32)).ok()?;
-    argon2::Argon2::new(argon2::Algorithm::Argon2id, argon2::Version::V0x13, params)
-        .hash_password_into(pass.expose().as_bytes(), salt, key.as_mut())
-        .ok()?;
-    Some(key)
-}
-
-fn key_check(key: &[u8; 32]) -> [u8; 16] {
-    let d = Sha256::new()
-        .chain_update(b"tdekey-export-key-check")
-        .chain_update(key)
-        .finalize();
-    let mut out = [0u8; 16];
-    out.copy_from_slice(&d[..16]);
-    out
-}
-
-fn nonce(prefix: &[u8; 7], i: u32, last: bool) -> [u8; 12] {
-    let mut n = [0u8; 12];
-    n[..7].copy_from_slice(prefix);
-    n[7..11].copy_from_slice(&i.to_be_bytes());
-    n[11] = u8::from(last);
-    n
-}
-
 /// Counts what passes through and hashes it.
 struct Hashing<W: Write> {
     inner: W,
@@ -185,67 +131,9 @@ impl<W: Write> Write for Hashing<W> {
     }
 }
 
-/// Seals what is written in chunks.
-struct Sealing<W: Write> {
-    inner: W,
-    cipher: Aes256Gcm,
-    header: [u8; HEADER_LEN],
-    prefix: [u8; 7],
-    buf: Zeroizing<Vec<u8>>,
-    index: u32,
-}
-
-impl<W: Write> Sealing<W> {
-    fn seal(&mut self, last: bool) -> std::io::Result<()> {
-        let n = nonce(&self.prefix, self.index, last);
-        let ct = self
-            .cipher
-            .encrypt(
-                Nonce::from_slice(&n),
-                Payload {
-                    msg: &self.buf,
-                    aad: &self.header,
-                },
-            )
-            .map_err(|_| std::io::Error::other("encryption failed"))?;
-        self.inner.write_all(&ct)?;
-        self.buf.clear();
-        self.index = self
-            .index
-            .checked_add(1)
-            .ok_or_else(|| std::io::Error::other("export too large to encrypt"))?;
-        Ok(())
-    }
-
-    fn finish(mut self) -> std::io::Result<W> {
-        self.seal(true)?;
-        Ok(self.inner)
-    }
-}
-
-impl<W: Write> Write for Sealing<W> {
-    fn write(&mut self, mut data: &[u8]) -> std::io::Result<usize> {
-        let total = data.len();
-        while !data.is_empty() {
-            let room = CHUNK - self.buf.len();
-            let take = room.min(data.len());
-            self.buf.extend_from_slice(&data[..take]);
-            data = &data[take..];
-            // A full chunk is sealed only once more data arrives, so the final chunk is known.
-            if self.buf.len() == CHUNK && !data.is_empty() {
-                self.seal(false)?;
-            }
-        }
-        Ok(total)
-    }
-    fn flush(&mut self) -> std::io::Result<()> {
-        self.inner.flush()
-    }
-}
-
 enum Sink<W: Write> {
     Plain(W),
-    Sealed(Box<Sealing<W>>),
+    Sealed(Box<Sealer<W>>),
 }
 
 impl<W: Write> Write for Sink<W> {
@@ -434,47 +322,16 @@ pub fn export(
     let head = store.audit_head()?;
     let checkpoint = store.checkpoints()?.pop();
     let file = tmp.as_file().try_clone().map_err(|e| write_err(out, e))?;
-    let mut hashing = Hashing {
+    let hashing = Hashing {
         inner: std::io::BufWriter::with_capacity(1 << 16, file),
         sha: Sha256::new(),
     };
-    let encryption = match passphrase {
-        None => None,
-        Some(pass) => {
-            let mut salt = [0u8; 16];
-            let mut prefix = [0u8; 7];
-            OsRng.fill_bytes(&mut salt);
-            OsRng.fill_bytes(&mut prefix);
-            let key = derive_key(pass, &salt, M_COST_KIB, T_COST, P_COST)
-                .ok_or_else(|| write_err(out, "the key derivation failed"))?;
-            let mut header = [0u8; HEADER_LEN];
-            header[..16].copy_from_slice(MAGIC);
-            header[16..20].copy_from_slice(&M_COST_KIB.to_be_bytes());
-            header[20..24].copy_from_slice(&T_COST.to_be_bytes());
-            header[24..28].copy_from_slice(&P_COST.to_be_bytes());
-            header[28..44].copy_from_slice(&salt);
-            header[44..51].copy_from_slice(&prefix);
-            header[51..55].copy_from_slice(&(CHUNK as u32).to_be_bytes());
-            header[55..71].copy_from_slice(&key_check(&key));
-            hashing.write_all(&header).map_err(|e| write_err(out, e))?;
-            Some((
-                Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key.as_ref())),
-                header,
-                prefix,
-            ))
-        }
-    };
-    let encrypted = encryption.is_some();
-    let sink = match encryption {
+    let encrypted = passphrase.is_some();
+    let sink = match passphrase {
         None => Sink::Plain(hashing),
-        Some((cipher, header, prefix)) => Sink::Sealed(Box::new(Sealing {
-            inner: hashing,
-            cipher,
-            header,
-            prefix,
-            buf: Zeroizing::new(Vec::with_capacity(CHUNK)),
-            index: 0,
-        })),
+        Some(pass) => Sink::Sealed(Box::new(
+            Sealer::new(hashing, pass).map_err(|e| sealing_err(out, e))?,
+        )),
     };
 
     let mut writer = match format {
@@ -536,13 +393,13 @@ pub fn export(
             .unwrap_or_default(),
         format,
         encrypted: encrypted.then_some(EncryptionInfo {
-            container: "TDEKEY-EXPORT-v1",
+            container: sealed::CONTAINER,
             kdf: "argon2id",
-            m_cost_kib: M_COST_KIB,
-            t_cost: T_COST,
-            parallelism: P_COST,
+            m_cost_kib: sealed::M_COST_KIB,
+            t_cost: sealed::T_COST,
+            parallelism: sealed::P_COST,
             cipher: "AES-256-GCM, STREAM chunks",
-            chunk_bytes: CHUNK,
+            chunk_bytes: sealed::CHUNK,
         }),
         entries: done,
         first_seq: first,
@@ -571,130 +428,46 @@ pub fn export(
     Ok(manifest)
 }
 
+fn sealing_err(out: &Path, e: SealError) -> ExportError {
+    match e {
+        SealError::WeakPassphrase => ExportError::WeakPassphrase,
+        other => write_err(out, other),
+    }
+}
+
 /// Decrypts an encrypted export to `out` (written only when every chunk authenticates).
 /// Returns the number of plaintext bytes.
 pub fn decrypt(input: &Path, passphrase: &Secret, out: &Path) -> Result<u64, ExportError> {
-    let read_err = |e: std::io::Error| ExportError::Read {
-        path: input.to_path_buf(),
+    let path = input.to_path_buf();
+    let file = std::fs::File::open(input).map_err(|e| ExportError::Read {
+        path: path.clone(),
         detail: e.to_string(),
-    };
-    let mut f = std::io::BufReader::new(std::fs::File::open(input).map_err(read_err)?);
-    let mut header = [0u8; HEADER_LEN];
-    if f.read_exact(&mut header).is_err() || &header[..16] != MAGIC {
-        return Err(ExportError::NotAnExport {
-            path: input.to_path_buf(),
-        });
-    }
-    let be =
-        |i: usize| u32::from_be_bytes([header[i], header[i + 1], header[i + 2], header[i + 3]]);
-    let (m, t, p, chunk) = (be(16), be(20), be(24), be(51) as usize);
-    if !(8..=1024 * 1024).contains(&m)
-        || !(1..=64).contains(&t)
-        || !(1..=16).contains(&p)
-        || !(1..=64 << 20).contains(&chunk)
-    {
-        return Err(ExportError::AbsurdCosts {
-            path: input.to_path_buf(),
-            m_kib: m,
-            t,
-            p,
-        });
-    }
-    let absurd = || ExportError::AbsurdCosts {
-        path: input.to_path_buf(),
-        m_kib: m,
-        t,
-        p,
-    };
-    let key = derive_key(passphrase, &header[28..44], m, t, p).ok_or_else(absurd)?;
-    if key_check(&key) != header[55..71] {
-        return Err(ExportError::WrongPassphrase {
-            path: input.to_path_buf(),
-        });
-    }
-    let cipher = Aes256Gcm::new(Key::<Aes256Gcm>::from_slice(key.as_ref()));
-    let mut prefix = [0u8; 7];
-    prefix.copy_from_slice(&header[44..51]);
+    })?;
     let tmp = temp_beside(out, ".tdekey-decrypt-")?;
-    let mut w = std::io::BufWriter::new(tmp.as_file());
-    let size = chunk + TAG;
-    let mut cur = vec![0u8; size];
-    let mut cur_len = read_full(&mut f, &mut cur).map_err(read_err)?;
-    let mut index: u32 = 0;
-    let mut written = 0u64;
-    loop {
-        let mut next = vec![0u8; size];
-        let next_len = if cur_len == size {
-            read_full(&mut f, &mut next).map_err(read_err)?
-        } else {
-            0
-        };
-        let last = next_len == 0;
-        let tampered = || ExportError::Tampered {
-            path: input.to_path_buf(),
-            chunk: u64::from(index),
-        };
-        let pt = Zeroizing::new(
-            cipher
-                .decrypt(
-                    Nonce::from_slice(&nonce(&prefix, index, last)),
-                    Payload {
-                        msg: &cur[..cur_len],
-                        aad: &header,
-                    },
-                )
-                .map_err(|_| tampered())?,
-        );
-        w.write_all(&pt).map_err(|e| write_err(out, e))?;
-        written += pt.len() as u64;
-        if last {
-            break;
-        }
-        cur = next;
-        cur_len = next_len;
-        index = index.checked_add(1).ok_or_else(tampered)?;
-    }
-    w.flush().map_err(|e| write_err(out, e))?;
-    drop(w);
+    let written = sealed::unseal(
+        std::io::BufReader::new(file),
+        passphrase,
+        std::io::BufWriter::new(tmp.as_file()),
+    )
+    .map_err(|e| match e {
+        SealError::NotSealed => ExportError::NotAnExport { path },
+        SealError::AbsurdCosts { m_kib, t, p } => ExportError::AbsurdCosts { path, m_kib, t, p },
+        SealError::WrongPassphrase => ExportError::WrongPassphrase { path },
+        SealError::Tampered { chunk } => ExportError::Tampered { path, chunk },
+        SealError::Read(e) => ExportError::Read {
+            path,
+            detail: e.to_string(),
+        },
+        other => write_err(out, other),
+    })?;
     tmp.as_file().sync_all().map_err(|e| write_err(out, e))?;
     tmp.persist(out).map_err(|e| write_err(out, e.error))?;
     Ok(written)
 }
 
-fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
-    let mut n = 0;
-    while n < buf.len() {
-        match r.read(&mut buf[n..])? {
-            0 => break,
-            k => n += k,
-        }
-    }
-    Ok(n)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn a_forged_header_with_costs_argon2_refuses_is_an_error_not_a_panic() {
-        let dir = tempfile::tempdir().unwrap();
-        let mut header = [0u8; HEADER_LEN];
-        header[..16].copy_from_slice(MAGIC);
-        header[16..20].copy_from_slice(&8u32.to_be_bytes()); // 8 KiB …
-        header[20..24].copy_from_slice(&1u32.to_be_bytes());
-        header[24..28].copy_from_slice(&16u32.to_be_bytes()); // … for 16 lanes: too little
-        header[51..55].copy_from_slice(&1024u32.to_be_bytes());
-        let f = dir.path().join("forged.enc");
-        std::fs::write(&f, header).unwrap();
-        let e = decrypt(
-            &f,
-            &Secret::from("whatever passphrase"),
-            &dir.path().join("o"),
-        )
-        .unwrap_err();
-        assert!(matches!(e, ExportError::AbsurdCosts { .. }), "{e}");
-    }
 
     #[test]
     fn cached_times_match_chrono() {

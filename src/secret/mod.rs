@@ -2,6 +2,8 @@
 //! `Debug` prints `***`. They have no `Display` and no `Serialize`, so a secret cannot reach a
 //! log line, a settings file or an export by accident.
 
+pub mod sealed;
+
 use zeroize::{Zeroize, Zeroizing};
 
 /// A password or PIN.
