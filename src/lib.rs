@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod cli;
+pub mod databases;
 pub mod engine;
 pub mod hsm;
 pub mod inventory;
@@ -13,6 +14,7 @@ pub mod model;
 pub mod oracle;
 pub mod paths;
 pub mod secret;
+pub mod session;
 pub mod store;
 pub mod tde;
 pub mod ui;

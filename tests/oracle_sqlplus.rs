@@ -7,9 +7,11 @@ use common::contains;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 use tdekey::audit::Auditor;
+use tdekey::databases::{Reach, run_statement};
 use tdekey::model::{ConnectorKind as Kind, DatabaseProfile, DbAuth, Multitenant};
 use tdekey::oracle::sqlplus::SqlPlus;
-use tdekey::oracle::{Connector, OracleError, run_audited};
+use tdekey::oracle::{Connector, OracleError};
+use tdekey::paths::DataDir;
 use tdekey::secret::Secret;
 use tdekey::tde::request::{ParameterName, Reply, Request};
 use tdekey::tde::sql::{Credential, Options};
@@ -173,16 +175,16 @@ fn oracle_errors_are_answers_and_echoed_secrets_are_not_kept() {
     let dir = tempfile::tempdir().unwrap();
     let db = dir.path().join("audit.sqlite3");
     let mut auditor = Auditor::new(tdekey::store::Store::open(&db).unwrap());
-    let mut c = SqlPlus::new(&profile("ECHO", DbAuth::Os), None).unwrap();
     let req = migrate("Echoed-Wallet-Pw");
-    let a = run_audited(
+    let data = DataDir::at(dir.path());
+    let a = run_statement(
         &mut auditor,
         &profile("ECHO", DbAuth::Os),
-        &mut c,
         &req,
-        None,
+        Reach::new(&data),
     )
-    .unwrap();
+    .unwrap()
+    .answer;
     assert_eq!(a.reply.summary(), "ORA-00922: missing or invalid option");
     assert!(!format!("{a:?}").contains("Echoed-Wallet-Pw"));
     drop(auditor);
@@ -319,22 +321,14 @@ fn a_statement_whose_connector_cannot_be_built_is_recorded_as_failed() {
         value: "HSM|FILE".into(),
         all_instances: false,
     };
-    let err = tdekey::oracle::connect_and_run_audited(&mut auditor, &p, &req, None, || {
-        SqlPlus::new(&p, None)
-    })
-    .unwrap_err();
+    let data = DataDir::at(dir.path());
+    let err = run_statement(&mut auditor, &p, &req, Reach::new(&data)).unwrap_err();
     assert!(err.to_string().contains("no ORACLE_HOME"), "{err}");
     let entries = auditor.store().recent_audit(2).unwrap();
     let outcomes: Vec<&str> = entries.iter().rev().map(|e| e.outcome.as_str()).collect();
     assert_eq!(outcomes, ["started", "failure"]);
     assert!(entries[0].details.contains("no ORACLE_HOME"));
     // A query is not a change: nothing is recorded for it.
-    let _ = tdekey::oracle::connect_and_run_audited(
-        &mut auditor,
-        &p,
-        &Request::QueryWallet,
-        None,
-        || SqlPlus::new(&p, None),
-    );
+    let _ = run_statement(&mut auditor, &p, &Request::QueryWallet, Reach::new(&data));
     assert_eq!(auditor.store().recent_audit(10).unwrap().len(), 2);
 }

@@ -7,12 +7,13 @@ mod common;
 
 use common::{Env, contains};
 use tdekey::audit::Auditor;
+use tdekey::databases::{Reach, run_statement};
 use tdekey::hsm::Hsm;
 use tdekey::hsm::KeyTemplate;
 use tdekey::model::PinFormat;
 use tdekey::model::{ConnectorKind as Kind, DatabaseProfile, DbAuth, Multitenant};
+use tdekey::oracle::Connector;
 use tdekey::oracle::rehearsal::{self, Rehearsal};
-use tdekey::oracle::{Connector, run_audited};
 use tdekey::secret::Secret;
 use tdekey::tde::labels::{MASTER_KEY_PREFIX, MasterKeyId, classify, format_key_id};
 use tdekey::tde::output::Row;
@@ -24,7 +25,7 @@ const WALLET_PW: &str = "Wallet-Pw-R2";
 const ROOT: &str = "/u01/app/oracle/admin/FINDB/wallet";
 
 /// Opens (or starts) the rehearsal NAME of this test's data directory on `hsm`.
-fn rehearse<'h>(env: &Env, name: &str, mt: Multitenant, hsm: &'h mut Hsm) -> Rehearsal<'h> {
+fn rehearse<'h>(env: &Env, name: &str, mt: Multitenant, hsm: &'h mut Hsm) -> Rehearsal<'h, Hsm> {
     let path = rehearsal::state_path(env.data.root(), name);
     Rehearsal::open(&path, name, mt, hsm, PinFormat::Plain).unwrap()
 }
@@ -52,7 +53,7 @@ fn migrate(wallet_pw: &str, pin: &str) -> Request {
     }
 }
 
-fn run(r: &mut Rehearsal<'_>, req: &Request) -> Reply {
+fn run(r: &mut Rehearsal<'_, Hsm>, req: &Request) -> Reply {
     r.run(req)
         .unwrap_or_else(|e| panic!("{}: {e}", req.title()))
         .reply
@@ -69,7 +70,7 @@ fn done(reply: &Reply) {
     assert!(matches!(reply, Reply::Done { .. }), "{reply:?}");
 }
 
-fn rows(r: &mut Rehearsal<'_>, req: &Request) -> Vec<Row> {
+fn rows(r: &mut Rehearsal<'_, Hsm>, req: &Request) -> Vec<Row> {
     match run(r, req) {
         Reply::Rows { rows } => rows,
         other => panic!("expected rows, got {other:?}"),
@@ -77,7 +78,7 @@ fn rows(r: &mut Rehearsal<'_>, req: &Request) -> Vec<Row> {
 }
 
 /// (WRL_TYPE, STATUS, WALLET_TYPE, WALLET_ORDER) of each V$ENCRYPTION_WALLET row.
-fn wallet_state(r: &mut Rehearsal<'_>) -> Vec<(String, String, String, String)> {
+fn wallet_state(r: &mut Rehearsal<'_, Hsm>) -> Vec<(String, String, String, String)> {
     rows(r, &Request::QueryWallet)
         .iter()
         .map(|row| {
@@ -108,7 +109,7 @@ fn token_master_keys(hsm: &Hsm) -> Vec<KeyFacts> {
         .collect()
 }
 
-fn current_key(r: &mut Rehearsal<'_>) -> String {
+fn current_key(r: &mut Rehearsal<'_, Hsm>) -> String {
     let keys = rows(r, &Request::QueryKeys);
     let newest = keys
         .iter()
@@ -350,8 +351,8 @@ fn a_full_migration_and_two_rotations_leave_real_keys_on_the_token() {
 }
 
 /// The rehearsal's HSM, for checks in the middle of a test.
-fn r_hsm<'a>(r: &'a mut Rehearsal<'_>) -> &'a mut Hsm {
-    r.hsm_mut()
+fn r_hsm<'a>(r: &'a mut Rehearsal<'_, Hsm>) -> &'a mut Hsm {
+    r.keystore()
 }
 
 #[test]
@@ -490,7 +491,7 @@ fn auto_login_external_store_and_reverse_migration() {
         .unwrap();
     assert_eq!(newest.get("KEYSTORE_TYPE"), Some("SOFTWARE KEYSTORE"));
     // tdekey never deletes a master key: both HSM keys are still on the token.
-    assert_eq!(token_master_keys(r.hsm_mut()).len(), 2);
+    assert_eq!(token_master_keys(r.keystore()).len(), 2);
 }
 
 #[test]
@@ -515,6 +516,8 @@ fn statements_through_the_rehearsal_are_audited_without_secrets() {
     {
         let mut r = rehearse(&env, "AUD", Multitenant::NonCdb, &mut hsm);
         r.seed(ROOT, &Secret::from(WALLET_PW)).unwrap();
+    }
+    {
         for req in [
             Request::SetTdeConfiguration {
                 value: "HSM|FILE".into(),
@@ -524,7 +527,11 @@ fn statements_through_the_rehearsal_are_audited_without_secrets() {
             migrate("wrong-wallet-pw", PIN),
             migrate(WALLET_PW, PIN),
         ] {
-            run_audited(&mut auditor, &db, &mut r, &req, Some("cu_oracle")).unwrap();
+            let reach = Reach {
+                hsm: Some(&mut hsm),
+                ..Reach::new(&env.data)
+            };
+            run_statement(&mut auditor, &db, &req, reach).unwrap();
         }
     }
     let mut entries = Vec::new();

@@ -256,12 +256,13 @@ fn filter_the_audit_log_and_export_it() {
     let mut h = app(&env);
     h.step();
     h.get_by_label("Audit").click();
-    // Three connects, and this reading of the log, recorded before the first page.
+    // Two connects with their disconnects (the CLI records both, as the window does), a failed
+    // connect, and this reading of the log, recorded before the first page.
     wait_until(&mut h, "the first page", |h| {
-        h.state().audit.count == Some(4)
+        h.state().audit.count == Some(6)
     });
-    assert_eq!(h.state().audit.rows.len(), 4);
-    assert_eq!(h.state().audit.rows[0].seq, 4, "newest first");
+    assert_eq!(h.state().audit.rows.len(), 6);
+    assert_eq!(h.state().audit.rows[0].seq, 6, "newest first");
     assert_eq!(h.state().audit.rows[0].action, "audit.read");
 
     h.get_by_label("Search").focus();

@@ -64,6 +64,18 @@ pub enum ExportError {
     Tampered { path: PathBuf, chunk: u64 },
 }
 
+impl ExportError {
+    /// Whether trying again can help.
+    pub fn retry(&self) -> crate::model::Retry {
+        use crate::model::Retry;
+        match self {
+            ExportError::Store(e) => e.retry(),
+            ExportError::Cancelled => Retry::Yes,
+            _ => Retry::AfterFix,
+        }
+    }
+}
+
 /// Written beside every export as `<file>.manifest.json`.
 #[derive(Clone, Debug, Serialize)]
 pub struct Manifest {

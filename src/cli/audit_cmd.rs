@@ -1,12 +1,13 @@
 //! `tdekey audit …`
 
-use super::{AuditCommand, CliError, FilterArgs, FormatArg, hsm_cmd};
+use super::hsm_cmd::auditor;
+use super::{AuditCommand, CliError, FilterArgs, FormatArg};
 use crate::audit::export::{self, Format};
-use crate::audit::{Action, Outcome};
+use crate::audit::{self, LogError};
 use crate::paths::DataDir;
 use crate::secret::Secret;
+use crate::session;
 use crate::store::AuditFilter;
-use serde_json::json;
 use std::process::ExitCode;
 
 pub(super) fn run(data: &DataDir, cmd: AuditCommand) -> Result<ExitCode, CliError> {
@@ -35,9 +36,15 @@ pub(super) fn run(data: &DataDir, cmd: AuditCommand) -> Result<ExitCode, CliErro
                 passphrase_file.as_deref(),
             )?;
             if checkpoint {
-                let mut auditor = hsm_cmd::auditor(data)?;
-                let (hsm, _, _, _) = hsm_cmd::open_logged_in(&mut auditor, &target, &login)?;
-                let c = crate::audit::checkpoint(&mut auditor, &hsm).map_err(CliError)?;
+                let mut a = auditor(data)?;
+                let target = target.resolve(&a)?;
+                let c = session::with_login(
+                    &mut a,
+                    &target,
+                    login.credentials()?,
+                    "cli",
+                    |a, hsm, _| Ok::<_, CliError>(audit::checkpoint(a, hsm)?),
+                )?;
                 println!("Checkpoint {} written at seq {}.", c.id.unwrap_or(0), c.seq);
             }
             Ok(code)
@@ -46,27 +53,68 @@ pub(super) fn run(data: &DataDir, cmd: AuditCommand) -> Result<ExitCode, CliErro
             input,
             out,
             passphrase_file,
-        } => decrypt_cmd(data, &input, &out, passphrase_file.as_deref()),
-        other => verify_or_checkpoint(data, other),
+        } => {
+            let pass = passphrase(passphrase_file.as_deref(), false)?;
+            let mut a = auditor(data)?;
+            let n = audit::decrypt(&mut a, &input, pass, &out)?;
+            println!(
+                "Decrypted {} ({n} bytes) to {}.",
+                input.display(),
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Checkpoint { target, login } => {
+            let mut a = auditor(data)?;
+            let target = target.resolve(&a)?;
+            let c =
+                session::with_login(&mut a, &target, login.credentials()?, "cli", |a, hsm, _| {
+                    Ok::<_, CliError>(audit::checkpoint(a, hsm)?)
+                })?;
+            println!(
+                "Checkpoint {} written: seq {}, head {}, HMAC computed in the HSM with {} on token {:?}.",
+                c.id.unwrap_or(0),
+                c.seq,
+                hex::encode(c.head_hash),
+                c.key_label,
+                c.token_label
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        AuditCommand::Verify { hsm, target, login } => {
+            let mut a = auditor(data)?;
+            let checked = if hsm {
+                let target = target.resolve(&a)?;
+                session::with_login(&mut a, &target, login.credentials()?, "cli", |a, hsm, _| {
+                    Ok::<_, CliError>(audit::verify_log(a, Some(hsm), "cli")?)
+                })?
+            } else {
+                audit::verify_log(&mut a, None, "cli")?
+            };
+            println!("{}", checked.text);
+            checked.recorded?;
+            Ok(if checked.intact {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
     }
-}
-
-/// Parses RFC 3339 or a plain date (its start, UTC) into milliseconds.
-pub fn parse_time(s: &str) -> Result<i64, CliError> {
-    crate::audit::parse_time(s).map_err(CliError)
 }
 
 pub fn to_filter(f: &FilterArgs) -> Result<AuditFilter, CliError> {
-    if let Some(o) = &f.outcome
-        && !["started", "success", "failure", "cancelled"].contains(&o.as_str())
-    {
-        return Err(CliError(format!(
-            "Unknown outcome {o:?}: use started, success, failure or cancelled."
-        )));
+    if let Some(o) = &f.outcome {
+        audit::check_outcome(o)?;
     }
+    let time = |s: &Option<String>| -> Result<Option<i64>, CliError> {
+        s.as_deref()
+            .map(audit::parse_time)
+            .transpose()
+            .map_err(|e| CliError::from(LogError::BadFilter(e)))
+    };
     Ok(AuditFilter {
-        since_ms: f.since.as_deref().map(parse_time).transpose()?,
-        until_ms: f.until.as_deref().map(parse_time).transpose()?,
+        since_ms: time(&f.since)?,
+        until_ms: time(&f.until)?,
         action: f.action.clone(),
         user: f.actor.clone(),
         outcome: f.outcome.clone(),
@@ -81,35 +129,27 @@ fn list(
     json_out: bool,
 ) -> Result<ExitCode, CliError> {
     let filter = to_filter(f)?;
-    let mut auditor = hsm_cmd::auditor(data)?;
-    let rows = auditor.store().audit_page(&filter, None, limit)?;
+    let mut a = auditor(data)?;
+    let rows = audit::list(&mut a, &filter, limit, "cli")?;
     if json_out {
         println!("{}", serde_json::to_string_pretty(&rows)?);
-    } else {
-        for r in &rows {
-            println!(
-                "{:>7}  {}  {:<9}  {:<22}  {:<10} {:<12} {}",
-                r.seq,
-                export::utc(r.ts_ms),
-                r.outcome,
-                r.action,
-                r.os_user,
-                r.hsm_user.as_deref().unwrap_or("-"),
-                r.target
-            );
-        }
-        if rows.is_empty() {
-            println!("No entries match.");
-        }
+        return Ok(ExitCode::SUCCESS);
     }
-    // Access to the audit log is itself recorded (after the listing, so it is not in it).
-    auditor.record(
-        Action::AuditRead,
-        "audit_log",
-        Outcome::Success,
-        None,
-        json!({ "via": "cli", "filter": filter, "entries": rows.len() }),
-    )?;
+    for r in &rows {
+        println!(
+            "{:>7}  {}  {:<9}  {:<22}  {:<10} {:<12} {}",
+            r.seq,
+            export::utc(r.ts_ms),
+            r.outcome,
+            r.action,
+            r.os_user,
+            r.hsm_user.as_deref().unwrap_or("-"),
+            r.target
+        );
+    }
+    if rows.is_empty() {
+        println!("No entries match.");
+    }
     Ok(ExitCode::SUCCESS)
 }
 
@@ -160,131 +200,26 @@ fn export_cmd(
     } else {
         None
     };
-    let mut auditor = hsm_cmd::auditor(data)?;
-    let pending = auditor.begin(
-        Action::AuditExport,
-        &out.display().to_string(),
-        None,
-        json!({ "format": format.as_str(), "filter": filter, "encrypted": encrypt, "via": "cli" }),
-    )?;
-    let result = export::export(
-        auditor.store(),
-        &filter,
-        format,
-        pass.as_ref(),
-        out,
-        &mut |_, _| true,
-    );
-    drop(pass);
-    match result {
-        Ok(m) => {
-            auditor.finish(
-                pending,
-                Outcome::Success,
-                json!({ "entries": m.entries, "first_seq": m.first_seq, "last_seq": m.last_seq, "sha256": m.sha256 }),
-            )?;
-            println!(
-                "Exported {} entries (seq {}..{}) to {}{}.\nManifest: {}\nSHA-256: {}",
-                m.entries,
-                m.first_seq.map(|s| s.to_string()).unwrap_or_default(),
-                m.last_seq.map(|s| s.to_string()).unwrap_or_default(),
-                out.display(),
-                if m.encrypted.is_some() {
-                    ", encrypted"
-                } else {
-                    ""
-                },
-                export::manifest_path(out).display(),
-                m.sha256
-            );
-            if m.checkpoint.is_none() {
-                println!(
-                    "No checkpoint yet: run `tdekey audit checkpoint` so the exported history can be checked against the HSM."
-                );
-            }
-            Ok(ExitCode::SUCCESS)
-        }
-        Err(e) => {
-            let outcome = if matches!(e, export::ExportError::Cancelled) {
-                Outcome::Cancelled
-            } else {
-                Outcome::Failure
-            };
-            auditor.finish(pending, outcome, json!({ "error": e.to_string() }))?;
-            Err(e.into())
-        }
-    }
-}
-
-fn decrypt_cmd(
-    data: &DataDir,
-    input: &std::path::Path,
-    out: &std::path::Path,
-    passphrase_file: Option<&std::path::Path>,
-) -> Result<ExitCode, CliError> {
-    let pass = passphrase(passphrase_file, false)?;
-    let mut auditor = hsm_cmd::auditor(data)?;
-    let result = export::decrypt(input, &pass, out);
-    drop(pass);
-    let (outcome, details) = match &result {
-        Ok(n) => (
-            Outcome::Success,
-            json!({ "bytes": n, "out": out.display().to_string() }),
-        ),
-        Err(e) => (Outcome::Failure, json!({ "error": e.to_string() })),
-    };
-    auditor.record(
-        Action::AuditDecrypt,
-        &input.display().to_string(),
-        outcome,
-        None,
-        details,
-    )?;
-    let n = result?;
+    let mut a = auditor(data)?;
+    let m = audit::export(&mut a, &filter, format, pass, out, "cli", &mut |_, _| true)?;
     println!(
-        "Decrypted {} ({n} bytes) to {}.",
-        input.display(),
-        out.display()
+        "Exported {} entries (seq {}..{}) to {}{}.\nManifest: {}\nSHA-256: {}",
+        m.entries,
+        m.first_seq.map(|s| s.to_string()).unwrap_or_default(),
+        m.last_seq.map(|s| s.to_string()).unwrap_or_default(),
+        out.display(),
+        if m.encrypted.is_some() {
+            ", encrypted"
+        } else {
+            ""
+        },
+        export::manifest_path(out).display(),
+        m.sha256
     );
-    Ok(ExitCode::SUCCESS)
-}
-
-fn verify_or_checkpoint(data: &DataDir, cmd: AuditCommand) -> Result<ExitCode, CliError> {
-    use crate::audit::checkpoint;
-    match cmd {
-        AuditCommand::Checkpoint { target, login } => {
-            let mut auditor = hsm_cmd::auditor(data)?;
-            let (hsm, _, _, _) = hsm_cmd::open_logged_in(&mut auditor, &target, &login)?;
-            let c = checkpoint(&mut auditor, &hsm).map_err(CliError)?;
-            println!(
-                "Checkpoint {} written: seq {}, head {}, HMAC computed in the HSM with {} on token {:?}.",
-                c.id.unwrap_or(0),
-                c.seq,
-                hex::encode(c.head_hash),
-                c.key_label,
-                c.token_label
-            );
-            Ok(ExitCode::SUCCESS)
-        }
-        AuditCommand::Verify { hsm, target, login } => {
-            let mut auditor = hsm_cmd::auditor(data)?;
-            let session = if hsm {
-                Some(hsm_cmd::open_logged_in(&mut auditor, &target, &login)?.0)
-            } else {
-                None
-            };
-            let checked = crate::audit::verify_and_record(&mut auditor, session.as_ref(), "cli")
-                .map_err(CliError)?;
-            println!("{}", checked.text);
-            checked.recorded?;
-            Ok(if checked.intact {
-                ExitCode::SUCCESS
-            } else {
-                ExitCode::from(1)
-            })
-        }
-        _ => Err(CliError(
-            "internal error: an audit command reached the wrong handler".into(),
-        )),
+    if m.checkpoint.is_none() {
+        println!(
+            "No checkpoint yet: run `tdekey audit checkpoint` so the exported history can be checked against the HSM."
+        );
     }
+    Ok(ExitCode::SUCCESS)
 }

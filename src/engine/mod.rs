@@ -1,27 +1,33 @@
-//! The engine: front ends send [`Command`]s, background threads do the work and send
-//! [`Event`]s back, then ask for a repaint. The UI thread never waits on the HSM, SQLite, the
-//! disk or a file dialog.
+//! The engine: the window's way to run a workflow off the UI thread. The front end sends a
+//! [`Command`]; [`Engine::send`] routes it, by one exhaustive match, to the thread that owns
+//! what it needs, as that thread's own job type; the thread makes one workflow call and sends
+//! exactly one [`Event`] that ends the task, success or failure, then asks for a repaint.
+//! The engine has no logic of its own.
 //!
-//! Threads: `tdekey-hsm` owns the PKCS#11 module and its session (and a database connection
-//! for the audit entries it writes; Rehearsal requests run there, on its HSM);
-//! `tdekey-store` owns the connection for profiles; `tdekey-audit` reads and exports the log;
-//! `tdekey-oracle` runs Manual and SQL*Plus requests. A task
-//! (see [`Task`]) cannot start twice: [`Engine::send`] refuses while it is pending.
+//! Threads: `tdekey-hsm` owns the PKCS#11 module and its session (Rehearsal statements run
+//! there, on its HSM); `tdekey-store` owns a connection for profiles, databases and wallet
+//! reads; `tdekey-audit` reads and exports the log; `tdekey-oracle` runs Manual and SQL*Plus
+//! statements; file dialogs and module detection get a short-lived thread each. A task
+//! ([`Task`]) cannot start twice: [`Engine::send`] refuses while it is pending.
 
 mod audit_worker;
 mod hsm_worker;
 mod oracle_worker;
 mod store_worker;
 
-pub use store_worker::{inspect_wallet, remove_database, save as save_profile, save_database};
+pub use crate::databases::WalletReport;
+pub use crate::session::ConnectReport;
 
 use crate::audit::export::{Format as ExportFormat, Manifest};
-use crate::hsm::{LibraryReport, ModuleCandidate, SlotReport};
+use crate::hsm::ModuleCandidate;
 use crate::inventory::InventoryRow;
-use crate::model::{HsmProfile, OpenToken, PinFormat, TokenSelector};
+use crate::model::{
+    ConnectorKind, DatabaseProfile, HsmProfile, OpenToken, PinFormat, TokenSelector,
+};
 use crate::paths::DataDir;
 use crate::secret::Secret;
 use crate::store::{AuditFilter, AuditRow};
+use crate::tde::request::Request;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -49,14 +55,6 @@ pub enum Task {
     Wallet,
 }
 
-/// What the wallet inspector found.
-#[derive(Clone, Debug)]
-pub struct WalletReport {
-    pub report: crate::wallet::RootReport,
-    /// With a password: the entries of ewallet.p12, or why they could not be read.
-    pub contents: Option<Result<crate::wallet::WalletContents, String>>,
-}
-
 /// A statement the Manual connector asks the DBA to run.
 #[derive(Clone, Debug)]
 pub struct ManualAsk {
@@ -82,6 +80,21 @@ pub struct OracleAnswer {
     pub connector: String,
     pub title: &'static str,
     pub answer: crate::oracle::Answer,
+    /// The statement's HSM password logged tdekey in (Rehearsal): the token and the user.
+    pub logged_in: Option<(OpenToken, String)>,
+}
+
+/// A statement for a database, through its profile's connector (a job of the Oracle thread,
+/// or of the HSM thread for a Rehearsal).
+pub(crate) struct OracleRun {
+    pub database: DatabaseProfile,
+    pub request: Request,
+    /// SQL*Plus with a named user: that user's password.
+    pub db_password: Option<Secret>,
+    /// How a Rehearsal turns an HSM password into the token's PIN.
+    pub pin_format: PinFormat,
+    /// The token of the database's HSM profile, opened when no session is open yet.
+    pub token: Option<TokenSelector>,
 }
 
 pub enum Command {
@@ -142,7 +155,7 @@ pub enum Command {
     },
     LoadDatabases,
     SaveDatabase {
-        profile: crate::model::DatabaseProfile,
+        profile: DatabaseProfile,
     },
     DeleteDatabase {
         name: String,
@@ -150,8 +163,8 @@ pub enum Command {
     /// Run a request against a database through its profile's connector. `pin_format` is how
     /// a Rehearsal turns an HSM password into the token's PIN.
     OracleRun {
-        database: crate::model::DatabaseProfile,
-        request: crate::tde::request::Request,
+        database: DatabaseProfile,
+        request: Request,
         db_password: Option<Secret>,
         pin_format: PinFormat,
         /// The token of the database's HSM profile, opened when no session is open yet.
@@ -165,12 +178,6 @@ pub enum Command {
 }
 
 impl Command {
-    /// A Rehearsal's HSM keystore is the HSM thread's session, so it runs there.
-    fn runs_on_hsm_thread(&self) -> bool {
-        matches!(self, Command::OracleRun { database, .. }
-            if database.connector == crate::model::ConnectorKind::Rehearsal)
-    }
-
     pub fn task(&self) -> Task {
         match self {
             Command::Connect { .. } | Command::Disconnect => Task::Connect,
@@ -192,12 +199,6 @@ impl Command {
             Command::WalletInspect { .. } => Task::Wallet,
         }
     }
-}
-
-#[derive(Clone, Debug)]
-pub struct ConnectReport {
-    pub library: LibraryReport,
-    pub slots: Vec<SlotReport>,
 }
 
 #[derive(Clone, Debug)]
@@ -243,7 +244,7 @@ pub enum Event {
     },
     SavePathPicked(Option<PathBuf>),
     Databases {
-        databases: Vec<crate::model::DatabaseProfile>,
+        databases: Vec<DatabaseProfile>,
         /// The name of the profile just saved, if any.
         saved: Option<String>,
     },
@@ -284,6 +285,41 @@ impl Event {
     }
 }
 
+/// Why a job failed, as the window shows it.
+pub(crate) struct Failure {
+    message: String,
+    reconnect: bool,
+}
+
+impl Failure {
+    pub(crate) fn new(message: impl Into<String>) -> Self {
+        Self {
+            message: message.into(),
+            reconnect: false,
+        }
+    }
+}
+
+macro_rules! failure_from {
+    ($($t:ty),+) => {$(
+        impl From<$t> for Failure {
+            fn from(e: $t) -> Self {
+                Failure {
+                    message: e.to_string(),
+                    reconnect: e.retry() == crate::model::Retry::AfterReconnect,
+                }
+            }
+        }
+    )+};
+}
+
+failure_from!(
+    crate::audit::AuditError,
+    crate::audit::LogError,
+    crate::session::SessionError,
+    crate::databases::DatabaseError
+);
+
 /// Asks the front end to draw again (egui's `Context::request_repaint`).
 pub type Repaint = Arc<dyn Fn() + Send + Sync>;
 
@@ -302,11 +338,44 @@ impl EventSink {
     }
 }
 
+/// A worker thread: it takes one job at a time and answers each with the event that ends its
+/// task. A failure becomes `Event::Failed` for that same task, so every task ends.
+pub(crate) trait Worker: Send + 'static {
+    type Job: Send + 'static;
+    fn handle(&mut self, job: Self::Job, sink: &EventSink) -> Result<Event, Failure>;
+    /// Called once when the front end has gone.
+    fn shut_down(&mut self) {}
+}
+
+/// Where a worker's jobs are sent, each with the task it ends.
+type JobSender<J> = Sender<(Task, J)>;
+
+fn spawn<W: Worker>(name: &str, mut worker: W, sink: EventSink) -> JobSender<W::Job> {
+    let (tx, rx) = channel::<(Task, W::Job)>();
+    let spawned = std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            while let Ok((task, job)) = rx.recv() {
+                let event = worker.handle(job, &sink).unwrap_or_else(|f| Event::Failed {
+                    task,
+                    message: f.message,
+                    reconnect: f.reconnect,
+                });
+                sink.send(event);
+            }
+            worker.shut_down();
+        });
+    // A thread that could not start drops `rx`: every send to it fails, and `Engine::send`
+    // turns that into a failure event.
+    drop(spawned);
+    tx
+}
+
 pub struct Engine {
-    hsm_tx: Sender<Command>,
-    store_tx: Sender<Command>,
-    audit_tx: Sender<Command>,
-    oracle_tx: Sender<Command>,
+    hsm: JobSender<hsm_worker::Job>,
+    store: JobSender<store_worker::Job>,
+    audit: JobSender<audit_worker::Job>,
+    oracle: JobSender<oracle_worker::Job>,
     manual_tx: Sender<ManualReply>,
     events: Receiver<Event>,
     sink: EventSink,
@@ -318,47 +387,28 @@ impl Engine {
     pub fn start(data: DataDir, repaint: Repaint) -> Self {
         let (etx, erx) = channel();
         let sink = EventSink { tx: etx, repaint };
-        let (hsm_tx, hsm_rx) = channel();
-        let (store_tx, store_rx) = channel();
-        {
-            let sink = sink.clone();
-            let data = data.clone();
-            std::thread::Builder::new()
-                .name("tdekey-hsm".into())
-                .spawn(move || hsm_worker::run(data, hsm_rx, sink))
-                .ok();
-        }
-        {
-            let sink = sink.clone();
-            let data = data.clone();
-            std::thread::Builder::new()
-                .name("tdekey-store".into())
-                .spawn(move || store_worker::run(data, store_rx, sink))
-                .ok();
-        }
-        let (oracle_tx, oracle_rx) = channel();
         let (manual_tx, manual_rx) = channel();
-        {
-            let sink = sink.clone();
-            let data = data.clone();
-            std::thread::Builder::new()
-                .name("tdekey-oracle".into())
-                .spawn(move || oracle_worker::run(data, oracle_rx, manual_rx, sink))
-                .ok();
-        }
-        let (audit_tx, audit_rx) = channel();
-        {
-            let sink = sink.clone();
-            std::thread::Builder::new()
-                .name("tdekey-audit".into())
-                .spawn(move || audit_worker::run(data, audit_rx, sink))
-                .ok();
-        }
         Engine {
-            hsm_tx,
-            store_tx,
-            audit_tx,
-            oracle_tx,
+            hsm: spawn(
+                "tdekey-hsm",
+                hsm_worker::HsmWorker::new(data.clone()),
+                sink.clone(),
+            ),
+            store: spawn(
+                "tdekey-store",
+                store_worker::StoreWorker::new(&data),
+                sink.clone(),
+            ),
+            audit: spawn(
+                "tdekey-audit",
+                audit_worker::AuditWorker::new(&data),
+                sink.clone(),
+            ),
+            oracle: spawn(
+                "tdekey-oracle",
+                oracle_worker::OracleWorker::new(data, manual_rx),
+                sink.clone(),
+            ),
             manual_tx,
             events: erx,
             sink,
@@ -372,62 +422,7 @@ impl Engine {
         if self.pending.contains(&task) {
             return false;
         }
-        let sent = match cmd {
-            Command::PickModuleFile { start_dir } => {
-                let sink = self.sink.clone();
-                std::thread::Builder::new()
-                    .name("tdekey-file-dialog".into())
-                    .spawn(move || {
-                        let mut dialog = rfd::AsyncFileDialog::new()
-                            .set_title("Choose the HSM's PKCS#11 library")
-                            .add_filter("PKCS#11 library (*.so)", &["so"])
-                            .add_filter("All files", &["*"]);
-                        if let Some(d) = start_dir {
-                            dialog = dialog.set_directory(d);
-                        }
-                        let picked = pollster::block_on(dialog.pick_file());
-                        sink.send(Event::ModulePicked(picked.map(|f| f.path().to_path_buf())));
-                    })
-                    .is_ok()
-            }
-            Command::DetectModules => {
-                let sink = self.sink.clone();
-                std::thread::Builder::new()
-                    .name("tdekey-detect".into())
-                    .spawn(move || sink.send(Event::Modules(crate::hsm::detect_modules())))
-                    .is_ok()
-            }
-            Command::PickSavePath { suggested } => {
-                let sink = self.sink.clone();
-                std::thread::Builder::new()
-                    .name("tdekey-save-dialog".into())
-                    .spawn(move || {
-                        let dialog = rfd::AsyncFileDialog::new()
-                            .set_title("Export the audit log")
-                            .set_file_name(suggested);
-                        let picked = pollster::block_on(dialog.save_file());
-                        sink.send(Event::SavePathPicked(
-                            picked.map(|f| f.path().to_path_buf()),
-                        ));
-                    })
-                    .is_ok()
-            }
-            c @ (Command::AuditQuery { .. } | Command::AuditExport { .. }) => {
-                self.audit_tx.send(c).is_ok()
-            }
-            c @ (Command::LoadProfiles
-            | Command::SaveProfile { .. }
-            | Command::DeleteProfile { .. }
-            | Command::LoadDatabases
-            | Command::SaveDatabase { .. }
-            | Command::DeleteDatabase { .. }
-            | Command::WalletInspect { .. }) => self.store_tx.send(c).is_ok(),
-            // A rehearsal runs where its HSM is; real databases on their own thread.
-            c @ Command::OracleRun { .. } if !c.runs_on_hsm_thread() => {
-                self.oracle_tx.send(c).is_ok()
-            }
-            c => self.hsm_tx.send(c).is_ok(),
-        };
+        let sent = self.route(task, cmd);
         if sent {
             self.pending.insert(task);
         } else {
@@ -438,6 +433,127 @@ impl Engine {
             });
         }
         sent
+    }
+
+    /// Every command goes to exactly one place; a command that is not routed here does not
+    /// compile.
+    fn route(&self, task: Task, cmd: Command) -> bool {
+        use audit_worker::Job as A;
+        use hsm_worker::Job as H;
+        use store_worker::Job as S;
+        let hsm = |j| self.hsm.send((task, j)).is_ok();
+        let store = |j| self.store.send((task, j)).is_ok();
+        let audit = |j| self.audit.send((task, j)).is_ok();
+        match cmd {
+            Command::Connect { module } => hsm(H::Connect { module }),
+            Command::Disconnect => hsm(H::Disconnect),
+            Command::Login {
+                selector,
+                user,
+                password,
+                format,
+            } => hsm(H::Login {
+                selector,
+                user,
+                password,
+                format,
+            }),
+            Command::Logout => hsm(H::Logout),
+            Command::Inventory => hsm(H::Inventory),
+            Command::AuditVerify => hsm(H::AuditVerify),
+            Command::AuditCheckpoint => hsm(H::AuditCheckpoint),
+            // A rehearsal's HSM keystore is the HSM thread's session, so it runs there;
+            // real databases have a thread of their own.
+            Command::OracleRun {
+                database,
+                request,
+                db_password,
+                pin_format,
+                token,
+            } => {
+                let run = Box::new(OracleRun {
+                    database,
+                    request,
+                    db_password,
+                    pin_format,
+                    token,
+                });
+                if run.database.connector == ConnectorKind::Rehearsal {
+                    hsm(H::Rehearse(run))
+                } else {
+                    self.oracle.send((task, run)).is_ok()
+                }
+            }
+            Command::LoadProfiles => store(S::LoadProfiles),
+            Command::SaveProfile {
+                profile,
+                make_default,
+            } => store(S::SaveProfile {
+                profile,
+                make_default,
+            }),
+            Command::DeleteProfile { id, name } => store(S::DeleteProfile { id, name }),
+            Command::LoadDatabases => store(S::LoadDatabases),
+            Command::SaveDatabase { profile } => store(S::SaveDatabase { profile }),
+            Command::DeleteDatabase { name } => store(S::DeleteDatabase { name }),
+            Command::WalletInspect { root, password } => store(S::WalletInspect { root, password }),
+            Command::AuditQuery {
+                filter,
+                before_seq,
+                limit,
+                generation,
+            } => audit(A::Query {
+                filter,
+                before_seq,
+                limit,
+                generation,
+            }),
+            Command::AuditExport {
+                filter,
+                format,
+                path,
+                passphrase,
+                cancel,
+            } => audit(A::Export {
+                filter,
+                format,
+                path,
+                passphrase,
+                cancel,
+            }),
+            Command::PickModuleFile { start_dir } => self.on_thread("tdekey-file-dialog", |sink| {
+                let mut dialog = rfd::AsyncFileDialog::new()
+                    .set_title("Choose the HSM's PKCS#11 library")
+                    .add_filter("PKCS#11 library (*.so)", &["so"])
+                    .add_filter("All files", &["*"]);
+                if let Some(d) = start_dir {
+                    dialog = dialog.set_directory(d);
+                }
+                let picked = pollster::block_on(dialog.pick_file());
+                sink.send(Event::ModulePicked(picked.map(|f| f.path().to_path_buf())));
+            }),
+            Command::PickSavePath { suggested } => self.on_thread("tdekey-save-dialog", |sink| {
+                let dialog = rfd::AsyncFileDialog::new()
+                    .set_title("Export the audit log")
+                    .set_file_name(suggested);
+                let picked = pollster::block_on(dialog.save_file());
+                sink.send(Event::SavePathPicked(
+                    picked.map(|f| f.path().to_path_buf()),
+                ));
+            }),
+            Command::DetectModules => self.on_thread("tdekey-detect", |sink| {
+                sink.send(Event::Modules(crate::hsm::detect_modules()))
+            }),
+        }
+    }
+
+    /// Runs a short job (a file dialog, a scan of the disk) on a thread of its own.
+    fn on_thread(&self, name: &str, job: impl FnOnce(EventSink) + Send + 'static) -> bool {
+        let sink = self.sink.clone();
+        std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || job(sink))
+            .is_ok()
     }
 
     /// Answers the Manual connector's question.

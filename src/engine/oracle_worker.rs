@@ -1,16 +1,17 @@
-//! The Oracle thread: runs requests through the Manual and SQL*Plus connectors (Rehearsal runs
-//! on the HSM thread, which owns the HSM it uses) and writes their audit entries.
+//! The Oracle thread: statements through the Manual and SQL*Plus connectors (Rehearsal runs
+//! on the HSM thread, which owns the HSM it uses).
 
-use super::{Command, Event, EventSink, ManualAsk, ManualReply, OracleAnswer, Task};
+use super::hsm_worker::usable;
+use super::{Event, EventSink, Failure, ManualAsk, ManualReply, OracleAnswer, OracleRun, Worker};
 use crate::audit::Auditor;
-use crate::model::ConnectorKind as Kind;
-use crate::oracle::sqlplus::SqlPlus;
-use crate::oracle::{Manual, Operator, OracleError, connect_and_run_audited};
+use crate::databases::{self, Reach};
+use crate::oracle::{Operator, OracleError};
 use crate::paths::DataDir;
-use crate::store::Store;
 use crate::tde::request::Request;
 use crate::tde::sql::Statement;
 use std::sync::mpsc::Receiver;
+
+pub(crate) type Job = Box<OracleRun>;
 
 /// The DBA at the keyboard: each statement is shown in the window; the answer is the paste.
 struct WindowOperator<'a> {
@@ -40,71 +41,51 @@ impl Operator for WindowOperator<'_> {
     }
 }
 
-pub(super) fn run(
+pub(crate) struct OracleWorker {
     data: DataDir,
-    rx: Receiver<Command>,
+    auditor: Result<Auditor, String>,
     replies: Receiver<ManualReply>,
-    sink: EventSink,
-) {
-    let mut auditor = Store::open(&data.database())
-        .map(Auditor::new)
-        .map_err(|e| e.to_string());
-    while let Ok(cmd) = rx.recv() {
-        let Command::OracleRun {
+}
+
+impl OracleWorker {
+    pub(crate) fn new(data: DataDir, replies: Receiver<ManualReply>) -> Self {
+        Self {
+            auditor: Auditor::open(&data).map_err(|e| e.to_string()),
+            data,
+            replies,
+        }
+    }
+}
+
+impl Worker for OracleWorker {
+    type Job = Job;
+
+    fn handle(&mut self, run: Job, sink: &EventSink) -> Result<Event, Failure> {
+        let a = usable(&mut self.auditor)?;
+        let OracleRun {
             database,
             request,
             db_password,
             ..
-        } = cmd
-        else {
-            sink.send(Event::Failed {
-                task: cmd.task(),
-                message: "internal error: a command reached the wrong worker".into(),
-                reconnect: false,
-            });
-            continue;
-        };
-        let a = match &mut auditor {
-            Ok(a) => a,
-            Err(e) => {
-                sink.send(Event::Failed {
-                    task: Task::Oracle,
-                    message: format!(
-                        "The statement was not run because the audit log is unavailable: {e}"
-                    ),
-                    reconnect: false,
-                });
-                continue;
-            }
-        };
+        } = *run;
         // Answers pasted for an earlier, finished request are stale.
-        while replies.try_recv().is_ok() {}
-        let result = match database.connector {
-            Kind::Manual => connect_and_run_audited(a, &database, &request, None, || {
-                Ok(Manual::new(WindowOperator {
-                    sink: &sink,
-                    replies: &replies,
-                }))
-            }),
-            Kind::Sqlplus => connect_and_run_audited(a, &database, &request, None, || {
-                SqlPlus::new(&database, db_password)
-            }),
-            Kind::Rehearsal => Err(OracleError::Rehearsal(
-                "internal error: a rehearsal reached the Oracle thread".into(),
-            )),
+        while self.replies.try_recv().is_ok() {}
+        let mut operator = WindowOperator {
+            sink,
+            replies: &self.replies,
         };
-        match result {
-            Ok((connector, answer)) => sink.send(Event::OracleAnswered(Box::new(OracleAnswer {
-                database: database.name.clone(),
-                connector,
-                title: request.title(),
-                answer,
-            }))),
-            Err(e) => sink.send(Event::Failed {
-                task: Task::Oracle,
-                message: e.to_string(),
-                reconnect: false,
-            }),
-        }
+        let reach = Reach {
+            operator: Some(&mut operator),
+            db_password,
+            ..Reach::new(&self.data)
+        };
+        let ran = databases::run_statement(a, &database, &request, reach)?;
+        Ok(Event::OracleAnswered(Box::new(OracleAnswer {
+            database: database.name,
+            connector: ran.connector,
+            title: request.title(),
+            answer: ran.answer,
+            logged_in: ran.logged_in,
+        })))
     }
 }

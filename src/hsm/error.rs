@@ -128,6 +128,19 @@ fn pin_incorrect_sentence(failures: u32, cloudhsm: bool) -> String {
 }
 
 impl HsmError {
+    /// Whether trying again can help.
+    pub fn retry(&self) -> crate::model::Retry {
+        use crate::model::Retry;
+        match self {
+            HsmError::SessionLost { .. } | HsmError::NotConnected | HsmError::NotLoggedIn => {
+                Retry::AfterReconnect
+            }
+            // A PKCS#11 call failed part-way through an operation: look before repeating it.
+            HsmError::Pkcs11 { .. } | HsmError::Io(_) => Retry::CheckFirst,
+            _ => Retry::AfterFix,
+        }
+    }
+
     /// True when reconnecting (a new session) is the way forward.
     pub fn offers_reconnect(&self) -> bool {
         matches!(self, HsmError::SessionLost { .. })

@@ -11,12 +11,9 @@
 pub mod rehearsal;
 pub mod sqlplus;
 
-use crate::audit::{Action, Auditor, Outcome};
-use crate::hsm::HsmError;
-use crate::model::{ConnectorKind, DatabaseProfile};
+use crate::model::{ConnectorKind, Retry};
 use crate::tde::request::{InterpretError, Reply, Request, interpret};
 use crate::tde::sql::{SqlError, Statement};
-use serde_json::json;
 use std::path::PathBuf;
 
 /// What a connector brings back.
@@ -83,10 +80,23 @@ pub enum OracleError {
     },
     #[error("Rehearsal: {0}")]
     Rehearsal(String),
-    #[error("Rehearsal: {0}")]
-    Hsm(#[from] HsmError),
-    #[error("{0}")]
-    Audit(#[from] crate::audit::AuditUnavailable),
+    /// The token a rehearsal keeps its HSM keystore on failed or refused.
+    #[error("Rehearsal: {sentence}")]
+    Token { sentence: String, retry: Retry },
+}
+
+impl OracleError {
+    /// Whether trying again can help.
+    pub fn retry(&self) -> Retry {
+        match self {
+            OracleError::Unreadable { .. } | OracleError::Refused { .. } => Retry::CheckFirst,
+            // The statement may or may not have run.
+            OracleError::Timeout { .. } | OracleError::SqlplusOutput { .. } => Retry::CheckFirst,
+            OracleError::Cancelled { .. } => Retry::Yes,
+            OracleError::Token { retry, .. } => *retry,
+            _ => Retry::AfterFix,
+        }
+    }
 }
 
 /// One database, reached one way.
@@ -107,6 +117,17 @@ pub trait Operator {
         statement: &Statement,
         problem: Option<&str>,
     ) -> Result<String, OracleError>;
+}
+
+impl<O: Operator + ?Sized> Operator for &mut O {
+    fn ask(
+        &mut self,
+        request: &Request,
+        statement: &Statement,
+        problem: Option<&str>,
+    ) -> Result<String, OracleError> {
+        (**self).ask(request, statement, problem)
+    }
 }
 
 /// The DBA runs each statement in their own SQL*Plus or SQL Developer and pastes the output.
@@ -142,116 +163,6 @@ impl<O: Operator> Connector for Manual<O> {
             }
         }
     }
-}
-
-/// The connector's name for audit entries and screens, "Rehearsal" marked as such.
-pub fn connector_label(kind: ConnectorKind) -> &'static str {
-    match kind {
-        ConnectorKind::Manual => "Manual",
-        ConnectorKind::Sqlplus => "SQL*Plus",
-        ConnectorKind::Rehearsal => rehearsal::LABEL,
-    }
-}
-
-/// Runs a request through a connector and records it (see [`connect_and_run_audited`]).
-pub fn run_audited(
-    auditor: &mut Auditor,
-    database: &DatabaseProfile,
-    connector: &mut dyn Connector,
-    request: &Request,
-    hsm_user: Option<&str>,
-) -> Result<Answer, OracleError> {
-    audited(auditor, database, request, hsm_user, || {
-        Ok((connector.label(), connector.run(request)?))
-    })
-    .map(|(_, a)| a)
-}
-
-/// Builds the connector, runs the request and records it. State-changing statements are
-/// audited before anything is attempted (no entry, no statement) and again with the outcome,
-/// including a connector that could not even be built (sqlplus not configured, the HSM not
-/// connected, an unreadable rehearsal): the statement's display text (secrets `<hidden>`) and
-/// what Oracle answered. Each HSM object the statement created gets its own entry. Queries are
-/// not recorded. Returns the connector's label with the answer.
-pub fn connect_and_run_audited<C: Connector>(
-    auditor: &mut Auditor,
-    database: &DatabaseProfile,
-    request: &Request,
-    hsm_user: Option<&str>,
-    connect: impl FnOnce() -> Result<C, OracleError>,
-) -> Result<(String, Answer), OracleError> {
-    audited(auditor, database, request, hsm_user, || {
-        let mut c = connect()?;
-        Ok((c.label(), c.run(request)?))
-    })
-}
-
-fn audited(
-    auditor: &mut Auditor,
-    database: &DatabaseProfile,
-    request: &Request,
-    hsm_user: Option<&str>,
-    run: impl FnOnce() -> Result<(String, Answer), OracleError>,
-) -> Result<(String, Answer), OracleError> {
-    if !request.changes_state() {
-        return run();
-    }
-    // The crypto user of the session, else the one the statement itself names.
-    let hsm_user = hsm_user.or(request.hsm_user());
-    let statement = request.statement()?;
-    let target = format!("database {}", database.name);
-    let base = json!({
-        "connector": connector_label(database.connector),
-        "rehearsal": database.connector == ConnectorKind::Rehearsal,
-        "request": request.title(),
-        "statement": statement.display,
-    });
-    let pending = auditor.begin(Action::OracleStatement, &target, hsm_user, base.clone())?;
-    let result = run();
-    let mut details = base;
-    let outcome = match &result {
-        Ok((label, a)) => {
-            details["connector"] = label.as_str().into();
-            details["reply"] = a.reply.summary().into();
-            details["notes"] = a.notes.clone().into();
-            details["hsm_created"] = a.hsm_created.clone().into();
-            if a.reply.is_error() {
-                Outcome::Failure
-            } else {
-                Outcome::Success
-            }
-        }
-        Err(OracleError::Cancelled { .. }) => Outcome::Cancelled,
-        Err(e) => {
-            details["error"] = e.to_string().into();
-            Outcome::Failure
-        }
-    };
-    let unavailable = |e| OracleError::Audit(crate::audit::AuditUnavailable(e));
-    // The outcome entry is written even if the statement failed; if it cannot be written the
-    // caller hears of it, as the statement's result would otherwise go unrecorded.
-    auditor
-        .finish(pending, outcome, details)
-        .map_err(unavailable)?;
-    if let Ok((label, a)) = &result {
-        for l in &a.hsm_created {
-            let action = if l.starts_with(crate::tde::labels::MASTER_KEY_PREFIX) {
-                Action::KeyGenerate
-            } else {
-                Action::DataObjectCreate
-            };
-            auditor
-                .record(
-                    action,
-                    l,
-                    Outcome::Success,
-                    hsm_user,
-                    json!({ "by": format!("{label}: {}", request.title()), "database": database.name }),
-                )
-                .map_err(unavailable)?;
-        }
-    }
-    result
 }
 
 #[cfg(test)]

@@ -17,8 +17,6 @@
 //! Where Oracle's exact behaviour is not documented the choice is marked (unverified) below.
 
 use super::{Answer, Connector, OracleError};
-use crate::hsm::KeyTemplate;
-use crate::hsm::{Hsm, HsmError};
 use crate::model::PinFormat;
 use crate::model::{ConnectorKind, Multitenant};
 use crate::secret::Secret;
@@ -30,7 +28,45 @@ use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 
 /// What the rehearsal calls itself everywhere it appears.
-pub const LABEL: &str = "Rehearsal (simulated Oracle 19c)";
+pub const LABEL: &str = ConnectorKind::Rehearsal.label();
+
+/// The HSM side of a rehearsal: the token its HSM keystore lives on. The HSM adapter
+/// implements it in the workflow layer, so this adapter knows no other adapter.
+pub trait HsmKeystore {
+    /// The label of the token a session is open on.
+    fn token_label(&self) -> Option<String>;
+    fn logged_in(&self) -> bool;
+    /// Checks an HSM password the way a database would when a statement carries it.
+    fn check_login(
+        &mut self,
+        user: &str,
+        password: &Secret,
+        format: PinFormat,
+    ) -> Result<(), LoginRefused>;
+    /// How many objects the session sees with this label.
+    fn count_label(&self, label: &str) -> Result<usize, OracleError>;
+    /// Creates a private token data object.
+    fn create_data_object(
+        &self,
+        label: &str,
+        application: &str,
+        value: &[u8],
+    ) -> Result<(), OracleError>;
+    /// Generates a master key as Oracle does: a random 16-byte id from the HSM, an AES-256
+    /// key labelled `ORACLE.TDE.HSM.MK.06<id>`, sensitive and never extractable.
+    fn generate_master_key(&self) -> Result<MasterKeyId, OracleError>;
+}
+
+/// Why the token did not accept an HSM password.
+#[derive(Debug)]
+pub enum LoginRefused {
+    /// A wrong password or user (the sentence says which).
+    Wrong(String),
+    /// The user is locked (CKR_PIN_LOCKED).
+    Locked,
+    /// Something else failed.
+    Fault(OracleError),
+}
 /// The application attribute of the data objects the rehearsal writes to the token.
 const APPLICATION: &str = "tdekey Rehearsal";
 const STATE_FORMAT: u32 = 1;
@@ -363,16 +399,16 @@ pub fn seed_requests(wallet_root: &str, wallet_password: &Secret) -> Vec<Request
     ]
 }
 
-pub struct Rehearsal<'h> {
+pub struct Rehearsal<'h, K: HsmKeystore + ?Sized = dyn HsmKeystore + 'h> {
     path: PathBuf,
     state: State,
-    hsm: &'h mut Hsm,
+    hsm: &'h mut K,
     pin_format: PinFormat,
     notes: Vec<String>,
     created: Vec<String>,
 }
 
-impl std::fmt::Debug for Rehearsal<'_> {
+impl<K: HsmKeystore + ?Sized> std::fmt::Debug for Rehearsal<'_, K> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Rehearsal")
             .field("path", &self.path)
@@ -380,14 +416,14 @@ impl std::fmt::Debug for Rehearsal<'_> {
     }
 }
 
-impl<'h> Rehearsal<'h> {
+impl<'h, K: HsmKeystore + ?Sized> Rehearsal<'h, K> {
     /// Opens the rehearsal database stored at `path`, or starts a new one there: an instance
     /// with nothing configured (no WALLET_ROOT, no keystore).
     pub fn open(
         path: &Path,
         database: &str,
         multitenant: Multitenant,
-        hsm: &'h mut Hsm,
+        hsm: &'h mut K,
         pin_format: PinFormat,
     ) -> Result<Self, OracleError> {
         if multitenant == Multitenant::CdbIsolated {
@@ -432,8 +468,8 @@ impl<'h> Rehearsal<'h> {
         })
     }
 
-    /// The HSM connection the rehearsal uses.
-    pub fn hsm_mut(&mut self) -> &mut Hsm {
+    /// The HSM keystore the rehearsal uses.
+    pub fn keystore(&mut self) -> &mut K {
         self.hsm
     }
 
@@ -479,12 +515,7 @@ impl<'h> Rehearsal<'h> {
         self.check_token()?;
         match self.hsm.check_login(user, password, self.pin_format) {
             Ok(()) => Ok(None),
-            Err(
-                e @ (HsmError::PinIncorrect { .. }
-                | HsmError::NotTheLoggedInPin { .. }
-                | HsmError::BadCloudHsmUser
-                | HsmError::EmptyPassword),
-            ) => {
+            Err(LoginRefused::Wrong(e)) => {
                 self.notes
                     .push(format!("The HSM refused the password: {e}"));
                 Ok(Some(ora2(
@@ -494,23 +525,19 @@ impl<'h> Rehearsal<'h> {
                     "Hardware Security Module failed with PKCS#11 error CKR_PIN_INCORRECT(160)",
                 )))
             }
-            Err(HsmError::PinLocked) => Ok(Some(ora2(
+            Err(LoginRefused::Locked) => Ok(Some(ora2(
                 FAILED_TO_OPEN.0,
                 FAILED_TO_OPEN.1,
                 "ORA-28407",
                 "Hardware Security Module failed with PKCS#11 error CKR_PIN_LOCKED(164)",
             ))),
-            Err(other) => Err(other.into()),
+            Err(LoginRefused::Fault(e)) => Err(e),
         }
     }
 
     /// The rehearsal's HSM keys stay on one token.
     fn check_token(&mut self) -> Result<(), OracleError> {
-        let current = self
-            .hsm
-            .token()
-            .map(|t| t.label.clone())
-            .ok_or_else(|| {
+        let current = self.hsm.token_label().ok_or_else(|| {
                 OracleError::Rehearsal(
                     "tdekey has no session on the token this rehearsal uses. Connect to its HSM connection profile first (the HSM screen, or --profile on the command line).".into(),
                 )
@@ -538,11 +565,8 @@ impl<'h> Rehearsal<'h> {
 
     /// Generates an HSM master key as Oracle would, with its key-metadata object.
     fn new_hsm_key(&mut self) -> Result<String, OracleError> {
-        let id = self.hsm.random_master_key_id()?;
-        let label = id.hsm_label();
-        self.hsm
-            .generate_aes_key(&label, KeyTemplate::ORACLE_MASTER_KEY)?;
-        self.created.push(label);
+        let id = self.hsm.generate_master_key()?;
+        self.created.push(id.hsm_label());
         let key_id = format_key_id(0x06, &id);
         let km = key_metadata_label(&key_id);
         self.hsm
@@ -1401,7 +1425,7 @@ impl<'h> Rehearsal<'h> {
     }
 }
 
-impl Connector for Rehearsal<'_> {
+impl<K: HsmKeystore + ?Sized> Connector for Rehearsal<'_, K> {
     fn label(&self) -> String {
         LABEL.to_owned()
     }

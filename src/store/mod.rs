@@ -155,6 +155,18 @@ pub enum StoreError {
     Other { path: PathBuf, detail: String },
 }
 
+impl StoreError {
+    /// Whether trying again can help.
+    pub fn retry(&self) -> crate::model::Retry {
+        use crate::model::Retry;
+        match self {
+            StoreError::Busy { .. } => Retry::Yes,
+            StoreError::DiskError { .. } => Retry::CheckFirst,
+            _ => Retry::AfterFix,
+        }
+    }
+}
+
 pub struct Store {
     conn: Connection,
     path: PathBuf,

@@ -173,7 +173,13 @@ impl App {
                 }
                 Event::OracleAsk(ask) => self.databases.console.ask = Some(*ask),
                 Event::OracleAnswered(answer) => {
-                    if !answer.answer.hsm_created.is_empty() && self.hsm.login.is_some() {
+                    if let Some((token, user)) = answer.logged_in.clone() {
+                        // A statement's HSM password logged tdekey in, as Oracle logs itself in.
+                        let note = "The Rehearsal statement's HSM password logged tdekey in.";
+                        self.hsm.on_logged_in(ctx, token, user, Some(note.into()));
+                        self.keys.clear();
+                        self.queue.push(Command::Inventory);
+                    } else if !answer.answer.hsm_created.is_empty() && self.hsm.login.is_some() {
                         self.queue.push(Command::Inventory);
                     }
                     self.databases.console.on_answer(ctx, *answer);

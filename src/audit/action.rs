@@ -1,0 +1,102 @@
+//! What tdekey records: every action by its dotted name, and how it ended.
+
+/// Every action tdekey records, by its dotted name.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// Loading a PKCS#11 module and reading its slots.
+    HsmConnect,
+    /// A crypto-user login (success or failure).
+    HsmLogin,
+    HsmLogout,
+    /// Closing the session and unloading the module.
+    HsmDisconnect,
+    /// Listing the objects on a token.
+    HsmInventory,
+    /// Initializing a (demo) token.
+    HsmTokenInit,
+    /// Generating a key on the HSM.
+    KeyGenerate,
+    /// Creating a data object on the HSM.
+    DataObjectCreate,
+    /// Saving or deleting a connection profile.
+    ProfileChange,
+    /// Verifying the audit chain.
+    AuditVerify,
+    /// Anchoring the chain head with an HMAC computed in the HSM.
+    AuditCheckpoint,
+    /// Exporting entries to a file.
+    AuditExport,
+    /// Decrypting an encrypted export.
+    AuditDecrypt,
+    /// Opening a wallet with its password to list its entries.
+    WalletInspect,
+    /// Adding, changing or removing a database profile.
+    DatabaseChange,
+    /// Reading the audit log (PCI DSS 10.2.1.3: access to audit logs is captured).
+    AuditRead,
+    /// A state-changing statement run through a database connector (Rehearsal included).
+    OracleStatement,
+}
+
+impl Action {
+    pub const ALL: &'static [Action] = &[
+        Action::HsmConnect,
+        Action::HsmLogin,
+        Action::HsmLogout,
+        Action::HsmDisconnect,
+        Action::HsmInventory,
+        Action::HsmTokenInit,
+        Action::KeyGenerate,
+        Action::DataObjectCreate,
+        Action::ProfileChange,
+        Action::AuditVerify,
+        Action::AuditCheckpoint,
+        Action::AuditExport,
+        Action::AuditDecrypt,
+        Action::WalletInspect,
+        Action::DatabaseChange,
+        Action::AuditRead,
+        Action::OracleStatement,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Action::HsmConnect => "hsm.connect",
+            Action::HsmLogin => "hsm.login",
+            Action::HsmLogout => "hsm.logout",
+            Action::HsmDisconnect => "hsm.disconnect",
+            Action::HsmInventory => "hsm.inventory",
+            Action::HsmTokenInit => "hsm.token_init",
+            Action::KeyGenerate => "key.generate",
+            Action::DataObjectCreate => "hsm.data_object_create",
+            Action::ProfileChange => "profile.change",
+            Action::AuditVerify => "audit.verify",
+            Action::AuditCheckpoint => "audit.checkpoint",
+            Action::AuditExport => "audit.export",
+            Action::AuditDecrypt => "audit.decrypt",
+            Action::WalletInspect => "wallet.inspect",
+            Action::DatabaseChange => "database.change",
+            Action::AuditRead => "audit.read",
+            Action::OracleStatement => "oracle.statement",
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Started,
+    Success,
+    Failure,
+    Cancelled,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Outcome::Started => "started",
+            Outcome::Success => "success",
+            Outcome::Failure => "failure",
+            Outcome::Cancelled => "cancelled",
+        }
+    }
+}

@@ -1,0 +1,337 @@
+//! The command line's grammar (clap).
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::path::PathBuf;
+
+#[derive(Parser, Debug)]
+#[command(
+    name = "tdekey",
+    version,
+    about = "Oracle TDE master keys in a PKCS#11 HSM: inventory, migration, rotation, audit.",
+    long_about = "Without a command, tdekey starts its window (the GUI)."
+)]
+pub struct Cli {
+    /// tdekey's data directory (database, demo token). Default: $TDEKEY_DATA_DIR, else ~/.local/share/tdekey.
+    #[arg(long, global = true, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum Command {
+    /// Start the window (the default).
+    Gui,
+    /// The HSM: modules, tokens, keys.
+    Hsm {
+        #[command(subcommand)]
+        command: HsmCommand,
+    },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Database profiles: how tdekey reaches each Oracle database (no passwords are stored).
+    Db {
+        #[command(subcommand)]
+        command: DbCommand,
+    },
+    /// Oracle wallets (ewallet.p12) and WALLET_ROOT.
+    Wallet {
+        #[command(subcommand)]
+        command: WalletCommand,
+    },
+    /// Oracle: read what Oracle printed.
+    Oracle {
+        #[command(subcommand)]
+        command: OracleCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DbCommand {
+    /// Add a database profile, or replace the one with the same name.
+    Add {
+        name: String,
+        /// manual (you run the statements), sqlplus (tdekey runs sqlplus), rehearsal (simulated).
+        #[arg(long, value_enum)]
+        connector: ConnectorArg,
+        #[arg(long, value_name = "DIR")]
+        oracle_home: Option<String>,
+        #[arg(long, value_name = "SID", conflicts_with = "connect")]
+        sid: Option<String>,
+        /// A connect string (EZConnect or a TNS alias) instead of ORACLE_SID.
+        #[arg(long, value_name = "STRING")]
+        connect: Option<String>,
+        /// Connect as this user (its password is asked when needed); default: / AS SYSKM.
+        #[arg(long, value_name = "NAME")]
+        db_user: Option<String>,
+        #[arg(long, value_name = "DIR")]
+        wallet_root: Option<String>,
+        #[arg(long, value_enum, default_value = "non-cdb")]
+        multitenant: MultitenantArg,
+        #[arg(long)]
+        rac: bool,
+        /// The HSM connection profile the keystore uses.
+        #[arg(long, value_name = "NAME")]
+        hsm_profile: Option<String>,
+    },
+    /// List the database profiles.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Show one database profile.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a database profile (nothing in the database or on the HSM changes).
+    Remove { name: String },
+    /// Run a read-only query through the profile's connector (Rehearsal: on its HSM token;
+    /// SQL*Plus: password from $TDEKEY_DB_PASSWORD or a prompt; Manual: paste on stdin).
+    /// Exits 3 when Oracle answers with an error.
+    Query {
+        name: String,
+        #[arg(value_enum)]
+        what: super::db_cmd::QueryArg,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        target: TargetArgs,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ConnectorArg {
+    Manual,
+    Sqlplus,
+    Rehearsal,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum MultitenantArg {
+    NonCdb,
+    CdbUnited,
+    CdbIsolated,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum WalletCommand {
+    /// The keystore files of a WALLET_ROOT (owners, modes, warnings) and, with the wallet
+    /// password, the TDE master key entries of ewallet.p12 (never their values).
+    Inspect {
+        /// The WALLET_ROOT directory (the wallet is WALLET_ROOT/tde/ewallet.p12).
+        #[arg(
+            long,
+            value_name = "DIR",
+            required_unless_present = "file",
+            conflicts_with = "file"
+        )]
+        wallet_root: Option<PathBuf>,
+        /// A wallet file instead of a WALLET_ROOT.
+        #[arg(long, value_name = "FILE")]
+        file: Option<PathBuf>,
+        /// Read the wallet password from the first line of FILE (else $TDEKEY_WALLET_PASSWORD,
+        /// else a prompt).
+        #[arg(long, value_name = "FILE")]
+        password_file: Option<PathBuf>,
+        /// Report the files only; do not ask for the password.
+        #[arg(long)]
+        files_only: bool,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum OracleCommand {
+    /// Read pasted Oracle output (standard input without FILE) and print what tdekey understood, as JSON.
+    Parse {
+        #[arg(value_enum)]
+        what: ParseWhat,
+        /// The text to read; standard input when absent.
+        file: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ParseWhat {
+    /// SELECT * FROM V$ENCRYPTION_WALLET
+    Wallet,
+    /// SELECT * FROM V$ENCRYPTION_KEYS
+    Keys,
+    /// SHOW PARAMETER …
+    Parameter,
+    /// An ORA- error
+    Error,
+    /// A sqlnet.ora file
+    Sqlnet,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum HsmCommand {
+    /// List the PKCS#11 modules found on this machine.
+    Modules {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Library information, slots, tokens and the mechanisms tdekey needs.
+    Info {
+        #[command(flatten)]
+        target: TargetArgs,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Log in and list every key and data object on the token, with health flags.
+    Keys {
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        login: LoginArgs,
+        /// Print JSON (format documented in the README).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Create the demo SoftHSM2 token (label tdekey-demo) in the data directory, with demo PINs.
+    DemoToken,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum AuditCommand {
+    /// Recompute the hash chain and check the checkpoints. Exit 0 when intact, 1 when broken.
+    Verify {
+        /// Also log in to the HSM and recompute every checkpoint's HMAC there.
+        #[arg(long)]
+        hsm: bool,
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        login: LoginArgs,
+    },
+    /// Anchor the chain head with an HMAC computed in the HSM (creates TDEKEY.AUDIT.HMAC on first use).
+    Checkpoint {
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        login: LoginArgs,
+    },
+    /// List entries, newest first.
+    List {
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// At most this many entries.
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Export entries (oldest first) to CSV or JSON Lines, with a manifest beside the file.
+    Export {
+        #[arg(long, value_enum)]
+        format: FormatArg,
+        /// The export file; FILE.manifest.json is written beside it.
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        #[command(flatten)]
+        filter: FilterArgs,
+        /// Encrypt for transport (Argon2id + AES-256-GCM). The passphrase comes from
+        /// $TDEKEY_EXPORT_PASSPHRASE, --passphrase-file, or a prompt.
+        #[arg(long)]
+        encrypt: bool,
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+        /// After the export, log in to the HSM and write a checkpoint of the chain head.
+        #[arg(long)]
+        checkpoint: bool,
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        login: LoginArgs,
+    },
+    /// Decrypt an encrypted export.
+    Decrypt {
+        #[arg(long = "in", value_name = "FILE")]
+        input: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum FormatArg {
+    Csv,
+    Jsonl,
+}
+
+/// Which audit entries: every flag narrows the selection.
+#[derive(Args, Debug, Default)]
+pub struct FilterArgs {
+    /// From this time (RFC 3339, or a date YYYY-MM-DD meaning its start, UTC).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Before this time (same forms).
+    #[arg(long, value_name = "TIME")]
+    pub until: Option<String>,
+    /// Action name, or a prefix ending in '.' (hsm.).
+    #[arg(long)]
+    pub action: Option<String>,
+    /// Who acted: OS user or HSM user.
+    #[arg(long, value_name = "NAME")]
+    pub actor: Option<String>,
+    /// started, success, failure or cancelled.
+    #[arg(long)]
+    pub outcome: Option<String>,
+    /// Text in the target or the details (case-insensitive).
+    #[arg(long)]
+    pub text: Option<String>,
+}
+
+#[derive(Args, Debug, Default)]
+pub struct TargetArgs {
+    /// PKCS#11 library (.so). Default: the profile's module.
+    #[arg(long, value_name = "PATH")]
+    pub module: Option<PathBuf>,
+    /// Token label.
+    #[arg(long, value_name = "LABEL", conflicts_with = "slot")]
+    pub token: Option<String>,
+    /// Slot id.
+    #[arg(long, value_name = "ID")]
+    pub slot: Option<u64>,
+    /// Connection profile to take defaults from. Default: the default profile.
+    #[arg(long, value_name = "NAME")]
+    pub profile: Option<String>,
+}
+
+#[derive(Args, Debug, Default)]
+pub struct LoginArgs {
+    /// Crypto user name.
+    #[arg(long, value_name = "NAME")]
+    pub user: Option<String>,
+    /// How the PIN is formed: cloudhsm (user:password) or plain.
+    #[arg(long, value_enum, value_name = "FORMAT")]
+    pub pin_format: Option<PinFormatArg>,
+    /// Read the password from the first line of FILE (else $TDEKEY_PIN, else a prompt).
+    #[arg(long, value_name = "FILE")]
+    pub pin_file: Option<PathBuf>,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum PinFormatArg {
+    Cloudhsm,
+    Plain,
+}
+
+impl From<PinFormatArg> for crate::model::PinFormat {
+    fn from(v: PinFormatArg) -> Self {
+        match v {
+            PinFormatArg::Cloudhsm => crate::model::PinFormat::CloudHsm,
+            PinFormatArg::Plain => crate::model::PinFormat::Plain,
+        }
+    }
+}

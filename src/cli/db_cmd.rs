@@ -1,0 +1,309 @@
+//! `tdekey db …`: database profiles, and read-only queries through a profile's connector.
+
+use super::hsm_cmd::auditor;
+use super::{CliError, ConnectorArg, DbCommand, MultitenantArg, TargetArgs};
+use crate::databases::{self, Reach};
+use crate::model::{ConnectorKind, DatabaseProfile, DbAuth, Multitenant, PinFormat};
+use crate::oracle::{Operator, OracleError};
+use crate::paths::DataDir;
+use crate::secret::Secret;
+use crate::session;
+use crate::tde::request::{ParameterName, Reply, Request};
+use crate::tde::sql::Statement;
+use std::io::Read;
+use std::process::ExitCode;
+
+#[derive(Clone, Copy, Debug, clap::ValueEnum)]
+pub enum QueryArg {
+    /// SELECT * FROM V$ENCRYPTION_WALLET
+    Wallet,
+    /// SELECT * FROM V$ENCRYPTION_KEYS
+    Keys,
+    /// SHOW PARAMETER wallet_root
+    WalletRoot,
+    /// SHOW PARAMETER tde_configuration
+    TdeConfiguration,
+}
+
+pub(super) fn run(data: &DataDir, cmd: DbCommand) -> Result<ExitCode, CliError> {
+    let mut a = auditor(data)?;
+    match cmd {
+        DbCommand::Add {
+            name,
+            connector,
+            oracle_home,
+            sid,
+            connect,
+            db_user,
+            wallet_root,
+            multitenant,
+            rac,
+            hsm_profile,
+        } => {
+            if name.trim().is_empty() {
+                return Err(CliError("Give the database profile a name.".into()));
+            }
+            let d = DatabaseProfile {
+                id: None,
+                name: name.trim().to_owned(),
+                connector: match connector {
+                    ConnectorArg::Manual => ConnectorKind::Manual,
+                    ConnectorArg::Sqlplus => ConnectorKind::Sqlplus,
+                    ConnectorArg::Rehearsal => ConnectorKind::Rehearsal,
+                },
+                oracle_home,
+                oracle_sid: sid,
+                connect_string: connect,
+                auth: db_user.map_or(DbAuth::Os, DbAuth::User),
+                wallet_root,
+                multitenant: match multitenant {
+                    MultitenantArg::NonCdb => Multitenant::NonCdb,
+                    MultitenantArg::CdbUnited => Multitenant::CdbUnited,
+                    MultitenantArg::CdbIsolated => Multitenant::CdbIsolated,
+                },
+                rac,
+                hsm_profile,
+            };
+            databases::save(&mut a, &d)?;
+            println!("Saved the database profile {:?}.", d.name);
+        }
+        DbCommand::List { json } => {
+            let all = databases::list(&a)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&all)?);
+            } else if all.is_empty() {
+                println!(
+                    "No database profiles yet: add one with `tdekey db add NAME --connector …`."
+                );
+            } else {
+                for d in &all {
+                    println!(
+                        "{:<24} {:<10} {:<12} {}",
+                        d.name,
+                        d.connector.as_str(),
+                        d.multitenant.as_str(),
+                        d.oracle_sid
+                            .as_deref()
+                            .or(d.connect_string.as_deref())
+                            .unwrap_or("")
+                    );
+                }
+            }
+        }
+        DbCommand::Show { name, json } => {
+            let d = databases::get(&a, &name).map_err(see_list)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&d)?);
+            } else {
+                println!("{}", describe(&d));
+            }
+        }
+        DbCommand::Query {
+            name,
+            what,
+            json,
+            target,
+        } => return query(&mut a, data, &name, what, json, &target),
+        DbCommand::Remove { name } => {
+            databases::remove(&mut a, &name).map_err(see_list)?;
+            println!(
+                "Removed the database profile {name:?}. Nothing in the database or on the HSM changed."
+            );
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn see_list(e: databases::DatabaseError) -> CliError {
+    CliError(format!("{e} (see `tdekey db list`)"))
+}
+
+fn describe(d: &DatabaseProfile) -> String {
+    format!(
+        "{}\n  connector     {}{}\n  ORACLE_HOME   {}\n  SID/connect   {}\n  connect as    {}\n  WALLET_ROOT   {}\n  multitenant   {}\n  RAC           {}\n  HSM profile   {}",
+        d.name,
+        d.connector.as_str(),
+        if d.connector == ConnectorKind::Rehearsal {
+            " (Rehearsal: simulated, not a real database)"
+        } else {
+            ""
+        },
+        d.oracle_home.as_deref().unwrap_or("—"),
+        d.oracle_sid
+            .as_deref()
+            .or(d.connect_string.as_deref())
+            .unwrap_or("—"),
+        match &d.auth {
+            DbAuth::Os => "/ AS SYSKM".to_owned(),
+            DbAuth::User(u) => format!("{u} (password asked when needed)"),
+        },
+        d.wallet_root.as_deref().unwrap_or("—"),
+        d.multitenant.as_str(),
+        if d.rac { "yes" } else { "no" },
+        d.hsm_profile.as_deref().unwrap_or("—"),
+    )
+}
+
+/// The Manual connector on a terminal: the statement goes to stderr, the pasted output is read
+/// from stdin to its end.
+struct TerminalOperator;
+
+impl Operator for TerminalOperator {
+    fn ask(
+        &mut self,
+        request: &Request,
+        statement: &Statement,
+        problem: Option<&str>,
+    ) -> Result<String, OracleError> {
+        if let Some(p) = problem {
+            // One paste per run on a terminal: a refused paste ends it.
+            return Err(OracleError::Refused {
+                title: request.title(),
+                problem: p.to_owned(),
+            });
+        }
+        eprintln!(
+            "Run this in SQL*Plus, then paste its whole output here and end with Ctrl-D:\n\n{}\n",
+            statement.display
+        );
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|_| OracleError::Cancelled {
+                title: request.title(),
+            })?;
+        Ok(text)
+    }
+}
+
+/// A read-only query through the profile's connector; exits 3 when Oracle answers with an
+/// error. A Rehearsal connects to its HSM profile's token (or the one the flags name) for the
+/// query and disconnects after it, both recorded.
+fn query(
+    a: &mut crate::audit::Auditor,
+    data: &DataDir,
+    name: &str,
+    what: QueryArg,
+    json: bool,
+    target: &TargetArgs,
+) -> Result<ExitCode, CliError> {
+    let db = databases::get(a, name).map_err(see_list)?;
+    let request = match what {
+        QueryArg::Wallet => Request::QueryWallet,
+        QueryArg::Keys => Request::QueryKeys,
+        QueryArg::WalletRoot => Request::ShowParameter(ParameterName::WalletRoot),
+        QueryArg::TdeConfiguration => Request::ShowParameter(ParameterName::TdeConfiguration),
+    };
+    let ran = match db.connector {
+        ConnectorKind::Rehearsal => {
+            let mut spec = target.spec();
+            if spec.profile.is_none() && spec.module.is_none() {
+                spec.profile = db.hsm_profile.clone();
+            }
+            let tgt = session::Target::resolve(a.store(), &spec)?;
+            let pin_format = tgt
+                .profile
+                .as_ref()
+                .map_or(PinFormat::guess(&tgt.module), |p| p.pin_format);
+            session::with_connection(a, &tgt.module, "cli", |a, hsm| {
+                let reach = Reach {
+                    hsm: Some(hsm),
+                    pin_format,
+                    token: Some(tgt.selector.clone()),
+                    ..Reach::new(data)
+                };
+                Ok::<_, CliError>(databases::run_statement(a, &db, &request, reach)?)
+            })?
+        }
+        ConnectorKind::Sqlplus => {
+            let db_password = match &db.auth {
+                DbAuth::User(u) => Some(read_db_password(u)?),
+                DbAuth::Os => None,
+            };
+            let reach = Reach {
+                db_password,
+                ..Reach::new(data)
+            };
+            databases::run_statement(a, &db, &request, reach)?
+        }
+        ConnectorKind::Manual => {
+            let mut operator = TerminalOperator;
+            let reach = Reach {
+                operator: Some(&mut operator),
+                ..Reach::new(data)
+            };
+            databases::run_statement(a, &db, &request, reach)?
+        }
+    };
+    print_answer(&db, &ran.connector, &request, &ran.answer, json)?;
+    Ok(if ran.answer.reply.is_error() {
+        ExitCode::from(3)
+    } else {
+        ExitCode::SUCCESS
+    })
+}
+
+fn read_db_password(user: &str) -> Result<Secret, CliError> {
+    if let Ok(p) = std::env::var("TDEKEY_DB_PASSWORD") {
+        return Ok(Secret::new(p));
+    }
+    rpassword::prompt_password(format!("Password of database user {user}: "))
+        .map(Secret::new)
+        .map_err(|e| CliError(format!("Could not read the password: {e}")))
+}
+
+fn print_answer(
+    db: &DatabaseProfile,
+    label: &str,
+    request: &Request,
+    a: &crate::oracle::Answer,
+    json: bool,
+) -> Result<(), CliError> {
+    let rehearsal = db.connector == ConnectorKind::Rehearsal;
+    if json {
+        let v = serde_json::json!({
+            "database": db.name,
+            "connector": label,
+            "rehearsal": rehearsal,
+            "request": request.title(),
+            "reply": a.reply,
+            "notes": a.notes,
+        });
+        println!("{}", serde_json::to_string_pretty(&v)?);
+        return Ok(());
+    }
+    println!("{} — {} via {label}", db.name, request.title());
+    if rehearsal {
+        println!("REHEARSAL: a simulated Oracle 19c keystore, not a real database.");
+    }
+    match &a.reply {
+        Reply::Rows { rows } if rows.is_empty() => println!("no rows selected"),
+        Reply::Rows { rows } => {
+            for (i, r) in rows.iter().enumerate() {
+                println!("-- row {}", i + 1);
+                for (c, v) in &r.0 {
+                    if !v.is_empty() {
+                        println!("{c:<28} {v}");
+                    }
+                }
+            }
+        }
+        Reply::Parameter { parameter } => {
+            println!(
+                "{} ({}) = {}",
+                parameter.name, parameter.kind, parameter.value
+            )
+        }
+        Reply::Done { feedback } => println!("{feedback}"),
+        Reply::Error { error, more } => {
+            println!("{}: {}", error.code, error.text);
+            for m in more {
+                println!("{}: {}", m.code, m.text);
+            }
+        }
+    }
+    for n in &a.notes {
+        println!("Note: {n}");
+    }
+    Ok(())
+}
