@@ -1,0 +1,194 @@
+//! Rows of `audit_log` and `audit_checkpoints`: appends (one chain across processes), the
+//! chain head, ordered walks and checkpoints. The hashing itself is the audit workflow's.
+
+use super::errors::{map_err, retry_busy};
+use super::{AuditFilter, Store, StoreError};
+use rusqlite::{TransactionBehavior, params};
+
+/// One row of `audit_log`.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct AuditRow {
+    pub seq: i64,
+    pub ts_ms: i64,
+    pub os_user: String,
+    pub hsm_user: Option<String>,
+    pub host: String,
+    pub action: String,
+    pub target: String,
+    pub outcome: String,
+    pub details: String,
+    #[serde(serialize_with = "hex_bytes")]
+    pub prev_hash: [u8; 32],
+    #[serde(serialize_with = "hex_bytes")]
+    pub hash: [u8; 32],
+}
+
+/// A checkpoint: the chain head at `seq`, with an HMAC computed inside the HSM.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct CheckpointRow {
+    pub id: Option<i64>,
+    pub seq: i64,
+    #[serde(serialize_with = "hex_bytes")]
+    pub head_hash: [u8; 32],
+    #[serde(serialize_with = "hex_vec")]
+    pub mac: Vec<u8>,
+    pub key_label: String,
+    pub token_label: String,
+    pub created_ms: i64,
+}
+
+fn hex_vec<S: serde::Serializer>(b: &[u8], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex::encode(b))
+}
+
+fn hex_bytes<S: serde::Serializer>(b: &[u8; 32], s: S) -> Result<S::Ok, S::Error> {
+    s.serialize_str(&hex::encode(b))
+}
+
+impl Store {
+    /// Appends one audit row: reads the chain head and writes the row in one IMMEDIATE
+    /// transaction, so appends from several processes keep one unbroken chain. `build` gets the
+    /// next seq and the previous hash (32 zero bytes for the first row) and returns the row.
+    pub fn append_audit(
+        &mut self,
+        build: impl Fn(i64, [u8; 32]) -> AuditRow,
+    ) -> Result<AuditRow, StoreError> {
+        self.append_audit_batch(1, |_, seq, prev| build(seq, prev))?
+            .ok_or_else(|| StoreError::Other {
+                path: self.path.clone(),
+                detail: "an append of one entry wrote none".to_owned(),
+            })
+    }
+
+    /// Appends `n` rows in one IMMEDIATE transaction (all or none); `build(i, seq, prev)` makes
+    /// the i-th row. Returns the last row.
+    pub fn append_audit_batch(
+        &mut self,
+        n: usize,
+        build: impl Fn(usize, i64, [u8; 32]) -> AuditRow,
+    ) -> Result<Option<AuditRow>, StoreError> {
+        retry_busy(|| {
+            let path = self.path.clone();
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| map_err(&path, e))?;
+            let (mut next, mut prev) = {
+                use rusqlite::OptionalExtension;
+                let head: Option<(i64, Vec<u8>)> = tx
+                    .query_row(
+                        "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+                        [],
+                        |r| Ok((r.get(0)?, r.get(1)?)),
+                    )
+                    .optional()
+                    .map_err(|e| map_err(&path, e))?;
+                match head {
+                    Some((seq, h)) => (seq + 1, h.try_into().unwrap_or([0u8; 32])),
+                    None => (1, [0u8; 32]),
+                }
+            };
+            let mut last = None;
+            {
+                let mut stmt = tx
+                    .prepare(
+                        "INSERT INTO audit_log (seq, ts_ms, os_user, hsm_user, host, action, target, outcome, details, prev_hash, hash)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    )
+                    .map_err(|e| map_err(&path, e))?;
+                for i in 0..n {
+                    let row = build(i, next, prev);
+                    stmt.execute(params![
+                        row.seq,
+                        row.ts_ms,
+                        row.os_user,
+                        row.hsm_user,
+                        row.host,
+                        row.action,
+                        row.target,
+                        row.outcome,
+                        row.details,
+                        row.prev_hash.as_slice(),
+                        row.hash.as_slice()
+                    ])
+                    .map_err(|e| map_err(&path, e))?;
+                    next += 1;
+                    prev = row.hash;
+                    last = Some(row);
+                }
+            }
+            tx.commit().map_err(|e| map_err(&path, e))?;
+            Ok(last)
+        })
+    }
+
+    /// Calls `f` for each audit row in seq order; stops early when `f` returns false.
+    pub fn for_each_audit_row(&self, f: impl FnMut(AuditRow) -> bool) -> Result<(), StoreError> {
+        self.for_each_audit_filtered(&AuditFilter::default(), f)
+    }
+
+    /// The chain head: the last seq and its hash.
+    pub fn audit_head(&self) -> Result<Option<(i64, [u8; 32])>, StoreError> {
+        use rusqlite::OptionalExtension;
+        let row: Option<(i64, Vec<u8>)> = self
+            .conn
+            .query_row(
+                "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| self.err(e))?;
+        Ok(row.map(|(seq, h)| (seq, h.try_into().unwrap_or([0u8; 32]))))
+    }
+
+    pub fn insert_checkpoint(&self, c: &CheckpointRow) -> Result<i64, StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO audit_checkpoints (seq, head_hash, mac, key_label, token_label, created_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    c.seq,
+                    c.head_hash.as_slice(),
+                    c.mac,
+                    c.key_label,
+                    c.token_label,
+                    c.created_ms
+                ],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Every checkpoint, oldest first.
+    pub fn checkpoints(&self) -> Result<Vec<CheckpointRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, seq, head_hash, mac, key_label, token_label, created_ms
+                 FROM audit_checkpoints ORDER BY id",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                let h: Vec<u8> = r.get(2)?;
+                Ok(CheckpointRow {
+                    id: Some(r.get(0)?),
+                    seq: r.get(1)?,
+                    head_hash: h.try_into().unwrap_or([0u8; 32]),
+                    mac: r.get(3)?,
+                    key_label: r.get(4)?,
+                    token_label: r.get(5)?,
+                    created_ms: r.get(6)?,
+                })
+            })
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(|e| map_err(&self.path, e))
+    }
+
+    /// The newest `limit` audit rows, newest first.
+    pub fn recent_audit(&self, limit: usize) -> Result<Vec<AuditRow>, StoreError> {
+        self.audit_page(&AuditFilter::default(), None, limit)
+    }
+}

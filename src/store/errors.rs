@@ -1,0 +1,162 @@
+//! Every way the database can fail, each a sentence that says what to do, and the mapping of
+//! SQLite's errors to them.
+
+use super::BUSY_TIMEOUT;
+use rusqlite::ErrorCode;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error(
+        "{path} is not a tdekey database ({detail}). tdekey has not changed it. Move the file aside, or start tdekey with another data directory (--data-dir DIR)."
+    )]
+    NotADatabase { path: PathBuf, detail: String },
+
+    #[error(
+        "The database {path} was written by a newer tdekey (schema version {found}; this build knows up to {known}). Use the newer tdekey; this one will not change the file."
+    )]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+
+    #[error(
+        "The database {path} cannot be written (read-only file, directory or file system). Make it writable by this user, or use another data directory (--data-dir DIR)."
+    )]
+    ReadOnly { path: PathBuf },
+
+    #[error(
+        "The database {path} stayed locked by another process for more than 5 seconds. Close the other tdekey window or command and try again."
+    )]
+    Busy { path: PathBuf },
+
+    #[error("The disk holding {path} is full. Free some space and try again; nothing was written.")]
+    DiskFull { path: PathBuf },
+
+    #[error(
+        "Reading or writing the database {path} failed (SQLite: {detail}). Check the disk and the file system; tdekey did not act."
+    )]
+    DiskError { path: PathBuf, detail: String },
+
+    #[error("Cannot open the database {path}: {detail}.")]
+    CannotOpen { path: PathBuf, detail: String },
+
+    #[error("A profile named {name:?} already exists. Choose another name.")]
+    DuplicateName { name: String },
+
+    #[error("Database error on {path}: {detail}.")]
+    Other { path: PathBuf, detail: String },
+}
+
+impl StoreError {
+    /// Whether trying again can help.
+    pub fn retry(&self) -> crate::model::Retry {
+        use crate::model::Retry;
+        match self {
+            StoreError::Busy { .. } => Retry::Yes,
+            StoreError::DiskError { .. } => Retry::CheckFirst,
+            _ => Retry::AfterFix,
+        }
+    }
+}
+
+/// migrated by another process, a WAL recovery) return SQLITE_BUSY at once.
+/// Runs `f` again while SQLite reports the database busy, for at most the busy timeout.
+/// SQLite's own busy handler covers most waits, but some (a database being switched to WAL or
+pub(super) fn retry_busy<T>(mut f: impl FnMut() -> Result<T, StoreError>) -> Result<T, StoreError> {
+    let start = std::time::Instant::now();
+    loop {
+        match f() {
+            Err(StoreError::Busy { .. }) if start.elapsed() < BUSY_TIMEOUT => {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            other => return other,
+        }
+    }
+}
+
+/// Bytes available to this user on the file system that holds `path`.
+// The statvfs field types differ between platforms (u32 on some 32-bit ones).
+#[allow(clippy::useless_conversion)]
+fn free_bytes(path: &Path) -> Option<u64> {
+    use std::os::unix::ffi::OsStrExt;
+    let dir = path.parent().unwrap_or(path);
+    let c = std::ffi::CString::new(dir.as_os_str().as_bytes()).ok()?;
+    let mut st = std::mem::MaybeUninit::<libc::statvfs>::uninit();
+    // SAFETY: `c` is a valid NUL-terminated path and `st` points to writable memory of the
+    // right type; statvfs only writes into it.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), st.as_mut_ptr()) };
+    if rc != 0 {
+        return None;
+    }
+    // SAFETY: statvfs returned 0, so it filled `st`.
+    let st = unsafe { st.assume_init() };
+    Some(u64::from(st.f_bavail) * u64::from(st.f_frsize))
+}
+
+pub(super) fn io_error(path: &Path, e: &std::io::Error) -> StoreError {
+    match e.kind() {
+        std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
+            StoreError::ReadOnly {
+                path: path.to_path_buf(),
+            }
+        }
+        std::io::ErrorKind::StorageFull => StoreError::DiskFull {
+            path: path.to_path_buf(),
+        },
+        _ => StoreError::CannotOpen {
+            path: path.to_path_buf(),
+            detail: e.to_string(),
+        },
+    }
+}
+
+pub(super) fn map_err(path: &Path, e: rusqlite::Error) -> StoreError {
+    let path = path.to_path_buf();
+    if let rusqlite::Error::SqliteFailure(f, msg) = &e {
+        return match f.code {
+            ErrorCode::NotADatabase => StoreError::NotADatabase {
+                path,
+                detail: "SQLite says the file is not a database".to_owned(),
+            },
+            ErrorCode::DatabaseCorrupt => StoreError::NotADatabase {
+                path,
+                detail: "SQLite says the file is corrupt".to_owned(),
+            },
+            ErrorCode::ReadOnly => StoreError::ReadOnly { path },
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => StoreError::Busy { path },
+            ErrorCode::DiskFull => StoreError::DiskFull { path },
+            // A full disk often surfaces as an I/O error (growing the WAL index fails).
+            ErrorCode::SystemIoFailure if free_bytes(&path).is_some_and(|b| b < 64 * 1024) => {
+                StoreError::DiskFull { path }
+            }
+            ErrorCode::SystemIoFailure => StoreError::DiskError {
+                path,
+                detail: msg.clone().unwrap_or_else(|| e.to_string()),
+            },
+            ErrorCode::CannotOpen | ErrorCode::PermissionDenied => StoreError::CannotOpen {
+                path,
+                detail: msg.clone().unwrap_or_else(|| e.to_string()),
+            },
+            ErrorCode::ConstraintViolation
+                if msg
+                    .as_deref()
+                    .is_some_and(|m| m.contains("hsm_profiles.name")) =>
+            {
+                StoreError::DuplicateName {
+                    name: String::new(),
+                }
+            }
+            _ => StoreError::Other {
+                path,
+                detail: msg.clone().unwrap_or_else(|| e.to_string()),
+            },
+        };
+    }
+    StoreError::Other {
+        path,
+        detail: e.to_string(),
+    }
+}

@@ -1,0 +1,230 @@
+//! The schema and its versions: each migration runs in one IMMEDIATE transaction and bumps
+//! `PRAGMA user_version`; a file that is not a tdekey database is refused before anything is
+//! written.
+
+use super::errors::map_err;
+use super::{BUSY_TIMEOUT, Store, StoreError};
+use rusqlite::TransactionBehavior;
+
+/// Schema migrations; entry `i` takes the schema from version `i` to `i + 1`.
+const MIGRATIONS: &[&str] = &[
+    r#"
+CREATE TABLE hsm_connections (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    module_path TEXT NOT NULL,
+    token_label TEXT,
+    slot_id INTEGER,
+    user_name TEXT NOT NULL DEFAULT '',
+    pin_format TEXT NOT NULL CHECK (pin_format IN ('cloudhsm', 'plain')),
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE settings (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) STRICT;
+
+CREATE TABLE audit_log (
+    seq INTEGER PRIMARY KEY,
+    ts_ms INTEGER NOT NULL,
+    os_user TEXT NOT NULL,
+    hsm_user TEXT,
+    host TEXT NOT NULL,
+    action TEXT NOT NULL,
+    target TEXT NOT NULL,
+    outcome TEXT NOT NULL CHECK (outcome IN ('started', 'success', 'failure', 'cancelled')),
+    details TEXT NOT NULL,
+    prev_hash BLOB NOT NULL CHECK (length(prev_hash) = 32),
+    hash BLOB NOT NULL CHECK (length(hash) = 32)
+) STRICT;
+
+CREATE TRIGGER audit_log_no_update BEFORE UPDATE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: an entry cannot be changed'); END;
+
+CREATE TRIGGER audit_log_no_delete BEFORE DELETE ON audit_log
+BEGIN SELECT RAISE(ABORT, 'audit_log is append-only: an entry cannot be deleted'); END;
+"#,
+    r#"
+CREATE TABLE audit_checkpoints (
+    id INTEGER PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    head_hash BLOB NOT NULL CHECK (length(head_hash) = 32),
+    mac BLOB NOT NULL,
+    key_label TEXT NOT NULL,
+    token_label TEXT NOT NULL,
+    created_ms INTEGER NOT NULL
+) STRICT;
+
+CREATE TRIGGER audit_checkpoints_no_update BEFORE UPDATE ON audit_checkpoints
+BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only: a checkpoint cannot be changed'); END;
+
+CREATE TRIGGER audit_checkpoints_no_delete BEFORE DELETE ON audit_checkpoints
+BEGIN SELECT RAISE(ABORT, 'audit_checkpoints is append-only: a checkpoint cannot be deleted'); END;
+
+CREATE INDEX audit_log_ts ON audit_log (ts_ms);
+CREATE INDEX audit_log_action ON audit_log (action, seq);
+"#,
+    r#"
+CREATE VIRTUAL TABLE audit_text USING fts5(
+    target, details, content = 'audit_log', content_rowid = 'seq', tokenize = 'trigram'
+);
+INSERT INTO audit_text (rowid, target, details) SELECT seq, target, details FROM audit_log;
+CREATE TRIGGER audit_log_text AFTER INSERT ON audit_log
+BEGIN INSERT INTO audit_text (rowid, target, details) VALUES (new.seq, new.target, new.details); END;
+"#,
+    r#"
+CREATE TABLE databases (
+    id INTEGER PRIMARY KEY,
+    name TEXT NOT NULL UNIQUE,
+    connector TEXT NOT NULL CHECK (connector IN ('manual', 'sqlplus', 'rehearsal')),
+    oracle_home TEXT,
+    oracle_sid TEXT,
+    connect_string TEXT,
+    auth_user TEXT,
+    wallet_root TEXT,
+    multitenant TEXT NOT NULL CHECK (multitenant IN ('non-cdb', 'cdb-united', 'cdb-isolated')),
+    rac INTEGER NOT NULL CHECK (rac IN (0, 1)),
+    hsm_connection_id INTEGER REFERENCES hsm_connections (id) ON DELETE SET NULL,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+) STRICT;
+"#,
+    // One name for the HSM connection profile everywhere: HsmProfile, hsm_profiles.
+    r#"
+ALTER TABLE hsm_connections RENAME TO hsm_profiles;
+ALTER TABLE databases RENAME COLUMN hsm_connection_id TO hsm_profile_id;
+"#,
+];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+impl Store {
+    pub(super) fn configure(&mut self) -> Result<(), StoreError> {
+        self.conn
+            .busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| self.err(e))?;
+        // Reading the schema version first proves the file is SQLite before anything is written.
+        // Both reads come from one read transaction: another process may be migrating the file.
+        let (version, tables, ours) = {
+            let tx = self
+                .conn
+                .transaction()
+                .map_err(|e| map_err(&self.path, e))?;
+            let read = |sql: &str| tx.query_row(sql, [], |r| r.get::<_, i64>(0));
+            let version = read("PRAGMA user_version");
+            let tables = read("SELECT count(*) FROM sqlite_master");
+            let ours = read(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'audit_log'",
+            );
+            // On an error SQLite may already have ended the transaction: report the error
+            // itself (dropping `tx` rolls back whatever is left), and commit only on success.
+            let r = (|| Ok::<_, rusqlite::Error>((version?, tables?, ours? == 1)))()
+                .map_err(|e| map_err(&self.path, e))?;
+            tx.commit().map_err(|e| map_err(&self.path, e))?;
+            r
+        };
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::TooNew {
+                path: self.path.clone(),
+                found: version,
+                known: SCHEMA_VERSION,
+            });
+        }
+        if version > 0 && !ours {
+            return Err(StoreError::NotADatabase {
+                path: self.path.clone(),
+                detail: "it is an SQLite file without tdekey's tables".to_owned(),
+            });
+        }
+        if version == 0 && tables > 0 {
+            return Err(StoreError::NotADatabase {
+                path: self.path.clone(),
+                detail: "it is an SQLite file that belongs to another program".to_owned(),
+            });
+        }
+        let mode: String = self
+            .conn
+            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+            .map_err(|e| self.err(e))?;
+        if !mode.eq_ignore_ascii_case("wal") {
+            return Err(StoreError::Other {
+                path: self.path.clone(),
+                detail: format!(
+                    "the file system refused write-ahead logging (journal mode {mode})"
+                ),
+            });
+        }
+        self.conn
+            .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+            .map_err(|e| self.err(e))?;
+        Ok(())
+    }
+
+    pub(super) fn migrate(&mut self) -> Result<(), StoreError> {
+        loop {
+            let version: i64 = self
+                .conn
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(|e| self.err(e))?;
+            let Some(sql) = usize::try_from(version)
+                .ok()
+                .and_then(|v| MIGRATIONS.get(v))
+            else {
+                return Ok(());
+            };
+            let path = self.path.clone();
+            let tx = self
+                .conn
+                .transaction_with_behavior(TransactionBehavior::Immediate)
+                .map_err(|e| map_err(&path, e))?;
+            // Another process may have migrated while we waited for the lock.
+            let now: i64 = tx
+                .query_row("PRAGMA user_version", [], |r| r.get(0))
+                .map_err(|e| map_err(&path, e))?;
+            if now == version {
+                tx.execute_batch(sql).map_err(|e| map_err(&path, e))?;
+                tx.execute_batch(&format!("PRAGMA user_version = {}", version + 1))
+                    .map_err(|e| map_err(&path, e))?;
+            }
+            tx.commit().map_err(|e| map_err(&path, e))?;
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn version_4_files_keep_their_profiles_when_the_table_is_renamed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v4.sqlite3");
+        let c = rusqlite::Connection::open(&path).unwrap();
+        for m in &MIGRATIONS[..4] {
+            c.execute_batch(m).unwrap();
+        }
+        c.execute_batch(
+            "PRAGMA user_version = 4;
+             INSERT INTO hsm_connections (id, name, module_path, user_name, pin_format, created_ms, updated_ms)
+               VALUES (7, 'CloudHSM', '/opt/cloudhsm/lib/libcloudhsm_pkcs11.so', 'cu', 'cloudhsm', 1, 1);
+             INSERT INTO settings (key, value) VALUES ('default_hsm_profile', '7');
+             INSERT INTO databases (name, connector, multitenant, rac, hsm_connection_id, created_ms, updated_ms)
+               VALUES ('ORCL', 'manual', 'non-cdb', 0, 7, 1, 1);",
+        )
+        .unwrap();
+        drop(c);
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+        assert_eq!(s.hsm_profiles().unwrap()[0].name, "CloudHSM");
+        assert_eq!(s.default_hsm_profile().unwrap().unwrap().id, Some(7));
+        assert_eq!(
+            s.database("ORCL").unwrap().unwrap().hsm_profile.as_deref(),
+            Some("CloudHSM")
+        );
+        s.delete_hsm_profile(7).unwrap();
+        assert_eq!(s.database("ORCL").unwrap().unwrap().hsm_profile, None);
+    }
+}
