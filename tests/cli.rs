@@ -427,3 +427,84 @@ fn reading_the_audit_log_is_itself_recorded() {
         Some(true)
     );
 }
+
+/// A command-line session ends as the window's does: logout and disconnect are recorded,
+/// after the inventory, and a failed login still records the disconnect.
+#[test]
+fn hsm_keys_records_the_whole_session_like_the_window() {
+    let env = Env::new();
+    let demo = |args: &[&str], pin: &str| {
+        run({
+            let mut c = env.tdekey();
+            c.args(args).env("TDEKEY_PIN", pin);
+            c
+        })
+    };
+    assert_eq!(demo(&["hsm", "demo-token"], "").0, 0);
+    let seq_before = |env: &Env| {
+        let (_, out, _) = run({
+            let mut c = env.tdekey();
+            c.args(["audit", "list", "--json", "--limit", "1"]);
+            c
+        });
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v[0]["seq"].as_i64().unwrap()
+    };
+    let session = |env: &Env, after: i64| -> Vec<(String, String)> {
+        let (_, out, _) = run({
+            let mut c = env.tdekey();
+            c.args([
+                "audit", "list", "--json", "--action", "hsm.", "--limit", "100",
+            ]);
+            c
+        });
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let mut rows: Vec<(i64, String, String)> = v
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|r| r["seq"].as_i64().unwrap() > after)
+            .map(|r| {
+                (
+                    r["seq"].as_i64().unwrap(),
+                    r["action"].as_str().unwrap().to_owned(),
+                    r["outcome"].as_str().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        rows.sort();
+        rows.into_iter().map(|(_, a, o)| (a, o)).collect()
+    };
+    let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, o)| ((*a).to_owned(), (*o).to_owned()))
+            .collect()
+    };
+
+    let before = seq_before(&env);
+    let (code, _, err) = demo(&["hsm", "keys"], DEMO_USER_PIN);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        session(&env, before),
+        pairs(&[
+            ("hsm.connect", "success"),
+            ("hsm.login", "success"),
+            ("hsm.inventory", "success"),
+            ("hsm.logout", "success"),
+            ("hsm.disconnect", "success"),
+        ])
+    );
+
+    let before = seq_before(&env);
+    let (code, _, err) = demo(&["hsm", "keys"], "not-the-pin");
+    assert_eq!(code, 1);
+    assert!(err.contains("CKR_PIN_INCORRECT"), "{err}");
+    assert_eq!(
+        session(&env, before),
+        pairs(&[
+            ("hsm.connect", "success"),
+            ("hsm.login", "failure"),
+            ("hsm.disconnect", "success"),
+        ])
+    );
+}

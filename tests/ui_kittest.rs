@@ -740,3 +740,117 @@ fn the_wallet_tab_lists_files_warnings_and_entries_without_values() {
         assert!(!common::contains(&bytes, s), "{s} written to disk");
     }
 }
+
+/// A data directory whose database cannot be opened: every task that needs it ends with the
+/// reason, for its own screen. (The store thread used to report every failure as a Profiles
+/// failure, so a pending Databases or Wallet task never ended and its spinner turned forever.)
+#[test]
+fn a_database_that_cannot_be_opened_ends_every_task_with_its_reason() {
+    use tdekey::model::{ConnectorKind, DatabaseProfile, DbAuth, Multitenant};
+    use tdekey::ui::DbTab;
+    let env = Env::new();
+    std::fs::write(
+        env.data.database(),
+        b"these are someone's notes, not a database\n".repeat(100),
+    )
+    .unwrap();
+    let mut h = app(&env);
+    h.step();
+    h.get_by_label("Databases").click();
+    wait_until(&mut h, "the end of the Databases task", |h| {
+        !h.state().is_pending(Task::Databases) && h.state().databases.banner.is_some()
+    });
+    let text = h.state().databases.banner.as_ref().unwrap().text.clone();
+    assert!(text.contains("is not a tdekey database"), "{text}");
+    wait_until(&mut h, "the end of the Profiles task", |h| {
+        !h.state().is_pending(Task::Profiles) && h.state().hsm.banner.is_some()
+    });
+
+    // The wallet inspector of a profile shown from before: its task ends too.
+    h.state_mut().databases.banner = None;
+    h.state_mut().databases.databases = vec![DatabaseProfile {
+        id: Some(1),
+        name: "FIN".into(),
+        connector: ConnectorKind::Manual,
+        oracle_home: None,
+        oracle_sid: None,
+        connect_string: None,
+        auth: DbAuth::Os,
+        wallet_root: Some(env.dir.path().display().to_string()),
+        multitenant: Multitenant::NonCdb,
+        rac: false,
+        hsm_profile: None,
+    }];
+    h.state_mut().databases.form.saved_name = Some("FIN".into());
+    h.state_mut().databases.tab = DbTab::Wallet;
+    h.step();
+    h.step();
+    h.get_by_label("Inspect").click();
+    h.step();
+    wait_until(&mut h, "the end of the Wallet task", |h| {
+        !h.state().is_pending(Task::Wallet) && h.state().databases.banner.is_some()
+    });
+    let text = h.state().databases.banner.as_ref().unwrap().text.clone();
+    assert!(text.contains("is not a tdekey database"), "{text}");
+    assert!(!h.state().is_pending(Task::Databases));
+}
+
+/// A Rehearsal statement whose HSM password logs tdekey in, while the audit log refuses the
+/// login entry: the login does not stand, and the window says so once. (The HSM thread used to
+/// send the failure and then the answer, which cleared it.)
+#[test]
+fn a_rehearsal_login_the_log_cannot_show_is_undone_and_reported() {
+    let env = demo_env_with_known_key();
+    // The log refuses hsm.login entries only: the statement itself is recorded.
+    let c = rusqlite::Connection::open(env.data.database()).unwrap();
+    c.execute_batch(
+        "CREATE TRIGGER test_refuses_logins BEFORE INSERT ON audit_log
+         WHEN new.action = 'hsm.login'
+         BEGIN SELECT RAISE(ABORT, 'this test refuses hsm.login entries'); END;",
+    )
+    .unwrap();
+    drop(c);
+    let mut h = app(&env);
+    wait_until(&mut h, "the automatic connection", |h| {
+        h.state().hsm.connection.is_some() && !h.state().hsm.profiles.is_empty()
+    });
+    h.get_by_label("Databases").click();
+    wait_until(&mut h, "the Rehearsal demo's console", |h| {
+        h.query_by_label_contains("Run against Rehearsal demo")
+            .is_some()
+    });
+    choose_statement(&mut h, "Set TDE_CONFIGURATION");
+    run_console(&mut h, "Run");
+    choose_statement(&mut h, "Restart the database");
+    run_console(&mut h, "Run");
+    choose_statement(&mut h, "Migrate the master key to the HSM");
+    type_into(&mut h, "HSM password", DEMO_USER_PIN);
+    type_into(&mut h, "Wallet password", "demo-wallet-1234");
+    run_console(&mut h, "Run");
+    for _ in 0..10 {
+        h.step();
+    }
+    let console = &h.state().databases.console;
+    let error = console.error.clone().expect("the failure is shown");
+    assert!(error.contains("Keystore altered."), "{error}");
+    assert!(
+        error.contains("could not be written to the audit log"),
+        "{error}"
+    );
+    assert!(error.contains("logged out again"), "{error}");
+    assert!(
+        console.answer.is_none(),
+        "no answer event cleared the error"
+    );
+    assert!(h.state().hsm.login.is_none(), "the login does not stand");
+    assert!(!h.state().is_pending(Task::Oracle));
+
+    let store = tdekey::store::Store::open(&env.data.database()).unwrap();
+    let recent = store.recent_audit(20).unwrap();
+    assert!(
+        recent
+            .iter()
+            .any(|r| r.action == "oracle.statement" && r.details.contains("Migrate")),
+        "the statement is on record"
+    );
+}

@@ -16,7 +16,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 pub use audit_screen::AuditState;
-pub use databases_screen::DatabasesState;
+pub use databases_screen::{DatabasesState, DbTab};
 pub use hsm_screen::HsmState;
 pub use keys_screen::KeysState;
 
