@@ -151,13 +151,7 @@ impl Worker for HsmWorker {
                     ..Reach::new(&self.data)
                 };
                 let ran = databases::run_statement(a, &database, &request, reach)?;
-                Ok(Event::OracleAnswered(Box::new(OracleAnswer {
-                    database: database.name,
-                    connector: ran.connector,
-                    title: request.title(),
-                    answer: ran.answer,
-                    logged_in: ran.logged_in,
-                })))
+                Ok(OracleAnswer::event(database.name, &request, ran))
             }
         }
     }

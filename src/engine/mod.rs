@@ -84,6 +84,19 @@ pub struct OracleAnswer {
     pub logged_in: Option<(OpenToken, String)>,
 }
 
+impl OracleAnswer {
+    /// The event that ends a statement's task.
+    pub(crate) fn event(database: String, request: &Request, ran: crate::databases::Ran) -> Event {
+        Event::OracleAnswered(Box::new(OracleAnswer {
+            database,
+            connector: ran.connector,
+            title: request.title(),
+            answer: ran.answer,
+            logged_in: ran.logged_in,
+        }))
+    }
+}
+
 /// A statement for a database, through its profile's connector (a job of the Oracle thread,
 /// or of the HSM thread for a Rehearsal).
 pub(crate) struct OracleRun {

@@ -40,41 +40,26 @@ impl Store {
         let now = now_ms();
         let module = p.module_path.to_string_lossy().into_owned();
         let slot = p.slot_id.map(|s| s as i64);
-        let result = match p.id {
-            Some(id) => self
-                .conn
-                .execute(
-                    "UPDATE hsm_profiles SET name = ?2, module_path = ?3, token_label = ?4,
-                     slot_id = ?5, user_name = ?6, pin_format = ?7, updated_ms = ?8 WHERE id = ?1",
-                    params![
-                        id,
-                        p.name,
-                        module,
-                        p.token_label,
-                        slot,
-                        p.user_name,
-                        p.pin_format.as_str(),
-                        now
-                    ],
-                )
-                .map(|_| id),
-            None => self
-                .conn
-                .execute(
-                    "INSERT INTO hsm_profiles (name, module_path, token_label, slot_id, user_name, pin_format, created_ms, updated_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)",
-                    params![
-                        p.name,
-                        module,
-                        p.token_label,
-                        slot,
-                        p.user_name,
-                        p.pin_format.as_str(),
-                        now
-                    ],
-                )
-                .map(|_| self.conn.last_insert_rowid()),
-        };
+        // A new profile (no id) gets one; an existing one is updated in place.
+        let result = self.conn.query_row(
+            "INSERT INTO hsm_profiles (id, name, module_path, token_label, slot_id, user_name, pin_format, created_ms, updated_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
+             ON CONFLICT (id) DO UPDATE SET name = excluded.name, module_path = excluded.module_path,
+               token_label = excluded.token_label, slot_id = excluded.slot_id, user_name = excluded.user_name,
+               pin_format = excluded.pin_format, updated_ms = excluded.updated_ms
+             RETURNING id",
+            params![
+                p.id,
+                p.name,
+                module,
+                p.token_label,
+                slot,
+                p.user_name,
+                p.pin_format.as_str(),
+                now
+            ],
+            |r| r.get(0),
+        );
         result.map_err(|e| match self.err(e) {
             StoreError::DuplicateName { .. } => StoreError::DuplicateName {
                 name: p.name.clone(),
