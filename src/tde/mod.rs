@@ -6,3 +6,4 @@ pub mod output;
 pub mod request;
 pub mod sql;
 pub mod sqlnet;
+pub mod sqlplus;
