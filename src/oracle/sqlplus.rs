@@ -11,6 +11,7 @@ use super::{Answer, Connector, OracleError};
 use crate::model::{ConnectorKind, DatabaseProfile, DbAuth};
 use crate::secret::Secret;
 use crate::tde::request::{Request, interpret};
+use crate::tde::sqlplus::{Login, LoginError, check_login_fields, script};
 use std::io::{Read, Write};
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
@@ -39,17 +40,14 @@ impl std::fmt::Debug for SqlPlus {
     }
 }
 
-fn valid_user(u: &str) -> bool {
-    let body = u
-        .strip_prefix("C##")
-        .or_else(|| u.strip_prefix("c##"))
-        .unwrap_or(u);
-    !body.is_empty()
-        && u.len() <= 128
-        && body.chars().next().is_some_and(|c| c.is_ascii_alphabetic())
-        && body
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '$' | '#'))
+impl From<LoginError> for OracleError {
+    fn from(e: LoginError) -> Self {
+        match e {
+            LoginError::BadUser { user } => OracleError::BadUser { user },
+            LoginError::BadConnectString(c) => OracleError::BadConnectString(c),
+            LoginError::Statement(e) => OracleError::Statement(e),
+        }
+    }
 }
 
 impl SqlPlus {
@@ -62,17 +60,7 @@ impl SqlPlus {
             .ok_or_else(|| OracleError::NoOracleHome {
                 name: profile.name.clone(),
             })?;
-        if let DbAuth::User(u) = &profile.auth
-            && !valid_user(u)
-        {
-            return Err(OracleError::BadUser { user: u.clone() });
-        }
-        if let Some(c) = &profile.connect_string
-            && c.chars()
-                .any(|ch| ch.is_whitespace() || ch == '"' || ch == '\'')
-        {
-            return Err(OracleError::BadConnectString(c.clone()));
-        }
+        check_login_fields(&profile.auth, profile.connect_string.as_deref())?;
         let oracle_home = PathBuf::from(home);
         Ok(Self {
             path: oracle_home.join("bin").join("sqlplus"),
@@ -96,57 +84,12 @@ impl SqlPlus {
 
     /// Everything sqlplus reads on stdin for one request.
     fn script(&self, statement: &Secret) -> Result<Secret, OracleError> {
-        let mut s = zeroize::Zeroizing::new(String::with_capacity(512));
-        s.push_str("WHENEVER OSERROR EXIT 9\nWHENEVER SQLERROR EXIT SQL.SQLCODE\n");
-        let at = self
-            .connect_string
-            .as_deref()
-            .map(|c| format!("@{c}"))
-            .unwrap_or_default();
-        match &self.auth {
-            DbAuth::Os => {
-                s.push_str("CONNECT /");
-                s.push_str(&at);
-                s.push_str(" AS SYSKM\n");
-            }
-            DbAuth::User(u) => {
-                let pw = self
-                    .password
-                    .as_ref()
-                    .ok_or(crate::tde::sql::SqlError::Empty {
-                        what: "database password",
-                    })?;
-                if pw.is_empty() {
-                    return Err(crate::tde::sql::SqlError::Empty {
-                        what: "database password",
-                    }
-                    .into());
-                }
-                if pw.expose().contains('"') {
-                    return Err(crate::tde::sql::SqlError::DoubleQuote {
-                        what: "database password",
-                    }
-                    .into());
-                }
-                if pw.expose().contains(['\n', '\r', '\0']) {
-                    return Err(crate::tde::sql::SqlError::LineBreak {
-                        what: "database password",
-                    }
-                    .into());
-                }
-                s.push_str("CONNECT ");
-                s.push_str(u);
-                s.push_str("/\"");
-                s.push_str(pw.expose());
-                s.push('"');
-                s.push_str(&at);
-                s.push_str(" AS SYSKM\n");
-            }
-        }
-        s.push_str("SET MARKUP CSV ON\nSET FEEDBACK ON\nSET ECHO OFF\n");
-        s.push_str(statement.expose());
-        s.push_str("\nEXIT\n");
-        Ok(Secret::new(std::mem::take(&mut *s)))
+        let login = Login {
+            auth: &self.auth,
+            connect_string: self.connect_string.as_deref(),
+            password: self.password.as_ref(),
+        };
+        Ok(script(&login, statement)?)
     }
 
     /// Runs sqlplus with `script` on stdin; returns (exit code, stdout).
@@ -290,21 +233,6 @@ impl Connector for SqlPlus {
                     ),
                 }),
             },
-        }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn user_names_are_plain_identifiers() {
-        for ok in ["SYSTEM", "c##sec_admin", "C##KM$1", "tde_admin#2"] {
-            assert!(valid_user(ok), "{ok}");
-        }
-        for bad in ["", "a b", "x/y", "1abc", "C##", "sys as sysdba", "a\"b"] {
-            assert!(!valid_user(bad), "{bad}");
         }
     }
 }

@@ -354,6 +354,45 @@ fn parse_csv(lines: &[&str], known: &[&str]) -> Option<Table> {
     Some(Table { columns, rows })
 }
 
+fn is_blank(l: &str) -> bool {
+    l.trim().is_empty()
+}
+
+/// Splits the data lines under a header of `k` line groups into rows of `k` lines. A row on one
+/// line is any line that is not blank. A row over several lines is taken line by line, whether
+/// or not some of its lines are blank (every column on that line empty), and the blank line
+/// SQL*Plus prints after it (RECSEP WRAPPED, the default) is skipped when there is one (none
+/// with RECSEP OFF); blank lines after the last row end the data.
+fn records<'a, 'l>(data: &'a [&'l str], k: usize) -> Result<Vec<&'a [&'l str]>, ParseError> {
+    if k == 1 {
+        return Ok(data
+            .iter()
+            .filter(|l| !is_blank(l))
+            .map(std::slice::from_ref)
+            .collect());
+    }
+    let mut out = Vec::new();
+    let mut p = 0;
+    while data[p..].iter().any(|l| !is_blank(l)) {
+        let Some(rec) = data.get(p..p + k) else {
+            let content = data.iter().rposition(|l| !is_blank(l)).map_or(0, |e| e + 1);
+            return Err(ParseError::Misaligned {
+                detail: format!(
+                    "{} lines of data after {} whole rows, for rows of {k} lines each",
+                    content - p,
+                    out.len()
+                ),
+            });
+        };
+        out.push(rec);
+        p += k;
+        if data.get(p).is_some_and(|l| is_blank(l)) {
+            p += 1;
+        }
+    }
+    Ok(out)
+}
+
 /// Parses SQL*Plus column output or CSV markup.
 pub fn parse_table(text: &str, known: &[&str], what: &str) -> Result<Table, ParseError> {
     let lines: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).collect();
@@ -409,48 +448,23 @@ pub fn parse_table(text: &str, known: &[&str], what: &str) -> Result<Table, Pars
             data.push(l);
             i += 1;
         }
-        while data.first().is_some_and(|l| l.trim().is_empty()) {
-            data.remove(0);
-        }
-        while data.last().is_some_and(|l| l.trim().is_empty()) {
-            data.pop();
-        }
-        if !data.is_empty() {
-            let records: Vec<&[&str]> = if k == 1 {
-                data.iter()
-                    .filter(|l| !l.trim().is_empty())
-                    .map(std::slice::from_ref)
-                    .collect()
-            } else if (data.len() + 1).is_multiple_of(k + 1) {
-                (0..(data.len() + 1) / (k + 1))
-                    .map(|r| &data[r * (k + 1)..r * (k + 1) + k])
-                    .collect()
-            } else if data.len().is_multiple_of(k) {
-                // No record separators (SET RECSEP OFF).
-                data.chunks(k).collect()
-            } else {
-                return Err(ParseError::Misaligned {
-                    detail: format!("{} lines of data for rows of {k} lines each", data.len()),
-                });
-            };
-            for rec in records {
-                let mut row = Vec::with_capacity(columns.len());
-                let mut c = 0;
-                for (g, line) in groups.iter().zip(rec.iter()) {
-                    let lc = chars(line);
-                    for (n, span) in g.spans.iter().enumerate() {
-                        // The last column of a line has nothing to its right: take the rest.
-                        let span = if n + 1 == g.spans.len() {
-                            (span.0, lc.len().max(span.1))
-                        } else {
-                            *span
-                        };
-                        row.push((columns[c].clone(), cell(&lc, span)));
-                        c += 1;
-                    }
+        for rec in records(&data, k)? {
+            let mut row = Vec::with_capacity(columns.len());
+            let mut c = 0;
+            for (g, line) in groups.iter().zip(rec.iter()) {
+                let lc = chars(line);
+                for (n, span) in g.spans.iter().enumerate() {
+                    // The last column of a line has nothing to its right: take the rest.
+                    let span = if n + 1 == g.spans.len() {
+                        (span.0, lc.len().max(span.1))
+                    } else {
+                        *span
+                    };
+                    row.push((columns[c].clone(), cell(&lc, span)));
+                    c += 1;
                 }
-                rows.push(Row(row));
             }
+            rows.push(Row(row));
         }
         match next_block {
             Some(at) => {

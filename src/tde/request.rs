@@ -6,6 +6,12 @@ use crate::tde::labels::MasterKeyId;
 use crate::tde::output::{self, OraError, Parameter, ParseError, Row, View};
 use crate::tde::sql::{self, Credential, Options, SqlError, Statement};
 
+mod draft;
+mod kind;
+
+pub use draft::{Draft, DraftError};
+pub use kind::{CredentialChoice, DirectoryField, Needs, RequestKind};
+
 /// A `SHOW PARAMETER` tdekey reads.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum ParameterName {
@@ -18,6 +24,18 @@ impl ParameterName {
         match self {
             ParameterName::WalletRoot => "wallet_root",
             ParameterName::TdeConfiguration => "tde_configuration",
+        }
+    }
+
+    /// What `SHOW PARAMETER` answers when the parameter's value is `value` ("" when unset):
+    /// both are strings.
+    pub fn reply(self, value: &str) -> Reply {
+        Reply::Parameter {
+            parameter: Parameter {
+                name: self.as_str().to_owned(),
+                kind: "string".to_owned(),
+                value: value.to_owned(),
+            },
         }
     }
 }
@@ -104,27 +122,34 @@ pub const SYSTEM_ALTERED: &str = "system altered";
 pub const INSTANCE_STARTED: &str = "database opened";
 
 impl Request {
+    /// What kind of request this is (one entry of the console's list).
+    pub fn kind(&self) -> RequestKind {
+        match self {
+            Request::QueryWallet => RequestKind::QueryWallet,
+            Request::QueryKeys => RequestKind::QueryKeys,
+            Request::ShowParameter(ParameterName::WalletRoot) => RequestKind::ShowWalletRoot,
+            Request::ShowParameter(ParameterName::TdeConfiguration) => {
+                RequestKind::ShowTdeConfiguration
+            }
+            Request::SetWalletRoot { .. } => RequestKind::SetWalletRoot,
+            Request::SetTdeConfiguration { .. } => RequestKind::SetTdeConfiguration,
+            Request::CreateKeystore { .. } => RequestKind::CreateKeystore,
+            Request::OpenKeystore { .. } => RequestKind::OpenKeystore,
+            Request::CloseKeystore { .. } => RequestKind::CloseKeystore,
+            Request::Migrate { .. } => RequestKind::Migrate,
+            Request::ReverseMigrate { .. } => RequestKind::ReverseMigrate,
+            Request::SetKey { .. } => RequestKind::SetKey,
+            Request::UseKey { .. } => RequestKind::UseKey,
+            Request::AddHsmSecret { .. } => RequestKind::AddHsmSecret,
+            Request::CreateAutoLogin { .. } => RequestKind::CreateAutoLogin,
+            Request::Backup { .. } => RequestKind::Backup,
+            Request::Restart => RequestKind::Restart,
+        }
+    }
+
     /// A short title for screens and audit entries.
     pub fn title(&self) -> &'static str {
-        match self {
-            Request::QueryWallet => "Query V$ENCRYPTION_WALLET",
-            Request::QueryKeys => "Query V$ENCRYPTION_KEYS",
-            Request::ShowParameter(ParameterName::WalletRoot) => "Show WALLET_ROOT",
-            Request::ShowParameter(ParameterName::TdeConfiguration) => "Show TDE_CONFIGURATION",
-            Request::SetWalletRoot { .. } => "Set WALLET_ROOT",
-            Request::SetTdeConfiguration { .. } => "Set TDE_CONFIGURATION",
-            Request::CreateKeystore { .. } => "Create a software keystore",
-            Request::OpenKeystore { .. } => "Open the keystore",
-            Request::CloseKeystore { .. } => "Close the keystore",
-            Request::Migrate { .. } => "Migrate the master key to the HSM",
-            Request::ReverseMigrate { .. } => "Reverse-migrate the master key to the file wallet",
-            Request::SetKey { .. } => "Rotate: Oracle sets a new master key",
-            Request::UseKey { .. } => "Rotate: use a master key made on the HSM",
-            Request::AddHsmSecret { .. } => "Store the HSM password for auto-login",
-            Request::CreateAutoLogin { .. } => "Create an auto-login keystore",
-            Request::Backup { .. } => "Back up the keystore",
-            Request::Restart => "Restart the database",
-        }
+        self.kind().title()
     }
 
     /// The HSM crypto user the statement authenticates as, if it names one.
@@ -156,7 +181,8 @@ impl Request {
         )
     }
 
-    pub fn expect(&self) -> Expect {
+    /// What a correct answer looks like.
+    pub fn expected_answer(&self) -> Expect {
         match self {
             Request::QueryWallet => Expect::Rows(View::EncryptionWallet),
             Request::QueryKeys => Expect::Rows(View::EncryptionKeys),
@@ -256,7 +282,23 @@ pub enum Reply {
     },
 }
 
+/// The feedback line as SQL*Plus prints it: `keystore altered` → `Keystore altered.`.
+pub fn feedback_line(expected: &str) -> String {
+    let mut c = expected.chars();
+    match c.next() {
+        Some(first) => format!("{}{}.", first.to_ascii_uppercase(), c.as_str()),
+        None => String::new(),
+    }
+}
+
 impl Reply {
+    /// The statement ran: `Reply::done(KEYSTORE_ALTERED)` is `Done { "Keystore altered." }`.
+    pub fn done(expected: &str) -> Reply {
+        Reply::Done {
+            feedback: feedback_line(expected),
+        }
+    }
+
     /// One line for a status bar or an audit entry.
     pub fn summary(&self) -> String {
         match self {
@@ -320,16 +362,16 @@ pub fn interpret(request: &Request, text: &str) -> Result<Reply, InterpretError>
     if text.trim().is_empty() {
         return Err(InterpretError::Empty);
     }
-    let mut errors = output::ora_errors(text);
-    errors.extend(sp2_errors(text));
-    if !errors.is_empty() {
-        let error = errors.remove(0);
-        return Ok(Reply::Error {
-            error,
-            more: errors,
-        });
+    // ORA- and SP2- errors in the order SQL*Plus printed them.
+    let errors = text.lines().flat_map(|l| {
+        let mut on_line = sp2_errors(l);
+        on_line.extend(output::ora_errors(l));
+        on_line
+    });
+    if let Some(reply) = crate::tde::ora::reply_of(errors) {
+        return Ok(reply);
     }
-    match request.expect() {
+    match request.expected_answer() {
         Expect::Rows(view) => output::parse_view(text, view)
             .map(|rows| Reply::Rows { rows })
             .map_err(InterpretError::Parse),
@@ -356,9 +398,7 @@ pub fn interpret(request: &Request, text: &str) -> Result<Reply, InterpretError>
         Expect::Feedback(expected) => {
             let lower = text.to_ascii_lowercase();
             if lower.lines().any(|l| l.contains(expected)) {
-                return Ok(Reply::Done {
-                    feedback: format!("{}{}.", expected[..1].to_ascii_uppercase(), &expected[1..]),
-                });
+                return Ok(Reply::done(expected));
             }
             let other = [KEYSTORE_ALTERED, SYSTEM_ALTERED, INSTANCE_STARTED]
                 .into_iter()

@@ -165,6 +165,12 @@ pub fn keystore_configuration(v: &str) -> Result<&'static str, SqlError> {
         })
 }
 
+/// TDE_CONFIGURATION's value for a KEYSTORE_CONFIGURATION, as SHOW PARAMETER prints it:
+/// `KEYSTORE_CONFIGURATION=HSM|FILE`.
+pub fn tde_configuration_value(keystore_configuration: &str) -> String {
+    format!("KEYSTORE_CONFIGURATION={keystore_configuration}")
+}
+
 /// Options shared by several statements.
 #[derive(Debug, Clone, Default)]
 pub struct Options {
@@ -374,7 +380,8 @@ pub fn set_tde_configuration(value: &str, all_instances: bool) -> Result<Stateme
     let v = keystore_configuration(value)?;
     let mut b = Builder::new();
     b.text(&format!(
-        "ALTER SYSTEM SET TDE_CONFIGURATION=\"KEYSTORE_CONFIGURATION={v}\" SCOPE=BOTH"
+        "ALTER SYSTEM SET TDE_CONFIGURATION=\"{}\" SCOPE=BOTH",
+        tde_configuration_value(v)
     ));
     if all_instances {
         b.text(" SID='*'");

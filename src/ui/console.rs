@@ -6,89 +6,14 @@ use super::secret_field::{clear_password, password_ui};
 use crate::engine::{Command, Engine, ManualAsk, ManualReply, OracleAnswer, Task};
 use crate::model::PinFormat;
 use crate::model::{ConnectorKind, DatabaseProfile, DbAuth};
-use crate::secret::{Secret, SecretBuffer};
-use crate::tde::labels::parse_use_key_id;
-use crate::tde::request::{ParameterName, Reply, Request};
-use crate::tde::sql::{Credential, KEYSTORE_CONFIGURATIONS, Options};
+use crate::secret::SecretBuffer;
+use crate::tde::request::{CredentialChoice, Draft, DraftError, Reply, Request, RequestKind};
+use crate::tde::sql::KEYSTORE_CONFIGURATIONS;
 use egui::{Color32, RichText};
 
-/// Every request the console offers, in the order a migration uses them.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Kind {
-    QueryWallet,
-    QueryKeys,
-    ShowWalletRoot,
-    ShowTdeConfiguration,
-    SetWalletRoot,
-    SetTdeConfiguration,
-    Restart,
-    CreateKeystore,
-    Open,
-    Close,
-    Migrate,
-    SetKey,
-    UseKey,
-    AddHsmSecret,
-    CreateAutoLogin,
-    Backup,
-    ReverseMigrate,
-}
-
-impl Kind {
-    pub const ALL: &'static [Kind] = &[
-        Kind::QueryWallet,
-        Kind::QueryKeys,
-        Kind::ShowWalletRoot,
-        Kind::ShowTdeConfiguration,
-        Kind::SetWalletRoot,
-        Kind::SetTdeConfiguration,
-        Kind::Restart,
-        Kind::CreateKeystore,
-        Kind::Open,
-        Kind::Close,
-        Kind::Migrate,
-        Kind::SetKey,
-        Kind::UseKey,
-        Kind::AddHsmSecret,
-        Kind::CreateAutoLogin,
-        Kind::Backup,
-        Kind::ReverseMigrate,
-    ];
-
-    pub fn title(self) -> &'static str {
-        match self {
-            Kind::QueryWallet => "Query V$ENCRYPTION_WALLET",
-            Kind::QueryKeys => "Query V$ENCRYPTION_KEYS",
-            Kind::ShowWalletRoot => "Show WALLET_ROOT",
-            Kind::ShowTdeConfiguration => "Show TDE_CONFIGURATION",
-            Kind::SetWalletRoot => "Set WALLET_ROOT",
-            Kind::SetTdeConfiguration => "Set TDE_CONFIGURATION",
-            Kind::Restart => "Restart the database",
-            Kind::CreateKeystore => "Create a software keystore",
-            Kind::Open => "Open the keystore",
-            Kind::Close => "Close the keystore",
-            Kind::Migrate => "Migrate the master key to the HSM",
-            Kind::SetKey => "Rotate: Oracle sets a new master key",
-            Kind::UseKey => "Rotate: use a master key made on the HSM",
-            Kind::AddHsmSecret => "Store the HSM password for auto-login",
-            Kind::CreateAutoLogin => "Create an auto-login keystore",
-            Kind::Backup => "Back up the keystore",
-            Kind::ReverseMigrate => "Reverse-migrate the master key to the file wallet",
-        }
-    }
-}
-
-/// Which secret authenticates a keystore operation.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Auth {
-    Hsm,
-    Wallet,
-    ExternalStore,
-}
-
 pub struct ConsoleState {
-    pub kind: Kind,
-    pub auth: Auth,
+    pub kind: RequestKind,
+    pub auth: CredentialChoice,
     pub hsm_user: String,
     pub hsm_password: SecretBuffer,
     pub wallet_password: SecretBuffer,
@@ -114,9 +39,10 @@ pub struct ConsoleState {
 
 impl Default for ConsoleState {
     fn default() -> Self {
+        let draft = Draft::default();
         Self {
-            kind: Kind::QueryWallet,
-            auth: Auth::Hsm,
+            kind: draft.kind,
+            auth: draft.credential,
             hsm_user: String::new(),
             hsm_password: SecretBuffer::new(),
             wallet_password: SecretBuffer::new(),
@@ -124,10 +50,10 @@ impl Default for ConsoleState {
             tag: String::new(),
             key_id: String::new(),
             dir: String::new(),
-            configuration: "HSM|FILE".into(),
-            all_containers: false,
-            with_backup: true,
-            local: false,
+            configuration: draft.configuration,
+            all_containers: draft.all_containers,
+            with_backup: draft.with_backup,
+            local: draft.local,
             ask: None,
             paste: String::new(),
             reveal: false,
@@ -139,126 +65,28 @@ impl Default for ConsoleState {
     }
 }
 
-fn opt(s: &str) -> Option<String> {
-    Some(s.trim().to_owned()).filter(|s| !s.is_empty())
-}
-
-fn root_dir(db: &DatabaseProfile, sub: &str) -> String {
-    db.wallet_root
-        .as_deref()
-        .map(|r| format!("{}/{sub}", r.trim_end_matches('/')))
-        .unwrap_or_default()
-}
-
 impl ConsoleState {
-    fn hsm(&self) -> (String, Secret) {
-        (
-            self.hsm_user.trim().to_owned(),
-            self.hsm_password.to_secret(),
-        )
-    }
-
-    fn credential(&self) -> Credential {
-        match self.auth {
-            Auth::Hsm => {
-                let (user, password) = self.hsm();
-                Credential::Hsm { user, password }
-            }
-            Auth::Wallet => Credential::Password(self.wallet_password.to_secret()),
-            Auth::ExternalStore => Credential::ExternalStore,
-        }
-    }
-
-    fn options(&self) -> Options {
-        Options {
-            backup: self.with_backup.then(|| opt(&self.tag)),
+    /// The form's fields as a [`Draft`].
+    fn draft(&self) -> Draft {
+        Draft {
+            kind: self.kind,
+            credential: self.auth,
+            hsm_user: self.hsm_user.clone(),
+            hsm_password: self.hsm_password.to_secret(),
+            wallet_password: self.wallet_password.to_secret(),
+            tag: self.tag.clone(),
+            key_id: self.key_id.clone(),
+            dir: self.dir.clone(),
+            configuration: self.configuration.clone(),
             all_containers: self.all_containers,
+            with_backup: self.with_backup,
+            local: self.local,
         }
     }
 
     /// The request the form describes, or a sentence saying what is missing.
-    pub fn request(&self, db: &DatabaseProfile) -> Result<Request, String> {
-        let dir = |sub: &str| opt(&self.dir).unwrap_or_else(|| root_dir(db, sub));
-        Ok(match self.kind {
-            Kind::QueryWallet => Request::QueryWallet,
-            Kind::QueryKeys => Request::QueryKeys,
-            Kind::ShowWalletRoot => Request::ShowParameter(ParameterName::WalletRoot),
-            Kind::ShowTdeConfiguration => Request::ShowParameter(ParameterName::TdeConfiguration),
-            Kind::SetWalletRoot => {
-                let d = opt(&self.dir)
-                    .or_else(|| db.wallet_root.clone())
-                    .ok_or("Type the WALLET_ROOT directory.")?;
-                Request::SetWalletRoot {
-                    dir: d,
-                    all_instances: db.rac,
-                }
-            }
-            Kind::SetTdeConfiguration => Request::SetTdeConfiguration {
-                value: self.configuration.clone(),
-                all_instances: db.rac,
-            },
-            Kind::Restart => Request::Restart,
-            Kind::CreateKeystore => Request::CreateKeystore {
-                password: self.wallet_password.to_secret(),
-            },
-            Kind::Open => Request::OpenKeystore {
-                credential: self.credential(),
-                all_containers: self.all_containers,
-            },
-            Kind::Close => Request::CloseKeystore {
-                credential: match self.auth {
-                    Auth::ExternalStore => None,
-                    _ => Some(self.credential()),
-                },
-                all_containers: self.all_containers,
-            },
-            Kind::Migrate => {
-                let (hsm_user, hsm_password) = self.hsm();
-                Request::Migrate {
-                    hsm_user,
-                    hsm_password,
-                    wallet_password: self.wallet_password.to_secret(),
-                    options: self.options(),
-                }
-            }
-            Kind::SetKey => Request::SetKey {
-                tag: None,
-                credential: self.credential(),
-                options: self.options(),
-            },
-            Kind::UseKey => Request::UseKey {
-                id: parse_use_key_id(self.key_id.trim())
-                    .map_err(|e| format!("The key id is not one Oracle's USE KEY takes: {e}"))?,
-                tag: opt(&self.tag),
-                credential: self.credential(),
-            },
-            Kind::AddHsmSecret => {
-                let (hsm_user, hsm_password) = self.hsm();
-                Request::AddHsmSecret {
-                    hsm_user,
-                    hsm_password,
-                    seps_dir: dir("tde_seps"),
-                    local: self.local,
-                }
-            }
-            Kind::CreateAutoLogin => Request::CreateAutoLogin {
-                dir: dir("tde"),
-                password: self.wallet_password.to_secret(),
-                local: self.local,
-            },
-            Kind::Backup => Request::Backup {
-                tag: opt(&self.tag),
-                credential: Credential::Password(self.wallet_password.to_secret()),
-            },
-            Kind::ReverseMigrate => {
-                let (hsm_user, hsm_password) = self.hsm();
-                Request::ReverseMigrate {
-                    wallet_password: self.wallet_password.to_secret(),
-                    hsm_user,
-                    hsm_password,
-                }
-            }
-        })
+    pub fn request(&self, db: &DatabaseProfile) -> Result<Request, DraftError> {
+        self.draft().build(db)
     }
 
     pub fn on_answer(&mut self, ctx: &egui::Context, answer: OracleAnswer) {
@@ -293,19 +121,6 @@ impl ConsoleState {
         );
         self.paste.clear();
         self.reveal = false;
-    }
-
-    fn needs(&self) -> (bool, bool, bool) {
-        // (HSM user+password, wallet password, choice of credential)
-        match self.kind {
-            Kind::Migrate | Kind::ReverseMigrate => (true, true, false),
-            Kind::AddHsmSecret => (true, false, false),
-            Kind::CreateKeystore | Kind::CreateAutoLogin | Kind::Backup => (false, true, false),
-            Kind::Open | Kind::Close | Kind::SetKey | Kind::UseKey => {
-                (self.auth == Auth::Hsm, self.auth == Auth::Wallet, true)
-            }
-            _ => (false, false, false),
-        }
     }
 }
 
@@ -377,7 +192,7 @@ pub fn console_ui(
                 .height(600.0)
                 .selected_text(st.kind.title())
                 .show_ui(ui, |ui| {
-                    for k in Kind::ALL {
+                    for k in RequestKind::ALL {
                         ui.selectable_value(&mut st.kind, *k, k.title());
                     }
                 })
@@ -402,7 +217,7 @@ pub fn console_ui(
             ui.colored_label(Color32::from_rgb(220, 90, 90), e.to_string());
         }
         Err(e) => {
-            ui.colored_label(Color32::from_rgb(220, 90, 90), e.as_str());
+            ui.colored_label(Color32::from_rgb(220, 90, 90), e.to_string());
         }
     }
     let ready = matches!(statement, Ok(Ok(_)));
@@ -470,17 +285,21 @@ pub fn console_ui(
 }
 
 fn form_rows_ui(ui: &mut egui::Ui, st: &mut ConsoleState, db: &DatabaseProfile) {
-    let (hsm, wallet, choose) = st.needs();
-    if choose {
+    let needs = st.kind.needs(st.auth, st.with_backup);
+    if needs.credential_choice {
         ui.label("Authenticate with");
         ui.horizontal(|ui| {
-            ui.radio_value(&mut st.auth, Auth::Hsm, "HSM user:password");
-            ui.radio_value(&mut st.auth, Auth::Wallet, "wallet password");
-            ui.radio_value(&mut st.auth, Auth::ExternalStore, "EXTERNAL STORE");
+            ui.radio_value(&mut st.auth, CredentialChoice::Hsm, "HSM user:password");
+            ui.radio_value(&mut st.auth, CredentialChoice::Wallet, "wallet password");
+            ui.radio_value(
+                &mut st.auth,
+                CredentialChoice::ExternalStore,
+                "EXTERNAL STORE",
+            );
         });
         ui.end_row();
     }
-    if hsm {
+    if needs.hsm_login {
         super::labelled_edit(ui, "HSM user", &mut st.hsm_user, "crypto user", 220.0);
         ui.end_row();
         let l = ui.label("HSM password");
@@ -492,7 +311,7 @@ fn form_rows_ui(ui: &mut egui::Ui, st: &mut ConsoleState, db: &DatabaseProfile) 
         );
         ui.end_row();
     }
-    if wallet {
+    if needs.wallet_password {
         let l = ui.label("Wallet password");
         password_ui(
             ui,
@@ -514,63 +333,49 @@ fn form_rows_ui(ui: &mut egui::Ui, st: &mut ConsoleState, db: &DatabaseProfile) 
         );
         ui.end_row();
     }
-    match st.kind {
-        Kind::SetTdeConfiguration => {
-            let l = ui.label("KEYSTORE_CONFIGURATION");
-            egui::ComboBox::from_id_salt("console_config")
-                .selected_text(st.configuration.as_str())
-                .show_ui(ui, |ui| {
-                    for c in KEYSTORE_CONFIGURATIONS {
-                        ui.selectable_value(&mut st.configuration, (*c).to_owned(), *c);
-                    }
-                })
-                .response
-                .labelled_by(l.id);
-            ui.end_row();
-        }
-        Kind::UseKey => {
-            super::labelled_edit(
-                ui,
-                "Key id (34 hex digits)",
-                &mut st.key_id,
-                "06… as in ORACLE.TDE.HSM.MK.06…",
-                320.0,
-            );
-            ui.end_row();
-        }
-        Kind::SetWalletRoot | Kind::AddHsmSecret | Kind::CreateAutoLogin => {
-            let hint = match st.kind {
-                Kind::SetWalletRoot => db.wallet_root.clone().unwrap_or_default(),
-                Kind::AddHsmSecret => root_dir(db, "tde_seps"),
-                _ => root_dir(db, "tde"),
-            };
-            super::labelled_edit(ui, "Directory", &mut st.dir, &hint, 320.0);
-            ui.end_row();
-        }
-        _ => {}
+    if needs.configuration {
+        let l = ui.label("KEYSTORE_CONFIGURATION");
+        egui::ComboBox::from_id_salt("console_config")
+            .selected_text(st.configuration.as_str())
+            .show_ui(ui, |ui| {
+                for c in KEYSTORE_CONFIGURATIONS {
+                    ui.selectable_value(&mut st.configuration, (*c).to_owned(), *c);
+                }
+            })
+            .response
+            .labelled_by(l.id);
+        ui.end_row();
     }
-    if matches!(st.kind, Kind::AddHsmSecret | Kind::CreateAutoLogin) {
+    if needs.key_id {
+        super::labelled_edit(
+            ui,
+            "Key id (34 hex digits)",
+            &mut st.key_id,
+            "06… as in ORACLE.TDE.HSM.MK.06…",
+            320.0,
+        );
+        ui.end_row();
+    }
+    if let Some(field) = needs.directory {
+        let hint = field.default_for(db);
+        super::labelled_edit(ui, "Directory", &mut st.dir, &hint, 320.0);
+        ui.end_row();
+    }
+    if needs.local {
         ui.label("Auto-login");
         ui.checkbox(&mut st.local, "LOCAL (this host only)");
         ui.end_row();
     }
-    if matches!(st.kind, Kind::Migrate | Kind::SetKey) {
+    if needs.with_backup {
         ui.label("Backup");
         ui.checkbox(&mut st.with_backup, "WITH BACKUP");
         ui.end_row();
     }
-    if matches!(st.kind, Kind::UseKey | Kind::Backup)
-        || (matches!(st.kind, Kind::Migrate | Kind::SetKey) && st.with_backup)
-    {
+    if needs.tag {
         super::labelled_edit(ui, "Tag", &mut st.tag, "optional", 220.0);
         ui.end_row();
     }
-    if db.multitenant != crate::model::Multitenant::NonCdb
-        && matches!(
-            st.kind,
-            Kind::Open | Kind::Close | Kind::Migrate | Kind::SetKey
-        )
-    {
+    if needs.all_containers && db.multitenant != crate::model::Multitenant::NonCdb {
         ui.label("Containers");
         ui.checkbox(&mut st.all_containers, "CONTAINER = ALL");
         ui.end_row();

@@ -1,4 +1,5 @@
 use super::*;
+use crate::tde::render::{Column, Layout, render_rows, render_table, view_column};
 
 /// After a migration with HSM|FILE, non-CDB, at the default LINESIZE 80 and PAGESIZE 14: the
 /// header repeats for each row, and the HSM row's empty WRL_PARAMETER prints as a blank line.
@@ -169,120 +170,40 @@ fn errors_and_parameters() {
     assert_eq!(p[0].value, "KEYSTORE_CONFIGURATION=HSM|FILE");
 }
 
-// A small SQL*Plus renderer: columns packed into lines of at most `linesize` characters,
-// headers cut to the column width, numbers right-aligned, a blank line after wrapped rows,
-// the header repeated at the top of every page of `pagesize` lines.
-fn render(
-    cols: &[(&str, usize, bool)],
-    rows: &[Vec<String>],
-    linesize: usize,
-    pagesize: usize,
-) -> String {
-    let mut groups: Vec<Vec<usize>> = vec![vec![]];
-    let mut used = 0;
-    for (i, (_, w, _)) in cols.iter().enumerate() {
-        let w = (*w).min(linesize);
-        let need = if groups.last().unwrap().is_empty() {
-            w
-        } else {
-            used + 1 + w
-        };
-        if need > linesize && !groups.last().unwrap().is_empty() {
-            groups.push(vec![i]);
-            used = w;
-        } else {
-            groups.last_mut().unwrap().push(i);
-            used = need;
-        }
-    }
-    let width = |i: usize| cols[i].1.min(linesize);
-    let fmt = |i: usize, s: &str| -> String {
-        let w = width(i);
-        let s: String = s.chars().take(w).collect();
-        if cols[i].2 {
-            format!("{s:>w$}")
-        } else {
-            format!("{s:<w$}")
-        }
-    };
-    let mut header = String::new();
-    for g in &groups {
-        header.push_str(
-            g.iter()
-                .map(|&i| fmt(i, cols[i].0))
-                .collect::<Vec<_>>()
-                .join(" ")
-                .trim_end(),
-        );
-        header.push('\n');
-        header.push_str(
-            &g.iter()
-                .map(|&i| "-".repeat(width(i)))
-                .collect::<Vec<_>>()
-                .join(" "),
-        );
-        header.push('\n');
-    }
-    let wrapped = groups.len() > 1;
-    let per_row = groups.len() + usize::from(wrapped);
-    let mut out = String::from("SQL> select * from v$view;\n");
-    let mut line_in_page = usize::MAX;
-    for r in rows {
-        if line_in_page.saturating_add(per_row) > pagesize {
-            out.push('\n');
-            out.push_str(&header);
-            line_in_page = 1 + 2 * groups.len();
-        }
-        for g in &groups {
-            out.push_str(
-                g.iter()
-                    .map(|&i| fmt(i, &r[i]))
-                    .collect::<Vec<_>>()
-                    .join(" ")
-                    .trim_end(),
-            );
-            out.push('\n');
-        }
-        if wrapped {
-            out.push('\n');
-        }
-        line_in_page += per_row;
-    }
-    out.push_str(&format!("\n{} rows selected.\n\nSQL> ", rows.len()));
-    out
+/// The rows as SQL*Plus prints them after the prompt and the echoed query.
+fn render(cols: &[Column], rows: &[Vec<String>], linesize: usize, pagesize: usize) -> String {
+    format!(
+        "SQL> select * from v$view;\n{}SQL> ",
+        render_table(cols, rows, Layout::Columns { linesize, pagesize })
+    )
 }
 
-/// A column for the renderer: name, width, right-aligned (numbers).
-type RenderColumn = (&'static str, usize, bool);
+#[test]
+fn the_renderer_prints_what_sqlplus_printed() {
+    let rows = parse_view(WALLET_80, View::EncryptionWallet).unwrap();
+    let text = render_rows(View::EncryptionWallet, &rows, Layout::DEFAULT);
+    let printed = WALLET_80
+        .strip_prefix("SQL> SELECT * FROM V$ENCRYPTION_WALLET;\n")
+        .and_then(|t| t.strip_suffix("SQL> "))
+        .unwrap();
+    assert_eq!(text, printed);
+    let csv = render_rows(View::EncryptionWallet, &rows, Layout::Csv);
+    let printed = WALLET_CSV
+        .strip_prefix("SQL> set markup csv on\nSQL> select * from v$encryption_wallet;\n\n")
+        .unwrap();
+    assert!(csv.starts_with(printed), "{csv}");
+}
 
-fn keys_fixture() -> (Vec<RenderColumn>, Vec<Vec<String>>) {
-    let widths: Vec<RenderColumn> = KEYS_COLUMNS
+fn keys_fixture() -> (Vec<Column>, Vec<Vec<String>>) {
+    let widths: Vec<Column> = KEYS_COLUMNS
         .iter()
-        .map(|c| match *c {
-            "KEY_ID" => (*c, 52, false),
-            "CREATION_TIME" | "ACTIVATION_TIME" => (*c, 35, false),
-            "CREATOR_ID"
-            | "USER_ID"
-            | "CREATOR_DBID"
-            | "CREATOR_INSTANCE_NUMBER"
-            | "CREATOR_INSTANCE_SERIAL"
-            | "CREATOR_PDBID"
-            | "CREATOR_PDBUID"
-            | "ACTIVATING_DBID"
-            | "ACTIVATING_INSTANCE_NUMBER"
-            | "ACTIVATING_INSTANCE_SERIAL"
-            | "ACTIVATING_PDBID"
-            | "ACTIVATING_PDBUID"
-            | "CON_ID" => (*c, 10, true),
-            "CREATOR_PDBGUID" | "ACTIVATING_PDBGUID" => (*c, 32, false),
-            _ => (*c, 14, false),
-        })
+        .map(|c| view_column(Some(View::EncryptionKeys), c))
         .collect();
     let rows: Vec<Vec<String>> = (0..5)
         .map(|n| {
             widths
                 .iter()
-                .map(|(c, _, num)| match *c {
+                .map(|col| match col.name.as_str() {
                     "KEY_ID" => crate::tde::labels::format_key_id(
                         0x06,
                         &crate::tde::labels::MasterKeyId([n as u8 + 1; 16]),
@@ -291,7 +212,7 @@ fn keys_fixture() -> (Vec<RenderColumn>, Vec<Vec<String>>) {
                     "TAG" if n == 2 => String::new(),
                     "CON_ID" => (n % 3).to_string(),
                     "ACTIVATION_TIME" => format!("24-NOV-26 05.0{n}.00.000000 AM +00:00"),
-                    _ if *num => (1000 + n).to_string(),
+                    _ if col.numeric => (1000 + n).to_string(),
                     _ => format!("v{n}"),
                 })
                 .collect()
@@ -317,8 +238,7 @@ fn keys_at_any_linesize_and_pagesize() {
                 let names: Vec<&str> = p.0.iter().map(|(c, _)| c.as_str()).collect();
                 assert_eq!(names, KEYS_COLUMNS, "linesize {linesize}");
                 for ((_, got), want) in p.0.iter().zip(r) {
-                    let w: String = want.chars().take(linesize).collect();
-                    assert_eq!(got, &w, "linesize {linesize} pagesize {pagesize}");
+                    assert_eq!(got, want, "linesize {linesize} pagesize {pagesize}");
                 }
             }
         }
