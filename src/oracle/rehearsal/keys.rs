@@ -1,0 +1,267 @@
+//! The master key statements: migrate to the HSM, reverse-migrate to the file wallet,
+//! SET KEY and USE KEY.
+
+use super::state::{KeyRecord, Ks, now_ms};
+use super::{APPLICATION, HsmKeystore, Rehearsal};
+use crate::oracle::OracleError;
+use crate::secret::Secret;
+use crate::tde::labels::{MasterKeyId, format_key_id, key_metadata_label};
+use crate::tde::ora;
+use crate::tde::request::{KEYSTORE_ALTERED, Reply};
+use crate::tde::sql::{Credential, Options};
+
+impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
+    pub(super) fn new_file_key() -> String {
+        use aes_gcm::aead::{OsRng, rand_core::RngCore};
+        let mut id = [0u8; 16];
+        OsRng.fill_bytes(&mut id);
+        format_key_id(0x01, &MasterKeyId(id))
+    }
+
+    pub(super) fn add_key(&mut self, key_id: String, keystore: Ks, tag: Option<&str>, con_id: u32) {
+        let now = now_ms();
+        self.state.keys.push(KeyRecord {
+            key_id,
+            keystore,
+            tag: tag.unwrap_or("").to_owned(),
+            created_ms: now,
+            activated_ms: now,
+            con_id,
+            backed_up: false,
+        });
+    }
+
+    pub(super) fn set_key(
+        &mut self,
+        tag: Option<&str>,
+        c: &Credential,
+        o: &Options,
+    ) -> Result<Reply, OracleError> {
+        let targets = self.state.targets(o.all_containers);
+        match self.state.primary() {
+            None => Ok(ora::DOES_NOT_EXIST.reply()),
+            Some(Ks::Hsm) => {
+                if !targets.iter().all(|&i| self.state.containers[i].hsm_open) {
+                    return Ok(ora::NOT_OPEN.reply());
+                }
+                match c {
+                    Credential::Hsm { user, password } => {
+                        if let Some(err) = self.hsm_login(user, password)? {
+                            return Ok(err);
+                        }
+                    }
+                    Credential::ExternalStore => {
+                        if !self.state.seps.as_ref().is_some_and(|s| s.valid) {
+                            return Ok(ora::FAILED_TO_OPEN.reply());
+                        }
+                        self.check_token()?;
+                    }
+                    Credential::Password(_) => return Ok(ora::MISMATCH.reply()),
+                }
+                for i in targets {
+                    let key_id = self.new_hsm_key()?;
+                    let con = self.state.containers[i].con_id;
+                    self.add_key(key_id, Ks::Hsm, tag, con);
+                }
+                if o.backup.is_some() {
+                    // (unverified) Oracle ignores or refuses (ORA-46623) WITH BACKUP for an
+                    // HSM keystore depending on the state; the rehearsal ignores it.
+                    self.notes.push(
+                        "WITH BACKUP does not apply to an HSM keystore; nothing was backed up."
+                            .into(),
+                    );
+                }
+                Ok(Reply::done(KEYSTORE_ALTERED))
+            }
+            Some(Ks::File) => {
+                if self.state.file.is_none() {
+                    return Ok(ora::DOES_NOT_EXIST.reply());
+                }
+                if !targets
+                    .iter()
+                    .all(|&i| self.state.containers[i].file_open.is_some())
+                {
+                    return Ok(ora::NOT_OPEN.reply());
+                }
+                let Credential::Password(pw) = c else {
+                    return Ok(ora::MISMATCH.reply());
+                };
+                if !self.file_password_ok(pw) {
+                    return Ok(ora::MISMATCH.reply());
+                }
+                let autologin = self
+                    .state
+                    .containers
+                    .first()
+                    .and_then(|c| c.file_open.as_deref())
+                    != Some("PASSWORD");
+                if o.backup.is_none() && !autologin {
+                    return Ok(ora::NEEDS_BACKUP.reply());
+                }
+                if let Some(t) = &o.backup {
+                    self.backup_file(t.as_deref());
+                }
+                for i in targets {
+                    let con = self.state.containers[i].con_id;
+                    self.add_key(Self::new_file_key(), Ks::File, tag, con);
+                }
+                if let Some(f) = &mut self.state.file {
+                    f.backed_up = false;
+                }
+                Ok(Reply::done(KEYSTORE_ALTERED))
+            }
+        }
+    }
+
+    pub(super) fn use_key(
+        &mut self,
+        id: &MasterKeyId,
+        tag: Option<&str>,
+        c: &Credential,
+    ) -> Result<Reply, OracleError> {
+        if !self.state.keystores().contains(&Ks::Hsm) {
+            return Ok(ora::KEY_NOT_FOUND.reply());
+        }
+        match c {
+            Credential::Hsm { user, password } => {
+                if let Some(err) = self.hsm_login(user, password)? {
+                    return Ok(err);
+                }
+            }
+            Credential::ExternalStore if self.state.seps.as_ref().is_some_and(|s| s.valid) => {
+                self.check_token()?;
+            }
+            _ => return Ok(ora::FAILED_TO_OPEN.reply()),
+        }
+        let label = id.hsm_label();
+        if self.hsm.count_label(&label)? == 0 {
+            self.notes.push(format!(
+                "The token holds no key labelled {label}: generate it first, or check the id."
+            ));
+            return Ok(ora::KEY_NOT_FOUND.reply());
+        }
+        let key_id = format_key_id(0x06, id);
+        let km = key_metadata_label(&key_id);
+        if self.hsm.count_label(&km)? == 0 {
+            self.hsm
+                .create_data_object(&km, APPLICATION, key_id.as_bytes())?;
+            self.created.push(km);
+        }
+        self.ensure_marker()?;
+        let con = self.state.containers[0].con_id;
+        let now = now_ms();
+        match self
+            .state
+            .keys
+            .iter_mut()
+            .find(|k| k.key_id == key_id && k.con_id == con)
+        {
+            Some(k) => {
+                k.activated_ms = now;
+                if let Some(t) = tag {
+                    t.clone_into(&mut k.tag);
+                }
+            }
+            None => self.add_key(key_id, Ks::Hsm, tag, con),
+        }
+        // FORCE KEYSTORE: a closed keystore is opened for the operation and left as it was.
+        Ok(Reply::done(KEYSTORE_ALTERED))
+    }
+
+    pub(super) fn migrate(
+        &mut self,
+        user: &str,
+        hsm_password: &Secret,
+        wallet_password: &Secret,
+        o: &Options,
+    ) -> Result<Reply, OracleError> {
+        let ks = self.state.keystores();
+        if ks.first() != Some(&Ks::Hsm) {
+            self.notes.push(
+                "Set TDE_CONFIGURATION to KEYSTORE_CONFIGURATION=HSM|FILE first (and restart if a keystore was open).".into(),
+            );
+            return Ok(ora::INVALID_OPERATION.reply());
+        }
+        if self.state.file.is_none() {
+            return Ok(ora::DOES_NOT_EXIST.reply());
+        }
+        if !self.file_password_ok(wallet_password) {
+            return Ok(ora::FAILED_TO_OPEN.reply());
+        }
+        let targets = self.state.targets(o.all_containers);
+        for &i in &targets {
+            let con = self.state.containers[i].con_id;
+            match self.state.current_key(con) {
+                None => return Ok(ora::NO_MASTER_KEY.reply()),
+                Some(k) if k.keystore == Ks::Hsm => {
+                    self.notes.push(format!(
+                        "The master key of container {con} is already on the HSM."
+                    ));
+                    return Ok(ora::INVALID_OPERATION.reply());
+                }
+                Some(_) => {}
+            }
+        }
+        if let Some(err) = self.hsm_login(user, hsm_password)? {
+            return Ok(err);
+        }
+        self.ensure_marker()?;
+        if let Some(t) = &o.backup {
+            self.backup_file(t.as_deref());
+        }
+        for i in targets {
+            let key_id = self.new_hsm_key()?;
+            let ct = &mut self.state.containers[i];
+            ct.hsm_open = true;
+            ct.file_open.get_or_insert_with(|| "PASSWORD".to_owned());
+            let con = ct.con_id;
+            self.add_key(key_id, Ks::Hsm, None, con);
+        }
+        Ok(Reply::done(KEYSTORE_ALTERED))
+    }
+
+    pub(super) fn reverse_migrate(
+        &mut self,
+        wallet_password: &Secret,
+        user: &str,
+        hsm_password: &Secret,
+    ) -> Result<Reply, OracleError> {
+        let ks = self.state.keystores();
+        if ks.first() != Some(&Ks::File) || !ks.contains(&Ks::Hsm) {
+            self.notes.push(
+                "Set TDE_CONFIGURATION to KEYSTORE_CONFIGURATION=FILE|HSM first (and restart if a keystore was open).".into(),
+            );
+            return Ok(ora::INVALID_OPERATION.reply());
+        }
+        if self.state.file.is_none() {
+            return Ok(ora::DOES_NOT_EXIST.reply());
+        }
+        if !self.file_password_ok(wallet_password) {
+            return Ok(ora::FAILED_TO_OPEN.reply());
+        }
+        let con = self.state.containers[0].con_id;
+        if !self
+            .state
+            .current_key(con)
+            .is_some_and(|k| k.keystore == Ks::Hsm)
+        {
+            self.notes
+                .push("The current master key is not on the HSM: nothing to reverse.".into());
+            return Ok(ora::INVALID_OPERATION.reply());
+        }
+        if let Some(err) = self.hsm_login(user, hsm_password)? {
+            return Ok(err);
+        }
+        self.backup_file(None);
+        for i in 0..self.state.containers.len() {
+            let ct = &mut self.state.containers[i];
+            ct.file_open.get_or_insert_with(|| "PASSWORD".to_owned());
+            let con = ct.con_id;
+            self.add_key(Self::new_file_key(), Ks::File, None, con);
+        }
+        if let Some(f) = &mut self.state.file {
+            f.backed_up = false;
+        }
+        Ok(Reply::done(KEYSTORE_ALTERED))
+    }
+}

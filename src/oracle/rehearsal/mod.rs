@@ -1,0 +1,329 @@
+//! Rehearsal: a simulated Oracle 19c TDE keystore whose HSM side is the real HSM connection.
+//!
+//! It answers every [`Request`] the way Oracle 19c does for the migration and rotation
+//! procedures: WALLET_ROOT (static: it takes effect at the next restart), TDE_CONFIGURATION (not
+//! before WALLET_ROOT; while a keystore is open a changed KEYSTORE_CONFIGURATION waits for the
+//! keystores to close or the database to restart), the file keystore's states and password,
+//! migrate, reverse migrate, SET KEY, USE KEY, auto-login, backups, the V$ENCRYPTION_WALLET and
+//! V$ENCRYPTION_KEYS rows, and the ORA- errors of wrong orders and wrong passwords.
+//!
+//! Its HSM keystore is the token tdekey is connected to: a migration or `SET KEY` generates a
+//! real `ORACLE.TDE.HSM.MK.06…` AES-256 key (sensitive, not extractable) and a key-metadata data
+//! object, `USE KEY` looks the label up on the token (ORA-28374 when it is not there), and an HSM
+//! password is checked against the token. The simulated database's state is a JSON file in the
+//! data directory (`rehearsal/<name>.json`, mode 0600) so a rehearsal survives a restart of
+//! tdekey. It holds no secret: the file keystore's password is kept as an Argon2id verifier.
+//!
+//! Where Oracle's exact behaviour is not documented the choice is marked (unverified) below.
+//!
+//! Its parts: `state.rs` (the simulated database and its file), `token.rs` (the HSM keystore),
+//! `keystore.rs` (parameters, restarts, opening and closing, backups, auto-login),
+//! `keys.rs` (migrate, reverse migrate, SET KEY, USE KEY) and `views.rs` (what the V$ views
+//! and SHOW PARAMETER show). Every Oracle string it answers with comes from `tde/`.
+
+mod keys;
+mod keystore;
+mod state;
+mod token;
+mod views;
+
+pub use token::{HsmKeystore, LoginRefused};
+
+use super::{Answer, Connector, OracleError};
+use crate::model::{ConnectorKind, Multitenant, PinFormat};
+use crate::secret::Secret;
+use crate::tde::ora;
+use crate::tde::request::{INSTANCE_STARTED, KEYSTORE_ALTERED, Reply, Request, SYSTEM_ALTERED};
+use crate::tde::sql::{Credential, Options};
+use state::{STATE_FORMAT, State};
+use std::path::{Path, PathBuf};
+
+/// What the rehearsal calls itself everywhere it appears.
+pub const LABEL: &str = ConnectorKind::Rehearsal.label();
+
+/// The application attribute of the data objects the rehearsal writes to the token.
+const APPLICATION: &str = "tdekey Rehearsal";
+
+fn sanitize(name: &str) -> String {
+    let s: String = name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    if s.is_empty() { "_".to_owned() } else { s }
+}
+
+/// `<data dir>/rehearsal/<name>.json`
+pub fn state_path(data_dir: &Path, database: &str) -> PathBuf {
+    data_dir
+        .join("rehearsal")
+        .join(format!("{}.json", sanitize(database)))
+}
+
+/// The statements that make a demo database ready for a migration: WALLET_ROOT set (and the
+/// instance restarted), TDE_CONFIGURATION=FILE, a password file keystore, opened, with one
+/// master key, backed up.
+pub fn seed_requests(wallet_root: &str, wallet_password: &Secret) -> Vec<Request> {
+    vec![
+        Request::SetWalletRoot {
+            dir: wallet_root.to_owned(),
+            all_instances: false,
+        },
+        Request::Restart,
+        Request::SetTdeConfiguration {
+            value: "FILE".into(),
+            all_instances: false,
+        },
+        Request::CreateKeystore {
+            password: wallet_password.clone(),
+        },
+        Request::OpenKeystore {
+            credential: Credential::Password(wallet_password.clone()),
+            all_containers: true,
+        },
+        Request::SetKey {
+            tag: Some("initial".into()),
+            credential: Credential::Password(wallet_password.clone()),
+            options: Options {
+                backup: Some(Some("initial".into())),
+                all_containers: true,
+            },
+        },
+    ]
+}
+
+pub struct Rehearsal<'h, K: HsmKeystore + ?Sized = dyn HsmKeystore + 'h> {
+    path: PathBuf,
+    state: State,
+    hsm: &'h mut K,
+    pin_format: PinFormat,
+    notes: Vec<String>,
+    created: Vec<String>,
+}
+
+impl<K: HsmKeystore + ?Sized> std::fmt::Debug for Rehearsal<'_, K> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Rehearsal")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<'h, K: HsmKeystore + ?Sized> Rehearsal<'h, K> {
+    /// with nothing configured (no WALLET_ROOT, no keystore).
+    pub fn open(
+        path: &Path,
+        database: &str,
+        multitenant: Multitenant,
+        hsm: &'h mut K,
+        pin_format: PinFormat,
+    ) -> Result<Self, OracleError> {
+        if multitenant == Multitenant::CdbIsolated {
+            return Err(OracleError::Rehearsal(
+                "the rehearsal simulates a non-CDB or a CDB in united mode; isolated PDB keystores are not simulated. Set the profile's multitenant option to one of those.".into(),
+            ));
+        }
+        let state = match std::fs::read(path) {
+            Ok(bytes) => {
+                let s: State = serde_json::from_slice(&bytes).map_err(|e| {
+                    OracleError::Rehearsal(format!(
+                        "the rehearsal state {} is not readable ({e}). Move it away to start the rehearsal afresh.",
+                        path.display()
+                    ))
+                })?;
+                if s.format != STATE_FORMAT {
+                    return Err(OracleError::Rehearsal(format!(
+                        "the rehearsal state {} has format {}, this tdekey reads format {STATE_FORMAT}.",
+                        path.display(),
+                        s.format
+                    )));
+                }
+                s
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                State::fresh(database, multitenant)
+            }
+            Err(e) => {
+                return Err(OracleError::Rehearsal(format!(
+                    "the rehearsal state {} could not be read: {e}.",
+                    path.display()
+                )));
+            }
+        };
+        Ok(Self {
+            path: path.to_path_buf(),
+            state,
+            hsm,
+            pin_format,
+            notes: Vec::new(),
+            created: Vec::new(),
+        })
+    }
+
+    /// The HSM keystore the rehearsal uses.
+    pub fn keystore(&mut self) -> &mut K {
+        self.hsm
+    }
+}
+
+impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
+    fn save(&self) -> Result<(), OracleError> {
+        use std::io::Write;
+        let dir = self.path.parent().unwrap_or(Path::new("."));
+        let fail = |e: std::io::Error| {
+            OracleError::Rehearsal(format!(
+                "the rehearsal state could not be written to {}: {e}.",
+                self.path.display()
+            ))
+        };
+        crate::paths::create_private_dir(dir).map_err(fail)?;
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
+        let json = serde_json::to_vec_pretty(&self.state)
+            .map_err(|e| OracleError::Rehearsal(format!("the state could not be encoded: {e}.")))?;
+        tmp.write_all(&json).map_err(fail)?;
+        tmp.as_file().sync_all().map_err(fail)?;
+        tmp.persist(&self.path).map_err(|e| fail(e.error))?;
+        Ok(())
+    }
+
+    /// Makes a demo database ready for a migration: WALLET_ROOT set (restarted), a password
+    /// file keystore with one master key, open, backed up, TDE_CONFIGURATION=FILE. Each step is
+    /// an ordinary request, so the demo starts from a state Oracle could be in.
+    pub fn seed(&mut self, wallet_root: &str, wallet_password: &Secret) -> Result<(), OracleError> {
+        for r in &seed_requests(wallet_root, wallet_password) {
+            let a = self.run(r)?;
+            if let Reply::Error { error, .. } = &a.reply {
+                return Err(OracleError::Rehearsal(format!(
+                    "setting up the demo database failed at \"{}\": {}: {}",
+                    r.title(),
+                    error.code,
+                    error.text
+                )));
+            }
+        }
+        Ok(())
+    }
+
+    fn dispatch(&mut self, request: &Request) -> Result<Reply, OracleError> {
+        Ok(match request {
+            Request::QueryWallet => Reply::Rows {
+                rows: self.wallet_rows(),
+            },
+            Request::QueryKeys => {
+                self.auto_open();
+                Reply::Rows {
+                    rows: self.key_rows(),
+                }
+            }
+            Request::ShowParameter(p) => self.show_parameter(*p),
+            Request::SetWalletRoot { dir, .. } => {
+                if dir.trim().is_empty() || !dir.starts_with('/') {
+                    return Ok(ora::SPFILE_UPDATE_FAILED.then(ora::NO_WALLET_ROOT));
+                }
+                self.state.spfile.wallet_root = Some(dir.trim_end_matches('/').to_owned());
+                self.notes.push(
+                    "WALLET_ROOT is a static parameter: it takes effect after a restart.".into(),
+                );
+                Reply::done(SYSTEM_ALTERED)
+            }
+            Request::SetTdeConfiguration { value, .. } => self.set_tde_configuration(value)?,
+            Request::CreateKeystore { password } => self.create_keystore(password)?,
+            Request::OpenKeystore {
+                credential,
+                all_containers,
+            } => self.open_keystore(credential, *all_containers)?,
+            Request::CloseKeystore {
+                credential,
+                all_containers,
+            } => self.close(credential.as_ref(), *all_containers)?,
+            Request::Migrate {
+                hsm_user,
+                hsm_password,
+                wallet_password,
+                options,
+            } => self.migrate(hsm_user, hsm_password, wallet_password, options)?,
+            Request::ReverseMigrate {
+                wallet_password,
+                hsm_user,
+                hsm_password,
+            } => self.reverse_migrate(wallet_password, hsm_user, hsm_password)?,
+            Request::SetKey {
+                tag,
+                credential,
+                options,
+            } => self.set_key(tag.as_deref(), credential, options)?,
+            Request::UseKey {
+                id,
+                tag,
+                credential,
+            } => self.use_key(id, tag.as_deref(), credential)?,
+            Request::AddHsmSecret {
+                hsm_user,
+                hsm_password,
+                seps_dir,
+                local,
+            } => self.add_hsm_secret(hsm_user, hsm_password, seps_dir, *local)?,
+            Request::CreateAutoLogin {
+                dir,
+                password,
+                local,
+            } => self.create_auto_login(dir, password, *local)?,
+            Request::Backup { tag, credential } => self.backup(tag.as_deref(), credential)?,
+            Request::Restart => self.restart(),
+        })
+    }
+}
+
+impl<K: HsmKeystore + ?Sized> Connector for Rehearsal<'_, K> {
+    fn label(&self) -> String {
+        LABEL.to_owned()
+    }
+
+    fn kind(&self) -> ConnectorKind {
+        ConnectorKind::Rehearsal
+    }
+
+    fn run(&mut self, request: &Request) -> Result<Answer, OracleError> {
+        // The statement must build, exactly as for a real database.
+        request.statement()?;
+        self.notes.clear();
+        self.created.clear();
+        let snapshot = |s: &State| serde_json::to_vec(s).unwrap_or_default();
+        let before = snapshot(&self.state);
+        let result = self.dispatch(request);
+        // Saved whenever the state moved (and if it could not be encoded, save says so).
+        let changed = before.is_empty() || snapshot(&self.state) != before;
+        if changed {
+            self.save()?;
+        }
+        match result {
+            Ok(reply) => {
+                // Keep the feedback lines identical to SQL*Plus's, whatever built them.
+                debug_assert!(match &reply {
+                    Reply::Done { feedback } => {
+                        let f = feedback.to_ascii_lowercase();
+                        [KEYSTORE_ALTERED, SYSTEM_ALTERED, INSTANCE_STARTED]
+                            .iter()
+                            .any(|x| f.contains(x))
+                    }
+                    _ => true,
+                });
+                Ok(Answer {
+                    reply,
+                    notes: std::mem::take(&mut self.notes),
+                    hsm_created: std::mem::take(&mut self.created),
+                })
+            }
+            Err(err) if !self.created.is_empty() => Err(OracleError::Rehearsal(format!(
+                "{err} The HSM objects created before the failure stay on the token: {}.",
+                self.created.join(", ")
+            ))),
+            Err(err) => Err(err),
+        }
+    }
+}

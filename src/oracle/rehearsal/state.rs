@@ -1,0 +1,223 @@
+//! The simulated database: its parameters, containers, file keystore, HSM_PASSWORD secret and
+//! master keys, kept as JSON in the data directory (no secret: the keystore password is an
+//! Argon2id verifier).
+
+use crate::model::Multitenant;
+use crate::oracle::OracleError;
+use crate::secret::Secret;
+use serde::{Deserialize, Serialize};
+
+pub(super) const STATE_FORMAT: u32 = 1;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) enum Ks {
+    File,
+    Hsm,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub(super) struct Params {
+    pub(super) wallet_root: Option<String>,
+    pub(super) tde_configuration: Option<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct Container {
+    pub(super) con_id: u32,
+    pub(super) name: String,
+    /// How the file keystore is open here: PASSWORD, AUTOLOGIN, LOCAL_AUTOLOGIN.
+    pub(super) file_open: Option<String>,
+    pub(super) hsm_open: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct FileKeystore {
+    /// Argon2id PHC string of the keystore password (never the password).
+    pub(super) verifier: String,
+    /// `Some(local)` once an auto-login `cwallet.sso` exists.
+    pub(super) autologin: Option<bool>,
+    /// Changed since the last backup?
+    pub(super) backed_up: bool,
+    pub(super) backups: Vec<String>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct Seps {
+    pub(super) dir: String,
+    pub(super) local: bool,
+    pub(super) user: String,
+    /// Whether the stored HSM password logged in when it was added (Oracle only finds out when
+    /// it opens the HSM with EXTERNAL STORE).
+    pub(super) valid: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct KeyRecord {
+    pub(super) key_id: String,
+    pub(super) keystore: Ks,
+    pub(super) tag: String,
+    pub(super) created_ms: i64,
+    pub(super) activated_ms: i64,
+    pub(super) con_id: u32,
+    pub(super) backed_up: bool,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct State {
+    pub(super) format: u32,
+    pub(super) database: String,
+    pub(super) created_ms: i64,
+    pub(super) restarts: u32,
+    pub(super) spfile: Params,
+    pub(super) memory: Params,
+    /// The KEYSTORE_CONFIGURATION the keystores run with now.
+    pub(super) active_configuration: Option<String>,
+    pub(super) containers: Vec<Container>,
+    pub(super) file: Option<FileKeystore>,
+    pub(super) seps: Option<Seps>,
+    pub(super) keys: Vec<KeyRecord>,
+    /// The token the rehearsal's HSM keys live on, fixed at first use.
+    pub(super) hsm_token: Option<String>,
+}
+
+impl State {
+    pub(super) fn fresh(database: &str, multitenant: Multitenant) -> Self {
+        let upper = db_name(database);
+        let containers = match multitenant {
+            Multitenant::NonCdb => vec![Container::new(0, &upper)],
+            Multitenant::CdbUnited | Multitenant::CdbIsolated => {
+                vec![Container::new(1, "CDB$ROOT"), Container::new(3, "PDB1")]
+            }
+        };
+        Self {
+            format: STATE_FORMAT,
+            database: upper,
+            created_ms: now_ms(),
+            restarts: 0,
+            spfile: Params::default(),
+            memory: Params::default(),
+            active_configuration: None,
+            containers,
+            file: None,
+            seps: None,
+            keys: Vec::new(),
+            hsm_token: None,
+        }
+    }
+
+    pub(super) fn cdb(&self) -> bool {
+        self.containers.len() > 1
+    }
+
+    pub(super) fn keystores(&self) -> Vec<Ks> {
+        match self.active_configuration.as_deref() {
+            None => Vec::new(),
+            Some(c) => c
+                .split('|')
+                .filter_map(|p| match p {
+                    "FILE" => Some(Ks::File),
+                    "HSM" => Some(Ks::Hsm),
+                    _ => None,
+                })
+                .collect(),
+        }
+    }
+
+    pub(super) fn primary(&self) -> Option<Ks> {
+        self.keystores().first().copied()
+    }
+
+    pub(super) fn targets(&self, all_containers: bool) -> Vec<usize> {
+        if all_containers {
+            (0..self.containers.len()).collect()
+        } else {
+            vec![0]
+        }
+    }
+
+    pub(super) fn current_key(&self, con_id: u32) -> Option<&KeyRecord> {
+        self.keys
+            .iter()
+            .filter(|k| k.con_id == con_id)
+            .max_by_key(|k| k.activated_ms)
+    }
+
+    pub(super) fn any_open(&self) -> bool {
+        self.containers
+            .iter()
+            .any(|c| c.file_open.is_some() || c.hsm_open)
+    }
+
+    pub(super) fn wallet_dir(&self) -> Option<String> {
+        self.memory
+            .wallet_root
+            .as_ref()
+            .map(|r| format!("{}/tde/", r.trim_end_matches('/')))
+    }
+}
+
+impl Container {
+    pub(super) fn new(con_id: u32, name: &str) -> Self {
+        Self {
+            con_id,
+            name: name.to_owned(),
+            file_open: None,
+            hsm_open: false,
+        }
+    }
+}
+
+/// An Oracle DB_NAME for a profile name: its last word of at most 8 letters and digits, else
+/// its first 8 letters and digits, in upper case ("Rehearsal demo" → DEMO).
+pub(super) fn db_name(profile: &str) -> String {
+    let word = profile
+        .split(|c: char| !c.is_ascii_alphanumeric())
+        .rfind(|w| !w.is_empty() && w.len() <= 8)
+        .map(str::to_owned);
+    let name = word.unwrap_or_else(|| {
+        profile
+            .chars()
+            .filter(char::is_ascii_alphanumeric)
+            .take(8)
+            .collect()
+    });
+    if name.is_empty() {
+        "ORCL".to_owned()
+    } else {
+        name.to_ascii_uppercase()
+    }
+}
+
+pub(super) fn now_ms() -> i64 {
+    crate::model::now_ms()
+}
+
+/// Argon2id with the crate's defaults (19 MiB, 2 passes: OWASP's minimum): these are
+/// rehearsal passwords, checked often in tests.
+pub(super) fn argon() -> argon2::Argon2<'static> {
+    argon2::Argon2::new(
+        argon2::Algorithm::Argon2id,
+        argon2::Version::V0x13,
+        argon2::Params::default(),
+    )
+}
+
+pub(super) fn make_verifier(password: &Secret) -> Result<String, OracleError> {
+    use argon2::password_hash::{PasswordHasher, SaltString};
+    let salt = SaltString::generate(&mut aes_gcm::aead::OsRng);
+    argon()
+        .hash_password(password.expose().as_bytes(), &salt)
+        .map(|h| h.to_string())
+        .map_err(|e| OracleError::Rehearsal(format!("could not derive a password verifier: {e}")))
+}
+
+pub(super) fn verify(verifier: &str, password: &Secret) -> bool {
+    use argon2::password_hash::{PasswordHash, PasswordVerifier};
+    PasswordHash::new(verifier)
+        .map(|h| {
+            argon()
+                .verify_password(password.expose().as_bytes(), &h)
+                .is_ok()
+        })
+        .unwrap_or(false)
+}

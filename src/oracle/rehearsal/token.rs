@@ -1,0 +1,109 @@
+//! The HSM side of a rehearsal: its keystore is a real token, reached through [`HsmKeystore`]
+//! (implemented for the HSM adapter in the workflow layer).
+
+use super::{APPLICATION, Rehearsal};
+use crate::model::PinFormat;
+use crate::oracle::OracleError;
+use crate::secret::Secret;
+use crate::tde::labels::{MasterKeyId, SUPPORTED_IDEN, format_key_id, key_metadata_label};
+use crate::tde::ora;
+use crate::tde::request::Reply;
+
+/// The HSM side of a rehearsal: the token its HSM keystore lives on. The HSM adapter
+/// implements it in the workflow layer, so this adapter knows no other adapter.
+pub trait HsmKeystore {
+    /// The label of the token a session is open on.
+    fn token_label(&self) -> Option<String>;
+    fn logged_in(&self) -> bool;
+    /// Checks an HSM password the way a database would when a statement carries it.
+    fn check_login(
+        &mut self,
+        user: &str,
+        password: &Secret,
+        format: PinFormat,
+    ) -> Result<(), LoginRefused>;
+    /// How many objects the session sees with this label.
+    fn count_label(&self, label: &str) -> Result<usize, OracleError>;
+    /// Creates a private token data object.
+    fn create_data_object(
+        &self,
+        label: &str,
+        application: &str,
+        value: &[u8],
+    ) -> Result<(), OracleError>;
+    /// Generates a master key as Oracle does: a random 16-byte id from the HSM, an AES-256
+    /// key labelled `ORACLE.TDE.HSM.MK.06<id>`, sensitive and never extractable.
+    fn generate_master_key(&self) -> Result<MasterKeyId, OracleError>;
+}
+
+/// Why the token did not accept an HSM password.
+#[derive(Debug)]
+pub enum LoginRefused {
+    /// A wrong password or user (the sentence says which).
+    Wrong(String),
+    /// The user is locked (CKR_PIN_LOCKED).
+    Locked,
+    /// Something else failed.
+    Fault(OracleError),
+}
+
+impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
+    /// Checks an HSM password against the token. `Ok(None)`: accepted.
+    pub(super) fn hsm_login(
+        &mut self,
+        user: &str,
+        password: &Secret,
+    ) -> Result<Option<Reply>, OracleError> {
+        self.check_token()?;
+        match self.hsm.check_login(user, password, self.pin_format) {
+            Ok(()) => Ok(None),
+            Err(LoginRefused::Wrong(e)) => {
+                self.notes
+                    .push(format!("The HSM refused the password: {e}"));
+                Ok(Some(ora::FAILED_TO_OPEN.then(ora::HSM_PIN_INCORRECT)))
+            }
+            Err(LoginRefused::Locked) => Ok(Some(ora::FAILED_TO_OPEN.then(ora::HSM_PIN_LOCKED))),
+            Err(LoginRefused::Fault(e)) => Err(e),
+        }
+    }
+
+    /// The rehearsal's HSM keys stay on one token.
+    pub(super) fn check_token(&mut self) -> Result<(), OracleError> {
+        let current = self.hsm.token_label().ok_or_else(|| {
+                OracleError::Rehearsal(
+                    "tdekey has no session on the token this rehearsal uses. Connect to its HSM connection profile first (the HSM screen, or --profile on the command line).".into(),
+                )
+            })?;
+        match &self.state.hsm_token {
+            Some(t) if *t != current => Err(OracleError::Rehearsal(format!(
+                "this rehearsal keeps its HSM keys on token {t:?}, but tdekey is connected to {current:?}. Connect to {t:?} first."
+            ))),
+            Some(_) => Ok(()),
+            None => {
+                self.state.hsm_token = Some(current);
+                Ok(())
+            }
+        }
+    }
+
+    pub(super) fn ensure_marker(&mut self) -> Result<(), OracleError> {
+        if self.hsm.count_label(SUPPORTED_IDEN)? == 0 {
+            self.hsm
+                .create_data_object(SUPPORTED_IDEN, APPLICATION, b"tdekey rehearsal")?;
+            self.created.push(SUPPORTED_IDEN.to_owned());
+        }
+        Ok(())
+    }
+
+    /// Generates an HSM master key as Oracle would, with its key-metadata object.
+    pub(super) fn new_hsm_key(&mut self) -> Result<String, OracleError> {
+        let id = self.hsm.generate_master_key()?;
+        self.created.push(id.hsm_label());
+        let key_id = format_key_id(0x06, &id);
+        let km = key_metadata_label(&key_id);
+        self.hsm
+            .create_data_object(&km, APPLICATION, key_id.as_bytes())?;
+        self.created.push(km);
+        Ok(key_id)
+    }
+}

@@ -1,0 +1,215 @@
+//! What the simulated database shows: V$ENCRYPTION_WALLET, V$ENCRYPTION_KEYS and SHOW
+//! PARAMETER, built with the typed rows of `tde::views`.
+
+use super::state::{KeyRecord, Ks};
+use super::{HsmKeystore, Rehearsal};
+use crate::tde::output::Row;
+use crate::tde::request::{ParameterName, Reply};
+use crate::tde::sql::tde_configuration_value;
+
+impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
+    /// Opens auto-login keystores, as Oracle does at startup and on a query of the view.
+    pub(super) fn auto_open(&mut self) {
+        let ks = self.state.keystores();
+        if ks.contains(&Ks::File)
+            && let Some(local) = self.state.file.as_ref().and_then(|f| f.autologin)
+        {
+            let how = if local {
+                "LOCAL_AUTOLOGIN"
+            } else {
+                "AUTOLOGIN"
+            };
+            for c in &mut self.state.containers {
+                if c.file_open.is_none() {
+                    c.file_open = Some(how.to_owned());
+                }
+            }
+        }
+        if ks.contains(&Ks::Hsm)
+            && self.state.seps.as_ref().is_some_and(|s| s.valid)
+            && self.hsm.logged_in()
+        {
+            for c in &mut self.state.containers {
+                c.hsm_open = true;
+            }
+        }
+    }
+
+    pub(super) fn wallet_rows(&mut self) -> Vec<Row> {
+        use crate::tde::views::{
+            FullyBackedUp, KeystoreMode, WalletOrder, WalletRow, WalletStatus, WalletType, WrlType,
+        };
+        self.auto_open();
+        let st = &self.state;
+        let ks = st.keystores();
+        let mut rows = Vec::new();
+        for c in &st.containers {
+            let keystore_mode = if c.con_id <= 1 {
+                KeystoreMode::None
+            } else {
+                KeystoreMode::United
+            };
+            // The FILE keystore's directory shows in the root's (or the non-CDB's) row.
+            let dir = if c.con_id <= 1 {
+                st.wallet_dir().unwrap_or_default()
+            } else {
+                String::new()
+            };
+            let current = st.current_key(c.con_id);
+            if ks.is_empty() {
+                rows.push(WalletRow {
+                    wrl_type: WrlType::File,
+                    wrl_parameter: st.wallet_dir().unwrap_or_default(),
+                    status: WalletStatus::NotAvailable,
+                    wallet_type: WalletType::Unknown,
+                    wallet_order: WalletOrder::Single,
+                    keystore_mode,
+                    fully_backed_up: FullyBackedUp::Undefined,
+                    con_id: c.con_id,
+                });
+                continue;
+            }
+            for (i, k) in ks.iter().enumerate() {
+                let wallet_order = match (ks.len(), i) {
+                    (1, _) => WalletOrder::Single,
+                    (_, 0) => WalletOrder::Primary,
+                    _ => WalletOrder::Secondary,
+                };
+                let (wrl_type, wrl_parameter, status, wallet_type, fully_backed_up) = match k {
+                    Ks::File => {
+                        let (status, wallet_type, backed) = match (&st.file, &c.file_open) {
+                            (None, _) => (
+                                WalletStatus::NotAvailable,
+                                WalletType::Unknown,
+                                FullyBackedUp::Undefined,
+                            ),
+                            (Some(_), None) => (
+                                WalletStatus::Closed,
+                                WalletType::Unknown,
+                                FullyBackedUp::Undefined,
+                            ),
+                            (Some(f), Some(how)) => {
+                                let has_key = st
+                                    .keys
+                                    .iter()
+                                    .any(|x| x.con_id == c.con_id && x.keystore == Ks::File);
+                                (
+                                    if has_key {
+                                        WalletStatus::Open
+                                    } else {
+                                        WalletStatus::OpenNoMasterKey
+                                    },
+                                    WalletType::parse(how),
+                                    if f.backed_up {
+                                        FullyBackedUp::Yes
+                                    } else {
+                                        FullyBackedUp::No
+                                    },
+                                )
+                            }
+                        };
+                        (WrlType::File, dir.clone(), status, wallet_type, backed)
+                    }
+                    Ks::Hsm => {
+                        let (status, wallet_type) = if !c.hsm_open {
+                            (WalletStatus::Closed, WalletType::Unknown)
+                        } else if current.is_some_and(|k| k.keystore == Ks::Hsm) {
+                            (WalletStatus::Open, WalletType::Hsm)
+                        } else {
+                            (WalletStatus::OpenNoMasterKey, WalletType::Hsm)
+                        };
+                        (
+                            WrlType::Hsm,
+                            String::new(),
+                            status,
+                            wallet_type,
+                            FullyBackedUp::Undefined,
+                        )
+                    }
+                };
+                rows.push(WalletRow {
+                    wrl_type,
+                    wrl_parameter,
+                    status,
+                    wallet_type,
+                    wallet_order,
+                    keystore_mode,
+                    fully_backed_up,
+                    con_id: c.con_id,
+                });
+            }
+        }
+        rows.iter().map(WalletRow::to_row).collect()
+    }
+
+    pub(super) fn key_rows(&self) -> Vec<Row> {
+        use crate::tde::views::{KeyOrigin, KeyPdb, KeyRow, KeystoreType};
+        let st = &self.state;
+        let dbid = {
+            use sha2::Digest;
+            let h = sha2::Sha256::digest(st.database.as_bytes());
+            u32::from_be_bytes([h[0], h[1], h[2], h[3]]) & 0x7fff_ffff
+        };
+        let origin = KeyOrigin {
+            db_name: st.database.clone(),
+            dbid,
+            instance_name: st.database.to_ascii_lowercase(),
+            instance_number: 1,
+            instance_serial: st.restarts + 1,
+        };
+        let mut keys: Vec<&KeyRecord> = st
+            .keys
+            .iter()
+            .filter(|k| {
+                st.containers.iter().any(|c| {
+                    c.con_id == k.con_id
+                        && match k.keystore {
+                            Ks::File => c.file_open.is_some(),
+                            Ks::Hsm => c.hsm_open,
+                        }
+                })
+            })
+            .collect();
+        keys.sort_by_key(|k| (k.con_id, k.created_ms));
+        keys.into_iter()
+            .map(|k| {
+                KeyRow {
+                    key_id: k.key_id.clone(),
+                    tag: k.tag.clone(),
+                    created_ms: k.created_ms,
+                    activated_ms: k.activated_ms,
+                    keystore_type: match k.keystore {
+                        Ks::File => KeystoreType::SoftwareKeystore,
+                        Ks::Hsm => KeystoreType::Hsm,
+                    },
+                    backed_up: k.backed_up,
+                    origin: origin.clone(),
+                    pdb: st.cdb().then(|| KeyPdb {
+                        name: st
+                            .containers
+                            .iter()
+                            .find(|c| c.con_id == k.con_id)
+                            .map(|c| c.name.clone())
+                            .unwrap_or_default(),
+                        id: k.con_id,
+                    }),
+                    con_id: k.con_id,
+                }
+                .to_row()
+            })
+            .collect()
+    }
+
+    pub(super) fn show_parameter(&self, p: ParameterName) -> Reply {
+        let value = match p {
+            ParameterName::WalletRoot => self.state.memory.wallet_root.clone(),
+            ParameterName::TdeConfiguration => self
+                .state
+                .memory
+                .tde_configuration
+                .as_deref()
+                .map(tde_configuration_value),
+        };
+        p.reply(&value.unwrap_or_default())
+    }
+}
