@@ -14,11 +14,12 @@ pub(super) fn inspect(
     files_only: bool,
     json_out: bool,
 ) -> Result<ExitCode, CliError> {
-    use crate::wallet::{EntryKind, inspect_root};
-    let report = root.map(inspect_root);
+    use crate::databases::{keystore_file, wallet_files};
+    use crate::wallet::EntryKind;
+    let report = root.map(wallet_files);
     let wallet = match (file, root) {
         (Some(f), _) => Some(f.to_path_buf()),
-        (None, Some(r)) => Some(r.join("tde").join("ewallet.p12")).filter(|p| p.is_file()),
+        (None, Some(r)) => keystore_file(r),
         (None, None) => None,
     };
     let mut contents = None;

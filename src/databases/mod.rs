@@ -9,7 +9,9 @@ mod wallet;
 
 pub use demo::ensure_demo_database;
 pub use statement::{Ran, Reach, connector_for, run_statement};
-pub use wallet::{WalletReport, inspect_wallet_root, read_wallet_file};
+pub use wallet::{
+    WalletReport, inspect_wallet_root, keystore_file, read_wallet_file, wallet_files,
+};
 
 use crate::audit::{Action, AuditError, Auditor, Entry};
 use crate::hsm::HsmError;

@@ -5,8 +5,9 @@
 use super::DatabaseError;
 use crate::audit::{Action, Auditor, Entry};
 use crate::secret::Secret;
+use crate::tde::layout;
 use crate::wallet::{self, RootReport, WalletContents};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// What the inspector found under a WALLET_ROOT.
 #[derive(Clone, Debug)]
@@ -16,10 +17,21 @@ pub struct WalletReport {
     pub contents: Option<Result<WalletContents, String>>,
 }
 
+/// The keystore files of a WALLET_ROOT (owners, modes, backups, isolated PDB keystores) with
+/// warnings about who can read them. Nothing is opened, so nothing is recorded.
+pub fn wallet_files(root: &Path) -> RootReport {
+    wallet::inspect_root(root)
+}
+
+/// `WALLET_ROOT/tde/ewallet.p12`, when it exists.
+pub fn keystore_file(root: &Path) -> Option<PathBuf> {
+    Some(root.join(layout::KEYSTORE_DIR).join(layout::EWALLET)).filter(|f| f.is_file())
+}
+
 /// The files of a WALLET_ROOT and, with the password, the entries of its `tde/ewallet.p12`.
 pub fn inspect_wallet_root(a: &mut Auditor, root: &Path, password: Option<Secret>) -> WalletReport {
-    let report = wallet::inspect_root(root);
-    let file = root.join("tde").join("ewallet.p12");
+    let report = wallet_files(root);
+    let file = root.join(layout::KEYSTORE_DIR).join(layout::EWALLET);
     let contents = match password {
         Some(pw) if file.is_file() => {
             Some(read_wallet_file(a, &file, pw).map_err(|e| e.to_string()))

@@ -64,12 +64,8 @@ impl Worker for HsmWorker {
         }
         match job {
             Job::Connect { module } => {
-                // One PKCS#11 context per process: the old module goes before another loads.
-                // Whatever happens next, nothing stays connected from before.
-                if let Some(h) = self.hsm.take() {
-                    let _ = session::disconnect(a, h);
-                }
-                let Connected { hsm, report } = session::connect(a, &module, "gui")?;
+                let Connected { hsm, report } =
+                    session::switch_module(a, self.hsm.take(), &module, "gui")?;
                 self.hsm = Some(hsm);
                 Ok(Event::Connected(Arc::new(report)))
             }

@@ -112,6 +112,21 @@ pub fn connect(a: &mut Auditor, module: &Path, via: &str) -> Result<Connected, S
     }
 }
 
+/// Connects to `module`, first disconnecting from the module loaded before (one PKCS#11
+/// context per process): whatever happens, nothing stays connected from before. The
+/// disconnection is recorded like any other; its failure does not stop the new connection.
+pub fn switch_module(
+    a: &mut Auditor,
+    previous: Option<Hsm>,
+    module: &Path,
+    via: &str,
+) -> Result<Connected, SessionError> {
+    if let Some(h) = previous {
+        let _ = disconnect(a, h);
+    }
+    connect(a, module, via)
+}
+
 /// Closes the session and finalizes the module (`hsm.disconnect`).
 pub fn disconnect(a: &mut Auditor, hsm: Hsm) -> Result<(), SessionError> {
     let entry = Entry::new(

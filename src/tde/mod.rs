@@ -4,6 +4,7 @@
 //! and ORA- errors) both ways: parsed and rendered.
 
 pub mod labels;
+pub mod layout;
 pub mod ora;
 pub mod output;
 pub mod render;

@@ -142,11 +142,7 @@ pub fn console_ui(
         u.clone_into(&mut st.hsm_user);
     }
     let pin_format = hsm_profile.map_or(PinFormat::Plain, |p| p.pin_format);
-    let token = hsm_profile.map(|p| match (&p.token_label, p.slot_id) {
-        (Some(l), _) => crate::model::TokenSelector::Label(l.clone()),
-        (None, Some(s)) => crate::model::TokenSelector::Slot(s),
-        (None, None) => crate::model::TokenSelector::Only,
-    });
+    let token = hsm_profile.map(crate::model::HsmProfile::selector);
     let busy = engine.is_pending(Task::Oracle);
     ui.horizontal(|ui| {
         ui.heading(format!("Run against {}", db.name));

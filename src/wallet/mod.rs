@@ -7,6 +7,7 @@
 
 use crate::secret::Secret;
 use crate::tde::labels::parse_key_id;
+use crate::tde::layout;
 use der::asn1::{ObjectIdentifier, OctetString, Utf8StringRef};
 use der::{Decode, Encode};
 use serde::Serialize;
@@ -455,7 +456,7 @@ fn backups_in(tde: &std::path::Path) -> Vec<String> {
         .map(|d| {
             d.filter_map(|e| e.ok())
                 .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| n.starts_with("ewallet_") && n.ends_with(".p12"))
+                .filter(|n| layout::is_backup_name(n))
                 .collect()
         })
         .unwrap_or_default();
@@ -471,14 +472,14 @@ fn permission_warnings(paths: &[std::path::PathBuf], files: &[FileInfo], out: &m
             continue;
         };
         let others = m.mode() & 0o077;
-        if p.ends_with("cwallet.sso") && others != 0 {
+        if p.ends_with(layout::CWALLET) && others != 0 {
             out.push(format!(
                 "{} (auto-login) is readable by {} (mode {}): anyone who can read it can open the keystore without a password. Make it 0600, owned by the database owner.",
                 p.display(),
                 if m.mode() & 0o007 != 0 { "other users" } else { "its group" },
                 f.mode.as_deref().unwrap_or("?")
             ));
-        } else if p.ends_with("ewallet.p12") && m.mode() & 0o007 != 0 {
+        } else if p.ends_with(layout::EWALLET) && m.mode() & 0o007 != 0 {
             out.push(format!(
                 "{} is readable by other users (mode {}): it is only as strong as its password against them. Make it 0600.",
                 p.display(),
@@ -507,12 +508,13 @@ fn info(path: &std::path::Path) -> FileInfo {
 
 /// Lists the keystore files of a WALLET_ROOT, with warnings about their permissions.
 pub fn inspect_root(root: &std::path::Path) -> RootReport {
-    let tde = root.join("tde");
+    let tde = root.join(layout::KEYSTORE_DIR);
+    let seps = root.join(layout::SEPS_DIR);
     let paths = [
-        tde.join("ewallet.p12"),
-        tde.join("cwallet.sso"),
-        root.join("tde_seps"),
-        root.join("tde_seps").join("cwallet.sso"),
+        tde.join(layout::EWALLET),
+        tde.join(layout::CWALLET),
+        seps.clone(),
+        seps.join(layout::CWALLET),
     ];
     let files: Vec<FileInfo> = paths.iter().map(|p| info(p)).collect();
     let backups = backups_in(&tde);
@@ -528,14 +530,14 @@ pub fn inspect_root(root: &std::path::Path) -> RootReport {
             .map(|d| {
                 d.filter_map(|e| e.ok())
                     .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| is_pdb_guid(n) && root.join(n).join("tde").is_dir())
+                    .filter(|n| is_pdb_guid(n) && root.join(n).join(layout::KEYSTORE_DIR).is_dir())
                     .collect()
             })
             .unwrap_or_default();
         guids.sort();
         for guid in guids {
-            let pdb_tde = root.join(&guid).join("tde");
-            let pdb_paths = [pdb_tde.join("ewallet.p12"), pdb_tde.join("cwallet.sso")];
+            let pdb_tde = root.join(&guid).join(layout::KEYSTORE_DIR);
+            let pdb_paths = [pdb_tde.join(layout::EWALLET), pdb_tde.join(layout::CWALLET)];
             let pdb_files: Vec<FileInfo> = pdb_paths.iter().map(|p| info(p)).collect();
             permission_warnings(&pdb_paths, &pdb_files, &mut warnings);
             pdb_keystores.push(PdbKeystore {

@@ -4,9 +4,9 @@ use super::state::{FileKeystore, Ks, Seps, make_verifier, verify};
 use super::{HsmKeystore, Rehearsal};
 use crate::oracle::OracleError;
 use crate::secret::Secret;
-use crate::tde::ora;
 use crate::tde::request::{INSTANCE_STARTED, KEYSTORE_ALTERED, Reply, SYSTEM_ALTERED};
 use crate::tde::sql::{Credential, keystore_configuration};
+use crate::tde::{layout, ora};
 
 impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
     pub(super) fn restart(&mut self) -> Reply {
@@ -220,7 +220,7 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
         let Some(root) = self.state.memory.wallet_root.clone() else {
             return Ok(ora::NO_WALLET_ROOT.reply());
         };
-        let expected = format!("{}/tde_seps", root.trim_end_matches('/'));
+        let expected = layout::under_root(&root, layout::SEPS_DIR);
         if dir.trim_end_matches('/') != expected {
             self.notes.push(format!(
                 "Oracle reads the HSM_PASSWORD secret only from {expected}; this one went to {dir}."
@@ -291,10 +291,7 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
     pub(super) fn backup_file(&mut self, tag: Option<&str>) {
         if let Some(f) = &mut self.state.file {
             let stamp = chrono::Utc::now().format("%Y%m%d%H%M%S");
-            let name = match tag {
-                Some(t) => format!("ewallet_{stamp}_{t}.p12"),
-                None => format!("ewallet_{stamp}.p12"),
-            };
+            let name = layout::backup_name(&stamp.to_string(), tag);
             f.backups.push(name.clone());
             f.backed_up = true;
             for k in &mut self.state.keys {

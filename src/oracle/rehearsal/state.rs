@@ -5,6 +5,7 @@
 use crate::model::Multitenant;
 use crate::oracle::OracleError;
 use crate::secret::Secret;
+use crate::tde::layout;
 use serde::{Deserialize, Serialize};
 
 pub(super) const STATE_FORMAT: u32 = 1;
@@ -152,7 +153,7 @@ impl State {
         self.memory
             .wallet_root
             .as_ref()
-            .map(|r| format!("{}/tde/", r.trim_end_matches('/')))
+            .map(|r| format!("{}/", layout::under_root(r, layout::KEYSTORE_DIR)))
     }
 }
 

@@ -52,8 +52,8 @@ impl DirectoryField {
     pub fn default_for(self, db: &DatabaseProfile) -> String {
         match self {
             DirectoryField::WalletRoot => db.wallet_root.clone().unwrap_or_default(),
-            DirectoryField::TdeSeps => db.wallet_dir("tde_seps"),
-            DirectoryField::Tde => db.wallet_dir("tde"),
+            DirectoryField::TdeSeps => db.wallet_dir(super::super::layout::SEPS_DIR),
+            DirectoryField::Tde => db.wallet_dir(super::super::layout::KEYSTORE_DIR),
         }
     }
 }
