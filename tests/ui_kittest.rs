@@ -508,7 +508,7 @@ fn the_rehearsal_demo_migrates_through_the_console() {
 
     // Migrating while TDE_CONFIGURATION is FILE: Oracle's error, shown as such.
     choose_statement(&mut h, "Migrate the master key to the HSM");
-    assert_eq!(h.state().databases.console.hsm_user, "demo_cu");
+    assert_eq!(h.state().databases.console.draft.hsm_user, "demo_cu");
     type_into(&mut h, "HSM password", DEMO_USER_PIN);
     type_into(&mut h, "Wallet password", "demo-wallet-1234");
     assert!(

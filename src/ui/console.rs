@@ -12,19 +12,12 @@ use crate::tde::sql::KEYSTORE_CONFIGURATIONS;
 use egui::{Color32, RichText};
 
 pub struct ConsoleState {
-    pub kind: RequestKind,
-    pub auth: CredentialChoice,
-    pub hsm_user: String,
+    /// The form's plain fields. Its secrets stay empty here: the passwords are typed into the
+    /// buffers below and put into a copy of the draft only when the request is built.
+    pub draft: Draft,
     pub hsm_password: SecretBuffer,
     pub wallet_password: SecretBuffer,
     pub db_password: SecretBuffer,
-    pub tag: String,
-    pub key_id: String,
-    pub dir: String,
-    pub configuration: String,
-    pub all_containers: bool,
-    pub with_backup: bool,
-    pub local: bool,
     /// The Manual connector's open question, the paste box and the reveal toggle.
     pub ask: Option<ManualAsk>,
     pub paste: String,
@@ -39,21 +32,11 @@ pub struct ConsoleState {
 
 impl Default for ConsoleState {
     fn default() -> Self {
-        let draft = Draft::default();
         Self {
-            kind: draft.kind,
-            auth: draft.credential,
-            hsm_user: String::new(),
+            draft: Draft::default(),
             hsm_password: SecretBuffer::new(),
             wallet_password: SecretBuffer::new(),
             db_password: SecretBuffer::new(),
-            tag: String::new(),
-            key_id: String::new(),
-            dir: String::new(),
-            configuration: draft.configuration,
-            all_containers: draft.all_containers,
-            with_backup: draft.with_backup,
-            local: draft.local,
             ask: None,
             paste: String::new(),
             reveal: false,
@@ -69,18 +52,9 @@ impl ConsoleState {
     /// The form's fields as a [`Draft`].
     fn draft(&self) -> Draft {
         Draft {
-            kind: self.kind,
-            credential: self.auth,
-            hsm_user: self.hsm_user.clone(),
             hsm_password: self.hsm_password.to_secret(),
             wallet_password: self.wallet_password.to_secret(),
-            tag: self.tag.clone(),
-            key_id: self.key_id.clone(),
-            dir: self.dir.clone(),
-            configuration: self.configuration.clone(),
-            all_containers: self.all_containers,
-            with_backup: self.with_backup,
-            local: self.local,
+            ..self.draft.clone()
         }
     }
 
@@ -136,10 +110,10 @@ pub fn console_ui(
     engine: &Engine,
     queue: &mut Vec<Command>,
 ) {
-    if st.hsm_user.is_empty()
+    if st.draft.hsm_user.is_empty()
         && let Some(u) = hsm_user.or(hsm_profile.map(|p| p.user_name.as_str()))
     {
-        u.clone_into(&mut st.hsm_user);
+        u.clone_into(&mut st.draft.hsm_user);
     }
     let pin_format = hsm_profile.map_or(PinFormat::Plain, |p| p.pin_format);
     let token = hsm_profile.map(crate::model::HsmProfile::selector);
@@ -186,10 +160,10 @@ pub fn console_ui(
             egui::ComboBox::from_id_salt("console_kind")
                 .width(360.0)
                 .height(600.0)
-                .selected_text(st.kind.title())
+                .selected_text(st.draft.kind.title())
                 .show_ui(ui, |ui| {
                     for k in RequestKind::ALL {
-                        ui.selectable_value(&mut st.kind, *k, k.title());
+                        ui.selectable_value(&mut st.draft.kind, *k, k.title());
                     }
                 })
                 .response
@@ -281,14 +255,22 @@ pub fn console_ui(
 }
 
 fn form_rows_ui(ui: &mut egui::Ui, st: &mut ConsoleState, db: &DatabaseProfile) {
-    let needs = st.kind.needs(st.auth, st.with_backup);
+    let needs = st.draft.needs();
     if needs.credential_choice {
         ui.label("Authenticate with");
         ui.horizontal(|ui| {
-            ui.radio_value(&mut st.auth, CredentialChoice::Hsm, "HSM user:password");
-            ui.radio_value(&mut st.auth, CredentialChoice::Wallet, "wallet password");
             ui.radio_value(
-                &mut st.auth,
+                &mut st.draft.credential,
+                CredentialChoice::Hsm,
+                "HSM user:password",
+            );
+            ui.radio_value(
+                &mut st.draft.credential,
+                CredentialChoice::Wallet,
+                "wallet password",
+            );
+            ui.radio_value(
+                &mut st.draft.credential,
                 CredentialChoice::ExternalStore,
                 "EXTERNAL STORE",
             );
@@ -296,7 +278,7 @@ fn form_rows_ui(ui: &mut egui::Ui, st: &mut ConsoleState, db: &DatabaseProfile) 
         ui.end_row();
     }
     if needs.hsm_login {
-        super::labelled_edit(ui, "HSM user", &mut st.hsm_user, "crypto user", 220.0);
+        super::labelled_edit(ui, "HSM user", &mut st.draft.hsm_user, "crypto user", 220.0);
         ui.end_row();
         let l = ui.label("HSM password");
         password_ui(
@@ -332,10 +314,10 @@ fn form_rows_ui(ui: &mut egui::Ui, st: &mut ConsoleState, db: &DatabaseProfile) 
     if needs.configuration {
         let l = ui.label("KEYSTORE_CONFIGURATION");
         egui::ComboBox::from_id_salt("console_config")
-            .selected_text(st.configuration.as_str())
+            .selected_text(st.draft.configuration.as_str())
             .show_ui(ui, |ui| {
                 for c in KEYSTORE_CONFIGURATIONS {
-                    ui.selectable_value(&mut st.configuration, (*c).to_owned(), *c);
+                    ui.selectable_value(&mut st.draft.configuration, (*c).to_owned(), *c);
                 }
             })
             .response
@@ -346,7 +328,7 @@ fn form_rows_ui(ui: &mut egui::Ui, st: &mut ConsoleState, db: &DatabaseProfile) 
         super::labelled_edit(
             ui,
             "Key id (34 hex digits)",
-            &mut st.key_id,
+            &mut st.draft.key_id,
             "06… as in ORACLE.TDE.HSM.MK.06…",
             320.0,
         );
@@ -354,26 +336,26 @@ fn form_rows_ui(ui: &mut egui::Ui, st: &mut ConsoleState, db: &DatabaseProfile) 
     }
     if let Some(field) = needs.directory {
         let hint = field.default_for(db);
-        super::labelled_edit(ui, "Directory", &mut st.dir, &hint, 320.0);
+        super::labelled_edit(ui, "Directory", &mut st.draft.dir, &hint, 320.0);
         ui.end_row();
     }
     if needs.local {
         ui.label("Auto-login");
-        ui.checkbox(&mut st.local, "LOCAL (this host only)");
+        ui.checkbox(&mut st.draft.local, "LOCAL (this host only)");
         ui.end_row();
     }
     if needs.with_backup {
         ui.label("Backup");
-        ui.checkbox(&mut st.with_backup, "WITH BACKUP");
+        ui.checkbox(&mut st.draft.with_backup, "WITH BACKUP");
         ui.end_row();
     }
     if needs.tag {
-        super::labelled_edit(ui, "Tag", &mut st.tag, "optional", 220.0);
+        super::labelled_edit(ui, "Tag", &mut st.draft.tag, "optional", 220.0);
         ui.end_row();
     }
     if needs.all_containers && db.multitenant != crate::model::Multitenant::NonCdb {
         ui.label("Containers");
-        ui.checkbox(&mut st.all_containers, "CONTAINER = ALL");
+        ui.checkbox(&mut st.draft.all_containers, "CONTAINER = ALL");
         ui.end_row();
     }
 }
