@@ -11,6 +11,7 @@ use crate::tde::request::{CredentialChoice, Draft, DraftError, Reply, Request, R
 use crate::tde::sql::KEYSTORE_CONFIGURATIONS;
 use egui::{Color32, RichText};
 
+#[derive(Default)]
 pub struct ConsoleState {
     /// The form's plain fields. Its secrets stay empty here: the passwords are typed into the
     /// buffers below and put into a copy of the draft only when the request is built.
@@ -28,24 +29,6 @@ pub struct ConsoleState {
     pub confirm: bool,
     /// The database the last request went to.
     pub database: Option<String>,
-}
-
-impl Default for ConsoleState {
-    fn default() -> Self {
-        Self {
-            draft: Draft::default(),
-            hsm_password: SecretBuffer::new(),
-            wallet_password: SecretBuffer::new(),
-            db_password: SecretBuffer::new(),
-            ask: None,
-            paste: String::new(),
-            reveal: false,
-            answer: None,
-            error: None,
-            confirm: false,
-            database: None,
-        }
-    }
 }
 
 impl ConsoleState {
