@@ -1,8 +1,15 @@
 //! tdekey: a desktop assistant for Oracle TDE master keys kept in a PKCS#11 HSM.
 //!
-//! Layers (see DESIGN.md): front ends (`ui`, `cli`) talk to the `engine` and the workflows
-//! (`inventory`, `audit`); the adapters (`hsm`, `store`) are the only places that name
-//! cryptoki and rusqlite; `tde` is pure Oracle knowledge; `secret` holds zeroizing types.
+//! Layers (see DESIGN.md; `tests/tidy.rs` checks them), top to bottom:
+//! - front ends: `ui` (egui/eframe, through the `engine`) and `cli` (clap, calling workflows);
+//! - `engine`: the window's threads; each command is one workflow call and one event back;
+//! - workflows, one function per use case, each recorded in the audit log: `session` (connect,
+//!   login, inventory, HSM profiles, the demo token), `databases` (profiles, statements through
+//!   a connector, wallet reads), `audit` (the log: chain, checkpoints, reading, exports);
+//! - adapters, each talking to one outside thing: `hsm` (cryptoki), `oracle` (connectors,
+//!   sqlplus processes), `store` (rusqlite), `wallet` (wallet files);
+//! - pure knowledge and plain types: `tde` (every Oracle string, both ways), `inventory` (what
+//!   an object on a token is and what is wrong with it), `model`, `secret`, `paths`.
 
 pub mod audit;
 pub mod cli;

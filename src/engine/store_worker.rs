@@ -46,7 +46,7 @@ impl StoreWorker {
 }
 
 fn profiles(a: &Auditor, saved: Option<i64>) -> Result<Event, Failure> {
-    let p = session::load_profiles(a)?;
+    let p = session::load_hsm_profiles(a)?;
     Ok(Event::Profiles {
         profiles: p.profiles,
         default_id: p.default_id,
@@ -72,11 +72,11 @@ impl Worker for StoreWorker {
                 profile,
                 make_default,
             } => {
-                let id = session::save_profile(a, &profile, make_default)?;
+                let id = session::save_hsm_profile(a, &profile, make_default)?;
                 profiles(a, Some(id))
             }
             Job::DeleteProfile { id, name } => {
-                session::delete_profile(a, id, &name)?;
+                session::delete_hsm_profile(a, id, &name)?;
                 profiles(a, None)
             }
             Job::LoadDatabases => databases(a, None),

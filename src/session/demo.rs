@@ -1,7 +1,7 @@
 //! `tdekey hsm demo-token`: the demo SoftHSM2 token, its profile and its Rehearsal database,
 //! each created once and every step recorded like any other.
 
-use super::{SessionError, save_profile, with_connection};
+use super::{SessionError, save_hsm_profile, with_connection};
 use crate::audit::{Action, Auditor, Entry};
 use crate::hsm::demo::{self, DEMO_PROFILE_NAME, DEMO_TOKEN_LABEL, DEMO_USER, TokenSpec};
 use crate::hsm::{Hsm, HsmError};
@@ -95,5 +95,5 @@ fn ensure_demo_profile(a: &mut Auditor, module: &Path) -> Result<(), SessionErro
     if existing.as_ref() == Some(&profile) && has_default {
         return Ok(());
     }
-    save_profile(a, &profile, !has_default).map(|_| ())
+    save_hsm_profile(a, &profile, !has_default).map(|_| ())
 }

@@ -7,7 +7,7 @@ mod profiles;
 mod target;
 
 pub use demo::{DemoReport, demo_token};
-pub use profiles::{HsmProfiles, delete_profile, load_profiles, save_profile};
+pub use profiles::{HsmProfiles, delete_hsm_profile, load_hsm_profiles, save_hsm_profile};
 pub use target::{Target, TargetSpec};
 
 use crate::audit::{Action, AuditError, Auditor, Entry};

@@ -14,7 +14,7 @@ pub struct HsmProfiles {
     pub default_id: Option<i64>,
 }
 
-pub fn load_profiles(a: &Auditor) -> Result<HsmProfiles, SessionError> {
+pub fn load_hsm_profiles(a: &Auditor) -> Result<HsmProfiles, SessionError> {
     let store = a.store();
     Ok(HsmProfiles {
         profiles: store.hsm_profiles()?,
@@ -24,7 +24,7 @@ pub fn load_profiles(a: &Auditor) -> Result<HsmProfiles, SessionError> {
 
 /// Saves a profile (a new one, or by id an existing one); `make_default` also makes it the
 /// one the window opens at start. Returns its id.
-pub fn save_profile(
+pub fn save_hsm_profile(
     a: &mut Auditor,
     profile: &HsmProfile,
     make_default: bool,
@@ -59,7 +59,7 @@ pub fn save_profile(
     .into_result("The profile was saved")
 }
 
-pub fn delete_profile(a: &mut Auditor, id: i64, name: &str) -> Result<(), SessionError> {
+pub fn delete_hsm_profile(a: &mut Auditor, id: i64, name: &str) -> Result<(), SessionError> {
     let entry =
         Entry::new(Action::ProfileChange, name).details(json!({ "operation": "delete", "id": id }));
     a.act(entry, |step| step.store().delete_hsm_profile(id))?

@@ -1,6 +1,6 @@
 //! Parameters, restarts, creating, opening and closing keystores, backups and auto-login.
 
-use super::state::{FileKeystore, Ks, Seps, make_verifier, verify};
+use super::state::{FileKeystore, Ks, Seps, make_verifier, now_ms, verify};
 use super::{HsmKeystore, Rehearsal};
 use crate::oracle::OracleError;
 use crate::secret::Secret;
@@ -290,7 +290,9 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
 
     pub(super) fn backup_file(&mut self, tag: Option<&str>) {
         if let Some(f) = &mut self.state.file {
-            let stamp = chrono::Utc::now().format("%Y%m%d%H%M%S");
+            let stamp = chrono::DateTime::from_timestamp_millis(now_ms())
+                .unwrap_or_default()
+                .format("%Y%m%d%H%M%S");
             let name = layout::backup_name(&stamp.to_string(), tag);
             f.backups.push(name.clone());
             f.backed_up = true;
