@@ -3,7 +3,6 @@
 use super::{CliError, HsmCommand, LoginArgs, TargetArgs};
 use crate::audit::Auditor;
 use crate::hsm::demo::{self, DEMO_TOKEN_LABEL};
-use crate::hsm::detect_modules;
 use crate::inventory::{self, InventoryRow, Severity};
 use crate::paths::DataDir;
 use crate::secret::Secret;
@@ -56,7 +55,7 @@ impl LoginArgs {
 }
 
 fn modules(json: bool) -> Result<ExitCode, CliError> {
-    let found = detect_modules();
+    let found = session::detect_modules();
     if json {
         println!("{}", serde_json::to_string_pretty(&found)?);
     } else if found.is_empty() {

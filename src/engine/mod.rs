@@ -555,7 +555,7 @@ impl Engine {
                 ));
             }),
             Command::DetectModules => self.on_thread("tdekey-detect", |sink| {
-                sink.send(Event::Modules(crate::hsm::detect_modules()))
+                sink.send(Event::Modules(crate::session::detect_modules()))
             }),
         }
     }

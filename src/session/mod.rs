@@ -10,6 +10,9 @@ pub use demo::{DemoReport, demo_token};
 pub use profiles::{HsmProfiles, delete_hsm_profile, load_hsm_profiles, save_hsm_profile};
 pub use target::{Target, TargetSpec};
 
+/// The PKCS#11 modules found in the usual places (reads the disk; records nothing).
+pub use crate::hsm::detect_modules;
+
 use crate::audit::{Action, AuditError, Auditor, Entry};
 use crate::hsm::{Hsm, HsmError, LibraryReport, LoginOutcome, SlotReport};
 use crate::inventory::{self, InventoryRow};
