@@ -40,10 +40,10 @@ impl LogError {
             LogError::Store(e) => e.retry(),
             LogError::Hsm(e) => e.retry(),
             LogError::Export(e) => e.retry(),
-            LogError::NotLoggedIn => Retry::AfterReconnect,
-            LogError::Empty | LogError::AuditKeyVanished | LogError::BadFilter(_) => {
-                Retry::AfterFix
-            }
+            LogError::NotLoggedIn
+            | LogError::Empty
+            | LogError::AuditKeyVanished
+            | LogError::BadFilter(_) => Retry::AfterFix,
         }
     }
 }

@@ -132,9 +132,7 @@ impl HsmError {
     pub fn retry(&self) -> crate::model::Retry {
         use crate::model::Retry;
         match self {
-            HsmError::SessionLost { .. } | HsmError::NotConnected | HsmError::NotLoggedIn => {
-                Retry::AfterReconnect
-            }
+            HsmError::SessionLost { .. } => Retry::AfterReconnect,
             // A PKCS#11 call failed part-way through an operation: look before repeating it.
             HsmError::Pkcs11 { .. } | HsmError::Io(_) => Retry::CheckFirst,
             _ => Retry::AfterFix,
@@ -143,7 +141,7 @@ impl HsmError {
 
     /// True when reconnecting (a new session) is the way forward.
     pub fn offers_reconnect(&self) -> bool {
-        matches!(self, HsmError::SessionLost { .. })
+        self.retry() == crate::model::Retry::AfterReconnect
     }
 
     /// Maps a cryptoki error during `what` ("Listing the token's objects", …).

@@ -46,11 +46,6 @@ impl SessionError {
             SessionError::Invalid(_) => Retry::AfterFix,
         }
     }
-
-    /// The HSM session went away: the window offers Reconnect.
-    pub fn offers_reconnect(&self) -> bool {
-        self.retry() == Retry::AfterReconnect && matches!(self, SessionError::Hsm(_))
-    }
 }
 
 /// What a connection found: the library and every slot with its token.
