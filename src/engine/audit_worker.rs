@@ -2,7 +2,7 @@
 //! over a million entries or a long export never waits behind the HSM.
 
 use super::hsm_worker::usable;
-use super::{Event, EventSink, Failure, Worker};
+use super::{Event, EventSink, Failure, Task, Worker};
 use crate::audit::export::Format;
 use crate::audit::{self, Auditor};
 use crate::paths::DataDir;
@@ -12,13 +12,16 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-pub(crate) enum Job {
+/// What the audit thread does for the window.
+pub enum AuditCommand {
+    /// One page of entries, newest first, older than `before_seq`.
     Query {
         filter: AuditFilter,
         before_seq: Option<i64>,
         limit: usize,
         generation: u64,
     },
+    /// Export the entries matching `filter`; set `cancel` to stop.
     Export {
         filter: AuditFilter,
         format: Format,
@@ -26,6 +29,15 @@ pub(crate) enum Job {
         passphrase: Option<Secret>,
         cancel: Arc<AtomicBool>,
     },
+}
+
+impl AuditCommand {
+    pub fn task(&self) -> Task {
+        match self {
+            AuditCommand::Query { .. } => Task::AuditQuery,
+            AuditCommand::Export { .. } => Task::AuditExport,
+        }
+    }
 }
 
 pub(crate) struct AuditWorker {
@@ -44,12 +56,12 @@ impl AuditWorker {
 }
 
 impl Worker for AuditWorker {
-    type Job = Job;
+    type Job = AuditCommand;
 
-    fn handle(&mut self, job: Job, sink: &EventSink) -> Result<Event, Failure> {
+    fn handle(&mut self, job: AuditCommand, sink: &EventSink) -> Result<Event, Failure> {
         let a = usable(&mut self.auditor)?;
         match job {
-            Job::Query {
+            AuditCommand::Query {
                 filter,
                 before_seq,
                 limit,
@@ -79,7 +91,7 @@ impl Worker for AuditWorker {
                     count: Some(audit::count(a, &filter)?),
                 })
             }
-            Job::Export {
+            AuditCommand::Export {
                 filter,
                 format,
                 path,

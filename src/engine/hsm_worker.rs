@@ -2,7 +2,7 @@
 //! checks that need the HSM (audit verification and checkpoints) and Rehearsal statements,
 //! whose HSM keystore is this session.
 
-use super::{Event, EventSink, Failure, OracleAnswer, OracleRun, Worker};
+use super::{Event, EventSink, Failure, OracleAnswer, OracleRun, Task, Worker};
 use crate::audit::{self, Auditor};
 use crate::databases::{self, Reach};
 use crate::hsm::{Hsm, HsmError};
@@ -13,11 +13,15 @@ use crate::session::{self, Connected, SessionError};
 use std::path::PathBuf;
 use std::sync::Arc;
 
-pub(crate) enum Job {
+/// What the HSM thread does for the window.
+pub enum HsmCommand {
+    /// Load a PKCS#11 module and read its slots (closing any module loaded before).
     Connect {
         module: PathBuf,
     },
+    /// Close the session and finalize the module.
     Disconnect,
+    /// Open a session on a token and log the crypto user in.
     Login {
         selector: TokenSelector,
         user: String,
@@ -25,9 +29,29 @@ pub(crate) enum Job {
         format: PinFormat,
     },
     Logout,
+    /// List every object on the token.
     Inventory,
+    /// Verify the chain (and, when logged in, the checkpoints' HMACs in the HSM).
     AuditVerify,
+    /// Write a checkpoint with the logged-in HSM session.
     AuditCheckpoint,
+}
+
+impl HsmCommand {
+    pub fn task(&self) -> Task {
+        match self {
+            HsmCommand::Connect { .. } | HsmCommand::Disconnect => Task::Connect,
+            HsmCommand::Login { .. } | HsmCommand::Logout => Task::Login,
+            HsmCommand::Inventory => Task::Inventory,
+            HsmCommand::AuditVerify | HsmCommand::AuditCheckpoint => Task::AuditVerify,
+        }
+    }
+}
+
+/// The HSM thread's jobs: the window's commands, and Rehearsal statements (whose keystore is
+/// this thread's session).
+pub(crate) enum Job {
+    Command(HsmCommand),
     Rehearse(Box<OracleRun>),
 }
 
@@ -63,24 +87,24 @@ impl Worker for HsmWorker {
                 .ok_or_else(|| SessionError::from(HsmError::NotConnected).into())
         }
         match job {
-            Job::Connect { module } => {
+            Job::Command(HsmCommand::Connect { module }) => {
                 let Connected { hsm, report } =
                     session::switch_module(a, self.hsm.take(), &module, "gui")?;
                 self.hsm = Some(hsm);
                 Ok(Event::Connected(Arc::new(report)))
             }
-            Job::Disconnect => match self.hsm.take() {
+            Job::Command(HsmCommand::Disconnect) => match self.hsm.take() {
                 Some(h) => session::disconnect(a, h)
                     .map(|()| Event::Disconnected)
                     .map_err(Failure::from),
                 None => Ok(Event::Disconnected),
             },
-            Job::Login {
+            Job::Command(HsmCommand::Login {
                 selector,
                 user,
                 password,
                 format,
-            } => {
+            }) => {
                 let hsm = connected(&mut self.hsm)?;
                 let done = session::login(a, hsm, &selector, &user, password, format, "gui")?;
                 Ok(Event::LoggedIn {
@@ -89,18 +113,18 @@ impl Worker for HsmWorker {
                     note: done.note,
                 })
             }
-            Job::Logout => {
+            Job::Command(HsmCommand::Logout) => {
                 session::logout(a, connected(&mut self.hsm)?)?;
                 Ok(Event::LoggedOut)
             }
-            Job::Inventory => {
+            Job::Command(HsmCommand::Inventory) => {
                 let hsm = connected(&mut self.hsm)?;
                 let rows = session::inventory(a, hsm, &mut |done, total| {
                     sink.send(Event::InventoryProgress { done, total })
                 })?;
                 Ok(Event::Inventory(Arc::new(rows)))
             }
-            Job::AuditVerify => {
+            Job::Command(HsmCommand::AuditVerify) => {
                 let checked = audit::verify_log(a, self.hsm.as_ref(), "gui")?;
                 let text = match checked.recorded {
                     Err(n) => format!(
@@ -114,7 +138,7 @@ impl Worker for HsmWorker {
                     text,
                 })
             }
-            Job::AuditCheckpoint => {
+            Job::Command(HsmCommand::AuditCheckpoint) => {
                 let hsm = self
                     .hsm
                     .as_ref()

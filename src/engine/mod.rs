@@ -17,8 +17,11 @@ mod store_worker;
 
 pub use crate::databases::WalletReport;
 pub use crate::session::ConnectReport;
+pub use audit_worker::AuditCommand;
+pub use hsm_worker::HsmCommand;
+pub use store_worker::StoreCommand;
 
-use crate::audit::export::{Format as ExportFormat, Manifest};
+use crate::audit::export::Manifest;
 use crate::hsm::ModuleCandidate;
 use crate::inventory::InventoryRow;
 use crate::model::{
@@ -26,12 +29,11 @@ use crate::model::{
 };
 use crate::paths::DataDir;
 use crate::secret::Secret;
-use crate::store::{AuditFilter, AuditRow};
+use crate::store::AuditRow;
 use crate::tde::request::Request;
 use std::collections::HashSet;
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{Receiver, Sender, channel};
 
 /// Named background tasks; one of each may run at a time.
@@ -110,71 +112,18 @@ pub(crate) struct OracleRun {
     pub token: Option<TokenSelector>,
 }
 
+/// What the window asks for. Each group is the job type of the thread that does it, so a
+/// command that no thread takes does not compile.
 pub enum Command {
-    /// Load a PKCS#11 module and read its slots (closing any module loaded before).
-    Connect {
-        module: PathBuf,
-    },
-    /// Close the session and finalize the module.
-    Disconnect,
-    /// Open a session on a token and log the crypto user in.
-    Login {
-        selector: TokenSelector,
-        user: String,
-        password: Secret,
-        format: PinFormat,
-    },
-    Logout,
-    /// List every object on the token.
-    Inventory,
-    LoadProfiles,
-    /// Save a profile; `make_default` also makes it the one the GUI opens at start.
-    SaveProfile {
-        profile: HsmProfile,
-        make_default: bool,
-    },
-    DeleteProfile {
-        id: i64,
-        name: String,
-    },
-    /// Open a file dialog to choose a PKCS#11 library.
-    PickModuleFile {
-        start_dir: Option<PathBuf>,
-    },
-    /// Look for PKCS#11 modules in the usual places (reads the disk, so off the UI thread).
-    DetectModules,
-    /// One page of audit entries, newest first, older than `before_seq`.
-    AuditQuery {
-        filter: AuditFilter,
-        before_seq: Option<i64>,
-        limit: usize,
-        generation: u64,
-    },
-    /// Export the entries matching `filter`; set `cancel` to stop.
-    AuditExport {
-        filter: AuditFilter,
-        format: ExportFormat,
-        path: PathBuf,
-        passphrase: Option<Secret>,
-        cancel: Arc<AtomicBool>,
-    },
-    /// Verify the chain (and, when logged in, the checkpoints' HMACs in the HSM).
-    AuditVerify,
-    /// Write a checkpoint with the logged-in HSM session.
-    AuditCheckpoint,
-    /// Ask where to save an export.
-    PickSavePath {
-        suggested: String,
-    },
-    LoadDatabases,
-    SaveDatabase {
-        profile: DatabaseProfile,
-    },
-    DeleteDatabase {
-        name: String,
-    },
-    /// Run a request against a database through its profile's connector. `pin_format` is how
-    /// a Rehearsal turns an HSM password into the token's PIN.
+    /// The HSM thread: the session, checks that need the HSM.
+    Hsm(HsmCommand),
+    /// The store thread: profiles, databases, wallet reads.
+    Store(StoreCommand),
+    /// The audit thread: pages and exports of the log.
+    Audit(AuditCommand),
+    /// Run a request against a database through its profile's connector (a Rehearsal on the
+    /// HSM thread, whose session is its keystore; any other on the Oracle thread).
+    /// `pin_format` is how a Rehearsal turns an HSM password into the token's PIN.
     OracleRun {
         database: DatabaseProfile,
         request: Request,
@@ -183,33 +132,24 @@ pub enum Command {
         /// The token of the database's HSM profile, opened when no session is open yet.
         token: Option<TokenSelector>,
     },
-    /// Inspect a WALLET_ROOT on this machine; with the password, list ewallet.p12's entries.
-    WalletInspect {
-        root: PathBuf,
-        password: Option<Secret>,
-    },
+    /// Open a file dialog to choose a PKCS#11 library.
+    PickModuleFile { start_dir: Option<PathBuf> },
+    /// Look for PKCS#11 modules in the usual places (reads the disk, so off the UI thread).
+    DetectModules,
+    /// Ask where to save an export.
+    PickSavePath { suggested: String },
 }
 
 impl Command {
     pub fn task(&self) -> Task {
         match self {
-            Command::Connect { .. } | Command::Disconnect => Task::Connect,
-            Command::Login { .. } | Command::Logout => Task::Login,
-            Command::Inventory => Task::Inventory,
-            Command::LoadProfiles | Command::SaveProfile { .. } | Command::DeleteProfile { .. } => {
-                Task::Profiles
-            }
+            Command::Hsm(c) => c.task(),
+            Command::Store(c) => c.task(),
+            Command::Audit(c) => c.task(),
+            Command::OracleRun { .. } => Task::Oracle,
             Command::PickModuleFile { .. } => Task::FileDialog,
             Command::DetectModules => Task::DetectModules,
-            Command::AuditQuery { .. } => Task::AuditQuery,
-            Command::AuditExport { .. } => Task::AuditExport,
-            Command::AuditVerify | Command::AuditCheckpoint => Task::AuditVerify,
             Command::PickSavePath { .. } => Task::SaveDialog,
-            Command::LoadDatabases
-            | Command::SaveDatabase { .. }
-            | Command::DeleteDatabase { .. } => Task::Databases,
-            Command::OracleRun { .. } => Task::Oracle,
-            Command::WalletInspect { .. } => Task::Wallet,
         }
     }
 }
@@ -386,8 +326,8 @@ fn spawn<W: Worker>(name: &str, mut worker: W, sink: EventSink) -> JobSender<W::
 
 pub struct Engine {
     hsm: JobSender<hsm_worker::Job>,
-    store: JobSender<store_worker::Job>,
-    audit: JobSender<audit_worker::Job>,
+    store: JobSender<StoreCommand>,
+    audit: JobSender<AuditCommand>,
     oracle: JobSender<oracle_worker::Job>,
     manual_tx: Sender<ManualReply>,
     events: Receiver<Event>,
@@ -451,32 +391,10 @@ impl Engine {
     /// Every command goes to exactly one place; a command that is not routed here does not
     /// compile.
     fn route(&self, task: Task, cmd: Command) -> bool {
-        use audit_worker::Job as A;
-        use hsm_worker::Job as H;
-        use store_worker::Job as S;
-        let hsm = |j| self.hsm.send((task, j)).is_ok();
-        let store = |j| self.store.send((task, j)).is_ok();
-        let audit = |j| self.audit.send((task, j)).is_ok();
         match cmd {
-            Command::Connect { module } => hsm(H::Connect { module }),
-            Command::Disconnect => hsm(H::Disconnect),
-            Command::Login {
-                selector,
-                user,
-                password,
-                format,
-            } => hsm(H::Login {
-                selector,
-                user,
-                password,
-                format,
-            }),
-            Command::Logout => hsm(H::Logout),
-            Command::Inventory => hsm(H::Inventory),
-            Command::AuditVerify => hsm(H::AuditVerify),
-            Command::AuditCheckpoint => hsm(H::AuditCheckpoint),
-            // A rehearsal's HSM keystore is the HSM thread's session, so it runs there;
-            // real databases have a thread of their own.
+            Command::Hsm(c) => self.hsm.send((task, hsm_worker::Job::Command(c))).is_ok(),
+            Command::Store(c) => self.store.send((task, c)).is_ok(),
+            Command::Audit(c) => self.audit.send((task, c)).is_ok(),
             Command::OracleRun {
                 database,
                 request,
@@ -492,48 +410,13 @@ impl Engine {
                     token,
                 });
                 if run.database.connector == ConnectorKind::Rehearsal {
-                    hsm(H::Rehearse(run))
+                    self.hsm
+                        .send((task, hsm_worker::Job::Rehearse(run)))
+                        .is_ok()
                 } else {
                     self.oracle.send((task, run)).is_ok()
                 }
             }
-            Command::LoadProfiles => store(S::LoadProfiles),
-            Command::SaveProfile {
-                profile,
-                make_default,
-            } => store(S::SaveProfile {
-                profile,
-                make_default,
-            }),
-            Command::DeleteProfile { id, name } => store(S::DeleteProfile { id, name }),
-            Command::LoadDatabases => store(S::LoadDatabases),
-            Command::SaveDatabase { profile } => store(S::SaveDatabase { profile }),
-            Command::DeleteDatabase { name } => store(S::DeleteDatabase { name }),
-            Command::WalletInspect { root, password } => store(S::WalletInspect { root, password }),
-            Command::AuditQuery {
-                filter,
-                before_seq,
-                limit,
-                generation,
-            } => audit(A::Query {
-                filter,
-                before_seq,
-                limit,
-                generation,
-            }),
-            Command::AuditExport {
-                filter,
-                format,
-                path,
-                passphrase,
-                cancel,
-            } => audit(A::Export {
-                filter,
-                format,
-                path,
-                passphrase,
-                cancel,
-            }),
             Command::PickModuleFile { start_dir } => self.on_thread("tdekey-file-dialog", |sink| {
                 let mut dialog = rfd::AsyncFileDialog::new()
                     .set_title("Choose the HSM's PKCS#11 library")

@@ -1,7 +1,7 @@
 //! The store thread: HSM profiles, database profiles and wallet reads.
 
 use super::hsm_worker::usable;
-use super::{Event, EventSink, Failure, Worker};
+use super::{Event, EventSink, Failure, Task, Worker};
 use crate::audit::Auditor;
 use crate::databases;
 use crate::model::{DatabaseProfile, HsmProfile};
@@ -10,8 +10,10 @@ use crate::secret::Secret;
 use crate::session;
 use std::path::PathBuf;
 
-pub(crate) enum Job {
+/// What the store thread does for the window.
+pub enum StoreCommand {
     LoadProfiles,
+    /// Save a profile; `make_default` also makes it the one the window opens at start.
     SaveProfile {
         profile: HsmProfile,
         make_default: bool,
@@ -27,10 +29,25 @@ pub(crate) enum Job {
     DeleteDatabase {
         name: String,
     },
+    /// Inspect a WALLET_ROOT on this machine; with the password, list ewallet.p12's entries.
     WalletInspect {
         root: PathBuf,
         password: Option<Secret>,
     },
+}
+
+impl StoreCommand {
+    pub fn task(&self) -> Task {
+        match self {
+            StoreCommand::LoadProfiles
+            | StoreCommand::SaveProfile { .. }
+            | StoreCommand::DeleteProfile { .. } => Task::Profiles,
+            StoreCommand::LoadDatabases
+            | StoreCommand::SaveDatabase { .. }
+            | StoreCommand::DeleteDatabase { .. } => Task::Databases,
+            StoreCommand::WalletInspect { .. } => Task::Wallet,
+        }
+    }
 }
 
 pub(crate) struct StoreWorker {
@@ -62,33 +79,33 @@ fn databases(a: &Auditor, saved: Option<String>) -> Result<Event, Failure> {
 }
 
 impl Worker for StoreWorker {
-    type Job = Job;
+    type Job = StoreCommand;
 
-    fn handle(&mut self, job: Job, _: &EventSink) -> Result<Event, Failure> {
+    fn handle(&mut self, job: StoreCommand, _: &EventSink) -> Result<Event, Failure> {
         let a = usable(&mut self.auditor)?;
         match job {
-            Job::LoadProfiles => profiles(a, None),
-            Job::SaveProfile {
+            StoreCommand::LoadProfiles => profiles(a, None),
+            StoreCommand::SaveProfile {
                 profile,
                 make_default,
             } => {
                 let id = session::save_hsm_profile(a, &profile, make_default)?;
                 profiles(a, Some(id))
             }
-            Job::DeleteProfile { id, name } => {
+            StoreCommand::DeleteProfile { id, name } => {
                 session::delete_hsm_profile(a, id, &name)?;
                 profiles(a, None)
             }
-            Job::LoadDatabases => databases(a, None),
-            Job::SaveDatabase { profile } => {
+            StoreCommand::LoadDatabases => databases(a, None),
+            StoreCommand::SaveDatabase { profile } => {
                 databases::save(a, &profile)?;
                 databases(a, Some(profile.name))
             }
-            Job::DeleteDatabase { name } => {
+            StoreCommand::DeleteDatabase { name } => {
                 databases::remove(a, &name)?;
                 databases(a, None)
             }
-            Job::WalletInspect { root, password } => Ok(Event::WalletInspected(Box::new(
+            StoreCommand::WalletInspect { root, password } => Ok(Event::WalletInspected(Box::new(
                 databases::inspect_wallet_root(a, &root, password),
             ))),
         }

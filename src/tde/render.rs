@@ -302,17 +302,8 @@ pub fn render_parameters(parameters: &[Parameter], layout: Layout) -> String {
                 Column::text("TYPE", PARAMETER_WIDTHS[1]),
                 Column::text("VALUE", PARAMETER_WIDTHS[2]),
             ];
-            let mut out = columns
-                .iter()
-                .map(|c| csv_quote(&c.name))
-                .collect::<Vec<_>>()
-                .join(",");
-            out.push('\n');
-            for p in parameters {
-                out.push_str(&csv_line(&columns, &cells(p)));
-                out.push('\n');
-            }
-            out
+            let rows: Vec<Vec<String>> = parameters.iter().map(|p| cells(p).to_vec()).collect();
+            csv_table(&columns, &rows)
         }
         Layout::Columns { .. } => {
             let longest = |f: fn(&Parameter) -> &str| {

@@ -5,7 +5,7 @@
 use super::secret_field::{clear_password, password_ui};
 use super::{Banner, banner_ui, labelled_edit};
 use crate::audit::export::{Format, MIN_PASSPHRASE_CHARS, utc};
-use crate::engine::{Command, Engine, Task};
+use crate::engine::{AuditCommand, Command, Engine, HsmCommand, Task};
 use crate::secret::SecretBuffer;
 use crate::store::{AuditFilter, AuditRow};
 use egui::{Color32, RichText};
@@ -147,12 +147,12 @@ impl AuditState {
             self.queued = Some(before_seq);
             return;
         }
-        queue.push(Command::AuditQuery {
+        queue.push(Command::Audit(AuditCommand::Query {
             filter: self.applied.clone(),
             before_seq,
             limit: PAGE,
             generation: self.generation,
-        });
+        }));
     }
 
     pub fn on_page(
@@ -301,7 +301,7 @@ pub fn audit_ui(
             .on_hover_text("Recompute the hash chain and check the checkpoints (their HMACs too, when logged in to the HSM)")
             .clicked()
         {
-            queue.push(Command::AuditVerify);
+            queue.push(Command::Hsm(HsmCommand::AuditVerify));
         }
         if ui
             .add_enabled(!busy && logged_in, egui::Button::new("Checkpoint"))
@@ -309,7 +309,7 @@ pub fn audit_ui(
             .on_disabled_hover_text("Log in to the HSM first")
             .clicked()
         {
-            queue.push(Command::AuditCheckpoint);
+            queue.push(Command::Hsm(HsmCommand::AuditCheckpoint));
         }
         if busy {
             ui.spinner();
@@ -554,13 +554,13 @@ fn export_window_ui(
                     let cancel = Arc::new(AtomicBool::new(false));
                     st.cancel = Some(cancel.clone());
                     st.progress = Some((0, st.count.unwrap_or(0)));
-                    queue.push(Command::AuditExport {
+                    queue.push(Command::Audit(AuditCommand::Export {
                         filter: if st.export_all { AuditFilter::default() } else { st.applied.clone() },
                         format: st.export_format,
                         path: PathBuf::from(st.export_path.trim()),
                         passphrase: st.export_encrypt.then(|| st.pass1.to_secret()),
                         cancel,
-                    });
+                    }));
                 }
                 if running {
                     if ui.button("Cancel").clicked()

@@ -2,7 +2,7 @@
 //! passwords are kept; a named user's password is asked when it is needed.
 
 use super::{Banner, banner_ui, labelled_edit};
-use crate::engine::{Command, Engine, Task};
+use crate::engine::{Command, Engine, StoreCommand, Task};
 use crate::model::{ConnectorKind, DatabaseProfile, DbAuth, HsmProfile, Multitenant};
 use egui::RichText;
 
@@ -156,7 +156,7 @@ pub fn databases_ui(
     let hsm_profiles = &hsm.profiles;
     if !st.loaded {
         st.loaded = true;
-        queue.push(Command::LoadDatabases);
+        queue.push(Command::Store(StoreCommand::LoadDatabases));
     }
     banner_ui(ui, &mut st.banner);
     let busy = engine.is_pending(Task::Databases);
@@ -352,9 +352,9 @@ fn form_ui(
     ui.add_space(6.0);
     ui.horizontal(|ui| {
         if ui.add_enabled(!busy, egui::Button::new("Save database profile")).clicked() {
-            queue.push(Command::SaveDatabase {
+            queue.push(Command::Store(StoreCommand::SaveDatabase {
                 profile: f.to_profile(),
-            });
+            }));
         }
         if let Some(name) = f.saved_name.clone()
             && ui
@@ -362,7 +362,7 @@ fn form_ui(
                 .on_hover_text("Deletes tdekey's settings only; nothing in the database or on the HSM changes.")
                 .clicked()
         {
-            queue.push(Command::DeleteDatabase { name });
+            queue.push(Command::Store(StoreCommand::DeleteDatabase { name }));
         }
         if busy {
             ui.spinner();

@@ -2,7 +2,7 @@
 
 use super::secret_field::{clear_password, password_ui};
 use super::{Banner, Screen, banner_ui, labelled_edit};
-use crate::engine::{Command, ConnectReport, Engine, Task};
+use crate::engine::{Command, ConnectReport, Engine, HsmCommand, StoreCommand, Task};
 use crate::hsm::ModuleCandidate;
 use crate::hsm::demo::{DEMO_TOKEN_LABEL, DEMO_USER_PIN};
 use crate::model::{HsmProfile, OpenToken, PinFormat, TokenSelector};
@@ -156,9 +156,9 @@ impl HsmState {
         {
             self.form = ProfileForm::from(p);
             self.make_default = true;
-            return Some(Command::Connect {
+            return Some(Command::Hsm(HsmCommand::Connect {
                 module: p.module_path.clone(),
-            });
+            }));
         }
         None
     }
@@ -228,7 +228,7 @@ pub fn hsm_ui(
         if banner_ui(ui, &mut st.banner)
             && let Some(m) = st.connected_module.clone()
         {
-            queue.push(Command::Connect { module: m });
+            queue.push(Command::Hsm(HsmCommand::Connect { module: m }));
         }
         ui.columns(2, |cols| {
             profile_ui(&mut cols[0], st, engine, queue);
@@ -375,10 +375,10 @@ fn profile_ui(ui: &mut egui::Ui, st: &mut HsmState, engine: &Engine, queue: &mut
             .add_enabled(!busy, egui::Button::new("Save profile"))
             .clicked()
         {
-            queue.push(Command::SaveProfile {
+            queue.push(Command::Store(StoreCommand::SaveProfile {
                 profile: st.form.to_profile(),
                 make_default: st.make_default,
-            });
+            }));
         }
         if let Some(id) = st.form.id
             && ui
@@ -388,10 +388,10 @@ fn profile_ui(ui: &mut egui::Ui, st: &mut HsmState, engine: &Engine, queue: &mut
                 )
                 .clicked()
         {
-            queue.push(Command::DeleteProfile {
+            queue.push(Command::Store(StoreCommand::DeleteProfile {
                 id,
                 name: st.form.name.clone(),
-            });
+            }));
         }
         if busy {
             ui.spinner();
@@ -404,9 +404,9 @@ fn profile_ui(ui: &mut egui::Ui, st: &mut HsmState, engine: &Engine, queue: &mut
             .on_disabled_hover_text("Type or choose a PKCS#11 module first")
             .clicked()
         {
-            queue.push(Command::Connect {
+            queue.push(Command::Hsm(HsmCommand::Connect {
                 module: PathBuf::from(st.form.module_path.trim()),
-            });
+            }));
         }
         if connecting {
             ui.spinner();
@@ -417,7 +417,7 @@ fn profile_ui(ui: &mut egui::Ui, st: &mut HsmState, engine: &Engine, queue: &mut
                 .add_enabled(!connecting, egui::Button::new("Disconnect"))
                 .clicked()
         {
-            queue.push(Command::Disconnect);
+            queue.push(Command::Hsm(HsmCommand::Disconnect));
         }
     });
 }
@@ -519,7 +519,7 @@ fn connection_ui(
                 .add_enabled(!busy, egui::Button::new("Log out"))
                 .clicked()
             {
-                queue.push(Command::Logout);
+                queue.push(Command::Hsm(HsmCommand::Logout));
             }
         });
         return;
@@ -584,12 +584,12 @@ fn connection_ui(
         if (ui.add_enabled(can, egui::Button::new("Log in")).clicked() || (submit && can))
             && let Some(slot) = st.token_choice
         {
-            queue.push(Command::Login {
+            queue.push(Command::Hsm(HsmCommand::Login {
                 selector: TokenSelector::Slot(slot),
                 user: st.form.user_name.trim().to_owned(),
                 password: st.password.to_secret(),
                 format: st.form.pin_format,
-            });
+            }));
         }
         if busy {
             ui.spinner();

@@ -3,7 +3,7 @@
 
 use super::hsm_screen::HsmState;
 use super::{Banner, Screen, banner_ui};
-use crate::engine::{Command, Engine, Task};
+use crate::engine::{Command, Engine, HsmCommand, Task};
 use crate::inventory::{self, InventoryRow, Severity, SortColumn, Summary};
 use crate::model::bool_text;
 use egui::{Color32, RichText};
@@ -129,7 +129,7 @@ pub fn keys_ui(
     if banner_ui(ui, &mut st.banner)
         && let Some(m) = hsm.connected_module.clone()
     {
-        queue.push(Command::Connect { module: m });
+        queue.push(Command::Hsm(HsmCommand::Connect { module: m }));
         *screen = Screen::Hsm;
     }
     let logged_in = hsm.login.is_some();
@@ -152,7 +152,7 @@ pub fn keys_ui(
             .on_disabled_hover_text("Log in on the HSM screen first")
             .clicked()
         {
-            queue.push(Command::Inventory);
+            queue.push(Command::Hsm(HsmCommand::Inventory));
         }
         if busy {
             ui.spinner();

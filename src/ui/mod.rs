@@ -10,7 +10,7 @@ mod keys_screen;
 mod secret_field;
 mod wallet_tab;
 
-use crate::engine::{Command, Engine, Event, Task};
+use crate::engine::{Command, Engine, Event, HsmCommand, StoreCommand, Task};
 use crate::paths::DataDir;
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -105,7 +105,10 @@ impl App {
             keys: KeysState::default(),
             audit: AuditState::default(),
             databases: DatabasesState::default(),
-            queue: vec![Command::LoadProfiles, Command::DetectModules],
+            queue: vec![
+                Command::Store(StoreCommand::LoadProfiles),
+                Command::DetectModules,
+            ],
         }
     }
 
@@ -128,7 +131,7 @@ impl App {
                 Event::LoggedIn { token, user, note } => {
                     self.hsm.on_logged_in(ctx, token, user, note);
                     self.keys.clear();
-                    self.queue.push(Command::Inventory);
+                    self.queue.push(Command::Hsm(HsmCommand::Inventory));
                 }
                 Event::LoggedOut => {
                     self.hsm.login = None;
@@ -163,7 +166,7 @@ impl App {
                         .on_exported(ctx, manifest.entries, path, manifest.sha256.clone());
                     // Anchor what was exported, when the HSM session allows it.
                     if self.hsm.login.is_some() {
-                        self.queue.push(Command::AuditCheckpoint);
+                        self.queue.push(Command::Hsm(HsmCommand::AuditCheckpoint));
                     }
                     self.audit.refresh(&self.engine, &mut self.queue);
                 }
@@ -178,9 +181,9 @@ impl App {
                         let note = "The Rehearsal statement's HSM password logged tdekey in.";
                         self.hsm.on_logged_in(ctx, token, user, Some(note.into()));
                         self.keys.clear();
-                        self.queue.push(Command::Inventory);
+                        self.queue.push(Command::Hsm(HsmCommand::Inventory));
                     } else if !answer.answer.hsm_created.is_empty() && self.hsm.login.is_some() {
-                        self.queue.push(Command::Inventory);
+                        self.queue.push(Command::Hsm(HsmCommand::Inventory));
                     }
                     self.databases.console.on_answer(ctx, *answer);
                 }

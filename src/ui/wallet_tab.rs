@@ -3,7 +3,7 @@
 //! master key entries of ewallet.p12. Key values are never read into the window.
 
 use super::secret_field::{clear_password, password_ui};
-use crate::engine::{Command, Engine, Task, WalletReport};
+use crate::engine::{Command, Engine, StoreCommand, Task, WalletReport};
 use crate::model::{ConnectorKind, DatabaseProfile};
 use crate::secret::SecretBuffer;
 use crate::wallet::{EntryKind, FileInfo};
@@ -101,10 +101,10 @@ pub fn wallet_ui(
             )
             .clicked()
         {
-            queue.push(Command::WalletInspect {
+            queue.push(Command::Store(StoreCommand::WalletInspect {
                 root: st.root.trim().into(),
                 password: (!st.password.is_empty()).then(|| st.password.to_secret()),
-            });
+            }));
         }
         if busy {
             ui.spinner();
