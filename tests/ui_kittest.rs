@@ -492,10 +492,9 @@ fn run_console(h: &mut Harness<'_, App>, button: &str) {
     h.step();
 }
 
-#[test]
-fn the_rehearsal_demo_migrates_through_the_console() {
-    let env = demo_env_with_known_key();
-    let mut h = app(&env);
+/// The window on the demo token (connected at start), showing the Rehearsal demo's console.
+fn rehearsal_demo_console(env: &Env) -> Harness<'static, App> {
+    let mut h = app(env);
     wait_until(&mut h, "the automatic connection", |h| {
         h.state().hsm.connection.is_some() && !h.state().hsm.profiles.is_empty()
     });
@@ -504,6 +503,13 @@ fn the_rehearsal_demo_migrates_through_the_console() {
         h.query_by_label_contains("Run against Rehearsal demo")
             .is_some()
     });
+    h
+}
+
+#[test]
+fn the_rehearsal_demo_migrates_through_the_console() {
+    let env = demo_env_with_known_key();
+    let mut h = rehearsal_demo_console(&env);
     assert!(h.query_by_label(" REHEARSAL ").is_some());
 
     // Migrating while TDE_CONFIGURATION is FILE: Oracle's error, shown as such.
@@ -810,15 +816,7 @@ fn a_rehearsal_login_the_log_cannot_show_is_undone_and_reported() {
     )
     .unwrap();
     drop(c);
-    let mut h = app(&env);
-    wait_until(&mut h, "the automatic connection", |h| {
-        h.state().hsm.connection.is_some() && !h.state().hsm.profiles.is_empty()
-    });
-    h.get_by_label("Databases").click();
-    wait_until(&mut h, "the Rehearsal demo's console", |h| {
-        h.query_by_label_contains("Run against Rehearsal demo")
-            .is_some()
-    });
+    let mut h = rehearsal_demo_console(&env);
     choose_statement(&mut h, "Set TDE_CONFIGURATION");
     run_console(&mut h, "Run");
     choose_statement(&mut h, "Restart the database");
