@@ -741,3 +741,76 @@ fn keystores_open_without_a_master_key_say_so() {
     );
     assert_eq!(code(&run(&mut r, &migrate(WALLET_PW, PIN))), "ORA-28362");
 }
+
+/// A statement that logs tdekey in with its HSM password and then fails (here: its outcome
+/// cannot be recorded) does not leave that login standing behind the window's back: the login
+/// and the logout that undoes it are both on record.
+#[test]
+fn a_failed_statement_does_not_leave_its_hsm_login_behind() {
+    let env = Env::new();
+    let mut hsm = env.token("rehearsal", PIN);
+    hsm.logout().unwrap();
+    let db = DatabaseProfile {
+        id: None,
+        name: "UNDO".into(),
+        connector: Kind::Rehearsal,
+        oracle_home: None,
+        oracle_sid: None,
+        connect_string: None,
+        auth: DbAuth::Os,
+        wallet_root: Some(ROOT.into()),
+        multitenant: Multitenant::NonCdb,
+        rac: false,
+        hsm_profile: None,
+    };
+    {
+        let mut r = rehearse(&env, "UNDO", Multitenant::NonCdb, &mut hsm);
+        r.seed(ROOT, &Secret::from(WALLET_PW)).unwrap();
+        done(&run(
+            &mut r,
+            &Request::SetTdeConfiguration {
+                value: "HSM|FILE".into(),
+                all_instances: false,
+            },
+        ));
+        done(&run(&mut r, &Request::Restart));
+    }
+    assert!(!hsm.logged_in());
+    let mut auditor =
+        Auditor::new(tdekey::store::Store::open(&env.data.database()).expect("store"));
+    // The log takes the statement's start, then refuses its successful outcome.
+    let c = rusqlite::Connection::open(env.data.database()).unwrap();
+    c.execute_batch(
+        "CREATE TRIGGER test_refuses_outcomes BEFORE INSERT ON audit_log
+         WHEN new.action = 'oracle.statement' AND new.outcome = 'success'
+         BEGIN SELECT RAISE(ABORT, 'this test refuses statement outcomes'); END;",
+    )
+    .unwrap();
+    drop(c);
+    let reach = Reach {
+        hsm: Some(&mut hsm),
+        ..Reach::new(&env.data)
+    };
+    let err = run_statement(&mut auditor, &db, &migrate(WALLET_PW, PIN), reach).unwrap_err();
+    assert!(
+        err.to_string()
+            .contains("could not be written to the audit log"),
+        "{err}"
+    );
+    assert!(!hsm.logged_in(), "the statement's login was undone");
+    let rows = auditor.store().recent_audit(4).unwrap();
+    let actions: Vec<(&str, &str)> = rows
+        .iter()
+        .rev()
+        .map(|r| (r.action.as_str(), r.outcome.as_str()))
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            ("oracle.statement", "started"),
+            ("hsm.login", "success"),
+            ("hsm.logout", "success")
+        ]
+    );
+    assert!(rows[1].details.contains("Rehearsal statement: Migrate"));
+}

@@ -137,7 +137,10 @@ pub fn run_statement(
             }
         };
     }
-    let (connector, answer) = if request.changes_state() {
+    let ran = (|| -> Result<(String, Answer), DatabaseError> {
+        if !request.changes_state() {
+            return Ok(run_once(db, request, reach!())?);
+        }
         let statement = request.statement().map_err(OracleError::from)?;
         let entry = Entry::new(Action::OracleStatement, format!("database {}", db.name))
             .user(hsm_user.as_deref())
@@ -169,29 +172,37 @@ pub fn run_statement(
             })?
             .into_result::<DatabaseError>(&format!("\"{}\" ran", request.title()))?;
         record_created(a, db, request, &connector, &answer, hsm_user.as_deref())?;
-        (connector, answer)
-    } else {
-        run_once(db, request, reach!())?
-    };
+        Ok((connector, answer))
+    })();
+    // A statement's HSM password may have logged tdekey in, as Oracle logs itself in. That
+    // login is recorded; it does not stand if it cannot be, or if the statement failed.
     let mut logged_in = None;
     if let Some(h) = hsm
         && !was_logged_in
         && h.logged_in()
     {
-        crate::session::record_implicit_login(
-            a,
-            h,
-            &format!("Rehearsal statement: {}", request.title()),
-        )
-        .map_err(|source| DatabaseError::AfterStatement {
-            answer: answer.reply.summary(),
-            source,
-        })?;
-        logged_in = h
-            .token()
-            .cloned()
-            .map(|t| (t, h.user().unwrap_or("").to_owned()));
+        let by = format!("Rehearsal statement: {}", request.title());
+        match (&ran, crate::session::record_implicit_login(a, h, &by)) {
+            (Ok((_, answer)), Err(source)) => {
+                return Err(DatabaseError::AfterStatement {
+                    answer: answer.reply.summary(),
+                    source,
+                });
+            }
+            (Ok(_), Ok(())) => {
+                logged_in = h
+                    .token()
+                    .cloned()
+                    .map(|t| (t, h.user().unwrap_or("").to_owned()));
+            }
+            (Err(_), Ok(())) => {
+                let _ = crate::session::logout(a, h);
+            }
+            // The login could not be recorded and was undone already.
+            (Err(_), Err(_)) => {}
+        }
     }
+    let (connector, answer) = ran?;
     Ok(Ran {
         connector,
         answer,
