@@ -17,6 +17,7 @@ pub mod databases;
 pub mod engine;
 pub mod hsm;
 pub mod inventory;
+pub mod migration;
 pub mod model;
 pub mod oracle;
 pub mod paths;

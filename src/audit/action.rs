@@ -36,9 +36,38 @@ pub enum Action {
     AuditRead,
     /// A state-changing statement run through a database connector (Rehearsal included).
     OracleStatement,
+    /// A migration of a database's master key to the HSM begins.
+    MigrationStart,
+    /// A step of the migration wizard ran (done, skipped, waiting for a person, failed).
+    MigrationStep,
+    /// A person overrode a failed check of the migration wizard, with a reason.
+    MigrationOverride,
+    /// A migration ended (done, rolled back, abandoned).
+    MigrationEnd,
+    /// Keystore files sealed into a backup, each with its SHA-256.
+    WalletBackup,
+    /// A master key recorded as a database's.
+    KeyOwner,
 }
 
 impl Action {
+    /// What a filter may name: every family (`hsm.`) and every action, in order.
+    pub fn filter_choices() -> Vec<&'static str> {
+        let mut families: Vec<&'static str> = Self::ALL
+            .iter()
+            .filter_map(|a| {
+                let name = a.as_str();
+                name.find('.').map(|i| &name[..=i])
+            })
+            .collect();
+        families.sort_unstable();
+        families.dedup();
+        let mut names: Vec<&'static str> = Self::ALL.iter().map(|a| a.as_str()).collect();
+        names.sort_unstable();
+        families.extend(names);
+        families
+    }
+
     pub const ALL: &'static [Action] = &[
         Action::HsmConnect,
         Action::HsmLogin,
@@ -57,6 +86,12 @@ impl Action {
         Action::DatabaseChange,
         Action::AuditRead,
         Action::OracleStatement,
+        Action::MigrationStart,
+        Action::MigrationStep,
+        Action::MigrationOverride,
+        Action::MigrationEnd,
+        Action::WalletBackup,
+        Action::KeyOwner,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -78,6 +113,12 @@ impl Action {
             Action::DatabaseChange => "database.change",
             Action::AuditRead => "audit.read",
             Action::OracleStatement => "oracle.statement",
+            Action::MigrationStart => "migration.start",
+            Action::MigrationStep => "migration.step",
+            Action::MigrationOverride => "migration.override",
+            Action::MigrationEnd => "migration.end",
+            Action::WalletBackup => "wallet.backup",
+            Action::KeyOwner => "key.owner",
         }
     }
 }

@@ -48,6 +48,87 @@ pub enum Command {
         #[command(subcommand)]
         command: OracleCommand,
     },
+    /// The migration wizard: a database's TDE master key from its file wallet to the HSM.
+    Migrate {
+        #[command(subcommand)]
+        command: MigrateCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum MigrateCommand {
+    /// The plan of the database's migration and where each step stands.
+    Status {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run (or check again) the next step; stops where a person must act.
+    Next {
+        name: String,
+        #[command(flatten)]
+        step: StepArgs,
+    },
+    /// Run every step it can, in order, until one waits for a person or fails.
+    Run {
+        name: String,
+        #[command(flatten)]
+        step: StepArgs,
+    },
+    /// Accept the current step's failed checks, with the reason (audited, and in the report).
+    Override {
+        name: String,
+        #[arg(long, value_name = "TEXT")]
+        reason: String,
+    },
+    /// Write the migration report.
+    Report {
+        name: String,
+        #[arg(long, value_name = "FILE")]
+        out: PathBuf,
+        #[arg(long, value_enum, default_value = "html")]
+        format: ReportFormat,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ReportFormat {
+    Html,
+    Json,
+}
+
+/// What a step may be given on the command line.
+#[derive(Args, Debug, Default)]
+pub struct StepArgs {
+    /// Confirm what the current step asks a person to do (a restart, a check on the database
+    /// host, a backup made there).
+    #[arg(long)]
+    pub confirm: bool,
+    /// Rehearsal only: apply the fixes on its simulated host and confirm its restarts, so
+    /// that the whole path runs unattended.
+    #[arg(long)]
+    pub yes: bool,
+    /// Back up the wallet without encryption (otherwise a passphrase is asked).
+    #[arg(long)]
+    pub unencrypted_backup: bool,
+    /// Set up HSM auto-login (the optional step 10).
+    #[arg(long)]
+    pub auto_login: bool,
+    /// The tag of the wallet backup Oracle makes while migrating.
+    #[arg(long, value_name = "TAG")]
+    pub tag: Option<String>,
+    /// The wallet password from the first line of FILE (else $TDEKEY_WALLET_PASSWORD, else a
+    /// prompt), asked only by the steps that need it.
+    #[arg(long, value_name = "FILE")]
+    pub wallet_password_file: Option<PathBuf>,
+    /// The backup passphrase from the first line of FILE (else $TDEKEY_BACKUP_PASSPHRASE, else
+    /// a prompt).
+    #[arg(long, value_name = "FILE")]
+    pub passphrase_file: Option<PathBuf>,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub login: LoginArgs,
 }
 
 #[derive(Subcommand, Debug)]

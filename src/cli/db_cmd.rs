@@ -146,7 +146,7 @@ fn describe(d: &DatabaseProfile) -> String {
 
 /// The Manual connector on a terminal: the statement goes to stderr, the pasted output is read
 /// from stdin to its end.
-struct TerminalOperator;
+pub(super) struct TerminalOperator;
 
 impl Operator for TerminalOperator {
     fn ask(
@@ -243,7 +243,7 @@ fn query(
     })
 }
 
-fn read_db_password(user: &str) -> Result<Secret, CliError> {
+pub(super) fn read_db_password(user: &str) -> Result<Secret, CliError> {
     if let Ok(p) = std::env::var("TDEKEY_DB_PASSWORD") {
         return Ok(Secret::new(p));
     }

@@ -115,7 +115,7 @@ fn info(data: &DataDir, t: &TargetArgs, json_out: bool) -> Result<ExitCode, CliE
     Ok(ExitCode::SUCCESS)
 }
 
-fn read_password(login: &LoginArgs) -> Result<Secret, CliError> {
+pub(super) fn read_password(login: &LoginArgs) -> Result<Secret, CliError> {
     if let Some(v) = std::env::var_os("TDEKEY_PIN") {
         return Ok(Secret::new(v.to_string_lossy().into_owned()));
     }

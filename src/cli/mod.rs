@@ -6,6 +6,7 @@ mod args;
 mod audit_cmd;
 mod db_cmd;
 mod hsm_cmd;
+mod migrate_cmd;
 mod oracle_cmd;
 mod wallet_cmd;
 
@@ -57,6 +58,7 @@ pub fn main() -> ExitCode {
             command: OracleCommand::Parse { what, file },
         }) => oracle_cmd::parse(what, file.as_deref()),
         Some(Command::Db { command }) => db_cmd::run(&data, command),
+        Some(Command::Migrate { command }) => migrate_cmd::run(&data, command),
         Some(Command::Wallet {
             command:
                 WalletCommand::Inspect {

@@ -2,11 +2,13 @@
 //! profile's connector, read a wallet, and the Rehearsal demo database. Each is recorded in
 //! the audit log, the same way for the window (through the engine) and the command line.
 
+mod backup;
 mod demo;
 mod keystore;
 mod statement;
 mod wallet;
 
+pub use backup::{BackedUpFile, Backup, backup_wallet, read_backup};
 pub use demo::ensure_demo_database;
 pub use statement::{Ran, Reach, connector_for, run_statement};
 pub use wallet::{

@@ -8,12 +8,14 @@ mod audit_query;
 mod audit_rows;
 mod databases;
 mod errors;
+mod migrations;
 mod profiles;
 mod schema;
 
 pub use audit_query::{AuditFilter, AuditRowRef};
 pub use audit_rows::{AuditRow, CheckpointRow};
 pub use errors::StoreError;
+pub use migrations::{Lease, MigrationRow};
 pub use schema::SCHEMA_VERSION;
 
 use errors::{io_error, map_err, retry_busy};

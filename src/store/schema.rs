@@ -96,6 +96,31 @@ CREATE TABLE databases (
 ALTER TABLE hsm_connections RENAME TO hsm_profiles;
 ALTER TABLE databases RENAME COLUMN hsm_connection_id TO hsm_profile_id;
 "#,
+    // The migration wizard: one row per migration of a database, its state as JSON (each
+    // step's status, what was sent, what came back, timestamps), at most one active per
+    // database, and a lease so that two processes never drive one migration at once. Which
+    // master key belongs to which database, once a migration (or a rotation) has made it.
+    r#"
+CREATE TABLE migrations (
+    id INTEGER PRIMARY KEY,
+    database TEXT NOT NULL,
+    status TEXT NOT NULL CHECK (status IN ('active', 'done', 'rolled-back', 'abandoned')),
+    state TEXT NOT NULL,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL,
+    lock_owner TEXT,
+    lock_until_ms INTEGER
+) STRICT;
+CREATE UNIQUE INDEX migrations_one_active ON migrations (database) WHERE status = 'active';
+
+CREATE TABLE key_owners (
+    label TEXT PRIMARY KEY,
+    database TEXT NOT NULL,
+    token_label TEXT NOT NULL,
+    since_ms INTEGER NOT NULL,
+    source TEXT NOT NULL
+) STRICT;
+"#,
 ];
 
 /// The schema version this build writes.

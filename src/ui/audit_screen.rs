@@ -16,25 +16,6 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 const PAGE: usize = 200;
 const OUTCOMES: &[&str] = &["", "started", "success", "failure", "cancelled"];
-const ACTIONS: &[&str] = &[
-    "",
-    "hsm.",
-    "key.",
-    "audit.",
-    "profile.",
-    "hsm.connect",
-    "hsm.login",
-    "hsm.logout",
-    "hsm.inventory",
-    "hsm.token_init",
-    "hsm.data_object_create",
-    "key.generate",
-    "profile.change",
-    "audit.verify",
-    "audit.checkpoint",
-    "audit.export",
-    "audit.decrypt",
-];
 
 pub struct AuditState {
     pub since: String,
@@ -272,7 +253,9 @@ pub fn audit_ui(
                 apply = true;
             }
         }
-        apply |= choice(ui, "Action", &mut st.action, ACTIONS);
+        let mut actions = vec![""];
+        actions.extend(crate::audit::Action::filter_choices());
+        apply |= choice(ui, "Action", &mut st.action, &actions);
         apply |= choice(ui, "Outcome", &mut st.outcome, OUTCOMES);
         if ui.button("Apply").clicked() {
             apply = true;

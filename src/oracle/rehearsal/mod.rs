@@ -65,6 +65,14 @@ pub fn state_path(data_dir: &Path, database: &str) -> PathBuf {
         .join(format!("{}.json", sanitize(database)))
 }
 
+/// `<data dir>/rehearsal/<name>.host/`: the rehearsal database's host, a directory standing for
+/// `/` (where Oracle's PKCS#11 library and the wallet files are looked for).
+pub fn host_root(data_dir: &Path, database: &str) -> PathBuf {
+    data_dir
+        .join("rehearsal")
+        .join(format!("{}.host", sanitize(database)))
+}
+
 /// The statements that make a demo database ready for a migration: WALLET_ROOT set (and the
 /// instance restarted), TDE_CONFIGURATION=FILE, a password file keystore, opened, with one
 /// master key, backed up.

@@ -1,0 +1,253 @@
+//! `tdekey migrate …`: the migration wizard on the command line.
+
+use super::db_cmd::{TerminalOperator, read_db_password};
+use super::hsm_cmd::{auditor, read_password};
+use super::{CliError, MigrateCommand, ReportFormat, StepArgs};
+use crate::databases;
+use crate::migration::{self, Context, Inputs, MigrationState, Need, Progress, StepStatus};
+use crate::model::{ConnectorKind, DbAuth, PinFormat};
+use crate::oracle::Operator;
+use crate::paths::DataDir;
+use crate::secret::Secret;
+use crate::session::{self, Target};
+use std::process::ExitCode;
+
+pub(super) fn run(data: &DataDir, cmd: MigrateCommand) -> Result<ExitCode, CliError> {
+    match cmd {
+        MigrateCommand::Status { name, json } => {
+            let a = auditor(data)?;
+            let state = migration::status(&a, &name)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&state)?);
+            } else {
+                match &state {
+                    None => println!(
+                        "No migration of {name:?} yet. `tdekey migrate next {name:?}` starts it."
+                    ),
+                    Some(s) => print_plan(s),
+                }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        MigrateCommand::Next { name, step } => drive(data, &name, &step, false),
+        MigrateCommand::Run { name, step } => drive(data, &name, &step, true),
+        MigrateCommand::Override { name, reason } => {
+            let mut a = auditor(data)?;
+            let p = migration::override_step(&mut a, &name, &reason)?;
+            print_progress(&p);
+            Ok(ExitCode::SUCCESS)
+        }
+        MigrateCommand::Report { name, out, format } => {
+            let a = auditor(data)?;
+            let r = migration::report(&a, &name)?;
+            let text = match format {
+                ReportFormat::Html => r.html(),
+                ReportFormat::Json => r.json()?,
+            };
+            std::fs::write(&out, text)
+                .map_err(|e| CliError(format!("Cannot write {}: {e}.", out.display())))?;
+            println!(
+                "Wrote the migration report of {name:?} to {}.",
+                out.display()
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn print_plan(s: &MigrationState) {
+    println!("Migration of {}", s.database);
+    for r in &s.steps {
+        let mark = match r.status {
+            StepStatus::Done => "done",
+            StepStatus::Skipped => "skipped",
+            StepStatus::Failed => "FAILED",
+            StepStatus::NeedsAttention => "ATTENTION",
+            StepStatus::Unknown => "UNKNOWN",
+            StepStatus::NotStarted => "",
+        };
+        println!("{:>3}. {:<30} {mark}", r.step.number(), r.step.title());
+        if let Some(reason) = &r.reason
+            && !r.status.settled()
+        {
+            println!("      {reason}");
+        }
+    }
+    if let Some(k) = &s.new_key {
+        println!("New master key: {k}");
+    }
+}
+
+fn print_progress(p: &Progress) {
+    println!(
+        "Step {}/{} {}: {}",
+        p.step.number(),
+        migration::StepId::ALL.len(),
+        p.step.title(),
+        p.status.as_str()
+    );
+    println!("  {}", p.message);
+    for c in &p.checks {
+        let mark = match (c.ok, &c.overridden) {
+            (true, _) => "ok  ",
+            (false, Some(_)) => "acc ",
+            (false, None) => "FAIL",
+        };
+        println!("  {mark} {} — {}", c.what, c.detail);
+    }
+    for n in &p.notes {
+        println!("  Note: {n}");
+    }
+    if !p.todo.is_empty() {
+        println!("  To do:");
+        for t in &p.todo {
+            println!("    {t}");
+        }
+    }
+}
+
+fn secret_from(
+    env: &str,
+    file: Option<&std::path::Path>,
+    prompt: &str,
+) -> Result<Secret, CliError> {
+    if let Some(v) = std::env::var_os(env) {
+        return Ok(Secret::new(v.to_string_lossy().into_owned()));
+    }
+    if let Some(f) = file {
+        return Secret::from_file(f)
+            .map_err(|e| CliError(format!("Cannot read {}: {e}.", f.display())));
+    }
+    rpassword::prompt_password(prompt)
+        .map(Secret::new)
+        .map_err(|_| {
+            CliError(format!(
+                "No {}: set {env}, pass its file, or run in a terminal to be asked.",
+                prompt.trim_end_matches([':', ' '])
+            ))
+        })
+}
+
+/// Runs the next step (or every step with `all`), asking for the secrets a step needs, once.
+fn drive(data: &DataDir, name: &str, args: &StepArgs, all: bool) -> Result<ExitCode, CliError> {
+    let mut a = auditor(data)?;
+    let db = databases::get(&a, name)?;
+    let rehearsal = db.connector == ConnectorKind::Rehearsal;
+    if args.yes && !rehearsal {
+        return Err(CliError(
+            "--yes is for Rehearsal databases only: on a real database, each restart and each fix on the host is confirmed with --confirm after a person has done it.".into(),
+        ));
+    }
+    let mut spec = args.target.spec();
+    if spec.profile.is_none() && spec.module.is_none() {
+        spec.profile = db.hsm_profile.clone();
+    }
+    let target = Target::resolve(a.store(), &spec)?;
+    let pin_format = args
+        .login
+        .pin_format
+        .map(Into::into)
+        .or(target.profile.as_ref().map(|p| p.pin_format))
+        .unwrap_or_else(|| PinFormat::guess(&target.module));
+    let hsm_password = read_password(&args.login)?;
+    let credentials = session::Credentials {
+        user: args.login.user.clone(),
+        format: args.login.pin_format.map(Into::into),
+        password: hsm_password.clone(),
+    };
+    let db_password = match (&db.connector, &db.auth) {
+        (ConnectorKind::Sqlplus, DbAuth::User(u)) => Some(read_db_password(u)?),
+        _ => None,
+    };
+    let manual = db.connector == ConnectorKind::Manual;
+    session::with_login(&mut a, &target, credentials, "cli", |a, hsm, _| {
+        let mut operator = TerminalOperator;
+        let mut ctx = Context {
+            data,
+            hsm,
+            operator: manual.then_some(&mut operator as &mut dyn Operator),
+            db_password,
+            pin_format,
+            inputs: Inputs {
+                hsm_password: Some(hsm_password),
+                confirmed: args.confirm || args.yes,
+                apply_fix: args.yes,
+                unencrypted_backup: args.unencrypted_backup,
+                auto_login: args.auto_login,
+                tag: args.tag.clone(),
+                ..Inputs::default()
+            },
+        };
+        let mut asked: Vec<Need> = Vec::new();
+        loop {
+            let p = migration::next(a, &mut ctx, name)?;
+            print_progress(&p);
+            // A confirmation answers the step that asked for it, not the ones after.
+            if p.status.settled() && !args.yes {
+                ctx.inputs.confirmed = false;
+            }
+            let missing: Vec<Need> = p
+                .needs
+                .iter()
+                .filter(|n| {
+                    matches!(
+                        n,
+                        Need::HsmPassword | Need::WalletPassword | Need::BackupPassphrase
+                    ) && !asked.contains(n)
+                })
+                .cloned()
+                .collect();
+            if !missing.is_empty() {
+                for n in missing {
+                    match n {
+                        Need::HsmPassword => {
+                            ctx.inputs.hsm_password = Some(read_password(&args.login)?)
+                        }
+                        Need::WalletPassword => {
+                            ctx.inputs.wallet_password = Some(secret_from(
+                                "TDEKEY_WALLET_PASSWORD",
+                                args.wallet_password_file.as_deref(),
+                                "Wallet password (not echoed): ",
+                            )?)
+                        }
+                        Need::BackupPassphrase => {
+                            ctx.inputs.backup_passphrase = Some(secret_from(
+                                "TDEKEY_BACKUP_PASSPHRASE",
+                                args.passphrase_file.as_deref(),
+                                "Backup passphrase (not echoed): ",
+                            )?)
+                        }
+                        _ => {}
+                    }
+                    asked.push(n);
+                }
+                continue;
+            }
+            if p.finished {
+                println!(
+                    "The migration of {name:?} is finished. `tdekey migrate report {name:?} --out FILE` writes its report."
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
+            if p.status.settled() && all {
+                continue;
+            }
+            if p.needs.contains(&Need::Confirmation) {
+                println!(
+                    "Waiting for a person: when it is done, run `tdekey migrate next {name:?} --confirm`."
+                );
+            } else if p.needs.contains(&Need::Fix) {
+                println!(
+                    "tdekey can apply this fix on the Rehearsal's simulated host: `tdekey migrate next {name:?} --yes`."
+                );
+            }
+            return Ok(if p.refused {
+                ExitCode::from(3)
+            } else if p.status == StepStatus::Failed {
+                ExitCode::FAILURE
+            } else {
+                ExitCode::SUCCESS
+            });
+        }
+    })
+}

@@ -1,0 +1,268 @@
+//! Wallet backups: keystore files (ewallet.p12, cwallet.sso, Oracle's own backups) in one file,
+//! sealed under a passphrase with the `secret::sealed` container (or, after an explicit
+//! choice, plain), each file's SHA-256 in the audit log, and the backup read back and checked
+//! before it is reported.
+//!
+//! Inside the (sealed) stream: the line `TDEKEY-WALLET-BACKUP-v1`, a line of JSON listing the
+//! files (path, mode, size, SHA-256), then the files' bytes one after the other.
+
+use super::DatabaseError;
+use crate::audit::{Action, Auditor, Entry};
+use crate::secret::Secret;
+use crate::secret::sealed::{self, Sealer};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use sha2::{Digest, Sha256};
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+const MAGIC: &str = "TDEKEY-WALLET-BACKUP-v1";
+
+/// One file in a backup.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BackedUpFile {
+    /// Where it was (and is restored to).
+    pub path: String,
+    /// Unix permission bits.
+    pub mode: u32,
+    pub size: u64,
+    pub sha256: String,
+}
+
+/// A backup as written and checked.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Backup {
+    pub file: String,
+    /// SHA-256 of the backup file itself.
+    pub sha256: String,
+    pub encrypted: bool,
+    pub files: Vec<BackedUpFile>,
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn unreadable(path: &Path, e: impl std::fmt::Display) -> DatabaseError {
+    DatabaseError::Unreadable {
+        path: path.display().to_string(),
+        detail: e.to_string(),
+    }
+}
+
+/// The archive (before sealing) of the files.
+fn archive(
+    files: &[PathBuf],
+) -> Result<(Vec<BackedUpFile>, zeroize::Zeroizing<Vec<u8>>), DatabaseError> {
+    use std::os::unix::fs::PermissionsExt;
+    let mut listed = Vec::new();
+    let mut body = zeroize::Zeroizing::new(Vec::new());
+    for f in files {
+        let bytes = zeroize::Zeroizing::new(std::fs::read(f).map_err(|e| unreadable(f, e))?);
+        let mode = std::fs::metadata(f)
+            .map_err(|e| unreadable(f, e))?
+            .permissions()
+            .mode()
+            & 0o7777;
+        listed.push(BackedUpFile {
+            path: f.display().to_string(),
+            mode,
+            size: bytes.len() as u64,
+            sha256: sha256_hex(&bytes),
+        });
+        body.extend_from_slice(&bytes);
+    }
+    let mut out = zeroize::Zeroizing::new(Vec::with_capacity(body.len() + 512));
+    out.extend_from_slice(MAGIC.as_bytes());
+    out.push(b'\n');
+    out.extend_from_slice(
+        serde_json::to_string(&listed)
+            .map_err(|e| {
+                DatabaseError::Invalid(format!("The backup list could not be written: {e}"))
+            })?
+            .as_bytes(),
+    );
+    out.push(b'\n');
+    out.extend_from_slice(&body);
+    Ok((listed, out))
+}
+
+/// Reads an archive back: the list and each file's bytes, every SHA-256 checked.
+fn unarchive(bytes: &[u8], name: &str) -> Result<Vec<(BackedUpFile, Vec<u8>)>, DatabaseError> {
+    let bad = |why: &str| {
+        DatabaseError::Invalid(format!(
+            "{name} is not a tdekey wallet backup, or it is damaged ({why})."
+        ))
+    };
+    let first = bytes
+        .iter()
+        .position(|b| *b == b'\n')
+        .ok_or_else(|| bad("no header"))?;
+    if &bytes[..first] != MAGIC.as_bytes() {
+        return Err(bad("wrong header"));
+    }
+    let rest = &bytes[first + 1..];
+    let second = rest
+        .iter()
+        .position(|b| *b == b'\n')
+        .ok_or_else(|| bad("no file list"))?;
+    let listed: Vec<BackedUpFile> =
+        serde_json::from_slice(&rest[..second]).map_err(|_| bad("unreadable file list"))?;
+    let mut body = &rest[second + 1..];
+    let mut out = Vec::new();
+    for f in listed {
+        let n = usize::try_from(f.size).map_err(|_| bad("a size too large"))?;
+        if body.len() < n {
+            return Err(bad("cut short"));
+        }
+        let (content, tail) = body.split_at(n);
+        if sha256_hex(content) != f.sha256 {
+            return Err(bad(&format!("{} does not match its SHA-256", f.path)));
+        }
+        out.push((f, content.to_vec()));
+        body = tail;
+    }
+    if !body.is_empty() {
+        return Err(bad("bytes after the last file"));
+    }
+    Ok(out)
+}
+
+/// Seals `files` into `out` (plain when `passphrase` is `None`: the caller has asked the person
+/// first), records `wallet.backup` with each file's SHA-256, and reads the backup back before
+/// saying it is done. The file is written next to `out` first and renamed when complete.
+pub fn backup_wallet(
+    a: &mut Auditor,
+    files: &[PathBuf],
+    out: &Path,
+    passphrase: Option<Secret>,
+) -> Result<Backup, DatabaseError> {
+    let entry = Entry::new(Action::WalletBackup, out.display().to_string()).details(json!({
+        "files": files.iter().map(|f| f.display().to_string()).collect::<Vec<_>>(),
+        "encrypted": passphrase.is_some(),
+    }));
+    a.act(entry, |step| {
+        let backup = write_backup(files, out, passphrase.as_ref())?;
+        let read = read_backup(out, passphrase.as_ref())?;
+        if read.iter().map(|(f, _)| f).cloned().collect::<Vec<_>>() != backup.files {
+            return Err(DatabaseError::Invalid(format!(
+                "The backup {} does not read back as written. Check the disk and try again.",
+                out.display()
+            )));
+        }
+        drop(passphrase);
+        step.note("sha256", backup.sha256.as_str());
+        step.note(
+            "files",
+            backup
+                .files
+                .iter()
+                .map(|f| json!({ "path": f.path, "size": f.size, "sha256": f.sha256 }))
+                .collect::<Vec<_>>(),
+        );
+        Ok::<_, DatabaseError>(backup)
+    })?
+    .into_result("The wallet backup was written")
+}
+
+fn write_backup(
+    files: &[PathBuf],
+    out: &Path,
+    passphrase: Option<&Secret>,
+) -> Result<Backup, DatabaseError> {
+    let (listed, archive) = archive(files)?;
+    let dir = out
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    crate::paths::create_private_dir(dir).map_err(|e| unreadable(dir, e))?;
+    let write_err = |e: &dyn std::fmt::Display| {
+        DatabaseError::Invalid(format!(
+            "The backup could not be written to {}: {e}. Choose a directory with room that you can write to.",
+            out.display()
+        ))
+    };
+    let mut tmp = tempfile::Builder::new()
+        .prefix(".tdekey-backup-")
+        .tempfile_in(dir)
+        .map_err(|e| write_err(&e))?;
+    match passphrase {
+        Some(p) => {
+            let mut s = Sealer::new(tmp.as_file_mut(), p).map_err(|e| write_err(&e))?;
+            s.write_all(&archive).map_err(|e| write_err(&e))?;
+            s.finish().map_err(|e| write_err(&e))?;
+        }
+        None => tmp.write_all(&archive).map_err(|e| write_err(&e))?,
+    }
+    tmp.as_file().sync_all().map_err(|e| write_err(&e))?;
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| write_err(&e))?;
+    }
+    tmp.persist(out).map_err(|e| write_err(&e.error))?;
+    let written = std::fs::read(out).map_err(|e| unreadable(out, e))?;
+    Ok(Backup {
+        file: out.display().to_string(),
+        sha256: sha256_hex(&written),
+        encrypted: passphrase.is_some(),
+        files: listed,
+    })
+}
+
+/// Opens a backup (sealed or plain) and checks every file in it.
+pub fn read_backup(
+    file: &Path,
+    passphrase: Option<&Secret>,
+) -> Result<Vec<(BackedUpFile, Vec<u8>)>, DatabaseError> {
+    let mut raw = Vec::new();
+    std::fs::File::open(file)
+        .and_then(|mut f| f.read_to_end(&mut raw))
+        .map_err(|e| unreadable(file, e))?;
+    let name = file.display().to_string();
+    if raw.starts_with(MAGIC.as_bytes()) {
+        return unarchive(&raw, &name);
+    }
+    let pass = passphrase.ok_or_else(|| {
+        DatabaseError::Invalid(format!("{name} is sealed: give its passphrase to read it."))
+    })?;
+    let mut plain = zeroize::Zeroizing::new(Vec::new());
+    sealed::unseal(&raw[..], pass, &mut *plain)
+        .map_err(|e| DatabaseError::Invalid(format!("{name} cannot be opened: {e}.")))?;
+    unarchive(&plain, &name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_backup_reads_back_and_any_damage_is_caught() {
+        let dir = tempfile::tempdir().unwrap();
+        let a = dir.path().join("ewallet.p12");
+        let b = dir.path().join("cwallet.sso");
+        std::fs::write(&a, b"p12 bytes").unwrap();
+        std::fs::write(&b, b"sso").unwrap();
+        let out = dir.path().join("b/backup.tdkb");
+        let pass = Secret::from("a long backup passphrase");
+        let written = write_backup(&[a.clone(), b.clone()], &out, Some(&pass)).unwrap();
+        assert!(written.encrypted);
+        assert_eq!(written.files.len(), 2);
+        let read = read_backup(&out, Some(&pass)).unwrap();
+        assert_eq!(read[0].1, b"p12 bytes");
+        assert_eq!(read[1].0.path, b.display().to_string());
+        let raw = std::fs::read(&out).unwrap();
+        assert!(!raw.windows(9).any(|w| w == b"p12 bytes"), "sealed");
+        assert!(read_backup(&out, Some(&Secret::from("another passphrase!"))).is_err());
+        assert!(read_backup(&out, None).is_err());
+
+        let plain = dir.path().join("plain.tdkb");
+        write_backup(&[a], &plain, None).unwrap();
+        let mut raw = std::fs::read(&plain).unwrap();
+        let last = raw.len() - 1;
+        raw[last] ^= 1;
+        std::fs::write(&plain, raw).unwrap();
+        let e = read_backup(&plain, None).unwrap_err();
+        assert!(e.to_string().contains("does not match its SHA-256"), "{e}");
+    }
+}

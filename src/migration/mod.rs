@@ -1,0 +1,184 @@
+//! The migration wizard, as a workflow: a database's TDE master key from its software keystore
+//! to the HSM, step by step, each step checked on the database side (V$ views, parameters) and
+//! on the HSM side (PKCS#11 inventory) before it is marked done. The window and the command
+//! line are two front ends of it.
+//!
+//! The state of a migration lives in the `migrations` table, saved before and after every
+//! statement, so closing the window or a crash resumes at the same place; a statement whose
+//! answer was never seen makes its step *unknown*, and the step reads the database and the HSM
+//! again before anything is sent. A lease keeps two processes from driving one migration.
+//! Every step's run, every override and the migration's start and end are audited.
+
+mod host;
+mod plan;
+mod report;
+mod state;
+mod steps;
+mod wizard;
+
+pub use plan::StepId;
+pub use report::{Report, report};
+pub use state::{Check, MigrationState, Path, StepRecord, StepStatus};
+
+use crate::audit::AuditError;
+use crate::databases::DatabaseError;
+use crate::hsm::{Hsm, HsmError};
+use crate::model::{PinFormat, Retry};
+use crate::oracle::{Operator, OracleError};
+use crate::paths::DataDir;
+use crate::secret::Secret;
+use crate::session::SessionError;
+use crate::store::StoreError;
+use serde::Serialize;
+
+/// Why the wizard could not go on.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrationError {
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Database(#[from] DatabaseError),
+    #[error(transparent)]
+    Session(#[from] SessionError),
+    #[error(transparent)]
+    Hsm(#[from] HsmError),
+    #[error(transparent)]
+    Oracle(#[from] OracleError),
+    #[error(
+        "Another tdekey ({owner}) is driving the migration of {database} until {until}. Wait for it to finish, or close it; a lease that is not renewed ends by itself."
+    )]
+    Busy {
+        database: String,
+        owner: String,
+        until: String,
+    },
+    #[error("No migration of {0} has been started: run its first step.")]
+    NotStarted(String),
+    #[error("{0}")]
+    Invalid(String),
+}
+
+impl MigrationError {
+    pub fn retry(&self) -> Retry {
+        match self {
+            MigrationError::Audit(e) => e.retry(),
+            MigrationError::Store(e) => e.retry(),
+            MigrationError::Database(e) => e.retry(),
+            MigrationError::Session(e) => e.retry(),
+            MigrationError::Hsm(e) => e.retry(),
+            MigrationError::Oracle(e) => e.retry(),
+            MigrationError::Busy { .. } => Retry::Yes,
+            MigrationError::NotStarted(_) | MigrationError::Invalid(_) => Retry::AfterFix,
+        }
+    }
+}
+
+/// What the person gives the current step. Passwords are asked by the step that needs them,
+/// used once and dropped.
+#[derive(Default)]
+pub struct Inputs {
+    pub hsm_password: Option<Secret>,
+    pub wallet_password: Option<Secret>,
+    pub backup_passphrase: Option<Secret>,
+    /// The person says that what the step asked is done (a restart, a backup on the host).
+    pub confirmed: bool,
+    /// Apply the step's fix where tdekey can (the Rehearsal's simulated host).
+    pub apply_fix: bool,
+    /// Back up the wallet without encryption: an explicit choice.
+    pub unencrypted_backup: bool,
+    /// Set up HSM auto-login at the optional step.
+    pub auto_login: bool,
+    /// The tag of the wallet backup Oracle makes while migrating.
+    pub tag: Option<String>,
+}
+
+/// What a step needs before it can go on.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Need {
+    HsmPassword,
+    WalletPassword,
+    BackupPassphrase,
+    /// A person must do something (shown in `todo`) and then confirm.
+    Confirmation,
+    /// tdekey can apply the fix itself (the Rehearsal's simulated host) when asked.
+    Fix,
+}
+
+/// How a database and its HSM are reached for the wizard.
+pub struct Context<'a> {
+    pub data: &'a DataDir,
+    /// The HSM session the migration uses (logged in as Oracle's crypto user).
+    pub hsm: &'a mut Hsm,
+    /// Manual: the DBA who runs statements and pastes their output.
+    pub operator: Option<&'a mut dyn Operator>,
+    /// SQL*Plus with a named user: that user's password.
+    pub db_password: Option<Secret>,
+    pub pin_format: PinFormat,
+    pub inputs: Inputs,
+}
+
+/// Where the wizard stands after running a step.
+#[derive(Clone, Debug, Serialize)]
+pub struct Progress {
+    pub database: String,
+    pub step: StepId,
+    pub status: StepStatus,
+    /// What happened, or why it stopped, in a sentence or two.
+    pub message: String,
+    /// What a person must do, with the exact commands.
+    pub todo: Vec<String>,
+    pub needs: Vec<Need>,
+    /// The step's checks, passed or not.
+    pub checks: Vec<Check>,
+    pub notes: Vec<String>,
+    /// Oracle refused a statement of this step (an ORA- answer).
+    pub refused: bool,
+    pub finished: bool,
+}
+
+/// The plan of a database's migration and each step's state (none when never started).
+pub fn status(
+    a: &crate::audit::Auditor,
+    database: &str,
+) -> Result<Option<MigrationState>, MigrationError> {
+    wizard::load(a, database)
+}
+
+/// Runs the next step of a database's migration (starting one if none is under way).
+pub fn next(
+    a: &mut crate::audit::Auditor,
+    ctx: &mut Context<'_>,
+    database: &str,
+) -> Result<Progress, MigrationError> {
+    wizard::Wizard::open(a, database)?.next(a, ctx)
+}
+
+/// Runs steps in order until one stops: waiting for a person, failed, or the end.
+pub fn run(
+    a: &mut crate::audit::Auditor,
+    ctx: &mut Context<'_>,
+    database: &str,
+) -> Result<Vec<Progress>, MigrationError> {
+    let mut done = Vec::new();
+    loop {
+        let p = next(a, ctx, database)?;
+        let go_on = p.status.settled() && !p.finished;
+        done.push(p);
+        if !go_on {
+            return Ok(done);
+        }
+    }
+}
+
+/// Accepts the failed checks of the current step with a reason (audited, and in the report),
+/// and marks the step done.
+pub fn override_step(
+    a: &mut crate::audit::Auditor,
+    database: &str,
+    reason: &str,
+) -> Result<Progress, MigrationError> {
+    wizard::Wizard::resume(a, database)?.override_current(a, reason)
+}

@@ -1,0 +1,172 @@
+//! The migration report, for the change ticket and the auditor: every step, the statements with
+//! their secrets hidden, what came back, the checks and overrides, the new key, the backup, and
+//! the audit log's seq range; as JSON and as a self-contained HTML page that prints well.
+
+use super::MigrationError;
+use super::state::{MigrationState, StepStatus};
+use crate::audit::Auditor;
+use serde::Serialize;
+
+#[derive(Clone, Debug, Serialize)]
+pub struct Report {
+    pub tdekey_version: &'static str,
+    pub generated_utc: String,
+    pub database: crate::model::DatabaseProfile,
+    pub migration: MigrationState,
+    /// The audit entries of the migration: from its start to the log's head now.
+    pub audit_first_seq: Option<i64>,
+    pub audit_last_seq: Option<i64>,
+}
+
+/// The report of a database's latest migration.
+pub fn report(a: &Auditor, database: &str) -> Result<Report, MigrationError> {
+    let migration = super::wizard::load(a, database)?
+        .ok_or_else(|| MigrationError::NotStarted(database.to_owned()))?;
+    Ok(Report {
+        tdekey_version: crate::VERSION,
+        generated_utc: crate::audit::export::utc(crate::model::now_ms()),
+        database: crate::databases::get(a, database)?,
+        audit_first_seq: migration.first_seq,
+        audit_last_seq: a.store().audit_head()?.map(|(s, _)| s),
+        migration,
+    })
+}
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+impl Report {
+    pub fn json(&self) -> Result<String, MigrationError> {
+        serde_json::to_string_pretty(self)
+            .map_err(|e| MigrationError::Invalid(format!("The report could not be written: {e}")))
+    }
+
+    pub fn html(&self) -> String {
+        let m = &self.migration;
+        let utc = |ms: Option<i64>| ms.map(crate::audit::export::utc).unwrap_or_default();
+        let mut h = String::new();
+        h.push_str("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">");
+        h.push_str(&format!(
+            "<title>TDE master key migration: {}</title>",
+            esc(&m.database)
+        ));
+        h.push_str("<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#111}table{border-collapse:collapse;width:100%;margin:.5em 0}td,th{border:1px solid #999;padding:.25em .5em;text-align:left;vertical-align:top}code,pre{font-family:monospace;white-space:pre-wrap}.ok{color:#060}.bad{color:#a00}.rehearsal{background:#fd5;padding:.2em .5em}@media print{body{margin:0}}</style></head><body>");
+        h.push_str(&format!(
+            "<h1>TDE master key migration: {}</h1>",
+            esc(&m.database)
+        ));
+        if self.database.connector == crate::model::ConnectorKind::Rehearsal {
+            h.push_str("<p class=\"rehearsal\">REHEARSAL: a simulated Oracle 19c database; its HSM keys are real keys on the token.</p>");
+        }
+        let rows = [
+            ("Connector", self.database.connector.label().to_owned()),
+            ("HSM module", m.hsm_module.clone().unwrap_or_default()),
+            ("Token", m.token.clone().unwrap_or_default()),
+            ("Crypto user", m.hsm_user.clone().unwrap_or_default()),
+            ("WALLET_ROOT", m.wallet_root.clone().unwrap_or_default()),
+            ("Started (UTC)", utc(Some(m.started_ms))),
+            ("Finished (UTC)", utc(m.finished_ms)),
+            (
+                "New master key",
+                m.new_key.clone().unwrap_or_else(|| "—".into()),
+            ),
+            (
+                "Wallet backup",
+                m.backup
+                    .as_ref()
+                    .map(|b| {
+                        format!(
+                            "{} (SHA-256 {}{})",
+                            b.file,
+                            b.sha256,
+                            if b.encrypted { "" } else { ", not encrypted" }
+                        )
+                    })
+                    .unwrap_or_else(|| "—".into()),
+            ),
+            (
+                "Audit log entries",
+                format!(
+                    "seq {} to {}",
+                    self.audit_first_seq.map_or("?".into(), |s| s.to_string()),
+                    self.audit_last_seq.map_or("?".into(), |s| s.to_string())
+                ),
+            ),
+            ("Report generated (UTC)", self.generated_utc.clone()),
+        ];
+        h.push_str("<table>");
+        for (k, v) in rows {
+            h.push_str(&format!(
+                "<tr><th>{}</th><td><code>{}</code></td></tr>",
+                esc(k),
+                esc(&v)
+            ));
+        }
+        h.push_str("</table>");
+        for s in &m.steps {
+            h.push_str(&format!(
+                "<h2>{}. {} — <span class=\"{}\">{}</span></h2>",
+                s.step.number(),
+                esc(s.step.title()),
+                if matches!(s.status, StepStatus::Done | StepStatus::Skipped) {
+                    "ok"
+                } else {
+                    "bad"
+                },
+                esc(s.status.as_str())
+            ));
+            h.push_str(&format!("<p>{}</p>", esc(s.step.about())));
+            if let Some(r) = &s.reason {
+                h.push_str(&format!("<p><b>{}</b></p>", esc(r)));
+            }
+            if !s.checks.is_empty() {
+                h.push_str("<table><tr><th>Check</th><th>Result</th><th>Detail</th></tr>");
+                for c in &s.checks {
+                    let result = match (&c.ok, &c.overridden) {
+                        (true, _) => "passed".to_owned(),
+                        (false, Some(why)) => format!("failed, accepted: {why}"),
+                        (false, None) => "failed".to_owned(),
+                    };
+                    h.push_str(&format!(
+                        "<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td></tr>",
+                        esc(&c.what),
+                        if c.ok { "ok" } else { "bad" },
+                        esc(&result),
+                        esc(&c.detail)
+                    ));
+                }
+                h.push_str("</table>");
+            }
+            for x in &s.sent {
+                h.push_str(&format!(
+                    "<p>{} ({}), {}:</p><pre>{}</pre><p>Answer: <code>{}</code></p>",
+                    esc(&x.title),
+                    esc(&x.connector),
+                    esc(&crate::audit::export::utc(x.at_ms)),
+                    esc(&x.statement),
+                    esc(x.answer.as_deref().unwrap_or("never seen"))
+                ));
+            }
+            for n in &s.notes {
+                h.push_str(&format!("<p>Note: {}</p>", esc(n)));
+            }
+        }
+        h.push_str("</body></html>\n");
+        h
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn html_escapes_what_it_shows() {
+        assert_eq!(
+            super::esc("<a href=\"x\">&"),
+            "&lt;a href=&quot;x&quot;&gt;&amp;"
+        );
+    }
+}

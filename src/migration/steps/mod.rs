@@ -1,0 +1,207 @@
+//! The steps: each reads the database and the HSM, acts when it must, and checks again.
+
+mod keystore;
+mod start;
+mod wallet;
+
+use super::state::{Check, StepStatus};
+use super::wizard::Wizard;
+use super::{Context, MigrationError, Need, StepId};
+use crate::audit::Auditor;
+use crate::inventory::InventoryRow;
+use crate::model::ConnectorKind;
+use crate::tde::ora;
+use crate::tde::request::{ParameterName, Reply, Request};
+use crate::tde::views::{KeyRow, WalletRow, WrlType};
+
+/// What one run of a step found.
+pub(super) struct StepResult {
+    pub status: StepStatus,
+    pub reason: Option<String>,
+    pub todo: Vec<String>,
+    pub checks: Vec<Check>,
+    pub notes: Vec<String>,
+    pub needs: Vec<Need>,
+}
+
+impl StepResult {
+    pub fn done(checks: Vec<Check>) -> Self {
+        Self::with(StepStatus::Done, None, checks)
+    }
+
+    pub fn skipped(reason: impl Into<String>) -> Self {
+        Self::with(StepStatus::Skipped, Some(reason.into()), Vec::new())
+    }
+
+    pub fn failed(reason: impl Into<String>) -> Self {
+        Self::with(StepStatus::Failed, Some(reason.into()), Vec::new())
+    }
+
+    /// A person must act; `todo` says how, `needs` what to give back.
+    pub fn attention(reason: impl Into<String>, todo: Vec<String>, needs: Vec<Need>) -> Self {
+        let mut r = Self::with(StepStatus::NeedsAttention, Some(reason.into()), Vec::new());
+        r.todo = todo;
+        r.needs = needs;
+        r
+    }
+
+    /// Waits for inputs (passwords) the person has not given yet.
+    pub fn needs(reason: impl Into<String>, needs: Vec<Need>) -> Self {
+        Self::attention(reason, Vec::new(), needs)
+    }
+
+    fn with(status: StepStatus, reason: Option<String>, checks: Vec<Check>) -> Self {
+        Self {
+            status,
+            reason,
+            todo: Vec::new(),
+            checks,
+            notes: Vec::new(),
+            needs: Vec::new(),
+        }
+    }
+
+    /// Done when every check passes, else failed with the first failure as the reason.
+    pub fn from_checks(checks: Vec<Check>) -> Self {
+        match checks.iter().find(|c| !c.passes()) {
+            None => Self::done(checks),
+            Some(c) => {
+                let reason = format!("{}: {}", c.what, c.detail);
+                Self::with(StepStatus::Failed, Some(reason), checks)
+            }
+        }
+    }
+
+    pub fn note(mut self, note: impl Into<String>) -> Self {
+        self.notes.push(note.into());
+        self
+    }
+}
+
+pub(super) fn run(
+    w: &mut Wizard,
+    a: &mut Auditor,
+    ctx: &mut Context<'_>,
+    step: StepId,
+    unknown: bool,
+) -> Result<StepResult, MigrationError> {
+    match step {
+        StepId::Choose => start::choose(w, a, ctx),
+        StepId::HsmClient => start::hsm_client(w, ctx),
+        StepId::OracleLibrary => start::oracle_library(w, ctx),
+        StepId::WalletConfig => wallet::wallet_config(w, a, ctx),
+        StepId::Backup => wallet::backup(w, a, ctx),
+        StepId::HsmFile => keystore::hsm_file(w, a, ctx, unknown),
+        StepId::FileOpen => keystore::file_open(w, a, ctx),
+        StepId::Migrate => keystore::migrate(w, a, ctx, unknown),
+        StepId::Verify => keystore::verify(w, a, ctx),
+        StepId::AutoLogin => keystore::auto_login(w, a, ctx),
+        StepId::Done => keystore::done(w, a),
+    }
+}
+
+/// Oracle's refusal as a sentence, with what it usually means.
+pub(super) fn refusal(reply: &Reply) -> Option<String> {
+    let Reply::Error { error, more } = reply else {
+        return None;
+    };
+    let mut s = format!("Oracle answered {}: {}.", error.code, error.text);
+    for m in more {
+        s.push_str(&format!(" {}: {}.", m.code, m.text));
+    }
+    if let Some(x) = ora::explain(&error.code) {
+        s.push(' ');
+        s.push_str(x);
+    }
+    Some(s)
+}
+
+fn refused(reply: &Reply) -> MigrationError {
+    MigrationError::Invalid(refusal(reply).unwrap_or_else(|| {
+        format!(
+            "The database answered {} where rows were expected.",
+            reply.summary()
+        )
+    }))
+}
+
+/// V$ENCRYPTION_WALLET, typed.
+pub(super) fn wallet_rows(
+    w: &mut Wizard,
+    a: &mut Auditor,
+    ctx: &mut Context<'_>,
+) -> Result<Vec<WalletRow>, MigrationError> {
+    match w.query(a, ctx, &Request::QueryWallet)? {
+        Reply::Rows { rows } => rows
+            .iter()
+            .map(|r| WalletRow::from_row(r).map_err(|e| MigrationError::Invalid(e.to_string())))
+            .collect(),
+        other => Err(refused(&other)),
+    }
+}
+
+/// V$ENCRYPTION_KEYS, typed.
+pub(super) fn key_rows(
+    w: &mut Wizard,
+    a: &mut Auditor,
+    ctx: &mut Context<'_>,
+) -> Result<Vec<KeyRow>, MigrationError> {
+    match w.query(a, ctx, &Request::QueryKeys)? {
+        Reply::Rows { rows } => rows
+            .iter()
+            .map(|r| KeyRow::from_row(r).map_err(|e| MigrationError::Invalid(e.to_string())))
+            .collect(),
+        other => Err(refused(&other)),
+    }
+}
+
+/// A parameter's value ("" when not set).
+pub(super) fn parameter(
+    w: &mut Wizard,
+    a: &mut Auditor,
+    ctx: &mut Context<'_>,
+    p: ParameterName,
+) -> Result<String, MigrationError> {
+    match w.query(a, ctx, &Request::ShowParameter(p))? {
+        Reply::Parameter { parameter } => Ok(parameter.value.trim().to_owned()),
+        other => Err(refused(&other)),
+    }
+}
+
+/// The KEYSTORE_CONFIGURATION of TDE_CONFIGURATION, upper case ("" when not set).
+pub(super) fn keystore_configuration(
+    w: &mut Wizard,
+    a: &mut Auditor,
+    ctx: &mut Context<'_>,
+) -> Result<String, MigrationError> {
+    let v = parameter(w, a, ctx, ParameterName::TdeConfiguration)?;
+    Ok(v.to_ascii_uppercase()
+        .trim_start_matches("KEYSTORE_CONFIGURATION=")
+        .trim()
+        .to_owned())
+}
+
+pub(super) fn row_of(rows: &[WalletRow], kind: WrlType) -> Option<&WalletRow> {
+    rows.iter().find(|r| r.con_id <= 1 && r.wrl_type == kind)
+}
+
+/// The token's TDE master keys (from an audited inventory).
+pub(super) fn token_master_keys(
+    a: &mut Auditor,
+    ctx: &mut Context<'_>,
+) -> Result<Vec<InventoryRow>, MigrationError> {
+    let rows = crate::session::inventory(a, ctx.hsm, &mut |_, _| {})?;
+    Ok(rows
+        .into_iter()
+        .filter(|r| r.kind == "tde-master-key")
+        .collect())
+}
+
+/// Whether the profile is a CDB (statements then name CONTAINER = ALL).
+pub(super) fn cdb(w: &Wizard) -> bool {
+    w.db.multitenant != crate::model::Multitenant::NonCdb
+}
+
+pub(super) fn is_rehearsal(w: &Wizard) -> bool {
+    w.db.connector == ConnectorKind::Rehearsal
+}

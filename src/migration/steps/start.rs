@@ -1,0 +1,337 @@
+//! Steps 1 to 3: the database and the HSM, the CloudHSM client, Oracle's PKCS#11 library.
+
+use super::{
+    Check, Context, MigrationError, Need, StepResult, Wizard, key_rows, keystore_configuration,
+    token_master_keys, wallet_rows,
+};
+use crate::audit::Auditor;
+use crate::migration::StepId;
+use crate::migration::host::{self, Host};
+use crate::migration::state::{Path, StepStatus};
+use crate::tde::labels::parse_key_id;
+use crate::tde::views::{KeystoreType, WalletStatus, WrlType};
+
+pub(super) fn choose(
+    w: &mut Wizard,
+    a: &mut Auditor,
+    ctx: &mut Context<'_>,
+) -> Result<StepResult, MigrationError> {
+    let Some(token) = ctx.hsm.token().cloned().filter(|_| ctx.hsm.logged_in()) else {
+        return Ok(StepResult::attention(
+            "Log in to the HSM as the crypto user Oracle will use first (the HSM screen; on the command line the password comes from TDEKEY_PIN, --pin-file or a prompt).",
+            Vec::new(),
+            Vec::new(),
+        ));
+    };
+    let user = ctx.hsm.user().unwrap_or("").to_owned();
+    let mut checks = vec![Check::new(
+        "Logged in to the HSM",
+        true,
+        format!("as {user} on token {:?}", token.label),
+    )];
+    let aes = ctx
+        .hsm
+        .slots()?
+        .into_iter()
+        .find(|s| s.slot_id == token.slot_id)
+        .and_then(|s| s.token)
+        .is_some_and(|t| {
+            t.mechanisms
+                .iter()
+                .any(|m| m.name == "CKM_AES_KEY_GEN" && m.present)
+        });
+    checks.push(Check::new(
+        "The token offers CKM_AES_KEY_GEN",
+        aes,
+        if aes {
+            "Oracle can generate its AES-256 master key there"
+        } else {
+            "without it Oracle cannot make a master key on this token"
+        },
+    ));
+    let on_token: Vec<String> = token_master_keys(a, ctx)?
+        .into_iter()
+        .map(|r| r.object.label)
+        .collect();
+    w.state.snapshot = on_token.clone();
+    w.state.token = Some(token.label.clone());
+    w.state.hsm_user = Some(user);
+    w.state.hsm_module = Some(ctx.hsm.module_path().display().to_string());
+
+    let rows = wallet_rows(w, a, ctx)?;
+    let configuration = keystore_configuration(w, a, ctx)?;
+    let keys = key_rows(w, a, ctx)?;
+    let current = keys
+        .iter()
+        .filter(|k| k.con_id <= 1)
+        .max_by_key(|k| k.activated_ms);
+    let file = super::row_of(&rows, WrlType::File);
+    let (path, why) = match current {
+        Some(k) if k.keystore_type == KeystoreType::Hsm => {
+            let label = parse_key_id(&k.key_id)
+                .map(|(_, id)| id.hsm_label())
+                .unwrap_or_default();
+            if on_token.contains(&label) {
+                (
+                    Path::AlreadyOnHsm,
+                    format!("The current master key is already on this HSM ({label})."),
+                )
+            } else {
+                (
+                    Path::OtherHsm,
+                    format!(
+                        "The current master key is in an HSM, but not on this token ({label} is not here): the database uses another HSM."
+                    ),
+                )
+            }
+        }
+        Some(_) => (
+            Path::FileToHsm,
+            "The current master key is in the software keystore (file wallet): it will be migrated to the HSM.".to_owned(),
+        ),
+        None => match file {
+            Some(f) if f.status != WalletStatus::NotAvailable => (
+                Path::FileToHsm,
+                format!(
+                    "TDE_CONFIGURATION is {}, and the file keystore is {} (its keys show once it is open): it will be migrated to the HSM.",
+                    if configuration.is_empty() { "not set" } else { &configuration },
+                    f.status.as_str()
+                ),
+            ),
+            _ => {
+                checks.push(Check::new(
+                    "A software keystore with a master key",
+                    false,
+                    "V$ENCRYPTION_WALLET shows no file keystore: there is nothing to migrate. Check WALLET_ROOT and TDE_CONFIGURATION.",
+                ));
+                return Ok(StepResult::from_checks(checks));
+            }
+        },
+    };
+    checks.push(Check::new(
+        "Where the master key is",
+        path != Path::OtherHsm,
+        why.clone(),
+    ));
+    w.state.path = Some(path);
+    match path {
+        Path::FileToHsm => Ok(StepResult::from_checks(checks)),
+        Path::AlreadyOnHsm => {
+            for s in &mut w.state.steps {
+                if !matches!(s.step, StepId::Choose | StepId::Done) {
+                    s.status = StepStatus::Skipped;
+                    s.reason = Some("The master key is already on this HSM.".into());
+                }
+            }
+            Ok(StepResult::from_checks(checks))
+        }
+        Path::OtherHsm => Ok(StepResult {
+            reason: Some(format!(
+                "{why} Migrating from another HSM (path B) is not built yet: with the old vendor's library still in place, reverse-migrate to the file wallet, swap the library for this HSM's, then start this migration again."
+            )),
+            todo: vec![
+                "ALTER SYSTEM SET TDE_CONFIGURATION=\"KEYSTORE_CONFIGURATION=FILE|HSM\" SCOPE=BOTH SID='*';  -- then restart".into(),
+                "ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY \"<wallet password>\" REVERSE MIGRATE USING \"<old HSM user:password>\" WITH BACKUP;".into(),
+            ],
+            ..StepResult::from_checks(checks)
+        }),
+    }
+}
+
+pub(super) fn hsm_client(
+    w: &mut Wizard,
+    ctx: &mut Context<'_>,
+) -> Result<StepResult, MigrationError> {
+    let module = ctx.hsm.module_path().to_path_buf();
+    if !module
+        .to_string_lossy()
+        .to_ascii_lowercase()
+        .contains("cloudhsm")
+    {
+        return Ok(StepResult::skipped(format!(
+            "{} is not AWS CloudHSM's PKCS#11 library: there is no CloudHSM client to check.",
+            module.display()
+        )));
+    }
+    // The CloudHSM client tdekey loaded is the one on this machine.
+    let c = host::cloudhsm_client(std::path::Path::new("/"));
+    let user = w
+        .state
+        .hsm_user
+        .clone()
+        .unwrap_or_else(|| "<crypto user>".into());
+    let mut todo = Vec::new();
+    if !c.configure {
+        todo.push("Install the CloudHSM Client SDK 5 PKCS#11 library (it provides /opt/cloudhsm/bin/configure-pkcs11).".to_owned());
+    }
+    if c.servers.is_empty() {
+        todo.push("sudo /opt/cloudhsm/bin/configure-pkcs11 -a <HSM IP addresses>".to_owned());
+    }
+    if !c.ca_cert {
+        todo.push("sudo /opt/cloudhsm/bin/configure-pkcs11 --hsm-ca-cert <path to customerCA.crt>  (it is copied to /opt/cloudhsm/etc/customerCA.crt)".to_owned());
+    }
+    let checks = vec![
+        Check::new(
+            "/opt/cloudhsm/bin/configure-pkcs11 exists",
+            c.configure,
+            "the CloudHSM PKCS#11 client's configuration tool",
+        ),
+        Check::new(
+            "The PKCS#11 client configuration names HSM addresses",
+            !c.servers.is_empty(),
+            if c.servers.is_empty() {
+                format!("{} names none", c.config.display())
+            } else {
+                c.servers.join(", ")
+            },
+        ),
+        Check::new(
+            "customerCA.crt is in /opt/cloudhsm/etc/",
+            c.ca_cert,
+            "the cluster's CA certificate, which the client checks the HSMs against",
+        ),
+        Check::new(
+            "The crypto user logs in",
+            ctx.hsm.logged_in(),
+            format!("as {user} (step 1)"),
+        ),
+    ];
+    if todo.is_empty() {
+        return Ok(StepResult::from_checks(checks).note(
+            "A single-HSM cluster also needs disable_key_availability_check in the client configuration, or key generation fails at the migration.",
+        ));
+    }
+    todo.push(format!("If the crypto user does not exist: cloudhsm-cli user create --username {user} --role crypto-user  (as an admin)"));
+    let mut r = StepResult::attention(
+        "The CloudHSM client on this machine is not fully configured.",
+        todo,
+        vec![Need::Confirmation],
+    );
+    r.checks = checks;
+    Ok(r)
+}
+
+pub(super) fn oracle_library(
+    w: &mut Wizard,
+    ctx: &mut Context<'_>,
+) -> Result<StepResult, MigrationError> {
+    let host = Host::of(&w.db, ctx.data);
+    let module = ctx.hsm.module_path().to_path_buf();
+    let library = ctx.hsm.library()?;
+    let dir = host::vendor_dir(&module, &library);
+    let owner = "oracle:oinstall";
+    let commands = host::library_commands(&module, &dir, owner);
+    let found = host::oracle_libraries(&host);
+    let simulated = matches!(
+        host,
+        Host::Local {
+            simulated: true,
+            ..
+        }
+    );
+    let check = |found: &[std::path::PathBuf]| {
+        Check::new(
+            "Exactly one library under /opt/oracle/extapi/64/hsm/<vendor>/<version>/",
+            found.len() == 1,
+            match found.len() {
+                0 => "none: Oracle would answer ORA-28376 (cannot find PKCS11 library)".to_owned(),
+                1 => found[0].display().to_string(),
+                n => format!(
+                    "{n} libraries ({}): Oracle needs exactly one",
+                    found
+                        .iter()
+                        .map(|p| p.display().to_string())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+            },
+        )
+    };
+    match (&host, found.len()) {
+        (Host::Remote, _) => {
+            if ctx.inputs.confirmed {
+                return Ok(StepResult::done(vec![Check::new(
+                    "Exactly one library under /opt/oracle/extapi/64/hsm/<vendor>/<version>/",
+                    true,
+                    "confirmed by the person on the database host",
+                )]));
+            }
+            let mut todo = vec![
+                "On the database host: ls -ln /opt/oracle/extapi/64/hsm/*/*/".to_owned(),
+                "There must be exactly one library, owned by the Oracle software owner. If there is none:".to_owned(),
+            ];
+            todo.extend(commands);
+            Ok(StepResult::attention(
+                "tdekey does not run on the database host: check the library there, then confirm.",
+                todo,
+                vec![Need::Confirmation],
+            ))
+        }
+        (Host::Local { root, .. }, 0) if simulated && ctx.inputs.apply_fix => {
+            let target = root
+                .join(host::EXTAPI_HSM.trim_start_matches('/'))
+                .join(&dir);
+            let copy = std::fs::create_dir_all(&target).and_then(|()| {
+                std::fs::copy(&module, target.join(module.file_name().unwrap_or_default()))
+            });
+            if let Err(e) = copy {
+                return Ok(StepResult::failed(format!(
+                    "The library could not be copied to the simulated host ({}): {e}.",
+                    target.display()
+                )));
+            }
+            let found = host::oracle_libraries(&host);
+            Ok(StepResult::from_checks(vec![check(&found)]).note(format!(
+                "Applied on the Rehearsal's simulated host: {}",
+                commands.join("; ")
+            )))
+        }
+        (Host::Local { .. }, 0) => {
+            let mut r = StepResult::attention(
+                format!(
+                    "Oracle's PKCS#11 library is not in place: Oracle would answer ORA-28376. Run these on the database host{}.",
+                    if simulated {
+                        " (this is the Rehearsal's simulated host: tdekey can apply them for you)"
+                    } else {
+                        ", then run this step again"
+                    }
+                ),
+                commands,
+                if simulated {
+                    vec![Need::Fix]
+                } else {
+                    Vec::new()
+                },
+            );
+            r.checks = vec![check(&found)];
+            Ok(r)
+        }
+        (Host::Local { .. }, 1) => {
+            let mut checks = vec![check(&found)];
+            if !simulated && let Some(home) = w.db.oracle_home.as_deref() {
+                use std::os::unix::fs::MetadataExt;
+                let want = std::fs::metadata(home).map(|m| m.uid()).ok();
+                let got = std::fs::metadata(&found[0]).map(|m| m.uid()).ok();
+                checks.push(Check::new(
+                    "Owned by the Oracle software owner",
+                    want.is_some() && want == got,
+                    format!(
+                        "the library's owner {} , ORACLE_HOME's {}",
+                        got.map_or("?".into(), crate::paths::user_name),
+                        want.map_or("?".into(), crate::paths::user_name)
+                    ),
+                ));
+            }
+            Ok(StepResult::from_checks(checks))
+        }
+        (Host::Local { .. }, _) => {
+            let mut r = StepResult::attention(
+                "More than one library is under /opt/oracle/extapi/64/hsm/: remove all but this HSM's.",
+                vec!["ls -ln /opt/oracle/extapi/64/hsm/*/*/".into()],
+                Vec::new(),
+            );
+            r.checks = vec![check(&found)];
+            Ok(r)
+        }
+    }
+}

@@ -1,0 +1,216 @@
+//! Steps 4 and 5: where the keystore is (WALLET_ROOT, TDE_CONFIGURATION, sqlnet.ora, the files),
+//! and its backup.
+
+use super::{Check, Context, MigrationError, Need, StepResult, Wizard, parameter};
+use crate::audit::Auditor;
+use crate::migration::host::Host;
+use crate::migration::state::BackupRecord;
+use crate::tde::layout;
+use crate::tde::request::ParameterName;
+use std::path::PathBuf;
+
+pub(super) fn wallet_config(
+    w: &mut Wizard,
+    a: &mut Auditor,
+    ctx: &mut Context<'_>,
+) -> Result<StepResult, MigrationError> {
+    let wallet_root = parameter(w, a, ctx, ParameterName::WalletRoot)?;
+    let configuration = super::keystore_configuration(w, a, ctx)?;
+    let mut checks = vec![
+        Check::new(
+            "WALLET_ROOT is set",
+            !wallet_root.is_empty(),
+            if wallet_root.is_empty() {
+                "not set: the database has no keystore location".to_owned()
+            } else {
+                wallet_root.clone()
+            },
+        ),
+        Check::new(
+            "TDE_CONFIGURATION is set",
+            !configuration.is_empty(),
+            if configuration.is_empty() {
+                "not set".to_owned()
+            } else {
+                format!("KEYSTORE_CONFIGURATION={configuration}")
+            },
+        ),
+    ];
+    if wallet_root.is_empty() {
+        let dir =
+            w.db.wallet_root
+                .clone()
+                .unwrap_or_else(|| "/u01/app/oracle/admin/<DB_NAME>/wallet".into());
+        let mut r = StepResult::attention(
+            "WALLET_ROOT is not set. Set it (it is static: it takes effect at the next restart), restart, and run this step again.",
+            vec![
+                format!("ALTER SYSTEM SET WALLET_ROOT='{dir}' SCOPE=SPFILE SID='*';"),
+                "Restart the database (RAC: srvctl stop database -d <db>; srvctl start database -d <db>).".into(),
+                "ALTER SYSTEM SET TDE_CONFIGURATION=\"KEYSTORE_CONFIGURATION=FILE\" SCOPE=BOTH SID='*';".into(),
+            ],
+            Vec::new(),
+        );
+        r.checks = checks;
+        return Ok(r);
+    }
+    let mut notes = Vec::new();
+    if let Some(p) = w.db.wallet_root.as_deref()
+        && p.trim_end_matches('/') != wallet_root.trim_end_matches('/')
+    {
+        notes.push(format!(
+            "The database profile names WALLET_ROOT {p}, the database {wallet_root}: the database's is used."
+        ));
+    }
+    let host = Host::of(&w.db, ctx.data);
+    // sqlnet.ora, where tdekey can read it.
+    if let (
+        Host::Local {
+            simulated: false, ..
+        },
+        Some(home),
+    ) = (&host, w.db.oracle_home.as_deref())
+    {
+        let sqlnet = std::path::Path::new(home).join("network/admin/sqlnet.ora");
+        if let Ok(text) = std::fs::read_to_string(&sqlnet)
+            && let Ok(loc) = crate::tde::sqlnet::parse_sqlnet(&text)
+        {
+            notes.push(format!(
+                "{}: ENCRYPTION_WALLET_LOCATION (METHOD={}). {}",
+                sqlnet.display(),
+                loc.method,
+                loc.warning
+            ));
+        }
+    }
+    match host.path(&wallet_root) {
+        Some(root) => {
+            let report = crate::databases::wallet_files(&root);
+            let ewallet = root.join(layout::KEYSTORE_DIR).join(layout::EWALLET);
+            checks.push(Check::new(
+                "The software keystore file is under WALLET_ROOT/tde",
+                ewallet.is_file(),
+                ewallet.display().to_string(),
+            ));
+            notes.extend(report.warnings);
+        }
+        None => notes.push(
+            "tdekey does not run on the database host: the keystore files are checked there (step 5 shows the commands).".into(),
+        ),
+    }
+    w.state.wallet_root = Some(wallet_root);
+    let mut r = StepResult::from_checks(checks);
+    r.notes = notes;
+    Ok(r)
+}
+
+pub(super) fn backup(
+    w: &mut Wizard,
+    a: &mut Auditor,
+    ctx: &mut Context<'_>,
+) -> Result<StepResult, MigrationError> {
+    let wallet_root = match w.state.wallet_root.clone() {
+        Some(r) => r,
+        None => parameter(w, a, ctx, ParameterName::WalletRoot)?,
+    };
+    let host = Host::of(&w.db, ctx.data);
+    let Some(root) = host.path(&wallet_root) else {
+        let tde = layout::under_root(&wallet_root, layout::KEYSTORE_DIR);
+        if ctx.inputs.confirmed {
+            return Ok(StepResult::done(vec![Check::new(
+                "The keystore files are backed up",
+                true,
+                "confirmed by the person on the database host",
+            )]));
+        }
+        return Ok(StepResult::attention(
+            "tdekey does not run on the database host: copy the keystore files somewhere safe there, note their SHA-256, then confirm.",
+            vec![
+                format!(
+                    "mkdir -p ~/tde-backup && cp -p {tde}/ewallet.p12 {tde}/cwallet.sso {tde}/ewallet_*.p12 ~/tde-backup/"
+                ),
+                "sha256sum ~/tde-backup/*".into(),
+            ],
+            vec![Need::Confirmation],
+        ));
+    };
+    let tde = root.join(layout::KEYSTORE_DIR);
+    let ewallet = tde.join(layout::EWALLET);
+    if !ewallet.is_file() {
+        return Ok(StepResult::failed(format!(
+            "There is no {} to back up. Check WALLET_ROOT (step 4).",
+            ewallet.display()
+        )));
+    }
+    let mut files: Vec<PathBuf> = vec![ewallet];
+    let sso = tde.join(layout::CWALLET);
+    if sso.is_file() {
+        files.push(sso);
+    }
+    let mut older: Vec<PathBuf> = std::fs::read_dir(&tde)
+        .map(|d| {
+            d.flatten()
+                .map(|e| e.path())
+                .filter(|p| {
+                    p.file_name()
+                        .is_some_and(|n| layout::is_backup_name(&n.to_string_lossy()))
+                })
+                .collect()
+        })
+        .unwrap_or_default();
+    older.sort();
+    files.extend(older);
+    let passphrase = match ctx.inputs.backup_passphrase.take() {
+        Some(p) => Some(p),
+        None if ctx.inputs.unencrypted_backup => None,
+        None => {
+            return Ok(StepResult::needs(
+                format!(
+                    "A passphrase for the backup of {} files (at least {} characters; tdekey cannot recover a backup whose passphrase is lost). An unencrypted backup needs an explicit choice.",
+                    files.len(),
+                    crate::secret::sealed::MIN_PASSPHRASE_CHARS
+                ),
+                vec![Need::BackupPassphrase],
+            ));
+        }
+    };
+    let stamp = chrono::DateTime::from_timestamp_millis(crate::model::now_ms())
+        .unwrap_or_default()
+        .format("%Y%m%dT%H%M%SZ");
+    let name: String =
+        w.db.name
+            .chars()
+            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+            .collect();
+    let out = ctx
+        .data
+        .root()
+        .join("backups")
+        .join(format!("{name}-wallet-{stamp}.tdkb"));
+    let backup = crate::databases::backup_wallet(a, &files, &out, passphrase)?;
+    let checks = vec![Check::new(
+        "The keystore files are sealed in a backup that reads back",
+        true,
+        format!(
+            "{} ({} files, SHA-256 {}{})",
+            backup.file,
+            backup.files.len(),
+            backup.sha256,
+            if backup.encrypted {
+                ""
+            } else {
+                ", NOT encrypted"
+            }
+        ),
+    )];
+    w.state.backup = Some(BackupRecord {
+        file: backup.file.clone(),
+        sha256: backup.sha256.clone(),
+        encrypted: backup.encrypted,
+        files: backup
+            .files
+            .iter()
+            .map(|f| (f.path.clone(), f.size, f.sha256.clone()))
+            .collect(),
+    });
+    Ok(StepResult::from_checks(checks))
+}

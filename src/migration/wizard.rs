@@ -1,0 +1,397 @@
+//! Driving one migration: its row and lease, saving the state around every statement, running
+//! the current step and recording what it did.
+
+use super::state::{MigrationState, Sent, StepStatus};
+use super::steps::{self, StepResult};
+use super::{Context, MigrationError, Need, Progress, StepId};
+use crate::audit::{Action, Auditor, Entry, Outcome};
+use crate::databases::{self, Ran, Reach};
+use crate::model::{DatabaseProfile, now_ms};
+use crate::oracle::Operator;
+use crate::tde::request::{Reply, Request};
+use serde_json::json;
+
+/// How long a lease lasts without being renewed (every save renews it).
+const LEASE_MS: i64 = 10 * 60 * 1000;
+
+/// This process, as a lease holder: host, pid and a random part.
+fn owner() -> String {
+    use aes_gcm::aead::{OsRng, rand_core::RngCore};
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    format!("{host}:{}:{:08x}", std::process::id(), OsRng.next_u32())
+}
+
+/// A lease held by a process of this host that no longer runs can be taken over at once.
+fn holder_gone(holder: &str) -> bool {
+    let mut parts = holder.rsplitn(3, ':');
+    let (_, pid, host) = (parts.next(), parts.next(), parts.next());
+    let this = gethostname::gethostname().to_string_lossy().into_owned();
+    match (host, pid.and_then(|p| p.parse::<u32>().ok())) {
+        (Some(h), Some(pid)) if h == this => {
+            !std::path::Path::new(&format!("/proc/{pid}")).exists()
+        }
+        _ => false,
+    }
+}
+
+pub(super) fn load(a: &Auditor, database: &str) -> Result<Option<MigrationState>, MigrationError> {
+    let Some(row) = a.store().latest_migration(database)? else {
+        return Ok(None);
+    };
+    parse(&row.state).map(Some)
+}
+
+fn parse(state: &str) -> Result<MigrationState, MigrationError> {
+    serde_json::from_str(state).map_err(|e| {
+        MigrationError::Invalid(format!(
+            "The stored state of this migration cannot be read ({e}); it was written by another version of tdekey."
+        ))
+    })
+}
+
+pub(super) struct Wizard {
+    id: i64,
+    owner: String,
+    pub(super) db: DatabaseProfile,
+    pub(super) state: MigrationState,
+}
+
+impl Wizard {
+    /// The active migration of `database`, or a new one; with its lease.
+    pub(super) fn open(a: &mut Auditor, database: &str) -> Result<Self, MigrationError> {
+        if a.store().active_migration(database)?.is_none() {
+            let db = databases::get(a, database)?;
+            let mut state = MigrationState::new(&db.name, now_ms());
+            state.first_seq = a.store().audit_head()?.map(|(seq, _)| seq + 1);
+            let json = to_json(&state)?;
+            let entry = Entry::new(Action::MigrationStart, format!("database {}", db.name))
+                .details(json!({ "connector": db.connector.label(), "multitenant": db.multitenant.as_str(), "rac": db.rac }));
+            a.act(entry, |step| {
+                let id = step.store().insert_migration(&db.name, &json)?;
+                step.note("migration", id);
+                Ok::<_, crate::store::StoreError>(id)
+            })?
+            .into_result::<MigrationError>("The migration was started")?;
+        }
+        Self::resume(a, database)
+    }
+
+    /// The active migration of `database`, with its lease.
+    pub(super) fn resume(a: &mut Auditor, database: &str) -> Result<Self, MigrationError> {
+        let row = a
+            .store()
+            .active_migration(database)?
+            .ok_or_else(|| MigrationError::NotStarted(database.to_owned()))?;
+        let owner = owner();
+        let steal = row.lock_owner.as_deref().is_some_and(holder_gone);
+        if let Some(held) =
+            a.store_mut()
+                .lease_migration(row.id, &owner, now_ms() + LEASE_MS, steal)?
+        {
+            return Err(MigrationError::Busy {
+                database: database.to_owned(),
+                owner: held.owner,
+                until: crate::audit::export::utc(held.until_ms),
+            });
+        }
+        let db = databases::get(a, database)?;
+        Ok(Self {
+            id: row.id,
+            owner,
+            db,
+            state: parse(&row.state)?,
+        })
+    }
+
+    /// Saves the state (renewing the lease), `done` when the migration is over.
+    pub(super) fn save(&self, a: &mut Auditor, status: &str) -> Result<(), MigrationError> {
+        let json = to_json(&self.state)?;
+        a.store_mut()
+            .lease_migration(self.id, &self.owner, now_ms() + LEASE_MS, false)?;
+        if !a
+            .store()
+            .save_migration(self.id, &self.owner, status, &json)?
+        {
+            return Err(MigrationError::Invalid(format!(
+                "The migration of {} was taken over by another tdekey; this one stops here.",
+                self.db.name
+            )));
+        }
+        Ok(())
+    }
+
+    fn release(&self, a: &Auditor) {
+        // A lease not given back ends by itself.
+        let _ = a.store().release_migration(self.id, &self.owner);
+    }
+
+    pub(super) fn next(
+        mut self,
+        a: &mut Auditor,
+        ctx: &mut Context<'_>,
+    ) -> Result<Progress, MigrationError> {
+        let result = self.run_current(a, ctx);
+        self.release(a);
+        result
+    }
+
+    fn run_current(
+        &mut self,
+        a: &mut Auditor,
+        ctx: &mut Context<'_>,
+    ) -> Result<Progress, MigrationError> {
+        let Some(step) = self.state.current() else {
+            return Ok(self.progress(
+                StepId::Done,
+                "The migration is finished.".into(),
+                Vec::new(),
+            ));
+        };
+        {
+            let rec = self.record(step);
+            // A statement sent whose answer was never seen: find out before anything else.
+            if rec.in_flight().is_some() {
+                rec.status = StepStatus::Unknown;
+            }
+            rec.attempts += 1;
+            rec.started_ms.get_or_insert_with(now_ms);
+        }
+        let unknown = self.record(step).status == StepStatus::Unknown;
+        let result = steps::run(self, a, ctx, step, unknown);
+        let (result, error) = match result {
+            Ok(r) => (r, None),
+            Err(e) => (StepResult::failed(e.to_string()), Some(e)),
+        };
+        let StepResult {
+            status,
+            reason,
+            todo,
+            checks,
+            notes,
+            needs,
+        } = result;
+        {
+            let rec = self.record(step);
+            rec.status = status;
+            rec.reason = reason.clone();
+            rec.todo = todo.clone();
+            if !checks.is_empty() {
+                rec.checks = checks;
+            }
+            rec.notes.extend(notes);
+            if status.settled() {
+                rec.finished_ms = Some(now_ms());
+            }
+        }
+        if step == StepId::Done && status == StepStatus::Done {
+            self.state.finished_ms = Some(now_ms());
+        }
+        let finished = self.state.finished();
+        self.save(a, if finished { "done" } else { "active" })?;
+        let rec = self.record(step).clone();
+        let entry = Entry::new(Action::MigrationStep, format!("database {}", self.db.name))
+            .user(ctx.hsm.user())
+            .details(json!({
+                "migration_step": step.as_str(),
+                "number": step.number(),
+                "status": status.as_str(),
+                "reason": reason,
+                "checks": rec.checks.iter().map(|c| json!({ "what": c.what, "ok": c.ok, "detail": c.detail })).collect::<Vec<_>>(),
+                "attempt": rec.attempts,
+            }));
+        a.attempt(entry, |s| {
+            if status == StepStatus::Failed {
+                s.outcome(Outcome::Failure);
+            }
+            Ok::<_, MigrationError>(())
+        })
+        .into_result::<MigrationError>("The step ran")?;
+        if finished {
+            let entry = Entry::new(Action::MigrationEnd, format!("database {}", self.db.name))
+                .details(json!({ "status": "done", "new_key": self.state.new_key }));
+            a.attempt(entry, |_| Ok::<_, MigrationError>(()))
+                .into_result::<MigrationError>("The migration ended")?;
+        }
+        if let Some(e) = error
+            && !status.settled()
+            && matches!(e, MigrationError::Audit(_) | MigrationError::Store(_))
+        {
+            return Err(e);
+        }
+        let message = reason.unwrap_or_else(|| match status {
+            StepStatus::Done => format!("{}: done.", step.title()),
+            other => format!("{}: {}.", step.title(), other.as_str()),
+        });
+        let mut p = self.progress(step, message, needs);
+        p.todo = todo;
+        p.status = status;
+        p.refused = status == StepStatus::Failed
+            && rec
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.starts_with("Oracle answered"));
+        p.notes = rec.notes.clone();
+        Ok(p)
+    }
+
+    fn progress(&self, step: StepId, message: String, needs: Vec<Need>) -> Progress {
+        Progress {
+            database: self.db.name.clone(),
+            step,
+            status: self
+                .state
+                .step(step)
+                .map_or(StepStatus::NotStarted, |s| s.status),
+            message,
+            todo: Vec::new(),
+            needs,
+            checks: self
+                .state
+                .step(step)
+                .map(|s| s.checks.clone())
+                .unwrap_or_default(),
+            notes: Vec::new(),
+            refused: false,
+            finished: self.state.finished(),
+        }
+    }
+
+    pub(super) fn record(&mut self, step: StepId) -> &mut super::StepRecord {
+        let i = self
+            .state
+            .steps
+            .iter()
+            .position(|s| s.step == step)
+            .unwrap_or(0);
+        &mut self.state.steps[i]
+    }
+
+    /// Accepts the current step's failed checks with a reason.
+    pub(super) fn override_current(
+        mut self,
+        a: &mut Auditor,
+        reason: &str,
+    ) -> Result<Progress, MigrationError> {
+        let result = (|| {
+            let reason = reason.trim();
+            if reason.len() < 10 {
+                return Err(MigrationError::Invalid(
+                    "Write why the failed check may be accepted (at least a sentence): it goes in the audit log and the report.".into(),
+                ));
+            }
+            let step = self
+                .state
+                .current()
+                .ok_or_else(|| MigrationError::Invalid("The migration is finished.".into()))?;
+            let rec = self.record(step);
+            if rec.status != StepStatus::Failed || rec.checks.iter().all(|c| c.ok) {
+                return Err(MigrationError::Invalid(format!(
+                    "Step {} ({}) has no failed check to override: it is {}.",
+                    step.number(),
+                    step.title(),
+                    rec.status.as_str()
+                )));
+            }
+            let failed: Vec<String> = rec
+                .checks
+                .iter()
+                .filter(|c| !c.ok)
+                .map(|c| c.what.clone())
+                .collect();
+            let entry = Entry::new(
+                Action::MigrationOverride,
+                format!("database {}", self.db.name),
+            )
+            .details(
+                json!({ "migration_step": step.as_str(), "checks": failed, "reason": reason }),
+            );
+            a.attempt(entry, |_| Ok::<_, MigrationError>(()))
+                .into_result::<MigrationError>("The override was accepted")?;
+            let rec = self.record(step);
+            for c in rec.checks.iter_mut().filter(|c| !c.ok) {
+                c.overridden = Some(reason.to_owned());
+            }
+            rec.status = StepStatus::Done;
+            rec.finished_ms = Some(now_ms());
+            rec.notes
+                .push(format!("Failed checks accepted by a person: {reason}"));
+            self.save(a, "active")?;
+            Ok(self.progress(
+                step,
+                format!("{}: accepted with a reason.", step.title()),
+                Vec::new(),
+            ))
+        })();
+        self.release(a);
+        result
+    }
+
+    /// Runs a query (not recorded as a change; nothing is saved around it).
+    pub(super) fn query(
+        &mut self,
+        a: &mut Auditor,
+        ctx: &mut Context<'_>,
+        request: &Request,
+    ) -> Result<Reply, MigrationError> {
+        Ok(run(a, ctx, &self.db, request)?.answer.reply)
+    }
+
+    /// Sends a statement that changes the database: recorded in the step as sent before it
+    /// goes (so a crash leaves it *unknown*), and with its answer after.
+    pub(super) fn send(
+        &mut self,
+        a: &mut Auditor,
+        ctx: &mut Context<'_>,
+        step: StepId,
+        request: &Request,
+    ) -> Result<Ran, MigrationError> {
+        let statement = request
+            .statement()
+            .map_err(crate::oracle::OracleError::from)?;
+        let connector = self.db.connector.label().to_owned();
+        self.record(step).sent.push(Sent {
+            title: request.title().to_owned(),
+            statement: statement.display.clone(),
+            connector,
+            answer: None,
+            at_ms: now_ms(),
+        });
+        self.save(a, "active")?;
+        let result = run(a, ctx, &self.db, request);
+        let answer = match &result {
+            Ok(r) => r.answer.reply.summary(),
+            Err(e) => format!("not run: {e}"),
+        };
+        if let Some(s) = self.record(step).sent.last_mut() {
+            s.answer = Some(answer);
+            if let Ok(r) = &result {
+                s.connector = r.connector.clone();
+            }
+        }
+        self.save(a, "active")?;
+        Ok(result?)
+    }
+}
+
+fn run(
+    a: &mut Auditor,
+    ctx: &mut Context<'_>,
+    db: &DatabaseProfile,
+    request: &Request,
+) -> Result<Ran, crate::databases::DatabaseError> {
+    let reach = Reach {
+        data: ctx.data,
+        operator: ctx.operator.as_deref_mut().map(|o| o as &mut dyn Operator),
+        db_password: ctx.db_password.clone(),
+        hsm: Some(&mut *ctx.hsm),
+        pin_format: ctx.pin_format,
+        token: None,
+    };
+    databases::run_statement(a, db, request, reach)
+}
+
+fn to_json(state: &MigrationState) -> Result<String, MigrationError> {
+    serde_json::to_string(state).map_err(|e| {
+        MigrationError::Invalid(format!("The migration state could not be written: {e}"))
+    })
+}

@@ -1,0 +1,243 @@
+//! Rows of `migrations` (the wizard's state, stored as the JSON the migration workflow writes)
+//! with their lease, and of `key_owners`.
+
+use super::errors::map_err;
+use super::{Store, StoreError};
+use crate::model::now_ms;
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+
+/// One migration as stored.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct MigrationRow {
+    pub id: i64,
+    pub database: String,
+    /// `active`, `done`, `rolled-back` or `abandoned`.
+    pub status: String,
+    /// The workflow's JSON.
+    pub state: String,
+    pub created_ms: i64,
+    pub updated_ms: i64,
+    pub lock_owner: Option<String>,
+    pub lock_until_ms: Option<i64>,
+}
+
+/// Who holds a migration's lease, when it is held by someone else.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Lease {
+    pub owner: String,
+    pub until_ms: i64,
+}
+
+const COLUMNS: &str =
+    "id, database, status, state, created_ms, updated_ms, lock_owner, lock_until_ms";
+
+fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MigrationRow> {
+    Ok(MigrationRow {
+        id: r.get(0)?,
+        database: r.get(1)?,
+        status: r.get(2)?,
+        state: r.get(3)?,
+        created_ms: r.get(4)?,
+        updated_ms: r.get(5)?,
+        lock_owner: r.get(6)?,
+        lock_until_ms: r.get(7)?,
+    })
+}
+
+impl Store {
+    /// The active migration of a database, if one is under way.
+    pub fn active_migration(&self, database: &str) -> Result<Option<MigrationRow>, StoreError> {
+        self.conn
+            .query_row(
+                &format!(
+                    "SELECT {COLUMNS} FROM migrations WHERE database = ?1 AND status = 'active'"
+                ),
+                [database],
+                row,
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// The newest migration of a database, whatever its status.
+    pub fn latest_migration(&self, database: &str) -> Result<Option<MigrationRow>, StoreError> {
+        self.conn
+            .query_row(
+                &format!(
+                    "SELECT {COLUMNS} FROM migrations WHERE database = ?1 ORDER BY id DESC LIMIT 1"
+                ),
+                [database],
+                row,
+            )
+            .optional()
+            .map_err(|e| self.err(e))
+    }
+
+    /// Starts a migration for a database (refused by the unique index while one is active).
+    pub fn insert_migration(&self, database: &str, state: &str) -> Result<i64, StoreError> {
+        let now = now_ms();
+        self.conn
+            .execute(
+                "INSERT INTO migrations (database, status, state, created_ms, updated_ms)
+                 VALUES (?1, 'active', ?2, ?3, ?3)",
+                params![database, state, now],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(self.conn.last_insert_rowid())
+    }
+
+    /// Writes a migration's state and status, only while `owner` holds its lease.
+    pub fn save_migration(
+        &self,
+        id: i64,
+        owner: &str,
+        status: &str,
+        state: &str,
+    ) -> Result<bool, StoreError> {
+        let n = self
+            .conn
+            .execute(
+                "UPDATE migrations SET state = ?3, status = ?4, updated_ms = ?5
+                 WHERE id = ?1 AND lock_owner = ?2",
+                params![id, owner, state, status, now_ms()],
+            )
+            .map_err(|e| self.err(e))?;
+        Ok(n == 1)
+    }
+
+    /// Takes a migration's lease for `owner` until `until_ms`, unless someone else holds an
+    /// unexpired one (`steal` takes it anyway: its holder is known to be gone). Returns the
+    /// other holder when it is refused.
+    pub fn lease_migration(
+        &mut self,
+        id: i64,
+        owner: &str,
+        until_ms: i64,
+        steal: bool,
+    ) -> Result<Option<Lease>, StoreError> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| map_err(&path, e))?;
+        let held: Option<(Option<String>, Option<i64>)> = tx
+            .query_row(
+                "SELECT lock_owner, lock_until_ms FROM migrations WHERE id = ?1",
+                [id],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(|e| map_err(&path, e))?;
+        if let Some((Some(other), Some(until))) = held
+            && other != owner
+            && until > now_ms()
+            && !steal
+        {
+            return Ok(Some(Lease {
+                owner: other,
+                until_ms: until,
+            }));
+        }
+        tx.execute(
+            "UPDATE migrations SET lock_owner = ?2, lock_until_ms = ?3 WHERE id = ?1",
+            params![id, owner, until_ms],
+        )
+        .map_err(|e| map_err(&path, e))?;
+        tx.commit().map_err(|e| map_err(&path, e))?;
+        Ok(None)
+    }
+
+    /// Gives a lease back.
+    pub fn release_migration(&self, id: i64, owner: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE migrations SET lock_owner = NULL, lock_until_ms = NULL
+                 WHERE id = ?1 AND lock_owner = ?2",
+                params![id, owner],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// Records that a master key (by its HSM label) belongs to a database.
+    pub fn set_key_owner(
+        &self,
+        label: &str,
+        database: &str,
+        token_label: &str,
+        source: &str,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO key_owners (label, database, token_label, since_ms, source)
+                 VALUES (?1, ?2, ?3, ?4, ?5)
+                 ON CONFLICT (label) DO UPDATE SET database = excluded.database,
+                   token_label = excluded.token_label, since_ms = excluded.since_ms,
+                   source = excluded.source",
+                params![label, database, token_label, now_ms(), source],
+            )
+            .map(|_| ())
+            .map_err(|e| self.err(e))
+    }
+
+    /// The master keys recorded for a database: (label, token, since), oldest first.
+    pub fn keys_of(&self, database: &str) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT label, token_label, since_ms FROM key_owners WHERE database = ?1
+                 ORDER BY since_ms, label",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([database], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .map_err(|e| self.err(e))?;
+        rows.collect::<Result<Vec<_>, _>>()
+            .map_err(|e| map_err(&self.path, e))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_active_migration_per_database_and_one_lease_holder() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("t.sqlite3")).unwrap();
+        let id = s.insert_migration("ORCL", "{}").unwrap();
+        assert!(
+            s.insert_migration("ORCL", "{}").is_err(),
+            "one active per database"
+        );
+        assert!(s.insert_migration("FIN", "{}").is_ok());
+        let later = now_ms() + 60_000;
+        assert_eq!(s.lease_migration(id, "a", later, false).unwrap(), None);
+        let held = s.lease_migration(id, "b", later, false).unwrap().unwrap();
+        assert_eq!(held.owner, "a");
+        assert!(!s.save_migration(id, "b", "active", "{\"x\":1}").unwrap());
+        assert!(s.save_migration(id, "a", "active", "{\"x\":1}").unwrap());
+        assert_eq!(
+            s.active_migration("ORCL").unwrap().unwrap().state,
+            "{\"x\":1}"
+        );
+        assert_eq!(
+            s.lease_migration(id, "b", later, true).unwrap(),
+            None,
+            "stolen"
+        );
+        s.release_migration(id, "b").unwrap();
+        assert_eq!(s.lease_migration(id, "c", later, false).unwrap(), None);
+        assert!(s.save_migration(id, "c", "done", "{}").unwrap());
+        assert!(s.active_migration("ORCL").unwrap().is_none());
+        assert_eq!(s.latest_migration("ORCL").unwrap().unwrap().status, "done");
+        assert!(
+            s.insert_migration("ORCL", "{}").is_ok(),
+            "a new one once done"
+        );
+
+        s.set_key_owner("ORACLE.TDE.HSM.MK.06AA", "ORCL", "tok", "migration 1")
+            .unwrap();
+        assert_eq!(s.keys_of("ORCL").unwrap().len(), 1);
+    }
+}
