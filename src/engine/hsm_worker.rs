@@ -2,7 +2,9 @@
 //! checks that need the HSM (audit verification and checkpoints) and Rehearsal statements,
 //! whose HSM keystore is this session.
 
-use super::{Event, EventSink, Failure, OracleAnswer, OracleRun, Task, Worker};
+use super::{
+    Event, EventSink, Failure, OracleAnswer, OracleRun, Replies, Task, WindowOperator, Worker,
+};
 use crate::audit::{self, Auditor};
 use crate::databases::{self, Reach};
 use crate::hsm::{Hsm, HsmError};
@@ -35,6 +37,14 @@ pub enum HsmCommand {
     AuditVerify,
     /// Write a checkpoint with the logged-in HSM session.
     AuditCheckpoint,
+    /// Run the next step of a database's migration (the wizard uses this thread's session).
+    MigrationStep {
+        database: String,
+        inputs: Box<crate::migration::Inputs>,
+        /// SQL*Plus with a named user: that user's password.
+        db_password: Option<Secret>,
+        pin_format: PinFormat,
+    },
 }
 
 impl HsmCommand {
@@ -44,6 +54,7 @@ impl HsmCommand {
             HsmCommand::Login { .. } | HsmCommand::Logout => Task::Login,
             HsmCommand::Inventory => Task::Inventory,
             HsmCommand::AuditVerify | HsmCommand::AuditCheckpoint => Task::AuditVerify,
+            HsmCommand::MigrationStep { .. } => Task::Migration,
         }
     }
 }
@@ -59,15 +70,17 @@ pub(crate) struct HsmWorker {
     data: DataDir,
     hsm: Option<Hsm>,
     auditor: Result<Auditor, String>,
+    replies: Replies,
 }
 
 impl HsmWorker {
-    pub(crate) fn new(data: DataDir) -> Self {
+    pub(crate) fn new(data: DataDir, replies: Replies) -> Self {
         let auditor = Auditor::open(&data).map_err(|e| e.to_string());
         Self {
             data,
             hsm: None,
             auditor,
+            replies,
         }
     }
 }
@@ -154,6 +167,36 @@ impl Worker for HsmWorker {
                         c.key_label,
                         c.token_label
                     ),
+                })
+            }
+            Job::Command(HsmCommand::MigrationStep {
+                database,
+                inputs,
+                db_password,
+                pin_format,
+            }) => {
+                let hsm = connected(&mut self.hsm)?;
+                let manual = crate::databases::get(a, &database)
+                    .map_err(Failure::from)?
+                    .connector
+                    == crate::model::ConnectorKind::Manual;
+                let mut operator = manual.then(|| WindowOperator::new(sink, &self.replies));
+                let mut ctx = crate::migration::Context {
+                    data: &self.data,
+                    hsm,
+                    operator: operator
+                        .as_mut()
+                        .map(|o| o as &mut dyn crate::oracle::Operator),
+                    db_password,
+                    pin_format,
+                    inputs: *inputs,
+                };
+                let progress = crate::migration::next(a, &mut ctx, &database)?;
+                let state = crate::migration::status(a, &database)?;
+                Ok(Event::Migration {
+                    database,
+                    state: state.map(Box::new),
+                    progress: Some(Box::new(progress)),
                 })
             }
             Job::Rehearse(run) => {

@@ -55,6 +55,8 @@ pub enum Task {
     Oracle,
     /// Reading a WALLET_ROOT (and, with its password, ewallet.p12).
     Wallet,
+    /// The migration wizard (a step, its status, an override, the report).
+    Migration,
 }
 
 /// A statement the Manual connector asks the DBA to run.
@@ -211,6 +213,14 @@ pub enum Event {
     OracleAsk(Box<ManualAsk>),
     OracleAnswered(Box<OracleAnswer>),
     WalletInspected(Box<WalletReport>),
+    /// A database's migration: its plan and each step's state, and what the last step did.
+    Migration {
+        database: String,
+        state: Option<Box<crate::migration::MigrationState>>,
+        progress: Option<Box<crate::migration::Progress>>,
+    },
+    /// The migration report was written.
+    MigrationReport(PathBuf),
 }
 
 impl Event {
@@ -234,6 +244,50 @@ impl Event {
             Event::OracleAsk(_) => None,
             Event::OracleAnswered(_) => Some(Task::Oracle),
             Event::WalletInspected(_) => Some(Task::Wallet),
+            Event::Migration { .. } | Event::MigrationReport(_) => Some(Task::Migration),
+        }
+    }
+}
+
+/// Where the window's pastes for the Manual connector arrive; whichever thread runs a Manual
+/// statement (the Oracle thread, or the HSM thread for the migration wizard) reads them.
+pub(crate) type Replies = std::sync::Arc<std::sync::Mutex<Receiver<ManualReply>>>;
+
+/// The DBA at the keyboard: each statement is shown in the window; the answer is the paste.
+pub(crate) struct WindowOperator<'a> {
+    sink: &'a EventSink,
+    replies: std::sync::MutexGuard<'a, Receiver<ManualReply>>,
+}
+
+impl<'a> WindowOperator<'a> {
+    pub(crate) fn new(sink: &'a EventSink, replies: &'a Replies) -> Self {
+        // A poisoned lock only means another worker panicked while holding it; the channel
+        // itself is still good.
+        let replies = replies.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        // Answers pasted for an earlier, finished request are stale.
+        while replies.try_recv().is_ok() {}
+        Self { sink, replies }
+    }
+}
+
+impl crate::oracle::Operator for WindowOperator<'_> {
+    fn ask(
+        &mut self,
+        request: &Request,
+        statement: &crate::tde::sql::Statement,
+        problem: Option<&str>,
+    ) -> Result<String, crate::oracle::OracleError> {
+        self.sink.send(Event::OracleAsk(Box::new(ManualAsk {
+            title: request.title(),
+            display: statement.display.clone(),
+            sql: statement.sql.clone(),
+            problem: problem.map(str::to_owned),
+        })));
+        match self.replies.recv() {
+            Ok(ManualReply::Pasted(text)) => Ok(text),
+            Ok(ManualReply::Cancel) | Err(_) => Err(crate::oracle::OracleError::Cancelled {
+                title: request.title(),
+            }),
         }
     }
 }
@@ -267,6 +321,7 @@ macro_rules! failure_from {
 }
 
 failure_from!(
+    crate::migration::MigrationError,
     crate::audit::AuditError,
     crate::audit::LogError,
     crate::session::SessionError,
@@ -341,10 +396,11 @@ impl Engine {
         let (etx, erx) = channel();
         let sink = EventSink { tx: etx, repaint };
         let (manual_tx, manual_rx) = channel();
+        let replies: Replies = std::sync::Arc::new(std::sync::Mutex::new(manual_rx));
         Engine {
             hsm: spawn(
                 "tdekey-hsm",
-                hsm_worker::HsmWorker::new(data.clone()),
+                hsm_worker::HsmWorker::new(data.clone(), replies.clone()),
                 sink.clone(),
             ),
             store: spawn(
@@ -359,7 +415,7 @@ impl Engine {
             ),
             oracle: spawn(
                 "tdekey-oracle",
-                oracle_worker::OracleWorker::new(data, manual_rx),
+                oracle_worker::OracleWorker::new(data, replies),
                 sink.clone(),
             ),
             manual_tx,

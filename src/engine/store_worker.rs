@@ -34,6 +34,12 @@ pub enum StoreCommand {
         root: PathBuf,
         password: Option<Secret>,
     },
+    /// A database's migration plan and each step's state.
+    MigrationStatus { database: String },
+    /// Accept the current step's failed checks with a reason.
+    MigrationOverride { database: String, reason: String },
+    /// Write the migration report (HTML, or JSON when the file name ends in .json).
+    MigrationReport { database: String, path: PathBuf },
 }
 
 impl StoreCommand {
@@ -46,6 +52,9 @@ impl StoreCommand {
             | StoreCommand::SaveDatabase { .. }
             | StoreCommand::DeleteDatabase { .. } => Task::Databases,
             StoreCommand::WalletInspect { .. } => Task::Wallet,
+            StoreCommand::MigrationStatus { .. }
+            | StoreCommand::MigrationOverride { .. }
+            | StoreCommand::MigrationReport { .. } => Task::Migration,
         }
     }
 }
@@ -108,6 +117,31 @@ impl Worker for StoreWorker {
             StoreCommand::WalletInspect { root, password } => Ok(Event::WalletInspected(Box::new(
                 databases::inspect_wallet_root(a, &root, password),
             ))),
+            StoreCommand::MigrationStatus { database } => Ok(Event::Migration {
+                state: crate::migration::status(a, &database)?.map(Box::new),
+                database,
+                progress: None,
+            }),
+            StoreCommand::MigrationOverride { database, reason } => {
+                let progress = crate::migration::override_step(a, &database, &reason)?;
+                Ok(Event::Migration {
+                    state: crate::migration::status(a, &database)?.map(Box::new),
+                    database,
+                    progress: Some(Box::new(progress)),
+                })
+            }
+            StoreCommand::MigrationReport { database, path } => {
+                let report = crate::migration::report(a, &database)?;
+                let json = path.extension().is_some_and(|e| e == "json");
+                let text = if json { report.json()? } else { report.html() };
+                std::fs::write(&path, text).map_err(|e| {
+                    Failure::new(format!(
+                        "The report could not be written to {}: {e}. Choose a file you can write.",
+                        path.display()
+                    ))
+                })?;
+                Ok(Event::MigrationReport(path))
+            }
         }
     }
 }

@@ -99,6 +99,7 @@ pub enum DbTab {
     Profile,
     Console,
     Wallet,
+    Migration,
 }
 
 #[derive(Default)]
@@ -108,6 +109,7 @@ pub struct DatabasesState {
     pub banner: Option<Banner>,
     pub console: super::console::ConsoleState,
     pub wallet: super::wallet_tab::WalletTabState,
+    pub migration: super::migration_tab::MigrationTabState,
     /// Which view of a saved profile is shown.
     pub tab: DbTab,
     loaded: bool,
@@ -203,10 +205,26 @@ pub fn databases_ui(
                 ui.selectable_value(&mut st.tab, DbTab::Profile, "Profile");
                 ui.selectable_value(&mut st.tab, DbTab::Console, "Console");
                 ui.selectable_value(&mut st.tab, DbTab::Wallet, "Wallet");
+                ui.selectable_value(&mut st.tab, DbTab::Migration, "Migration");
             });
             ui.separator();
         }
         egui::ScrollArea::both().show(ui, |ui| match &saved {
+            Some(db) if st.tab == DbTab::Migration => {
+                let profile = db
+                    .hsm_profile
+                    .as_ref()
+                    .and_then(|n| hsm_profiles.iter().find(|p| &p.name == n));
+                super::migration_tab::migration_ui(
+                    ui,
+                    &mut st.migration,
+                    db,
+                    profile,
+                    hsm.login.is_some(),
+                    engine,
+                    queue,
+                )
+            }
             Some(db) if st.tab == DbTab::Wallet => {
                 super::wallet_tab::wallet_ui(ui, &mut st.wallet, db, engine, queue)
             }

@@ -7,6 +7,7 @@ mod console;
 mod databases_screen;
 mod hsm_screen;
 mod keys_screen;
+mod migration_tab;
 mod secret_field;
 mod wallet_tab;
 
@@ -187,6 +188,27 @@ impl App {
                     }
                     self.databases.console.on_answer(ctx, *answer);
                 }
+                Event::Migration {
+                    database,
+                    state,
+                    progress,
+                } => {
+                    let created = progress
+                        .as_ref()
+                        .is_some_and(|p| p.step == crate::migration::StepId::Verify);
+                    self.databases.migration.on_migration(
+                        ctx,
+                        database,
+                        state.map(|s| *s),
+                        progress.map(|p| *p),
+                    );
+                    if created && self.hsm.login.is_some() {
+                        self.queue.push(Command::Hsm(HsmCommand::Inventory));
+                    }
+                }
+                Event::MigrationReport(path) => {
+                    self.databases.migration.report_written = Some(path.display().to_string())
+                }
                 Event::WalletInspected(report) => {
                     self.databases.wallet.on_report(ctx, *report)
                 }
@@ -220,6 +242,7 @@ impl App {
                         Task::Databases => self.databases.banner = Some(banner),
                         Task::Oracle => self.databases.console.on_failed(ctx, banner.text),
                         Task::Wallet => self.databases.banner = Some(banner),
+                        Task::Migration => self.databases.migration.on_failed(ctx, banner.text),
                         Task::AuditQuery | Task::AuditVerify | Task::SaveDialog => {
                             self.audit.banner = Some(banner)
                         }

@@ -1,0 +1,357 @@
+//! The migration wizard in the window (Databases › Migration): the plan on the left with each
+//! step's state, the current step on the right with what it does, its checks turning green or
+//! red, what a person must do, and the passwords it needs (asked at that step only).
+
+use super::secret_field::{clear_password, password_ui};
+use crate::engine::{Command, Engine, HsmCommand, StoreCommand, Task};
+use crate::migration::{Inputs, MigrationState, Need, Progress, StepId, StepStatus};
+use crate::model::{ConnectorKind, DatabaseProfile, HsmProfile, PinFormat};
+use crate::secret::SecretBuffer;
+use egui::{Color32, RichText};
+
+const OK: Color32 = Color32::from_rgb(90, 180, 90);
+const BAD: Color32 = Color32::from_rgb(220, 90, 90);
+const WAIT: Color32 = Color32::from_rgb(230, 170, 60);
+
+#[derive(Default)]
+pub struct MigrationTabState {
+    /// The database shown; its plan is loaded when it changes.
+    pub database: Option<String>,
+    pub state: Option<MigrationState>,
+    /// What the last step run said.
+    pub progress: Option<Progress>,
+    pub error: Option<String>,
+    pub hsm_password: SecretBuffer,
+    pub wallet_password: SecretBuffer,
+    pub backup_passphrase: SecretBuffer,
+    pub unencrypted_backup: bool,
+    pub auto_login: bool,
+    pub tag: String,
+    pub override_reason: String,
+    pub report_path: String,
+    pub report_written: Option<String>,
+}
+
+fn id(name: &str) -> egui::Id {
+    egui::Id::unique(("migration", name))
+}
+
+impl MigrationTabState {
+    pub fn on_migration(
+        &mut self,
+        ctx: &egui::Context,
+        database: String,
+        state: Option<MigrationState>,
+        progress: Option<Progress>,
+    ) {
+        if self.database.as_deref() != Some(database.as_str()) {
+            return;
+        }
+        self.error = None;
+        self.state = state;
+        if progress.is_some() {
+            self.progress = progress;
+            self.clear_secrets(ctx);
+        }
+    }
+
+    pub fn on_failed(&mut self, ctx: &egui::Context, message: String) {
+        self.error = Some(message);
+        self.clear_secrets(ctx);
+    }
+
+    fn clear_secrets(&mut self, ctx: &egui::Context) {
+        clear_password(ctx, id("hsm_pw"), &mut self.hsm_password);
+        clear_password(ctx, id("wallet_pw"), &mut self.wallet_password);
+        clear_password(ctx, id("backup_pw"), &mut self.backup_passphrase);
+    }
+
+    fn inputs(&self, confirmed: bool, apply_fix: bool) -> Inputs {
+        let secret = |b: &SecretBuffer| (!b.is_empty()).then(|| b.to_secret());
+        Inputs {
+            hsm_password: secret(&self.hsm_password),
+            wallet_password: secret(&self.wallet_password),
+            backup_passphrase: secret(&self.backup_passphrase),
+            confirmed,
+            apply_fix,
+            unencrypted_backup: self.unencrypted_backup,
+            auto_login: self.auto_login,
+            tag: Some(self.tag.trim().to_owned()).filter(|t| !t.is_empty()),
+        }
+    }
+}
+
+fn status_color(s: StepStatus) -> Color32 {
+    match s {
+        StepStatus::Done | StepStatus::Skipped => OK,
+        StepStatus::Failed | StepStatus::Unknown => BAD,
+        StepStatus::NeedsAttention => WAIT,
+        StepStatus::NotStarted => Color32::GRAY,
+    }
+}
+
+pub fn migration_ui(
+    ui: &mut egui::Ui,
+    st: &mut MigrationTabState,
+    db: &DatabaseProfile,
+    hsm_profile: Option<&HsmProfile>,
+    logged_in: bool,
+    engine: &Engine,
+    queue: &mut Vec<Command>,
+) {
+    if st.database.as_deref() != Some(db.name.as_str()) {
+        *st = MigrationTabState {
+            database: Some(db.name.clone()),
+            ..MigrationTabState::default()
+        };
+        queue.push(Command::Store(StoreCommand::MigrationStatus {
+            database: db.name.clone(),
+        }));
+    }
+    let busy = engine.is_pending(Task::Migration);
+    ui.horizontal(|ui| {
+        ui.heading(format!("Migrate {} to the HSM", db.name));
+        if db.connector == ConnectorKind::Rehearsal {
+            ui.label(
+                RichText::new(" REHEARSAL ")
+                    .strong()
+                    .color(Color32::BLACK)
+                    .background_color(Color32::from_rgb(214, 160, 40)),
+            );
+        }
+        if busy {
+            ui.spinner();
+        }
+    });
+    if !logged_in {
+        ui.colored_label(
+            WAIT,
+            "Log in to the HSM first (HSM screen): the wizard uses that session as the crypto user Oracle will use.",
+        );
+    }
+    if let Some(e) = &st.error {
+        ui.colored_label(BAD, e);
+    }
+    let current = st
+        .state
+        .as_ref()
+        .map_or(Some(StepId::Choose), MigrationState::current);
+    ui.columns(2, |cols| {
+        plan_ui(&mut cols[0], st, current);
+        step_ui(
+            &mut cols[1],
+            st,
+            db,
+            hsm_profile,
+            current,
+            (logged_in && !busy, !busy),
+            queue,
+        );
+    });
+}
+
+fn plan_ui(ui: &mut egui::Ui, st: &MigrationTabState, current: Option<StepId>) {
+    ui.label(RichText::new("Plan").strong());
+    egui::Grid::new("migration_plan")
+        .striped(true)
+        .spacing([10.0, 4.0])
+        .show(ui, |ui| {
+            for step in StepId::ALL {
+                let rec = st.state.as_ref().and_then(|s| s.step(*step));
+                let status = rec.map_or(StepStatus::NotStarted, |r| r.status);
+                let title = format!("{}. {}", step.number(), step.title());
+                if Some(*step) == current {
+                    ui.label(RichText::new(title).strong());
+                } else {
+                    ui.label(title);
+                }
+                ui.colored_label(status_color(status), status.as_str());
+                ui.end_row();
+            }
+        });
+    if let Some(k) = st.state.as_ref().and_then(|s| s.new_key.as_deref()) {
+        ui.add_space(6.0);
+        ui.label("New master key:");
+        ui.label(RichText::new(k).monospace());
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn step_ui(
+    ui: &mut egui::Ui,
+    st: &mut MigrationTabState,
+    db: &DatabaseProfile,
+    hsm_profile: Option<&HsmProfile>,
+    current: Option<StepId>,
+    (can_run, idle): (bool, bool),
+    queue: &mut Vec<Command>,
+) {
+    let Some(step) = current else {
+        ui.label(RichText::new("The migration is finished.").strong().color(OK));
+        report_ui(ui, st, db, queue, idle);
+        return;
+    };
+    ui.label(RichText::new(format!("Step {}. {}", step.number(), step.title())).strong());
+    ui.label(step.about());
+    ui.add_space(4.0);
+    let progress = st.progress.as_ref().filter(|p| p.step == step).cloned();
+    if let Some(p) = &progress {
+        ui.colored_label(status_color(p.status), &p.message);
+        for c in &p.checks {
+            let (mark, color) = match (c.ok, &c.overridden) {
+                (true, _) => ("✔", OK),
+                (false, Some(_)) => ("✔ accepted", WAIT),
+                (false, None) => ("✘", BAD),
+            };
+            ui.horizontal_wrapped(|ui| {
+                ui.colored_label(color, mark);
+                ui.label(format!("{} — {}", c.what, c.detail));
+            });
+        }
+        for n in &p.notes {
+            ui.label(format!("Note: {n}"));
+        }
+        if !p.todo.is_empty() {
+            ui.label(RichText::new("To do:").strong());
+            for t in &p.todo {
+                ui.label(RichText::new(t).monospace());
+            }
+        }
+    }
+    let needs: Vec<Need> = progress.as_ref().map(|p| p.needs.clone()).unwrap_or_default();
+    ui.add_space(4.0);
+    egui::Grid::new("migration_inputs")
+        .num_columns(2)
+        .spacing([10.0, 6.0])
+        .show(ui, |ui| {
+            if matches!(step, StepId::Migrate | StepId::AutoLogin)
+                || needs.contains(&Need::HsmPassword)
+            {
+                let l = ui.label("HSM password");
+                password_ui(ui, l.id, id("hsm_pw"), &mut st.hsm_password);
+                ui.end_row();
+            }
+            if matches!(step, StepId::FileOpen | StepId::Migrate)
+                || needs.contains(&Need::WalletPassword)
+            {
+                let l = ui.label("Wallet password");
+                password_ui(ui, l.id, id("wallet_pw"), &mut st.wallet_password);
+                ui.end_row();
+            }
+            if step == StepId::Backup {
+                let l = ui.label("Backup passphrase");
+                password_ui(ui, l.id, id("backup_pw"), &mut st.backup_passphrase);
+                ui.end_row();
+                ui.label("");
+                ui.checkbox(&mut st.unencrypted_backup, "Back up without encryption");
+                ui.end_row();
+            }
+            if step == StepId::Migrate {
+                super::labelled_edit(ui, "Backup tag", &mut st.tag, "tdekey_pre_hsm", 200.0);
+                ui.end_row();
+            }
+            if step == StepId::AutoLogin {
+                ui.label("Auto-login");
+                ui.checkbox(&mut st.auto_login, "Set up HSM auto-login");
+                ui.end_row();
+            }
+        });
+    let pin_format = hsm_profile.map_or(PinFormat::Plain, |p| p.pin_format);
+    let mut run = |st: &MigrationTabState, confirmed: bool, fix: bool| {
+        queue.push(Command::Hsm(HsmCommand::MigrationStep {
+            database: db.name.clone(),
+            inputs: Box::new(st.inputs(confirmed, fix)),
+            db_password: None,
+            pin_format,
+        }));
+    };
+    ui.horizontal(|ui| {
+        let label = match st.state.as_ref().and_then(|s| s.step(step)).map(|r| r.status) {
+            None | Some(StepStatus::NotStarted) => format!("Run step {}", step.number()),
+            _ => format!("Check step {} again", step.number()),
+        };
+        if ui.add_enabled(can_run, egui::Button::new(label)).clicked() {
+            run(st, false, false);
+        }
+        if needs.contains(&Need::Confirmation)
+            && ui
+                .add_enabled(can_run, egui::Button::new("Done: continue"))
+                .on_hover_text("You did what the step asks (a restart, a check on the database host)")
+                .clicked()
+        {
+            run(st, true, false);
+        }
+        if needs.contains(&Need::Fix)
+            && ui
+                .add_enabled(can_run, egui::Button::new("Apply the fix on the simulated host"))
+                .clicked()
+        {
+            run(st, false, true);
+        }
+    });
+    let failed = progress
+        .as_ref()
+        .is_some_and(|p| p.status == StepStatus::Failed && p.checks.iter().any(|c| !c.ok));
+    if failed {
+        ui.add_space(6.0);
+        ui.horizontal(|ui| {
+            super::labelled_edit(
+                ui,
+                "Reason to accept",
+                &mut st.override_reason,
+                "why the failed check may be accepted (audited)",
+                360.0,
+            );
+            if ui
+                .add_enabled(
+                    idle && st.override_reason.trim().len() >= 10,
+                    egui::Button::new("Accept with this reason"),
+                )
+                .clicked()
+            {
+                queue.push(Command::Store(StoreCommand::MigrationOverride {
+                    database: db.name.clone(),
+                    reason: st.override_reason.trim().to_owned(),
+                }));
+                st.override_reason.clear();
+            }
+        });
+    }
+    if st.state.is_some() {
+        ui.separator();
+        report_ui(ui, st, db, queue, idle);
+    }
+}
+
+fn report_ui(
+    ui: &mut egui::Ui,
+    st: &mut MigrationTabState,
+    db: &DatabaseProfile,
+    queue: &mut Vec<Command>,
+    can_run: bool,
+) {
+    ui.horizontal(|ui| {
+        super::labelled_edit(
+            ui,
+            "Report file",
+            &mut st.report_path,
+            "/tmp/migration-report.html (or .json)",
+            300.0,
+        );
+        if ui
+            .add_enabled(
+                can_run && !st.report_path.trim().is_empty(),
+                egui::Button::new("Write the report"),
+            )
+            .clicked()
+        {
+            queue.push(Command::Store(StoreCommand::MigrationReport {
+                database: db.name.clone(),
+                path: st.report_path.trim().into(),
+            }));
+        }
+    });
+    if let Some(p) = &st.report_written {
+        ui.colored_label(OK, format!("Report written to {p}."));
+    }
+}
