@@ -4,10 +4,27 @@
 //!
 //! Encryptions Oracle uses: pbeWithSHAAnd3-KeyTripleDES-CBC (PKCS#12 PBE, `orapki` and
 //! `mkstore` up to 21c) and PBES2 (PBKDF2-HMAC-SHA1/SHA256 with AES-128/192/256-CBC, 23ai).
+//!
+//! Beside the reader: a writer for the same layout ([`write_wallet`], in `write.rs`), the
+//! auto-login file `cwallet.sso` ([`sso_kind`], [`open_sso`], [`write_sso`], in `sso.rs`), the
+//! comparison of a password wallet with its auto-login copy ([`compare_entries`]) and the
+//! WALLET_ROOT report ([`inspect_root`], in `root.rs`).
+
+mod compare;
+mod root;
+mod sso;
+mod write;
+
+pub use compare::compare_entries;
+pub use root::{AutoLoginFile, FileInfo, PdbKeystore, RootReport, inspect_root, rac_warnings};
+pub use sso::{
+    SsoHeader, SsoKind, current_host_user, open_sso, open_sso_named, sso_header, sso_kind,
+    write_sso,
+};
+pub use write::{MacDigest, WriteOptions, tde_keystore_entries, write_wallet, write_wallet_with};
 
 use crate::secret::Secret;
 use crate::tde::labels::parse_key_id;
-use crate::tde::layout;
 use der::asn1::{ObjectIdentifier, OctetString, Utf8StringRef};
 use der::{Decode, Encode};
 use serde::Serialize;
@@ -46,6 +63,26 @@ pub enum WalletError {
     NoMac { file: String },
     #[error("Cannot read {path}: {detail}.")]
     Io { path: String, detail: String },
+    #[error(
+        "{0} is not an auto-login wallet (it does not start with Oracle's A1 F8 4E header). Point tdekey at cwallet.sso."
+    )]
+    NotAutoLogin(String),
+    #[error("{file} is an auto-login wallet of a kind tdekey does not read ({what}).")]
+    UnsupportedSso { file: String, what: String },
+    #[error(
+        "{0}: the password stored in the auto-login wallet does not open the wallet inside it (its integrity check fails): the file was modified or damaged. Recreate it from ewallet.p12."
+    )]
+    SsoDamaged(String),
+    #[error(
+        "{file} is a local auto-login wallet that does not open for OS user {user} on host {host}: it was created on another host or by another user, or it is damaged (Oracle answers ORA-12578 \"TNS:wallet open failed\" for a copied local wallet). Open it where it was made, or create a new one here from ewallet.p12."
+    )]
+    LocalElsewhere {
+        file: String,
+        host: String,
+        user: String,
+    },
+    #[error("Cannot write the wallet: {0}.")]
+    CannotWrite(String),
 }
 
 /// What an entry is, from its name.
@@ -147,6 +184,26 @@ pub fn read_wallet(
     password: &Secret,
     file: &str,
 ) -> Result<WalletContents, WalletError> {
+    open_wallet(bytes, password, file, false).map(|o| o.contents)
+}
+
+/// A wallet opened by [`open_wallet`].
+struct Opened {
+    contents: WalletContents,
+    /// With `keep_values`: every Oracle secret entry, name and value, in file order.
+    values: Vec<(String, Secret)>,
+    /// Bags that are not Oracle name/value secrets (certificates, private keys, …).
+    other_bags: usize,
+}
+
+/// The reader's core. With `keep_values` the values are kept too (as [`Secret`]s, for
+/// re-encrypting a wallet into `cwallet.sso`); [`read_wallet`] never asks for them.
+fn open_wallet(
+    bytes: &[u8],
+    password: &Secret,
+    file: &str,
+    keep_values: bool,
+) -> Result<Opened, WalletError> {
     let pfx = pkcs12::pfx::Pfx::from_der(bytes).map_err(|e| der_err(file, e))?;
     if pfx.auth_safe.content_type != ID_DATA {
         return Err(WalletError::NotAWallet(file.to_owned()));
@@ -183,6 +240,8 @@ pub fn read_wallet(
     let safes: Vec<cms::content_info::ContentInfo> =
         Vec::from_der(auth_bytes).map_err(|e| der_err(file, e))?;
     let mut names = Vec::new();
+    let mut values = Vec::new();
+    let mut other_bags = 0;
     let mut current_ids: Vec<(Option<String>, String)> = Vec::new();
     let mut encryption = String::from("none");
     for ci in safes {
@@ -214,17 +273,23 @@ pub fn read_wallet(
             Vec::from_der(&contents).map_err(|e| der_err(file, e))?;
         for bag in bags {
             if bag.bag_id != ID_SECRET_BAG {
+                other_bags += 1;
                 continue;
             }
-            if let Some((name, value)) = secret_bag(&bag.bag_value) {
-                let (kind, _, pdb) = classify(&name);
-                if kind == EntryKind::CurrentKeyPointer {
-                    // The value names the current key: an identifier, not key material.
-                    let id = String::from_utf8_lossy(&value).trim().to_owned();
-                    current_ids.push((pdb, id));
-                }
-                names.push(name);
+            let Some((name, value)) = secret_bag(&bag.bag_value) else {
+                other_bags += 1;
+                continue;
+            };
+            let (kind, _, pdb) = classify(&name);
+            if kind == EntryKind::CurrentKeyPointer {
+                // The value names the current key: an identifier, not key material.
+                let id = String::from_utf8_lossy(&value).trim().to_owned();
+                current_ids.push((pdb, id));
             }
+            if keep_values {
+                values.push((name.clone(), secret_from(value)));
+            }
+            names.push(name);
         }
     }
     let entries = names
@@ -256,12 +321,28 @@ pub fn read_wallet(
             }
         })
         .collect();
-    Ok(WalletContents {
-        encryption,
-        mac: mac_name,
-        iterations: i64::from(mac.iterations),
-        entries,
+    Ok(Opened {
+        contents: WalletContents {
+            encryption,
+            mac: mac_name,
+            iterations: i64::from(mac.iterations),
+            entries,
+        },
+        values,
+        other_bags,
     })
+}
+
+/// Moves a decrypted UTF-8 value into a [`Secret`] without leaving a copy behind.
+fn secret_from(mut value: Zeroizing<Vec<u8>>) -> Secret {
+    match String::from_utf8(std::mem::take(&mut *value)) {
+        Ok(s) => Secret::new(s),
+        // Cannot happen: the value was decoded from a UTF8String.
+        Err(e) => {
+            drop(Zeroizing::new(e.into_bytes()));
+            Secret::default()
+        }
+    }
 }
 
 fn verify_mac<D>(
@@ -416,148 +497,6 @@ fn secret_bag(tlv: &[u8]) -> Option<(String, Zeroizing<Vec<u8>>)> {
         ))
     })
     .ok()
-}
-
-/// A file or directory under WALLET_ROOT.
-#[derive(Debug, Clone, Serialize)]
-pub struct FileInfo {
-    pub path: String,
-    pub exists: bool,
-    pub size: Option<u64>,
-    /// Permission bits, octal.
-    pub mode: Option<String>,
-    pub owner: Option<String>,
-    pub group: Option<u32>,
-}
-
-/// What is in a WALLET_ROOT.
-#[derive(Debug, Clone, Serialize)]
-pub struct RootReport {
-    pub root: String,
-    pub files: Vec<FileInfo>,
-    /// `tde/ewallet_<timestamp>_<tag>.p12` backups.
-    pub backups: Vec<String>,
-    /// Isolated PDB keystores: `<WALLET_ROOT>/<PDB GUID>/tde/`.
-    pub pdb_keystores: Vec<PdbKeystore>,
-    pub warnings: Vec<String>,
-}
-
-/// An isolated PDB's keystore under WALLET_ROOT.
-#[derive(Debug, Clone, Serialize)]
-pub struct PdbKeystore {
-    /// The directory name: the PDB's GUID (32 hex digits).
-    pub guid: String,
-    pub files: Vec<FileInfo>,
-    pub backups: Vec<String>,
-}
-
-fn backups_in(tde: &std::path::Path) -> Vec<String> {
-    let mut backups: Vec<String> = std::fs::read_dir(tde)
-        .map(|d| {
-            d.filter_map(|e| e.ok())
-                .map(|e| e.file_name().to_string_lossy().into_owned())
-                .filter(|n| layout::is_backup_name(n))
-                .collect()
-        })
-        .unwrap_or_default();
-    backups.sort();
-    backups
-}
-
-/// Warnings about who can read keystore files.
-fn permission_warnings(paths: &[std::path::PathBuf], files: &[FileInfo], out: &mut Vec<String>) {
-    use std::os::unix::fs::MetadataExt;
-    for (p, f) in paths.iter().zip(files) {
-        let Ok(m) = std::fs::metadata(p) else {
-            continue;
-        };
-        let others = m.mode() & 0o077;
-        if p.ends_with(layout::CWALLET) && others != 0 {
-            out.push(format!(
-                "{} (auto-login) is readable by {} (mode {}): anyone who can read it can open the keystore without a password. Make it 0600, owned by the database owner.",
-                p.display(),
-                if m.mode() & 0o007 != 0 { "other users" } else { "its group" },
-                f.mode.as_deref().unwrap_or("?")
-            ));
-        } else if p.ends_with(layout::EWALLET) && m.mode() & 0o007 != 0 {
-            out.push(format!(
-                "{} is readable by other users (mode {}): it is only as strong as its password against them. Make it 0600.",
-                p.display(),
-                f.mode.as_deref().unwrap_or("?")
-            ));
-        }
-    }
-}
-
-fn is_pdb_guid(name: &str) -> bool {
-    name.len() == 32 && name.bytes().all(|b| b.is_ascii_hexdigit())
-}
-
-fn info(path: &std::path::Path) -> FileInfo {
-    use std::os::unix::fs::MetadataExt;
-    let meta = std::fs::metadata(path).ok();
-    FileInfo {
-        path: path.display().to_string(),
-        exists: meta.is_some(),
-        size: meta.as_ref().filter(|m| m.is_file()).map(|m| m.len()),
-        mode: meta.as_ref().map(|m| format!("{:04o}", m.mode() & 0o7777)),
-        owner: meta.as_ref().map(|m| crate::paths::user_name(m.uid())),
-        group: meta.as_ref().map(|m| m.gid()),
-    }
-}
-
-/// Lists the keystore files of a WALLET_ROOT, with warnings about their permissions.
-pub fn inspect_root(root: &std::path::Path) -> RootReport {
-    let tde = root.join(layout::KEYSTORE_DIR);
-    let seps = root.join(layout::SEPS_DIR);
-    let paths = [
-        tde.join(layout::EWALLET),
-        tde.join(layout::CWALLET),
-        seps.clone(),
-        seps.join(layout::CWALLET),
-    ];
-    let files: Vec<FileInfo> = paths.iter().map(|p| info(p)).collect();
-    let backups = backups_in(&tde);
-    let mut warnings = Vec::new();
-    let mut pdb_keystores = Vec::new();
-    if !root.is_dir() {
-        warnings.push(format!(
-            "{} is not a directory: check WALLET_ROOT.",
-            root.display()
-        ));
-    } else {
-        let mut guids: Vec<String> = std::fs::read_dir(root)
-            .map(|d| {
-                d.filter_map(|e| e.ok())
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| is_pdb_guid(n) && root.join(n).join(layout::KEYSTORE_DIR).is_dir())
-                    .collect()
-            })
-            .unwrap_or_default();
-        guids.sort();
-        for guid in guids {
-            let pdb_tde = root.join(&guid).join(layout::KEYSTORE_DIR);
-            let pdb_paths = [pdb_tde.join(layout::EWALLET), pdb_tde.join(layout::CWALLET)];
-            let pdb_files: Vec<FileInfo> = pdb_paths.iter().map(|p| info(p)).collect();
-            permission_warnings(&pdb_paths, &pdb_files, &mut warnings);
-            pdb_keystores.push(PdbKeystore {
-                guid,
-                files: pdb_files,
-                backups: backups_in(&pdb_tde),
-            });
-        }
-        if !files[0].exists && pdb_keystores.is_empty() {
-            warnings.push(format!("No {}: the software keystore has not been created here (or WALLET_ROOT points elsewhere).", paths[0].display()));
-        }
-    }
-    permission_warnings(&paths, &files, &mut warnings);
-    RootReport {
-        root: root.display().to_string(),
-        files,
-        backups,
-        pdb_keystores,
-        warnings,
-    }
 }
 
 #[cfg(test)]

@@ -181,3 +181,113 @@ fn isolated_pdb_keystores_are_found_under_their_guid() {
     assert_eq!(r.warnings.len(), 1, "{:?}", r.warnings);
     assert!(r.warnings[0].contains(guid) && r.warnings[0].contains("other users"));
 }
+
+/// A WALLET_ROOT with `tde/ewallet.p12`, a local auto-login `tde/cwallet.sso`, an ordinary
+/// auto-login `tde_seps/cwallet.sso` and a PDB keystore with a local `cwallet.sso`, all 0600.
+fn root_with_auto_login() -> tempfile::TempDir {
+    use crate::tde::labels::MasterKeyId;
+    use std::os::unix::fs::PermissionsExt;
+    let dir = tempfile::tempdir().unwrap();
+    let pw = Secret::from("Root#Wallet1");
+    let p12 = write_wallet(
+        &tde_keystore_entries(&[MasterKeyId([8; 16])]).unwrap(),
+        &pw,
+        1000,
+    )
+    .unwrap();
+    let here = Some(("db1", "oracle"));
+    let local = write_sso(&p12, &pw, SsoKind::LocalAutoLogin, here).unwrap();
+    let plain = write_sso(&p12, &pw, SsoKind::AutoLogin, None).unwrap();
+    let guid = "0F1E2D3C4B5A69788796A5B4C3D2E1F0";
+    for (sub, file, bytes) in [
+        ("tde", "ewallet.p12", &p12),
+        ("tde", "cwallet.sso", &local),
+        ("tde_seps", "cwallet.sso", &plain),
+        (&format!("{guid}/tde"), "cwallet.sso", &local),
+    ] {
+        let d = dir.path().join(sub);
+        std::fs::create_dir_all(&d).unwrap();
+        std::fs::write(d.join(file), bytes).unwrap();
+        std::fs::set_permissions(d.join(file), std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    dir
+}
+
+#[test]
+fn the_report_names_each_auto_login_wallets_kind() {
+    let dir = root_with_auto_login();
+    let r = inspect_root(dir.path());
+    assert!(r.warnings.is_empty(), "{:?}", r.warnings);
+    assert_eq!(r.auto_login.len(), 2);
+    let tde = &r.auto_login[0];
+    assert!(tde.path.ends_with("tde/cwallet.sso"), "{}", tde.path);
+    assert_eq!(tde.kind, Some(SsoKind::LocalAutoLogin));
+    assert_eq!(
+        tde.header.as_deref(),
+        Some("type 0x38, header version 6, scheme 0x06 (AES-128)")
+    );
+    assert_eq!(tde.problem, None);
+    assert!(r.auto_login[1].path.ends_with("tde_seps/cwallet.sso"));
+    assert_eq!(r.auto_login[1].kind, Some(SsoKind::AutoLogin));
+    let pdb = r.pdb_keystores[0].auto_login.as_ref().unwrap();
+    assert_eq!(pdb.kind, Some(SsoKind::LocalAutoLogin));
+
+    // The JSON keeps its fields and gains the new ones.
+    let json: serde_json::Value = serde_json::to_value(&r).unwrap();
+    for key in [
+        "root",
+        "files",
+        "backups",
+        "pdb_keystores",
+        "warnings",
+        "auto_login",
+    ] {
+        assert!(json.get(key).is_some(), "{key} in {json}");
+    }
+    assert_eq!(json["auto_login"][0]["kind"], "local-auto-login");
+    assert_eq!(json["auto_login"][1]["kind"], "auto-login");
+    assert!(json["pdb_keystores"][0]["auto_login"]["kind"] == "local-auto-login");
+    for key in ["path", "exists", "size", "mode", "owner", "group"] {
+        assert!(json["files"][0].get(key).is_some(), "{key}");
+    }
+}
+
+#[test]
+fn rac_warns_about_every_local_auto_login_wallet() {
+    let dir = root_with_auto_login();
+    let r = inspect_root(dir.path());
+    assert!(rac_warnings(&r, false).is_empty());
+    let w = rac_warnings(&r, true);
+    assert_eq!(w.len(), 2, "the root's tde/ and the PDB's: {w:#?}");
+    assert!(
+        w.iter()
+            .all(|s| s.contains("a local auto-login wallet is not supported on RAC"))
+    );
+    assert!(w[0].contains("tde/cwallet.sso") && w[1].contains("0F1E2D3C4B5A69788796A5B4C3D2E1F0"));
+}
+
+#[test]
+fn an_unreadable_auto_login_header_is_reported_not_warned() {
+    let dir = tempfile::tempdir().unwrap();
+    let tde = dir.path().join("tde");
+    std::fs::create_dir(&tde).unwrap();
+    std::fs::write(tde.join("cwallet.sso"), [0xA1, 0xF8, 0x4E, 0x36, 0, 0]).unwrap();
+    let r = inspect_root(dir.path());
+    let a = &r.auto_login[0];
+    assert_eq!(
+        a.kind,
+        Some(SsoKind::AutoLogin),
+        "the kind is in the first four bytes"
+    );
+    assert!(a.header.is_none());
+    assert!(a.problem.as_deref().unwrap().contains("truncated"), "{a:?}");
+    std::fs::write(tde.join("cwallet.sso"), b"sso").unwrap();
+    let a = &inspect_root(dir.path()).auto_login[0];
+    assert_eq!(a.kind, None);
+    assert!(
+        a.problem
+            .as_deref()
+            .unwrap()
+            .contains("is not an auto-login wallet")
+    );
+}
