@@ -181,7 +181,6 @@ fn drive(data: &DataDir, name: &str, args: &StepArgs, all: bool) -> Result<ExitC
         let mut asked: Vec<Need> = Vec::new();
         loop {
             let p = migration::next(a, &mut ctx, name)?;
-            print_progress(&p);
             // A confirmation answers the step that asked for it, not the ones after.
             if p.status.settled() && !args.yes {
                 ctx.inputs.confirmed = false;
@@ -223,6 +222,7 @@ fn drive(data: &DataDir, name: &str, args: &StepArgs, all: bool) -> Result<ExitC
                 }
                 continue;
             }
+            print_progress(&p);
             if p.finished {
                 println!(
                     "The migration of {name:?} is finished. `tdekey migrate report {name:?} --out FILE` writes its report."

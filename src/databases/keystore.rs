@@ -4,7 +4,7 @@
 use crate::hsm::{Hsm, HsmError, KeyTemplate};
 use crate::model::PinFormat;
 use crate::oracle::OracleError;
-use crate::oracle::rehearsal::{HsmKeystore, LoginRefused};
+use crate::oracle::rehearsal::{HsmKeystore, LoginRefused, WalletWriter};
 use crate::secret::Secret;
 use crate::tde::labels::MasterKeyId;
 
@@ -60,5 +60,25 @@ impl HsmKeystore for Hsm {
         self.generate_aes_key(&id.hsm_label(), KeyTemplate::ORACLE_MASTER_KEY)
             .map_err(fault)?;
         Ok(id)
+    }
+}
+
+/// The wallet adapter as the writer of a Rehearsal's keystore files.
+pub(super) struct RehearsalWalletFiles;
+
+impl WalletWriter for RehearsalWalletFiles {
+    fn keystore(&self, master_keys: &[MasterKeyId], password: &Secret) -> Result<Vec<u8>, String> {
+        let entries =
+            crate::wallet::tde_keystore_entries(master_keys).map_err(|e| e.to_string())?;
+        crate::wallet::write_wallet(&entries, password, 10_000).map_err(|e| e.to_string())
+    }
+
+    fn auto_login(&self, p12: &[u8], password: &Secret, local: bool) -> Result<Vec<u8>, String> {
+        let kind = if local {
+            crate::wallet::SsoKind::LocalAutoLogin
+        } else {
+            crate::wallet::SsoKind::AutoLogin
+        };
+        crate::wallet::write_sso(p12, password, kind, None).map_err(|e| e.to_string())
     }
 }

@@ -76,13 +76,10 @@ pub fn connector_for<'a>(
                 })?;
             }
             let path = rehearsal::state_path(reach.data.root(), &db.name);
-            Ok(Box::new(Rehearsal::open(
-                &path,
-                &db.name,
-                db.multitenant,
-                hsm,
-                reach.pin_format,
-            )?))
+            Ok(Box::new(
+                Rehearsal::open(&path, &db.name, db.multitenant, hsm, reach.pin_format)?
+                    .with_files(Box::new(super::keystore::RehearsalWalletFiles)),
+            ))
         }
     }
 }

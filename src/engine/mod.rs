@@ -263,7 +263,9 @@ impl<'a> WindowOperator<'a> {
     pub(crate) fn new(sink: &'a EventSink, replies: &'a Replies) -> Self {
         // A poisoned lock only means another worker panicked while holding it; the channel
         // itself is still good.
-        let replies = replies.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let replies = replies
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         // Answers pasted for an earlier, finished request are stale.
         while replies.try_recv().is_ok() {}
         Self { sink, replies }

@@ -35,11 +35,19 @@ pub enum StoreCommand {
         password: Option<Secret>,
     },
     /// A database's migration plan and each step's state.
-    MigrationStatus { database: String },
+    MigrationStatus {
+        database: String,
+    },
     /// Accept the current step's failed checks with a reason.
-    MigrationOverride { database: String, reason: String },
+    MigrationOverride {
+        database: String,
+        reason: String,
+    },
     /// Write the migration report (HTML, or JSON when the file name ends in .json).
-    MigrationReport { database: String, path: PathBuf },
+    MigrationReport {
+        database: String,
+        path: PathBuf,
+    },
 }
 
 impl StoreCommand {

@@ -187,7 +187,11 @@ fn step_ui(
     queue: &mut Vec<Command>,
 ) {
     let Some(step) = current else {
-        ui.label(RichText::new("The migration is finished.").strong().color(OK));
+        ui.label(
+            RichText::new("The migration is finished.")
+                .strong()
+                .color(OK),
+        );
         report_ui(ui, st, db, queue, idle);
         return;
     };
@@ -218,7 +222,10 @@ fn step_ui(
             }
         }
     }
-    let needs: Vec<Need> = progress.as_ref().map(|p| p.needs.clone()).unwrap_or_default();
+    let needs: Vec<Need> = progress
+        .as_ref()
+        .map(|p| p.needs.clone())
+        .unwrap_or_default();
     ui.add_space(4.0);
     egui::Grid::new("migration_inputs")
         .num_columns(2)
@@ -266,7 +273,12 @@ fn step_ui(
         }));
     };
     ui.horizontal(|ui| {
-        let label = match st.state.as_ref().and_then(|s| s.step(step)).map(|r| r.status) {
+        let label = match st
+            .state
+            .as_ref()
+            .and_then(|s| s.step(step))
+            .map(|r| r.status)
+        {
             None | Some(StepStatus::NotStarted) => format!("Run step {}", step.number()),
             _ => format!("Check step {} again", step.number()),
         };
@@ -276,14 +288,19 @@ fn step_ui(
         if needs.contains(&Need::Confirmation)
             && ui
                 .add_enabled(can_run, egui::Button::new("Done: continue"))
-                .on_hover_text("You did what the step asks (a restart, a check on the database host)")
+                .on_hover_text(
+                    "You did what the step asks (a restart, a check on the database host)",
+                )
                 .clicked()
         {
             run(st, true, false);
         }
         if needs.contains(&Need::Fix)
             && ui
-                .add_enabled(can_run, egui::Button::new("Apply the fix on the simulated host"))
+                .add_enabled(
+                    can_run,
+                    egui::Button::new("Apply the fix on the simulated host"),
+                )
                 .clicked()
         {
             run(st, false, true);

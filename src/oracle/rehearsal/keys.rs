@@ -99,7 +99,7 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
                     return Ok(ora::NEEDS_BACKUP.reply());
                 }
                 if let Some(t) = &o.backup {
-                    self.backup_file(t.as_deref());
+                    self.backup_file(t.as_deref())?;
                 }
                 for i in targets {
                     let con = self.state.containers[i].con_id;
@@ -108,6 +108,8 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
                 if let Some(f) = &mut self.state.file {
                     f.backed_up = false;
                 }
+                let pw = pw.clone();
+                self.write_keystore(&pw)?;
                 Ok(Reply::done(KEYSTORE_ALTERED))
             }
         }
@@ -207,7 +209,7 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
         }
         self.ensure_marker()?;
         if let Some(t) = &o.backup {
-            self.backup_file(t.as_deref());
+            self.backup_file(t.as_deref())?;
         }
         for i in targets {
             let key_id = self.new_hsm_key()?;
@@ -252,7 +254,7 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
         if let Some(err) = self.hsm_login(user, hsm_password)? {
             return Ok(err);
         }
-        self.backup_file(None);
+        self.backup_file(None)?;
         for i in 0..self.state.containers.len() {
             let ct = &mut self.state.containers[i];
             ct.file_open.get_or_insert_with(|| "PASSWORD".to_owned());
@@ -262,6 +264,7 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
         if let Some(f) = &mut self.state.file {
             f.backed_up = false;
         }
+        self.write_keystore(wallet_password)?;
         Ok(Reply::done(KEYSTORE_ALTERED))
     }
 }

@@ -71,6 +71,7 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
             backed_up: false,
             backups: Vec::new(),
         });
+        self.write_keystore(password)?;
         Ok(Reply::done(KEYSTORE_ALTERED))
     }
 
@@ -264,6 +265,7 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
         if let Some(f) = &mut self.state.file {
             f.autologin = Some(local);
         }
+        self.write_keystore(password)?;
         Ok(Reply::done(KEYSTORE_ALTERED))
     }
 
@@ -284,11 +286,15 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
         if !self.file_password_ok(pw) {
             return Ok(ora::MISMATCH.reply());
         }
-        self.backup_file(tag);
+        self.backup_file(tag)?;
         Ok(Reply::done(KEYSTORE_ALTERED))
     }
 
-    pub(super) fn backup_file(&mut self, tag: Option<&str>) {
+    pub(super) fn backup_file(&mut self, tag: Option<&str>) -> Result<(), OracleError> {
+        let stamp = chrono::DateTime::from_timestamp_millis(now_ms())
+            .unwrap_or_default()
+            .format("%Y%m%d%H%M%S");
+        self.copy_backup(&layout::backup_name(&stamp.to_string(), tag))?;
         if let Some(f) = &mut self.state.file {
             let stamp = chrono::DateTime::from_timestamp_millis(now_ms())
                 .unwrap_or_default()
@@ -303,5 +309,6 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
             }
             self.notes.push(format!("Backup written: {name}."));
         }
+        Ok(())
     }
 }

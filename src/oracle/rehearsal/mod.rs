@@ -21,12 +21,14 @@
 //! `keys.rs` (migrate, reverse migrate, SET KEY, USE KEY) and `views.rs` (what the V$ views
 //! and SHOW PARAMETER show). Every Oracle string it answers with comes from `tde/`.
 
+mod files;
 mod keys;
 mod keystore;
 mod state;
 mod token;
 mod views;
 
+pub use files::WalletWriter;
 pub use token::{HsmKeystore, LoginRefused};
 
 use super::{Answer, Connector, OracleError};
@@ -112,6 +114,8 @@ pub struct Rehearsal<'h, K: HsmKeystore + ?Sized = dyn HsmKeystore + 'h> {
     pin_format: PinFormat,
     notes: Vec<String>,
     created: Vec<String>,
+    /// Writes the keystore files on the simulated host; none without it.
+    files: Option<Box<dyn WalletWriter>>,
 }
 
 impl<K: HsmKeystore + ?Sized> std::fmt::Debug for Rehearsal<'_, K> {
@@ -170,10 +174,18 @@ impl<'h, K: HsmKeystore + ?Sized> Rehearsal<'h, K> {
             pin_format,
             notes: Vec::new(),
             created: Vec::new(),
+            files: None,
         })
     }
 
     /// The HSM keystore the rehearsal uses.
+    /// Writes the keystore files (ewallet.p12, its backups, cwallet.sso) on the simulated host
+    /// with `writer`.
+    pub fn with_files(mut self, writer: Box<dyn WalletWriter>) -> Self {
+        self.files = Some(writer);
+        self
+    }
+
     pub fn keystore(&mut self) -> &mut K {
         self.hsm
     }
