@@ -1,0 +1,376 @@
+//! The migration wizard on the Rehearsal demo, through the real `tdekey` binary: the whole
+//! path, a migrate statement whose answer was never seen (ran, or did not), processes killed
+//! mid-run, a wrong wallet password, a new key missing from the token, a busy lease. After
+//! each, the token is read through PKCS#11 and the audit chain verified.
+
+mod common;
+
+use common::{Env, contains, run};
+use tdekey::hsm::Hsm;
+use tdekey::hsm::demo::{
+    DEMO_DATABASE_NAME, DEMO_TOKEN_LABEL, DEMO_USER_PIN, DEMO_WALLET_PASSWORD,
+};
+use tdekey::model::{PinFormat, TokenSelector};
+use tdekey::secret::Secret;
+use tdekey::tde::labels::MASTER_KEY_PREFIX;
+
+const PASSPHRASE: &str = "a long backup passphrase 7";
+
+fn demo() -> Env {
+    let env = Env::new();
+    let (code, _, err) = run({
+        let mut c = env.tdekey();
+        c.args(["hsm", "demo-token"]);
+        c
+    });
+    assert_eq!(code, 0, "{err}");
+    env
+}
+
+/// `tdekey migrate <args> "Rehearsal demo"` with the demo secrets in the environment.
+fn migrate(env: &Env, args: &[&str], wallet_pw: &str) -> (i32, String, String) {
+    run({
+        let mut c = env.tdekey();
+        c.arg("migrate")
+            .arg(args[0])
+            .arg(DEMO_DATABASE_NAME)
+            .args(&args[1..])
+            .env("TDEKEY_PIN", DEMO_USER_PIN)
+            .env("TDEKEY_WALLET_PASSWORD", wallet_pw)
+            .env("TDEKEY_BACKUP_PASSPHRASE", PASSPHRASE);
+        c
+    })
+}
+
+/// The master keys on the demo token: (label, sensitive, extractable).
+fn master_keys(env: &Env) -> Vec<(String, Option<bool>, Option<bool>)> {
+    let mut hsm = Hsm::load(&env.module).unwrap();
+    hsm.open(&TokenSelector::Label(DEMO_TOKEN_LABEL.into()))
+        .unwrap();
+    hsm.login("", &Secret::from(DEMO_USER_PIN), PinFormat::Plain)
+        .unwrap();
+    let keys = hsm
+        .inventory(&mut |_, _| {})
+        .unwrap()
+        .into_iter()
+        .filter(|o| o.label.starts_with(MASTER_KEY_PREFIX))
+        .map(|o| (o.label, o.flags.sensitive, o.flags.extractable))
+        .collect();
+    hsm.close().unwrap();
+    keys
+}
+
+fn status_json(env: &Env) -> serde_json::Value {
+    let (code, out, err) = run({
+        let mut c = env.tdekey();
+        c.args(["migrate", "status", DEMO_DATABASE_NAME, "--json"]);
+        c
+    });
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+fn step_status(v: &serde_json::Value, step: &str) -> String {
+    v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == step)
+        .map(|s| s["status"].as_str().unwrap().to_owned())
+        .unwrap()
+}
+
+fn audit_intact(env: &Env) {
+    let (code, out, err) = run({
+        let mut c = env.tdekey();
+        c.args(["audit", "verify"]);
+        c
+    });
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("chain intact"), "{out}");
+}
+
+/// Runs `migrate next` until the current step is `step` (or the run stops elsewhere).
+fn next_until(env: &Env, step: &str) {
+    for _ in 0..20 {
+        let v = status_json(env);
+        let current = v["steps"].as_array().and_then(|steps| {
+            steps
+                .iter()
+                .find(|s| !matches!(s["status"].as_str(), Some("done" | "skipped")))
+                .map(|s| s["step"].as_str().unwrap_or("").to_owned())
+        });
+        if current.as_deref() == Some(step) {
+            return;
+        }
+        let (code, out, err) = migrate(env, &["next", "--yes"], DEMO_WALLET_PASSWORD);
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    panic!("never reached {step}");
+}
+
+#[test]
+fn the_rehearsal_demo_migrates_end_to_end_and_reports_without_secrets() {
+    let env = demo();
+    let before = master_keys(&env);
+    let (code, out, err) = migrate(&env, &["run", "--yes"], DEMO_WALLET_PASSWORD);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("is finished"), "{out}");
+    for n in 1..=11 {
+        assert!(out.contains(&format!("Step {n}/11")), "step {n} in {out}");
+    }
+
+    // Exactly one new master key, sensitive and never extractable.
+    let after = master_keys(&env);
+    let new: Vec<_> = after.iter().filter(|k| !before.contains(k)).collect();
+    assert_eq!(new.len(), 1, "{after:?}");
+    assert_eq!((new[0].1, new[0].2), (Some(true), Some(false)));
+    let v = status_json(&env);
+    assert_eq!(v["new_key"], new[0].0.as_str());
+    assert!(v["finished_ms"].is_number());
+    assert_eq!(step_status(&v, "hsm-client"), "skipped");
+    assert_eq!(step_status(&v, "verify"), "done");
+    assert_eq!(v["backup"]["files"].as_array().unwrap().len(), 2);
+
+    // The report: every step, the statements with secrets hidden.
+    let html = env.dir.path().join("report.html");
+    let json = env.dir.path().join("report.json");
+    for (f, format) in [(&html, "html"), (&json, "json")] {
+        let (code, _, err) = run({
+            let mut c = env.tdekey();
+            c.args(["migrate", "report", DEMO_DATABASE_NAME, "--out"])
+                .arg(f)
+                .args(["--format", format]);
+            c
+        });
+        assert_eq!(code, 0, "{err}");
+    }
+    let report = std::fs::read_to_string(&html).unwrap();
+    assert!(report.contains("REHEARSAL"));
+    assert!(
+        report.contains("MIGRATE USING &quot;&lt;hidden&gt;&quot;"),
+        "the statement, hidden"
+    );
+    assert!(report.contains(&new[0].0));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
+    assert_eq!(r["migration"]["steps"].as_array().unwrap().len(), 11);
+    assert!(r["audit_first_seq"].as_i64().unwrap() < r["audit_last_seq"].as_i64().unwrap());
+
+    audit_intact(&env);
+    // No secret in any file tdekey wrote: the database, the rehearsal, the backup, the reports.
+    let mut bytes = env.all_bytes_except_tokens();
+    bytes.extend(std::fs::read(&html).unwrap());
+    bytes.extend(std::fs::read(&json).unwrap());
+    for secret in [DEMO_USER_PIN, DEMO_WALLET_PASSWORD, PASSPHRASE] {
+        assert!(!contains(&bytes, secret), "{secret} written to disk");
+    }
+    // A second run has nothing left to do and makes no key.
+    let (code, out, _) = migrate(&env, &["run", "--yes"], DEMO_WALLET_PASSWORD);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(master_keys(&env).len(), after.len());
+}
+
+/// Marks the migrate step as sent but never answered, as a crash between sending the
+/// statement and recording its answer leaves it.
+fn leave_migrate_in_flight(env: &Env) {
+    let c = rusqlite::Connection::open(env.data.database()).unwrap();
+    let (id, state): (i64, String) = c
+        .query_row(
+            "SELECT id, state FROM migrations WHERE status = 'active'",
+            [],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
+        .unwrap();
+    let mut v: serde_json::Value = serde_json::from_str(&state).unwrap();
+    for s in v["steps"].as_array_mut().unwrap() {
+        if s["step"] == "migrate" {
+            s["sent"] = serde_json::json!([{
+                "title": "Migrate the master key to the HSM",
+                "statement": "ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY \"<hidden>\" MIGRATE USING \"<hidden>\" WITH BACKUP USING 'tdekey_pre_hsm';",
+                "connector": "Rehearsal (simulated Oracle 19c)",
+                "answer": null,
+                "at_ms": 1
+            }]);
+        }
+    }
+    c.execute(
+        "UPDATE migrations SET state = ?2, lock_owner = NULL WHERE id = ?1",
+        rusqlite::params![id, v.to_string()],
+    )
+    .unwrap();
+}
+
+#[test]
+fn a_migrate_whose_answer_was_never_seen_is_read_again_before_anything_is_sent() {
+    // It did not run: the database and the token show no migration, so it is sent now.
+    let env = demo();
+    next_until(&env, "migrate");
+    let before = master_keys(&env);
+    leave_migrate_in_flight(&env);
+    assert_eq!(step_status(&status_json(&env), "migrate"), "not-started");
+    let (code, out, err) = migrate(&env, &["run", "--yes"], DEMO_WALLET_PASSWORD);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(master_keys(&env).len(), before.len() + 1);
+
+    // It did run (the statement went through the console while the wizard was gone): the
+    // wizard sees it on both sides and does not send it again.
+    let env = demo();
+    next_until(&env, "migrate");
+    let before = master_keys(&env);
+    let (code, out, err) = run({
+        let mut c = env.tdekey();
+        c.args(["migrate", "next", DEMO_DATABASE_NAME, "--yes"])
+            .env("TDEKEY_PIN", DEMO_USER_PIN)
+            .env("TDEKEY_WALLET_PASSWORD", DEMO_WALLET_PASSWORD);
+        c
+    });
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("Step 8/11"), "{out}");
+    assert_eq!(master_keys(&env).len(), before.len() + 1);
+    leave_migrate_in_flight(&env);
+    let c = rusqlite::Connection::open(env.data.database()).unwrap();
+    c.execute_batch(
+        "UPDATE migrations SET state = json_replace(state, '$.steps[7].status', 'not-started') WHERE status = 'active'",
+    )
+    .unwrap();
+    drop(c);
+    let (code, out, err) = migrate(&env, &["run", "--yes"], DEMO_WALLET_PASSWORD);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("had run: it is not sent again"), "{out}");
+    assert_eq!(master_keys(&env).len(), before.len() + 1, "no second key");
+    audit_intact(&env);
+}
+
+#[test]
+fn runs_killed_at_any_moment_resume_to_exactly_one_new_key() {
+    let env = demo();
+    let before = master_keys(&env);
+    let mut killed = 0;
+    for i in 0..12u64 {
+        let mut c = env.tdekey();
+        c.args(["migrate", "run", DEMO_DATABASE_NAME, "--yes"])
+            .env("TDEKEY_PIN", DEMO_USER_PIN)
+            .env("TDEKEY_WALLET_PASSWORD", DEMO_WALLET_PASSWORD)
+            .env("TDEKEY_BACKUP_PASSPHRASE", PASSPHRASE)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null());
+        let mut child = c.spawn().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(20 + (i * 37) % 200));
+        if child.try_wait().unwrap().is_none() {
+            child.kill().unwrap();
+            killed += 1;
+        }
+        let _ = child.wait();
+    }
+    let (code, out, err) = migrate(&env, &["run", "--yes"], DEMO_WALLET_PASSWORD);
+    assert_eq!(code, 0, "{out}{err}");
+    let v = status_json(&env);
+    assert!(v["finished_ms"].is_number(), "{v}");
+    let after = master_keys(&env);
+    assert_eq!(
+        after.len(),
+        before.len() + 1,
+        "killed {killed} times: {after:?}"
+    );
+    audit_intact(&env);
+}
+
+#[test]
+fn a_wrong_wallet_password_at_the_migration_creates_nothing_and_a_retry_works() {
+    let env = demo();
+    next_until(&env, "migrate");
+    let before = master_keys(&env);
+    let (code, out, _) = migrate(&env, &["next"], "not-the-wallet-password");
+    assert_eq!(code, 3, "Oracle refused: {out}");
+    assert!(out.contains("ORA-28353"), "{out}");
+    assert!(out.contains("Nothing was created on the HSM"), "{out}");
+    assert_eq!(master_keys(&env), before);
+    let (code, out, err) = migrate(&env, &["run", "--yes"], DEMO_WALLET_PASSWORD);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(master_keys(&env).len(), before.len() + 1);
+}
+
+#[test]
+fn a_failed_verification_stops_until_a_person_accepts_it_with_a_reason() {
+    let env = demo();
+    next_until(&env, "verify");
+    // As if the new key were not on the token: the snapshot already lists it.
+    let labels: Vec<String> = master_keys(&env).into_iter().map(|k| k.0).collect();
+    let c = rusqlite::Connection::open(env.data.database()).unwrap();
+    c.execute(
+        "UPDATE migrations SET state = json_set(state, '$.snapshot', json(?1)) WHERE status = 'active'",
+        [serde_json::to_string(&labels).unwrap()],
+    )
+    .unwrap();
+    drop(c);
+    let (code, out, _) = migrate(&env, &["next"], DEMO_WALLET_PASSWORD);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        out.contains("FAIL The token has exactly one new TDE master key"),
+        "{out}"
+    );
+    let (code, _, err) = run({
+        let mut c = env.tdekey();
+        c.args([
+            "migrate",
+            "override",
+            DEMO_DATABASE_NAME,
+            "--reason",
+            "short",
+        ]);
+        c
+    });
+    assert_eq!(code, 1);
+    assert!(err.contains("at least a sentence"), "{err}");
+    let reason = "The key was listed before the wizard's snapshot; checked by hand on the HSM.";
+    let (code, out, err) = run({
+        let mut c = env.tdekey();
+        c.args([
+            "migrate",
+            "override",
+            DEMO_DATABASE_NAME,
+            "--reason",
+            reason,
+        ]);
+        c
+    });
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(step_status(&status_json(&env), "verify"), "done");
+    let (_, out, _) = run({
+        let mut c = env.tdekey();
+        c.args(["audit", "list", "--action", "migration.override", "--json"]);
+        c
+    });
+    assert!(out.contains("checked by hand"), "{out}");
+}
+
+#[test]
+fn two_processes_never_drive_one_migration() {
+    let env = demo();
+    let (code, _, err) = migrate(&env, &["next", "--yes"], DEMO_WALLET_PASSWORD);
+    assert_eq!(code, 0, "{err}");
+    let c = rusqlite::Connection::open(env.data.database()).unwrap();
+    c.execute_batch(
+        "UPDATE migrations SET lock_owner = 'another-host:4242:0000abcd', lock_until_ms = 9999999999999 WHERE status = 'active'",
+    )
+    .unwrap();
+    drop(c);
+    let (code, out, err) = migrate(&env, &["next", "--yes"], DEMO_WALLET_PASSWORD);
+    assert_eq!(code, 1, "{out}");
+    assert!(
+        err.contains("Another tdekey (another-host:4242:0000abcd)"),
+        "{err}"
+    );
+    // A holder on this host whose process is gone is taken over at once.
+    let host = gethostname::gethostname().to_string_lossy().into_owned();
+    let c = rusqlite::Connection::open(env.data.database()).unwrap();
+    c.execute(
+        "UPDATE migrations SET lock_owner = ?1 WHERE status = 'active'",
+        [format!("{host}:999999999:0000abcd")],
+    )
+    .unwrap();
+    drop(c);
+    let (code, out, err) = migrate(&env, &["next", "--yes"], DEMO_WALLET_PASSWORD);
+    assert_eq!(code, 0, "{out}{err}");
+}
