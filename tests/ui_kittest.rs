@@ -852,3 +852,126 @@ fn a_rehearsal_login_the_log_cannot_show_is_undone_and_reported() {
         "the statement is on record"
     );
 }
+
+/// The migration wizard through the window, on the Rehearsal demo, clicked through to the end:
+/// the simulated host's fix, a sealed backup, the restart confirmed, the passwords at their
+/// steps; then the report, the token (one new master key), and no secret on disk.
+#[test]
+fn the_migration_wizard_runs_to_the_end_in_the_window() {
+    use tdekey::migration::StepId;
+    let env = demo_env_with_known_key();
+    let mut h = rehearsal_demo_console(&env);
+    // The wizard uses the window's HSM session.
+    h.get_by_label("HSM").click();
+    h.step();
+    type_into(&mut h, "Password", DEMO_USER_PIN);
+    h.get_by_label("Log in").click();
+    wait_until(&mut h, "the login", |h| h.state().hsm.login.is_some());
+    h.get_by_label("Databases").click();
+    h.step();
+    h.get_by_label("Migration").click();
+    wait_until(&mut h, "the plan", |h| {
+        !h.state().is_pending(Task::Migration) && h.query_by_label_contains("Run step 1").is_some()
+    });
+    let passphrase = "a long backup passphrase 9";
+    for _ in 0..20 {
+        let current = h
+            .state()
+            .databases
+            .migration
+            .state
+            .as_ref()
+            .map_or(Some(StepId::Choose), |s| s.current());
+        let Some(step) = current else { break };
+        let n = step.number();
+        match step {
+            StepId::Backup => type_into(&mut h, "Backup passphrase", passphrase),
+            StepId::FileOpen => type_into(&mut h, "Wallet password", "demo-wallet-1234"),
+            StepId::Migrate => {
+                type_into(&mut h, "HSM password", DEMO_USER_PIN);
+                type_into(&mut h, "Wallet password", "demo-wallet-1234");
+            }
+            _ => {}
+        }
+        let waiting = h
+            .state()
+            .databases
+            .migration
+            .progress
+            .as_ref()
+            .filter(|p| p.step == step)
+            .map(|p| p.needs.clone())
+            .unwrap_or_default();
+        let button = if waiting.contains(&tdekey::migration::Need::Fix) {
+            "Apply the fix on the simulated host".to_owned()
+        } else if waiting.contains(&tdekey::migration::Need::Confirmation) {
+            "Done: continue".to_owned()
+        } else if h.query_by_label(&format!("Run step {n}")).is_some() {
+            format!("Run step {n}")
+        } else {
+            format!("Check step {n} again")
+        };
+        h.get_by_label(&button).click();
+        h.step();
+        wait_until(&mut h, "the step", |h| {
+            !h.state().is_pending(Task::Migration)
+        });
+        h.step();
+        assert!(
+            h.state().databases.migration.error.is_none(),
+            "{:?}",
+            h.state().databases.migration.error
+        );
+    }
+    assert!(h.query_by_label("The migration is finished.").is_some());
+    let new_key = h
+        .state()
+        .databases
+        .migration
+        .state
+        .as_ref()
+        .and_then(|s| s.new_key.clone())
+        .expect("a new key");
+    assert!(h.query_by_label(&new_key).is_some(), "shown under the plan");
+    assert!(
+        h.state().databases.migration.backup_passphrase.is_empty(),
+        "secrets are cleared after each step"
+    );
+
+    let report = env.dir.path().join("report.html");
+    type_into(&mut h, "Report file", report.to_str().unwrap());
+    h.get_by_label("Write the report").click();
+    wait_until(&mut h, "the report", |h| {
+        h.state().databases.migration.report_written.is_some()
+    });
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.contains(&new_key));
+
+    drop(h);
+    let mut hsm = Hsm::load(&env.module).unwrap();
+    hsm.open(&TokenSelector::Label(DEMO_TOKEN_LABEL.into()))
+        .unwrap();
+    hsm.login("", &Secret::from(DEMO_USER_PIN), PinFormat::Plain)
+        .unwrap();
+    let keys: Vec<_> = hsm
+        .inventory(&mut |_, _| {})
+        .unwrap()
+        .into_iter()
+        .filter(|o| o.label.starts_with("ORACLE.TDE.HSM.MK."))
+        .collect();
+    assert_eq!(
+        keys.len(),
+        4,
+        "the demo's two, the known one, and the new one"
+    );
+    let new = keys
+        .iter()
+        .find(|o| o.label == new_key)
+        .expect("on the token");
+    assert_eq!(new.flags.extractable, Some(false));
+    let mut bytes = env.all_bytes_except_tokens();
+    bytes.extend(html.as_bytes());
+    for secret in [DEMO_USER_PIN, "demo-wallet-1234", passphrase] {
+        assert!(!common::contains(&bytes, secret), "{secret} on disk");
+    }
+}

@@ -203,9 +203,9 @@ fn step_ui(
         ui.colored_label(status_color(p.status), &p.message);
         for c in &p.checks {
             let (mark, color) = match (c.ok, &c.overridden) {
-                (true, _) => ("✔", OK),
-                (false, Some(_)) => ("✔ accepted", WAIT),
-                (false, None) => ("✘", BAD),
+                (true, _) => ("passed", OK),
+                (false, Some(_)) => ("accepted", WAIT),
+                (false, None) => ("FAILED", BAD),
             };
             ui.horizontal_wrapped(|ui| {
                 ui.colored_label(color, mark);
