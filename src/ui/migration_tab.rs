@@ -137,16 +137,19 @@ pub fn migration_ui(
         .as_ref()
         .map_or(Some(StepId::Choose), MigrationState::current);
     ui.columns(2, |cols| {
-        plan_ui(&mut cols[0], st, current);
-        step_ui(
-            &mut cols[1],
-            st,
-            db,
-            hsm_profile,
-            current,
-            (logged_in && !busy, !busy),
-            queue,
-        );
+        let left = egui::Layout::top_down(egui::Align::Min);
+        cols[0].with_layout(left, |ui| plan_ui(ui, st, current));
+        cols[1].with_layout(left, |ui| {
+            step_ui(
+                ui,
+                st,
+                db,
+                hsm_profile,
+                current,
+                (logged_in && !busy, !busy),
+                queue,
+            )
+        });
     });
 }
 
@@ -198,20 +201,28 @@ fn step_ui(
     ui.label(RichText::new(format!("Step {}. {}", step.number(), step.title())).strong());
     ui.label(step.about());
     ui.add_space(4.0);
+    // What the step run last found, when the wizard has moved on from it.
+    if let Some(last) = st.progress.as_ref().filter(|p| p.step != step) {
+        egui::CollapsingHeader::new(format!(
+            "Step {} ({}): {}",
+            last.step.number(),
+            last.step.title(),
+            last.status.as_str()
+        ))
+        .id_salt("migration_last_step")
+        .show(ui, |ui| {
+            ui.label(&last.message);
+            checks_ui(ui, &last.checks);
+            for n in &last.notes {
+                ui.label(format!("Note: {n}"));
+            }
+        });
+        ui.add_space(4.0);
+    }
     let progress = st.progress.as_ref().filter(|p| p.step == step).cloned();
     if let Some(p) = &progress {
         ui.colored_label(status_color(p.status), &p.message);
-        for c in &p.checks {
-            let (mark, color) = match (c.ok, &c.overridden) {
-                (true, _) => ("passed", OK),
-                (false, Some(_)) => ("accepted", WAIT),
-                (false, None) => ("FAILED", BAD),
-            };
-            ui.horizontal_wrapped(|ui| {
-                ui.colored_label(color, mark);
-                ui.label(format!("{} — {}", c.what, c.detail));
-            });
-        }
+        checks_ui(ui, &p.checks);
         for n in &p.notes {
             ui.label(format!("Note: {n}"));
         }
@@ -337,6 +348,20 @@ fn step_ui(
     if st.state.is_some() {
         ui.separator();
         report_ui(ui, st, db, queue, idle);
+    }
+}
+
+fn checks_ui(ui: &mut egui::Ui, checks: &[crate::migration::Check]) {
+    for c in checks {
+        let (mark, color) = match (c.ok, &c.overridden) {
+            (true, _) => ("passed", OK),
+            (false, Some(_)) => ("accepted", WAIT),
+            (false, None) => ("FAILED", BAD),
+        };
+        ui.horizontal_wrapped(|ui| {
+            ui.colored_label(color, mark);
+            ui.label(format!("{} — {}", c.what, c.detail));
+        });
     }
 }
 
