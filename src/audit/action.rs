@@ -46,6 +46,8 @@ pub enum Action {
     MigrationEnd,
     /// Keystore files sealed into a backup, each with its SHA-256.
     WalletBackup,
+    /// Keystore files written back from a backup.
+    WalletRestore,
     /// A master key recorded as a database's.
     KeyOwner,
 }
@@ -91,6 +93,7 @@ impl Action {
         Action::MigrationOverride,
         Action::MigrationEnd,
         Action::WalletBackup,
+        Action::WalletRestore,
         Action::KeyOwner,
     ];
 
@@ -118,6 +121,7 @@ impl Action {
             Action::MigrationOverride => "migration.override",
             Action::MigrationEnd => "migration.end",
             Action::WalletBackup => "wallet.backup",
+            Action::WalletRestore => "wallet.restore",
             Action::KeyOwner => "key.owner",
         }
     }

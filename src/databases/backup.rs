@@ -210,6 +210,85 @@ fn write_backup(
     })
 }
 
+/// What a restore did to one file.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Restored {
+    pub path: String,
+    /// The file was already there with the same bytes: nothing was written.
+    pub unchanged: bool,
+}
+
+/// Writes the files of a backup back where they were, with their modes, each checked against
+/// its SHA-256 first. A file that exists with other bytes is not overwritten without `force`.
+/// Recorded as `wallet.restore`.
+pub fn restore_wallet(
+    a: &mut Auditor,
+    file: &Path,
+    passphrase: Option<Secret>,
+    force: bool,
+) -> Result<Vec<Restored>, DatabaseError> {
+    let entry = Entry::new(Action::WalletRestore, file.display().to_string())
+        .details(json!({ "force": force }));
+    a.act(entry, |step| {
+        let files = read_backup(file, passphrase.as_ref())?;
+        drop(passphrase);
+        let mut conflicts = Vec::new();
+        for (f, bytes) in &files {
+            if let Ok(existing) = std::fs::read(&f.path)
+                && existing != *bytes
+            {
+                conflicts.push(f.path.clone());
+            }
+        }
+        if !conflicts.is_empty() && !force {
+            return Err(DatabaseError::Invalid(format!(
+                "{} exist(s) with other contents: nothing was restored. Look at them first; restore over them with --force.",
+                conflicts.join(", ")
+            )));
+        }
+        let mut out = Vec::new();
+        for (f, bytes) in files {
+            let path = PathBuf::from(&f.path);
+            let unchanged = std::fs::read(&path).is_ok_and(|b| b == bytes);
+            if !unchanged {
+                write_file(&path, &bytes, f.mode)?;
+            }
+            out.push(Restored {
+                path: f.path,
+                unchanged,
+            });
+        }
+        step.note(
+            "files",
+            out.iter()
+                .map(|r| json!({ "path": r.path, "unchanged": r.unchanged }))
+                .collect::<Vec<_>>(),
+        );
+        Ok::<_, DatabaseError>(out)
+    })?
+    .into_result("The wallet was restored")
+}
+
+/// Writes `bytes` to `path` with `mode`, through a temporary file in the same directory.
+fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), DatabaseError> {
+    use std::os::unix::fs::PermissionsExt;
+    let fail = |e: &dyn std::fmt::Display| {
+        DatabaseError::Invalid(format!(
+            "{} could not be restored: {e}. Nothing else was changed after it.",
+            path.display()
+        ))
+    };
+    let dir = path.parent().unwrap_or(Path::new("."));
+    std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(&e))?;
+    tmp.write_all(bytes).map_err(|e| fail(&e))?;
+    tmp.as_file().sync_all().map_err(|e| fail(&e))?;
+    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode & 0o7777))
+        .map_err(|e| fail(&e))?;
+    tmp.persist(path).map_err(|e| fail(&e.error))?;
+    Ok(())
+}
+
 /// Opens a backup (sealed or plain) and checks every file in it.
 pub fn read_backup(
     file: &Path,
@@ -264,5 +343,45 @@ mod tests {
         std::fs::write(&plain, raw).unwrap();
         let e = read_backup(&plain, None).unwrap_err();
         assert!(e.to_string().contains("does not match its SHA-256"), "{e}");
+    }
+
+    #[test]
+    fn a_restore_writes_the_files_back_byte_for_byte_with_their_modes() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let mut a = Auditor::new(crate::store::Store::open(&dir.path().join("t.sqlite3")).unwrap());
+        let tde = dir.path().join("wallet/tde");
+        std::fs::create_dir_all(&tde).unwrap();
+        let p12 = tde.join("ewallet.p12");
+        std::fs::write(&p12, b"the original wallet").unwrap();
+        std::fs::set_permissions(&p12, std::fs::Permissions::from_mode(0o640)).unwrap();
+        let out = dir.path().join("backup.tdkb");
+        let pass = Secret::from("a long backup passphrase");
+        let b = backup_wallet(&mut a, &[p12.clone()], &out, Some(pass.clone())).unwrap();
+        assert_eq!(b.files[0].mode, 0o640);
+
+        std::fs::write(&p12, b"changed since").unwrap();
+        let e = restore_wallet(&mut a, &out, Some(pass.clone()), false).unwrap_err();
+        assert!(e.to_string().contains("nothing was restored"), "{e}");
+        assert_eq!(std::fs::read(&p12).unwrap(), b"changed since");
+        let r = restore_wallet(&mut a, &out, Some(pass.clone()), true).unwrap();
+        assert!(!r[0].unchanged);
+        assert_eq!(std::fs::read(&p12).unwrap(), b"the original wallet");
+        assert_eq!(
+            std::fs::metadata(&p12).unwrap().permissions().mode() & 0o777,
+            0o640
+        );
+        std::fs::remove_file(&p12).unwrap();
+        let r = restore_wallet(&mut a, &out, Some(pass), false).unwrap();
+        assert!(!r[0].unchanged, "a missing file is written back");
+        let rows = a.store().recent_audit(10).unwrap();
+        assert!(
+            rows.iter()
+                .any(|r| r.action == "wallet.restore" && r.outcome == "failure")
+        );
+        assert!(
+            rows.iter()
+                .any(|r| r.action == "wallet.backup" && r.details.contains("sha256"))
+        );
     }
 }

@@ -8,7 +8,7 @@ mod keystore;
 mod statement;
 mod wallet;
 
-pub use backup::{BackedUpFile, Backup, backup_wallet, read_backup};
+pub use backup::{BackedUpFile, Backup, Restored, backup_wallet, read_backup, restore_wallet};
 pub use demo::ensure_demo_database;
 pub use statement::{Ran, Reach, connector_for, run_statement};
 pub use wallet::{
