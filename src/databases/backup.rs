@@ -357,7 +357,7 @@ mod tests {
         std::fs::set_permissions(&p12, std::fs::Permissions::from_mode(0o640)).unwrap();
         let out = dir.path().join("backup.tdkb");
         let pass = Secret::from("a long backup passphrase");
-        let b = backup_wallet(&mut a, &[p12.clone()], &out, Some(pass.clone())).unwrap();
+        let b = backup_wallet(&mut a, std::slice::from_ref(&p12), &out, Some(pass.clone())).unwrap();
         assert_eq!(b.files[0].mode, 0o640);
 
         std::fs::write(&p12, b"changed since").unwrap();
