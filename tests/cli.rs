@@ -508,3 +508,130 @@ fn hsm_keys_records_the_whole_session_like_the_window() {
         ])
     );
 }
+
+#[test]
+fn a_wallet_backup_is_sealed_checked_and_restored_only_when_asked() {
+    let env = Env::new();
+    let root = env.dir.path().join("wallet_root");
+    std::fs::create_dir_all(root.join("tde")).unwrap();
+    let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../shared/fixtures/wallets/synthetic-tde-pbes2-aes256.p12");
+    let ewallet = root.join("tde/ewallet.p12");
+    std::fs::copy(&fixture, &ewallet).unwrap();
+    let older = root.join("tde/ewallet_2026112912000000_before.p12");
+    std::fs::write(&older, b"an older wallet").unwrap();
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(&ewallet, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    let original = std::fs::read(&ewallet).unwrap();
+    let out = env.dir.path().join("safe/w.tdkb");
+    let pass = "correct horse battery staple";
+
+    let (code, stdout, err) = run({
+        let mut c = env.tdekey();
+        c.args(["wallet", "backup", "--wallet-root"])
+            .arg(&root)
+            .arg("--out")
+            .arg(&out)
+            .env("TDEKEY_BACKUP_PASSPHRASE", pass);
+        c
+    });
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("2 files, sealed"), "{stdout}");
+    let sealed = std::fs::read(&out).unwrap();
+    assert!(
+        !contains(&sealed, "ORACLE.SECURITY"),
+        "the backup is sealed"
+    );
+
+    // The same --out again is refused: a backup is never overwritten.
+    let (code, _, err) = run({
+        let mut c = env.tdekey();
+        c.args(["wallet", "backup", "--wallet-root"])
+            .arg(&root)
+            .arg("--out")
+            .arg(&out)
+            .env("TDEKEY_BACKUP_PASSPHRASE", pass);
+        c
+    });
+    assert_eq!(code, 1);
+    assert!(err.contains("does not overwrite"), "{err}");
+
+    // Checked with the wrong passphrase: a sentence, exit 1.
+    let (code, _, err) = run({
+        let mut c = env.tdekey();
+        c.args(["wallet", "check-backup"])
+            .arg(&out)
+            .env("TDEKEY_BACKUP_PASSPHRASE", "not the passphrase at all");
+        c
+    });
+    assert_eq!(code, 1);
+    assert!(err.contains("cannot be opened"), "{err}");
+
+    // The wallet changes; the check says so, and restore refuses without --force.
+    std::fs::write(&ewallet, b"a wallet that changed since").unwrap();
+    let (code, stdout, err) = run({
+        let mut c = env.tdekey();
+        c.args(["wallet", "check-backup"])
+            .arg(&out)
+            .env("TDEKEY_BACKUP_PASSPHRASE", pass);
+        c
+    });
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("on disk: DIFFERENT"), "{stdout}");
+    assert!(stdout.contains("on disk: the same"), "{stdout}");
+    let (code, _, err) = run({
+        let mut c = env.tdekey();
+        c.args(["wallet", "restore"])
+            .arg(&out)
+            .env("TDEKEY_BACKUP_PASSPHRASE", pass);
+        c
+    });
+    assert_eq!(code, 1);
+    assert!(err.contains("nothing was restored"), "{err}");
+    assert_eq!(
+        std::fs::read(&ewallet).unwrap(),
+        b"a wallet that changed since"
+    );
+
+    let (code, stdout, err) = run({
+        let mut c = env.tdekey();
+        c.args(["wallet", "restore", "--force"])
+            .arg(&out)
+            .env("TDEKEY_BACKUP_PASSPHRASE", pass);
+        c
+    });
+    assert_eq!(code, 0, "{err}");
+    assert!(stdout.contains("Restored 1 of 2 files"), "{stdout}");
+    assert_eq!(std::fs::read(&ewallet).unwrap(), original);
+    {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&ewallet).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+    }
+
+    let (_, listed, _) = run({
+        let mut c = env.tdekey();
+        c.args(["audit", "list", "--action", "wallet.restore"]);
+        c
+    });
+    assert_eq!(
+        listed.lines().count(),
+        4,
+        "the refused and the done restore are audited (started, then the outcome): {listed}"
+    );
+    let (_, listed, _) = run({
+        let mut c = env.tdekey();
+        c.args(["audit", "list", "--action", "wallet.backup_check"]);
+        c
+    });
+    assert!(
+        listed.contains("failure") && listed.contains("success"),
+        "both checks are audited: {listed}"
+    );
+    assert!(
+        !contains(&env.all_bytes_except_tokens(), pass),
+        "the passphrase reached a file"
+    );
+}

@@ -48,6 +48,8 @@ pub enum Action {
     WalletBackup,
     /// Keystore files written back from a backup.
     WalletRestore,
+    /// A wallet backup opened and its files checked against their SHA-256.
+    WalletBackupCheck,
     /// A master key recorded as a database's.
     KeyOwner,
 }
@@ -94,6 +96,7 @@ impl Action {
         Action::MigrationEnd,
         Action::WalletBackup,
         Action::WalletRestore,
+        Action::WalletBackupCheck,
         Action::KeyOwner,
     ];
 
@@ -122,6 +125,7 @@ impl Action {
             Action::MigrationEnd => "migration.end",
             Action::WalletBackup => "wallet.backup",
             Action::WalletRestore => "wallet.restore",
+            Action::WalletBackupCheck => "wallet.backup_check",
             Action::KeyOwner => "key.owner",
         }
     }

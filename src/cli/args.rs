@@ -226,6 +226,51 @@ pub enum WalletCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Seal a WALLET_ROOT's keystore files (ewallet.p12, cwallet.sso, Oracle's ewallet_*.p12
+    /// backups) into one backup file under a passphrase, then read it back and check it.
+    Backup {
+        /// The WALLET_ROOT directory.
+        #[arg(long, value_name = "DIR")]
+        wallet_root: PathBuf,
+        /// The backup file to write (default: DATA_DIR/backups/wallet-<UTC time>.tdkb).
+        #[arg(long, value_name = "FILE")]
+        out: Option<PathBuf>,
+        /// Read the passphrase from the first line of FILE (else $TDEKEY_BACKUP_PASSPHRASE,
+        /// else a prompt, typed twice).
+        #[arg(long, value_name = "FILE", conflicts_with = "unencrypted")]
+        passphrase_file: Option<PathBuf>,
+        /// Write the backup without a passphrase (the wallet inside stays protected by its own
+        /// password; an auto-login cwallet.sso does not).
+        #[arg(long)]
+        unencrypted: bool,
+    },
+    /// Open a wallet backup, check every file in it against its SHA-256, and list them.
+    CheckBackup {
+        /// The backup file.
+        #[arg(value_name = "BACKUP")]
+        input: PathBuf,
+        /// Read the passphrase from the first line of FILE (else $TDEKEY_BACKUP_PASSPHRASE,
+        /// else a prompt).
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Write a wallet backup's files back where they were, with their modes, after checking
+    /// each. Files already there with the same bytes are left alone.
+    Restore {
+        /// The backup file.
+        #[arg(value_name = "BACKUP")]
+        input: PathBuf,
+        /// Read the passphrase from the first line of FILE (else $TDEKEY_BACKUP_PASSPHRASE,
+        /// else a prompt).
+        #[arg(long, value_name = "FILE")]
+        passphrase_file: Option<PathBuf>,
+        /// Overwrite files that exist with other contents (Oracle must not have the keystore
+        /// open: close it or stop the database first).
+        #[arg(long)]
+        force: bool,
+    },
 }
 
 #[derive(Subcommand, Debug)]

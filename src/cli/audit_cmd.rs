@@ -154,32 +154,12 @@ fn list(
 }
 
 fn passphrase(file: Option<&std::path::Path>, confirm: bool) -> Result<Secret, CliError> {
-    if let Some(v) = std::env::var_os("TDEKEY_EXPORT_PASSPHRASE") {
-        return Ok(Secret::new(v.to_string_lossy().into_owned()));
-    }
-    if let Some(f) = file {
-        return Secret::from_file(f).map_err(|e| {
-            CliError(format!(
-                "Cannot read the passphrase file {}: {e}.",
-                f.display()
-            ))
-        });
-    }
-    let no_tty = |_| {
-        CliError("No passphrase: set TDEKEY_EXPORT_PASSPHRASE, pass --passphrase-file FILE, or run in a terminal to be asked.".into())
-    };
-    let first = Secret::new(
-        rpassword::prompt_password("Export passphrase (not echoed): ").map_err(no_tty)?,
-    );
-    if confirm {
-        let again = Secret::new(rpassword::prompt_password("Once more: ").map_err(no_tty)?);
-        if again.expose() != first.expose() {
-            return Err(CliError(
-                "The two passphrases differ. Nothing was exported.".into(),
-            ));
-        }
-    }
-    Ok(first)
+    super::read_secret(
+        "TDEKEY_EXPORT_PASSPHRASE",
+        file,
+        "Export passphrase",
+        confirm,
+    )
 }
 
 fn export_cmd(

@@ -2,13 +2,12 @@
 
 use super::db_cmd::{TerminalOperator, read_db_password};
 use super::hsm_cmd::{auditor, read_password};
-use super::{CliError, MigrateCommand, ReportFormat, StepArgs};
+use super::{CliError, MigrateCommand, ReportFormat, StepArgs, read_secret};
 use crate::databases;
 use crate::migration::{self, Context, Inputs, MigrationState, Need, Progress, StepStatus};
 use crate::model::{ConnectorKind, DbAuth, PinFormat};
 use crate::oracle::Operator;
 use crate::paths::DataDir;
-use crate::secret::Secret;
 use crate::session::{self, Target};
 use std::process::ExitCode;
 
@@ -106,28 +105,6 @@ fn print_progress(p: &Progress) {
     }
 }
 
-fn secret_from(
-    env: &str,
-    file: Option<&std::path::Path>,
-    prompt: &str,
-) -> Result<Secret, CliError> {
-    if let Some(v) = std::env::var_os(env) {
-        return Ok(Secret::new(v.to_string_lossy().into_owned()));
-    }
-    if let Some(f) = file {
-        return Secret::from_file(f)
-            .map_err(|e| CliError(format!("Cannot read {}: {e}.", f.display())));
-    }
-    rpassword::prompt_password(prompt)
-        .map(Secret::new)
-        .map_err(|_| {
-            CliError(format!(
-                "No {}: set {env}, pass its file, or run in a terminal to be asked.",
-                prompt.trim_end_matches([':', ' '])
-            ))
-        })
-}
-
 /// Runs the next step (or every step with `all`), asking for the secrets a step needs, once.
 fn drive(data: &DataDir, name: &str, args: &StepArgs, all: bool) -> Result<ExitCode, CliError> {
     let mut a = auditor(data)?;
@@ -203,17 +180,19 @@ fn drive(data: &DataDir, name: &str, args: &StepArgs, all: bool) -> Result<ExitC
                             ctx.inputs.hsm_password = Some(read_password(&args.login)?)
                         }
                         Need::WalletPassword => {
-                            ctx.inputs.wallet_password = Some(secret_from(
+                            ctx.inputs.wallet_password = Some(read_secret(
                                 "TDEKEY_WALLET_PASSWORD",
                                 args.wallet_password_file.as_deref(),
-                                "Wallet password (not echoed): ",
+                                "Wallet password",
+                                false,
                             )?)
                         }
                         Need::BackupPassphrase => {
-                            ctx.inputs.backup_passphrase = Some(secret_from(
+                            ctx.inputs.backup_passphrase = Some(read_secret(
                                 "TDEKEY_BACKUP_PASSPHRASE",
                                 args.passphrase_file.as_deref(),
-                                "Backup passphrase (not echoed): ",
+                                "Backup passphrase",
+                                true,
                             )?)
                         }
                         _ => {}

@@ -26,6 +26,49 @@ impl<E: std::fmt::Display> From<E> for CliError {
     }
 }
 
+/// A secret for the command line, from (in this order) the environment variable `env` the
+/// person set, the first line of `file`, or a prompt on the terminal (typed twice when
+/// `confirm`: a passphrase that protects a file cannot be recovered if mistyped). `what` names
+/// it in the prompt and in errors, e.g. "Backup passphrase".
+pub(crate) fn read_secret(
+    env: &str,
+    file: Option<&std::path::Path>,
+    what: &str,
+    confirm: bool,
+) -> Result<crate::secret::Secret, CliError> {
+    use crate::secret::Secret;
+    if let Some(v) = std::env::var_os(env) {
+        return Ok(Secret::new(v.to_string_lossy().into_owned()));
+    }
+    if let Some(f) = file {
+        return Secret::from_file(f).map_err(|e| {
+            CliError(format!(
+                "Cannot read the {} file {}: {e}.",
+                what.to_lowercase(),
+                f.display()
+            ))
+        });
+    }
+    let no_tty = |_| {
+        CliError(format!(
+            "No {}: set {env}, give its file, or run in a terminal to be asked.",
+            what.to_lowercase()
+        ))
+    };
+    let first =
+        Secret::new(rpassword::prompt_password(format!("{what} (not echoed): ")).map_err(no_tty)?);
+    if confirm {
+        let again = Secret::new(rpassword::prompt_password("Once more: ").map_err(no_tty)?);
+        if again.expose() != first.expose() {
+            return Err(CliError(format!(
+                "The two {}s differ. Nothing was done.",
+                what.to_lowercase()
+            )));
+        }
+    }
+    Ok(first)
+}
+
 /// Entry point of the `tdekey` binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -59,23 +102,7 @@ pub fn main() -> ExitCode {
         }) => oracle_cmd::parse(what, file.as_deref()),
         Some(Command::Db { command }) => db_cmd::run(&data, command),
         Some(Command::Migrate { command }) => migrate_cmd::run(&data, command),
-        Some(Command::Wallet {
-            command:
-                WalletCommand::Inspect {
-                    wallet_root,
-                    file,
-                    password_file,
-                    files_only,
-                    json,
-                },
-        }) => wallet_cmd::inspect(
-            &data,
-            wallet_root.as_deref(),
-            file.as_deref(),
-            password_file.as_deref(),
-            files_only,
-            json,
-        ),
+        Some(Command::Wallet { command }) => wallet_cmd::run(&data, command),
     };
     match result {
         Ok(code) => code,

@@ -1,12 +1,193 @@
-//! `tdekey wallet inspect`: a WALLET_ROOT's keystore files and, with the password, the
-//! entries of ewallet.p12 (never their values).
+//! `tdekey wallet`: a WALLET_ROOT's keystore files and, with the password, the entries of
+//! ewallet.p12 (never their values); sealed backups of the keystore files, checked and restored.
 
-use super::CliError;
 use super::hsm_cmd::auditor;
+use super::{CliError, WalletCommand, read_secret};
 use crate::paths::DataDir;
+use std::path::Path;
 use std::process::ExitCode;
 
-pub(super) fn inspect(
+pub(super) fn run(data: &DataDir, command: WalletCommand) -> Result<ExitCode, CliError> {
+    match command {
+        WalletCommand::Inspect {
+            wallet_root,
+            file,
+            password_file,
+            files_only,
+            json,
+        } => inspect(
+            data,
+            wallet_root.as_deref(),
+            file.as_deref(),
+            password_file.as_deref(),
+            files_only,
+            json,
+        ),
+        WalletCommand::Backup {
+            wallet_root,
+            out,
+            passphrase_file,
+            unencrypted,
+        } => backup(
+            data,
+            &wallet_root,
+            out.as_deref(),
+            passphrase_file.as_deref(),
+            unencrypted,
+        ),
+        WalletCommand::CheckBackup {
+            input,
+            passphrase_file,
+            json,
+        } => check_backup(data, &input, passphrase_file.as_deref(), json),
+        WalletCommand::Restore {
+            input,
+            passphrase_file,
+            force,
+        } => restore(data, &input, passphrase_file.as_deref(), force),
+    }
+}
+
+const PASSPHRASE_ENV: &str = "TDEKEY_BACKUP_PASSPHRASE";
+
+fn backup(
+    data: &DataDir,
+    root: &Path,
+    out: Option<&Path>,
+    passphrase_file: Option<&Path>,
+    unencrypted: bool,
+) -> Result<ExitCode, CliError> {
+    let files = crate::databases::keystore_backup_files(root)?;
+    let out = match out {
+        Some(o) => o.to_path_buf(),
+        None => data.root().join("backups").join(format!(
+            "wallet-{}.tdkb",
+            chrono::DateTime::from_timestamp_millis(crate::model::now_ms())
+                .unwrap_or_default()
+                .format("%Y%m%dT%H%M%SZ")
+        )),
+    };
+    if out.exists() {
+        return Err(CliError(format!(
+            "{} exists: tdekey does not overwrite a backup. Choose another --out.",
+            out.display()
+        )));
+    }
+    let passphrase = if unencrypted {
+        None
+    } else {
+        Some(read_secret(
+            PASSPHRASE_ENV,
+            passphrase_file,
+            "Backup passphrase",
+            true,
+        )?)
+    };
+    let mut a = auditor(data)?;
+    let b = crate::databases::backup_wallet(&mut a, &files, &out, passphrase)?;
+    println!(
+        "Backup {} written and read back ({} files, {}).",
+        b.file,
+        b.files.len(),
+        if b.encrypted {
+            "sealed under the passphrase"
+        } else {
+            "NOT encrypted: keep it as safe as the wallet itself"
+        }
+    );
+    println!("  SHA-256 {}", b.sha256);
+    for f in &b.files {
+        println!(
+            "  {}  {:o}  {} bytes  SHA-256 {}",
+            f.path,
+            f.mode & 0o7777,
+            f.size,
+            f.sha256
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The passphrase, asked only when the backup is sealed.
+fn backup_passphrase(
+    input: &Path,
+    file: Option<&Path>,
+) -> Result<Option<crate::secret::Secret>, CliError> {
+    if crate::databases::backup_is_sealed(input)? {
+        Ok(Some(read_secret(
+            PASSPHRASE_ENV,
+            file,
+            "Backup passphrase",
+            false,
+        )?))
+    } else {
+        Ok(None)
+    }
+}
+
+fn check_backup(
+    data: &DataDir,
+    input: &Path,
+    passphrase_file: Option<&Path>,
+    json: bool,
+) -> Result<ExitCode, CliError> {
+    let pass = backup_passphrase(input, passphrase_file)?;
+    let mut a = auditor(data)?;
+    let listed = crate::databases::check_backup(&mut a, input, pass)?;
+    if json {
+        println!("{}", serde_json::to_string_pretty(&listed)?);
+        return Ok(ExitCode::SUCCESS);
+    }
+    println!(
+        "{}: {} files, each matches its SHA-256.",
+        input.display(),
+        listed.len()
+    );
+    for f in &listed {
+        let here = match std::fs::read(&f.path) {
+            Ok(b) if crate::databases::sha256_hex(&b) == f.sha256 => "on disk: the same",
+            Ok(_) => "on disk: DIFFERENT",
+            Err(_) => "on disk: absent",
+        };
+        println!(
+            "  {}  {:o}  {} bytes  ({here})",
+            f.path,
+            f.mode & 0o7777,
+            f.size
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+fn restore(
+    data: &DataDir,
+    input: &Path,
+    passphrase_file: Option<&Path>,
+    force: bool,
+) -> Result<ExitCode, CliError> {
+    let pass = backup_passphrase(input, passphrase_file)?;
+    let mut a = auditor(data)?;
+    let restored = crate::databases::restore_wallet(&mut a, input, pass, force)?;
+    for r in &restored {
+        println!(
+            "  {}  {}",
+            r.path,
+            if r.unchanged {
+                "already the same: left alone"
+            } else {
+                "restored"
+            }
+        );
+    }
+    println!(
+        "Restored {} of {} files. If the database had the keystore open, close and open it (ADMINISTER KEY MANAGEMENT SET KEYSTORE CLOSE / OPEN) or restart it.",
+        restored.iter().filter(|r| !r.unchanged).count(),
+        restored.len()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
+fn inspect(
     data: &DataDir,
     root: Option<&std::path::Path>,
     file: Option<&std::path::Path>,
@@ -25,19 +206,15 @@ pub(super) fn inspect(
     let mut contents = None;
     let mut note = None;
     if let Some(w) = wallet.filter(|_| !files_only) {
-        let password = if let Some(v) = std::env::var_os("TDEKEY_WALLET_PASSWORD") {
-            Some(crate::secret::Secret::new(v.to_string_lossy().into_owned()))
-        } else if let Some(f) = password_file {
-            Some(crate::secret::Secret::from_file(f).map_err(|e| {
-                CliError(format!(
-                    "Cannot read the password file {}: {e}.",
-                    f.display()
-                ))
-            })?)
-        } else {
-            rpassword::prompt_password(format!("Password of {} (not echoed): ", w.display()))
-                .ok()
-                .map(crate::secret::Secret::new)
+        let password = match super::read_secret(
+            "TDEKEY_WALLET_PASSWORD",
+            password_file,
+            &format!("Password of {}", w.display()),
+            false,
+        ) {
+            Ok(p) => Some(p),
+            Err(e) if password_file.is_some() => return Err(e),
+            Err(_) => None,
         };
         match password {
             None => {

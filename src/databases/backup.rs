@@ -39,7 +39,8 @@ pub struct Backup {
     pub files: Vec<BackedUpFile>,
 }
 
-fn sha256_hex(bytes: &[u8]) -> String {
+/// Lower-case hex SHA-256, as backups list it.
+pub fn sha256_hex(bytes: &[u8]) -> String {
     hex::encode(Sha256::digest(bytes))
 }
 
@@ -48,6 +49,37 @@ fn unreadable(path: &Path, e: impl std::fmt::Display) -> DatabaseError {
         path: path.display().to_string(),
         detail: e.to_string(),
     }
+}
+
+/// The keystore files of a WALLET_ROOT worth keeping: `tde/ewallet.p12`, `tde/cwallet.sso` if
+/// present, and the `ewallet_*.p12` backups Oracle wrote beside them, oldest name first.
+pub fn keystore_backup_files(root: &Path) -> Result<Vec<PathBuf>, DatabaseError> {
+    use crate::tde::layout;
+    let tde = root.join(layout::KEYSTORE_DIR);
+    let ewallet = tde.join(layout::EWALLET);
+    if !ewallet.is_file() {
+        return Err(DatabaseError::Invalid(format!(
+            "There is no {} to back up.",
+            ewallet.display()
+        )));
+    }
+    let mut files = vec![ewallet];
+    let sso = tde.join(layout::CWALLET);
+    if sso.is_file() {
+        files.push(sso);
+    }
+    let mut older: Vec<PathBuf> = std::fs::read_dir(&tde)
+        .map_err(|e| unreadable(&tde, e))?
+        .flatten()
+        .map(|e| e.path())
+        .filter(|p| {
+            p.file_name()
+                .is_some_and(|n| layout::is_backup_name(&n.to_string_lossy()))
+        })
+        .collect();
+    older.sort();
+    files.extend(older);
+    Ok(files)
 }
 
 /// The archive (before sealing) of the files.
@@ -210,6 +242,24 @@ fn write_backup(
     })
 }
 
+/// Opens a backup and checks every file in it against its SHA-256, recorded as
+/// `wallet.backup_check` (opening a sealed backup exposes keystore files to this process).
+pub fn check_backup(
+    a: &mut Auditor,
+    file: &Path,
+    passphrase: Option<Secret>,
+) -> Result<Vec<BackedUpFile>, DatabaseError> {
+    let entry = Entry::new(Action::WalletBackupCheck, file.display().to_string());
+    a.act(entry, |step| {
+        let files = read_backup(file, passphrase.as_ref())?;
+        drop(passphrase);
+        let listed: Vec<BackedUpFile> = files.into_iter().map(|(f, _)| f).collect();
+        step.note("files", listed.len());
+        Ok::<_, DatabaseError>(listed)
+    })?
+    .into_result("The wallet backup was checked")
+}
+
 /// What a restore did to one file.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct Restored {
@@ -289,6 +339,15 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), DatabaseError>
     Ok(())
 }
 
+/// Whether a backup file is sealed (needs a passphrase) rather than plain.
+pub fn backup_is_sealed(file: &Path) -> Result<bool, DatabaseError> {
+    let mut head = Vec::new();
+    std::fs::File::open(file)
+        .and_then(|f| f.take(MAGIC.len() as u64).read_to_end(&mut head))
+        .map_err(|e| unreadable(file, e))?;
+    Ok(head != MAGIC.as_bytes())
+}
+
 /// Opens a backup (sealed or plain) and checks every file in it.
 pub fn read_backup(
     file: &Path,
@@ -357,7 +416,8 @@ mod tests {
         std::fs::set_permissions(&p12, std::fs::Permissions::from_mode(0o640)).unwrap();
         let out = dir.path().join("backup.tdkb");
         let pass = Secret::from("a long backup passphrase");
-        let b = backup_wallet(&mut a, std::slice::from_ref(&p12), &out, Some(pass.clone())).unwrap();
+        let b =
+            backup_wallet(&mut a, std::slice::from_ref(&p12), &out, Some(pass.clone())).unwrap();
         assert_eq!(b.files[0].mode, 0o640);
 
         std::fs::write(&p12, b"changed since").unwrap();

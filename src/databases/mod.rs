@@ -8,7 +8,10 @@ mod keystore;
 mod statement;
 mod wallet;
 
-pub use backup::{BackedUpFile, Backup, Restored, backup_wallet, read_backup, restore_wallet};
+pub use backup::{
+    BackedUpFile, Backup, Restored, backup_is_sealed, backup_wallet, check_backup,
+    keystore_backup_files, read_backup, restore_wallet, sha256_hex,
+};
 pub use demo::ensure_demo_database;
 pub use statement::{Ran, Reach, connector_for, run_statement};
 pub use wallet::{

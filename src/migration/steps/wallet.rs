@@ -7,7 +7,6 @@ use crate::migration::host::Host;
 use crate::migration::state::BackupRecord;
 use crate::tde::layout;
 use crate::tde::request::ParameterName;
-use std::path::PathBuf;
 
 pub(super) fn wallet_config(
     w: &mut Wizard,
@@ -133,32 +132,14 @@ pub(super) fn backup(
             vec![Need::Confirmation],
         ));
     };
-    let tde = root.join(layout::KEYSTORE_DIR);
-    let ewallet = tde.join(layout::EWALLET);
-    if !ewallet.is_file() {
-        return Ok(StepResult::failed(format!(
-            "There is no {} to back up. Check WALLET_ROOT (step 4).",
-            ewallet.display()
-        )));
-    }
-    let mut files: Vec<PathBuf> = vec![ewallet];
-    let sso = tde.join(layout::CWALLET);
-    if sso.is_file() {
-        files.push(sso);
-    }
-    let mut older: Vec<PathBuf> = std::fs::read_dir(&tde)
-        .map(|d| {
-            d.flatten()
-                .map(|e| e.path())
-                .filter(|p| {
-                    p.file_name()
-                        .is_some_and(|n| layout::is_backup_name(&n.to_string_lossy()))
-                })
-                .collect()
-        })
-        .unwrap_or_default();
-    older.sort();
-    files.extend(older);
+    let files = match crate::databases::keystore_backup_files(&root) {
+        Ok(f) => f,
+        Err(e) => {
+            return Ok(StepResult::failed(format!(
+                "{e} Check WALLET_ROOT (step 4)."
+            )));
+        }
+    };
     let passphrase = match ctx.inputs.backup_passphrase.take() {
         Some(p) => Some(p),
         None if ctx.inputs.unencrypted_backup => None,
