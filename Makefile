@@ -52,3 +52,4 @@ test: deps-test lint
 bench: deps-bench
 	$(CARGO) bench --bench inventory
 	$(CARGO) bench --bench audit
+	$(CARGO) bench --bench migration

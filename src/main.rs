@@ -1,3 +1,11 @@
 fn main() -> std::process::ExitCode {
+    // Output piped into a program that stops reading (`| head`) ends tdekey quietly, as it
+    // ends other command-line tools, instead of a panic on the next print. A migration step
+    // cut off this way is found *unknown* at the next run and read again before anything is
+    // sent, as after any crash.
+    // SAFETY: called first, before any thread starts; SIG_DFL is a valid handler.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     tdekey::cli::main()
 }

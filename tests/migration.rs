@@ -42,20 +42,22 @@ fn migrate(env: &Env, args: &[&str], wallet_pw: &str) -> (i32, String, String) {
     })
 }
 
-/// The master keys on the demo token: (label, sensitive, extractable).
+/// The master keys on the demo token: (label, sensitive, extractable), by label (the token
+/// lists objects in no fixed order).
 fn master_keys(env: &Env) -> Vec<(String, Option<bool>, Option<bool>)> {
     let mut hsm = Hsm::load(&env.module).unwrap();
     hsm.open(&TokenSelector::Label(DEMO_TOKEN_LABEL.into()))
         .unwrap();
     hsm.login("", &Secret::from(DEMO_USER_PIN), PinFormat::Plain)
         .unwrap();
-    let keys = hsm
+    let mut keys: Vec<_> = hsm
         .inventory(&mut |_, _| {})
         .unwrap()
         .into_iter()
         .filter(|o| o.label.starts_with(MASTER_KEY_PREFIX))
         .map(|o| (o.label, o.flags.sensitive, o.flags.extractable))
         .collect();
+    keys.sort();
     hsm.close().unwrap();
     keys
 }
@@ -116,8 +118,8 @@ fn the_rehearsal_demo_migrates_end_to_end_and_reports_without_secrets() {
     let (code, out, err) = migrate(&env, &["run", "--yes"], DEMO_WALLET_PASSWORD);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("is finished"), "{out}");
-    for n in 1..=11 {
-        assert!(out.contains(&format!("Step {n}/11")), "step {n} in {out}");
+    for n in 1..=12 {
+        assert!(out.contains(&format!("Step {n}/12")), "step {n} in {out}");
     }
 
     // Exactly one new master key, sensitive and never extractable.
@@ -154,7 +156,7 @@ fn the_rehearsal_demo_migrates_end_to_end_and_reports_without_secrets() {
     assert!(report.contains(&new[0].0));
     let r: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&json).unwrap()).unwrap();
-    assert_eq!(r["migration"]["steps"].as_array().unwrap().len(), 11);
+    assert_eq!(r["migration"]["steps"].as_array().unwrap().len(), 12);
     assert!(r["audit_first_seq"].as_i64().unwrap() < r["audit_last_seq"].as_i64().unwrap());
 
     audit_intact(&env);
@@ -226,12 +228,12 @@ fn a_migrate_whose_answer_was_never_seen_is_read_again_before_anything_is_sent()
         c
     });
     assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("Step 8/11"), "{out}");
+    assert!(out.contains("Step 9/12"), "{out}");
     assert_eq!(master_keys(&env).len(), before.len() + 1);
     leave_migrate_in_flight(&env);
     let c = rusqlite::Connection::open(env.data.database()).unwrap();
     c.execute_batch(
-        "UPDATE migrations SET state = json_replace(state, '$.steps[7].status', 'not-started') WHERE status = 'active'",
+        "UPDATE migrations SET state = json_replace(state, '$.steps[8].status', 'not-started') WHERE status = 'active'",
     )
     .unwrap();
     drop(c);
@@ -373,4 +375,214 @@ fn two_processes_never_drive_one_migration() {
     drop(c);
     let (code, out, err) = migrate(&env, &["next", "--yes"], DEMO_WALLET_PASSWORD);
     assert_eq!(code, 0, "{out}{err}");
+}
+
+fn rollback_status(v: &serde_json::Value, step: &str) -> String {
+    v["rollback"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == step)
+        .map(|s| s["status"].as_str().unwrap().to_owned())
+        .unwrap()
+}
+
+fn audit_actions(env: &Env, action: &str) -> String {
+    let (code, out, err) = run({
+        let mut c = env.tdekey();
+        c.args(["audit", "list", "--action", action]);
+        c
+    });
+    assert_eq!(code, 0, "{err}");
+    out
+}
+
+#[test]
+fn a_finished_migration_rolls_back_to_the_file_wallet_and_keeps_the_hsm_key() {
+    let env = demo();
+    let (code, out, err) = migrate(&env, &["run", "--yes"], DEMO_WALLET_PASSWORD);
+    assert_eq!(code, 0, "{out}{err}");
+    let keys = master_keys(&env);
+    let new_key = status_json(&env)["new_key"].as_str().unwrap().to_owned();
+
+    // Without a reason it does not start.
+    let (code, _, err) = migrate(&env, &["rollback", "--yes"], DEMO_WALLET_PASSWORD);
+    assert_eq!(code, 1);
+    assert!(err.contains("Write why"), "{err}");
+    assert!(status_json(&env)["rollback"].is_null());
+
+    let reason = "The application team did not sign off the change.";
+    let (code, out, err) = migrate(
+        &env,
+        &["rollback", "--yes", "--reason", reason],
+        DEMO_WALLET_PASSWORD,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("is rolled back"), "{out}");
+    assert!(
+        out.contains("Oracle reverse-migrated the master key"),
+        "{out}"
+    );
+    let v = status_json(&env);
+    for s in ["file-first", "reverse", "file-only", "wallet", "closed"] {
+        assert_eq!(rollback_status(&v, s), "done", "{s}: {v}");
+    }
+    assert_eq!(v["rollback"]["reason"], reason);
+    assert_eq!(v["rollback"]["reversed"], true);
+    let wallet = v["rollback"]["steps"][3]["checks"].to_string();
+    assert!(
+        wallet.contains("ewallet.p12 holds the current master key")
+            && wallet.contains("\"ok\":true"),
+        "{wallet}"
+    );
+
+    // The HSM key is still there: tdekey never deletes a master key.
+    assert_eq!(master_keys(&env), keys);
+    assert!(keys.iter().any(|(l, _, _)| *l == new_key));
+
+    // The database shows the file keystore only, and its current key in the software keystore.
+    let (code, out, err) = run({
+        let mut c = env.tdekey();
+        c.args(["db", "query", DEMO_DATABASE_NAME, "wallet", "--json"])
+            .env("TDEKEY_PIN", DEMO_USER_PIN);
+        c
+    });
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("FILE") && !out.contains("\"HSM\""), "{out}");
+
+    let started = audit_actions(&env, "migration.rollback");
+    assert!(started.contains("success"), "{started}");
+    let ended = audit_actions(&env, "migration.end");
+    assert_eq!(
+        ended.lines().filter(|l| l.contains("success")).count(),
+        2,
+        "{ended}"
+    );
+
+    // A second rollback has nothing to do.
+    let (code, _, err) = migrate(
+        &env,
+        &["rollback", "--yes", "--reason", reason],
+        DEMO_WALLET_PASSWORD,
+    );
+    assert_eq!(code, 1);
+    assert!(
+        err.contains("rolled-back: there is nothing to roll back"),
+        "{err}"
+    );
+
+    // The report tells the rollback.
+    let html = env.dir.path().join("r.html");
+    let (code, _, err) = run({
+        let mut c = env.tdekey();
+        c.args(["migrate", "report", DEMO_DATABASE_NAME, "--out"])
+            .arg(&html);
+        c
+    });
+    assert_eq!(code, 0, "{err}");
+    let text = std::fs::read_to_string(&html).unwrap();
+    assert!(text.contains("rolled back") && text.contains("R2. Reverse migration"));
+    assert!(
+        text.contains("REVERSE MIGRATE USING &quot;&lt;hidden&gt;&quot;")
+            || text.contains("REVERSE MIGRATE"),
+        "{text}"
+    );
+    let all = env.all_bytes_except_tokens();
+    for secret in [DEMO_USER_PIN, DEMO_WALLET_PASSWORD, PASSPHRASE] {
+        assert!(!contains(&all, secret), "{secret} reached a file");
+    }
+    audit_intact(&env);
+
+    // A new migration can start after it.
+    let (code, out, err) = migrate(&env, &["run", "--yes"], DEMO_WALLET_PASSWORD);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("is finished"), "{out}");
+    assert_eq!(master_keys(&env).len(), keys.len() + 1);
+}
+
+#[test]
+fn a_rollback_before_the_migrate_restores_a_changed_wallet_byte_for_byte() {
+    let env = demo();
+    next_until(&env, "migrate");
+    let before = master_keys(&env);
+    let v = status_json(&env);
+    let files: Vec<(String, String)> = v["backup"]["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            (
+                f[0].as_str().unwrap().to_owned(),
+                f[2].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let ewallet = files
+        .iter()
+        .find(|(p, _)| p.ends_with("/tde/ewallet.p12"))
+        .unwrap()
+        .0
+        .clone();
+    let original = std::fs::read(&ewallet).unwrap();
+    std::fs::write(&ewallet, b"damaged after the backup").unwrap();
+
+    let (code, out, err) = migrate(
+        &env,
+        &[
+            "rollback",
+            "--yes",
+            "--reason",
+            "Rehearsing the way back before the migrate.",
+        ],
+        DEMO_WALLET_PASSWORD,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let v = status_json(&env);
+    assert_eq!(rollback_status(&v, "file-first"), "skipped");
+    assert_eq!(rollback_status(&v, "reverse"), "skipped");
+    assert_eq!(rollback_status(&v, "file-only"), "done");
+    assert_eq!(rollback_status(&v, "wallet"), "done");
+    assert!(out.contains("restored from the step-5 backup"), "{out}");
+    assert_eq!(std::fs::read(&ewallet).unwrap(), original, "byte for byte");
+    assert_eq!(master_keys(&env), before, "no key made, none deleted");
+    let restored = audit_actions(&env, "wallet.restore");
+    assert!(restored.contains("success"), "{restored}");
+    audit_intact(&env);
+}
+
+#[test]
+fn a_rollback_waits_for_each_restart_on_a_real_database_flow() {
+    // Without --yes, each restart is a person's: the rollback stops, and --confirm answers
+    // the restart it asked for (not the next one).
+    let env = demo();
+    let (code, out, err) = migrate(&env, &["run", "--yes"], DEMO_WALLET_PASSWORD);
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = migrate(
+        &env,
+        &[
+            "rollback",
+            "--reason",
+            "Stepping back by hand, one restart at a time.",
+        ],
+        DEMO_WALLET_PASSWORD,
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("Restart the database so that FILE|HSM takes effect"),
+        "{out}"
+    );
+    assert!(out.contains("tdekey migrate rollback"), "{out}");
+    assert_eq!(
+        rollback_status(&status_json(&env), "file-first"),
+        "needs-attention"
+    );
+    let (code, out, err) = migrate(&env, &["rollback", "--confirm"], DEMO_WALLET_PASSWORD);
+    assert_eq!(code, 0, "{out}{err}");
+    let v = status_json(&env);
+    assert_eq!(rollback_status(&v, "file-first"), "done", "{out}");
+    assert_eq!(rollback_status(&v, "reverse"), "done", "{out}");
+    assert_eq!(rollback_status(&v, "file-only"), "needs-attention", "{out}");
+    let (code, out, err) = migrate(&env, &["rollback", "--confirm"], DEMO_WALLET_PASSWORD);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("is rolled back"), "{out}");
 }

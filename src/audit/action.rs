@@ -44,6 +44,8 @@ pub enum Action {
     MigrationOverride,
     /// A migration ended (done, rolled back, abandoned).
     MigrationEnd,
+    /// A person chose to roll a migration back, with the reason.
+    MigrationRollback,
     /// Keystore files sealed into a backup, each with its SHA-256.
     WalletBackup,
     /// Keystore files written back from a backup.
@@ -94,6 +96,7 @@ impl Action {
         Action::MigrationStep,
         Action::MigrationOverride,
         Action::MigrationEnd,
+        Action::MigrationRollback,
         Action::WalletBackup,
         Action::WalletRestore,
         Action::WalletBackupCheck,
@@ -123,6 +126,7 @@ impl Action {
             Action::MigrationStep => "migration.step",
             Action::MigrationOverride => "migration.override",
             Action::MigrationEnd => "migration.end",
+            Action::MigrationRollback => "migration.rollback",
             Action::WalletBackup => "wallet.backup",
             Action::WalletRestore => "wallet.restore",
             Action::WalletBackupCheck => "wallet.backup_check",

@@ -75,6 +75,17 @@ pub enum MigrateCommand {
         #[command(flatten)]
         step: StepArgs,
     },
+    /// Roll the migration back to the file wallet (from step 6 on, or after it finished): the
+    /// reverse migration if the master key moved, TDE_CONFIGURATION back, the wallet checked
+    /// against the step-5 backup. Stops where a person must act; run it again to go on.
+    Rollback {
+        name: String,
+        /// Why (at least a sentence; audited, and in the report). Needed to start it.
+        #[arg(long, value_name = "TEXT")]
+        reason: Option<String>,
+        #[command(flatten)]
+        step: StepArgs,
+    },
     /// Accept the current step's failed checks, with the reason (audited, and in the report).
     Override {
         name: String,
@@ -125,6 +136,13 @@ pub struct StepArgs {
     /// a prompt).
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
+    /// Path B: the user Oracle logs in to the HSM the database uses now as.
+    #[arg(long, value_name = "USER")]
+    pub old_hsm_user: Option<String>,
+    /// Path B: that user's password from the first line of FILE (else
+    /// $TDEKEY_OLD_HSM_PASSWORD, else a prompt).
+    #[arg(long, value_name = "FILE")]
+    pub old_hsm_password_file: Option<PathBuf>,
     #[command(flatten)]
     pub target: TargetArgs,
     #[command(flatten)]

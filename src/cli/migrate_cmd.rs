@@ -28,8 +28,11 @@ pub(super) fn run(data: &DataDir, cmd: MigrateCommand) -> Result<ExitCode, CliEr
             }
             Ok(ExitCode::SUCCESS)
         }
-        MigrateCommand::Next { name, step } => drive(data, &name, &step, false),
-        MigrateCommand::Run { name, step } => drive(data, &name, &step, true),
+        MigrateCommand::Next { name, step } => drive(data, &name, &step, Mode::Next),
+        MigrateCommand::Run { name, step } => drive(data, &name, &step, Mode::Run),
+        MigrateCommand::Rollback { name, reason, step } => {
+            drive(data, &name, &step, Mode::Rollback(reason))
+        }
         MigrateCommand::Override { name, reason } => {
             let mut a = auditor(data)?;
             let p = migration::override_step(&mut a, &name, &reason)?;
@@ -57,15 +60,12 @@ pub(super) fn run(data: &DataDir, cmd: MigrateCommand) -> Result<ExitCode, CliEr
 fn print_plan(s: &MigrationState) {
     println!("Migration of {}", s.database);
     for r in &s.steps {
-        let mark = match r.status {
-            StepStatus::Done => "done",
-            StepStatus::Skipped => "skipped",
-            StepStatus::Failed => "FAILED",
-            StepStatus::NeedsAttention => "ATTENTION",
-            StepStatus::Unknown => "UNKNOWN",
-            StepStatus::NotStarted => "",
-        };
-        println!("{:>3}. {:<30} {mark}", r.step.number(), r.step.title());
+        println!(
+            "{:>3}. {:<30} {}",
+            r.step.number(),
+            r.step.title(),
+            mark(r.status)
+        );
         if let Some(reason) = &r.reason
             && !r.status.settled()
         {
@@ -75,16 +75,55 @@ fn print_plan(s: &MigrationState) {
     if let Some(k) = &s.new_key {
         println!("New master key: {k}");
     }
+    if let Some(r) = &s.rollback {
+        println!("Rollback ({})", r.reason);
+        for rec in &r.steps {
+            println!(
+                "  R{}. {:<29} {}",
+                rec.step.number(),
+                rec.step.title(),
+                mark(rec.status)
+            );
+            if let Some(reason) = &rec.reason
+                && !rec.status.settled()
+            {
+                println!("      {reason}");
+            }
+        }
+        if r.finished_ms.is_some() {
+            println!("The migration is rolled back.");
+        }
+    }
+}
+
+fn mark(s: StepStatus) -> &'static str {
+    match s {
+        StepStatus::Done => "done",
+        StepStatus::Skipped => "skipped",
+        StepStatus::Failed => "FAILED",
+        StepStatus::NeedsAttention => "ATTENTION",
+        StepStatus::Unknown => "UNKNOWN",
+        StepStatus::NotStarted => "",
+    }
 }
 
 fn print_progress(p: &Progress) {
-    println!(
-        "Step {}/{} {}: {}",
-        p.step.number(),
-        migration::StepId::ALL.len(),
-        p.step.title(),
-        p.status.as_str()
-    );
+    match p.back {
+        Some(b) => println!(
+            "Rollback step R{}/{} {}: {}",
+            b.number(),
+            migration::BackStep::ALL.len(),
+            b.title(),
+            p.status.as_str()
+        ),
+        None => println!(
+            "Step {}/{} {}: {}",
+            p.step.number(),
+            migration::StepId::ALL.len(),
+            p.step.title(),
+            p.status.as_str()
+        ),
+    }
     println!("  {}", p.message);
     for c in &p.checks {
         let mark = match (c.ok, &c.overridden) {
@@ -105,8 +144,24 @@ fn print_progress(p: &Progress) {
     }
 }
 
-/// Runs the next step (or every step with `all`), asking for the secrets a step needs, once.
-fn drive(data: &DataDir, name: &str, args: &StepArgs, all: bool) -> Result<ExitCode, CliError> {
+/// What `drive` runs.
+enum Mode {
+    /// The next step.
+    Next,
+    /// Every step it can.
+    Run,
+    /// The rollback's steps (with the reason to start it).
+    Rollback(Option<String>),
+}
+
+/// Runs the next step (or every step it can), asking for the secrets a step needs, once.
+fn drive(data: &DataDir, name: &str, args: &StepArgs, mode: Mode) -> Result<ExitCode, CliError> {
+    let (all, mut reason) = match mode {
+        Mode::Next => (false, None),
+        Mode::Run => (true, None),
+        Mode::Rollback(r) => (true, Some(r)),
+    };
+    let rollback = reason.is_some();
     let mut a = auditor(data)?;
     let db = databases::get(&a, name)?;
     let rehearsal = db.connector == ConnectorKind::Rehearsal;
@@ -152,12 +207,16 @@ fn drive(data: &DataDir, name: &str, args: &StepArgs, all: bool) -> Result<ExitC
                 unencrypted_backup: args.unencrypted_backup,
                 auto_login: args.auto_login,
                 tag: args.tag.clone(),
+                old_hsm_user: args.old_hsm_user.clone(),
                 ..Inputs::default()
             },
         };
         let mut asked: Vec<Need> = Vec::new();
         loop {
-            let p = migration::next(a, &mut ctx, name)?;
+            let p = match reason.as_mut() {
+                Some(r) => migration::rollback_next(a, &mut ctx, name, r.take().as_deref())?,
+                None => migration::next(a, &mut ctx, name)?,
+            };
             // A confirmation answers the step that asked for it, not the ones after.
             if p.status.settled() && !args.yes {
                 ctx.inputs.confirmed = false;
@@ -168,7 +227,10 @@ fn drive(data: &DataDir, name: &str, args: &StepArgs, all: bool) -> Result<ExitC
                 .filter(|n| {
                     matches!(
                         n,
-                        Need::HsmPassword | Need::WalletPassword | Need::BackupPassphrase
+                        Need::HsmPassword
+                            | Need::WalletPassword
+                            | Need::BackupPassphrase
+                            | Need::OldHsmCredential
                     ) && !asked.contains(n)
                 })
                 .cloned()
@@ -195,6 +257,19 @@ fn drive(data: &DataDir, name: &str, args: &StepArgs, all: bool) -> Result<ExitC
                                 true,
                             )?)
                         }
+                        Need::OldHsmCredential => {
+                            if ctx.inputs.old_hsm_user.is_none() {
+                                return Err(CliError(
+                                    "Path B needs the user of the HSM the database uses now: give --old-hsm-user USER.".into(),
+                                ));
+                            }
+                            ctx.inputs.old_hsm_password = Some(read_secret(
+                                "TDEKEY_OLD_HSM_PASSWORD",
+                                args.old_hsm_password_file.as_deref(),
+                                "Password of the other HSM's user",
+                                false,
+                            )?)
+                        }
                         _ => {}
                     }
                     asked.push(n);
@@ -202,6 +277,12 @@ fn drive(data: &DataDir, name: &str, args: &StepArgs, all: bool) -> Result<ExitC
                 continue;
             }
             print_progress(&p);
+            if p.finished && rollback {
+                println!(
+                    "The migration of {name:?} is rolled back. `tdekey migrate report {name:?} --out FILE` writes its report."
+                );
+                return Ok(ExitCode::SUCCESS);
+            }
             if p.finished {
                 println!(
                     "The migration of {name:?} is finished. `tdekey migrate report {name:?} --out FILE` writes its report."
@@ -213,7 +294,8 @@ fn drive(data: &DataDir, name: &str, args: &StepArgs, all: bool) -> Result<ExitC
             }
             if p.needs.contains(&Need::Confirmation) {
                 println!(
-                    "Waiting for a person: when it is done, run `tdekey migrate next {name:?} --confirm`."
+                    "Waiting for a person: when it is done, run `tdekey migrate {} {name:?} --confirm`.",
+                    if rollback { "rollback" } else { "next" }
                 );
             } else if p.needs.contains(&Need::Fix) {
                 println!(

@@ -45,6 +45,15 @@ pub enum HsmCommand {
         db_password: Option<Secret>,
         pin_format: PinFormat,
     },
+    /// Starts the rollback of a database's migration (with the reason) or runs its next step.
+    MigrationRollback {
+        database: String,
+        /// The person's reason, to start it.
+        reason: Option<String>,
+        inputs: Box<crate::migration::Inputs>,
+        db_password: Option<Secret>,
+        pin_format: PinFormat,
+    },
 }
 
 impl HsmCommand {
@@ -54,7 +63,9 @@ impl HsmCommand {
             HsmCommand::Login { .. } | HsmCommand::Logout => Task::Login,
             HsmCommand::Inventory => Task::Inventory,
             HsmCommand::AuditVerify | HsmCommand::AuditCheckpoint => Task::AuditVerify,
-            HsmCommand::MigrationStep { .. } => Task::Migration,
+            HsmCommand::MigrationStep { .. } | HsmCommand::MigrationRollback { .. } => {
+                Task::Migration
+            }
         }
     }
 }
@@ -82,6 +93,61 @@ impl HsmWorker {
             auditor,
             replies,
         }
+    }
+}
+
+/// The thread's parts a migration step uses.
+struct Parts<'w> {
+    data: &'w DataDir,
+    hsm: &'w mut Option<Hsm>,
+    replies: &'w Replies,
+}
+
+impl Parts<'_> {
+    /// Runs the next step of a migration, or (`rollback`: with the reason to start it) of its
+    /// rollback.
+    #[allow(clippy::too_many_arguments)]
+    fn migration(
+        self,
+        a: &mut Auditor,
+        sink: &EventSink,
+        database: String,
+        rollback: Option<Option<String>>,
+        inputs: crate::migration::Inputs,
+        db_password: Option<Secret>,
+        pin_format: PinFormat,
+    ) -> Result<Event, Failure> {
+        let hsm = self
+            .hsm
+            .as_mut()
+            .ok_or_else(|| Failure::from(SessionError::from(HsmError::NotConnected)))?;
+        let manual = crate::databases::get(a, &database)
+            .map_err(Failure::from)?
+            .connector
+            == crate::model::ConnectorKind::Manual;
+        let mut operator = manual.then(|| WindowOperator::new(sink, self.replies));
+        let mut ctx = crate::migration::Context {
+            data: self.data,
+            hsm,
+            operator: operator
+                .as_mut()
+                .map(|o| o as &mut dyn crate::oracle::Operator),
+            db_password,
+            pin_format,
+            inputs,
+        };
+        let progress = match rollback {
+            None => crate::migration::next(a, &mut ctx, &database)?,
+            Some(reason) => {
+                crate::migration::rollback_next(a, &mut ctx, &database, reason.as_deref())?
+            }
+        };
+        let state = crate::migration::status(a, &database)?;
+        Ok(Event::Migration {
+            database,
+            state: state.map(Box::new),
+            progress: Some(Box::new(progress)),
+        })
     }
 }
 
@@ -174,31 +240,32 @@ impl Worker for HsmWorker {
                 inputs,
                 db_password,
                 pin_format,
-            }) => {
-                let hsm = connected(&mut self.hsm)?;
-                let manual = crate::databases::get(a, &database)
-                    .map_err(Failure::from)?
-                    .connector
-                    == crate::model::ConnectorKind::Manual;
-                let mut operator = manual.then(|| WindowOperator::new(sink, &self.replies));
-                let mut ctx = crate::migration::Context {
-                    data: &self.data,
-                    hsm,
-                    operator: operator
-                        .as_mut()
-                        .map(|o| o as &mut dyn crate::oracle::Operator),
-                    db_password,
-                    pin_format,
-                    inputs: *inputs,
-                };
-                let progress = crate::migration::next(a, &mut ctx, &database)?;
-                let state = crate::migration::status(a, &database)?;
-                Ok(Event::Migration {
-                    database,
-                    state: state.map(Box::new),
-                    progress: Some(Box::new(progress)),
-                })
+            }) => Parts {
+                data: &self.data,
+                hsm: &mut self.hsm,
+                replies: &self.replies,
             }
+            .migration(a, sink, database, None, *inputs, db_password, pin_format),
+            Job::Command(HsmCommand::MigrationRollback {
+                database,
+                reason,
+                inputs,
+                db_password,
+                pin_format,
+            }) => Parts {
+                data: &self.data,
+                hsm: &mut self.hsm,
+                replies: &self.replies,
+            }
+            .migration(
+                a,
+                sink,
+                database,
+                Some(reason),
+                *inputs,
+                db_password,
+                pin_format,
+            ),
             Job::Rehearse(run) => {
                 let OracleRun {
                     database,

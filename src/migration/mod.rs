@@ -16,9 +16,9 @@ mod state;
 mod steps;
 mod wizard;
 
-pub use plan::StepId;
+pub use plan::{BackStep, StepId};
 pub use report::{Report, report};
-pub use state::{Check, MigrationState, Path, StepRecord, StepStatus};
+pub use state::{Check, MigrationState, Path, Rollback, StepRecord, StepStatus};
 
 use crate::audit::AuditError;
 use crate::databases::DatabaseError;
@@ -92,6 +92,10 @@ pub struct Inputs {
     pub auto_login: bool,
     /// The tag of the wallet backup Oracle makes while migrating.
     pub tag: Option<String>,
+    /// Path B: the user of the HSM the database uses now (not this one).
+    pub old_hsm_user: Option<String>,
+    /// Path B: that user's password.
+    pub old_hsm_password: Option<Secret>,
 }
 
 /// What a step needs before it can go on.
@@ -101,6 +105,8 @@ pub enum Need {
     HsmPassword,
     WalletPassword,
     BackupPassphrase,
+    /// Path B: the user and password of the HSM the database uses now.
+    OldHsmCredential,
     /// A person must do something (shown in `todo`) and then confirm.
     Confirmation,
     /// tdekey can apply the fix itself (the Rehearsal's simulated host) when asked.
@@ -124,7 +130,10 @@ pub struct Context<'a> {
 #[derive(Clone, Debug, Serialize)]
 pub struct Progress {
     pub database: String,
+    /// The plan's step (during a rollback: where the rollback began).
     pub step: StepId,
+    /// During a rollback: its step.
+    pub back: Option<BackStep>,
     pub status: StepStatus,
     /// What happened, or why it stopped, in a sentence or two.
     pub message: String,
@@ -171,6 +180,36 @@ pub fn run(
             return Ok(done);
         }
     }
+}
+
+/// Starts (with the person's reason) or goes on with the rollback of a database's migration,
+/// running its steps in order until one stops: waiting for a person, failed, or the end.
+pub fn rollback(
+    a: &mut crate::audit::Auditor,
+    ctx: &mut Context<'_>,
+    database: &str,
+    reason: Option<&str>,
+) -> Result<Vec<Progress>, MigrationError> {
+    let mut done = Vec::new();
+    let mut reason = reason;
+    loop {
+        let p = rollback_next(a, ctx, database, reason.take())?;
+        let go_on = p.status.settled() && !p.finished;
+        done.push(p);
+        if !go_on {
+            return Ok(done);
+        }
+    }
+}
+
+/// Starts the rollback (with the person's reason) or runs its current step, once.
+pub fn rollback_next(
+    a: &mut crate::audit::Auditor,
+    ctx: &mut Context<'_>,
+    database: &str,
+    reason: Option<&str>,
+) -> Result<Progress, MigrationError> {
+    wizard::Wizard::resume_for_rollback(a, database)?.back(a, ctx, reason)
 }
 
 /// Accepts the failed checks of the current step with a reason (audited, and in the report),

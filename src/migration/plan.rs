@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 #[serde(rename_all = "kebab-case")]
 pub enum StepId {
     Choose,
+    FromOtherHsm,
     HsmClient,
     OracleLibrary,
     WalletConfig,
@@ -22,6 +23,7 @@ pub enum StepId {
 impl StepId {
     pub const ALL: &'static [StepId] = &[
         StepId::Choose,
+        StepId::FromOtherHsm,
         StepId::HsmClient,
         StepId::OracleLibrary,
         StepId::WalletConfig,
@@ -42,6 +44,7 @@ impl StepId {
     pub fn as_str(self) -> &'static str {
         match self {
             StepId::Choose => "choose",
+            StepId::FromOtherHsm => "from-other-hsm",
             StepId::HsmClient => "hsm-client",
             StepId::OracleLibrary => "oracle-library",
             StepId::WalletConfig => "wallet-config",
@@ -66,6 +69,7 @@ impl StepId {
     pub fn title(self) -> &'static str {
         match self {
             StepId::Choose => "Database and HSM",
+            StepId::FromOtherHsm => "From the other HSM to the file wallet",
             StepId::HsmClient => "HSM client",
             StepId::OracleLibrary => "Oracle's PKCS#11 library",
             StepId::WalletConfig => "Wallet configuration",
@@ -84,6 +88,9 @@ impl StepId {
         match self {
             StepId::Choose => {
                 "Logs in to the HSM as the crypto user Oracle will use, lists the token's objects (a snapshot to compare with after the migration) and reads V$ENCRYPTION_WALLET and TDE_CONFIGURATION to tell where the master key is now."
+            }
+            StepId::FromOtherHsm => {
+                "Path B only (skipped when the master key is in a file wallet): with the old vendor's PKCS#11 library still in place, TDE_CONFIGURATION becomes FILE|HSM, the master key is reverse-migrated from the old HSM into the file wallet, and TDE_CONFIGURATION becomes FILE. Then the old library is replaced by this HSM's (step 4) and the migration goes on as from a file wallet."
             }
             StepId::HsmClient => {
                 "Oracle talks to AWS CloudHSM through the CloudHSM PKCS#11 client on the database host: it must be configured with the cluster's HSM addresses and the customer CA certificate, and the crypto user must be able to generate AES keys."
@@ -119,13 +126,80 @@ impl StepId {
     }
 }
 
+/// The steps of a rollback, in order. Each reads the database first, so a rollback resumes
+/// where it stopped like the plan does.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum BackStep {
+    FileFirst,
+    Reverse,
+    FileOnly,
+    Wallet,
+    Closed,
+}
+
+impl BackStep {
+    pub const ALL: &'static [BackStep] = &[
+        BackStep::FileFirst,
+        BackStep::Reverse,
+        BackStep::FileOnly,
+        BackStep::Wallet,
+        BackStep::Closed,
+    ];
+
+    /// 1-based, as the rollback numbers them (shown as R1, R2, …).
+    pub fn number(self) -> usize {
+        Self::ALL.iter().position(|s| *s == self).unwrap_or(0) + 1
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BackStep::FileFirst => "file-first",
+            BackStep::Reverse => "reverse",
+            BackStep::FileOnly => "file-only",
+            BackStep::Wallet => "wallet",
+            BackStep::Closed => "closed",
+        }
+    }
+
+    pub fn title(self) -> &'static str {
+        match self {
+            BackStep::FileFirst => "TDE_CONFIGURATION FILE|HSM",
+            BackStep::Reverse => "Reverse migration",
+            BackStep::FileOnly => "TDE_CONFIGURATION back",
+            BackStep::Wallet => "The file wallet",
+            BackStep::Closed => "Rolled back",
+        }
+    }
+
+    pub fn about(self) -> &'static str {
+        match self {
+            BackStep::FileFirst => {
+                "Only when the master key is on the HSM: TDE_CONFIGURATION=\"KEYSTORE_CONFIGURATION=FILE|HSM\" makes the file wallet primary again, as the reverse migration needs. It takes effect after a restart, which tdekey never does by itself."
+            }
+            BackStep::Reverse => {
+                "ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY \"<wallet password>\" REVERSE MIGRATE USING \"<user>:<password>\" WITH BACKUP: Oracle makes a new master key in the file wallet and re-encrypts the table and tablespace keys with it. The master key on the HSM is not deleted (tdekey never deletes a master key): old backups of the database may need it."
+            }
+            BackStep::FileOnly => {
+                "TDE_CONFIGURATION goes back to what it was at step 1 (normally FILE), then a restart; after it, V$ENCRYPTION_WALLET shows the file keystore only, open."
+            }
+            BackStep::Wallet => {
+                "When the master key never left the file wallet, the wallet files are compared with the step-5 backup and restored from it if they changed. After a reverse migration they are not: the wallet then holds the new master key the data needs, and the backup does not."
+            }
+            BackStep::Closed => {
+                "The migration is closed as rolled back; the report shows the plan, the rollback and their reasons."
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
     #[test]
     fn steps_are_numbered_named_and_parsed() {
-        assert_eq!(StepId::ALL.len(), 11);
+        assert_eq!(StepId::ALL.len(), 12);
         for (i, s) in StepId::ALL.iter().enumerate() {
             assert_eq!(s.number(), i + 1);
             assert_eq!(StepId::parse(s.as_str()), Some(*s));

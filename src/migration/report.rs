@@ -3,7 +3,7 @@
 //! the audit log's seq range; as JSON and as a self-contained HTML page that prints well.
 
 use super::MigrationError;
-use super::state::{MigrationState, StepStatus};
+use super::state::{MigrationState, StepRecord, StepStatus};
 use crate::audit::Auditor;
 use serde::Serialize;
 
@@ -63,6 +63,15 @@ impl Report {
             h.push_str("<p class=\"rehearsal\">REHEARSAL: a simulated Oracle 19c database; its HSM keys are real keys on the token.</p>");
         }
         let rows = [
+            (
+                "Outcome",
+                match (&m.rollback, m.finished()) {
+                    (Some(r), _) if r.finished_ms.is_some() => "rolled back".to_owned(),
+                    (Some(_), _) => "being rolled back".to_owned(),
+                    (None, true) => "migrated".to_owned(),
+                    (None, false) => "in progress".to_owned(),
+                },
+            ),
             ("Connector", self.database.connector.label().to_owned()),
             ("HSM module", m.hsm_module.clone().unwrap_or_default()),
             ("Token", m.token.clone().unwrap_or_default()),
@@ -108,55 +117,90 @@ impl Report {
         }
         h.push_str("</table>");
         for s in &m.steps {
-            h.push_str(&format!(
-                "<h2>{}. {} — <span class=\"{}\">{}</span></h2>",
-                s.step.number(),
-                esc(s.step.title()),
-                if matches!(s.status, StepStatus::Done | StepStatus::Skipped) {
-                    "ok"
-                } else {
-                    "bad"
-                },
-                esc(s.status.as_str())
-            ));
-            h.push_str(&format!("<p>{}</p>", esc(s.step.about())));
-            if let Some(r) = &s.reason {
-                h.push_str(&format!("<p><b>{}</b></p>", esc(r)));
+            step_html(
+                &mut h,
+                &format!("{}. {}", s.step.number(), s.step.title()),
+                s.step.about(),
+                s,
+            );
+        }
+        if let Some(r) = &m.rollback {
+            h.push_str("<h1>Rollback</h1><table>");
+            for (k, v) in [
+                ("Reason", r.reason.clone()),
+                (
+                    "From step",
+                    r.from.map_or("the end".into(), |s| {
+                        format!("{}. {}", s.number(), s.title())
+                    }),
+                ),
+                ("Started (UTC)", utc(Some(r.started_ms))),
+                ("Finished (UTC)", utc(r.finished_ms)),
+            ] {
+                h.push_str(&format!("<tr><th>{}</th><td>{}</td></tr>", esc(k), esc(&v)));
             }
-            if !s.checks.is_empty() {
-                h.push_str("<table><tr><th>Check</th><th>Result</th><th>Detail</th></tr>");
-                for c in &s.checks {
-                    let result = match (&c.ok, &c.overridden) {
-                        (true, _) => "passed".to_owned(),
-                        (false, Some(why)) => format!("failed, accepted: {why}"),
-                        (false, None) => "failed".to_owned(),
-                    };
-                    h.push_str(&format!(
-                        "<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td></tr>",
-                        esc(&c.what),
-                        if c.ok { "ok" } else { "bad" },
-                        esc(&result),
-                        esc(&c.detail)
-                    ));
-                }
-                h.push_str("</table>");
-            }
-            for x in &s.sent {
-                h.push_str(&format!(
-                    "<p>{} ({}), {}:</p><pre>{}</pre><p>Answer: <code>{}</code></p>",
-                    esc(&x.title),
-                    esc(&x.connector),
-                    esc(&crate::audit::export::utc(x.at_ms)),
-                    esc(&x.statement),
-                    esc(x.answer.as_deref().unwrap_or("never seen"))
-                ));
-            }
-            for n in &s.notes {
-                h.push_str(&format!("<p>Note: {}</p>", esc(n)));
+            h.push_str("</table>");
+            for s in &r.steps {
+                step_html(
+                    &mut h,
+                    &format!("R{}. {}", s.step.number(), s.step.title()),
+                    s.step.about(),
+                    s,
+                );
             }
         }
         h.push_str("</body></html>\n");
         h
+    }
+}
+
+/// One step (of the plan or of the rollback): its title and state, what it does, why it
+/// stopped, its checks, what it sent and what came back, its notes.
+fn step_html<S>(h: &mut String, title: &str, about: &str, s: &StepRecord<S>) {
+    h.push_str(&format!(
+        "<h2>{} — <span class=\"{}\">{}</span></h2>",
+        esc(title),
+        if matches!(s.status, StepStatus::Done | StepStatus::Skipped) {
+            "ok"
+        } else {
+            "bad"
+        },
+        esc(s.status.as_str())
+    ));
+    h.push_str(&format!("<p>{}</p>", esc(about)));
+    if let Some(r) = &s.reason {
+        h.push_str(&format!("<p><b>{}</b></p>", esc(r)));
+    }
+    if !s.checks.is_empty() {
+        h.push_str("<table><tr><th>Check</th><th>Result</th><th>Detail</th></tr>");
+        for c in &s.checks {
+            let result = match (&c.ok, &c.overridden) {
+                (true, _) => "passed".to_owned(),
+                (false, Some(why)) => format!("failed, accepted: {why}"),
+                (false, None) => "failed".to_owned(),
+            };
+            h.push_str(&format!(
+                "<tr><td>{}</td><td class=\"{}\">{}</td><td>{}</td></tr>",
+                esc(&c.what),
+                if c.ok { "ok" } else { "bad" },
+                esc(&result),
+                esc(&c.detail)
+            ));
+        }
+        h.push_str("</table>");
+    }
+    for x in &s.sent {
+        h.push_str(&format!(
+            "<p>{} ({}), {}:</p><pre>{}</pre><p>Answer: <code>{}</code></p>",
+            esc(&x.title),
+            esc(&x.connector),
+            esc(&crate::audit::export::utc(x.at_ms)),
+            esc(&x.statement),
+            esc(x.answer.as_deref().unwrap_or("never seen"))
+        ));
+    }
+    for n in &s.notes {
+        h.push_str(&format!("<p>Note: {}</p>", esc(n)));
     }
 }
 

@@ -1,7 +1,7 @@
 //! A migration's state, as stored in `migrations.state` (JSON, no secret): each step's status,
 //! what was sent (secrets hidden), what came back, the checks, overrides and timestamps.
 
-use super::StepId;
+use super::{BackStep, StepId};
 use serde::{Deserialize, Serialize};
 
 /// Where a step stands.
@@ -76,9 +76,10 @@ pub struct Sent {
     pub at_ms: i64,
 }
 
+/// One step's record: a step of the plan (`StepId`) or of a rollback (`BackStep`).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
-pub struct StepRecord {
-    pub step: StepId,
+pub struct StepRecord<S = StepId> {
+    pub step: S,
     pub status: StepStatus,
     /// Why it is skipped, failed or waiting, in a sentence.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -98,8 +99,8 @@ pub struct StepRecord {
     pub finished_ms: Option<i64>,
 }
 
-impl StepRecord {
-    pub fn new(step: StepId) -> Self {
+impl<S> StepRecord<S> {
+    pub fn new(step: S) -> Self {
         Self {
             step,
             status: StepStatus::NotStarted,
@@ -142,6 +143,46 @@ pub struct BackupRecord {
     pub files: Vec<(String, u64, String)>,
 }
 
+/// A rollback of the migration: its own steps, recorded like the plan's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Rollback {
+    /// Why the person rolled back, in their words.
+    pub reason: String,
+    /// The plan's step where the rollback began.
+    pub from: Option<StepId>,
+    pub started_ms: i64,
+    pub finished_ms: Option<i64>,
+    pub steps: Vec<StepRecord<BackStep>>,
+    /// The reverse migration is done (seen in V$ENCRYPTION_KEYS).
+    #[serde(default)]
+    pub reversed: bool,
+}
+
+impl Rollback {
+    pub fn new(reason: &str, from: Option<StepId>, now_ms: i64) -> Self {
+        Self {
+            reason: reason.to_owned(),
+            from,
+            started_ms: now_ms,
+            finished_ms: None,
+            steps: BackStep::ALL.iter().map(|s| StepRecord::new(*s)).collect(),
+            reversed: false,
+        }
+    }
+
+    pub fn step(&self, id: BackStep) -> Option<&StepRecord<BackStep>> {
+        self.steps.iter().find(|s| s.step == id)
+    }
+
+    /// The first rollback step that is not done or skipped.
+    pub fn current(&self) -> Option<BackStep> {
+        self.steps
+            .iter()
+            .find(|s| !s.status.settled())
+            .map(|s| s.step)
+    }
+}
+
 /// Everything the wizard knows about one migration.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MigrationState {
@@ -153,6 +194,10 @@ pub struct MigrationState {
     /// WALLET_ROOT as the database reported it.
     #[serde(default)]
     pub wallet_root: Option<String>,
+    /// TDE_CONFIGURATION's KEYSTORE_CONFIGURATION at the first step ("" when not set): what a
+    /// rollback sets back.
+    #[serde(default)]
+    pub configuration_before: Option<String>,
     /// Labels of the master keys on the token at the first step.
     pub snapshot: Vec<String>,
     /// The master key the migration made, once verified.
@@ -163,6 +208,12 @@ pub struct MigrationState {
     pub started_ms: i64,
     pub finished_ms: Option<i64>,
     pub steps: Vec<StepRecord>,
+    /// Path B: the master key was brought back from the other HSM to the file wallet.
+    #[serde(default)]
+    pub other_hsm_reversed: bool,
+    /// Present once a person chose to roll the migration back.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rollback: Option<Rollback>,
 }
 
 impl MigrationState {
@@ -174,6 +225,7 @@ impl MigrationState {
             token: None,
             hsm_user: None,
             wallet_root: None,
+            configuration_before: None,
             snapshot: Vec::new(),
             new_key: None,
             backup: None,
@@ -181,6 +233,8 @@ impl MigrationState {
             started_ms: now_ms,
             finished_ms: None,
             steps: StepId::ALL.iter().map(|s| StepRecord::new(*s)).collect(),
+            other_hsm_reversed: false,
+            rollback: None,
         }
     }
 
@@ -203,6 +257,27 @@ impl MigrationState {
     pub fn finished(&self) -> bool {
         self.current().is_none()
     }
+
+    /// Whether anything was sent to the database that changes it (from step 6 on): before
+    /// that, nothing needs rolling back.
+    pub fn changed_the_database(&self) -> bool {
+        self.steps
+            .iter()
+            .filter(|s| s.step.number() >= StepId::HsmFile.number())
+            .any(|s| !s.sent.is_empty())
+    }
+
+    /// Whether a migrate statement may have run: one was sent and Oracle did not refuse it (or
+    /// its answer was never seen).
+    pub fn migrate_may_have_run(&self) -> bool {
+        self.step(StepId::Migrate).is_some_and(|s| {
+            s.sent.iter().any(|x| {
+                x.answer
+                    .as_deref()
+                    .is_none_or(|a| !(a.starts_with("ORA-") || a.starts_with("not run")))
+            })
+        })
+    }
 }
 
 #[cfg(test)]
@@ -216,9 +291,11 @@ mod tests {
         if let Some(s) = m.step_mut(StepId::Choose) {
             s.status = StepStatus::Done;
         }
-        if let Some(s) = m.step_mut(StepId::HsmClient) {
-            s.status = StepStatus::Skipped;
-            s.reason = Some("not CloudHSM".into());
+        for id in [StepId::FromOtherHsm, StepId::HsmClient] {
+            if let Some(s) = m.step_mut(id) {
+                s.status = StepStatus::Skipped;
+                s.reason = Some("not this path".into());
+            }
         }
         assert_eq!(m.current(), Some(StepId::OracleLibrary));
         let json = serde_json::to_string(&m).unwrap();

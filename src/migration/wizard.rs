@@ -1,9 +1,9 @@
 //! Driving one migration: its row and lease, saving the state around every statement, running
 //! the current step and recording what it did.
 
-use super::state::{MigrationState, Sent, StepStatus};
+use super::state::{MigrationState, Rollback, Sent, StepRecord, StepStatus};
 use super::steps::{self, StepResult};
-use super::{Context, MigrationError, Need, Progress, StepId};
+use super::{BackStep, Context, MigrationError, Need, Progress, StepId};
 use crate::audit::{Action, Auditor, Entry, Outcome};
 use crate::databases::{self, Ran, Reach};
 use crate::model::{DatabaseProfile, now_ms};
@@ -13,6 +13,39 @@ use serde_json::json;
 
 /// How long a lease lasts without being renewed (every save renews it).
 const LEASE_MS: i64 = 10 * 60 * 1000;
+
+/// Where a statement is recorded: a step of the plan or of the rollback.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum At {
+    Step(StepId),
+    Back(BackStep),
+}
+
+impl From<StepId> for At {
+    fn from(s: StepId) -> Self {
+        At::Step(s)
+    }
+}
+
+impl From<BackStep> for At {
+    fn from(s: BackStep) -> Self {
+        At::Back(s)
+    }
+}
+
+/// Writes what a step's run found into its record.
+fn settle<S>(rec: &mut StepRecord<S>, r: &StepResult) {
+    rec.status = r.status;
+    rec.reason = r.reason.clone();
+    rec.todo = r.todo.clone();
+    if !r.checks.is_empty() {
+        rec.checks = r.checks.clone();
+    }
+    rec.notes.extend(r.notes.iter().cloned());
+    if r.status.settled() {
+        rec.finished_ms = Some(now_ms());
+    }
+}
 
 /// This process, as a lease holder: host, pid and a random part.
 fn owner() -> String {
@@ -103,6 +136,46 @@ impl Wizard {
         })
     }
 
+    /// The migration to roll back: the active one, or else the newest if it finished (a
+    /// finished migration can be rolled back too); with its lease.
+    pub(super) fn resume_for_rollback(
+        a: &mut Auditor,
+        database: &str,
+    ) -> Result<Self, MigrationError> {
+        if a.store().active_migration(database)?.is_some() {
+            return Self::resume(a, database);
+        }
+        let row = match a.store().latest_migration(database)? {
+            Some(r) if r.status == "done" => r,
+            Some(r) => {
+                return Err(MigrationError::Invalid(format!(
+                    "The last migration of {database} is {}: there is nothing to roll back.",
+                    r.status
+                )));
+            }
+            None => return Err(MigrationError::NotStarted(database.to_owned())),
+        };
+        let owner = owner();
+        let steal = row.lock_owner.as_deref().is_some_and(holder_gone);
+        if let Some(held) =
+            a.store_mut()
+                .lease_migration(row.id, &owner, now_ms() + LEASE_MS, steal)?
+        {
+            return Err(MigrationError::Busy {
+                database: database.to_owned(),
+                owner: held.owner,
+                until: crate::audit::export::utc(held.until_ms),
+            });
+        }
+        let db = databases::get(a, database)?;
+        Ok(Self {
+            id: row.id,
+            owner,
+            db,
+            state: parse(&row.state)?,
+        })
+    }
+
     /// Saves the state (renewing the lease), `done` when the migration is over.
     pub(super) fn save(&self, a: &mut Auditor, status: &str) -> Result<(), MigrationError> {
         let json = to_json(&self.state)?;
@@ -140,6 +213,12 @@ impl Wizard {
         a: &mut Auditor,
         ctx: &mut Context<'_>,
     ) -> Result<Progress, MigrationError> {
+        if self.state.rollback.is_some() {
+            return Err(MigrationError::Invalid(format!(
+                "The migration of {} is being rolled back: go on with the rollback (tdekey migrate rollback, or Roll back in the window).",
+                self.db.name
+            )));
+        }
         let Some(step) = self.state.current() else {
             return Ok(self.progress(
                 StepId::Done,
@@ -157,32 +236,20 @@ impl Wizard {
             rec.started_ms.get_or_insert_with(now_ms);
         }
         let unknown = self.record(step).status == StepStatus::Unknown;
-        let result = steps::run(self, a, ctx, step, unknown);
+        let waiting = self.record(step).status == StepStatus::NeedsAttention;
+        let result = steps::run(self, a, ctx, step, unknown, waiting);
         let (result, error) = match result {
             Ok(r) => (r, None),
             Err(e) => (StepResult::failed(e.to_string()), Some(e)),
         };
+        settle(self.record(step), &result);
         let StepResult {
             status,
             reason,
             todo,
-            checks,
-            notes,
             needs,
+            ..
         } = result;
-        {
-            let rec = self.record(step);
-            rec.status = status;
-            rec.reason = reason.clone();
-            rec.todo = todo.clone();
-            if !checks.is_empty() {
-                rec.checks = checks;
-            }
-            rec.notes.extend(notes);
-            if status.settled() {
-                rec.finished_ms = Some(now_ms());
-            }
-        }
         if step == StepId::Done && status == StepStatus::Done {
             self.state.finished_ms = Some(now_ms());
         }
@@ -238,6 +305,7 @@ impl Wizard {
         Progress {
             database: self.db.name.clone(),
             step,
+            back: None,
             status: self
                 .state
                 .step(step)
@@ -264,6 +332,163 @@ impl Wizard {
             .position(|s| s.step == step)
             .unwrap_or(0);
         &mut self.state.steps[i]
+    }
+
+    /// The statements recorded at a step of the plan or of the rollback.
+    fn sent(&mut self, at: At) -> &mut Vec<Sent> {
+        match at {
+            At::Step(s) => &mut self.record(s).sent,
+            At::Back(b) => &mut self.back_record(b).sent,
+        }
+    }
+
+    pub(super) fn back_record(&mut self, step: BackStep) -> &mut StepRecord<BackStep> {
+        let r = self
+            .state
+            .rollback
+            .get_or_insert_with(|| Rollback::new("", None, now_ms()));
+        let i = r.steps.iter().position(|s| s.step == step).unwrap_or(0);
+        &mut r.steps[i]
+    }
+
+    /// Starts the rollback (with the person's reason) or runs its current step.
+    pub(super) fn back(
+        mut self,
+        a: &mut Auditor,
+        ctx: &mut Context<'_>,
+        reason: Option<&str>,
+    ) -> Result<Progress, MigrationError> {
+        let result = self.run_back(a, ctx, reason);
+        self.release(a);
+        result
+    }
+
+    fn run_back(
+        &mut self,
+        a: &mut Auditor,
+        ctx: &mut Context<'_>,
+        reason: Option<&str>,
+    ) -> Result<Progress, MigrationError> {
+        if self.state.rollback.is_none() {
+            let reason = reason.map(str::trim).unwrap_or("");
+            if reason.len() < 10 {
+                return Err(MigrationError::Invalid(
+                    "Write why the migration is rolled back (at least a sentence): it goes in the audit log and the report.".into(),
+                ));
+            }
+            let from = self.state.current();
+            let entry = Entry::new(
+                Action::MigrationRollback,
+                format!("database {}", self.db.name),
+            )
+            .user(ctx.hsm.user())
+            .details(json!({
+                "reason": reason,
+                "from_step": from.map(StepId::as_str),
+                "changed_the_database": self.state.changed_the_database(),
+                "migrate_may_have_run": self.state.migrate_may_have_run(),
+            }));
+            a.attempt(entry, |_| Ok::<_, MigrationError>(()))
+                .into_result::<MigrationError>("The rollback was started")?;
+            self.state.rollback = Some(Rollback::new(reason, from, now_ms()));
+            self.save(a, "active")?;
+        }
+        let Some(step) = self.state.rollback.as_ref().and_then(Rollback::current) else {
+            let mut p = self.progress(
+                self.state.current().unwrap_or(StepId::Done),
+                "The migration is rolled back.".into(),
+                Vec::new(),
+            );
+            p.back = Some(BackStep::Closed);
+            p.status = StepStatus::Done;
+            p.finished = true;
+            return Ok(p);
+        };
+        let waiting = {
+            let rec = self.back_record(step);
+            if rec.in_flight().is_some() {
+                rec.status = StepStatus::Unknown;
+            }
+            rec.attempts += 1;
+            rec.started_ms.get_or_insert_with(now_ms);
+            rec.status == StepStatus::NeedsAttention
+        };
+        let (result, error) = match steps::run_back(self, a, ctx, step, waiting) {
+            Ok(r) => (r, None),
+            Err(e) => (StepResult::failed(e.to_string()), Some(e)),
+        };
+        settle(self.back_record(step), &result);
+        let finished = self
+            .state
+            .rollback
+            .as_ref()
+            .is_some_and(|r| r.current().is_none());
+        if finished {
+            let now = now_ms();
+            if let Some(r) = self.state.rollback.as_mut() {
+                r.finished_ms = Some(now);
+            }
+            self.state.finished_ms = Some(now);
+        }
+        self.save(a, if finished { "rolled-back" } else { "active" })?;
+        let rec = self.back_record(step).clone();
+        let entry = Entry::new(Action::MigrationStep, format!("database {}", self.db.name))
+            .user(ctx.hsm.user())
+            .details(json!({
+                "rollback_step": step.as_str(),
+                "number": format!("R{}", step.number()),
+                "status": result.status.as_str(),
+                "reason": result.reason,
+                "checks": rec.checks.iter().map(|c| json!({ "what": c.what, "ok": c.ok, "detail": c.detail })).collect::<Vec<_>>(),
+                "attempt": rec.attempts,
+            }));
+        let failed = result.status == StepStatus::Failed;
+        a.attempt(entry, |s| {
+            if failed {
+                s.outcome(Outcome::Failure);
+            }
+            Ok::<_, MigrationError>(())
+        })
+        .into_result::<MigrationError>("The rollback step ran")?;
+        if finished {
+            let entry = Entry::new(Action::MigrationEnd, format!("database {}", self.db.name))
+                .details(json!({ "status": "rolled-back", "new_key": self.state.new_key }));
+            a.attempt(entry, |_| Ok::<_, MigrationError>(()))
+                .into_result::<MigrationError>("The migration ended")?;
+        }
+        if let Some(e) = error
+            && matches!(e, MigrationError::Audit(_) | MigrationError::Store(_))
+        {
+            return Err(e);
+        }
+        let message = result
+            .reason
+            .clone()
+            .unwrap_or_else(|| match result.status {
+                StepStatus::Done => format!("R{} {}: done.", step.number(), step.title()),
+                other => format!("R{} {}: {}.", step.number(), step.title(), other.as_str()),
+            });
+        let mut p = self.progress(
+            self.state
+                .rollback
+                .as_ref()
+                .and_then(|r| r.from)
+                .unwrap_or(StepId::Done),
+            message,
+            result.needs.clone(),
+        );
+        p.back = Some(step);
+        p.status = result.status;
+        p.todo = result.todo.clone();
+        p.checks = rec.checks.clone();
+        p.notes = rec.notes.clone();
+        p.finished = finished;
+        p.refused = failed
+            && rec
+                .reason
+                .as_deref()
+                .is_some_and(|r| r.starts_with("Oracle answered"));
+        Ok(p)
     }
 
     /// Accepts the current step's failed checks with a reason.
@@ -342,14 +567,15 @@ impl Wizard {
         &mut self,
         a: &mut Auditor,
         ctx: &mut Context<'_>,
-        step: StepId,
+        at: impl Into<At>,
         request: &Request,
     ) -> Result<Ran, MigrationError> {
+        let at = at.into();
         let statement = request
             .statement()
             .map_err(crate::oracle::OracleError::from)?;
         let connector = self.db.connector.label().to_owned();
-        self.record(step).sent.push(Sent {
+        self.sent(at).push(Sent {
             title: request.title().to_owned(),
             statement: statement.display.clone(),
             connector,
@@ -362,7 +588,7 @@ impl Wizard {
             Ok(r) => r.answer.reply.summary(),
             Err(e) => format!("not run: {e}"),
         };
-        if let Some(s) = self.record(step).sent.last_mut() {
+        if let Some(s) = self.sent(at).last_mut() {
             s.answer = Some(answer);
             if let Ok(r) = &result {
                 s.connector = r.connector.clone();

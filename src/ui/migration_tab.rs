@@ -4,7 +4,7 @@
 
 use super::secret_field::{clear_password, password_ui};
 use crate::engine::{Command, Engine, HsmCommand, StoreCommand, Task};
-use crate::migration::{Inputs, MigrationState, Need, Progress, StepId, StepStatus};
+use crate::migration::{BackStep, Inputs, MigrationState, Need, Progress, StepId, StepStatus};
 use crate::model::{ConnectorKind, DatabaseProfile, HsmProfile, PinFormat};
 use crate::secret::SecretBuffer;
 use egui::{Color32, RichText};
@@ -28,6 +28,10 @@ pub struct MigrationTabState {
     pub auto_login: bool,
     pub tag: String,
     pub override_reason: String,
+    /// Path B: the user of the HSM the database uses now, and its password.
+    pub old_hsm_user: String,
+    pub old_hsm_password: SecretBuffer,
+    pub rollback_reason: String,
     pub report_path: String,
     pub report_written: Option<String>,
 }
@@ -64,6 +68,7 @@ impl MigrationTabState {
         clear_password(ctx, id("hsm_pw"), &mut self.hsm_password);
         clear_password(ctx, id("wallet_pw"), &mut self.wallet_password);
         clear_password(ctx, id("backup_pw"), &mut self.backup_passphrase);
+        clear_password(ctx, id("old_hsm_pw"), &mut self.old_hsm_password);
     }
 
     fn inputs(&self, confirmed: bool, apply_fix: bool) -> Inputs {
@@ -77,6 +82,8 @@ impl MigrationTabState {
             unencrypted_backup: self.unencrypted_backup,
             auto_login: self.auto_login,
             tag: Some(self.tag.trim().to_owned()).filter(|t| !t.is_empty()),
+            old_hsm_user: Some(self.old_hsm_user.trim().to_owned()).filter(|u| !u.is_empty()),
+            old_hsm_password: secret(&self.old_hsm_password),
         }
     }
 }
@@ -136,24 +143,210 @@ pub fn migration_ui(
         .state
         .as_ref()
         .map_or(Some(StepId::Choose), MigrationState::current);
+    let rollback = st.state.as_ref().and_then(|s| s.rollback.as_ref());
+    let back = rollback.map(|r| r.current());
     ui.columns(2, |cols| {
         let left = egui::Layout::top_down(egui::Align::Min);
-        cols[0].with_layout(left, |ui| plan_ui(ui, st, current));
-        cols[1].with_layout(left, |ui| {
-            step_ui(
+        cols[0].with_layout(left, |ui| plan_ui(ui, st, current, back.flatten()));
+        cols[1].with_layout(left, |ui| match back {
+            Some(back) => rollback_ui(
                 ui,
                 st,
                 db,
                 hsm_profile,
-                current,
+                back,
                 (logged_in && !busy, !busy),
                 queue,
-            )
+            ),
+            None => {
+                step_ui(
+                    ui,
+                    st,
+                    db,
+                    hsm_profile,
+                    current,
+                    (logged_in && !busy, !busy),
+                    queue,
+                );
+                start_rollback_ui(ui, st, db, hsm_profile, logged_in && !busy, queue);
+            }
         });
     });
 }
 
-fn plan_ui(ui: &mut egui::Ui, st: &MigrationTabState, current: Option<StepId>) {
+fn run_rollback(
+    st: &MigrationTabState,
+    db: &DatabaseProfile,
+    hsm_profile: Option<&HsmProfile>,
+    reason: Option<String>,
+    confirmed: bool,
+    queue: &mut Vec<Command>,
+) {
+    queue.push(Command::Hsm(HsmCommand::MigrationRollback {
+        database: db.name.clone(),
+        reason,
+        inputs: Box::new(st.inputs(confirmed, false)),
+        db_password: None,
+        pin_format: hsm_profile.map_or(PinFormat::Plain, |p| p.pin_format),
+    }));
+}
+
+/// Offered once the migration has changed the database (from step 6 on), and after it ends.
+fn start_rollback_ui(
+    ui: &mut egui::Ui,
+    st: &mut MigrationTabState,
+    db: &DatabaseProfile,
+    hsm_profile: Option<&HsmProfile>,
+    can_run: bool,
+    queue: &mut Vec<Command>,
+) {
+    let Some(migrate_may_have_run) = st
+        .state
+        .as_ref()
+        .filter(|s| s.changed_the_database())
+        .map(MigrationState::migrate_may_have_run)
+    else {
+        return;
+    };
+    ui.add_space(8.0);
+    egui::CollapsingHeader::new("Roll back this migration")
+        .id_salt("migration_rollback")
+        .show(ui, |ui| {
+            ui.label(format!(
+                "Brings the master key back to the file wallet: {}. Each step is checked like a forward step; the master key made on the HSM is never deleted.",
+                if migrate_may_have_run {
+                    "TDE_CONFIGURATION FILE|HSM and a restart, the reverse migration (the wallet and HSM passwords), TDE_CONFIGURATION back and a restart"
+                } else {
+                    "the master key never left the wallet, so TDE_CONFIGURATION goes back (with a restart) and the wallet is compared with the step-5 backup"
+                }
+            ));
+            super::labelled_edit(
+                ui,
+                "Reason to roll back",
+                &mut st.rollback_reason,
+                "why the migration is rolled back (audited, in the report)",
+                360.0,
+            );
+            if ui
+                .add_enabled(
+                    can_run && st.rollback_reason.trim().len() >= 10,
+                    egui::Button::new("Roll back the migration"),
+                )
+                .clicked()
+            {
+                let reason = st.rollback_reason.trim().to_owned();
+                run_rollback(st, db, hsm_profile, Some(reason), false, queue);
+                st.rollback_reason.clear();
+            }
+        });
+}
+
+/// The rollback's current step (or its end), like the plan's.
+fn rollback_ui(
+    ui: &mut egui::Ui,
+    st: &mut MigrationTabState,
+    db: &DatabaseProfile,
+    hsm_profile: Option<&HsmProfile>,
+    back: Option<BackStep>,
+    (can_run, idle): (bool, bool),
+    queue: &mut Vec<Command>,
+) {
+    if let Some(r) = st.state.as_ref().and_then(|s| s.rollback.as_ref()) {
+        ui.label(RichText::new("Rolling back").strong().color(WAIT));
+        ui.label(format!("Reason: {}", r.reason));
+    }
+    let Some(step) = back else {
+        ui.label(
+            RichText::new("The migration is rolled back.")
+                .strong()
+                .color(OK),
+        );
+        if let Some(p) = st.progress.as_ref().filter(|p| p.back.is_some()) {
+            for n in &p.notes {
+                ui.label(format!("Note: {n}"));
+            }
+        }
+        report_ui(ui, st, db, queue, idle);
+        return;
+    };
+    ui.label(RichText::new(format!("R{}. {}", step.number(), step.title())).strong());
+    ui.label(step.about());
+    ui.add_space(4.0);
+    let progress = st.progress.as_ref().filter(|p| p.back.is_some()).cloned();
+    if let Some(last) = progress.as_ref().filter(|p| p.back != Some(step)) {
+        ui.label(format!(
+            "R{} ({}): {}",
+            last.back.map_or(0, BackStep::number),
+            last.back.map_or("", BackStep::title),
+            last.status.as_str()
+        ));
+    }
+    let progress = progress.filter(|p| p.back == Some(step));
+    if let Some(p) = &progress {
+        ui.colored_label(status_color(p.status), &p.message);
+        checks_ui(ui, &p.checks);
+        for n in &p.notes {
+            ui.label(format!("Note: {n}"));
+        }
+        if !p.todo.is_empty() {
+            ui.label(RichText::new("To do:").strong());
+            for t in &p.todo {
+                ui.label(RichText::new(t).monospace());
+            }
+        }
+    }
+    let needs: Vec<Need> = progress.map(|p| p.needs).unwrap_or_default();
+    egui::Grid::new("rollback_inputs")
+        .num_columns(2)
+        .spacing([10.0, 6.0])
+        .show(ui, |ui| {
+            if step == BackStep::Reverse || needs.contains(&Need::HsmPassword) {
+                let l = ui.label("HSM password");
+                password_ui(ui, l.id, id("hsm_pw"), &mut st.hsm_password);
+                ui.end_row();
+            }
+            if matches!(step, BackStep::Reverse | BackStep::FileOnly)
+                || needs.contains(&Need::WalletPassword)
+            {
+                let l = ui.label("Wallet password");
+                password_ui(ui, l.id, id("wallet_pw"), &mut st.wallet_password);
+                ui.end_row();
+            }
+            if step == BackStep::Wallet || needs.contains(&Need::BackupPassphrase) {
+                let l = ui.label("Backup passphrase");
+                password_ui(ui, l.id, id("backup_pw"), &mut st.backup_passphrase);
+                ui.end_row();
+            }
+        });
+    ui.horizontal(|ui| {
+        if ui
+            .add_enabled(
+                can_run,
+                egui::Button::new(format!("Run rollback step R{}", step.number())),
+            )
+            .clicked()
+        {
+            run_rollback(st, db, hsm_profile, None, false, queue);
+        }
+        if needs.contains(&Need::Confirmation)
+            && ui
+                .add_enabled(can_run, egui::Button::new("Done: continue"))
+                .on_hover_text(
+                    "You did what the step asks (a restart, a check on the database host)",
+                )
+                .clicked()
+        {
+            run_rollback(st, db, hsm_profile, None, true, queue);
+        }
+    });
+}
+
+fn plan_ui(
+    ui: &mut egui::Ui,
+    st: &MigrationTabState,
+    current: Option<StepId>,
+    back: Option<BackStep>,
+) {
     ui.label(RichText::new("Plan").strong());
     egui::Grid::new("migration_plan")
         .striped(true)
@@ -172,6 +365,25 @@ fn plan_ui(ui: &mut egui::Ui, st: &MigrationTabState, current: Option<StepId>) {
                 ui.end_row();
             }
         });
+    if let Some(r) = st.state.as_ref().and_then(|s| s.rollback.as_ref()) {
+        ui.add_space(6.0);
+        ui.label(RichText::new("Rollback").strong());
+        egui::Grid::new("migration_rollback_plan")
+            .striped(true)
+            .spacing([10.0, 4.0])
+            .show(ui, |ui| {
+                for rec in &r.steps {
+                    let title = format!("R{}. {}", rec.step.number(), rec.step.title());
+                    if Some(rec.step) == back {
+                        ui.label(RichText::new(title).strong());
+                    } else {
+                        ui.label(title);
+                    }
+                    ui.colored_label(status_color(rec.status), rec.status.as_str());
+                    ui.end_row();
+                }
+            });
+    }
     if let Some(k) = st.state.as_ref().and_then(|s| s.new_key.as_deref()) {
         ui.add_space(6.0);
         ui.label("New master key:");
@@ -249,11 +461,26 @@ fn step_ui(
                 password_ui(ui, l.id, id("hsm_pw"), &mut st.hsm_password);
                 ui.end_row();
             }
-            if matches!(step, StepId::FileOpen | StepId::Migrate)
-                || needs.contains(&Need::WalletPassword)
+            if matches!(
+                step,
+                StepId::FileOpen | StepId::Migrate | StepId::FromOtherHsm
+            ) || needs.contains(&Need::WalletPassword)
             {
                 let l = ui.label("Wallet password");
                 password_ui(ui, l.id, id("wallet_pw"), &mut st.wallet_password);
+                ui.end_row();
+            }
+            if step == StepId::FromOtherHsm || needs.contains(&Need::OldHsmCredential) {
+                super::labelled_edit(
+                    ui,
+                    "Other HSM's user",
+                    &mut st.old_hsm_user,
+                    "the user Oracle logs in to the old HSM as",
+                    200.0,
+                );
+                ui.end_row();
+                let l = ui.label("Other HSM's password");
+                password_ui(ui, l.id, id("old_hsm_pw"), &mut st.old_hsm_password);
                 ui.end_row();
             }
             if step == StepId::Backup {

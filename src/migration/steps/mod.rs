@@ -1,8 +1,12 @@
 //! The steps: each reads the database and the HSM, acts when it must, and checks again.
 
 mod keystore;
+mod reverse;
+mod rollback;
 mod start;
 mod wallet;
+
+pub(super) use rollback::run_back;
 
 use super::state::{Check, StepStatus};
 use super::wizard::Wizard;
@@ -84,9 +88,11 @@ pub(super) fn run(
     ctx: &mut Context<'_>,
     step: StepId,
     unknown: bool,
+    waiting: bool,
 ) -> Result<StepResult, MigrationError> {
     match step {
         StepId::Choose => start::choose(w, a, ctx),
+        StepId::FromOtherHsm => reverse::from_other_hsm(w, a, ctx, waiting),
         StepId::HsmClient => start::hsm_client(w, ctx),
         StepId::OracleLibrary => start::oracle_library(w, ctx),
         StepId::WalletConfig => wallet::wallet_config(w, a, ctx),

@@ -108,12 +108,9 @@ pub(super) fn choose(
             }
         },
     };
-    checks.push(Check::new(
-        "Where the master key is",
-        path != Path::OtherHsm,
-        why.clone(),
-    ));
+    checks.push(Check::new("Where the master key is", true, why));
     w.state.path = Some(path);
+    w.state.configuration_before.get_or_insert(configuration);
     match path {
         Path::FileToHsm => Ok(StepResult::from_checks(checks)),
         Path::AlreadyOnHsm => {
@@ -125,16 +122,9 @@ pub(super) fn choose(
             }
             Ok(StepResult::from_checks(checks))
         }
-        Path::OtherHsm => Ok(StepResult {
-            reason: Some(format!(
-                "{why} Migrating from another HSM (path B) is not built yet: with the old vendor's library still in place, reverse-migrate to the file wallet, swap the library for this HSM's, then start this migration again."
-            )),
-            todo: vec![
-                "ALTER SYSTEM SET TDE_CONFIGURATION=\"KEYSTORE_CONFIGURATION=FILE|HSM\" SCOPE=BOTH SID='*';  -- then restart".into(),
-                "ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY \"<wallet password>\" REVERSE MIGRATE USING \"<old HSM user:password>\" WITH BACKUP;".into(),
-            ],
-            ..StepResult::from_checks(checks)
-        }),
+        Path::OtherHsm => Ok(StepResult::from_checks(checks).note(
+            "Path B: step 2 brings the master key back from the other HSM to the file wallet (with the old vendor's library still in place), step 4 has its library replaced by this HSM's, and the migration goes on as from a file wallet.",
+        )),
     }
 }
 

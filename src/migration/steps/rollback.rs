@@ -1,0 +1,304 @@
+//! The rollback's steps: back to the file wallet with this HSM's crypto user (the stages of
+//! `reverse`), the wallet compared with (and, when the master key never left it, restored
+//! from) the step-5 backup, and the end.
+
+use super::reverse::{
+    HsmLogin, Stage, configuration_before, confirmation, file_first, file_only, reverse,
+};
+use super::{Check, Context, MigrationError, Need, StepResult, Wizard, key_rows};
+use crate::audit::Auditor;
+use crate::migration::BackStep;
+use crate::migration::host::Host;
+use crate::migration::wizard::At;
+
+/// A step of the rollback.
+pub(in crate::migration) fn run_back(
+    w: &mut Wizard,
+    a: &mut Auditor,
+    ctx: &mut Context<'_>,
+    step: BackStep,
+    waiting: bool,
+) -> Result<StepResult, MigrationError> {
+    let at = At::Back(step);
+    let mut confirmed = confirmation(w, ctx, waiting);
+    let moved = w.state.migrate_may_have_run();
+    let reversed = w.state.rollback.as_ref().is_some_and(|r| r.reversed);
+    let never = "The migrate statement never ran (it was not sent, or Oracle refused it): the master key is still in the file wallet, so there is nothing to reverse-migrate.";
+    let stage = match step {
+        BackStep::FileFirst | BackStep::Reverse if !moved => {
+            return Ok(StepResult::skipped(never));
+        }
+        BackStep::FileFirst if reversed => {
+            return Ok(StepResult::done(vec![Check::new(
+                "The reverse migration is done",
+                true,
+                "FILE|HSM is no longer needed",
+            )]));
+        }
+        BackStep::FileFirst => file_first(w, a, ctx, at, &mut confirmed)?,
+        BackStep::Reverse => {
+            let login = HsmLogin {
+                user: ctx.hsm.user().unwrap_or("").to_owned(),
+                password: ctx.inputs.hsm_password.clone(),
+                need: Need::HsmPassword,
+            };
+            let s = reverse(w, a, ctx, at, login)?;
+            if matches!(s, Stage::Go(_)) {
+                ctx.inputs.hsm_password = None;
+                if let Some(r) = w.state.rollback.as_mut() {
+                    r.reversed = true;
+                }
+            }
+            s
+        }
+        BackStep::FileOnly if moved && !reversed => {
+            return Ok(StepResult::failed(
+                "The reverse migration is not done: without it the database could not read its keys from the file keystore alone.",
+            ));
+        }
+        BackStep::FileOnly => {
+            let target = configuration_before(w);
+            file_only(w, a, ctx, at, &target, &mut confirmed)?
+        }
+        BackStep::Wallet => return wallet(w, a, ctx, confirmed),
+        BackStep::Closed => return Ok(closed(w)),
+    };
+    Ok(match stage {
+        Stage::Go(checks) => StepResult::from_checks(checks),
+        Stage::Stop(r) => r,
+    })
+}
+
+/// R4: the wallet against the step-5 backup.
+fn wallet(
+    w: &mut Wizard,
+    a: &mut Auditor,
+    ctx: &mut Context<'_>,
+    confirmed: bool,
+) -> Result<StepResult, MigrationError> {
+    let Some(backup) = w.state.backup.clone() else {
+        return Ok(StepResult::skipped(
+            "No backup was made by tdekey at step 5 (the migration stopped before it, or the files were backed up on the database host): nothing to compare the wallet with.",
+        ));
+    };
+    let reversed = w.state.rollback.as_ref().is_some_and(|r| r.reversed);
+    let host = Host::of(&w.db, ctx.data);
+    if host == Host::Remote {
+        if confirmed {
+            return Ok(StepResult::done(vec![Check::new(
+                "The wallet files were compared with the backup on the database host",
+                true,
+                "confirmed by the person",
+            )]));
+        }
+        let mut todo = vec![format!(
+            "On the database host: sha256sum {}",
+            backup
+                .files
+                .iter()
+                .map(|(p, _, _)| p.as_str())
+                .collect::<Vec<_>>()
+                .join(" ")
+        )];
+        todo.push(format!(
+            "Compare with the SHA-256 recorded at step 5: {}",
+            backup
+                .files
+                .iter()
+                .map(|(p, _, h)| format!("{p} {h}"))
+                .collect::<Vec<_>>()
+                .join("; ")
+        ));
+        if reversed {
+            todo.push("They differ after a reverse migration: that is expected (the wallet holds the new master key). Do not restore the backup over them.".into());
+        }
+        return Ok(StepResult::attention(
+            "tdekey does not run on the database host: compare the wallet files there, then confirm.",
+            todo,
+            vec![Need::Confirmation],
+        ));
+    }
+    let changed: Vec<&(String, u64, String)> = backup
+        .files
+        .iter()
+        .filter(|(p, _, h)| {
+            std::fs::read(p).map_or(true, |b| &crate::databases::sha256_hex(&b) != h)
+        })
+        .collect();
+    let same = Check::new(
+        "The wallet files match their SHA-256 in the step-5 backup",
+        changed.is_empty(),
+        if changed.is_empty() {
+            format!("{} files, unchanged", backup.files.len())
+        } else {
+            format!(
+                "changed or missing: {}",
+                changed
+                    .iter()
+                    .map(|(p, _, _)| p.as_str())
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )
+        },
+    );
+    if changed.is_empty() {
+        return Ok(StepResult::done(vec![same]));
+    }
+    if reversed {
+        let mut checks = vec![Check::new(
+            "The wallet is kept as it is (not restored)",
+            true,
+            format!(
+                "{}; after a reverse migration the wallet holds the master key the data now needs, which the backup does not have",
+                same.detail
+            ),
+        )];
+        let checked = holds_current_key(w, a, ctx)?;
+        let unchecked = checked.is_none();
+        checks.extend(checked);
+        let mut r = StepResult::from_checks(checks);
+        if unchecked {
+            r.notes.push("Whether ewallet.p12 holds the current master key was not checked: tdekey cannot read the file here, or the wallet password was not given.".into());
+        }
+        r.notes.push(format!(
+            "The step-5 backup {} (SHA-256 {}) is kept: it holds the wallet as it was before the migration.",
+            backup.file, backup.sha256
+        ));
+        return Ok(r);
+    }
+    if !confirmed {
+        let mut r = StepResult::attention(
+            "The wallet files changed since the step-5 backup although the master key never left them. Restoring writes the backup's files over them (with their modes).",
+            vec![
+                format!(
+                    "Files that will be overwritten: {}",
+                    changed
+                        .iter()
+                        .map(|(p, _, _)| p.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ),
+                "Close the keystore first if the database has it open (ADMINISTER KEY MANAGEMENT SET KEYSTORE CLOSE), then confirm.".into(),
+            ],
+            vec![Need::Confirmation],
+        );
+        r.checks = vec![same];
+        return Ok(r);
+    }
+    let passphrase = ctx.inputs.backup_passphrase.take();
+    if backup.encrypted && passphrase.is_none() {
+        let mut r = StepResult::needs(
+            "The backup is sealed: its passphrase opens it.",
+            vec![Need::BackupPassphrase],
+        );
+        // The confirmation stands: the step keeps waiting for it.
+        r.todo = vec!["Give the backup passphrase and confirm again.".into()];
+        r.needs.push(Need::Confirmation);
+        return Ok(r);
+    }
+    let restored =
+        crate::databases::restore_wallet(a, std::path::Path::new(&backup.file), passphrase, true)?;
+    let still: Vec<&str> = backup
+        .files
+        .iter()
+        .filter(|(p, _, h)| {
+            std::fs::read(p).map_or(true, |b| &crate::databases::sha256_hex(&b) != h)
+        })
+        .map(|(p, _, _)| p.as_str())
+        .collect();
+    Ok(StepResult::from_checks(vec![Check::new(
+        "The wallet files were restored from the step-5 backup, byte for byte",
+        still.is_empty(),
+        if still.is_empty() {
+            format!(
+                "{} restored, {} already the same",
+                restored.iter().filter(|r| !r.unchanged).count(),
+                restored.iter().filter(|r| r.unchanged).count()
+            )
+        } else {
+            format!("still different: {}", still.join(", "))
+        },
+    )])
+    .note("Open the keystore again (or restart the database) so that Oracle reads the restored files."))
+}
+
+/// After a reverse migration: ewallet.p12 (opened with its password) holds the master key
+/// V$ENCRYPTION_KEYS shows as current. `None` when it cannot be checked here.
+fn holds_current_key(
+    w: &mut Wizard,
+    a: &mut Auditor,
+    ctx: &mut Context<'_>,
+) -> Result<Option<Check>, MigrationError> {
+    let what = "ewallet.p12 holds the current master key of V$ENCRYPTION_KEYS";
+    let keys = key_rows(w, a, ctx)?;
+    let Some(current) = keys
+        .iter()
+        .filter(|k| k.con_id <= 1)
+        .max_by_key(|k| k.activated_ms)
+        .map(|k| k.key_id.clone())
+    else {
+        return Ok(Some(Check::new(
+            what,
+            false,
+            "V$ENCRYPTION_KEYS shows no key: is the file keystore open?",
+        )));
+    };
+    let file = w.state.wallet_root.as_deref().and_then(|r| {
+        Host::of(&w.db, ctx.data).path(&crate::tde::layout::under_root(
+            r,
+            &format!(
+                "{}/{}",
+                crate::tde::layout::KEYSTORE_DIR,
+                crate::tde::layout::EWALLET
+            ),
+        ))
+    });
+    let (Some(file), Some(pw)) = (file, ctx.inputs.wallet_password.clone()) else {
+        return Ok(None);
+    };
+    let contents = crate::databases::read_wallet_file(a, &file, pw)?;
+    let found = contents
+        .entries
+        .iter()
+        .any(|e| e.key_id.as_deref() == Some(current.as_str()));
+    Ok(Some(Check::new(
+        what,
+        found,
+        if found {
+            format!("{current} is in {}", file.display())
+        } else {
+            format!("{current} is NOT in {}", file.display())
+        },
+    )))
+}
+
+/// R5: the end of the rollback.
+fn closed(w: &Wizard) -> StepResult {
+    let open: Vec<String> = w
+        .state
+        .rollback
+        .as_ref()
+        .map(|r| {
+            r.steps
+                .iter()
+                .filter(|s| s.step != BackStep::Closed && !s.status.settled())
+                .map(|s| s.step.title().to_owned())
+                .collect()
+        })
+        .unwrap_or_default();
+    let mut r = StepResult::from_checks(vec![Check::new(
+        "Every rollback step is done or skipped",
+        open.is_empty(),
+        if open.is_empty() {
+            "yes".to_owned()
+        } else {
+            open.join(", ")
+        },
+    )]);
+    if let Some(k) = &w.state.new_key {
+        r.notes.push(format!(
+            "The master key {k} stays on the HSM (tdekey never deletes a master key): backups of the database taken while it was current need it."
+        ));
+    }
+    r
+}
