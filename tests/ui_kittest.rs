@@ -3,6 +3,7 @@
 
 mod common;
 
+use egui_kittest::kittest::NodeT;
 use common::{Env, run};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -946,6 +947,80 @@ fn the_migration_wizard_runs_to_the_end_in_the_window() {
     });
     let html = std::fs::read_to_string(&report).unwrap();
     assert!(html.contains(&new_key));
+
+    // Then rolled back in the window: a reason, each restart confirmed, the passwords at the
+    // reverse migration.
+    h.get_by_label("Roll back this migration").click();
+    h.step();
+    assert!(
+        h.get_by_label("Roll back the migration")
+            .accesskit_node()
+            .is_disabled(),
+        "no rollback without a reason"
+    );
+    type_into(
+        &mut h,
+        "Reason to roll back",
+        "The application owners asked to stay on the wallet.",
+    );
+    h.get_by_label("Roll back the migration").click();
+    h.step();
+    wait_until(&mut h, "the rollback's start", |h| {
+        !h.state().is_pending(Task::Migration)
+    });
+    for _ in 0..12 {
+        h.step();
+        let m = &h.state().databases.migration;
+        assert!(m.error.is_none(), "{:?}", m.error);
+        let Some(back) = m
+            .state
+            .as_ref()
+            .and_then(|s| s.rollback.as_ref())
+            .and_then(|r| r.current())
+        else {
+            break;
+        };
+        let needs = m
+            .progress
+            .as_ref()
+            .filter(|p| p.back == Some(back))
+            .map(|p| p.needs.clone())
+            .unwrap_or_default();
+        if back == tdekey::migration::BackStep::Reverse {
+            type_into(&mut h, "HSM password", DEMO_USER_PIN);
+        }
+        if needs.contains(&tdekey::migration::Need::WalletPassword)
+            || back == tdekey::migration::BackStep::Reverse
+        {
+            type_into(&mut h, "Wallet password", "demo-wallet-1234");
+        }
+        let button = if needs.contains(&tdekey::migration::Need::Confirmation) {
+            "Done: continue".to_owned()
+        } else {
+            format!("Run rollback step R{}", back.number())
+        };
+        h.get_by_label(&button).click();
+        h.step();
+        wait_until(&mut h, "the rollback step", |h| {
+            !h.state().is_pending(Task::Migration)
+        });
+    }
+    h.step();
+    assert!(
+        h.query_by_label("The migration is rolled back.").is_some(),
+        "{:?}",
+        h.state().databases.migration.progress
+    );
+    assert!(
+        h.state()
+            .databases
+            .migration
+            .state
+            .as_ref()
+            .and_then(|s| s.rollback.as_ref())
+            .is_some_and(|r| r.reversed),
+        "the master key went back to the file wallet"
+    );
 
     drop(h);
     let mut hsm = Hsm::load(&env.module).unwrap();

@@ -360,7 +360,14 @@ pub(crate) trait Worker: Send + 'static {
 /// Where a worker's jobs are sent, each with the task it ends.
 type JobSender<J> = Sender<(Task, J)>;
 
-fn spawn<W: Worker>(name: &str, mut worker: W, sink: EventSink) -> JobSender<W::Job> {
+/// Starts a worker's thread. `finished` hears from it once its jobs are over and it has shut
+/// down (closed its HSM session, written its audit entries).
+fn spawn<W: Worker>(
+    name: &str,
+    mut worker: W,
+    sink: EventSink,
+    finished: Sender<()>,
+) -> JobSender<W::Job> {
     let (tx, rx) = channel::<(Task, W::Job)>();
     let spawned = std::thread::Builder::new()
         .name(name.to_owned())
@@ -374,12 +381,17 @@ fn spawn<W: Worker>(name: &str, mut worker: W, sink: EventSink) -> JobSender<W::
                 sink.send(event);
             }
             worker.shut_down();
+            let _ = finished.send(());
         });
     // A thread that could not start drops `rx`: every send to it fails, and `Engine::send`
     // turns that into a failure event.
     drop(spawned);
     tx
 }
+
+/// How long the front end waits, when it closes, for the workers to finish their job and shut
+/// down (the HSM session closed and its audit entries written) before the process ends.
+const SHUTDOWN_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
 
 pub struct Engine {
     hsm: JobSender<hsm_worker::Job>,
@@ -390,7 +402,32 @@ pub struct Engine {
     events: Receiver<Event>,
     sink: EventSink,
     pending: HashSet<Task>,
+    /// One message per worker that has shut down.
+    finished: Receiver<()>,
 }
+
+impl Drop for Engine {
+    /// Closes the job queues and waits (at most `SHUTDOWN_WAIT`) for every worker to finish:
+    /// a process that ended first would cut off the HSM session's close, its audit entries,
+    /// or a PKCS#11 module still finalizing.
+    fn drop(&mut self) {
+        self.hsm = channel().0;
+        self.store = channel().0;
+        self.audit = channel().0;
+        self.oracle = channel().0;
+        self.manual_tx = channel().0;
+        let deadline = std::time::Instant::now() + SHUTDOWN_WAIT;
+        for _ in 0..WORKERS {
+            let left = deadline.saturating_duration_since(std::time::Instant::now());
+            if self.finished.recv_timeout(left).is_err() {
+                break;
+            }
+        }
+    }
+}
+
+/// The number of worker threads `Engine::start` spawns.
+const WORKERS: usize = 4;
 
 impl Engine {
     /// Starts the background threads.
@@ -399,31 +436,37 @@ impl Engine {
         let sink = EventSink { tx: etx, repaint };
         let (manual_tx, manual_rx) = channel();
         let replies: Replies = std::sync::Arc::new(std::sync::Mutex::new(manual_rx));
+        let (done_tx, finished) = channel();
         Engine {
             hsm: spawn(
                 "tdekey-hsm",
                 hsm_worker::HsmWorker::new(data.clone(), replies.clone()),
                 sink.clone(),
+                done_tx.clone(),
             ),
             store: spawn(
                 "tdekey-store",
                 store_worker::StoreWorker::new(&data),
                 sink.clone(),
+                done_tx.clone(),
             ),
             audit: spawn(
                 "tdekey-audit",
                 audit_worker::AuditWorker::new(&data),
                 sink.clone(),
+                done_tx.clone(),
             ),
             oracle: spawn(
                 "tdekey-oracle",
                 oracle_worker::OracleWorker::new(data, replies),
                 sink.clone(),
+                done_tx,
             ),
             manual_tx,
             events: erx,
             sink,
             pending: HashSet::new(),
+            finished,
         }
     }
 

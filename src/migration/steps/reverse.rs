@@ -384,10 +384,12 @@ pub(super) fn file_only(
     };
     if !open(&rows).ok {
         let Some(pw) = ctx.inputs.wallet_password.clone() else {
-            return Ok(Stage::Stop(StepResult::needs(
+            let mut r = StepResult::needs(
                 "The file keystore is closed after the restart: its password opens it.",
                 vec![Need::WalletPassword],
-            )));
+            );
+            r.checks = vec![effect(&conf, &rows), open(&rows)];
+            return Ok(Stage::Stop(r));
         };
         let ran = w.send(
             a,
