@@ -3,9 +3,9 @@
 
 mod common;
 
-use egui_kittest::kittest::NodeT;
 use common::{Env, run};
 use egui_kittest::Harness;
+use egui_kittest::kittest::NodeT;
 use egui_kittest::kittest::Queryable;
 use std::time::{Duration, Instant};
 use tdekey::engine::Task;

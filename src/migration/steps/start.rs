@@ -210,7 +210,7 @@ pub(super) fn oracle_library(
     let library = ctx.hsm.library()?;
     let dir = host::vendor_dir(&module, &library);
     let owner = "oracle:oinstall";
-    let commands = host::library_commands(&module, &dir, owner);
+    let mut commands = host::library_commands(&module, &dir, owner);
     let found = host::oracle_libraries(&host);
     let simulated = matches!(
         host,
@@ -219,7 +219,7 @@ pub(super) fn oracle_library(
             ..
         }
     );
-    let check = |found: &[std::path::PathBuf]| {
+    let one = |found: &[std::path::PathBuf]| {
         Check::new(
             "Exactly one library under /opt/oracle/extapi/64/hsm/<vendor>/<version>/",
             found.len() == 1,
@@ -237,91 +237,156 @@ pub(super) fn oracle_library(
             },
         )
     };
-    match (&host, found.len()) {
-        (Host::Remote, _) => {
-            if ctx.inputs.confirmed {
-                return Ok(StepResult::done(vec![Check::new(
-                    "Exactly one library under /opt/oracle/extapi/64/hsm/<vendor>/<version>/",
-                    true,
-                    "confirmed by the person on the database host",
-                )]));
-            }
-            let mut todo = vec![
-                "On the database host: ls -ln /opt/oracle/extapi/64/hsm/*/*/".to_owned(),
-                "There must be exactly one library, owned by the Oracle software owner. If there is none:".to_owned(),
-            ];
-            todo.extend(commands);
-            Ok(StepResult::attention(
-                "tdekey does not run on the database host: check the library there, then confirm.",
-                todo,
-                vec![Need::Confirmation],
-            ))
+    // The library Oracle loads must be this HSM's: the file tdekey loads, byte for byte (a
+    // copy of it). Another vendor's library left from path B would take Oracle to that HSM.
+    let same = |found: &[std::path::PathBuf]| {
+        let ours = std::fs::read(&module)
+            .ok()
+            .map(|b| crate::databases::sha256_hex(&b));
+        let theirs = found
+            .first()
+            .and_then(|f| std::fs::read(f).ok())
+            .map(|b| crate::databases::sha256_hex(&b));
+        Check::new(
+            "It is this HSM's library (the same file tdekey loads)",
+            ours.is_some() && ours == theirs,
+            match (&ours, &theirs) {
+                (Some(o), Some(t)) if o == t => format!("SHA-256 {o}, as {}", module.display()),
+                (Some(o), Some(t)) => format!(
+                    "SHA-256 {t}, but {} is {o}: another vendor's or another version's library",
+                    module.display()
+                ),
+                _ => "cannot be read".to_owned(),
+            },
+        )
+    };
+    if matches!(host, Host::Remote) {
+        if ctx.inputs.confirmed {
+            return Ok(StepResult::done(vec![Check::new(
+                "Exactly one library, this HSM's, under /opt/oracle/extapi/64/hsm/<vendor>/<version>/",
+                true,
+                "confirmed by the person on the database host",
+            )]));
         }
-        (Host::Local { root, .. }, 0) if simulated && ctx.inputs.apply_fix => {
-            let target = root
-                .join(host::EXTAPI_HSM.trim_start_matches('/'))
-                .join(&dir);
-            let copy = std::fs::create_dir_all(&target).and_then(|()| {
-                std::fs::copy(&module, target.join(module.file_name().unwrap_or_default()))
-            });
-            if let Err(e) = copy {
-                return Ok(StepResult::failed(format!(
-                    "The library could not be copied to the simulated host ({}): {e}.",
-                    target.display()
-                )));
+        let mut todo = vec![
+            "On the database host: ls -ln /opt/oracle/extapi/64/hsm/*/*/  and  sha256sum /opt/oracle/extapi/64/hsm/*/*/* <the HSM client's library, for CloudHSM /opt/cloudhsm/lib/libcloudhsm_pkcs11.so>".to_owned(),
+            "There must be exactly one library, this HSM's (the same SHA-256 as the client's), owned by the Oracle software owner. Remove any other vendor's directory under /opt/oracle/extapi/64/hsm/. If there is none:".to_owned(),
+        ];
+        todo.extend(commands);
+        return Ok(StepResult::attention(
+            "tdekey does not run on the database host: check the library there, then confirm.",
+            todo,
+            vec![Need::Confirmation],
+        ));
+    }
+    let right = found.len() == 1 && same(&found).ok;
+    if !right && simulated && ctx.inputs.apply_fix {
+        let Host::Local { root, .. } = &host else {
+            unreachable!("checked above")
+        };
+        let base = root.join(host::EXTAPI_HSM.trim_start_matches('/'));
+        let target = base.join(&dir);
+        if !found.is_empty() {
+            commands.insert(0, format!("sudo rm -rf {}/*", host::EXTAPI_HSM));
+        }
+        let fix = (|| {
+            if base.is_dir() {
+                for e in std::fs::read_dir(&base)?.flatten() {
+                    if e.path().is_dir() {
+                        std::fs::remove_dir_all(e.path())?;
+                    }
+                }
             }
-            let found = host::oracle_libraries(&host);
-            Ok(StepResult::from_checks(vec![check(&found)]).note(format!(
+            std::fs::create_dir_all(&target)?;
+            std::fs::copy(&module, target.join(module.file_name().unwrap_or_default()))
+        })();
+        if let Err(e) = fix {
+            return Ok(StepResult::failed(format!(
+                "The library could not be put in place on the simulated host ({}): {e}.",
+                target.display()
+            )));
+        }
+        let found = host::oracle_libraries(&host);
+        return Ok(
+            StepResult::from_checks(vec![one(&found), same(&found)]).note(format!(
                 "Applied on the Rehearsal's simulated host: {}",
                 commands.join("; ")
-            )))
-        }
-        (Host::Local { .. }, 0) => {
-            let mut r = StepResult::attention(
-                format!(
-                    "Oracle's PKCS#11 library is not in place: Oracle would answer ORA-28376. Run these on the database host{}.",
-                    if simulated {
-                        " (this is the Rehearsal's simulated host: tdekey can apply them for you)"
-                    } else {
-                        ", then run this step again"
-                    }
-                ),
-                commands,
-                if simulated {
-                    vec![Need::Fix]
-                } else {
-                    Vec::new()
-                },
-            );
-            r.checks = vec![check(&found)];
-            Ok(r)
-        }
-        (Host::Local { .. }, 1) => {
-            let mut checks = vec![check(&found)];
-            if !simulated && let Some(home) = w.db.oracle_home.as_deref() {
-                use std::os::unix::fs::MetadataExt;
-                let want = std::fs::metadata(home).map(|m| m.uid()).ok();
-                let got = std::fs::metadata(&found[0]).map(|m| m.uid()).ok();
-                checks.push(Check::new(
-                    "Owned by the Oracle software owner",
-                    want.is_some() && want == got,
-                    format!(
-                        "the library's owner {} , ORACLE_HOME's {}",
-                        got.map_or("?".into(), crate::paths::user_name),
-                        want.map_or("?".into(), crate::paths::user_name)
-                    ),
-                ));
-            }
-            Ok(StepResult::from_checks(checks))
-        }
-        (Host::Local { .. }, _) => {
-            let mut r = StepResult::attention(
-                "More than one library is under /opt/oracle/extapi/64/hsm/: remove all but this HSM's.",
-                vec!["ls -ln /opt/oracle/extapi/64/hsm/*/*/".into()],
-                Vec::new(),
-            );
-            r.checks = vec![check(&found)];
-            Ok(r)
-        }
+            )),
+        );
     }
+    if found.len() == 1 && right {
+        let mut checks = vec![one(&found), same(&found)];
+        if !simulated && let Some(home) = w.db.oracle_home.as_deref() {
+            use std::os::unix::fs::MetadataExt;
+            let want = std::fs::metadata(home).map(|m| m.uid()).ok();
+            let got = std::fs::metadata(&found[0]).map(|m| m.uid()).ok();
+            checks.push(Check::new(
+                "Owned by the Oracle software owner",
+                want.is_some() && want == got,
+                format!(
+                    "the library's owner {} , ORACLE_HOME's {}",
+                    got.map_or("?".into(), crate::paths::user_name),
+                    want.map_or("?".into(), crate::paths::user_name)
+                ),
+            ));
+        }
+        return Ok(StepResult::from_checks(checks));
+    }
+    let (reason, mut todo) = match found.len() {
+        0 => (
+            "Oracle's PKCS#11 library is not in place: Oracle would answer ORA-28376.".to_owned(),
+            commands,
+        ),
+        1 => (
+            "The library under /opt/oracle/extapi/64/hsm/ is not this HSM's: Oracle would keep talking to the HSM it belongs to. Replace it with this HSM's.".to_owned(),
+            {
+                let mut c = vec![format!(
+                    "sudo rm -rf {}",
+                    found[0]
+                        .parent()
+                        .and_then(|p| p.parent())
+                        .unwrap_or(&found[0])
+                        .display()
+                )];
+                c.extend(commands);
+                c
+            },
+        ),
+        _ => (
+            "More than one library is under /opt/oracle/extapi/64/hsm/: Oracle needs exactly one, this HSM's.".to_owned(),
+            {
+                let mut c = vec![
+                    "ls -ln /opt/oracle/extapi/64/hsm/*/*/".to_owned(),
+                    format!("Remove every directory under {} but this HSM's:", host::EXTAPI_HSM),
+                ];
+                c.extend(commands);
+                c
+            },
+        ),
+    };
+    if simulated {
+        todo.push("This is the Rehearsal's simulated host: tdekey can apply these for you.".into());
+    } else {
+        todo.push("Then run this step again.".into());
+    }
+    let mut checks = vec![one(&found)];
+    if found.len() == 1 {
+        checks.push(same(&found));
+    }
+    let mut r = StepResult::attention(
+        reason,
+        todo,
+        if simulated {
+            vec![Need::Fix]
+        } else {
+            Vec::new()
+        },
+    );
+    r.checks = checks;
+    // A library that is there but not this HSM's is a failed check a person may accept with a
+    // reason (e.g. tdekey loads a logging wrapper of the same library).
+    if found.len() == 1 && !simulated {
+        r.status = crate::migration::state::StepStatus::Failed;
+    }
+    Ok(r)
 }
