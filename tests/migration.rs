@@ -601,3 +601,45 @@ fn a_rollback_waits_for_each_restart_on_a_real_database_flow() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("is rolled back"), "{out}");
 }
+
+#[test]
+fn a_stale_auto_login_wallet_fails_the_wallet_check_until_it_matches_again() {
+    use tdekey::wallet::{SsoKind, write_sso};
+    let env = demo();
+    next_until(&env, "wallet-config");
+    let root = tdekey::oracle::rehearsal::host_root(env.data.root(), DEMO_DATABASE_NAME)
+        .join("u01/app/oracle/admin/REHEARSAL/wallet/tde");
+    let ewallet = std::fs::read(root.join("ewallet.p12")).unwrap();
+    // An auto-login wallet made from another wallet: its keys are not the database's.
+    let other = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../shared/fixtures/wallets/synthetic-tde-pbes2-aes256.p12"),
+    )
+    .unwrap();
+    let stale = write_sso(
+        &other,
+        &Secret::from("Test123Wallet"),
+        SsoKind::AutoLogin,
+        None,
+    )
+    .unwrap();
+    std::fs::write(root.join("cwallet.sso"), &stale).unwrap();
+    let (code, out, err) = migrate(&env, &["next"], DEMO_WALLET_PASSWORD);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("cwallet.sso holds the same keys as ewallet.p12"), "{out}");
+    assert!(out.contains("FAIL"), "{out}");
+    assert!(out.contains("auto-login"), "its kind is named: {out}");
+    assert_eq!(step_status(&status_json(&env), "wallet-config"), "failed");
+
+    let fresh = write_sso(
+        &ewallet,
+        &Secret::from(DEMO_WALLET_PASSWORD),
+        SsoKind::AutoLogin,
+        None,
+    )
+    .unwrap();
+    std::fs::write(root.join("cwallet.sso"), &fresh).unwrap();
+    let (code, out, err) = migrate(&env, &["next"], DEMO_WALLET_PASSWORD);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(step_status(&status_json(&env), "wallet-config"), "done", "{out}");
+}

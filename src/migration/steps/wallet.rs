@@ -90,7 +90,10 @@ pub(super) fn wallet_config(
                 ewallet.is_file(),
                 ewallet.display().to_string(),
             ));
-            notes.extend(report.warnings);
+            notes.extend(report.warnings.iter().cloned());
+            if let Some(r) = auto_login(w, a, ctx, &report, &ewallet, &mut checks, &mut notes)? {
+                return Ok(r);
+            }
         }
         None => notes.push(
             "tdekey does not run on the database host: the keystore files are checked there (step 5 shows the commands).".into(),
@@ -100,6 +103,78 @@ pub(super) fn wallet_config(
     let mut r = StepResult::from_checks(checks);
     r.notes = notes;
     Ok(r)
+}
+
+/// The auto-login wallets under WALLET_ROOT: each one's kind (from its header), a local one on
+/// RAC (an error), and whether `tde/cwallet.sso` holds the same keys as `ewallet.p12` (a stale
+/// one is a classic cause of ORA-28374 after a change). Asks for the wallet password to
+/// compare them; returns the result to stop with when it must.
+fn auto_login(
+    w: &mut Wizard,
+    a: &mut Auditor,
+    ctx: &mut Context<'_>,
+    report: &crate::wallet::RootReport,
+    ewallet: &std::path::Path,
+    checks: &mut Vec<Check>,
+    notes: &mut Vec<String>,
+) -> Result<Option<StepResult>, MigrationError> {
+    for al in &report.auto_login {
+        notes.push(match (&al.kind, &al.problem) {
+            (Some(k), _) => format!("{}: {}.", al.path, k.describe()),
+            (None, Some(p)) => format!("{}: its header cannot be read: {p}", al.path),
+            (None, None) => format!("{}: an auto-login wallet of unknown kind.", al.path),
+        });
+    }
+    if w.db.rac {
+        let rac = crate::wallet::rac_warnings(report, true);
+        checks.push(Check::new(
+            "No local auto-login wallet (the database is RAC)",
+            rac.is_empty(),
+            if rac.is_empty() {
+                "none".to_owned()
+            } else {
+                rac.join(" ")
+            },
+        ));
+    }
+    let sso = ewallet.with_file_name(layout::CWALLET);
+    if !sso.is_file() || !ewallet.is_file() {
+        return Ok(None);
+    }
+    let Some(pw) = ctx.inputs.wallet_password.clone() else {
+        let mut r = StepResult::needs(
+            "WALLET_ROOT/tde has an auto-login cwallet.sso: the wallet password opens ewallet.p12 to check that cwallet.sso holds the same keys (a stale one makes the database fail with ORA-28374 after a restart).",
+            vec![Need::WalletPassword],
+        );
+        r.checks = checks.clone();
+        return Ok(Some(r));
+    };
+    let contents = crate::databases::read_wallet_file(a, ewallet, pw)?;
+    let name = sso.display().to_string();
+    let opened = std::fs::read(&sso)
+        .map_err(|e| e.to_string())
+        .and_then(|b| crate::wallet::open_sso_named(&b, None, &name).map_err(|e| e.to_string()));
+    match opened {
+        Ok(auto) => {
+            let diffs = crate::wallet::compare_entries(&contents, &auto);
+            checks.push(Check::new(
+                "cwallet.sso holds the same keys as ewallet.p12",
+                diffs.is_empty(),
+                if diffs.is_empty() {
+                    format!("{} entries, the same", contents.entries.len())
+                } else {
+                    format!(
+                        "{} Re-create it from ewallet.p12: move it aside, then ADMINISTER KEY MANAGEMENT CREATE [LOCAL] AUTO_LOGIN KEYSTORE FROM KEYSTORE '<WALLET_ROOT>/tde' IDENTIFIED BY \"<wallet password>\";",
+                        diffs.join(" ")
+                    )
+                },
+            ));
+        }
+        Err(e) => notes.push(format!(
+            "cwallet.sso could not be opened here to compare it with ewallet.p12: {e}"
+        )),
+    }
+    Ok(None)
 }
 
 pub(super) fn backup(
