@@ -643,3 +643,46 @@ fn a_stale_auto_login_wallet_fails_the_wallet_check_until_it_matches_again() {
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(step_status(&status_json(&env), "wallet-config"), "done", "{out}");
 }
+
+#[test]
+fn isolated_pdb_keystores_are_refused_with_a_sentence_before_anything_is_sent() {
+    let env = demo();
+    let (code, _, err) = run({
+        let mut c = env.tdekey();
+        c.args([
+            "db",
+            "add",
+            "ISO",
+            "--connector",
+            "rehearsal",
+            "--multitenant",
+            "cdb-isolated",
+            "--hsm-profile",
+            tdekey::hsm::demo::DEMO_PROFILE_NAME,
+        ]);
+        c
+    });
+    assert_eq!(code, 0, "{err}");
+    let (code, out, err) = run({
+        let mut c = env.tdekey();
+        c.args(["migrate", "next", "ISO"])
+            .env("TDEKEY_PIN", DEMO_USER_PIN);
+        c
+    });
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("isolated PDB keystores"), "{out}");
+    assert!(out.contains("UNITE KEYSTORE"), "{out}");
+    let v: serde_json::Value = {
+        let (_, out, _) = run({
+            let mut c = env.tdekey();
+            c.args(["migrate", "status", "ISO", "--json"]);
+            c
+        });
+        serde_json::from_str(&out).unwrap()
+    };
+    assert_eq!(step_status(&v, "choose"), "failed");
+    assert!(
+        v["steps"].as_array().unwrap().iter().all(|s| s["sent"].as_array().is_none_or(|x| x.is_empty())),
+        "nothing sent: {v}"
+    );
+}

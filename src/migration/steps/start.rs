@@ -58,7 +58,38 @@ pub(super) fn choose(
     w.state.hsm_user = Some(user);
     w.state.hsm_module = Some(ctx.hsm.module_path().display().to_string());
 
+    let refuse = |checks: &mut Vec<Check>, why: String| {
+        checks.push(Check::new(
+            "The keystore is the root's (a non-CDB, or a CDB in united mode)",
+            false,
+            format!(
+                "{why}: each isolated PDB has its own keystore, migrated from inside that PDB with its own passwords. This wizard migrates a non-CDB or a united CDB (CONTAINER = ALL); it does not drive isolated PDB keystores. Migrate each isolated PDB by hand (the console shows the statements), or unite them first (ADMINISTER KEY MANAGEMENT UNITE KEYSTORE)."
+            ),
+        ));
+    };
+    if w.db.multitenant == crate::model::Multitenant::CdbIsolated {
+        refuse(
+            &mut checks,
+            "The database profile says isolated PDB keystores".into(),
+        );
+        return Ok(StepResult::from_checks(checks));
+    }
     let rows = wallet_rows(w, a, ctx)?;
+    let isolated: Vec<String> = rows
+        .iter()
+        .filter(|r| r.keystore_mode == crate::tde::views::KeystoreMode::Isolated)
+        .map(|r| r.con_id.to_string())
+        .collect();
+    if !isolated.is_empty() {
+        refuse(
+            &mut checks,
+            format!(
+                "V$ENCRYPTION_WALLET shows isolated keystores in container(s) {}",
+                isolated.join(", ")
+            ),
+        );
+        return Ok(StepResult::from_checks(checks));
+    }
     let configuration = keystore_configuration(w, a, ctx)?;
     let keys = key_rows(w, a, ctx)?;
     let current = keys
