@@ -626,7 +626,10 @@ fn a_stale_auto_login_wallet_fails_the_wallet_check_until_it_matches_again() {
     std::fs::write(root.join("cwallet.sso"), &stale).unwrap();
     let (code, out, err) = migrate(&env, &["next"], DEMO_WALLET_PASSWORD);
     assert_eq!(code, 1, "{out}{err}");
-    assert!(out.contains("cwallet.sso holds the same keys as ewallet.p12"), "{out}");
+    assert!(
+        out.contains("cwallet.sso holds the same keys as ewallet.p12"),
+        "{out}"
+    );
     assert!(out.contains("FAIL"), "{out}");
     assert!(out.contains("auto-login"), "its kind is named: {out}");
     assert_eq!(step_status(&status_json(&env), "wallet-config"), "failed");
@@ -641,7 +644,11 @@ fn a_stale_auto_login_wallet_fails_the_wallet_check_until_it_matches_again() {
     std::fs::write(root.join("cwallet.sso"), &fresh).unwrap();
     let (code, out, err) = migrate(&env, &["next"], DEMO_WALLET_PASSWORD);
     assert_eq!(code, 0, "{out}{err}");
-    assert_eq!(step_status(&status_json(&env), "wallet-config"), "done", "{out}");
+    assert_eq!(
+        step_status(&status_json(&env), "wallet-config"),
+        "done",
+        "{out}"
+    );
 }
 
 #[test]
@@ -682,7 +689,65 @@ fn isolated_pdb_keystores_are_refused_with_a_sentence_before_anything_is_sent() 
     };
     assert_eq!(step_status(&v, "choose"), "failed");
     assert!(
-        v["steps"].as_array().unwrap().iter().all(|s| s["sent"].as_array().is_none_or(|x| x.is_empty())),
+        v["steps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|s| s["sent"].as_array().is_none_or(|x| x.is_empty())),
         "nothing sent: {v}"
     );
+}
+
+#[test]
+fn hsm_file_not_in_effect_after_the_restart_fails_the_step_until_it_is() {
+    let env = demo();
+    next_until(&env, "hsm-file");
+    // Without --yes the step sets the parameter and waits for the person's restart.
+    let (code, out, err) = migrate(&env, &["next"], DEMO_WALLET_PASSWORD);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains("Restart the database so that HSM|FILE takes effect"),
+        "{out}"
+    );
+    // Someone sets it back before the restart (or restarts another instance): after the
+    // person's "restarted", the database still runs on FILE.
+    let path = tdekey::oracle::rehearsal::state_path(env.data.root(), DEMO_DATABASE_NAME);
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    state["spfile"]["tde_configuration"] = serde_json::json!("FILE");
+    std::fs::write(&path, state.to_string()).unwrap();
+    let (code, out, err) = migrate(&env, &["next", "--confirm"], DEMO_WALLET_PASSWORD);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("HSM|FILE is not in effect after the restart"),
+        "{out}"
+    );
+    assert_eq!(step_status(&status_json(&env), "hsm-file"), "failed");
+    // Run again: the parameter is set again, and the next restart puts it in effect.
+    let (code, out, err) = migrate(&env, &["run", "--yes"], DEMO_WALLET_PASSWORD);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("is finished"), "{out}");
+}
+
+#[test]
+fn a_backup_that_cannot_be_written_stops_the_step_and_changes_nothing() {
+    let env = demo();
+    next_until(&env, "backup");
+    // Where the backups go is taken by a file: the backup cannot be written there (as on a
+    // full or read-only disk, the same path through the code).
+    let backups = env.data.root().join("backups");
+    let _ = std::fs::remove_dir_all(&backups);
+    std::fs::write(&backups, b"in the way").unwrap();
+    let (code, out, err) = migrate(&env, &["next"], DEMO_WALLET_PASSWORD);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(out.contains("could not be written"), "{out}");
+    let v = status_json(&env);
+    assert_eq!(step_status(&v, "backup"), "failed");
+    assert!(v["backup"].is_null());
+    let failed = audit_actions(&env, "wallet.backup");
+    assert!(failed.contains("failure"), "{failed}");
+    std::fs::remove_file(&backups).unwrap();
+    let (code, out, err) = migrate(&env, &["run", "--yes"], DEMO_WALLET_PASSWORD);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("is finished"), "{out}");
 }

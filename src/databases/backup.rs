@@ -207,13 +207,13 @@ fn write_backup(
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
         .unwrap_or(Path::new("."));
-    crate::paths::create_private_dir(dir).map_err(|e| unreadable(dir, e))?;
     let write_err = |e: &dyn std::fmt::Display| {
         DatabaseError::Invalid(format!(
             "The backup could not be written to {}: {e}. Choose a directory with room that you can write to.",
             out.display()
         ))
     };
+    crate::paths::create_private_dir(dir).map_err(|e| write_err(&e))?;
     let mut tmp = tempfile::Builder::new()
         .prefix(".tdekey-backup-")
         .tempfile_in(dir)
