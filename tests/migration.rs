@@ -751,3 +751,52 @@ fn a_backup_that_cannot_be_written_stops_the_step_and_changes_nothing() {
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("is finished"), "{out}");
 }
+
+#[test]
+fn a_manual_paste_that_answers_another_statement_is_refused_and_nothing_is_taken_from_it() {
+    let env = demo();
+    let (code, _, err) = run({
+        let mut c = env.tdekey();
+        c.args([
+            "db",
+            "add",
+            "FIN",
+            "--connector",
+            "manual",
+            "--hsm-profile",
+            tdekey::hsm::demo::DEMO_PROFILE_NAME,
+        ]);
+        c
+    });
+    assert_eq!(code, 0, "{err}");
+    // Step 1 asks for V$ENCRYPTION_WALLET; the DBA pastes V$ENCRYPTION_KEYS' output.
+    let keys = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/standin/replies/keys.csv"),
+    )
+    .unwrap();
+    let (code, out, err) = common::run_with_stdin(
+        {
+            let mut c = env.tdekey();
+            c.args(["migrate", "next", "FIN"])
+                .env("TDEKEY_PIN", DEMO_USER_PIN);
+            c
+        },
+        &keys,
+    );
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        out.contains("is not an answer to") && out.contains("V$ENCRYPTION_WALLET"),
+        "{out}{err}"
+    );
+    let (_, status, _) = run({
+        let mut c = env.tdekey();
+        c.args(["migrate", "status", "FIN", "--json"]);
+        c
+    });
+    let v: serde_json::Value = serde_json::from_str(&status).unwrap();
+    assert_eq!(step_status(&v, "choose"), "failed");
+    assert!(
+        v["path"].is_null(),
+        "nothing was concluded from the paste: {v}"
+    );
+}

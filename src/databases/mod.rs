@@ -57,6 +57,26 @@ pub enum DatabaseError {
 }
 
 impl DatabaseError {
+    /// Whether the statement surely never reached the database (it could not be built, the
+    /// connector could not start, the profile is wrong). Any other failure (a paste that does
+    /// not answer it, a timeout, a cancel after it was shown, a fault mid-way) leaves it unknown:
+    /// it may have run.
+    pub fn never_sent(&self) -> bool {
+        matches!(
+            self,
+            DatabaseError::NoSuchDatabase(_)
+                | DatabaseError::Oracle(
+                    OracleError::Statement(_)
+                        | OracleError::NoOracleHome { .. }
+                        | OracleError::SqlplusMissing { .. }
+                        | OracleError::SqlplusStart { .. }
+                        | OracleError::BadUser { .. }
+                        | OracleError::BadConnectString(_)
+                        | OracleError::Unsupported { .. }
+                )
+        )
+    }
+
     pub fn retry(&self) -> Retry {
         match self {
             DatabaseError::Invalid(_)

@@ -584,12 +584,17 @@ impl Wizard {
         });
         self.save(a, "active")?;
         let result = run(a, ctx, &self.db, request);
+        // An answer that was never seen (a paste that does not answer the statement, a
+        // timeout, a cancel after it was shown) stays unknown: the next run reads the
+        // database before anything is sent again.
         let answer = match &result {
-            Ok(r) => r.answer.reply.summary(),
-            Err(e) => format!("not run: {e}"),
+            Ok(r) => Some(r.answer.reply.summary()),
+            Err(databases::DatabaseError::AfterStatement { answer, .. }) => Some(answer.clone()),
+            Err(e) if e.never_sent() => Some(format!("not run: {e}")),
+            Err(_) => None,
         };
         if let Some(s) = self.sent(at).last_mut() {
-            s.answer = Some(answer);
+            s.answer = answer;
             if let Ok(r) = &result {
                 s.connector = r.connector.clone();
             }
