@@ -557,7 +557,7 @@ fn a_rollback_before_the_migrate_restores_a_changed_wallet_byte_for_byte() {
     assert_eq!(rollback_status(&v, "reverse"), "skipped");
     assert_eq!(rollback_status(&v, "file-only"), "done");
     assert_eq!(rollback_status(&v, "wallet"), "done");
-    assert!(out.contains("restored from the step-5 backup"), "{out}");
+    assert!(out.contains("restored from the step-6 backup"), "{out}");
     assert_eq!(std::fs::read(&ewallet).unwrap(), original, "byte for byte");
     assert_eq!(master_keys(&env), before, "no key made, none deleted");
     let restored = audit_actions(&env, "wallet.restore");

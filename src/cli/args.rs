@@ -136,6 +136,10 @@ pub struct StepArgs {
     /// a prompt).
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
+    /// The output of the command a step shows for the database host (when tdekey does not
+    /// run there), saved in FILE.
+    #[arg(long, value_name = "FILE")]
+    pub host_output: Option<PathBuf>,
     /// Path B: the user Oracle logs in to the HSM the database uses now as.
     #[arg(long, value_name = "USER")]
     pub old_hsm_user: Option<String>,

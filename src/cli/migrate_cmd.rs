@@ -192,6 +192,15 @@ fn drive(data: &DataDir, name: &str, args: &StepArgs, mode: Mode) -> Result<Exit
         _ => None,
     };
     let manual = db.connector == ConnectorKind::Manual;
+    let host_output = match &args.host_output {
+        Some(f) => Some(std::fs::read_to_string(f).map_err(|e| {
+            CliError(format!(
+                "Cannot read the host output {}: {e}. Save what the command printed on the database host in that file.",
+                f.display()
+            ))
+        })?),
+        None => None,
+    };
     session::with_login(&mut a, &target, credentials, "cli", |a, hsm, _| {
         let mut operator = TerminalOperator;
         let mut ctx = Context {
@@ -208,6 +217,7 @@ fn drive(data: &DataDir, name: &str, args: &StepArgs, mode: Mode) -> Result<Exit
                 auto_login: args.auto_login,
                 tag: args.tag.clone(),
                 old_hsm_user: args.old_hsm_user.clone(),
+                host_output,
                 ..Inputs::default()
             },
         };
@@ -295,6 +305,11 @@ fn drive(data: &DataDir, name: &str, args: &StepArgs, mode: Mode) -> Result<Exit
             if p.needs.contains(&Need::Confirmation) {
                 println!(
                     "Waiting for a person: when it is done, run `tdekey migrate {} {name:?} --confirm`.",
+                    if rollback { "rollback" } else { "next" }
+                );
+            } else if p.needs.contains(&Need::HostOutput) {
+                println!(
+                    "Waiting for the database host: run the command above there, save everything it prints in a file, then run `tdekey migrate {} {name:?} --host-output FILE`.",
                     if rollback { "rollback" } else { "next" }
                 );
             } else if p.needs.contains(&Need::Fix) {

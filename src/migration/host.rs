@@ -144,7 +144,7 @@ pub(super) fn cloudhsm_client(root: &Path) -> CloudHsmClient {
 }
 
 /// Every `hostname` under a `servers` array, wherever the client's JSON puts it.
-fn collect_servers(v: &serde_json::Value, out: &mut Vec<String>) {
+pub(super) fn collect_servers(v: &serde_json::Value, out: &mut Vec<String>) {
     match v {
         serde_json::Value::Object(m) => {
             for (k, x) in m {

@@ -10,6 +10,7 @@
 //! Every step's run, every override and the migration's start and end are audited.
 
 mod host;
+mod host_output;
 mod plan;
 mod report;
 mod state;
@@ -96,6 +97,9 @@ pub struct Inputs {
     pub old_hsm_user: Option<String>,
     /// Path B: that user's password.
     pub old_hsm_password: Option<Secret>,
+    /// What the person pasted from the database host (the output of the command a step shows
+    /// when tdekey does not run there).
+    pub host_output: Option<String>,
 }
 
 /// What a step needs before it can go on.
@@ -107,6 +111,8 @@ pub enum Need {
     BackupPassphrase,
     /// Path B: the user and password of the HSM the database uses now.
     OldHsmCredential,
+    /// The output of the command in `todo`, run on the database host and pasted back.
+    HostOutput,
     /// A person must do something (shown in `todo`) and then confirm.
     Confirmation,
     /// tdekey can apply the fix itself (the Rehearsal's simulated host) when asked.

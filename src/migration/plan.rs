@@ -184,7 +184,7 @@ impl BackStep {
                 "TDE_CONFIGURATION goes back to what it was at step 1 (normally FILE), then a restart; after it, V$ENCRYPTION_WALLET shows the file keystore only, open."
             }
             BackStep::Wallet => {
-                "When the master key never left the file wallet, the wallet files are compared with the step-5 backup and restored from it if they changed. After a reverse migration they are not: the wallet then holds the new master key the data needs, and the backup does not."
+                "When the master key never left the file wallet, the wallet files are compared with the step-6 backup and restored from it if they changed. After a reverse migration they are not: the wallet then holds the new master key the data needs, and the backup does not."
             }
             BackStep::Closed => {
                 "The migration is closed as rolled back; the report shows the plan, the rollback and their reasons."

@@ -133,7 +133,7 @@ pub enum Path {
     OtherHsm,
 }
 
-/// The sealed backup of the wallet made at step 5.
+/// The backup of the wallet made at step 6 (sealed by tdekey, or copies on the database host).
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackupRecord {
     pub file: String,

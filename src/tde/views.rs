@@ -330,33 +330,47 @@ impl KeyRow {
             .collect())
     }
 
-    /// Reads a parsed row: the creator's database, instance and PDB columns are read (the
-    /// activating ones are not); CREATOR, USER and ORIGIN are not kept. In a CDB row
-    /// (KEY_USE `TDE IN PDB`, or a CREATOR_PDBID) [`KeyRow::pdb`] is set.
+    /// Reads a parsed row: KEY_ID, ACTIVATION_TIME, KEYSTORE_TYPE and CON_ID must be there
+    /// (what tdekey decides on); the creator's database, instance and PDB columns, TAG,
+    /// CREATION_TIME and BACKED_UP are read when present (older releases and narrower SELECTs
+    /// leave some out) and refused only when present with a value that is not theirs. The
+    /// activating columns, CREATOR, USER and ORIGIN are not kept. In a CDB row (KEY_USE
+    /// `TDE IN PDB`, or a CREATOR_PDBID) [`KeyRow::pdb`] is set.
     pub fn from_row(row: &Row) -> Result<Self, RowError> {
-        let text = |c: &'static str| get(row, KEYS, c).map(str::to_owned);
-        let num = |c: &'static str| parsed(row, KEYS, c, number);
-        let pdb_id = get(row, KEYS, "CREATOR_PDBID")?.trim();
-        let cdb = !pdb_id.is_empty() || get(row, KEYS, "KEY_USE")?.trim() == KEY_USE_TDE_IN_PDB;
+        let text = |c: &'static str| row.get(c).map(|v| v.to_owned()).unwrap_or_default();
+        let num = |c: &'static str| match row.get(c).map(str::trim) {
+            None | Some("") => Ok(0),
+            Some(v) => number(v).ok_or_else(|| unexpected(KEYS, c, v)),
+        };
+        let pdb_id = row.get("CREATOR_PDBID").map(str::trim).unwrap_or("");
+        let cdb =
+            !pdb_id.is_empty() || row.get("KEY_USE").map(str::trim) == Some(KEY_USE_TDE_IN_PDB);
         let pdb = if cdb {
             Some(KeyPdb {
-                name: text("CREATOR_PDBNAME")?,
+                name: text("CREATOR_PDBNAME"),
                 id: num("CREATOR_PDBID")?,
             })
         } else {
             None
         };
+        let activated_ms = parsed(row, KEYS, "ACTIVATION_TIME", parse_oracle_time)?;
         Ok(Self {
-            key_id: text("KEY_ID")?,
-            tag: text("TAG")?,
-            created_ms: parsed(row, KEYS, "CREATION_TIME", parse_oracle_time)?,
-            activated_ms: parsed(row, KEYS, "ACTIVATION_TIME", parse_oracle_time)?,
+            key_id: get(row, KEYS, "KEY_ID")?.to_owned(),
+            tag: text("TAG"),
+            created_ms: match row.get("CREATION_TIME") {
+                Some(_) => parsed(row, KEYS, "CREATION_TIME", parse_oracle_time)?,
+                None => activated_ms,
+            },
+            activated_ms,
             keystore_type: parsed(row, KEYS, "KEYSTORE_TYPE", KeystoreType::parse)?,
-            backed_up: parsed(row, KEYS, "BACKED_UP", parse_yes_no)?,
+            backed_up: match row.get("BACKED_UP") {
+                Some(_) => parsed(row, KEYS, "BACKED_UP", parse_yes_no)?,
+                None => false,
+            },
             origin: KeyOrigin {
-                db_name: text("CREATOR_DBNAME")?,
+                db_name: text("CREATOR_DBNAME"),
                 dbid: num("CREATOR_DBID")?,
-                instance_name: text("CREATOR_INSTANCE_NAME")?,
+                instance_name: text("CREATOR_INSTANCE_NAME"),
                 instance_number: num("CREATOR_INSTANCE_NUMBER")?,
                 instance_serial: num("CREATOR_INSTANCE_SERIAL")?,
             },

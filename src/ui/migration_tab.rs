@@ -32,6 +32,8 @@ pub struct MigrationTabState {
     pub old_hsm_user: String,
     pub old_hsm_password: SecretBuffer,
     pub rollback_reason: String,
+    /// What the person pasted from the database host for the current step.
+    pub host_output: String,
     pub report_path: String,
     pub report_written: Option<String>,
 }
@@ -54,6 +56,10 @@ impl MigrationTabState {
         self.error = None;
         self.state = state;
         if progress.is_some() {
+            let moved = |p: &Option<Progress>| p.as_ref().map(|p| (p.step, p.back));
+            if moved(&self.progress) != moved(&progress) {
+                self.host_output.clear();
+            }
             self.progress = progress;
             self.clear_secrets(ctx);
         }
@@ -84,6 +90,7 @@ impl MigrationTabState {
             tag: Some(self.tag.trim().to_owned()).filter(|t| !t.is_empty()),
             old_hsm_user: Some(self.old_hsm_user.trim().to_owned()).filter(|u| !u.is_empty()),
             old_hsm_password: secret(&self.old_hsm_password),
+            host_output: Some(self.host_output.clone()).filter(|t| !t.trim().is_empty()),
         }
     }
 }
@@ -318,6 +325,9 @@ fn rollback_ui(
                 ui.end_row();
             }
         });
+    if needs.contains(&Need::HostOutput) {
+        host_output_ui(ui, st);
+    }
     ui.horizontal(|ui| {
         if ui
             .add_enabled(
@@ -501,6 +511,9 @@ fn step_ui(
                 ui.end_row();
             }
         });
+    if needs.contains(&Need::HostOutput) {
+        host_output_ui(ui, st);
+    }
     let pin_format = hsm_profile.map_or(PinFormat::Plain, |p| p.pin_format);
     let mut run = |st: &MigrationTabState, confirmed: bool, fix: bool| {
         queue.push(Command::Hsm(HsmCommand::MigrationStep {
@@ -543,6 +556,16 @@ fn step_ui(
         {
             run(st, false, true);
         }
+        if needs.contains(&Need::HostOutput)
+            && ui
+                .add_enabled(
+                    can_run && !st.host_output.trim().is_empty(),
+                    egui::Button::new("Check the pasted output"),
+                )
+                .clicked()
+        {
+            run(st, false, false);
+        }
     });
     let failed = progress
         .as_ref()
@@ -576,6 +599,19 @@ fn step_ui(
         ui.separator();
         report_ui(ui, st, db, queue, idle);
     }
+}
+
+/// The box for what the command shown printed on the database host.
+fn host_output_ui(ui: &mut egui::Ui, st: &mut MigrationTabState) {
+    let l = ui.label("Output from the database host");
+    ui.add(
+        egui::TextEdit::multiline(&mut st.host_output)
+            .font(egui::TextStyle::Monospace)
+            .desired_rows(6)
+            .desired_width(f32::INFINITY)
+            .hint_text("paste everything the command printed, down to END"),
+    )
+    .labelled_by(l.id);
 }
 
 fn checks_ui(ui: &mut egui::Ui, checks: &[crate::migration::Check]) {

@@ -1,4 +1,4 @@
-//! Steps 6 to 11: HSM|FILE, the file keystore open, the migration, its verification on both
+//! Steps 7 to 12: HSM|FILE, the file keystore open, the migration, its verification on both
 //! sides, HSM auto-login, and the end.
 
 use super::{
@@ -221,12 +221,12 @@ pub(super) fn migrate(
         Check::new(
             "The FILE keystore is open",
             file_open,
-            "the migration reads the current master key from it (step 7)",
+            "the migration reads the current master key from it (step 8)",
         ),
         Check::new(
             "HSM|FILE is in effect",
             row_of(&rows, WrlType::Hsm).is_some(),
-            "step 6",
+            "step 7",
         ),
     ];
     if before.iter().any(|c| !c.ok) {
@@ -406,7 +406,7 @@ pub(super) fn auto_login(
         ));
     }
     let Some(root) = w.state.wallet_root.clone() else {
-        return Ok(StepResult::failed("WALLET_ROOT is not known (step 4)."));
+        return Ok(StepResult::failed("WALLET_ROOT is not known (step 5)."));
     };
     let seps = layout::under_root(&root, layout::SEPS_DIR);
     let already = w

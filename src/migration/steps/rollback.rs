@@ -1,6 +1,6 @@
 //! The rollback's steps: back to the file wallet with this HSM's crypto user (the stages of
 //! `reverse`), the wallet compared with (and, when the master key never left it, restored
-//! from) the step-5 backup, and the end.
+//! from) the step-6 backup, and the end.
 
 use super::reverse::{
     HsmLogin, Stage, configuration_before, confirmation, file_first, file_only, reverse,
@@ -69,7 +69,7 @@ pub(in crate::migration) fn run_back(
     })
 }
 
-/// R4: the wallet against the step-5 backup.
+/// R4: the wallet against the step-6 backup.
 fn wallet(
     w: &mut Wizard,
     a: &mut Auditor,
@@ -78,55 +78,70 @@ fn wallet(
 ) -> Result<StepResult, MigrationError> {
     let Some(backup) = w.state.backup.clone() else {
         return Ok(StepResult::skipped(
-            "No backup was made by tdekey at step 5 (the migration stopped before it, or the files were backed up on the database host): nothing to compare the wallet with.",
+            "No backup was made by tdekey at step 6 (the migration stopped before it, or the files were backed up on the database host): nothing to compare the wallet with.",
         ));
     };
     let reversed = w.state.rollback.as_ref().is_some_and(|r| r.reversed);
     let host = Host::of(&w.db, ctx.data);
-    if host == Host::Remote {
-        if confirmed {
-            return Ok(StepResult::done(vec![Check::new(
-                "The wallet files were compared with the backup on the database host",
-                true,
-                "confirmed by the person",
-            )]));
-        }
-        let mut todo = vec![format!(
-            "On the database host: sha256sum {}",
-            backup
-                .files
+    // Each file's SHA-256 now: read here, or pasted from the database host.
+    let now: Vec<(String, Option<String>)> = if host == Host::Remote {
+        use crate::migration::host_output::{parse_sums, sums_command};
+        let paths: Vec<String> = backup.files.iter().map(|(p, _, _)| p.clone()).collect();
+        let ask = |problem: Option<String>| {
+            let mut todo = vec![
+                "Run this on the database host and paste everything it prints:".to_owned(),
+                sums_command(&paths),
+            ];
+            if reversed {
+                todo.push("After the reverse migration the files differ from the backup: that is expected (the wallet holds the new master key), and they are not restored.".into());
+            }
+            StepResult::attention(
+                problem.unwrap_or_else(|| {
+                    "tdekey does not run on the database host: the wallet files are compared with the step-6 backup from there.".into()
+                }),
+                todo,
+                vec![Need::HostOutput],
+            )
+        };
+        let Some(text) = ctx.inputs.host_output.take() else {
+            return Ok(ask(None));
+        };
+        match parse_sums(&text) {
+            Ok(sums) => paths
                 .iter()
-                .map(|(p, _, _)| p.as_str())
-                .collect::<Vec<_>>()
-                .join(" ")
-        )];
-        todo.push(format!(
-            "Compare with the SHA-256 recorded at step 5: {}",
-            backup
-                .files
-                .iter()
-                .map(|(p, _, h)| format!("{p} {h}"))
-                .collect::<Vec<_>>()
-                .join("; ")
-        ));
-        if reversed {
-            todo.push("They differ after a reverse migration: that is expected (the wallet holds the new master key). Do not restore the backup over them.".into());
+                .map(|p| {
+                    let h = sums.iter().find(|(q, _)| q == p).map(|(_, h)| h.clone());
+                    (p.clone(), h)
+                })
+                .collect(),
+            Err(e) => return Ok(ask(Some(e.to_string()))),
         }
-        return Ok(StepResult::attention(
-            "tdekey does not run on the database host: compare the wallet files there, then confirm.",
-            todo,
-            vec![Need::Confirmation],
-        ));
-    }
+    } else {
+        backup
+            .files
+            .iter()
+            .map(|(p, _, _)| {
+                (
+                    p.clone(),
+                    std::fs::read(p)
+                        .ok()
+                        .map(|b| crate::databases::sha256_hex(&b)),
+                )
+            })
+            .collect()
+    };
     let changed: Vec<&(String, u64, String)> = backup
         .files
         .iter()
         .filter(|(p, _, h)| {
-            std::fs::read(p).map_or(true, |b| &crate::databases::sha256_hex(&b) != h)
+            now.iter()
+                .find(|(q, _)| q == p)
+                .and_then(|(_, x)| x.as_ref())
+                != Some(h)
         })
         .collect();
     let same = Check::new(
-        "The wallet files match their SHA-256 in the step-5 backup",
+        "The wallet files match their SHA-256 in the step-6 backup",
         changed.is_empty(),
         if changed.is_empty() {
             format!("{} files, unchanged", backup.files.len())
@@ -161,14 +176,32 @@ fn wallet(
             r.notes.push("Whether ewallet.p12 holds the current master key was not checked: tdekey cannot read the file here, or the wallet password was not given.".into());
         }
         r.notes.push(format!(
-            "The step-5 backup {} (SHA-256 {}) is kept: it holds the wallet as it was before the migration.",
+            "The step-6 backup {} (SHA-256 {}) is kept: it holds the wallet as it was before the migration.",
             backup.file, backup.sha256
         ));
         return Ok(r);
     }
+    if host == Host::Remote {
+        let mut r = StepResult::attention(
+            "The wallet files changed since the step-6 backup although the master key never left them: restore them on the database host from the copies made at step 6 (close the keystore first), then paste the SHA-256 again.",
+            changed
+                .iter()
+                .map(|(p, _, _)| {
+                    let name = p.rsplit('/').next().unwrap_or(p);
+                    format!(
+                        "cp -p {}/{name} {p}",
+                        backup.file.trim_end_matches(" on the database host")
+                    )
+                })
+                .collect(),
+            vec![Need::HostOutput],
+        );
+        r.checks = vec![same];
+        return Ok(r);
+    }
     if !confirmed {
         let mut r = StepResult::attention(
-            "The wallet files changed since the step-5 backup although the master key never left them. Restoring writes the backup's files over them (with their modes).",
+            "The wallet files changed since the step-6 backup although the master key never left them. Restoring writes the backup's files over them (with their modes).",
             vec![
                 format!(
                     "Files that will be overwritten: {}",
@@ -207,7 +240,7 @@ fn wallet(
         .map(|(p, _, _)| p.as_str())
         .collect();
     Ok(StepResult::from_checks(vec![Check::new(
-        "The wallet files were restored from the step-5 backup, byte for byte",
+        "The wallet files were restored from the step-6 backup, byte for byte",
         still.is_empty(),
         if still.is_empty() {
             format!(

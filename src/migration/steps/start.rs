@@ -1,4 +1,4 @@
-//! Steps 1 to 3: the database and the HSM, the CloudHSM client, Oracle's PKCS#11 library.
+//! Steps 1, 3 and 4: the database and the HSM, the CloudHSM client, Oracle's PKCS#11 library.
 
 use super::{
     Check, Context, MigrationError, Need, StepResult, Wizard, key_rows, keystore_configuration,
@@ -174,8 +174,37 @@ pub(super) fn hsm_client(
             module.display()
         )));
     }
-    // The CloudHSM client tdekey loaded is the one on this machine.
-    let c = host::cloudhsm_client(std::path::Path::new("/"));
+    let c = if Host::of(&w.db, ctx.data) == Host::Remote {
+        // Oracle uses the client on the database host: read it from there.
+        use crate::migration::host_output::{client_command, parse_client};
+        let ask = |problem: Option<String>| {
+            StepResult::attention(
+                problem.unwrap_or_else(|| {
+                    "tdekey does not run on the database host: Oracle uses the CloudHSM client there. Run the command there and paste its output.".into()
+                }),
+                vec![
+                    "Run this on the database host and paste everything it prints:".to_owned(),
+                    client_command(),
+                ],
+                vec![Need::HostOutput],
+            )
+        };
+        let Some(text) = ctx.inputs.host_output.take() else {
+            return Ok(ask(None));
+        };
+        match parse_client(&text) {
+            Ok(c) => host::CloudHsmClient {
+                configure: c.configure,
+                ca_cert: c.ca_cert,
+                servers: c.servers,
+                config: "/opt/cloudhsm/etc/cloudhsm-pkcs11.cfg on the database host".into(),
+            },
+            Err(e) => return Ok(ask(Some(e.to_string()))),
+        }
+    } else {
+        // The client tdekey loaded is the one on this machine, the database host.
+        host::cloudhsm_client(std::path::Path::new("/"))
+    };
     let user = w
         .state
         .hsm_user
@@ -230,6 +259,86 @@ pub(super) fn hsm_client(
     );
     r.checks = checks;
     Ok(r)
+}
+
+/// Step 4 on a host tdekey does not run on: the listing the person pastes from there.
+fn remote_library(
+    ctx: &mut Context<'_>,
+    module: &std::path::Path,
+    commands: Vec<String>,
+) -> StepResult {
+    use crate::migration::host_output::{library_command, parse_library};
+    let ask = |problem: Option<String>| {
+        let mut todo = vec![
+            "Run this on the database host (as the Oracle software owner, with ORACLE_HOME set) and paste everything it prints:".to_owned(),
+            library_command(),
+            "If it lists no library, or another vendor's, put this HSM's in place (remove any other vendor's directory under /opt/oracle/extapi/64/hsm/ first):".to_owned(),
+        ];
+        todo.extend(commands.iter().cloned());
+        StepResult::attention(
+            problem.unwrap_or_else(|| {
+                "tdekey does not run on the database host: run the command there and paste its output.".into()
+            }),
+            todo,
+            vec![Need::HostOutput],
+        )
+    };
+    let Some(text) = ctx.inputs.host_output.take() else {
+        return ask(None);
+    };
+    let listing = match parse_library(&text) {
+        Ok(l) => l,
+        Err(e) => return ask(Some(e.to_string())),
+    };
+    let libs: Vec<&(String, String, String)> = listing
+        .files
+        .iter()
+        .filter(|(_, _, p)| {
+            std::path::Path::new(p).file_name().is_some_and(|n| {
+                n.to_string_lossy().starts_with("lib") && n.to_string_lossy().contains(".so")
+            })
+        })
+        .collect();
+    let ours = std::fs::read(module)
+        .ok()
+        .map(|b| crate::databases::sha256_hex(&b));
+    let mut checks = vec![Check::new(
+        "Exactly one library under /opt/oracle/extapi/64/hsm/<vendor>/<version>/",
+        libs.len() == 1,
+        match libs.len() {
+            0 => "none: Oracle would answer ORA-28376 (cannot find PKCS11 library)".to_owned(),
+            _ => libs
+                .iter()
+                .map(|(_, _, p)| p.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+        },
+    )];
+    if let [(owner, sha, _)] = libs.as_slice() {
+        checks.push(Check::new(
+            "It is this HSM's library (the same bytes as the client library tdekey loads)",
+            ours.as_deref() == Some(sha.as_str()),
+            match &ours {
+                Some(o) if o == sha => format!("SHA-256 {sha}"),
+                Some(o) => format!(
+                    "SHA-256 {sha} on the database host, {o} for {} here: another vendor's or another version's library (accept with a reason if the versions differ on purpose)",
+                    module.display()
+                ),
+                None => format!("{} cannot be read here to compare", module.display()),
+            },
+        ));
+        checks.push(Check::new(
+            "Owned by the Oracle software owner",
+            listing.oracle_home_owner.as_deref() == Some(owner.as_str()),
+            match &listing.oracle_home_owner {
+                Some(h) => format!("the library {owner}, ORACLE_HOME {h}"),
+                None => {
+                    format!("the library {owner}; ORACLE_HOME was not set where the command ran")
+                }
+            },
+        ));
+    }
+    StepResult::from_checks(checks)
 }
 
 pub(super) fn oracle_library(
@@ -292,23 +401,7 @@ pub(super) fn oracle_library(
         )
     };
     if matches!(host, Host::Remote) {
-        if ctx.inputs.confirmed {
-            return Ok(StepResult::done(vec![Check::new(
-                "Exactly one library, this HSM's, under /opt/oracle/extapi/64/hsm/<vendor>/<version>/",
-                true,
-                "confirmed by the person on the database host",
-            )]));
-        }
-        let mut todo = vec![
-            "On the database host: ls -ln /opt/oracle/extapi/64/hsm/*/*/  and  sha256sum /opt/oracle/extapi/64/hsm/*/*/* <the HSM client's library, for CloudHSM /opt/cloudhsm/lib/libcloudhsm_pkcs11.so>".to_owned(),
-            "There must be exactly one library, this HSM's (the same SHA-256 as the client's), owned by the Oracle software owner. Remove any other vendor's directory under /opt/oracle/extapi/64/hsm/. If there is none:".to_owned(),
-        ];
-        todo.extend(commands);
-        return Ok(StepResult::attention(
-            "tdekey does not run on the database host: check the library there, then confirm.",
-            todo,
-            vec![Need::Confirmation],
-        ));
+        return Ok(remote_library(ctx, &module, commands));
     }
     let right = found.len() == 1 && same(&found).ok;
     if !right && simulated && ctx.inputs.apply_fix {

@@ -1,4 +1,4 @@
-//! Steps 4 and 5: where the keystore is (WALLET_ROOT, TDE_CONFIGURATION, sqlnet.ora, the files),
+//! Steps 5 and 6: where the keystore is (WALLET_ROOT, TDE_CONFIGURATION, sqlnet.ora, the files),
 //! and its backup.
 
 use super::{Check, Context, MigrationError, Need, StepResult, Wizard, parameter};
@@ -96,7 +96,7 @@ pub(super) fn wallet_config(
             }
         }
         None => notes.push(
-            "tdekey does not run on the database host: the keystore files are checked there (step 5 shows the commands).".into(),
+            "tdekey does not run on the database host: the keystore files are checked there (step 6 shows the commands).".into(),
         ),
     }
     w.state.wallet_root = Some(wallet_root);
@@ -177,6 +177,88 @@ fn auto_login(
     Ok(None)
 }
 
+/// Step 6 on a host tdekey does not run on: the person copies the keystore files there with
+/// the command shown and pastes the SHA-256 of the originals and the copies; tdekey checks that
+/// every original has a copy with the same bytes and records them (the rollback compares the
+/// wallet with them).
+fn remote_backup(w: &mut Wizard, ctx: &mut Context<'_>, wallet_root: &str) -> StepResult {
+    use crate::migration::host_output::{backup_command, parse_sums};
+    let tde = layout::under_root(wallet_root, layout::KEYSTORE_DIR);
+    let stamp = chrono::DateTime::from_timestamp_millis(crate::model::now_ms())
+        .unwrap_or_default()
+        .format("%Y%m%dT%H%M%SZ");
+    let dir = format!("/home/oracle/tde-backup-{stamp}");
+    let ask = |problem: Option<String>| {
+        StepResult::attention(
+            problem.unwrap_or_else(|| {
+                "tdekey does not run on the database host: back the keystore files up there with this command (as the Oracle software owner; change the directory if you like) and paste everything it prints.".into()
+            }),
+            vec![backup_command(&tde, &dir)],
+            vec![Need::HostOutput],
+        )
+    };
+    let Some(text) = ctx.inputs.host_output.take() else {
+        return ask(None);
+    };
+    let sums = match parse_sums(&text) {
+        Ok(s) => s,
+        Err(e) => return ask(Some(e.to_string())),
+    };
+    let prefix = format!("{tde}/");
+    let originals: Vec<&(String, String)> = sums
+        .iter()
+        .filter(|(p, _)| p.starts_with(&prefix))
+        .collect();
+    let copies: Vec<&(String, String)> = sums
+        .iter()
+        .filter(|(p, _)| !p.starts_with(&prefix))
+        .collect();
+    let name = |p: &str| p.rsplit('/').next().unwrap_or(p).to_owned();
+    let uncopied: Vec<String> = originals
+        .iter()
+        .filter(|(p, h)| !copies.iter().any(|(c, ch)| name(c) == name(p) && ch == h))
+        .map(|(p, _)| p.clone())
+        .collect();
+    let has_ewallet = originals
+        .iter()
+        .any(|(p, _)| p.ends_with(&format!("/{}", layout::EWALLET)));
+    let checks = vec![
+        Check::new(
+            "ewallet.p12 is among the files",
+            has_ewallet,
+            format!("{} keystore file(s) under {tde}", originals.len()),
+        ),
+        Check::new(
+            "Every keystore file has a copy with the same SHA-256",
+            has_ewallet && uncopied.is_empty(),
+            if uncopied.is_empty() {
+                format!("{} copies", copies.len())
+            } else {
+                format!("no identical copy of {}", uncopied.join(", "))
+            },
+        ),
+    ];
+    let r = StepResult::from_checks(checks);
+    if r.status == crate::migration::StepStatus::Done {
+        w.state.backup = Some(BackupRecord {
+            file: format!(
+                "{} on the database host",
+                copies
+                    .first()
+                    .and_then(|(p, _)| p.rsplit_once('/').map(|(d, _)| d.to_owned()))
+                    .unwrap_or(dir)
+            ),
+            sha256: String::new(),
+            encrypted: false,
+            files: originals
+                .iter()
+                .map(|(p, h)| (p.clone(), 0, h.clone()))
+                .collect(),
+        });
+    }
+    r
+}
+
 pub(super) fn backup(
     w: &mut Wizard,
     a: &mut Auditor,
@@ -188,30 +270,13 @@ pub(super) fn backup(
     };
     let host = Host::of(&w.db, ctx.data);
     let Some(root) = host.path(&wallet_root) else {
-        let tde = layout::under_root(&wallet_root, layout::KEYSTORE_DIR);
-        if ctx.inputs.confirmed {
-            return Ok(StepResult::done(vec![Check::new(
-                "The keystore files are backed up",
-                true,
-                "confirmed by the person on the database host",
-            )]));
-        }
-        return Ok(StepResult::attention(
-            "tdekey does not run on the database host: copy the keystore files somewhere safe there, note their SHA-256, then confirm.",
-            vec![
-                format!(
-                    "mkdir -p ~/tde-backup && cp -p {tde}/ewallet.p12 {tde}/cwallet.sso {tde}/ewallet_*.p12 ~/tde-backup/"
-                ),
-                "sha256sum ~/tde-backup/*".into(),
-            ],
-            vec![Need::Confirmation],
-        ));
+        return Ok(remote_backup(w, ctx, &wallet_root));
     };
     let files = match crate::databases::keystore_backup_files(&root) {
         Ok(f) => f,
         Err(e) => {
             return Ok(StepResult::failed(format!(
-                "{e} Check WALLET_ROOT (step 4)."
+                "{e} Check WALLET_ROOT (step 5)."
             )));
         }
     };
