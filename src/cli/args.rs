@@ -180,6 +180,16 @@ pub enum DbCommand {
         /// The HSM connection profile the keystore uses.
         #[arg(long, value_name = "NAME")]
         hsm_profile: Option<String>,
+        /// Rehearsal only: set its simulated database up on another vendor's HSM (the
+        /// migration wizard's path B): a password file keystore under WALLET_ROOT/tde with an
+        /// older key, TDE_CONFIGURATION=HSM, the master key on that HSM (simulated). The
+        /// wallet password comes from $TDEKEY_WALLET_PASSWORD, else a prompt.
+        #[arg(long, requires = "old_hsm_user")]
+        start_on_other_hsm: bool,
+        /// With --start-on-other-hsm: the other HSM's user, whose password comes from
+        /// $TDEKEY_OLD_HSM_PASSWORD, else a prompt (kept only as a verifier).
+        #[arg(long, value_name = "USER", requires = "start_on_other_hsm")]
+        old_hsm_user: Option<String>,
     },
     /// List the database profiles.
     List {

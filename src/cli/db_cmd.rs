@@ -39,6 +39,8 @@ pub(super) fn run(data: &DataDir, cmd: DbCommand) -> Result<ExitCode, CliError> 
             multitenant,
             rac,
             hsm_profile,
+            start_on_other_hsm,
+            old_hsm_user,
         } => {
             if name.trim().is_empty() {
                 return Err(CliError("Give the database profile a name.".into()));
@@ -64,8 +66,13 @@ pub(super) fn run(data: &DataDir, cmd: DbCommand) -> Result<ExitCode, CliError> 
                 rac,
                 hsm_profile,
             };
-            databases::save(&mut a, &d)?;
-            println!("Saved the database profile {:?}.", d.name);
+            match old_hsm_user.filter(|_| start_on_other_hsm) {
+                Some(user) => return add_on_other_hsm(&mut a, data, d, &user),
+                None => {
+                    databases::save(&mut a, &d)?;
+                    println!("Saved the database profile {:?}.", d.name);
+                }
+            }
         }
         DbCommand::List { json } => {
             let all = databases::list(&a)?;
@@ -111,6 +118,75 @@ pub(super) fn run(data: &DataDir, cmd: DbCommand) -> Result<ExitCode, CliError> 
             );
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `db add … --start-on-other-hsm`: the profile saved and its Rehearsal database set up on a
+/// simulated other vendor's HSM, connected to the HSM connection tdekey will migrate to (the
+/// profile's, else the default one).
+fn add_on_other_hsm(
+    a: &mut crate::audit::Auditor,
+    data: &DataDir,
+    mut d: DatabaseProfile,
+    user: &str,
+) -> Result<ExitCode, CliError> {
+    if d.connector != ConnectorKind::Rehearsal {
+        return Err(CliError(
+            "--start-on-other-hsm sets up a simulated database: use it with --connector rehearsal."
+                .into(),
+        ));
+    }
+    let target = session::Target::resolve(
+        a.store(),
+        &session::TargetSpec {
+            profile: d.hsm_profile.clone(),
+            ..session::TargetSpec::default()
+        },
+    )?;
+    d.hsm_profile = d
+        .hsm_profile
+        .or_else(|| target.profile.as_ref().map(|p| p.name.clone()));
+    d.wallet_root
+        .get_or_insert_with(|| crate::oracle::rehearsal::default_wallet_root(&d.name));
+    let pin_format = target
+        .profile
+        .as_ref()
+        .map_or(PinFormat::guess(&target.module), |p| p.pin_format);
+    let old_password = super::read_secret(
+        "TDEKEY_OLD_HSM_PASSWORD",
+        None,
+        "Password of the other HSM's user",
+        true,
+    )?;
+    let wallet_password =
+        super::read_secret("TDEKEY_WALLET_PASSWORD", None, "Wallet password", true)?;
+    let library = session::with_connection(a, &target.module, "cli", |a, hsm| {
+        let reach = Reach {
+            hsm: Some(hsm),
+            pin_format,
+            token: Some(target.selector.clone()),
+            ..Reach::new(data)
+        };
+        Ok::<_, CliError>(databases::start_on_other_hsm(
+            reach,
+            a,
+            &d,
+            user,
+            &old_password,
+            &wallet_password,
+        )?)
+    })?;
+    println!(
+        "Saved the database profile {:?} and set up its Rehearsal database on a simulated other vendor's HSM (user {user}): its master key is there, TDE_CONFIGURATION=HSM, the HSM keystore is open, and the file keystore under {}/tde keeps the older key.",
+        d.name,
+        d.wallet_root.as_deref().unwrap_or("")
+    );
+    println!("The other vendor's PKCS#11 library: {}", library.display());
+    println!(
+        "Migrate it to {}: tdekey migrate run {:?} --old-hsm-user {user}",
+        d.hsm_profile.as_deref().unwrap_or("the HSM"),
+        d.name
+    );
     Ok(ExitCode::SUCCESS)
 }
 

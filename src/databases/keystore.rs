@@ -20,6 +20,10 @@ impl HsmKeystore for Hsm {
         self.token().map(|t| t.label.clone())
     }
 
+    fn module_path(&self) -> Option<&std::path::Path> {
+        Some(Hsm::module_path(self))
+    }
+
     fn logged_in(&self) -> bool {
         Hsm::logged_in(self)
     }

@@ -2,10 +2,10 @@
 //! SET KEY and USE KEY.
 
 use super::state::{KeyRecord, Ks, now_ms};
-use super::{APPLICATION, HsmKeystore, Rehearsal};
+use super::{HsmKeystore, Rehearsal};
 use crate::oracle::OracleError;
 use crate::secret::Secret;
-use crate::tde::labels::{MasterKeyId, format_key_id, key_metadata_label};
+use crate::tde::labels::{MasterKeyId, format_key_id};
 use crate::tde::ora;
 use crate::tde::request::{KEYSTORE_ALTERED, Reply};
 use crate::tde::sql::{Credential, Options};
@@ -51,10 +51,9 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
                         }
                     }
                     Credential::ExternalStore => {
-                        if !self.state.seps.as_ref().is_some_and(|s| s.valid) {
-                            return Ok(ora::FAILED_TO_OPEN.reply());
+                        if let Some(err) = self.external_store()? {
+                            return Ok(err);
                         }
-                        self.check_token()?;
                     }
                     Credential::Password(_) => return Ok(ora::MISMATCH.reply()),
                 }
@@ -130,25 +129,22 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
                     return Ok(err);
                 }
             }
-            Credential::ExternalStore if self.state.seps.as_ref().is_some_and(|s| s.valid) => {
-                self.check_token()?;
+            Credential::ExternalStore => {
+                if let Some(err) = self.external_store()? {
+                    return Ok(err);
+                }
             }
-            _ => return Ok(ora::FAILED_TO_OPEN.reply()),
+            Credential::Password(_) => return Ok(ora::FAILED_TO_OPEN.reply()),
         }
         let label = id.hsm_label();
-        if self.hsm.count_label(&label)? == 0 {
+        if !self.hsm_holds(&label)? {
             self.notes.push(format!(
-                "The token holds no key labelled {label}: generate it first, or check the id."
+                "The HSM holds no key labelled {label}: generate it first, or check the id."
             ));
             return Ok(ora::KEY_NOT_FOUND.reply());
         }
         let key_id = format_key_id(0x06, id);
-        let km = key_metadata_label(&key_id);
-        if self.hsm.count_label(&km)? == 0 {
-            self.hsm
-                .create_data_object(&km, APPLICATION, key_id.as_bytes())?;
-            self.created.push(km);
-        }
+        self.ensure_key_metadata(&key_id)?;
         self.ensure_marker()?;
         let con = self.state.containers[0].con_id;
         let now = now_ms();
@@ -253,6 +249,20 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
         }
         if let Some(err) = self.hsm_login(user, hsm_password)? {
             return Ok(err);
+        }
+        // The current key must be on the HSM the library reaches (a database on another
+        // vendor's HSM whose library was already replaced cannot find it).
+        let reached = self.reached();
+        if !self
+            .state
+            .current_key(con)
+            .is_some_and(|k| self.key_reachable(k, &reached))
+        {
+            self.notes.push(
+                "The current master key is not on the HSM Oracle's PKCS#11 library reaches now: put back the library of the HSM that holds it."
+                    .into(),
+            );
+            return Ok(ora::KEY_NOT_FOUND.reply());
         }
         self.backup_file(None)?;
         for i in 0..self.state.containers.len() {

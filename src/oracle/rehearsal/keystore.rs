@@ -1,5 +1,6 @@
 //! Parameters, restarts, creating, opening and closing keystores, backups and auto-login.
 
+use super::other_hsm::Reached;
 use super::state::{FileKeystore, Ks, Seps, make_verifier, now_ms, verify};
 use super::{HsmKeystore, Rehearsal};
 use crate::oracle::OracleError;
@@ -100,15 +101,10 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
                 Ok(Reply::done(KEYSTORE_ALTERED))
             }
             Credential::ExternalStore if ks.contains(&Ks::Hsm) => {
-                let Some(seps) = self.state.seps.clone() else {
-                    self.notes.push("WALLET_ROOT/tde_seps holds no HSM_PASSWORD secret: add it first (ADD SECRET … FOR CLIENT 'HSM_PASSWORD').".into());
-                    return Ok(ora::FAILED_TO_OPEN.reply());
-                };
-                if !seps.valid {
-                    return Ok(ora::FAILED_TO_OPEN.then(ora::HSM_PIN_INCORRECT));
+                if let Some(err) = self.external_store()? {
+                    return Ok(err);
                 }
-                self.check_token()?;
-                if !self.hsm.logged_in() {
+                if self.reached() == Reached::Token && !self.hsm.logged_in() {
                     return Err(OracleError::Rehearsal(
                         "the rehearsal keeps no HSM password, so EXTERNAL STORE uses tdekey's own HSM login: log in on the HSM screen first.".into(),
                     ));
@@ -230,6 +226,7 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
         // Oracle stores the secret without checking it; the rehearsal checks it now so that
         // a later EXTERNAL STORE open fails the way Oracle's would.
         let valid = self.hsm_login(user, password)?.is_none();
+        let on_other_hsm = self.reached() == Reached::Other;
         if !valid {
             self.notes.push(
                 "The stored HSM password does not log in: opening with EXTERNAL STORE will fail."
@@ -241,6 +238,7 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
             local,
             user: user.to_owned(),
             valid: valid && dir.trim_end_matches('/') == expected,
+            on_other_hsm,
         });
         Ok(Reply::done(KEYSTORE_ALTERED))
     }

@@ -14,21 +14,34 @@
 //! data directory (`rehearsal/<name>.json`, mode 0600) so a rehearsal survives a restart of
 //! tdekey. It holds no secret: the file keystore's password is kept as an Argon2id verifier.
 //!
+//! A database can also start on another vendor's HSM ([`create_other_hsm`]), simulated in the
+//! state; then, as with Oracle, the PKCS#11 library on its simulated host decides which HSM
+//! the HSM keystore reaches (`other_hsm.rs`).
+//!
 //! Where Oracle's exact behaviour is not documented the choice is marked (unverified) below.
 //!
 //! Its parts: `state.rs` (the simulated database and its file), `token.rs` (the HSM keystore),
 //! `keystore.rs` (parameters, restarts, opening and closing, backups, auto-login),
-//! `keys.rs` (migrate, reverse migrate, SET KEY, USE KEY) and `views.rs` (what the V$ views
-//! and SHOW PARAMETER show). Every Oracle string it answers with comes from `tde/`.
+//! `keys.rs` (migrate, reverse migrate, SET KEY, USE KEY), `views.rs` (what the V$ views
+//! and SHOW PARAMETER show), `files.rs` (the keystore files on the simulated host) and
+//! `other_hsm.rs` (another vendor's HSM, and which HSM the library points to). Every Oracle
+//! string it answers with comes from `tde/`.
 
 mod files;
 mod keys;
 mod keystore;
+mod other_hsm;
 mod state;
+#[cfg(test)]
+mod tests;
 mod token;
 mod views;
 
 pub use files::WalletWriter;
+pub use other_hsm::{
+    OTHER_VENDOR, create_other_hsm, default_wallet_root, oracle_libraries, other_hsm_seed_requests,
+    other_vendor_library,
+};
 pub use token::{HsmKeystore, LoginRefused};
 
 use super::{Answer, Connector, OracleError};
@@ -37,7 +50,7 @@ use crate::secret::Secret;
 use crate::tde::ora;
 use crate::tde::request::{INSTANCE_STARTED, KEYSTORE_ALTERED, Reply, Request, SYSTEM_ALTERED};
 use crate::tde::sql::{Credential, Options};
-use state::{STATE_FORMAT, State};
+use state::State;
 use std::path::{Path, PathBuf};
 
 /// What the rehearsal calls itself everywhere it appears.
@@ -140,33 +153,7 @@ impl<'h, K: HsmKeystore + ?Sized> Rehearsal<'h, K> {
                 "the rehearsal simulates a non-CDB or a CDB in united mode; isolated PDB keystores are not simulated. Set the profile's multitenant option to one of those.".into(),
             ));
         }
-        let state = match std::fs::read(path) {
-            Ok(bytes) => {
-                let s: State = serde_json::from_slice(&bytes).map_err(|e| {
-                    OracleError::Rehearsal(format!(
-                        "the rehearsal state {} is not readable ({e}). Move it away to start the rehearsal afresh.",
-                        path.display()
-                    ))
-                })?;
-                if s.format != STATE_FORMAT {
-                    return Err(OracleError::Rehearsal(format!(
-                        "the rehearsal state {} has format {}, this tdekey reads format {STATE_FORMAT}.",
-                        path.display(),
-                        s.format
-                    )));
-                }
-                s
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                State::fresh(database, multitenant)
-            }
-            Err(e) => {
-                return Err(OracleError::Rehearsal(format!(
-                    "the rehearsal state {} could not be read: {e}.",
-                    path.display()
-                )));
-            }
-        };
+        let state = state::load(path, database, multitenant)?;
         Ok(Self {
             path: path.to_path_buf(),
             state,
@@ -193,22 +180,7 @@ impl<'h, K: HsmKeystore + ?Sized> Rehearsal<'h, K> {
 
 impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
     fn save(&self) -> Result<(), OracleError> {
-        use std::io::Write;
-        let dir = self.path.parent().unwrap_or(Path::new("."));
-        let fail = |e: std::io::Error| {
-            OracleError::Rehearsal(format!(
-                "the rehearsal state could not be written to {}: {e}.",
-                self.path.display()
-            ))
-        };
-        crate::paths::create_private_dir(dir).map_err(fail)?;
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
-        let json = serde_json::to_vec_pretty(&self.state)
-            .map_err(|e| OracleError::Rehearsal(format!("the state could not be encoded: {e}.")))?;
-        tmp.write_all(&json).map_err(fail)?;
-        tmp.as_file().sync_all().map_err(fail)?;
-        tmp.persist(&self.path).map_err(|e| fail(e.error))?;
-        Ok(())
+        state::write(&self.path, &self.state)
     }
 
     /// Makes a demo database ready for a migration: WALLET_ROOT set (restarted), a password

@@ -1,14 +1,16 @@
-//! The simulated database: its parameters, containers, file keystore, HSM_PASSWORD secret and
-//! master keys, kept as JSON in the data directory (no secret: the keystore password is an
-//! Argon2id verifier).
+//! The simulated database: its parameters, containers, file keystore, HSM_PASSWORD secret,
+//! master keys and, for a database that started on another vendor's HSM, that HSM; kept as
+//! JSON in the data directory (no secret: the keystore password and the other HSM's password
+//! are Argon2id verifiers).
 
 use crate::model::Multitenant;
 use crate::oracle::OracleError;
 use crate::secret::Secret;
 use crate::tde::layout;
 use serde::{Deserialize, Serialize};
+use std::path::Path;
 
-pub(super) const STATE_FORMAT: u32 = 1;
+const STATE_FORMAT: u32 = 1;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub(super) enum Ks {
@@ -50,6 +52,10 @@ pub(super) struct Seps {
     /// Whether the stored HSM password logged in when it was added (Oracle only finds out when
     /// it opens the HSM with EXTERNAL STORE).
     pub(super) valid: bool,
+    /// It was checked against the simulated other vendor's HSM (not tdekey's token). Absent
+    /// from older state files: false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(super) on_other_hsm: bool,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -79,6 +85,27 @@ pub(super) struct State {
     pub(super) keys: Vec<KeyRecord>,
     /// The token the rehearsal's HSM keys live on, fixed at first use.
     pub(super) hsm_token: Option<String>,
+    /// The other vendor's HSM the database started on (simulated: its keys are never on
+    /// tdekey's token). Absent from older state files and from every database that did not
+    /// start there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) other_hsm: Option<OtherHsm>,
+}
+
+/// A simulated HSM of another vendor: its user, the Argon2id verifier of that user's
+/// password (never the password), and what Oracle made there. Oracle reaches it while that
+/// vendor's PKCS#11 library is the one under `/opt/oracle/extapi/64/hsm/` on the host.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct OtherHsm {
+    /// The `<vendor>` directory of its library under extapi/64/hsm/.
+    pub(super) vendor: String,
+    pub(super) user: String,
+    /// Argon2id PHC string of the user's password.
+    pub(super) verifier: String,
+    /// The labels of the master keys Oracle generated there (`ORACLE.TDE.HSM.MK.06…`).
+    pub(super) keys: Vec<String>,
+    /// The labels of the data objects Oracle wrote there (key metadata, the marker).
+    pub(super) objects: Vec<String>,
 }
 
 impl State {
@@ -103,6 +130,7 @@ impl State {
             seps: None,
             keys: Vec::new(),
             hsm_token: None,
+            other_hsm: None,
         }
     }
 
@@ -166,6 +194,60 @@ impl Container {
             hsm_open: false,
         }
     }
+}
+
+/// The state in `path`, or a fresh one when there is none. A state file written before a field
+/// was added loads with that field's default.
+pub(super) fn load(
+    path: &Path,
+    database: &str,
+    multitenant: Multitenant,
+) -> Result<State, OracleError> {
+    match std::fs::read(path) {
+        Ok(bytes) => {
+            let s: State = serde_json::from_slice(&bytes).map_err(|e| {
+                OracleError::Rehearsal(format!(
+                    "the rehearsal state {} is not readable ({e}). Move it away to start the rehearsal afresh.",
+                    path.display()
+                ))
+            })?;
+            if s.format != STATE_FORMAT {
+                return Err(OracleError::Rehearsal(format!(
+                    "the rehearsal state {} has format {}, this tdekey reads format {STATE_FORMAT}.",
+                    path.display(),
+                    s.format
+                )));
+            }
+            Ok(s)
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            Ok(State::fresh(database, multitenant))
+        }
+        Err(e) => Err(OracleError::Rehearsal(format!(
+            "the rehearsal state {} could not be read: {e}.",
+            path.display()
+        ))),
+    }
+}
+
+/// Writes `state` to `path` atomically, in a private directory.
+pub(super) fn write(path: &Path, state: &State) -> Result<(), OracleError> {
+    use std::io::Write;
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let fail = |e: std::io::Error| {
+        OracleError::Rehearsal(format!(
+            "the rehearsal state could not be written to {}: {e}.",
+            path.display()
+        ))
+    };
+    crate::paths::create_private_dir(dir).map_err(fail)?;
+    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
+    let json = serde_json::to_vec_pretty(state)
+        .map_err(|e| OracleError::Rehearsal(format!("the state could not be encoded: {e}.")))?;
+    tmp.write_all(&json).map_err(fail)?;
+    tmp.as_file().sync_all().map_err(fail)?;
+    tmp.persist(path).map_err(|e| fail(e.error))?;
+    Ok(())
 }
 
 /// An Oracle DB_NAME for a profile name: its last word of at most 8 letters and digits, else

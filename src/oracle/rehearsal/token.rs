@@ -1,6 +1,8 @@
 //! The HSM side of a rehearsal: its keystore is a real token, reached through [`HsmKeystore`]
-//! (implemented for the HSM adapter in the workflow layer).
+//! (implemented for the HSM adapter in the workflow layer), or, for a database that started on
+//! another vendor's HSM, whichever HSM the library on its host points to (`other_hsm.rs`).
 
+use super::other_hsm::Reached;
 use super::{APPLICATION, Rehearsal};
 use crate::model::PinFormat;
 use crate::oracle::OracleError;
@@ -14,6 +16,9 @@ use crate::tde::request::Reply;
 pub trait HsmKeystore {
     /// The label of the token a session is open on.
     fn token_label(&self) -> Option<String>;
+    /// The PKCS#11 module (library file) the session was loaded from: a host whose Oracle
+    /// library is a byte-for-byte copy of it reaches this token.
+    fn module_path(&self) -> Option<&std::path::Path>;
     fn logged_in(&self) -> bool;
     /// Checks an HSM password the way a database would when a statement carries it.
     fn check_login(
@@ -48,13 +53,20 @@ pub enum LoginRefused {
 }
 
 impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
-    /// Checks an HSM password against the token. `Ok(None)`: accepted.
+    /// Checks an HSM password against the HSM the keystore reaches (the token, or the other
+    /// vendor's). `Ok(None)`: accepted; `Ok(Some(answer))`: Oracle's refusal.
     pub(super) fn hsm_login(
         &mut self,
         user: &str,
         password: &Secret,
     ) -> Result<Option<Reply>, OracleError> {
-        self.check_token()?;
+        let reached = self.reached();
+        if let Some(refused) = self.reach(&reached)? {
+            return Ok(Some(refused));
+        }
+        if reached == Reached::Other {
+            return Ok(self.other_login(user, password));
+        }
         match self.hsm.check_login(user, password, self.pin_format) {
             Ok(()) => Ok(None),
             Err(LoginRefused::Wrong(e)) => {
@@ -65,6 +77,56 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
             Err(LoginRefused::Locked) => Ok(Some(ora::FAILED_TO_OPEN.then(ora::HSM_PIN_LOCKED))),
             Err(LoginRefused::Fault(e)) => Err(e),
         }
+    }
+
+    /// The HSM reached with the HSM_PASSWORD secret (`IDENTIFIED BY EXTERNAL STORE`): `Ok(None)`
+    /// when the secret is there, logged in when it was added, and was added for the HSM the
+    /// library points to now; else Oracle's refusal.
+    pub(super) fn external_store(&mut self) -> Result<Option<Reply>, OracleError> {
+        let Some(seps) = self.state.seps.clone() else {
+            self.notes.push("WALLET_ROOT/tde_seps holds no HSM_PASSWORD secret: add it first (ADD SECRET … FOR CLIENT 'HSM_PASSWORD').".into());
+            return Ok(Some(ora::FAILED_TO_OPEN.reply()));
+        };
+        if !seps.valid {
+            return Ok(Some(ora::FAILED_TO_OPEN.then(ora::HSM_PIN_INCORRECT)));
+        }
+        let reached = self.reached();
+        if let Some(refused) = self.reach(&reached)? {
+            return Ok(Some(refused));
+        }
+        if seps.on_other_hsm != (reached == Reached::Other) {
+            self.notes.push(
+                "The HSM_PASSWORD secret was added for another HSM than the one Oracle's library reaches now: add it again for this one.".into(),
+            );
+            return Ok(Some(ora::FAILED_TO_OPEN.then(ora::HSM_PIN_INCORRECT)));
+        }
+        Ok(None)
+    }
+
+    /// The key-metadata object of an HSM master key, on the HSM the keystore reaches.
+    pub(super) fn ensure_key_metadata(&mut self, key_id: &str) -> Result<(), OracleError> {
+        let km = key_metadata_label(key_id);
+        if self.hsm_holds(&km)? {
+            return Ok(());
+        }
+        if self.reached() == Reached::Other {
+            if let Some(o) = &mut self.state.other_hsm {
+                o.objects.push(km);
+            }
+            return Ok(());
+        }
+        self.hsm
+            .create_data_object(&km, APPLICATION, key_id.as_bytes())?;
+        self.created.push(km);
+        Ok(())
+    }
+
+    /// Whether the HSM the keystore reaches holds an object labelled `label`.
+    pub(super) fn hsm_holds(&self, label: &str) -> Result<bool, OracleError> {
+        if self.reached() == Reached::Other {
+            return Ok(self.other_holds(label));
+        }
+        Ok(self.hsm.count_label(label)? > 0)
     }
 
     /// The rehearsal's HSM keys stay on one token.
@@ -87,6 +149,10 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
     }
 
     pub(super) fn ensure_marker(&mut self) -> Result<(), OracleError> {
+        if self.reached() == Reached::Other {
+            self.other_marker();
+            return Ok(());
+        }
         if self.hsm.count_label(SUPPORTED_IDEN)? == 0 {
             self.hsm
                 .create_data_object(SUPPORTED_IDEN, APPLICATION, b"tdekey rehearsal")?;
@@ -95,8 +161,12 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
         Ok(())
     }
 
-    /// Generates an HSM master key as Oracle would, with its key-metadata object.
+    /// Generates an HSM master key as Oracle would, with its key-metadata object, on the HSM
+    /// the keystore reaches.
     pub(super) fn new_hsm_key(&mut self) -> Result<String, OracleError> {
+        if self.reached() == Reached::Other {
+            return Ok(self.other_new_key());
+        }
         let id = self.hsm.generate_master_key()?;
         self.created.push(id.hsm_label());
         let key_id = format_key_id(0x06, &id);

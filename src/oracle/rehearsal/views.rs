@@ -1,6 +1,7 @@
 //! What the simulated database shows: V$ENCRYPTION_WALLET, V$ENCRYPTION_KEYS and SHOW
 //! PARAMETER, built with the typed rows of `tde::views`.
 
+use super::other_hsm::Reached;
 use super::state::{KeyRecord, Ks};
 use super::{HsmKeystore, Rehearsal};
 use crate::tde::output::Row;
@@ -25,10 +26,18 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
                 }
             }
         }
-        if ks.contains(&Ks::Hsm)
-            && self.state.seps.as_ref().is_some_and(|s| s.valid)
-            && self.hsm.logged_in()
-        {
+        // An HSM keystore opens with its HSM_PASSWORD secret when that secret was added for the
+        // HSM the library reaches (tdekey's token: through tdekey's own login).
+        let reached = self.reached();
+        let secret_fits = |seps: &super::state::Seps| {
+            seps.valid
+                && match reached {
+                    Reached::Token => !seps.on_other_hsm && self.hsm.logged_in(),
+                    Reached::Other => seps.on_other_hsm,
+                    Reached::Missing(_) | Reached::Foreign(_) => false,
+                }
+        };
+        if ks.contains(&Ks::Hsm) && self.state.seps.as_ref().is_some_and(secret_fits) {
             for c in &mut self.state.containers {
                 c.hsm_open = true;
             }
@@ -40,6 +49,7 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
             FullyBackedUp, KeystoreMode, WalletOrder, WalletRow, WalletStatus, WalletType, WrlType,
         };
         self.auto_open();
+        let reached = self.reached();
         let st = &self.state;
         let ks = st.keystores();
         let mut rows = Vec::new();
@@ -113,7 +123,9 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
                     Ks::Hsm => {
                         let (status, wallet_type) = if !c.hsm_open {
                             (WalletStatus::Closed, WalletType::Unknown)
-                        } else if current.is_some_and(|k| k.keystore == Ks::Hsm) {
+                        } else if current.is_some_and(|k| {
+                            k.keystore == Ks::Hsm && self.key_reachable(k, &reached)
+                        }) {
                             (WalletStatus::Open, WalletType::Hsm)
                         } else {
                             (WalletStatus::OpenNoMasterKey, WalletType::Hsm)
@@ -145,6 +157,7 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
     pub(super) fn key_rows(&self) -> Vec<Row> {
         use crate::tde::views::{KeyOrigin, KeyPdb, KeyRow, KeystoreType};
         let st = &self.state;
+        let reached = self.reached();
         let dbid = {
             use sha2::Digest;
             let h = sha2::Sha256::digest(st.database.as_bytes());
@@ -165,7 +178,7 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
                     c.con_id == k.con_id
                         && match k.keystore {
                             Ks::File => c.file_open.is_some(),
-                            Ks::Hsm => c.hsm_open,
+                            Ks::Hsm => c.hsm_open && self.key_reachable(k, &reached),
                         }
                 })
             })
