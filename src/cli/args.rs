@@ -77,7 +77,7 @@ pub enum MigrateCommand {
     },
     /// Roll the migration back to the file wallet (from step 6 on, or after it finished): the
     /// reverse migration if the master key moved, TDE_CONFIGURATION back, the wallet checked
-    /// against the step-5 backup. Stops where a person must act; run it again to go on.
+    /// against the step-6 backup. Stops where a person must act; run it again to go on.
     Rollback {
         name: String,
         /// Why (at least a sentence; audited, and in the report). Needed to start it.

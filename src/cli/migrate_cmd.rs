@@ -61,7 +61,7 @@ fn print_plan(s: &MigrationState) {
     println!("Migration of {}", s.database);
     for r in &s.steps {
         println!(
-            "{:>3}. {:<30} {}",
+            "{:>3}. {:<38} {}",
             r.step.number(),
             r.step.title(),
             mark(r.status)
@@ -79,7 +79,7 @@ fn print_plan(s: &MigrationState) {
         println!("Rollback ({})", r.reason);
         for rec in &r.steps {
             println!(
-                "  R{}. {:<29} {}",
+                "  R{}. {:<37} {}",
                 rec.step.number(),
                 rec.step.title(),
                 mark(rec.status)

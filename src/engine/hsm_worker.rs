@@ -138,9 +138,11 @@ impl Parts<'_> {
         };
         let progress = match rollback {
             None => crate::migration::next(a, &mut ctx, &database)?,
-            Some(reason) => {
-                crate::migration::rollback_next(a, &mut ctx, &database, reason.as_deref())?
-            }
+            // The rollback goes on through the steps that settle by themselves (skipped ones,
+            // ones with nothing to do) and stops where a person must act, as on the command line.
+            Some(reason) => crate::migration::rollback(a, &mut ctx, &database, reason.as_deref())?
+                .pop()
+                .ok_or_else(|| Failure::new("The rollback ran no step.".to_owned()))?,
         };
         let state = crate::migration::status(a, &database)?;
         Ok(Event::Migration {

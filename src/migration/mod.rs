@@ -103,7 +103,7 @@ pub struct Inputs {
 }
 
 /// What a step needs before it can go on.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, serde::Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum Need {
     HsmPassword,
@@ -152,6 +152,48 @@ pub struct Progress {
     /// Oracle refused a statement of this step (an ORA- answer).
     pub refused: bool,
     pub finished: bool,
+}
+
+impl MigrationState {
+    /// What the last run of the current step (of the rollback while there is one) found, as
+    /// it was saved: what a window opened later shows and offers, without running it again.
+    pub fn last_progress(&self) -> Option<Progress> {
+        fn of<S>(r: &StepRecord<S>, title: &str) -> Option<Progress> {
+            (r.attempts > 0).then(|| Progress {
+                database: String::new(),
+                step: StepId::Done,
+                back: None,
+                status: r.status,
+                message: r
+                    .reason
+                    .clone()
+                    .unwrap_or_else(|| format!("{title}: {}.", r.status.as_str())),
+                todo: r.todo.clone(),
+                needs: r.needs.clone(),
+                checks: r.checks.clone(),
+                notes: r.notes.clone(),
+                refused: false,
+                finished: false,
+            })
+        }
+        let mut p = match &self.rollback {
+            Some(rb) => {
+                let b = rb.current()?;
+                let mut p = of(rb.step(b)?, b.title())?;
+                p.step = rb.from.unwrap_or(StepId::Done);
+                p.back = Some(b);
+                p
+            }
+            None => {
+                let s = self.current()?;
+                let mut p = of(self.step(s)?, s.title())?;
+                p.step = s;
+                p
+            }
+        };
+        p.database = self.database.clone();
+        Some(p)
+    }
 }
 
 /// The plan of a database's migration and each step's state (none when never started).
@@ -226,4 +268,44 @@ pub fn override_step(
     reason: &str,
 ) -> Result<Progress, MigrationError> {
     wizard::Wizard::resume(a, database)?.override_current(a, reason)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_window_opened_later_sees_what_the_current_step_waits_for() {
+        let mut m = MigrationState::new("ORCL", 1);
+        assert!(m.last_progress().is_none(), "nothing ran yet");
+        for s in &mut m.steps {
+            if s.step.number() < StepId::HsmFile.number() {
+                s.status = StepStatus::Done;
+            }
+        }
+        let rec = m.step_mut(StepId::HsmFile).unwrap();
+        rec.status = StepStatus::NeedsAttention;
+        rec.attempts = 1;
+        rec.reason = Some("Restart the database".into());
+        rec.needs = vec![Need::Confirmation];
+        rec.todo = vec!["SHUTDOWN IMMEDIATE".into()];
+        let p = m.last_progress().unwrap();
+        assert_eq!((p.step, p.back), (StepId::HsmFile, None));
+        assert_eq!(p.needs, [Need::Confirmation]);
+        assert_eq!(p.message, "Restart the database");
+        assert_eq!(p.database, "ORCL");
+
+        m.rollback = Some(Rollback::new("a reason", Some(StepId::HsmFile), 2));
+        assert!(
+            m.last_progress().is_none(),
+            "the rollback's first step never ran"
+        );
+        let r = m.rollback.as_mut().unwrap();
+        r.steps[0].attempts = 1;
+        r.steps[0].status = StepStatus::NeedsAttention;
+        r.steps[0].needs = vec![Need::Confirmation];
+        let p = m.last_progress().unwrap();
+        assert_eq!(p.back, Some(BackStep::FileFirst));
+        assert_eq!(p.needs, [Need::Confirmation]);
+    }
 }

@@ -87,6 +87,9 @@ pub struct StepRecord<S = StepId> {
     /// What a person must do, with the exact commands.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub todo: Vec<String>,
+    /// What the step waits for (a confirmation, a password, a paste).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub needs: Vec<super::Need>,
     #[serde(default)]
     pub checks: Vec<Check>,
     #[serde(default)]
@@ -106,6 +109,7 @@ impl<S> StepRecord<S> {
             status: StepStatus::NotStarted,
             reason: None,
             todo: Vec::new(),
+            needs: Vec::new(),
             checks: Vec::new(),
             sent: Vec::new(),
             notes: Vec::new(),

@@ -38,6 +38,7 @@ fn settle<S>(rec: &mut StepRecord<S>, r: &StepResult) {
     rec.status = r.status;
     rec.reason = r.reason.clone();
     rec.todo = r.todo.clone();
+    rec.needs = r.needs.clone();
     if !r.checks.is_empty() {
         rec.checks = r.checks.clone();
     }

@@ -55,6 +55,14 @@ impl MigrationTabState {
         }
         self.error = None;
         self.state = state;
+        // Opened on a migration run elsewhere (or before the window closed): show what its
+        // current step found and offer what it waits for.
+        let progress = progress.or_else(|| {
+            self.progress
+                .is_none()
+                .then(|| self.state.as_ref().and_then(MigrationState::last_progress))
+                .flatten()
+        });
         if progress.is_some() {
             let moved = |p: &Option<Progress>| p.as_ref().map(|p| (p.step, p.back));
             if moved(&self.progress) != moved(&progress) {
@@ -220,11 +228,11 @@ fn start_rollback_ui(
         .id_salt("migration_rollback")
         .show(ui, |ui| {
             ui.label(format!(
-                "Brings the master key back to the file wallet: {}. Each step is checked like a forward step; the master key made on the HSM is never deleted.",
+                "Brings the master key back to the file wallet: {}. Each step is checked like a forward step; no master key on the HSM is ever deleted.",
                 if migrate_may_have_run {
                     "TDE_CONFIGURATION FILE|HSM and a restart, the reverse migration (the wallet and HSM passwords), TDE_CONFIGURATION back and a restart"
                 } else {
-                    "the master key never left the wallet, so TDE_CONFIGURATION goes back (with a restart) and the wallet is compared with the step-5 backup"
+                    "the master key never left the wallet, so TDE_CONFIGURATION goes back (with a restart) and the wallet is compared with the step-6 backup"
                 }
             ));
             super::labelled_edit(
@@ -259,7 +267,11 @@ fn rollback_ui(
     queue: &mut Vec<Command>,
 ) {
     if let Some(r) = st.state.as_ref().and_then(|s| s.rollback.as_ref()) {
-        ui.label(RichText::new("Rolling back").strong().color(WAIT));
+        let (title, color) = match back {
+            Some(_) => ("Rolling back", WAIT),
+            None => ("Rolled back", OK),
+        };
+        ui.label(RichText::new(title).strong().color(color));
         ui.label(format!("Reason: {}", r.reason));
     }
     let Some(step) = back else {
@@ -274,6 +286,19 @@ fn rollback_ui(
             }
         }
         report_ui(ui, st, db, queue, idle);
+        ui.add_space(6.0);
+        if ui
+            .add_enabled(can_run, egui::Button::new("Start a new migration"))
+            .on_hover_text("A new plan from step 1; this one stays in the history and its report")
+            .clicked()
+        {
+            queue.push(Command::Hsm(HsmCommand::MigrationStep {
+                database: db.name.clone(),
+                inputs: Box::new(st.inputs(false, false)),
+                db_password: None,
+                pin_format: hsm_profile.map_or(PinFormat::Plain, |p| p.pin_format),
+            }));
+        }
         return;
     };
     ui.label(RichText::new(format!("R{}. {}", step.number(), step.title())).strong());
@@ -291,7 +316,7 @@ fn rollback_ui(
     let progress = progress.filter(|p| p.back == Some(step));
     if let Some(p) = &progress {
         ui.colored_label(status_color(p.status), &p.message);
-        checks_ui(ui, &p.checks);
+        checks_ui(ui, &p.checks, p.status == StepStatus::NeedsAttention);
         for n in &p.notes {
             ui.label(format!("Note: {n}"));
         }
@@ -307,12 +332,17 @@ fn rollback_ui(
         .num_columns(2)
         .spacing([10.0, 6.0])
         .show(ui, |ui| {
-            if step == BackStep::Reverse || needs.contains(&Need::HsmPassword) {
+            let moved = st
+                .state
+                .as_ref()
+                .is_some_and(MigrationState::migrate_may_have_run);
+            if (step == BackStep::Reverse && moved) || needs.contains(&Need::HsmPassword) {
                 let l = ui.label("HSM password");
                 password_ui(ui, l.id, id("hsm_pw"), &mut st.hsm_password);
                 ui.end_row();
             }
-            if matches!(step, BackStep::Reverse | BackStep::FileOnly)
+            if (step == BackStep::Reverse && moved)
+                || step == BackStep::FileOnly
                 || needs.contains(&Need::WalletPassword)
             {
                 let l = ui.label("Wallet password");
@@ -434,7 +464,7 @@ fn step_ui(
         .id_salt("migration_last_step")
         .show(ui, |ui| {
             ui.label(&last.message);
-            checks_ui(ui, &last.checks);
+            checks_ui(ui, &last.checks, false);
             for n in &last.notes {
                 ui.label(format!("Note: {n}"));
             }
@@ -444,7 +474,7 @@ fn step_ui(
     let progress = st.progress.as_ref().filter(|p| p.step == step).cloned();
     if let Some(p) = &progress {
         ui.colored_label(status_color(p.status), &p.message);
-        checks_ui(ui, &p.checks);
+        checks_ui(ui, &p.checks, p.status == StepStatus::NeedsAttention);
         for n in &p.notes {
             ui.label(format!("Note: {n}"));
         }
@@ -471,16 +501,20 @@ fn step_ui(
                 password_ui(ui, l.id, id("hsm_pw"), &mut st.hsm_password);
                 ui.end_row();
             }
-            if matches!(
-                step,
-                StepId::FileOpen | StepId::Migrate | StepId::FromOtherHsm
-            ) || needs.contains(&Need::WalletPassword)
+            let path_b = step == StepId::FromOtherHsm
+                && st
+                    .state
+                    .as_ref()
+                    .is_some_and(|s| s.path == Some(crate::migration::Path::OtherHsm));
+            if matches!(step, StepId::FileOpen | StepId::Migrate)
+                || path_b
+                || needs.contains(&Need::WalletPassword)
             {
                 let l = ui.label("Wallet password");
                 password_ui(ui, l.id, id("wallet_pw"), &mut st.wallet_password);
                 ui.end_row();
             }
-            if step == StepId::FromOtherHsm || needs.contains(&Need::OldHsmCredential) {
+            if path_b || needs.contains(&Need::OldHsmCredential) {
                 super::labelled_edit(
                     ui,
                     "Other HSM's user",
@@ -614,11 +648,14 @@ fn host_output_ui(ui: &mut egui::Ui, st: &mut MigrationTabState) {
     .labelled_by(l.id);
 }
 
-fn checks_ui(ui: &mut egui::Ui, checks: &[crate::migration::Check]) {
+/// The checks of a step; while the step waits for a person, a check that has not passed yet
+/// says "not yet" rather than "FAILED".
+fn checks_ui(ui: &mut egui::Ui, checks: &[crate::migration::Check], waiting: bool) {
     for c in checks {
         let (mark, color) = match (c.ok, &c.overridden) {
             (true, _) => ("passed", OK),
             (false, Some(_)) => ("accepted", WAIT),
+            (false, None) if waiting => ("not yet", WAIT),
             (false, None) => ("FAILED", BAD),
         };
         ui.horizontal_wrapped(|ui| {
