@@ -889,6 +889,11 @@ fn the_migration_wizard_runs_to_the_end_in_the_window() {
             StepId::Backup => type_into(&mut h, "Backup passphrase", passphrase),
             StepId::FileOpen => type_into(&mut h, "Wallet password", "demo-wallet-1234"),
             StepId::Migrate => {
+                assert!(
+                    h.query_by_label_contains("MIGRATE USING \"<hidden>\"")
+                        .is_some(),
+                    "the statement is shown before it runs, secrets hidden"
+                );
                 type_into(&mut h, "HSM password", DEMO_USER_PIN);
                 type_into(&mut h, "Wallet password", "demo-wallet-1234");
             }

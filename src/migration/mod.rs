@@ -12,12 +12,14 @@
 mod host;
 mod host_output;
 mod plan;
+mod preview;
 mod report;
 mod state;
 mod steps;
 mod wizard;
 
 pub use plan::{BackStep, StepId};
+pub use preview::{back_statements, statements};
 pub use report::{Report, report};
 pub use state::{Check, MigrationState, Path, Rollback, StepRecord, StepStatus};
 

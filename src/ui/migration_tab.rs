@@ -303,6 +303,9 @@ fn rollback_ui(
     };
     ui.label(RichText::new(format!("R{}. {}", step.number(), step.title())).strong());
     ui.label(step.about());
+    if let Some(state) = &st.state {
+        statements_ui(ui, &crate::migration::back_statements(state, db, step));
+    }
     ui.add_space(4.0);
     let progress = st.progress.as_ref().filter(|p| p.back.is_some()).cloned();
     if let Some(last) = progress.as_ref().filter(|p| p.back != Some(step)) {
@@ -452,6 +455,10 @@ fn step_ui(
     };
     ui.label(RichText::new(format!("Step {}. {}", step.number(), step.title())).strong());
     ui.label(step.about());
+    statements_ui(
+        ui,
+        &crate::migration::statements(st.state.as_ref(), db, step, Some(st.tag.as_str())),
+    );
     ui.add_space(4.0);
     // What the step run last found, when the wizard has moved on from it.
     if let Some(last) = st.progress.as_ref().filter(|p| p.step != step) {
@@ -632,6 +639,17 @@ fn step_ui(
     if st.state.is_some() {
         ui.separator();
         report_ui(ui, st, db, queue, idle);
+    }
+}
+
+/// What a step may send, secrets hidden.
+fn statements_ui(ui: &mut egui::Ui, statements: &[String]) {
+    if statements.is_empty() {
+        return;
+    }
+    ui.label("What it may send (secrets hidden):");
+    for s in statements {
+        ui.label(RichText::new(s).monospace());
     }
 }
 

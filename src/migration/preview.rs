@@ -1,0 +1,154 @@
+//! What a step may send, with its secrets hidden: shown before the person runs it. The
+//! statements are built by the same `Request`s the steps send, with placeholders for the
+//! secrets (which `Statement::display` hides anyway).
+
+use super::{BackStep, MigrationState, StepId};
+use crate::model::{DatabaseProfile, Multitenant};
+use crate::secret::Secret;
+use crate::tde::layout;
+use crate::tde::request::Request;
+use crate::tde::sql::{Credential, Options};
+
+fn hidden() -> Secret {
+    Secret::from("placeholder")
+}
+
+fn render(requests: Vec<Request>) -> Vec<String> {
+    requests
+        .iter()
+        .filter_map(|r| r.statement().ok().map(|s| s.display))
+        .collect()
+}
+
+fn set(value: &str, db: &DatabaseProfile) -> Request {
+    Request::SetTdeConfiguration {
+        value: value.into(),
+        all_instances: db.rac,
+    }
+}
+
+fn open_file(db: &DatabaseProfile) -> Request {
+    Request::OpenKeystore {
+        credential: Credential::Password(hidden()),
+        all_containers: db.multitenant != Multitenant::NonCdb,
+    }
+}
+
+fn reverse(user: &str) -> Request {
+    Request::ReverseMigrate {
+        wallet_password: hidden(),
+        hsm_user: user.into(),
+        hsm_password: hidden(),
+    }
+}
+
+/// The statements a step of the plan may send (none for steps that only read or check).
+pub fn statements(
+    state: Option<&MigrationState>,
+    db: &DatabaseProfile,
+    step: StepId,
+    tag: Option<&str>,
+) -> Vec<String> {
+    let user = state
+        .and_then(|s| s.hsm_user.clone())
+        .unwrap_or_else(|| "<crypto user>".into());
+    render(match step {
+        StepId::FromOtherHsm => vec![
+            set("FILE|HSM", db),
+            reverse("<other HSM user>"),
+            set("FILE", db),
+            open_file(db),
+        ],
+        StepId::HsmFile => vec![set("HSM|FILE", db)],
+        StepId::FileOpen => vec![open_file(db)],
+        StepId::Migrate => vec![Request::Migrate {
+            hsm_user: user,
+            hsm_password: hidden(),
+            wallet_password: hidden(),
+            options: Options {
+                backup: Some(Some(
+                    tag.filter(|t| !t.trim().is_empty())
+                        .unwrap_or("tdekey_pre_hsm")
+                        .to_owned(),
+                )),
+                all_containers: db.multitenant != Multitenant::NonCdb,
+            },
+        }],
+        StepId::AutoLogin => vec![Request::AddHsmSecret {
+            hsm_user: user,
+            hsm_password: hidden(),
+            seps_dir: state
+                .and_then(|s| s.wallet_root.as_deref())
+                .map_or("<WALLET_ROOT>/tde_seps".into(), |r| {
+                    layout::under_root(r, layout::SEPS_DIR)
+                }),
+            local: false,
+        }],
+        _ => Vec::new(),
+    })
+}
+
+/// The statements a step of the rollback may send.
+pub fn back_statements(
+    state: &MigrationState,
+    db: &DatabaseProfile,
+    step: BackStep,
+) -> Vec<String> {
+    let user = state
+        .hsm_user
+        .clone()
+        .unwrap_or_else(|| "<crypto user>".into());
+    let before = match state.configuration_before.as_deref() {
+        Some(c) if !c.is_empty() && !c.contains("HSM") => c.to_owned(),
+        _ => "FILE".to_owned(),
+    };
+    render(match step {
+        BackStep::FileFirst => vec![set("FILE|HSM", db)],
+        BackStep::Reverse => vec![reverse(&user)],
+        BackStep::FileOnly => vec![set(&before, db), open_file(db)],
+        BackStep::Wallet | BackStep::Closed => Vec::new(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{ConnectorKind, DbAuth};
+
+    #[test]
+    fn previews_hide_every_secret_and_follow_the_profile() {
+        let db = DatabaseProfile {
+            id: None,
+            name: "FIN".into(),
+            connector: ConnectorKind::Manual,
+            oracle_home: None,
+            oracle_sid: None,
+            connect_string: None,
+            auth: DbAuth::Os,
+            wallet_root: None,
+            multitenant: Multitenant::CdbUnited,
+            rac: true,
+            hsm_profile: None,
+        };
+        let mut m = MigrationState::new("FIN", 1);
+        m.hsm_user = Some("cu_oracle".into());
+        let migrate = statements(Some(&m), &db, StepId::Migrate, Some("pre_hsm"));
+        assert_eq!(
+            migrate,
+            [
+                r#"ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY "<hidden>" MIGRATE USING "<hidden>" WITH BACKUP USING 'pre_hsm' CONTAINER = ALL;"#
+            ]
+        );
+        let hsm_file = statements(Some(&m), &db, StepId::HsmFile, None);
+        assert!(hsm_file[0].contains("HSM|FILE") && hsm_file[0].contains("SID='*'"));
+        assert!(statements(None, &db, StepId::Verify, None).is_empty());
+        let back = back_statements(&m, &db, BackStep::Reverse);
+        assert!(
+            back[0].contains("REVERSE MIGRATE USING \"<hidden>\""),
+            "{back:?}"
+        );
+        for s in migrate.iter().chain(&back) {
+            assert!(!s.contains("placeholder"));
+        }
+    }
+}
