@@ -6,13 +6,8 @@
 mod common;
 
 use common::{Env, contains, run};
-use tdekey::hsm::Hsm;
-use tdekey::hsm::demo::{
-    DEMO_DATABASE_NAME, DEMO_TOKEN_LABEL, DEMO_USER_PIN, DEMO_WALLET_PASSWORD,
-};
-use tdekey::model::{PinFormat, TokenSelector};
+use tdekey::hsm::demo::{DEMO_DATABASE_NAME, DEMO_USER_PIN, DEMO_WALLET_PASSWORD};
 use tdekey::secret::Secret;
-use tdekey::tde::labels::MASTER_KEY_PREFIX;
 
 const PASSPHRASE: &str = "a long backup passphrase 7";
 
@@ -42,60 +37,10 @@ fn migrate(env: &Env, args: &[&str], wallet_pw: &str) -> (i32, String, String) {
     })
 }
 
-/// The master keys on the demo token: (label, sensitive, extractable), by label (the token
-/// lists objects in no fixed order).
-fn master_keys(env: &Env) -> Vec<(String, Option<bool>, Option<bool>)> {
-    let mut hsm = Hsm::load(&env.module).unwrap();
-    hsm.open(&TokenSelector::Label(DEMO_TOKEN_LABEL.into()))
-        .unwrap();
-    hsm.login("", &Secret::from(DEMO_USER_PIN), PinFormat::Plain)
-        .unwrap();
-    let mut keys: Vec<_> = hsm
-        .inventory(&mut |_, _| {})
-        .unwrap()
-        .into_iter()
-        .filter(|o| o.label.starts_with(MASTER_KEY_PREFIX))
-        .map(|o| (o.label, o.flags.sensitive, o.flags.extractable))
-        .collect();
-    keys.sort();
-    hsm.close().unwrap();
-    keys
-}
-
-fn status_json(env: &Env) -> serde_json::Value {
-    let (code, out, err) = run({
-        let mut c = env.tdekey();
-        c.args(["migrate", "status", DEMO_DATABASE_NAME, "--json"]);
-        c
-    });
-    assert_eq!(code, 0, "{err}");
-    serde_json::from_str(&out).unwrap()
-}
-
-fn step_status(v: &serde_json::Value, step: &str) -> String {
-    v["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["step"] == step)
-        .map(|s| s["status"].as_str().unwrap().to_owned())
-        .unwrap()
-}
-
-fn audit_intact(env: &Env) {
-    let (code, out, err) = run({
-        let mut c = env.tdekey();
-        c.args(["audit", "verify"]);
-        c
-    });
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("chain intact"), "{out}");
-}
-
 /// Runs `migrate next` until the current step is `step` (or the run stops elsewhere).
 fn next_until(env: &Env, step: &str) {
     for _ in 0..20 {
-        let v = status_json(env);
+        let v = common::migration_status(env, DEMO_DATABASE_NAME);
         let current = v["steps"].as_array().and_then(|steps| {
             steps
                 .iter()
@@ -114,7 +59,7 @@ fn next_until(env: &Env, step: &str) {
 #[test]
 fn the_rehearsal_demo_migrates_end_to_end_and_reports_without_secrets() {
     let env = demo();
-    let before = master_keys(&env);
+    let before = common::demo_master_keys(&env);
     let (code, out, err) = migrate(&env, &["run", "--yes"], DEMO_WALLET_PASSWORD);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("is finished"), "{out}");
@@ -123,15 +68,15 @@ fn the_rehearsal_demo_migrates_end_to_end_and_reports_without_secrets() {
     }
 
     // Exactly one new master key, sensitive and never extractable.
-    let after = master_keys(&env);
+    let after = common::demo_master_keys(&env);
     let new: Vec<_> = after.iter().filter(|k| !before.contains(k)).collect();
     assert_eq!(new.len(), 1, "{after:?}");
     assert_eq!((new[0].1, new[0].2), (Some(true), Some(false)));
-    let v = status_json(&env);
+    let v = common::migration_status(&env, DEMO_DATABASE_NAME);
     assert_eq!(v["new_key"], new[0].0.as_str());
     assert!(v["finished_ms"].is_number());
-    assert_eq!(step_status(&v, "hsm-client"), "skipped");
-    assert_eq!(step_status(&v, "verify"), "done");
+    assert_eq!(common::step_status(&v, "hsm-client"), "skipped");
+    assert_eq!(common::step_status(&v, "verify"), "done");
     assert_eq!(v["backup"]["files"].as_array().unwrap().len(), 2);
 
     // The report: every step, the statements with secrets hidden.
@@ -159,7 +104,7 @@ fn the_rehearsal_demo_migrates_end_to_end_and_reports_without_secrets() {
     assert_eq!(r["migration"]["steps"].as_array().unwrap().len(), 12);
     assert!(r["audit_first_seq"].as_i64().unwrap() < r["audit_last_seq"].as_i64().unwrap());
 
-    audit_intact(&env);
+    common::audit_intact(&env);
     // No secret in any file tdekey wrote: the database, the rehearsal, the backup, the reports.
     let mut bytes = env.all_bytes_except_tokens();
     bytes.extend(std::fs::read(&html).unwrap());
@@ -170,7 +115,7 @@ fn the_rehearsal_demo_migrates_end_to_end_and_reports_without_secrets() {
     // A second run has nothing left to do and makes no key.
     let (code, out, _) = migrate(&env, &["run", "--yes"], DEMO_WALLET_PASSWORD);
     assert_eq!(code, 0, "{out}");
-    assert_eq!(master_keys(&env).len(), after.len());
+    assert_eq!(common::demo_master_keys(&env).len(), after.len());
 }
 
 /// Marks the migrate step as sent but never answered, as a crash between sending the
@@ -208,18 +153,24 @@ fn a_migrate_whose_answer_was_never_seen_is_read_again_before_anything_is_sent()
     // It did not run: the database and the token show no migration, so it is sent now.
     let env = demo();
     next_until(&env, "migrate");
-    let before = master_keys(&env);
+    let before = common::demo_master_keys(&env);
     leave_migrate_in_flight(&env);
-    assert_eq!(step_status(&status_json(&env), "migrate"), "not-started");
+    assert_eq!(
+        common::step_status(
+            &common::migration_status(&env, DEMO_DATABASE_NAME),
+            "migrate"
+        ),
+        "not-started"
+    );
     let (code, out, err) = migrate(&env, &["run", "--yes"], DEMO_WALLET_PASSWORD);
     assert_eq!(code, 0, "{out}{err}");
-    assert_eq!(master_keys(&env).len(), before.len() + 1);
+    assert_eq!(common::demo_master_keys(&env).len(), before.len() + 1);
 
     // It did run (the statement went through the console while the wizard was gone): the
     // wizard sees it on both sides and does not send it again.
     let env = demo();
     next_until(&env, "migrate");
-    let before = master_keys(&env);
+    let before = common::demo_master_keys(&env);
     let (code, out, err) = run({
         let mut c = env.tdekey();
         c.args(["migrate", "next", DEMO_DATABASE_NAME, "--yes"])
@@ -229,7 +180,7 @@ fn a_migrate_whose_answer_was_never_seen_is_read_again_before_anything_is_sent()
     });
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("Step 9/12"), "{out}");
-    assert_eq!(master_keys(&env).len(), before.len() + 1);
+    assert_eq!(common::demo_master_keys(&env).len(), before.len() + 1);
     leave_migrate_in_flight(&env);
     let c = rusqlite::Connection::open(env.data.database()).unwrap();
     c.execute_batch(
@@ -240,14 +191,18 @@ fn a_migrate_whose_answer_was_never_seen_is_read_again_before_anything_is_sent()
     let (code, out, err) = migrate(&env, &["run", "--yes"], DEMO_WALLET_PASSWORD);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("had run: it is not sent again"), "{out}");
-    assert_eq!(master_keys(&env).len(), before.len() + 1, "no second key");
-    audit_intact(&env);
+    assert_eq!(
+        common::demo_master_keys(&env).len(),
+        before.len() + 1,
+        "no second key"
+    );
+    common::audit_intact(&env);
 }
 
 #[test]
 fn runs_killed_at_any_moment_resume_to_exactly_one_new_key() {
     let env = demo();
-    let before = master_keys(&env);
+    let before = common::demo_master_keys(&env);
     let mut killed = 0;
     // SoftHSM2's file store is not crash-safe: a SIGKILL while it rewrites its token.object
     // (it truncates, then writes) leaves the file empty and the token gone from its slot, which
@@ -282,30 +237,30 @@ fn runs_killed_at_any_moment_resume_to_exactly_one_new_key() {
     }
     let (code, out, err) = migrate(&env, &["run", "--yes"], DEMO_WALLET_PASSWORD);
     assert_eq!(code, 0, "{out}{err}");
-    let v = status_json(&env);
+    let v = common::migration_status(&env, DEMO_DATABASE_NAME);
     assert!(v["finished_ms"].is_number(), "{v}");
-    let after = master_keys(&env);
+    let after = common::demo_master_keys(&env);
     assert_eq!(
         after.len(),
         before.len() + 1,
         "killed {killed} times: {after:?}"
     );
-    audit_intact(&env);
+    common::audit_intact(&env);
 }
 
 #[test]
 fn a_wrong_wallet_password_at_the_migration_creates_nothing_and_a_retry_works() {
     let env = demo();
     next_until(&env, "migrate");
-    let before = master_keys(&env);
+    let before = common::demo_master_keys(&env);
     let (code, out, _) = migrate(&env, &["next"], "not-the-wallet-password");
     assert_eq!(code, 3, "Oracle refused: {out}");
     assert!(out.contains("ORA-28353"), "{out}");
     assert!(out.contains("Nothing was created on the HSM"), "{out}");
-    assert_eq!(master_keys(&env), before);
+    assert_eq!(common::demo_master_keys(&env), before);
     let (code, out, err) = migrate(&env, &["run", "--yes"], DEMO_WALLET_PASSWORD);
     assert_eq!(code, 0, "{out}{err}");
-    assert_eq!(master_keys(&env).len(), before.len() + 1);
+    assert_eq!(common::demo_master_keys(&env).len(), before.len() + 1);
 }
 
 #[test]
@@ -313,7 +268,10 @@ fn a_failed_verification_stops_until_a_person_accepts_it_with_a_reason() {
     let env = demo();
     next_until(&env, "verify");
     // As if the new key were not on the token: the snapshot already lists it.
-    let labels: Vec<String> = master_keys(&env).into_iter().map(|k| k.0).collect();
+    let labels: Vec<String> = common::demo_master_keys(&env)
+        .into_iter()
+        .map(|k| k.0)
+        .collect();
     let c = rusqlite::Connection::open(env.data.database()).unwrap();
     c.execute(
         "UPDATE migrations SET state = json_set(state, '$.snapshot', json(?1)) WHERE status = 'active'",
@@ -353,7 +311,13 @@ fn a_failed_verification_stops_until_a_person_accepts_it_with_a_reason() {
         c
     });
     assert_eq!(code, 0, "{out}{err}");
-    assert_eq!(step_status(&status_json(&env), "verify"), "done");
+    assert_eq!(
+        common::step_status(
+            &common::migration_status(&env, DEMO_DATABASE_NAME),
+            "verify"
+        ),
+        "done"
+    );
     let (_, out, _) = run({
         let mut c = env.tdekey();
         c.args(["audit", "list", "--action", "migration.override", "--json"]);
@@ -417,14 +381,17 @@ fn a_finished_migration_rolls_back_to_the_file_wallet_and_keeps_the_hsm_key() {
     let env = demo();
     let (code, out, err) = migrate(&env, &["run", "--yes"], DEMO_WALLET_PASSWORD);
     assert_eq!(code, 0, "{out}{err}");
-    let keys = master_keys(&env);
-    let new_key = status_json(&env)["new_key"].as_str().unwrap().to_owned();
+    let keys = common::demo_master_keys(&env);
+    let new_key = common::migration_status(&env, DEMO_DATABASE_NAME)["new_key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
 
     // Without a reason it does not start.
     let (code, _, err) = migrate(&env, &["rollback", "--yes"], DEMO_WALLET_PASSWORD);
     assert_eq!(code, 1);
     assert!(err.contains("Write why"), "{err}");
-    assert!(status_json(&env)["rollback"].is_null());
+    assert!(common::migration_status(&env, DEMO_DATABASE_NAME)["rollback"].is_null());
 
     let reason = "The application team did not sign off the change.";
     let (code, out, err) = migrate(
@@ -438,7 +405,7 @@ fn a_finished_migration_rolls_back_to_the_file_wallet_and_keeps_the_hsm_key() {
         out.contains("Oracle reverse-migrated the master key"),
         "{out}"
     );
-    let v = status_json(&env);
+    let v = common::migration_status(&env, DEMO_DATABASE_NAME);
     for s in ["file-first", "reverse", "file-only", "wallet", "closed"] {
         assert_eq!(rollback_status(&v, s), "done", "{s}: {v}");
     }
@@ -452,7 +419,7 @@ fn a_finished_migration_rolls_back_to_the_file_wallet_and_keeps_the_hsm_key() {
     );
 
     // The HSM key is still there: tdekey never deletes a master key.
-    assert_eq!(master_keys(&env), keys);
+    assert_eq!(common::demo_master_keys(&env), keys);
     assert!(keys.iter().any(|(l, _, _)| *l == new_key));
 
     // The database shows the file keystore only, and its current key in the software keystore.
@@ -506,21 +473,21 @@ fn a_finished_migration_rolls_back_to_the_file_wallet_and_keeps_the_hsm_key() {
     for secret in [DEMO_USER_PIN, DEMO_WALLET_PASSWORD, PASSPHRASE] {
         assert!(!contains(&all, secret), "{secret} reached a file");
     }
-    audit_intact(&env);
+    common::audit_intact(&env);
 
     // A new migration can start after it.
     let (code, out, err) = migrate(&env, &["run", "--yes"], DEMO_WALLET_PASSWORD);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("is finished"), "{out}");
-    assert_eq!(master_keys(&env).len(), keys.len() + 1);
+    assert_eq!(common::demo_master_keys(&env).len(), keys.len() + 1);
 }
 
 #[test]
 fn a_rollback_before_the_migrate_restores_a_changed_wallet_byte_for_byte() {
     let env = demo();
     next_until(&env, "migrate");
-    let before = master_keys(&env);
-    let v = status_json(&env);
+    let before = common::demo_master_keys(&env);
+    let v = common::migration_status(&env, DEMO_DATABASE_NAME);
     let files: Vec<(String, String)> = v["backup"]["files"]
         .as_array()
         .unwrap()
@@ -552,17 +519,21 @@ fn a_rollback_before_the_migrate_restores_a_changed_wallet_byte_for_byte() {
         DEMO_WALLET_PASSWORD,
     );
     assert_eq!(code, 0, "{out}{err}");
-    let v = status_json(&env);
+    let v = common::migration_status(&env, DEMO_DATABASE_NAME);
     assert_eq!(rollback_status(&v, "file-first"), "skipped");
     assert_eq!(rollback_status(&v, "reverse"), "skipped");
     assert_eq!(rollback_status(&v, "file-only"), "done");
     assert_eq!(rollback_status(&v, "wallet"), "done");
     assert!(out.contains("restored from the step-6 backup"), "{out}");
     assert_eq!(std::fs::read(&ewallet).unwrap(), original, "byte for byte");
-    assert_eq!(master_keys(&env), before, "no key made, none deleted");
+    assert_eq!(
+        common::demo_master_keys(&env),
+        before,
+        "no key made, none deleted"
+    );
     let restored = audit_actions(&env, "wallet.restore");
     assert!(restored.contains("success"), "{restored}");
-    audit_intact(&env);
+    common::audit_intact(&env);
 }
 
 #[test]
@@ -588,12 +559,15 @@ fn a_rollback_waits_for_each_restart_on_a_real_database_flow() {
     );
     assert!(out.contains("tdekey migrate rollback"), "{out}");
     assert_eq!(
-        rollback_status(&status_json(&env), "file-first"),
+        rollback_status(
+            &common::migration_status(&env, DEMO_DATABASE_NAME),
+            "file-first"
+        ),
         "needs-attention"
     );
     let (code, out, err) = migrate(&env, &["rollback", "--confirm"], DEMO_WALLET_PASSWORD);
     assert_eq!(code, 0, "{out}{err}");
-    let v = status_json(&env);
+    let v = common::migration_status(&env, DEMO_DATABASE_NAME);
     assert_eq!(rollback_status(&v, "file-first"), "done", "{out}");
     assert_eq!(rollback_status(&v, "reverse"), "done", "{out}");
     assert_eq!(rollback_status(&v, "file-only"), "needs-attention", "{out}");
@@ -632,7 +606,13 @@ fn a_stale_auto_login_wallet_fails_the_wallet_check_until_it_matches_again() {
     );
     assert!(out.contains("FAIL"), "{out}");
     assert!(out.contains("auto-login"), "its kind is named: {out}");
-    assert_eq!(step_status(&status_json(&env), "wallet-config"), "failed");
+    assert_eq!(
+        common::step_status(
+            &common::migration_status(&env, DEMO_DATABASE_NAME),
+            "wallet-config"
+        ),
+        "failed"
+    );
 
     let fresh = write_sso(
         &ewallet,
@@ -645,7 +625,10 @@ fn a_stale_auto_login_wallet_fails_the_wallet_check_until_it_matches_again() {
     let (code, out, err) = migrate(&env, &["next"], DEMO_WALLET_PASSWORD);
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(
-        step_status(&status_json(&env), "wallet-config"),
+        common::step_status(
+            &common::migration_status(&env, DEMO_DATABASE_NAME),
+            "wallet-config"
+        ),
         "done",
         "{out}"
     );
@@ -687,7 +670,7 @@ fn isolated_pdb_keystores_are_refused_with_a_sentence_before_anything_is_sent() 
         });
         serde_json::from_str(&out).unwrap()
     };
-    assert_eq!(step_status(&v, "choose"), "failed");
+    assert_eq!(common::step_status(&v, "choose"), "failed");
     assert!(
         v["steps"]
             .as_array()
@@ -722,7 +705,13 @@ fn hsm_file_not_in_effect_after_the_restart_fails_the_step_until_it_is() {
         out.contains("HSM|FILE is not in effect after the restart"),
         "{out}"
     );
-    assert_eq!(step_status(&status_json(&env), "hsm-file"), "failed");
+    assert_eq!(
+        common::step_status(
+            &common::migration_status(&env, DEMO_DATABASE_NAME),
+            "hsm-file"
+        ),
+        "failed"
+    );
     // Run again: the parameter is set again, and the next restart puts it in effect.
     let (code, out, err) = migrate(&env, &["run", "--yes"], DEMO_WALLET_PASSWORD);
     assert_eq!(code, 0, "{out}{err}");
@@ -741,8 +730,8 @@ fn a_backup_that_cannot_be_written_stops_the_step_and_changes_nothing() {
     let (code, out, err) = migrate(&env, &["next"], DEMO_WALLET_PASSWORD);
     assert_eq!(code, 1, "{out}{err}");
     assert!(out.contains("could not be written"), "{out}");
-    let v = status_json(&env);
-    assert_eq!(step_status(&v, "backup"), "failed");
+    let v = common::migration_status(&env, DEMO_DATABASE_NAME);
+    assert_eq!(common::step_status(&v, "backup"), "failed");
     assert!(v["backup"].is_null());
     let failed = audit_actions(&env, "wallet.backup");
     assert!(failed.contains("failure"), "{failed}");
@@ -794,7 +783,7 @@ fn a_manual_paste_that_answers_another_statement_is_refused_and_nothing_is_taken
         c
     });
     let v: serde_json::Value = serde_json::from_str(&status).unwrap();
-    assert_eq!(step_status(&v, "choose"), "failed");
+    assert_eq!(common::step_status(&v, "choose"), "failed");
     assert!(
         v["path"].is_null(),
         "nothing was concluded from the paste: {v}"

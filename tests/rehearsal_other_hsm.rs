@@ -45,25 +45,6 @@ fn on_other_hsm() -> Env {
     env
 }
 
-/// The master keys on the demo token: (label, sensitive, extractable), by label.
-fn master_keys(env: &Env) -> Vec<(String, Option<bool>, Option<bool>)> {
-    let mut hsm = Hsm::load(&env.module).unwrap();
-    hsm.open(&TokenSelector::Label(DEMO_TOKEN_LABEL.into()))
-        .unwrap();
-    hsm.login("", &Secret::from(DEMO_USER_PIN), PinFormat::Plain)
-        .unwrap();
-    let mut keys: Vec<_> = hsm
-        .inventory(&mut |_, _| {})
-        .unwrap()
-        .into_iter()
-        .filter(|o| o.label.starts_with(MASTER_KEY_PREFIX))
-        .map(|o| (o.label, o.flags.sensitive, o.flags.extractable))
-        .collect();
-    keys.sort();
-    hsm.close().unwrap();
-    keys
-}
-
 fn query(env: &Env, what: &str) -> (i32, serde_json::Value) {
     let (code, out, err) = run({
         let mut c = env.tdekey();
@@ -120,16 +101,6 @@ fn audit(env: &Env, action: &str) -> String {
     out
 }
 
-fn audit_intact(env: &Env) {
-    let (code, out, err) = run({
-        let mut c = env.tdekey();
-        c.args(["audit", "verify"]);
-        c
-    });
-    assert_eq!(code, 0, "{out}{err}");
-    assert!(out.contains("chain intact"), "{out}");
-}
-
 /// `tdekey migrate <args> NAME` with the secrets in the environment.
 fn migrate(env: &Env, args: &[&str], old_pw: &str) -> (i32, String, String) {
     run({
@@ -145,26 +116,6 @@ fn migrate(env: &Env, args: &[&str], old_pw: &str) -> (i32, String, String) {
             .env("TDEKEY_OLD_HSM_PASSWORD", old_pw);
         c
     })
-}
-
-fn status_json(env: &Env) -> serde_json::Value {
-    let (code, out, err) = run({
-        let mut c = env.tdekey();
-        c.args(["migrate", "status", NAME, "--json"]);
-        c
-    });
-    assert_eq!(code, 0, "{err}");
-    serde_json::from_str(&out).unwrap()
-}
-
-fn step_status(v: &serde_json::Value, step: &str) -> String {
-    v["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["step"] == step)
-        .map(|s| s["status"].as_str().unwrap().to_owned())
-        .unwrap()
 }
 
 /// The labels of the master keys the simulated other HSM holds.
@@ -190,7 +141,7 @@ fn a_database_starts_on_the_other_hsm_with_its_key_off_the_token() {
         label.starts_with(&format!("{MASTER_KEY_PREFIX}06")),
         "{label}"
     );
-    let token = master_keys(&env);
+    let token = common::demo_master_keys(&env);
     assert!(
         token.iter().all(|k| k.0 != label),
         "{label} is on the token"
@@ -248,7 +199,7 @@ fn a_database_starts_on_the_other_hsm_with_its_key_off_the_token() {
     );
     assert!(statements.contains("<hidden>"), "{statements}");
     assert!(!audit(&env, "key.generate").contains(&label));
-    audit_intact(&env);
+    common::audit_intact(&env);
 
     // No secret on disk; the state keeps the old HSM's user and a verifier only.
     let state = state_text(&env);
@@ -330,15 +281,18 @@ fn the_old_hsm_password_is_checked_by_the_other_hsm() {
     assert!(!hsm.logged_in(), "nothing logged in to the token");
     hsm.close().unwrap();
     assert_eq!(current_key(&env), ("HSM".to_owned(), label.clone()));
-    assert!(master_keys(&env).iter().all(|k| k.0 != label));
+    assert!(common::demo_master_keys(&env).iter().all(|k| k.0 != label));
 
     // The wizard with a wrong old password: Oracle refuses the reverse migration at step 2.
-    let before = master_keys(&env);
+    let before = common::demo_master_keys(&env);
     let (code, out, err) = migrate(&env, &["run", "--yes"], "wrong-password");
     assert_eq!(code, 3, "{out}{err}");
     assert!(out.contains("ORA-28353"), "{out}");
-    assert_eq!(step_status(&status_json(&env), "from-other-hsm"), "failed");
-    assert_eq!(master_keys(&env), before);
+    assert_eq!(
+        common::step_status(&common::migration_status(&env, NAME), "from-other-hsm"),
+        "failed"
+    );
+    assert_eq!(common::demo_master_keys(&env), before);
     let bytes = env.all_bytes_except_tokens();
     assert!(!contains(&bytes, "wrong-password") && !contains(&bytes, OLD_PW));
 }
@@ -347,20 +301,20 @@ fn the_old_hsm_password_is_checked_by_the_other_hsm() {
 fn the_wizard_brings_the_key_from_the_other_hsm_to_the_token() {
     let env = on_other_hsm();
     let old_key = current_key(&env).1;
-    let before = master_keys(&env);
+    let before = common::demo_master_keys(&env);
     let (code, out, err) = migrate(&env, &["run", "--yes"], OLD_PW);
     assert_eq!(code, 0, "{out}{err}");
     assert!(out.contains("is finished"), "{out}");
 
     // Exactly one new master key on the token, sensitive and never extractable.
-    let after = master_keys(&env);
+    let after = common::demo_master_keys(&env);
     let new: Vec<_> = after.iter().filter(|k| !before.contains(k)).collect();
     assert_eq!(new.len(), 1, "{after:?}");
     assert_eq!((new[0].1, new[0].2), (Some(true), Some(false)));
-    let v = status_json(&env);
-    assert_eq!(step_status(&v, "from-other-hsm"), "done");
-    assert_eq!(step_status(&v, "oracle-library"), "done");
-    assert_eq!(step_status(&v, "verify"), "done");
+    let v = common::migration_status(&env, NAME);
+    assert_eq!(common::step_status(&v, "from-other-hsm"), "done");
+    assert_eq!(common::step_status(&v, "oracle-library"), "done");
+    assert_eq!(common::step_status(&v, "verify"), "done");
     assert_eq!(v["new_key"], new[0].0.as_str());
     // The database's current key is that one, on the token; the old one never came there.
     assert_eq!(current_key(&env), ("HSM".to_owned(), new[0].0.clone()));
@@ -379,7 +333,7 @@ fn the_wizard_brings_the_key_from_the_other_hsm_to_the_token() {
         std::fs::read(&env.module).unwrap()
     );
 
-    audit_intact(&env);
+    common::audit_intact(&env);
     let bytes = env.all_bytes_except_tokens();
     for secret in [DEMO_USER_PIN, WALLET_PW, OLD_PW, PASSPHRASE] {
         assert!(!contains(&bytes, secret), "{secret} written to disk");

@@ -116,6 +116,16 @@ impl Wizard {
             .store()
             .active_migration(database)?
             .ok_or_else(|| MigrationError::NotStarted(database.to_owned()))?;
+        Self::lease(a, database, row)
+    }
+
+    /// Takes `row`'s lease for this process (a lease held by a process of this host that is
+    /// gone is taken over) and loads its state.
+    fn lease(
+        a: &mut Auditor,
+        database: &str,
+        row: crate::store::MigrationRow,
+    ) -> Result<Self, MigrationError> {
         let owner = owner();
         let steal = row.lock_owner.as_deref().is_some_and(holder_gone);
         if let Some(held) =
@@ -156,25 +166,7 @@ impl Wizard {
             }
             None => return Err(MigrationError::NotStarted(database.to_owned())),
         };
-        let owner = owner();
-        let steal = row.lock_owner.as_deref().is_some_and(holder_gone);
-        if let Some(held) =
-            a.store_mut()
-                .lease_migration(row.id, &owner, now_ms() + LEASE_MS, steal)?
-        {
-            return Err(MigrationError::Busy {
-                database: database.to_owned(),
-                owner: held.owner,
-                until: crate::audit::export::utc(held.until_ms),
-            });
-        }
-        let db = databases::get(a, database)?;
-        Ok(Self {
-            id: row.id,
-            owner,
-            db,
-            state: parse(&row.state)?,
-        })
+        Self::lease(a, database, row)
     }
 
     /// Saves the state (renewing the lease), `done` when the migration is over.

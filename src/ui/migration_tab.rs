@@ -235,23 +235,14 @@ fn start_rollback_ui(
                     "the master key never left the wallet, so TDE_CONFIGURATION goes back (with a restart) and the wallet is compared with the step-6 backup"
                 }
             ));
-            super::labelled_edit(
+            if let Some(reason) = reason_ui(
                 ui,
-                "Reason to roll back",
                 &mut st.rollback_reason,
-                "why the migration is rolled back (audited, in the report)",
-                360.0,
-            );
-            if ui
-                .add_enabled(
-                    can_run && st.rollback_reason.trim().len() >= 10,
-                    egui::Button::new("Roll back the migration"),
-                )
-                .clicked()
-            {
-                let reason = st.rollback_reason.trim().to_owned();
+                ("Reason to roll back", "why the migration is rolled back (audited, in the report)"),
+                "Roll back the migration",
+                can_run,
+            ) {
                 run_rollback(st, db, hsm_profile, Some(reason), false, queue);
-                st.rollback_reason.clear();
             }
         });
 }
@@ -318,17 +309,7 @@ fn rollback_ui(
     }
     let progress = progress.filter(|p| p.back == Some(step));
     if let Some(p) = &progress {
-        ui.colored_label(status_color(p.status), &p.message);
-        checks_ui(ui, &p.checks, p.status == StepStatus::NeedsAttention);
-        for n in &p.notes {
-            ui.label(format!("Note: {n}"));
-        }
-        if !p.todo.is_empty() {
-            ui.label(RichText::new("To do:").strong());
-            for t in &p.todo {
-                ui.label(RichText::new(t).monospace());
-            }
-        }
+        progress_ui(ui, p);
     }
     let needs: Vec<Need> = progress.map(|p| p.needs).unwrap_or_default();
     egui::Grid::new("rollback_inputs")
@@ -480,17 +461,7 @@ fn step_ui(
     }
     let progress = st.progress.as_ref().filter(|p| p.step == step).cloned();
     if let Some(p) = &progress {
-        ui.colored_label(status_color(p.status), &p.message);
-        checks_ui(ui, &p.checks, p.status == StepStatus::NeedsAttention);
-        for n in &p.notes {
-            ui.label(format!("Note: {n}"));
-        }
-        if !p.todo.is_empty() {
-            ui.label(RichText::new("To do:").strong());
-            for t in &p.todo {
-                ui.label(RichText::new(t).monospace());
-            }
-        }
+        progress_ui(ui, p);
     }
     let needs: Vec<Need> = progress
         .as_ref()
@@ -614,31 +585,64 @@ fn step_ui(
     if failed {
         ui.add_space(6.0);
         ui.horizontal(|ui| {
-            super::labelled_edit(
+            if let Some(reason) = reason_ui(
                 ui,
-                "Reason to accept",
                 &mut st.override_reason,
-                "why the failed check may be accepted (audited)",
-                360.0,
-            );
-            if ui
-                .add_enabled(
-                    idle && st.override_reason.trim().len() >= 10,
-                    egui::Button::new("Accept with this reason"),
-                )
-                .clicked()
-            {
+                (
+                    "Reason to accept",
+                    "why the failed check may be accepted (audited)",
+                ),
+                "Accept with this reason",
+                idle,
+            ) {
                 queue.push(Command::Store(StoreCommand::MigrationOverride {
                     database: db.name.clone(),
-                    reason: st.override_reason.trim().to_owned(),
+                    reason,
                 }));
-                st.override_reason.clear();
             }
         });
     }
     if st.state.is_some() {
         ui.separator();
         report_ui(ui, st, db, queue, idle);
+    }
+}
+
+/// A reason a person writes (at least a sentence) and the button that gives it; the reason,
+/// once given (and the box emptied).
+fn reason_ui(
+    ui: &mut egui::Ui,
+    text: &mut String,
+    (label, hint): (&str, &str),
+    button: &str,
+    enabled: bool,
+) -> Option<String> {
+    super::labelled_edit(ui, label, text, hint, 360.0);
+    let clicked = ui
+        .add_enabled(
+            enabled && text.trim().len() >= 10,
+            egui::Button::new(button),
+        )
+        .clicked();
+    clicked.then(|| {
+        let reason = text.trim().to_owned();
+        text.clear();
+        reason
+    })
+}
+
+/// What the last run of a step found: its message, checks, notes and what a person must do.
+fn progress_ui(ui: &mut egui::Ui, p: &Progress) {
+    ui.colored_label(status_color(p.status), &p.message);
+    checks_ui(ui, &p.checks, p.status == StepStatus::NeedsAttention);
+    for n in &p.notes {
+        ui.label(format!("Note: {n}"));
+    }
+    if !p.todo.is_empty() {
+        ui.label(RichText::new("To do:").strong());
+        for t in &p.todo {
+            ui.label(RichText::new(t).monospace());
+        }
     }
 }
 

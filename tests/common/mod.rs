@@ -115,3 +115,58 @@ pub fn run(mut c: Command) -> (i32, String, String) {
         String::from_utf8_lossy(&stderr).into_owned(),
     )
 }
+
+/// `tdekey migrate status NAME --json`.
+pub fn migration_status(env: &Env, name: &str) -> serde_json::Value {
+    let (code, out, err) = run({
+        let mut c = env.tdekey();
+        c.args(["migrate", "status", name, "--json"]);
+        c
+    });
+    assert_eq!(code, 0, "{err}");
+    serde_json::from_str(&out).unwrap()
+}
+
+/// The status of one step in [`migration_status`]'s answer.
+pub fn step_status(v: &serde_json::Value, step: &str) -> String {
+    v["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == step)
+        .map(|s| s["status"].as_str().unwrap().to_owned())
+        .unwrap()
+}
+
+/// `tdekey audit verify` says the chain is intact.
+pub fn audit_intact(env: &Env) {
+    let (code, out, err) = run({
+        let mut c = env.tdekey();
+        c.args(["audit", "verify"]);
+        c
+    });
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("chain intact"), "{out}");
+}
+
+/// The master keys on the demo token: (label, sensitive, extractable), by label (the token
+/// lists objects in no fixed order).
+pub fn demo_master_keys(env: &Env) -> Vec<(String, Option<bool>, Option<bool>)> {
+    use tdekey::hsm::demo::{DEMO_TOKEN_LABEL, DEMO_USER_PIN};
+    use tdekey::model::{PinFormat, TokenSelector};
+    let mut hsm = Hsm::load(&env.module).unwrap();
+    hsm.open(&TokenSelector::Label(DEMO_TOKEN_LABEL.into()))
+        .unwrap();
+    hsm.login("", &Secret::from(DEMO_USER_PIN), PinFormat::Plain)
+        .unwrap();
+    let mut keys: Vec<_> = hsm
+        .inventory(&mut |_, _| {})
+        .unwrap()
+        .into_iter()
+        .filter(|o| o.label.starts_with(tdekey::tde::labels::MASTER_KEY_PREFIX))
+        .map(|o| (o.label, o.flags.sensitive, o.flags.extractable))
+        .collect();
+    keys.sort();
+    hsm.close().unwrap();
+    keys
+}
