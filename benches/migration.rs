@@ -1,6 +1,6 @@
 //! Benchmark: the migration wizard end to end, as `tdekey migrate run "Rehearsal demo" --yes`
 //! on the built-in Rehearsal demo database and a SoftHSM2 demo token: a whole process (start-up,
-//! C_Initialize, login, all eleven steps, the sealed wallet backup, the audit entries). Goal:
+//! C_Initialize, login, every step, the sealed wallet backup, the audit entries). Goal:
 //! under 2 s, most of it the Argon2id (64 MiB, 3 passes) of the sealed wallet backup.
 //!
 //! Each run gets a fresh data directory with its own SoftHSM2 configuration (as the tests do)
@@ -230,7 +230,8 @@ fn find_spy() -> Option<PathBuf> {
 fn count_pkcs11_calls(spy: &Path) -> (Duration, BTreeMap<String, usize>) {
     let module = demo::softhsm_module().expect("SoftHSM2 is installed (make bench installs it)");
     let d = Demo::new();
-    // Step 3 copies the module onto the simulated host and accepts only a `lib*.so` there.
+    // The Oracle-library step copies the module onto the simulated host and accepts only a
+    // `lib*.so` there.
     let lib = d.dir.path().join("libpkcs11-spy.so");
     std::fs::copy(spy, &lib).expect("copy pkcs11-spy");
     let log = d.dir.path().join("pkcs11-spy.log");

@@ -2,7 +2,7 @@
 
 use super::db_cmd::{TerminalOperator, read_db_password};
 use super::hsm_cmd::{auditor, read_password};
-use super::{CliError, MigrateCommand, ReportFormat, StepArgs, read_secret};
+use super::{CliError, MigrateCommand, ReportFormat, StepArgs, given_secret, read_secret};
 use crate::databases;
 use crate::migration::{self, Context, Inputs, MigrationState, Need, Progress, StepStatus};
 use crate::model::{ConnectorKind, DbAuth, PinFormat};
@@ -218,7 +218,22 @@ fn drive(data: &DataDir, name: &str, args: &StepArgs, mode: Mode) -> Result<Exit
                 tag: args.tag.clone(),
                 old_hsm_user: args.old_hsm_user.clone(),
                 host_output,
-                ..Inputs::default()
+                // Given without a prompt: ready for the step that needs it.
+                wallet_password: given_secret(
+                    "TDEKEY_WALLET_PASSWORD",
+                    args.wallet_password_file.as_deref(),
+                    "Wallet password",
+                )?,
+                backup_passphrase: given_secret(
+                    "TDEKEY_BACKUP_PASSPHRASE",
+                    args.passphrase_file.as_deref(),
+                    "Backup passphrase",
+                )?,
+                old_hsm_password: given_secret(
+                    "TDEKEY_OLD_HSM_PASSWORD",
+                    args.old_hsm_password_file.as_deref(),
+                    "Password of the other HSM's user",
+                )?,
             },
         };
         let mut asked: Vec<Need> = Vec::new();

@@ -69,6 +69,21 @@ pub(crate) fn read_secret(
     Ok(first)
 }
 
+/// A secret the person gave without being asked (the environment variable `env` or `file`),
+/// read up front so a step that needs it does not stop first; `None` when neither is given (a
+/// step that needs it then prompts).
+pub(crate) fn given_secret(
+    env: &str,
+    file: Option<&std::path::Path>,
+    what: &str,
+) -> Result<Option<crate::secret::Secret>, CliError> {
+    if std::env::var_os(env).is_some() || file.is_some() {
+        read_secret(env, file, what, false).map(Some)
+    } else {
+        Ok(None)
+    }
+}
+
 /// Entry point of the `tdekey` binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();

@@ -392,6 +392,19 @@ impl Hsm {
         Ok(token)
     }
 
+    /// Whether the open token offers AES key generation: one C_GetMechanismList on its slot
+    /// only (every PKCS#11 call is a round trip on CloudHSM).
+    pub fn offers_aes_key_gen(&self) -> Result<bool, HsmError> {
+        let token = self.token.as_ref().ok_or(HsmError::NotConnected)?;
+        let slot =
+            Slot::try_from(token.slot_id).map_err(|e| HsmError::from_ck("Choosing the slot", e))?;
+        let list = self
+            .ctx()?
+            .get_mechanism_list(slot)
+            .map_err(|e| HsmError::from_ck("Listing the token's mechanisms", e))?;
+        Ok(list.contains(&MechanismType::AES_KEY_GEN))
+    }
+
     pub fn token(&self) -> Option<&OpenToken> {
         self.token.as_ref()
     }

@@ -7,6 +7,7 @@ mod console;
 mod databases_screen;
 mod hsm_screen;
 mod keys_screen;
+mod migration_rollback;
 mod migration_tab;
 mod secret_field;
 mod wallet_tab;

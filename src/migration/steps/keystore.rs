@@ -190,8 +190,8 @@ pub(super) fn migrate(
     let rows = wallet_rows(w, a, ctx)?;
     let hsm_open = row_of(&rows, WrlType::Hsm)
         .is_some_and(|r| r.status == WalletStatus::Open && r.wallet_order == WalletOrder::Primary);
-    let fresh = new_keys(w, a, ctx)?;
     if unknown || hsm_open {
+        let fresh = new_keys(w, a, ctx)?;
         // A migrate sent earlier whose answer was never seen, or a database that looks
         // migrated already: read both sides before anything is sent again.
         if hsm_open && !fresh.is_empty() {

@@ -179,7 +179,7 @@ pub(super) fn file_first(
     a: &mut Auditor,
     ctx: &mut Context<'_>,
     at: At,
-    confirmed: &mut bool,
+    confirmed: &mut Confirmation,
 ) -> Result<Stage, MigrationError> {
     let in_effect = |rows: &[WalletRow]| {
         Check::new(
@@ -206,7 +206,7 @@ pub(super) fn file_first(
         true,
         "KEYSTORE_CONFIGURATION=FILE|HSM",
     );
-    if !*confirmed {
+    if !confirmed.take() {
         let mut r = StepResult::attention(
             "Restart the database so that FILE|HSM takes effect, then confirm.",
             restart_todo(w, "TDE_CONFIGURATION FILE|HSM"),
@@ -215,7 +215,6 @@ pub(super) fn file_first(
         r.checks = vec![configured, in_effect(&rows)];
         return Ok(Stage::Stop(r));
     }
-    *confirmed = false;
     if let Some(r) = restarted(w, a, ctx, at)? {
         return Ok(Stage::Stop(r));
     }
@@ -317,7 +316,7 @@ pub(super) fn file_only(
     ctx: &mut Context<'_>,
     at: At,
     target: &str,
-    confirmed: &mut bool,
+    confirmed: &mut Confirmation,
 ) -> Result<Stage, MigrationError> {
     if matches!(key_location(w, a, ctx, at, None)?, Where::Hsm) {
         return Ok(Stage::Stop(StepResult::failed(
@@ -351,7 +350,7 @@ pub(super) fn file_only(
         rows = wallet_rows(w, a, ctx)?;
     }
     if !effect(&conf, &rows).ok {
-        if !*confirmed {
+        if !confirmed.take() {
             let mut r = StepResult::attention(
                 format!("Restart the database so that {target} takes effect, then confirm."),
                 restart_todo(w, &format!("TDE_CONFIGURATION {target}")),
@@ -360,7 +359,6 @@ pub(super) fn file_only(
             r.checks = vec![effect(&conf, &rows)];
             return Ok(Stage::Stop(r));
         }
-        *confirmed = false;
         if let Some(r) = restarted(w, a, ctx, at)? {
             return Ok(Stage::Stop(r));
         }
@@ -413,10 +411,30 @@ pub(super) fn file_only(
     }
 }
 
-/// Whether a confirmation counts now: the step asked for it (it was waiting), or the person
-/// runs the Rehearsal unattended.
-pub(super) fn confirmation(w: &Wizard, ctx: &Context<'_>, waiting: bool) -> bool {
-    ctx.inputs.confirmed && (waiting || (ctx.inputs.apply_fix && is_rehearsal(w)))
+/// The person's "done" for the restarts a step asks for: one confirmation answers the restart
+/// the step was waiting for; a Rehearsal run unattended (`--yes`) confirms every restart.
+pub(super) struct Confirmation {
+    given: bool,
+    unattended: bool,
+}
+
+impl Confirmation {
+    /// Uses the confirmation for one restart: whether there was one.
+    pub(super) fn take(&mut self) -> bool {
+        let had = self.given || self.unattended;
+        self.given = false;
+        had
+    }
+}
+
+/// The confirmation a step run has: it counts when the step asked for it (it was waiting), or
+/// when the person runs the Rehearsal unattended.
+pub(super) fn confirmation(w: &Wizard, ctx: &Context<'_>, waiting: bool) -> Confirmation {
+    let unattended = ctx.inputs.confirmed && ctx.inputs.apply_fix && is_rehearsal(w);
+    Confirmation {
+        given: ctx.inputs.confirmed && waiting,
+        unattended,
+    }
 }
 
 /// The value TDE_CONFIGURATION goes back to: what it was at step 1 (FILE when it was not set

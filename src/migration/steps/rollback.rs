@@ -60,7 +60,7 @@ pub(in crate::migration) fn run_back(
             let target = configuration_before(w);
             file_only(w, a, ctx, at, &target, &mut confirmed)?
         }
-        BackStep::Wallet => return wallet(w, a, ctx, confirmed),
+        BackStep::Wallet => return wallet(w, a, ctx, confirmed.take()),
         BackStep::Closed => return Ok(closed(w)),
     };
     Ok(match stage {

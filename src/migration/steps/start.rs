@@ -29,17 +29,7 @@ pub(super) fn choose(
         true,
         format!("as {user} on token {:?}", token.label),
     )];
-    let aes = ctx
-        .hsm
-        .slots()?
-        .into_iter()
-        .find(|s| s.slot_id == token.slot_id)
-        .and_then(|s| s.token)
-        .is_some_and(|t| {
-            t.mechanisms
-                .iter()
-                .any(|m| m.name == "CKM_AES_KEY_GEN" && m.present)
-        });
+    let aes = ctx.hsm.offers_aes_key_gen()?;
     checks.push(Check::new(
         "The token offers CKM_AES_KEY_GEN",
         aes,

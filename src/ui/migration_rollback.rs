@@ -1,0 +1,188 @@
+//! The rollback in the migration tab: offered once the migration has changed the database,
+//! then its steps like the plan's (what each does and may send, its checks, what it waits for).
+
+use super::migration_tab::{
+    MigrationTabState, OK, WAIT, host_output_ui, id, progress_ui, reason_ui, report_ui,
+    statements_ui,
+};
+use super::secret_field::password_ui;
+use crate::engine::{Command, HsmCommand};
+use crate::migration::{BackStep, MigrationState, Need};
+use crate::model::{DatabaseProfile, HsmProfile, PinFormat};
+use egui::RichText;
+
+fn run_rollback(
+    st: &MigrationTabState,
+    db: &DatabaseProfile,
+    hsm_profile: Option<&HsmProfile>,
+    reason: Option<String>,
+    confirmed: bool,
+    queue: &mut Vec<Command>,
+) {
+    queue.push(Command::Hsm(HsmCommand::MigrationRollback {
+        database: db.name.clone(),
+        reason,
+        inputs: Box::new(st.inputs(confirmed, false)),
+        db_password: None,
+        pin_format: hsm_profile.map_or(PinFormat::Plain, |p| p.pin_format),
+    }));
+}
+
+/// Offered once the migration has changed the database (from step 6 on), and after it ends.
+pub(super) fn start_rollback_ui(
+    ui: &mut egui::Ui,
+    st: &mut MigrationTabState,
+    db: &DatabaseProfile,
+    hsm_profile: Option<&HsmProfile>,
+    can_run: bool,
+    queue: &mut Vec<Command>,
+) {
+    let Some(migrate_may_have_run) = st
+        .state
+        .as_ref()
+        .filter(|s| s.changed_the_database())
+        .map(MigrationState::migrate_may_have_run)
+    else {
+        return;
+    };
+    ui.add_space(8.0);
+    egui::CollapsingHeader::new("Roll back this migration")
+        .id_salt("migration_rollback")
+        .show(ui, |ui| {
+            ui.label(format!(
+                "Brings the master key back to the file wallet: {}. Each step is checked like a forward step; no master key on the HSM is ever deleted.",
+                if migrate_may_have_run {
+                    "TDE_CONFIGURATION FILE|HSM and a restart, the reverse migration (the wallet and HSM passwords), TDE_CONFIGURATION back and a restart"
+                } else {
+                    "the master key never left the wallet, so TDE_CONFIGURATION goes back (with a restart) and the wallet is compared with the step-6 backup"
+                }
+            ));
+            if let Some(reason) = reason_ui(
+                ui,
+                &mut st.rollback_reason,
+                ("Reason to roll back", "why the migration is rolled back (audited, in the report)"),
+                "Roll back the migration",
+                can_run,
+            ) {
+                run_rollback(st, db, hsm_profile, Some(reason), false, queue);
+            }
+        });
+}
+
+/// The rollback's current step (or its end), like the plan's.
+pub(super) fn rollback_ui(
+    ui: &mut egui::Ui,
+    st: &mut MigrationTabState,
+    db: &DatabaseProfile,
+    hsm_profile: Option<&HsmProfile>,
+    back: Option<BackStep>,
+    (can_run, idle): (bool, bool),
+    queue: &mut Vec<Command>,
+) {
+    if let Some(r) = st.state.as_ref().and_then(|s| s.rollback.as_ref()) {
+        let (title, color) = match back {
+            Some(_) => ("Rolling back", WAIT),
+            None => ("Rolled back", OK),
+        };
+        ui.label(RichText::new(title).strong().color(color));
+        ui.label(format!("Reason: {}", r.reason));
+    }
+    let Some(step) = back else {
+        ui.label(
+            RichText::new("The migration is rolled back.")
+                .strong()
+                .color(OK),
+        );
+        if let Some(p) = st.progress.as_ref().filter(|p| p.back.is_some()) {
+            for n in &p.notes {
+                ui.label(format!("Note: {n}"));
+            }
+        }
+        report_ui(ui, st, db, queue, idle);
+        ui.add_space(6.0);
+        if ui
+            .add_enabled(can_run, egui::Button::new("Start a new migration"))
+            .on_hover_text("A new plan from step 1; this one stays in the history and its report")
+            .clicked()
+        {
+            queue.push(Command::Hsm(HsmCommand::MigrationStep {
+                database: db.name.clone(),
+                inputs: Box::new(st.inputs(false, false)),
+                db_password: None,
+                pin_format: hsm_profile.map_or(PinFormat::Plain, |p| p.pin_format),
+            }));
+        }
+        return;
+    };
+    ui.label(RichText::new(format!("R{}. {}", step.number(), step.title())).strong());
+    ui.label(step.about());
+    if let Some(state) = &st.state {
+        statements_ui(ui, &crate::migration::back_statements(state, db, step));
+    }
+    ui.add_space(4.0);
+    let progress = st.progress.as_ref().filter(|p| p.back.is_some()).cloned();
+    if let Some(last) = progress.as_ref().filter(|p| p.back != Some(step)) {
+        ui.label(format!(
+            "R{} ({}): {}",
+            last.back.map_or(0, BackStep::number),
+            last.back.map_or("", BackStep::title),
+            last.status.as_str()
+        ));
+    }
+    let progress = progress.filter(|p| p.back == Some(step));
+    if let Some(p) = &progress {
+        progress_ui(ui, p);
+    }
+    let needs: Vec<Need> = progress.map(|p| p.needs).unwrap_or_default();
+    egui::Grid::new("rollback_inputs")
+        .num_columns(2)
+        .spacing([10.0, 6.0])
+        .show(ui, |ui| {
+            let moved = st
+                .state
+                .as_ref()
+                .is_some_and(MigrationState::migrate_may_have_run);
+            if (step == BackStep::Reverse && moved) || needs.contains(&Need::HsmPassword) {
+                let l = ui.label("HSM password");
+                password_ui(ui, l.id, id("hsm_pw"), &mut st.hsm_password);
+                ui.end_row();
+            }
+            if (step == BackStep::Reverse && moved)
+                || step == BackStep::FileOnly
+                || needs.contains(&Need::WalletPassword)
+            {
+                let l = ui.label("Wallet password");
+                password_ui(ui, l.id, id("wallet_pw"), &mut st.wallet_password);
+                ui.end_row();
+            }
+            if step == BackStep::Wallet || needs.contains(&Need::BackupPassphrase) {
+                let l = ui.label("Backup passphrase");
+                password_ui(ui, l.id, id("backup_pw"), &mut st.backup_passphrase);
+                ui.end_row();
+            }
+        });
+    if needs.contains(&Need::HostOutput) {
+        host_output_ui(ui, st);
+    }
+    ui.horizontal(|ui| {
+        if ui
+            .add_enabled(
+                can_run,
+                egui::Button::new(format!("Run rollback step R{}", step.number())),
+            )
+            .clicked()
+        {
+            run_rollback(st, db, hsm_profile, None, false, queue);
+        }
+        if needs.contains(&Need::Confirmation)
+            && ui
+                .add_enabled(can_run, egui::Button::new("Done: continue"))
+                .on_hover_text(
+                    "You did what the step asks (a restart, a check on the database host)",
+                )
+                .clicked()
+        {
+            run_rollback(st, db, hsm_profile, None, true, queue);
+        }
+    });
+}
