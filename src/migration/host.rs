@@ -49,6 +49,20 @@ impl Host {
     }
 }
 
+impl Host {
+    /// `path` (as tdekey reaches it) as the database host names it: under the simulated
+    /// host's root, the part after it.
+    pub(super) fn show(&self, path: &Path) -> String {
+        match self {
+            Host::Local { root, .. } => match path.strip_prefix(root) {
+                Ok(rest) => format!("/{}", rest.display()),
+                Err(_) => path.display().to_string(),
+            },
+            Host::Remote => path.display().to_string(),
+        }
+    }
+}
+
 /// Where Oracle looks for the HSM vendor's PKCS#11 library (64-bit).
 pub(super) const EXTAPI_HSM: &str = "/opt/oracle/extapi/64/hsm";
 

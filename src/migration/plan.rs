@@ -96,7 +96,7 @@ impl StepId {
                 "Oracle talks to AWS CloudHSM through the CloudHSM PKCS#11 client on the database host: it must be configured with the cluster's HSM addresses and the customer CA certificate, and the crypto user must be able to generate AES keys."
             }
             StepId::OracleLibrary => {
-                "Oracle loads the HSM vendor's PKCS#11 library from /opt/oracle/extapi/64/hsm/<vendor>/<version>/. There must be exactly one library there, readable by the Oracle software owner, or Oracle answers ORA-28376."
+                "Oracle loads the HSM vendor's PKCS#11 library from /opt/oracle/extapi/64/hsm/<vendor>/<version>/. There must be exactly one library there, readable by the Oracle software owner, or Oracle answers ORA-28376; and it must be this HSM's (a copy of the library tdekey loads), or Oracle keeps talking to the HSM it belongs to."
             }
             StepId::WalletConfig => {
                 "The keystore is found through WALLET_ROOT and TDE_CONFIGURATION (sqlnet.ora's ENCRYPTION_WALLET_LOCATION is deprecated from 19c). The software keystore must be where they say, with its master key."

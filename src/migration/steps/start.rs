@@ -355,12 +355,12 @@ pub(super) fn oracle_library(
             found.len() == 1,
             match found.len() {
                 0 => "none: Oracle would answer ORA-28376 (cannot find PKCS11 library)".to_owned(),
-                1 => found[0].display().to_string(),
+                1 => host.show(&found[0]),
                 n => format!(
                     "{n} libraries ({}): Oracle needs exactly one",
                     found
                         .iter()
-                        .map(|p| p.display().to_string())
+                        .map(|p| host.show(p))
                         .collect::<Vec<_>>()
                         .join(", ")
                 ),
@@ -456,11 +456,12 @@ pub(super) fn oracle_library(
             {
                 let mut c = vec![format!(
                     "sudo rm -rf {}",
-                    found[0]
-                        .parent()
-                        .and_then(|p| p.parent())
-                        .unwrap_or(&found[0])
-                        .display()
+                    host.show(
+                        found[0]
+                            .parent()
+                            .and_then(|p| p.parent())
+                            .unwrap_or(&found[0])
+                    )
                 )];
                 c.extend(commands);
                 c
