@@ -44,18 +44,8 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
                 if !targets.iter().all(|&i| self.state.containers[i].hsm_open) {
                     return Ok(ora::NOT_OPEN.reply());
                 }
-                match c {
-                    Credential::Hsm { user, password } => {
-                        if let Some(err) = self.hsm_login(user, password)? {
-                            return Ok(err);
-                        }
-                    }
-                    Credential::ExternalStore => {
-                        if let Some(err) = self.external_store()? {
-                            return Ok(err);
-                        }
-                    }
-                    Credential::Password(_) => return Ok(ora::MISMATCH.reply()),
+                if let Some(err) = self.hsm_credential(c, ora::MISMATCH)? {
+                    return Ok(err);
                 }
                 for i in targets {
                     let key_id = self.new_hsm_key()?;
@@ -123,18 +113,8 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
         if !self.state.keystores().contains(&Ks::Hsm) {
             return Ok(ora::KEY_NOT_FOUND.reply());
         }
-        match c {
-            Credential::Hsm { user, password } => {
-                if let Some(err) = self.hsm_login(user, password)? {
-                    return Ok(err);
-                }
-            }
-            Credential::ExternalStore => {
-                if let Some(err) = self.external_store()? {
-                    return Ok(err);
-                }
-            }
-            Credential::Password(_) => return Ok(ora::FAILED_TO_OPEN.reply()),
+        if let Some(err) = self.hsm_credential(c, ora::FAILED_TO_OPEN)? {
+            return Ok(err);
         }
         let label = id.hsm_label();
         if !self.hsm_holds(&label)? {

@@ -10,6 +10,7 @@ use crate::secret::Secret;
 use crate::tde::labels::{MasterKeyId, SUPPORTED_IDEN, format_key_id, key_metadata_label};
 use crate::tde::ora;
 use crate::tde::request::Reply;
+use crate::tde::sql::Credential;
 
 /// The HSM side of a rehearsal: the token its HSM keystore lives on. The HSM adapter
 /// implements it in the workflow layer, so this adapter knows no other adapter.
@@ -76,6 +77,21 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
             }
             Err(LoginRefused::Locked) => Ok(Some(ora::FAILED_TO_OPEN.then(ora::HSM_PIN_LOCKED))),
             Err(LoginRefused::Fault(e)) => Err(e),
+        }
+    }
+
+    /// The HSM credential of a key statement checked: "user:password" logs in, EXTERNAL STORE
+    /// uses the HSM_PASSWORD secret; a keystore password answers `wrong` (Oracle's answer differs
+    /// by statement). `Ok(None)` when the HSM accepts it.
+    pub(super) fn hsm_credential(
+        &mut self,
+        c: &Credential,
+        wrong: ora::OraCode,
+    ) -> Result<Option<Reply>, OracleError> {
+        match c {
+            Credential::Hsm { user, password } => self.hsm_login(user, password),
+            Credential::ExternalStore => self.external_store(),
+            Credential::Password(_) => Ok(Some(wrong.reply())),
         }
     }
 
