@@ -46,6 +46,8 @@ pub enum Action {
     MigrationEnd,
     /// A person chose to roll a migration back, with the reason.
     MigrationRollback,
+    /// A migration's report written to a file.
+    MigrationReport,
     /// Keystore files sealed into a backup, each with its SHA-256.
     WalletBackup,
     /// Keystore files written back from a backup.
@@ -97,6 +99,7 @@ impl Action {
         Action::MigrationOverride,
         Action::MigrationEnd,
         Action::MigrationRollback,
+        Action::MigrationReport,
         Action::WalletBackup,
         Action::WalletRestore,
         Action::WalletBackupCheck,
@@ -127,6 +130,7 @@ impl Action {
             Action::MigrationOverride => "migration.override",
             Action::MigrationEnd => "migration.end",
             Action::MigrationRollback => "migration.rollback",
+            Action::MigrationReport => "migration.report",
             Action::WalletBackup => "wallet.backup",
             Action::WalletRestore => "wallet.restore",
             Action::WalletBackupCheck => "wallet.backup_check",

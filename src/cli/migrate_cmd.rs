@@ -40,14 +40,8 @@ pub(super) fn run(data: &DataDir, cmd: MigrateCommand) -> Result<ExitCode, CliEr
             Ok(ExitCode::SUCCESS)
         }
         MigrateCommand::Report { name, out, format } => {
-            let a = auditor(data)?;
-            let r = migration::report(&a, &name)?;
-            let text = match format {
-                ReportFormat::Html => r.html(),
-                ReportFormat::Json => r.json()?,
-            };
-            std::fs::write(&out, text)
-                .map_err(|e| CliError(format!("Cannot write {}: {e}.", out.display())))?;
+            let mut a = auditor(data)?;
+            migration::write_report(&mut a, &name, &out, matches!(format, ReportFormat::Json))?;
             println!(
                 "Wrote the migration report of {name:?} to {}.",
                 out.display()

@@ -139,15 +139,8 @@ impl Worker for StoreWorker {
                 })
             }
             StoreCommand::MigrationReport { database, path } => {
-                let report = crate::migration::report(a, &database)?;
                 let json = path.extension().is_some_and(|e| e == "json");
-                let text = if json { report.json()? } else { report.html() };
-                std::fs::write(&path, text).map_err(|e| {
-                    Failure::new(format!(
-                        "The report could not be written to {}: {e}. Choose a file you can write.",
-                        path.display()
-                    ))
-                })?;
+                crate::migration::write_report(a, &database, &path, json)?;
                 Ok(Event::MigrationReport(path))
             }
         }

@@ -20,7 +20,7 @@ mod wizard;
 
 pub use plan::{BackStep, StepId};
 pub use preview::{back_statements, statements};
-pub use report::{Report, report};
+pub use report::{Report, report, write_report};
 pub use state::{Check, MigrationState, Path, Rollback, StepRecord, StepStatus};
 
 use crate::audit::AuditError;

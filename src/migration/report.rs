@@ -32,6 +32,45 @@ pub fn report(a: &Auditor, database: &str) -> Result<Report, MigrationError> {
     })
 }
 
+/// Writes the report of a database's latest migration to `path` (JSON when `json`, else the
+/// HTML page), through a temporary file renamed when complete; recorded as `migration.report`
+/// with the file's SHA-256.
+pub fn write_report(
+    a: &mut Auditor,
+    database: &str,
+    path: &std::path::Path,
+    json: bool,
+) -> Result<(), MigrationError> {
+    let report = report(a, database)?;
+    let text = if json { report.json()? } else { report.html() };
+    let entry = crate::audit::Entry::new(
+        crate::audit::Action::MigrationReport,
+        format!("database {database}"),
+    )
+    .details(serde_json::json!({
+        "file": path.display().to_string(),
+        "format": if json { "json" } else { "html" },
+    }));
+    a.act(entry, |step| {
+        let fail = |e: &dyn std::fmt::Display| {
+            MigrationError::Invalid(format!(
+                "The report could not be written to {}: {e}. Choose a file you can write.",
+                path.display()
+            ))
+        };
+        let dir = path
+            .parent()
+            .filter(|p| !p.as_os_str().is_empty())
+            .unwrap_or(std::path::Path::new("."));
+        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(&e))?;
+        std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(|e| fail(&e))?;
+        tmp.persist(path).map_err(|e| fail(&e.error))?;
+        step.note("sha256", crate::databases::sha256_hex(text.as_bytes()));
+        Ok::<_, MigrationError>(())
+    })?
+    .into_result("The report was written")
+}
+
 fn esc(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
