@@ -465,7 +465,10 @@ fn a_finished_migration_rolls_back_to_the_file_wallet_and_keeps_the_hsm_key() {
     let text = std::fs::read_to_string(&html).unwrap();
     assert!(text.contains("rolled back") && text.contains("R2. Reverse migration"));
     let written = audit_actions(&env, "migration.report");
-    assert!(written.contains("success"), "writing the report is audited: {written}");
+    assert!(
+        written.contains("success"),
+        "writing the report is audited: {written}"
+    );
     assert!(
         text.contains("REVERSE MIGRATE USING &quot;&lt;hidden&gt;&quot;")
             || text.contains("REVERSE MIGRATE"),

@@ -53,12 +53,15 @@ pub fn statements(
         .and_then(|s| s.hsm_user.clone())
         .unwrap_or_else(|| "<crypto user>".into());
     render(match step {
-        StepId::FromOtherHsm => vec![
-            set("FILE|HSM", db),
-            reverse("<other HSM user>"),
-            set("FILE", db),
-            open_file(db),
-        ],
+        // Path B only: on path A the step sends nothing.
+        StepId::FromOtherHsm if state.is_some_and(|s| s.path == Some(super::Path::OtherHsm)) => {
+            vec![
+                set("FILE|HSM", db),
+                reverse("<other HSM user>"),
+                set("FILE", db),
+                open_file(db),
+            ]
+        }
         StepId::HsmFile => vec![set("HSM|FILE", db)],
         StepId::FileOpen => vec![open_file(db)],
         StepId::Migrate => vec![Request::Migrate {
@@ -142,6 +145,15 @@ mod tests {
         let hsm_file = statements(Some(&m), &db, StepId::HsmFile, None);
         assert!(hsm_file[0].contains("HSM|FILE") && hsm_file[0].contains("SID='*'"));
         assert!(statements(None, &db, StepId::Verify, None).is_empty());
+        assert!(
+            statements(Some(&m), &db, StepId::FromOtherHsm, None).is_empty(),
+            "path A"
+        );
+        m.path = Some(crate::migration::Path::OtherHsm);
+        assert_eq!(
+            statements(Some(&m), &db, StepId::FromOtherHsm, None).len(),
+            4
+        );
         let back = back_statements(&m, &db, BackStep::Reverse);
         assert!(
             back[0].contains("REVERSE MIGRATE USING \"<hidden>\""),
