@@ -21,6 +21,7 @@ pub mod migration;
 pub mod model;
 pub mod oracle;
 pub mod paths;
+pub mod rotation;
 pub mod secret;
 pub mod session;
 pub mod store;

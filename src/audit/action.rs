@@ -56,6 +56,12 @@ pub enum Action {
     WalletBackupCheck,
     /// A master key recorded as a database's.
     KeyOwner,
+    /// A rotation of a database's master key (started, then its outcome).
+    RotationRun,
+    /// A rotation policy set, changed or removed (with the old and new values).
+    RotationPolicy,
+    /// An unattended run over every due database (`tdekey rotate --due`).
+    RotationDue,
 }
 
 impl Action {
@@ -104,6 +110,9 @@ impl Action {
         Action::WalletRestore,
         Action::WalletBackupCheck,
         Action::KeyOwner,
+        Action::RotationRun,
+        Action::RotationPolicy,
+        Action::RotationDue,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -135,6 +144,9 @@ impl Action {
             Action::WalletRestore => "wallet.restore",
             Action::WalletBackupCheck => "wallet.backup_check",
             Action::KeyOwner => "key.owner",
+            Action::RotationRun => "rotation.run",
+            Action::RotationPolicy => "rotation.policy",
+            Action::RotationDue => "rotation.due",
         }
     }
 }

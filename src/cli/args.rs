@@ -53,6 +53,137 @@ pub enum Command {
         #[command(subcommand)]
         command: MigrateCommand,
     },
+    /// TDE master keys on the HSM.
+    Key {
+        #[command(subcommand)]
+        command: KeyCommand,
+    },
+    /// Rotate a database's master key now, or (--due) every database whose policy is due.
+    /// Exits 0 when every rotation was verified, 1 when one failed (it stays due), 3 when
+    /// Oracle refused a statement.
+    Rotate(RotateArgs),
+    /// Rotation policies per database: when each master key is rotated, and how.
+    Policy {
+        #[command(subcommand)]
+        command: PolicyCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum KeyCommand {
+    /// Generate a TDE master key on the HSM (AES-256, sensitive, never extractable, labelled
+    /// ORACLE.TDE.HSM.MK.06<id> with the id from the HSM's random generator), read it back and
+    /// check it; prints the USE KEY statement and, when needed, the cloudhsm-cli share command.
+    Generate {
+        /// The tag the USE KEY statement gives the key.
+        #[arg(long, value_name = "TAG")]
+        tag: Option<String>,
+        /// Oracle's crypto user, who must be able to use the key (default: the logged-in
+        /// user). When it differs, the cloudhsm-cli key share command is printed.
+        #[arg(long, value_name = "USER")]
+        oracle_user: Option<String>,
+        /// The database the key is for (recorded in the audit log).
+        #[arg(long, value_name = "NAME")]
+        database: Option<String>,
+        #[arg(long)]
+        json: bool,
+        #[command(flatten)]
+        target: TargetArgs,
+        #[command(flatten)]
+        login: LoginArgs,
+    },
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum WayArg {
+    /// tdekey generates the key on the HSM, then USE KEY.
+    Hsm,
+    /// Oracle generates it (SET KEY); tdekey finds the new label on the token.
+    Oracle,
+}
+
+impl From<WayArg> for crate::rotation::Way {
+    fn from(v: WayArg) -> Self {
+        match v {
+            WayArg::Hsm => crate::rotation::Way::Hsm,
+            WayArg::Oracle => crate::rotation::Way::Oracle,
+        }
+    }
+}
+
+#[derive(Args, Debug)]
+pub struct RotateArgs {
+    /// The database profile to rotate now.
+    #[arg(required_unless_present = "due", conflicts_with = "due")]
+    pub name: Option<String>,
+    /// Rotate every database whose policy is due (for a systemd timer). Secrets come from
+    /// $CREDENTIALS_DIRECTORY (systemd) or --credentials DIR: files hsm-pin[.<HSM profile>]
+    /// and db-password[.<database>], mode 0600 or 0400.
+    #[arg(long)]
+    pub due: bool,
+    /// With --due: say what would be rotated and what stands in the way; change nothing.
+    #[arg(long, requires = "due")]
+    pub dry_run: bool,
+    /// With --due: the credentials directory when not run by systemd.
+    #[arg(long, value_name = "DIR", requires = "due")]
+    pub credentials: Option<PathBuf>,
+    /// hsm (tdekey generates the key, then USE KEY) or oracle (SET KEY). Default: the
+    /// policy's, else hsm for a non-CDB and oracle for a CDB.
+    #[arg(long, value_enum, conflicts_with = "due")]
+    pub way: Option<WayArg>,
+    /// The tag Oracle records with the new key.
+    #[arg(long, value_name = "TAG", conflicts_with = "due")]
+    pub tag: Option<String>,
+    /// Rotate now because the key may be compromised: the reason (at least a sentence) is
+    /// recorded with the run and in the audit log.
+    #[arg(long, value_name = "REASON", conflicts_with = "due")]
+    pub compromise: Option<String>,
+    #[arg(long)]
+    pub json: bool,
+    #[command(flatten)]
+    pub target: TargetArgs,
+    #[command(flatten)]
+    pub login: LoginArgs,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum PolicyCommand {
+    /// Set (or change) a database's policy.
+    Set {
+        name: String,
+        /// Every 90d, 180d, 1y, 6m, 2w… (days, weeks, months, years).
+        #[arg(
+            long,
+            value_name = "INTERVAL",
+            required_unless_present = "cron",
+            conflicts_with = "cron"
+        )]
+        every: Option<String>,
+        /// A cron expression (minute hour day-of-month month day-of-week, local time), e.g.
+        /// "0 2 1 */3 *".
+        #[arg(long, value_name = "EXPR")]
+        cron: Option<String>,
+        /// The first due date (YYYY-MM-DD, or YYYY-MM-DD HH:MM, local time), to line rotations
+        /// up with a maintenance window. Default: one period after the current key was made.
+        #[arg(long, value_name = "DATE")]
+        next_due: Option<String>,
+        /// hsm or oracle. Default: the policy's way, else hsm for a non-CDB and oracle for a CDB.
+        #[arg(long, value_enum)]
+        way: Option<WayArg>,
+    },
+    /// A database's policy, its current key, its last runs.
+    Show {
+        name: String,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Every database: policy, current key, next due date, status.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a database's policy (its keys and runs stay).
+    Remove { name: String },
 }
 
 #[derive(Subcommand, Debug)]

@@ -8,6 +8,7 @@ mod db_cmd;
 mod hsm_cmd;
 mod migrate_cmd;
 mod oracle_cmd;
+mod rotate_cmd;
 mod wallet_cmd;
 
 pub use args::*;
@@ -118,6 +119,9 @@ pub fn main() -> ExitCode {
         Some(Command::Db { command }) => db_cmd::run(&data, command),
         Some(Command::Migrate { command }) => migrate_cmd::run(&data, command),
         Some(Command::Wallet { command }) => wallet_cmd::run(&data, command),
+        Some(Command::Key { command }) => rotate_cmd::key(&data, command),
+        Some(Command::Rotate(args)) => rotate_cmd::rotate(&data, args),
+        Some(Command::Policy { command }) => rotate_cmd::policy(&data, command),
     };
     match result {
         Ok(code) => code,

@@ -54,6 +54,19 @@ pub enum HsmCommand {
         db_password: Option<Secret>,
         pin_format: PinFormat,
     },
+    /// Rotate a database's master key with this thread's session (logged in as Oracle's
+    /// crypto user, whose password the statement needs again).
+    Rotate {
+        database: String,
+        request: crate::rotation::RotateRequest,
+        hsm_password: Secret,
+        db_password: Option<Secret>,
+        pin_format: PinFormat,
+    },
+    /// Generate a TDE master key on the logged-in token.
+    GenerateKey {
+        request: crate::rotation::KeyRequest,
+    },
 }
 
 impl HsmCommand {
@@ -66,6 +79,7 @@ impl HsmCommand {
             HsmCommand::MigrationStep { .. } | HsmCommand::MigrationRollback { .. } => {
                 Task::Migration
             }
+            HsmCommand::Rotate { .. } | HsmCommand::GenerateKey { .. } => Task::Rotation,
         }
     }
 }
@@ -150,6 +164,42 @@ impl Parts<'_> {
             state: state.map(Box::new),
             progress: Some(Box::new(progress)),
         })
+    }
+}
+
+impl Parts<'_> {
+    #[allow(clippy::too_many_arguments)]
+    fn rotate(
+        self,
+        a: &mut Auditor,
+        sink: &EventSink,
+        database: String,
+        request: crate::rotation::RotateRequest,
+        hsm_password: Secret,
+        db_password: Option<Secret>,
+        pin_format: PinFormat,
+    ) -> Result<Event, Failure> {
+        let hsm = self
+            .hsm
+            .as_mut()
+            .ok_or_else(|| Failure::from(SessionError::from(HsmError::NotConnected)))?;
+        let manual = crate::databases::get(a, &database)
+            .map_err(Failure::from)?
+            .connector
+            == crate::model::ConnectorKind::Manual;
+        let mut operator = manual.then(|| WindowOperator::new(sink, self.replies));
+        let mut ctx = crate::rotation::Context {
+            data: self.data,
+            hsm,
+            operator: operator
+                .as_mut()
+                .map(|o| o as &mut dyn crate::oracle::Operator),
+            db_password,
+            pin_format,
+            hsm_password,
+        };
+        let report = crate::rotation::rotate(a, &mut ctx, &database, &request)?;
+        Ok(Event::Rotated(Box::new(report)))
     }
 }
 
@@ -268,6 +318,31 @@ impl Worker for HsmWorker {
                 db_password,
                 pin_format,
             ),
+            Job::Command(HsmCommand::Rotate {
+                database,
+                request,
+                hsm_password,
+                db_password,
+                pin_format,
+            }) => Parts {
+                data: &self.data,
+                hsm: &mut self.hsm,
+                replies: &self.replies,
+            }
+            .rotate(
+                a,
+                sink,
+                database,
+                request,
+                hsm_password,
+                db_password,
+                pin_format,
+            ),
+            Job::Command(HsmCommand::GenerateKey { request }) => {
+                let hsm = connected(&mut self.hsm)?;
+                let key = crate::rotation::generate_key(a, hsm, &request)?;
+                Ok(Event::KeyGenerated(Box::new(key)))
+            }
             Job::Rehearse(run) => {
                 let OracleRun {
                     database,

@@ -57,6 +57,10 @@ pub enum Task {
     Wallet,
     /// The migration wizard (a step, its status, an override, the report).
     Migration,
+    /// A rotation run or a key generated on the HSM (the HSM thread).
+    Rotation,
+    /// The Rotation screen's data, and policy changes (the store thread).
+    RotationOverview,
 }
 
 /// A statement the Manual connector asks the DBA to run.
@@ -221,6 +225,23 @@ pub enum Event {
     },
     /// The migration report was written.
     MigrationReport(PathBuf),
+    /// Where each database stands on rotation, the timeline, and who claims which key.
+    RotationOverview(Box<RotationOverview>),
+    /// A rotation run ended (success or failure: the report says).
+    Rotated(Box<crate::rotation::RunReport>),
+    /// A master key was generated on the HSM, read back and checked.
+    KeyGenerated(Box<crate::rotation::GeneratedKey>),
+}
+
+/// The Rotation screen's data.
+#[derive(Clone, Debug)]
+pub struct RotationOverview {
+    pub rows: Vec<crate::rotation::DatabaseRotation>,
+    pub timeline: Vec<crate::rotation::TimelineRow>,
+    pub claims: std::collections::HashMap<String, crate::rotation::KeyClaim>,
+    /// What a policy change did, in a sentence.
+    pub message: Option<String>,
+    pub now_ms: i64,
 }
 
 impl Event {
@@ -245,6 +266,8 @@ impl Event {
             Event::OracleAnswered(_) => Some(Task::Oracle),
             Event::WalletInspected(_) => Some(Task::Wallet),
             Event::Migration { .. } | Event::MigrationReport(_) => Some(Task::Migration),
+            Event::RotationOverview(_) => Some(Task::RotationOverview),
+            Event::Rotated(_) | Event::KeyGenerated(_) => Some(Task::Rotation),
         }
     }
 }
@@ -323,6 +346,7 @@ macro_rules! failure_from {
 }
 
 failure_from!(
+    crate::rotation::RotationError,
     crate::migration::MigrationError,
     crate::audit::AuditError,
     crate::audit::LogError,

@@ -48,6 +48,21 @@ pub enum StoreCommand {
         database: String,
         path: PathBuf,
     },
+    /// The Rotation screen's data; `on_token`: the connected token's label and the labels on
+    /// it (from the last inventory), to name current keys missing from it.
+    RotationOverview {
+        on_token: Option<(String, std::collections::HashSet<String>)>,
+    },
+    /// Set a database's rotation policy, then the screen's data again.
+    SetPolicy {
+        change: crate::rotation::PolicyChange,
+        on_token: Option<(String, std::collections::HashSet<String>)>,
+    },
+    /// Remove a database's rotation policy, then the screen's data again.
+    RemovePolicy {
+        database: String,
+        on_token: Option<(String, std::collections::HashSet<String>)>,
+    },
 }
 
 impl StoreCommand {
@@ -63,6 +78,9 @@ impl StoreCommand {
             StoreCommand::MigrationStatus { .. }
             | StoreCommand::MigrationOverride { .. }
             | StoreCommand::MigrationReport { .. } => Task::Migration,
+            StoreCommand::RotationOverview { .. }
+            | StoreCommand::SetPolicy { .. }
+            | StoreCommand::RemovePolicy { .. } => Task::RotationOverview,
         }
     }
 }
@@ -93,6 +111,23 @@ fn databases(a: &Auditor, saved: Option<String>) -> Result<Event, Failure> {
         databases: databases::list(a)?,
         saved,
     })
+}
+
+fn rotation(
+    a: &Auditor,
+    on_token: Option<&(String, std::collections::HashSet<String>)>,
+    message: Option<String>,
+) -> Result<Event, Failure> {
+    let now_ms = crate::model::now_ms();
+    let (rows, timeline) =
+        crate::rotation::overview(a, on_token.map(|(t, l)| (t.as_str(), l)), now_ms)?;
+    Ok(Event::RotationOverview(Box::new(super::RotationOverview {
+        rows,
+        timeline,
+        claims: crate::rotation::key_claims(a)?,
+        message,
+        now_ms,
+    })))
 }
 
 impl Worker for StoreWorker {
@@ -137,6 +172,24 @@ impl Worker for StoreWorker {
                     database,
                     progress: Some(Box::new(progress)),
                 })
+            }
+            StoreCommand::RotationOverview { on_token } => rotation(a, on_token.as_ref(), None),
+            StoreCommand::SetPolicy { change, on_token } => {
+                let p = crate::rotation::set_policy(a, &change)?;
+                let tz = crate::rotation::local_zone();
+                let message = format!(
+                    "{}: rotated {}, {}; next due {}.",
+                    p.database,
+                    p.describe,
+                    p.way.describe(),
+                    crate::rotation::local_minute(p.next_due_ms, &tz)
+                );
+                rotation(a, on_token.as_ref(), Some(message))
+            }
+            StoreCommand::RemovePolicy { database, on_token } => {
+                crate::rotation::remove_policy(a, &database)?;
+                let message = format!("The rotation policy of {database} was removed.");
+                rotation(a, on_token.as_ref(), Some(message))
             }
             StoreCommand::MigrationReport { database, path } => {
                 let json = path.extension().is_some_and(|e| e == "json");

@@ -110,6 +110,46 @@ impl Hsm {
         Ok(h.handle())
     }
 
+    /// Generates a TDE master key for Oracle on the token: AES-256, token, private, sensitive,
+    /// never extractable, encrypt and decrypt, labelled `ORACLE.TDE.HSM.MK.06<id>` with
+    /// CKA_ID = the id's 16 bytes. Returns the key's attributes as the token reports them
+    /// afterwards (read back through PKCS#11, never its value).
+    pub fn generate_tde_master_key(
+        &self,
+        id: &MasterKeyId,
+    ) -> Result<crate::model::ObjectInfo, HsmError> {
+        let t = KeyTemplate::ORACLE_MASTER_KEY;
+        let template = vec![
+            Attribute::Class(ObjectClass::SECRET_KEY),
+            Attribute::KeyType(KeyType::AES),
+            Attribute::ValueLen(t.bytes.into()),
+            Attribute::Token(true),
+            Attribute::Private(true),
+            Attribute::Sensitive(true),
+            Attribute::Extractable(false),
+            Attribute::Encrypt(true),
+            Attribute::Decrypt(true),
+            Attribute::Label(id.hsm_label().into_bytes()),
+            Attribute::Id(id.0.to_vec()),
+        ];
+        let session = self.session()?;
+        let h = session
+            .generate_key(&Mechanism::AesKeyGen, &template)
+            .map_err(ck("Generating the key"))?;
+        let attrs = session
+            .get_attributes(h, super::objects::INVENTORY_ATTRIBUTES)
+            .map_err(ck("Reading the new key's attributes back"))?;
+        Ok(super::objects::object_info(h.handle(), attrs))
+    }
+
+    /// How many objects the session sees with this `CKA_ID`.
+    pub fn count_id(&self, id: &[u8]) -> Result<usize, HsmError> {
+        self.session()?
+            .find_objects(&[Attribute::Id(id.to_vec())])
+            .map(|v| v.len())
+            .map_err(ck("Searching the token by CKA_ID"))
+    }
+
     /// Creates a private token data object.
     pub fn create_data_object(
         &self,

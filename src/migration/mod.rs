@@ -17,6 +17,7 @@ mod report;
 mod state;
 mod steps;
 mod wizard;
+pub(crate) use wizard::{holder_gone, owner as lease_owner};
 
 pub use plan::{BackStep, StepId};
 pub use preview::{back_statements, statements};

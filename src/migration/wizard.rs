@@ -49,14 +49,14 @@ fn settle<S>(rec: &mut StepRecord<S>, r: &StepResult) {
 }
 
 /// This process, as a lease holder: host, pid and a random part.
-fn owner() -> String {
+pub(crate) fn owner() -> String {
     use aes_gcm::aead::{OsRng, rand_core::RngCore};
     let host = gethostname::gethostname().to_string_lossy().into_owned();
     format!("{host}:{}:{:08x}", std::process::id(), OsRng.next_u32())
 }
 
 /// A lease held by a process of this host that no longer runs can be taken over at once.
-fn holder_gone(holder: &str) -> bool {
+pub(crate) fn holder_gone(holder: &str) -> bool {
     let mut parts = holder.rsplitn(3, ':');
     let (_, pid, host) = (parts.next(), parts.next(), parts.next());
     let this = gethostname::gethostname().to_string_lossy().into_owned();

@@ -1,5 +1,5 @@
 //! Rows of `migrations` (the wizard's state, stored as the JSON the migration workflow writes)
-//! with their lease, and of `key_owners`.
+//! with their lease.
 
 use super::errors::map_err;
 use super::{Store, StoreError};
@@ -158,43 +158,6 @@ impl Store {
             .map(|_| ())
             .map_err(|e| self.err(e))
     }
-
-    /// Records that a master key (by its HSM label) belongs to a database.
-    pub fn set_key_owner(
-        &self,
-        label: &str,
-        database: &str,
-        token_label: &str,
-        source: &str,
-    ) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "INSERT INTO key_owners (label, database, token_label, since_ms, source)
-                 VALUES (?1, ?2, ?3, ?4, ?5)
-                 ON CONFLICT (label) DO UPDATE SET database = excluded.database,
-                   token_label = excluded.token_label, since_ms = excluded.since_ms,
-                   source = excluded.source",
-                params![label, database, token_label, now_ms(), source],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
-    }
-
-    /// The master keys recorded for a database: (label, token, since), oldest first.
-    pub fn keys_of(&self, database: &str) -> Result<Vec<(String, String, i64)>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT label, token_label, since_ms FROM key_owners WHERE database = ?1
-                 ORDER BY since_ms, label",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([database], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(|e| map_err(&self.path, e))
-    }
 }
 
 #[cfg(test)]
@@ -235,9 +198,5 @@ mod tests {
             s.insert_migration("ORCL", "{}").is_ok(),
             "a new one once done"
         );
-
-        s.set_key_owner("ORACLE.TDE.HSM.MK.06AA", "ORCL", "tok", "migration 1")
-            .unwrap();
-        assert_eq!(s.keys_of("ORCL").unwrap().len(), 1);
     }
 }

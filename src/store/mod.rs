@@ -10,12 +10,14 @@ mod databases;
 mod errors;
 mod migrations;
 mod profiles;
+mod rotation;
 mod schema;
 
 pub use audit_query::{AuditFilter, AuditRowRef};
 pub use audit_rows::{AuditRow, CheckpointRow};
 pub use errors::StoreError;
 pub use migrations::{Lease, MigrationRow};
+pub use rotation::{Claim, KeyOwner, PolicyRow, RunRow};
 pub use schema::SCHEMA_VERSION;
 
 use errors::{io_error, map_err, retry_busy};

@@ -121,6 +121,45 @@ CREATE TABLE key_owners (
     source TEXT NOT NULL
 ) STRICT;
 "#,
+    // Version 7: rotation. A policy per database (its schedule as text, the way, when it is
+    // next due); every rotation run with its checks, the key it generated and did not
+    // activate, and a lease so that two processes never rotate one database at once. Which
+    // container a recorded key is the master key of.
+    r#"
+CREATE TABLE rotation_policies (
+    database TEXT PRIMARY KEY,
+    schedule TEXT NOT NULL,
+    way TEXT NOT NULL CHECK (way IN ('hsm', 'oracle')),
+    next_due_ms INTEGER NOT NULL,
+    created_ms INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+) STRICT;
+
+CREATE TABLE rotation_runs (
+    id INTEGER PRIMARY KEY,
+    database TEXT NOT NULL,
+    way TEXT NOT NULL CHECK (way IN ('hsm', 'oracle')),
+    trigger TEXT NOT NULL CHECK (trigger IN ('manual', 'scheduled', 'compromise')),
+    reason TEXT,
+    who TEXT NOT NULL,
+    token_label TEXT,
+    started_ms INTEGER NOT NULL,
+    finished_ms INTEGER,
+    outcome TEXT NOT NULL CHECK (outcome IN ('running', 'success', 'failure')),
+    old_keys TEXT NOT NULL DEFAULT '[]',
+    new_keys TEXT NOT NULL DEFAULT '[]',
+    pending_key TEXT,
+    failed_step TEXT,
+    state_left TEXT,
+    checks TEXT NOT NULL DEFAULT '[]',
+    lock_owner TEXT,
+    lock_until_ms INTEGER
+) STRICT;
+CREATE UNIQUE INDEX rotation_runs_one_running ON rotation_runs (database) WHERE outcome = 'running';
+CREATE INDEX rotation_runs_by_time ON rotation_runs (database, started_ms);
+
+ALTER TABLE key_owners ADD COLUMN container TEXT NOT NULL DEFAULT '';
+"#,
 ];
 
 /// The schema version this build writes.

@@ -182,6 +182,23 @@ pub const CATALOGUE: &[OraCode] = &[
 /// Codes with an explanation whose text is not in the catalogue (Oracle's wording is not known).
 pub const EXPLAINED_WITHOUT_TEXT: &[&str] = &["ORA-46623"];
 
+/// Oracle's refusal as a sentence, with what it usually means; `None` when the reply is not
+/// an error.
+pub fn refusal(reply: &Reply) -> Option<String> {
+    let Reply::Error { error, more } = reply else {
+        return None;
+    };
+    let mut s = format!("Oracle answered {}: {}.", error.code, error.text);
+    for m in more {
+        s.push_str(&format!(" {}: {}.", m.code, m.text));
+    }
+    if let Some(x) = explain(&error.code) {
+        s.push(' ');
+        s.push_str(x);
+    }
+    Some(s)
+}
+
 /// What an ORA- error usually means for a DBA moving TDE to an HSM, and what to do; `None`
 /// for a code tdekey knows nothing about. `code` is `ORA-nnnnn` (any case).
 pub fn explain(code: &str) -> Option<&'static str> {

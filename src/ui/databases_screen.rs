@@ -112,7 +112,9 @@ pub struct DatabasesState {
     pub migration: super::migration_tab::MigrationTabState,
     /// Which view of a saved profile is shown.
     pub tab: DbTab,
-    loaded: bool,
+    pub loaded: bool,
+    /// Databases whose active master key is missing from the connected token (shown in red).
+    pub missing_keys: std::collections::HashSet<String>,
 }
 
 impl DatabasesState {
@@ -175,14 +177,23 @@ pub fn databases_ui(
             }
             ui.separator();
             for d in &st.databases {
-                let label = format!("{} — {}", d.name, d.connector.as_str());
-                if ui
-                    .selectable_label(
-                        st.form.saved_name.as_deref() == Some(d.name.as_str()),
-                        label,
-                    )
-                    .clicked()
-                {
+                let missing = st.missing_keys.contains(&d.name);
+                let label = egui::RichText::new(format!("{} — {}", d.name, d.connector.as_str()));
+                let label = if missing {
+                    label.color(egui::Color32::from_rgb(235, 90, 80))
+                } else {
+                    label
+                };
+                let r = ui.selectable_label(
+                    st.form.saved_name.as_deref() == Some(d.name.as_str()),
+                    label,
+                );
+                let r = if missing {
+                    r.on_hover_text("Its active master key is not on the connected token: see the Rotation screen.")
+                } else {
+                    r
+                };
+                if r.clicked() {
                     st.form = DbForm::from_profile(d);
                     if d.connector == ConnectorKind::Rehearsal && st.tab == DbTab::Profile {
                         st.tab = DbTab::Console;

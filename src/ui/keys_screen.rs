@@ -6,8 +6,10 @@ use super::{Banner, Screen, banner_ui};
 use crate::engine::{Command, Engine, HsmCommand, Task};
 use crate::inventory::{self, InventoryRow, Severity, SortColumn, Summary};
 use crate::model::bool_text;
+use crate::rotation::{GeneratedKey, KeyClaim, KeyRequest};
 use egui::{Color32, RichText};
 use egui_extras::{Column, TableBuilder};
+use std::collections::HashMap;
 use std::sync::Arc;
 
 pub struct KeysState {
@@ -24,6 +26,14 @@ pub struct KeysState {
     pub progress: Option<(usize, usize)>,
     pub banner: Option<Banner>,
     pub loaded: bool,
+    /// Which database claims each master key (from migrations, rotations, V$ENCRYPTION_KEYS).
+    pub claims: HashMap<String, KeyClaim>,
+    /// The last key generated from this screen.
+    pub generated: Option<GeneratedKey>,
+    /// "Generate a master key" is open, with its fields.
+    pub generating: bool,
+    pub gen_tag: String,
+    pub gen_oracle_user: String,
 }
 
 impl Default for KeysState {
@@ -40,6 +50,11 @@ impl Default for KeysState {
             progress: None,
             banner: None,
             loaded: false,
+            claims: HashMap::new(),
+            generated: None,
+            generating: false,
+            gen_tag: String::new(),
+            gen_oracle_user: String::new(),
         }
     }
 }
@@ -47,10 +62,37 @@ impl Default for KeysState {
 impl KeysState {
     pub fn clear(&mut self) {
         let filter = std::mem::take(&mut self.filter);
+        let claims = std::mem::take(&mut self.claims);
         *self = Self {
             filter,
+            claims,
             ..Self::default()
         };
+    }
+
+    pub fn on_generated(&mut self, key: GeneratedKey) {
+        self.banner = Some(Banner {
+            text: format!(
+                "Generated {} on {}: read back, no health finding. Its USE KEY statement is in the details pane.",
+                key.label, key.token
+            ),
+            error: false,
+            reconnect: false,
+        });
+        self.generated = Some(key);
+        self.selected = None;
+    }
+
+    /// Who claims a row's key, for the Database column.
+    fn claim_text(&self, r: &InventoryRow) -> (String, bool) {
+        if r.kind != "tde-master-key" {
+            return (String::new(), false);
+        }
+        match self.claims.get(&r.object.label) {
+            Some(c) if c.current => (c.database.clone(), false),
+            Some(c) => (format!("{} (retired)", c.database), false),
+            None => ("unclaimed".to_owned(), true),
+        }
     }
 
     /// Whether the inventory lists an object with this label.
@@ -154,7 +196,22 @@ pub fn keys_ui(
         {
             queue.push(Command::Hsm(HsmCommand::Inventory));
         }
-        if busy {
+        let generating = engine.is_pending(Task::Rotation);
+        if ui
+            .add_enabled(
+                logged_in && !generating,
+                egui::Button::new("Generate master key…"),
+            )
+            .on_hover_text("A new AES-256 TDE master key on this token, for USE KEY")
+            .on_disabled_hover_text("Log in on the HSM screen first")
+            .clicked()
+        {
+            st.generating = true;
+            if st.gen_oracle_user.is_empty() {
+                st.gen_oracle_user = hsm.login.as_ref().map(|l| l.1.clone()).unwrap_or_default();
+            }
+        }
+        if busy || generating {
             ui.spinner();
         }
         if st.loaded {
@@ -186,6 +243,30 @@ pub fn keys_ui(
         return;
     }
 
+    if st.generating {
+        generate_ui(ui, st, hsm, queue);
+    }
+    // A database's active key that is not on this token: said in red, above everything.
+    if st.loaded
+        && let Some((token, _)) = &hsm.login
+    {
+        let mut missing: Vec<(&String, &KeyClaim)> = st
+            .claims
+            .iter()
+            .filter(|(l, c)| c.current && c.token_label == token.label && !st.rows_contain(l))
+            .collect();
+        missing.sort();
+        for (label, c) in missing {
+            ui.label(
+                RichText::new(format!(
+                    "The active master key of {} is not on this token: {label}",
+                    c.database
+                ))
+                .color(Color32::from_rgb(235, 90, 80))
+                .strong(),
+            );
+        }
+    }
     egui::Panel::right("key_details")
         .resizable(true)
         .default_size(330.0)
@@ -214,6 +295,7 @@ fn table_ui(ui: &mut egui::Ui, st: &mut KeysState) {
                 .column(Column::exact(72.0))
                 .column(Column::initial(300.0).clip(true))
                 .column(Column::initial(170.0).clip(true))
+                .column(Column::initial(110.0).clip(true))
                 .column(Column::initial(90.0))
                 .column(Column::initial(50.0))
                 .column(Column::exact(44.0));
@@ -229,6 +311,31 @@ fn table_ui(ui: &mut egui::Ui, st: &mut KeysState) {
                         (SortColumn::Health, "Health"),
                         (SortColumn::Label, "Label"),
                         (SortColumn::Kind, "Meaning"),
+                    ] {
+                        h.col(|ui| {
+                            let arrow = if sort == col {
+                                if asc { " ^" } else { " v" }
+                            } else {
+                                ""
+                            };
+                            if ui
+                                .selectable_label(
+                                    sort == col,
+                                    RichText::new(format!("{title}{arrow}")).strong(),
+                                )
+                                .on_hover_text(format!("Sort by {title}"))
+                                .clicked()
+                            {
+                                sort_by = Some(col);
+                            }
+                        });
+                    }
+                    h.col(|ui| {
+                        ui.label(RichText::new("Database").strong()).on_hover_text(
+                            "The database whose master key it is (from migrations, rotations and V$ENCRYPTION_KEYS)",
+                        );
+                    });
+                    for (col, title) in [
                         (SortColumn::Class, "Class"),
                         (SortColumn::KeyType, "Type"),
                         (SortColumn::Length, "Bits"),
@@ -293,6 +400,14 @@ fn table_ui(ui: &mut egui::Ui, st: &mut KeysState) {
                             ui.add(egui::Label::new(&r.meaning).truncate());
                         });
                         row.col(|ui| {
+                            let (text, unclaimed) = st.claim_text(r);
+                            if unclaimed {
+                                ui.weak(text);
+                            } else {
+                                ui.add(egui::Label::new(text).truncate());
+                            }
+                        });
+                        row.col(|ui| {
                             ui.label(r.object.class.trim_start_matches("CKO_"));
                         });
                         row.col(|ui| {
@@ -350,7 +465,11 @@ fn table_ui(ui: &mut egui::Ui, st: &mut KeysState) {
 fn details_ui(ui: &mut egui::Ui, st: &KeysState) {
     ui.heading("Details");
     let Some(r) = st.selected.and_then(|i| st.rows.get(i)) else {
-        ui.label("Select an object in the table to see all its attributes.");
+        if let Some(k) = &st.generated {
+            generated_ui(ui, k);
+        } else {
+            ui.label("Select an object in the table to see all its attributes.");
+        }
         return;
     };
     egui::ScrollArea::vertical().show(ui, |ui| {
@@ -363,6 +482,22 @@ fn details_ui(ui: &mut egui::Ui, st: &KeysState) {
                 ui.ctx().copy_text(r.object.label.clone());
             }
         });
+        if r.kind == "tde-master-key" {
+            ui.label(match st.claims.get(&r.object.label) {
+                Some(c) => format!(
+                    "{} master key of {}{} (recorded from {}).",
+                    if c.current { "The active" } else { "A retired" },
+                    c.database,
+                    if c.container.is_empty() {
+                        String::new()
+                    } else {
+                        format!(", container {}", c.container)
+                    },
+                    c.source
+                ),
+                None => "No database claims this key: no migration, rotation or V$ENCRYPTION_KEYS tdekey has seen names it.".to_owned(),
+            });
+        }
         ui.add_space(6.0);
         if r.health.is_empty() {
             ui.label(severity_text(None));
@@ -389,4 +524,79 @@ fn details_ui(ui: &mut egui::Ui, st: &KeysState) {
             bool_text(None)
         ));
     });
+}
+
+fn generate_ui(ui: &mut egui::Ui, st: &mut KeysState, hsm: &HsmState, queue: &mut Vec<Command>) {
+    let token = hsm
+        .login
+        .as_ref()
+        .map(|l| l.0.label.clone())
+        .unwrap_or_default();
+    let mut open = true;
+    let mut go = false;
+    let mut cancel = false;
+    egui::Window::new(format!("Generate a TDE master key on {token}?"))
+        .id(egui::Id::unique("generate_master_key"))
+        .collapsible(false)
+        .resizable(false)
+        .open(&mut open)
+        .show(ui.ctx(), |ui| {
+            ui.label("tdekey draws a 16-byte id from the HSM's random generator and generates an AES-256 key labelled ORACLE.TDE.HSM.MK.06<id>: token, private, sensitive, never extractable, encrypt and decrypt. It reads the key back and checks it before reporting it. A key on an HSM is never deleted by tdekey.");
+            egui::Grid::new("generate_fields").num_columns(2).show(ui, |ui| {
+                super::labelled_edit(ui, "Tag for USE KEY", &mut st.gen_tag, "optional", 200.0);
+                ui.end_row();
+                super::labelled_edit(
+                    ui,
+                    "Oracle's crypto user",
+                    &mut st.gen_oracle_user,
+                    "who must use the key",
+                    200.0,
+                );
+                ui.end_row();
+            });
+            ui.horizontal(|ui| {
+                if ui.button("Generate").clicked() {
+                    go = true;
+                }
+                if ui.button("Cancel").clicked() {
+                    cancel = true;
+                }
+            });
+        });
+    if go {
+        queue.push(Command::Hsm(HsmCommand::GenerateKey {
+            request: KeyRequest {
+                tag: Some(st.gen_tag.trim().to_owned()).filter(|t| !t.is_empty()),
+                oracle_user: Some(st.gen_oracle_user.trim().to_owned()).filter(|t| !t.is_empty()),
+                database: None,
+            },
+        }));
+    }
+    if go || cancel || !open {
+        st.generating = false;
+    }
+}
+
+fn generated_ui(ui: &mut egui::Ui, k: &GeneratedKey) {
+    ui.label(RichText::new("Generated").strong());
+    ui.label(RichText::new(&k.label).monospace());
+    ui.label(format!(
+        "On {}, owned by {}; CKA_ID {}. Read back: AES-256, sensitive, never extractable.",
+        k.token, k.owner, k.cka_id
+    ));
+    if let Some(share) = &k.share_command {
+        ui.add_space(4.0);
+        ui.label("Oracle's crypto user must be given the key first (CloudHSM, run by its owner):");
+        ui.label(RichText::new(share).monospace());
+        if ui.small_button("Copy the share command").clicked() {
+            ui.ctx().copy_text(share.clone());
+        }
+    }
+    ui.add_space(4.0);
+    ui.label("To make it a database's master key:");
+    ui.label(RichText::new(&k.use_key_statement).monospace());
+    if ui.small_button("Copy the USE KEY statement").clicked() {
+        ui.ctx().copy_text(k.use_key_statement.clone());
+    }
+    ui.small("The password is shown as <hidden>: type it in place of that when you run it.");
 }

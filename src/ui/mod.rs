@@ -9,6 +9,8 @@ mod hsm_screen;
 mod keys_screen;
 mod migration_rollback;
 mod migration_tab;
+mod rotation_screen;
+mod rotation_timeline;
 mod secret_field;
 mod wallet_tab;
 
@@ -21,12 +23,14 @@ pub use audit_screen::AuditState;
 pub use databases_screen::{DatabasesState, DbTab};
 pub use hsm_screen::HsmState;
 pub use keys_screen::KeysState;
+pub use rotation_screen::RotationState;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Screen {
     Hsm,
     Keys,
     Databases,
+    Rotation,
     Audit,
 }
 
@@ -47,6 +51,7 @@ pub struct App {
     pub keys: KeysState,
     pub audit: AuditState,
     pub databases: DatabasesState,
+    pub rotation: RotationState,
     queue: Vec<Command>,
 }
 
@@ -107,9 +112,11 @@ impl App {
             keys: KeysState::default(),
             audit: AuditState::default(),
             databases: DatabasesState::default(),
+            rotation: RotationState::default(),
             queue: vec![
                 Command::Store(StoreCommand::LoadProfiles),
                 Command::DetectModules,
+                Command::Store(StoreCommand::RotationOverview { on_token: None }),
             ],
         }
     }
@@ -142,7 +149,33 @@ impl App {
                 Event::InventoryProgress { done, total } => {
                     self.keys.progress = Some((done, total))
                 }
-                Event::Inventory(rows) => self.keys.set_rows(rows),
+                Event::Inventory(rows) => {
+                    self.keys.set_rows(rows);
+                    self.refresh_rotation();
+                }
+                Event::RotationOverview(o) => {
+                    self.keys.claims = o.claims.clone();
+                    self.databases.missing_keys = o
+                        .rows
+                        .iter()
+                        .filter(|r| !r.missing_keys.is_empty())
+                        .map(|r| r.database.clone())
+                        .collect();
+                    self.rotation.on_overview(o);
+                }
+                Event::Rotated(report) => {
+                    self.rotation.on_rotated(ctx, *report);
+                    if self.hsm.login.is_some() {
+                        // The inventory's event refreshes the rotation overview.
+                        self.queue.push(Command::Hsm(HsmCommand::Inventory));
+                    } else {
+                        self.refresh_rotation();
+                    }
+                }
+                Event::KeyGenerated(key) => {
+                    self.keys.on_generated(*key);
+                    self.queue.push(Command::Hsm(HsmCommand::Inventory));
+                }
                 Event::Profiles {
                     profiles,
                     default_id,
@@ -244,6 +277,14 @@ impl App {
                         Task::Oracle => self.databases.console.on_failed(ctx, banner.text),
                         Task::Wallet => self.databases.banner = Some(banner),
                         Task::Migration => self.databases.migration.on_failed(ctx, banner.text),
+                        Task::Rotation => {
+                            if self.screen == Screen::Keys {
+                                self.keys.banner = Some(banner);
+                            } else {
+                                self.rotation.on_failed(ctx, banner.text);
+                            }
+                        }
+                        Task::RotationOverview => self.rotation.banner = Some(banner),
                         Task::AuditQuery | Task::AuditVerify | Task::SaveDialog => {
                             self.audit.banner = Some(banner)
                         }
@@ -265,6 +306,21 @@ impl App {
         }
     }
 
+    /// Asks for the Rotation screen's data again (and who claims which key on the token).
+    fn refresh_rotation(&mut self) {
+        let labels = self.keys.loaded.then(|| {
+            self.keys
+                .rows
+                .iter()
+                .map(|r| r.object.label.clone())
+                .collect()
+        });
+        self.queue
+            .push(Command::Store(StoreCommand::RotationOverview {
+                on_token: rotation_screen::on_token(&self.hsm, labels),
+            }));
+    }
+
     fn top_bar_ui(&mut self, ui: &mut egui::Ui) {
         ui.horizontal(|ui| {
             ui.heading("tdekey");
@@ -272,6 +328,7 @@ impl App {
             ui.selectable_value(&mut self.screen, Screen::Hsm, "HSM");
             ui.selectable_value(&mut self.screen, Screen::Keys, "Keys");
             ui.selectable_value(&mut self.screen, Screen::Databases, "Databases");
+            ui.selectable_value(&mut self.screen, Screen::Rotation, "Rotation");
             ui.selectable_value(&mut self.screen, Screen::Audit, "Audit");
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 ui.label(self.hsm.status_line());
@@ -318,6 +375,28 @@ impl eframe::App for App {
                 &self.engine,
                 &mut self.queue,
             ),
+            Screen::Rotation => {
+                if !self.databases.loaded {
+                    self.databases.loaded = true;
+                    self.queue.push(Command::Store(StoreCommand::LoadDatabases));
+                }
+                let labels = self.keys.loaded.then(|| {
+                    self.keys
+                        .rows
+                        .iter()
+                        .map(|r| r.object.label.clone())
+                        .collect()
+                });
+                rotation_screen::rotation_ui(
+                    ui,
+                    &mut self.rotation,
+                    &self.hsm,
+                    &self.databases.databases,
+                    labels,
+                    &self.engine,
+                    &mut self.queue,
+                )
+            }
             Screen::Audit => audit_screen::audit_ui(
                 ui,
                 &mut self.audit,

@@ -170,3 +170,73 @@ pub fn demo_master_keys(env: &Env) -> Vec<(String, Option<bool>, Option<bool>)> 
     hsm.close().unwrap();
     keys
 }
+
+/// Adds Rehearsal databases (non-CDB, on the demo token's HSM profile) whose master key is
+/// already on the HSM: a file wallet set up, TDE_CONFIGURATION=HSM|FILE, restarted, migrated.
+/// The statements go straight to the Rehearsal (a test's set-up, not recorded). Needs
+/// `tdekey hsm demo-token` first.
+pub fn rehearsal_on_hsm(env: &Env, names: &[&str]) {
+    use tdekey::hsm::demo::{DEMO_PROFILE_NAME, DEMO_TOKEN_LABEL, DEMO_USER_PIN};
+    use tdekey::model::TokenSelector;
+    use tdekey::model::{ConnectorKind, DatabaseProfile, DbAuth, Multitenant, PinFormat};
+    use tdekey::oracle::Connector;
+    use tdekey::oracle::rehearsal::{self, Rehearsal};
+    use tdekey::tde::request::{Reply, Request};
+    use tdekey::tde::sql::Options;
+    let mut a = tdekey::audit::Auditor::open(&env.data).unwrap();
+    let mut hsm = Hsm::load(&env.module).unwrap();
+    hsm.open(&TokenSelector::Label(DEMO_TOKEN_LABEL.into()))
+        .unwrap();
+    hsm.login("demo_cu", &Secret::from(DEMO_USER_PIN), PinFormat::Plain)
+        .unwrap();
+    let pw = Secret::from("Wallet-Pw-Rot1");
+    for name in names {
+        let root = format!("/u01/app/oracle/admin/{name}/wallet");
+        tdekey::databases::save(
+            &mut a,
+            &DatabaseProfile {
+                id: None,
+                name: (*name).into(),
+                connector: ConnectorKind::Rehearsal,
+                oracle_home: None,
+                oracle_sid: None,
+                connect_string: None,
+                auth: DbAuth::Os,
+                wallet_root: Some(root.clone()),
+                multitenant: Multitenant::NonCdb,
+                rac: false,
+                hsm_profile: Some(DEMO_PROFILE_NAME.into()),
+            },
+        )
+        .unwrap();
+        let path = rehearsal::state_path(env.data.root(), name);
+        let mut r =
+            Rehearsal::open(&path, name, Multitenant::NonCdb, &mut hsm, PinFormat::Plain).unwrap();
+        let mut requests = rehearsal::seed_requests(&root, &pw);
+        requests.extend([
+            Request::SetTdeConfiguration {
+                value: "HSM|FILE".into(),
+                all_instances: false,
+            },
+            Request::Restart,
+            Request::Migrate {
+                hsm_user: "demo_cu".into(),
+                hsm_password: Secret::from(DEMO_USER_PIN),
+                wallet_password: pw.clone(),
+                options: Options {
+                    backup: Some(Some("pre_hsm".into())),
+                    all_containers: false,
+                },
+            },
+        ]);
+        for req in &requests {
+            let reply = r.run(req).unwrap().reply;
+            assert!(
+                !matches!(reply, Reply::Error { .. }),
+                "{}: {reply:?}",
+                req.title()
+            );
+        }
+    }
+    hsm.close().unwrap();
+}

@@ -108,18 +108,7 @@ pub(super) fn run(
 
 /// Oracle's refusal as a sentence, with what it usually means.
 pub(super) fn refusal(reply: &Reply) -> Option<String> {
-    let Reply::Error { error, more } = reply else {
-        return None;
-    };
-    let mut s = format!("Oracle answered {}: {}.", error.code, error.text);
-    for m in more {
-        s.push_str(&format!(" {}: {}.", m.code, m.text));
-    }
-    if let Some(x) = ora::explain(&error.code) {
-        s.push(' ');
-        s.push_str(x);
-    }
-    Some(s)
+    ora::refusal(reply)
 }
 
 fn refused(reply: &Reply) -> MigrationError {

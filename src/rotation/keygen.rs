@@ -1,0 +1,164 @@
+//! A TDE master key generated on the HSM: its id from the HSM's random generator, refused if
+//! the label or the id is on the token already, read back and checked with the Keys screen's
+//! health rules before it is reported, with what to run next.
+
+use super::RotationError;
+use crate::audit::{Action, Auditor, Entry};
+use crate::hsm::{Hsm, HsmError};
+use crate::inventory::{self, InventoryRow};
+use crate::secret::Secret;
+use crate::tde::labels::MasterKeyId;
+use crate::tde::request::Request;
+use crate::tde::sql::Credential;
+use serde::Serialize;
+use serde_json::json;
+
+/// What the person asks for.
+#[derive(Clone, Debug, Default)]
+pub struct KeyRequest {
+    /// The tag the `USE KEY` statement shown gives the key.
+    pub tag: Option<String>,
+    /// Oracle's crypto user, who must be able to use the key (default: the logged-in user).
+    pub oracle_user: Option<String>,
+    /// The database the key is meant for (recorded in the audit entry).
+    pub database: Option<String>,
+}
+
+/// A key generated, read back and checked.
+#[derive(Clone, Debug, Serialize)]
+pub struct GeneratedKey {
+    /// `ORACLE.TDE.HSM.MK.06<32 hex>`.
+    pub label: String,
+    /// The 34 hex digits `USE KEY` takes.
+    pub use_key_id: String,
+    /// CKA_ID as read back (32 hex digits).
+    pub cka_id: String,
+    pub token: String,
+    /// Who generated it (and owns it, on CloudHSM).
+    pub owner: String,
+    /// The key as the token reports it, with its health findings (none when healthy).
+    pub row: InventoryRow,
+    /// `cloudhsm-cli key share …`, when the key's owner is not Oracle's crypto user.
+    pub share_command: Option<String>,
+    /// The statement that makes it the database's master key (password hidden).
+    pub use_key_statement: String,
+}
+
+/// The `cloudhsm-cli` command with which the key's owner shares it with Oracle's crypto user.
+pub fn share_command(label: &str, oracle_user: &str) -> String {
+    format!(
+        "cloudhsm-cli key share --filter attr.label=\"{label}\" attr.class=secret-key --username {oracle_user} --role crypto-user"
+    )
+}
+
+/// Generates a TDE master key on the open, logged-in token (`key.generate`, audited before
+/// and after). A label or CKA_ID already on the token is refused before anything is made; a
+/// key whose read-back attributes break a health rule is reported as an error (it stays on
+/// the token: tdekey never deletes a key).
+pub fn generate_key(
+    a: &mut Auditor,
+    hsm: &Hsm,
+    req: &KeyRequest,
+) -> Result<GeneratedKey, RotationError> {
+    let owner = hsm.user().unwrap_or("").to_owned();
+    if !hsm.logged_in() {
+        return Err(RotationError::Invalid(
+            "Log in as a crypto user first: keys are generated in a logged-in session.".into(),
+        ));
+    }
+    let token = hsm.token().map(|t| t.label.clone()).unwrap_or_default();
+    let id = hsm.random_master_key_id()?;
+    let label = id.hsm_label();
+    let taken_label = hsm.count_label(&label)?;
+    let taken_id = hsm.count_id(&id.0)?;
+    if taken_label > 0 || taken_id > 0 {
+        return Err(RotationError::Invalid(format!(
+            "The token {token} already holds {} (the HSM's random generator gave an id in use): nothing was generated. Run it again to draw another id, and check the token's random generator.",
+            if taken_label > 0 {
+                format!("an object labelled {label}")
+            } else {
+                format!("an object with CKA_ID {}", id.raw_hex())
+            }
+        )));
+    }
+    let oracle_user = req
+        .oracle_user
+        .clone()
+        .filter(|u| !u.trim().is_empty())
+        .unwrap_or_else(|| owner.clone());
+    let entry = Entry::new(Action::KeyGenerate, &label)
+        .user(Some(&owner))
+        .details(json!({
+            "token": token,
+            "template": "AES-256, token, private, sensitive, not extractable, encrypt and decrypt, CKA_ID = the master key id",
+            "id_from": "C_GenerateRandom",
+            "database": req.database,
+            "oracle_user": oracle_user,
+        }));
+    let object = a
+        .act(entry, |step| {
+            let o = hsm.generate_tde_master_key(&id)?;
+            step.note("handle", o.handle);
+            step.note("cka_id", o.id_hex.as_str());
+            Ok::<_, HsmError>(o)
+        })?
+        .into_result::<RotationError>(&format!("The key {label} was generated"))?;
+    let row = inventory::analyze(vec![object])
+        .pop()
+        .ok_or_else(|| RotationError::Invalid("The key read back is missing.".into()))?;
+    let mut problems: Vec<String> = row.health.iter().map(|h| h.reason.clone()).collect();
+    if row.object.label != label {
+        problems.push(format!(
+            "The token reports the label {:?}, not {label}.",
+            row.object.label
+        ));
+    }
+    if !row.object.id_hex.eq_ignore_ascii_case(&id.raw_hex()) {
+        problems.push(format!(
+            "The token reports CKA_ID {:?}, not {}.",
+            row.object.id_hex,
+            id.raw_hex()
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(RotationError::Invalid(format!(
+            "The key {label} was generated on {token}, but read back it breaks the master-key rules: {} Do not use it as a master key; it stays on the token (tdekey never deletes a key). Check the token's key template support.",
+            problems.join(" ")
+        )));
+    }
+    let use_key_statement = use_key_display(&id, req.tag.as_deref(), &oracle_user)?;
+    Ok(GeneratedKey {
+        use_key_id: id.use_key_id(),
+        cka_id: row.object.id_hex.clone(),
+        token,
+        share_command: (oracle_user != owner).then(|| share_command(&label, &oracle_user)),
+        owner,
+        label,
+        row,
+        use_key_statement,
+    })
+}
+
+/// The USE KEY statement for people, its password hidden.
+pub(super) fn use_key_display(
+    id: &MasterKeyId,
+    tag: Option<&str>,
+    oracle_user: &str,
+) -> Result<String, RotationError> {
+    let request = Request::UseKey {
+        id: *id,
+        tag: tag.map(str::to_owned),
+        credential: Credential::Hsm {
+            user: if oracle_user.is_empty() {
+                "<crypto user>".into()
+            } else {
+                oracle_user.to_owned()
+            },
+            password: Secret::from("password"),
+        },
+    };
+    Ok(request
+        .statement()
+        .map_err(crate::oracle::OracleError::from)?
+        .display)
+}

@@ -1,0 +1,263 @@
+//! Where each database stands: its current master key and its age, the last run, the next due
+//! date and a status; the timeline of the past and next twelve months; and which key on the
+//! token belongs to which database (from migrations, rotation runs and V$ENCRYPTION_KEYS).
+
+use super::policy::{Policy, key_since};
+use super::{DueStatus, RotationError, local_zone, policies};
+use crate::audit::Auditor;
+use crate::store::{KeyOwner, RunRow};
+use serde::Serialize;
+use std::collections::{BTreeMap, HashMap, HashSet};
+
+const DAY_MS: i64 = 86_400_000;
+/// How far the timeline looks back and ahead.
+pub const TIMELINE_DAYS: i64 = 365;
+
+/// A run, for screens.
+#[derive(Clone, Debug, Serialize)]
+pub struct RunSummary {
+    pub id: i64,
+    pub started_ms: i64,
+    pub finished_ms: Option<i64>,
+    pub outcome: String,
+    pub way: String,
+    pub trigger: String,
+    pub reason: Option<String>,
+    pub who: String,
+    pub old_keys: Vec<String>,
+    pub new_keys: Vec<String>,
+    pub pending_key: Option<String>,
+    pub failed_step: Option<String>,
+    pub state_left: Option<String>,
+}
+
+impl RunSummary {
+    fn of(r: &RunRow) -> Self {
+        Self {
+            id: r.id,
+            started_ms: r.started_ms,
+            finished_ms: r.finished_ms,
+            outcome: r.outcome.clone(),
+            way: r.way.clone(),
+            trigger: r.trigger.clone(),
+            reason: r.reason.clone(),
+            who: r.who.clone(),
+            old_keys: serde_json::from_str(&r.old_keys).unwrap_or_default(),
+            new_keys: serde_json::from_str(&r.new_keys).unwrap_or_default(),
+            pending_key: r.pending_key.clone(),
+            failed_step: r.failed_step.clone(),
+            state_left: r.state_left.clone(),
+        }
+    }
+}
+
+/// One database on the Rotation screen.
+#[derive(Clone, Debug, Serialize)]
+pub struct DatabaseRotation {
+    pub database: String,
+    pub policy: Option<Policy>,
+    /// The current master key of each container: (container, label); "" for a non-CDB.
+    pub current_keys: Vec<(String, String)>,
+    /// Since when the current key is the database's.
+    pub key_since_ms: Option<i64>,
+    pub last_run: Option<RunSummary>,
+    pub next_due_ms: Option<i64>,
+    pub status: DueStatus,
+    /// Current keys that are not on the token tdekey is connected to (checked only when an
+    /// inventory of that token was given).
+    pub missing_keys: Vec<String>,
+}
+
+/// One row of the timeline: rotations of the past twelve months and due dates of the next.
+#[derive(Clone, Debug, Serialize)]
+pub struct TimelineRow {
+    pub database: String,
+    /// (when, succeeded, trigger)
+    pub runs: Vec<(i64, bool, String)>,
+    pub due: Vec<i64>,
+}
+
+/// Who claims a key on the token.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+pub struct KeyClaim {
+    pub database: String,
+    pub container: String,
+    /// The database's active key (else a retired one, kept for backups and redo).
+    pub current: bool,
+    pub source: String,
+    pub since_ms: i64,
+    pub token_label: String,
+}
+
+/// The current key of each container of each database, from the recorded owners: per
+/// container the newest; a key recorded without a container (a migration) gives way to named
+/// containers' newer keys.
+fn current_keys(owners: &[KeyOwner]) -> HashMap<String, Vec<(String, String, i64)>> {
+    let mut per: BTreeMap<(String, String), &KeyOwner> = BTreeMap::new();
+    for k in owners {
+        let key = (k.database.clone(), k.container.clone());
+        if per.get(&key).is_none_or(|o| k.since_ms >= o.since_ms) {
+            per.insert(key, k);
+        }
+    }
+    let mut out: HashMap<String, Vec<(String, String, i64)>> = HashMap::new();
+    for ((db, c), k) in per {
+        out.entry(db)
+            .or_default()
+            .push((c, k.label.clone(), k.since_ms));
+    }
+    for keys in out.values_mut() {
+        let newest_named = keys
+            .iter()
+            .filter(|(c, _, _)| !c.is_empty())
+            .map(|(_, _, s)| *s)
+            .max();
+        if let Some(n) = newest_named {
+            keys.retain(|(c, _, s)| !c.is_empty() || *s > n);
+        }
+    }
+    out
+}
+
+/// Which database claims each key label.
+pub fn key_claims(a: &Auditor) -> Result<HashMap<String, KeyClaim>, RotationError> {
+    let owners = a.store().key_owners()?;
+    let current = current_keys(&owners);
+    Ok(owners
+        .iter()
+        .map(|k| {
+            let is_current = current
+                .get(&k.database)
+                .is_some_and(|v| v.iter().any(|(_, l, _)| l == &k.label));
+            (
+                k.label.clone(),
+                KeyClaim {
+                    database: k.database.clone(),
+                    container: k.container.clone(),
+                    current: is_current,
+                    source: k.source.clone(),
+                    since_ms: k.since_ms,
+                    token_label: k.token_label.clone(),
+                },
+            )
+        })
+        .collect())
+}
+
+/// Every database with where it stands, and the timeline. `on_token` is the label of the
+/// token tdekey is connected to and the labels on it, when an inventory was read: current keys
+/// recorded on that token and missing from it are named.
+pub fn overview(
+    a: &Auditor,
+    on_token: Option<(&str, &HashSet<String>)>,
+    now_ms: i64,
+) -> Result<(Vec<DatabaseRotation>, Vec<TimelineRow>), RotationError> {
+    let dbs = crate::databases::list(a)?;
+    let pols: HashMap<String, Policy> = policies(a)?
+        .into_iter()
+        .map(|p| (p.database.clone(), p))
+        .collect();
+    let owners = a.store().key_owners()?;
+    let current = current_keys(&owners);
+    let runs = a
+        .store()
+        .rotation_runs(None, now_ms - TIMELINE_DAYS * DAY_MS)?;
+    let tz = local_zone();
+    let mut rows = Vec::new();
+    let mut timeline = Vec::new();
+    for db in dbs {
+        let policy = pols.get(&db.name).cloned();
+        let mine: Vec<&RunRow> = runs.iter().filter(|r| r.database == db.name).collect();
+        let last_run = a.store().last_rotation_run(&db.name)?;
+        let keys = current.get(&db.name).cloned().unwrap_or_default();
+        let missing_keys = match on_token {
+            Some((token, labels)) => keys
+                .iter()
+                .filter(|(_, l, _)| {
+                    owners
+                        .iter()
+                        .any(|o| &o.label == l && o.token_label == token)
+                        && !labels.contains(l)
+                })
+                .map(|(_, l, _)| l.clone())
+                .collect(),
+            None => Vec::new(),
+        };
+        let failed = last_run.as_ref().is_some_and(|r| r.outcome == "failure");
+        let next_due_ms = policy.as_ref().map(|p| p.next_due_ms);
+        let status = super::schedule::status(next_due_ms, failed, now_ms);
+        let due = match &policy {
+            Some(p) => p
+                .parsed_schedule()
+                .map(|s| s.due_dates(p.next_due_ms, now_ms + TIMELINE_DAYS * DAY_MS, &tz))
+                .unwrap_or_default(),
+            None => Vec::new(),
+        };
+        timeline.push(TimelineRow {
+            database: db.name.clone(),
+            runs: mine
+                .iter()
+                .filter(|r| r.outcome != "running")
+                .map(|r| {
+                    (
+                        r.finished_ms.unwrap_or(r.started_ms),
+                        r.outcome == "success",
+                        r.trigger.clone(),
+                    )
+                })
+                .collect(),
+            due,
+        });
+        rows.push(DatabaseRotation {
+            key_since_ms: key_since(a, &db.name)?,
+            database: db.name,
+            policy,
+            current_keys: keys.into_iter().map(|(c, l, _)| (c, l)).collect(),
+            last_run: last_run.as_ref().map(RunSummary::of),
+            next_due_ms,
+            status,
+            missing_keys,
+        });
+    }
+    Ok((rows, timeline))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn owner(label: &str, db: &str, container: &str, since: i64) -> KeyOwner {
+        KeyOwner {
+            label: label.into(),
+            database: db.into(),
+            token_label: "tok".into(),
+            since_ms: since,
+            source: "rotation".into(),
+            container: container.into(),
+        }
+    }
+
+    #[test]
+    fn the_newest_key_of_each_container_is_current() {
+        let owners = [
+            owner("A1", "ORCL", "", 1),
+            owner("A2", "ORCL", "", 5),
+            owner("R1", "CDB", "", 1),
+            owner("R2", "CDB", "CDB$ROOT", 3),
+            owner("P2", "CDB", "PDB1", 3),
+            owner("P1", "CDB", "PDB1", 2),
+        ];
+        let c = current_keys(&owners);
+        let labels = |db: &str| {
+            let mut v: Vec<String> = c[db].iter().map(|(_, l, _)| l.clone()).collect();
+            v.sort();
+            v
+        };
+        assert_eq!(labels("ORCL"), ["A2"]);
+        assert_eq!(
+            labels("CDB"),
+            ["P2", "R2"],
+            "the migration's unnamed key gave way"
+        );
+    }
+}

@@ -1,0 +1,557 @@
+//! Rotation on real SoftHSM2 tokens and Rehearsal databases, through the `tdekey` binary and
+//! the workflow: key generation read back through PKCS#11, both ways end to end with the
+//! previous key still on the token, a run that fails after generating (the next one reuses
+//! the key), `rotate --due` over past, today's and future due dates, a missed window caught up
+//! once, a failing database left due, two `rotate --due` at once, credentials files refused.
+
+mod common;
+
+use common::{Env, contains, run};
+use tdekey::audit::Auditor;
+use tdekey::hsm::Hsm;
+use tdekey::hsm::demo::{DEMO_TOKEN_LABEL, DEMO_USER, DEMO_USER_PIN};
+use tdekey::model::{PinFormat, TokenSelector, now_ms};
+use tdekey::rotation::{self, RotateRequest, Way, local_date, local_zone};
+use tdekey::secret::Secret;
+
+fn demo() -> Env {
+    let env = Env::new();
+    let (code, _, err) = run({
+        let mut c = env.tdekey();
+        c.args(["hsm", "demo-token"]);
+        c
+    });
+    assert_eq!(code, 0, "{err}");
+    env
+}
+
+fn tdekey(env: &Env, args: &[&str]) -> (i32, String, String) {
+    run({
+        let mut c = env.tdekey();
+        c.args(args).env("TDEKEY_PIN", DEMO_USER_PIN);
+        c
+    })
+}
+
+fn json(out: &str) -> serde_json::Value {
+    serde_json::from_str(out).unwrap_or_else(|e| panic!("{e}: {out}"))
+}
+
+/// The demo token, logged in as the demo crypto user.
+fn demo_hsm(env: &Env) -> Hsm {
+    let mut hsm = Hsm::load(&env.module).unwrap();
+    hsm.open(&TokenSelector::Label(DEMO_TOKEN_LABEL.into()))
+        .unwrap();
+    hsm.login(DEMO_USER, &Secret::from(DEMO_USER_PIN), PinFormat::Plain)
+        .unwrap();
+    hsm
+}
+
+/// The token's TDE master key labels, read through PKCS#11 (one module per process: only
+/// while no other session is open).
+fn master_keys(env: &Env) -> Vec<String> {
+    labels(&demo_hsm(env))
+}
+
+fn labels(hsm: &Hsm) -> Vec<String> {
+    let mut v: Vec<String> = hsm
+        .inventory(&mut |_, _| {})
+        .unwrap()
+        .into_iter()
+        .filter(|o| o.label.starts_with("ORACLE.TDE.HSM.MK."))
+        .map(|o| o.label)
+        .collect();
+    v.sort();
+    v
+}
+
+fn runs(env: &Env, db: &str) -> Vec<serde_json::Value> {
+    let (code, out, err) = tdekey(env, &["policy", "show", db, "--json"]);
+    assert_eq!(code, 0, "{err}");
+    json(&out)["runs"].as_array().unwrap().clone()
+}
+
+fn credentials(env: &Env, pin: &str, mode: u32) -> std::path::PathBuf {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = env.dir.path().join("creds");
+    std::fs::create_dir_all(&dir).unwrap();
+    let f = dir.join("hsm-pin");
+    std::fs::write(&f, format!("{pin}\n")).unwrap();
+    std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode)).unwrap();
+    dir
+}
+
+#[test]
+fn a_generated_master_key_reads_back_with_every_attribute_oracle_needs() {
+    let env = demo();
+    let (code, out, err) = tdekey(
+        &env,
+        &[
+            "key",
+            "generate",
+            "--json",
+            "--user",
+            DEMO_USER,
+            "--oracle-user",
+            "oracle_cu",
+            "--tag",
+            "q4",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let k = json(&out);
+    let label = k["label"].as_str().unwrap();
+    let id = k["use_key_id"].as_str().unwrap();
+    assert_eq!(label, format!("ORACLE.TDE.HSM.MK.{id}"));
+    assert!(id.starts_with("06") && id.len() == 34, "{id}");
+    assert_eq!(k["cka_id"].as_str().unwrap(), &id[2..]);
+    assert_eq!(
+        k["share_command"].as_str().unwrap(),
+        format!(
+            "cloudhsm-cli key share --filter attr.label=\"{label}\" attr.class=secret-key --username oracle_cu --role crypto-user"
+        )
+    );
+    let stmt = k["use_key_statement"].as_str().unwrap();
+    assert!(
+        stmt.starts_with(&format!(
+            "ADMINISTER KEY MANAGEMENT USE KEY '{id}' USING TAG 'q4' FORCE KEYSTORE IDENTIFIED BY"
+        )),
+        "{stmt}"
+    );
+    assert!(!stmt.contains(DEMO_USER_PIN));
+
+    // Read back independently through PKCS#11.
+    let hsm = demo_hsm(&env);
+    let o = hsm
+        .inventory(&mut |_, _| {})
+        .unwrap()
+        .into_iter()
+        .find(|o| o.label == label)
+        .expect("the key is on the token");
+    assert_eq!(o.class, "CKO_SECRET_KEY");
+    assert_eq!(o.key_type.as_deref(), Some("CKK_AES"));
+    assert_eq!(o.value_len, Some(32));
+    assert_eq!(o.id_hex, &id[2..]);
+    let f = &o.flags;
+    assert_eq!(
+        (f.token, f.private, f.sensitive, f.extractable),
+        (Some(true), Some(true), Some(true), Some(false))
+    );
+    assert_eq!((f.encrypt, f.decrypt), (Some(true), Some(true)));
+    assert_eq!(f.never_extractable, Some(true));
+
+    // Without another Oracle user, no share command; the generation is audited.
+    let (code, out, _) = tdekey(&env, &["key", "generate", "--user", DEMO_USER]);
+    assert_eq!(code, 0);
+    assert!(!out.contains("key share"), "{out}");
+    let (_, log, _) = tdekey(
+        &env,
+        &["audit", "list", "--action", "key.generate", "--json"],
+    );
+    let entries = json(&log);
+    let mine = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["target"] == label)
+        .count();
+    assert_eq!(mine, 2, "started and success: {log}");
+}
+
+#[test]
+fn both_ways_rotate_verify_and_keep_the_previous_key() {
+    let env = demo();
+    common::rehearsal_on_hsm(&env, &["FIN"]);
+    let first = master_keys(&env);
+
+    let (code, out, err) = tdekey(&env, &["rotate", "FIN", "--way", "hsm", "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let r = json(&out);
+    assert_eq!(r["outcome"], "success", "{out}");
+    let old = r["old_keys"][0].as_str().unwrap().to_owned();
+    let new = r["new_keys"][0].as_str().unwrap().to_owned();
+    assert_ne!(old, new);
+    assert!(
+        r["checks"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["ok"] == true)
+    );
+
+    let (code, out, err) = tdekey(
+        &env,
+        &["rotate", "FIN", "--way", "oracle", "--tag", "q1", "--json"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let r2 = json(&out);
+    assert_eq!(r2["outcome"], "success", "{out}");
+    assert_eq!(
+        r2["old_keys"][0],
+        new.as_str(),
+        "the hsm way's key was current"
+    );
+    let newer = r2["new_keys"][0].as_str().unwrap().to_owned();
+
+    // Every key is still on the token: one more per rotation.
+    let after = master_keys(&env);
+    assert_eq!(after.len(), first.len() + 2, "{after:?}");
+    for k in [&old, &new, &newer] {
+        assert!(after.contains(k), "{k} missing from {after:?}");
+    }
+    // The runs are recorded with who, when, the way and each check.
+    let runs = runs(&env, "FIN");
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[0]["way"], "hsm");
+    assert_eq!(runs[1]["way"], "oracle");
+    assert!(runs[1]["who"].as_str().unwrap().contains(DEMO_USER));
+    assert!(runs.iter().all(|r| r["outcome"] == "success"));
+    // The Keys screen's owners: the new key is FIN's.
+    let a = Auditor::open(&env.data).unwrap();
+    let claims = rotation::key_claims(&a).unwrap();
+    assert_eq!(claims[&newer].database, "FIN");
+    assert!(claims[&newer].current);
+    assert!(!claims[&new].current, "retired");
+    common::audit_intact(&env);
+    assert!(!contains(&env.all_bytes_except_tokens(), DEMO_USER_PIN));
+}
+
+#[test]
+fn a_run_that_fails_after_generating_leaves_its_key_and_the_next_run_uses_it() {
+    let env = demo();
+    common::rehearsal_on_hsm(&env, &["HR"]);
+    let before = master_keys(&env);
+    let mut a = Auditor::open(&env.data).unwrap();
+    let mut hsm = demo_hsm(&env);
+    let mut ctx = rotation::Context {
+        data: &env.data,
+        hsm: &mut hsm,
+        operator: None,
+        db_password: None,
+        pin_format: PinFormat::Plain,
+        // The statement's password is wrong: Oracle refuses USE KEY after tdekey generated.
+        hsm_password: Secret::from("not-the-pin"),
+    };
+    let req = RotateRequest::manual(Some(Way::Hsm), None);
+    let failed = rotation::rotate(&mut a, &mut ctx, "HR", &req).unwrap();
+    assert!(!failed.succeeded());
+    assert_eq!(failed.failed_step.as_deref(), Some("activate"));
+    assert!(failed.refused, "an ORA- answer");
+    let pending = failed.pending_key.clone().expect("the key is named");
+    let state = failed.state_left.clone().unwrap();
+    assert!(
+        state.contains(&pending) && state.contains("not active") && state.contains("uses"),
+        "{state}"
+    );
+    let mid = labels(ctx.hsm);
+    assert_eq!(mid.len(), before.len() + 1);
+    assert!(mid.contains(&pending));
+
+    ctx.hsm_password = Secret::from(DEMO_USER_PIN);
+    let ok = rotation::rotate(&mut a, &mut ctx, "HR", &req).unwrap();
+    assert!(ok.succeeded(), "{}", ok.message);
+    assert_eq!(ok.reused_key.as_deref(), Some(pending.as_str()));
+    assert_eq!(ok.new_keys, vec![pending.clone()]);
+    assert_eq!(ok.pending_key, None);
+    assert_eq!(
+        labels(ctx.hsm).len(),
+        before.len() + 1,
+        "no second key was generated"
+    );
+    drop(ctx);
+    hsm.close().unwrap();
+    let (_, log, _) = tdekey(
+        &env,
+        &["audit", "list", "--action", "rotation.run", "--json"],
+    );
+    let outcomes: Vec<String> = json(&log)
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["outcome"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["success", "started", "failure", "started"],
+        "newest first"
+    );
+    common::audit_intact(&env);
+}
+
+/// Today's date, local, and a date `days` from it.
+fn day(days: i64) -> String {
+    local_date(now_ms() + days * 86_400_000, &local_zone())
+}
+
+#[test]
+fn rotate_due_rotates_what_is_due_once_and_leaves_failures_due() {
+    let env = demo();
+    common::rehearsal_on_hsm(&env, &["PAST", "TODAY", "FUTURE"]);
+    // BROKEN was never set up: its keystore is not on the HSM, so its check fails.
+    let (code, _, err) = tdekey(
+        &env,
+        &[
+            "db",
+            "add",
+            "BROKEN",
+            "--connector",
+            "rehearsal",
+            "--hsm-profile",
+            "Demo token (SoftHSM2)",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let today = day(0);
+    for (db, every, due) in [
+        ("PAST", "30d", day(-100)),
+        ("TODAY", "90d", today.clone()),
+        ("FUTURE", "90d", day(10)),
+        ("BROKEN", "90d", day(-1)),
+    ] {
+        let (code, out, err) = tdekey(
+            &env,
+            &["policy", "set", db, "--every", every, "--next-due", &due],
+        );
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    let creds = credentials(&env, DEMO_USER_PIN, 0o600);
+    let creds = creds.to_str().unwrap();
+
+    let (code, out, _) = tdekey(
+        &env,
+        &[
+            "rotate",
+            "--due",
+            "--dry-run",
+            "--credentials",
+            creds,
+            "--json",
+        ],
+    );
+    assert_eq!(
+        code, 0,
+        "a dry run logs in nowhere, so nothing fails yet: {out}"
+    );
+    let dry = json(&out);
+    let mut would: Vec<&str> = dry["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| {
+            assert_eq!(i["outcome"], "would-rotate", "{i}");
+            i["database"].as_str().unwrap()
+        })
+        .collect();
+    would.sort_unstable();
+    assert_eq!(would, ["BROKEN", "PAST", "TODAY"]);
+    assert!(runs(&env, "PAST").is_empty(), "a dry run changes nothing");
+
+    let (code, out, err) = tdekey(&env, &["rotate", "--due", "--credentials", creds, "--json"]);
+    assert_eq!(code, 1, "BROKEN fails: {out}{err}");
+    let r = json(&out);
+    let outcome = |db: &str| {
+        r["items"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|i| i["database"] == db)
+            .map(|i| i["outcome"].as_str().unwrap().to_owned())
+    };
+    assert_eq!(outcome("PAST").as_deref(), Some("rotated"));
+    assert_eq!(outcome("TODAY").as_deref(), Some("rotated"));
+    assert_eq!(outcome("FUTURE"), None, "not due");
+    assert_eq!(outcome("BROKEN").as_deref(), Some("failed"));
+
+    // PAST missed three 30-day windows: rotated once, due again 30 days from now.
+    let (_, out, _) = tdekey(&env, &["policy", "show", "PAST", "--json"]);
+    let p = json(&out);
+    assert_eq!(p["runs"].as_array().unwrap().len(), 1);
+    assert_eq!(p["database"]["policy"]["next_due"], day(30));
+    // BROKEN stays due, with its failed run.
+    let (_, out, _) = tdekey(&env, &["policy", "show", "BROKEN", "--json"]);
+    let b = json(&out);
+    assert_eq!(b["database"]["policy"]["next_due"], day(-1));
+    assert_eq!(b["database"]["status"], "last-run-failed");
+    assert_eq!(b["runs"][0]["failed_step"], "check");
+
+    // A second run in the same window rotates nothing new; BROKEN still fails.
+    let (code, out, _) = tdekey(&env, &["rotate", "--due", "--credentials", creds, "--json"]);
+    assert_eq!(code, 1);
+    let again = json(&out);
+    assert_eq!(again["rotated"], 0, "{out}");
+    for db in ["PAST", "TODAY", "FUTURE"] {
+        assert!(runs(&env, db).len() <= 1, "{db} rotated twice");
+    }
+    assert_eq!(runs(&env, "BROKEN").len(), 2, "{:#?}", runs(&env, "BROKEN"));
+
+    // The unattended runs are audited, failures included.
+    let (_, log, _) = tdekey(
+        &env,
+        &["audit", "list", "--action", "rotation.due", "--json"],
+    );
+    let entries = json(&log);
+    let outcomes: Vec<&str> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["outcome"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        outcomes,
+        ["failure", "failure", "success"],
+        "newest first; the dry run last"
+    );
+    common::audit_intact(&env);
+    assert!(!contains(&env.all_bytes_except_tokens(), DEMO_USER_PIN));
+}
+
+#[test]
+fn two_rotate_due_at_once_never_rotate_one_database_twice() {
+    let env = demo();
+    let names = ["A1", "A2", "A3", "A4"];
+    common::rehearsal_on_hsm(&env, &names);
+    for db in names {
+        let (code, _, err) = tdekey(
+            &env,
+            &[
+                "policy",
+                "set",
+                db,
+                "--every",
+                "90d",
+                "--next-due",
+                &day(-1),
+            ],
+        );
+        assert_eq!(code, 0, "{err}");
+    }
+    let creds = credentials(&env, DEMO_USER_PIN, 0o600);
+    let spawn = || {
+        let mut c = env.tdekey();
+        c.args(["rotate", "--due", "--json", "--credentials"])
+            .arg(&creds)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped());
+        c.spawn().unwrap()
+    };
+    let (p1, p2) = (spawn(), spawn());
+    let o1 = p1.wait_with_output().unwrap();
+    let o2 = p2.wait_with_output().unwrap();
+    let rotated: u64 = [&o1, &o2]
+        .iter()
+        .map(|o| {
+            let v = json(&String::from_utf8_lossy(&o.stdout));
+            v["rotated"].as_u64().unwrap()
+        })
+        .sum();
+    assert_eq!(rotated, 4, "each database once between the two");
+    for db in names {
+        let r = runs(&env, db);
+        assert_eq!(
+            r.iter().filter(|r| r["outcome"] == "success").count(),
+            1,
+            "{db}: {r:?}"
+        );
+    }
+    common::audit_intact(&env);
+}
+
+#[test]
+fn credentials_readable_by_others_or_a_wrong_pin_leave_everything_due() {
+    let env = demo();
+    common::rehearsal_on_hsm(&env, &["OPS"]);
+    let (code, _, _) = tdekey(
+        &env,
+        &[
+            "policy",
+            "set",
+            "OPS",
+            "--every",
+            "1y",
+            "--next-due",
+            &day(-2),
+        ],
+    );
+    assert_eq!(code, 0);
+    let creds = credentials(&env, DEMO_USER_PIN, 0o644);
+    let (code, out, _) = run({
+        let mut c = env.tdekey();
+        c.args(["rotate", "--due", "--credentials"]).arg(&creds);
+        c
+    });
+    assert_eq!(code, 1);
+    let file = creds.join("hsm-pin");
+    assert!(
+        out.contains(&format!(
+            "{} can be read by its group or others (mode 0644)",
+            file.display()
+        )),
+        "{out}"
+    );
+    assert!(runs(&env, "OPS").is_empty(), "nothing was attempted");
+
+    // A wrong PIN: the login fails, is audited, the database stays due.
+    let creds = credentials(&env, "wrong-pin-000", 0o600);
+    let (code, out, _) = run({
+        let mut c = env.tdekey();
+        c.args(["rotate", "--due", "--credentials"]).arg(&creds);
+        c
+    });
+    assert_eq!(code, 1, "{out}");
+    assert!(out.contains("FAILED") && out.contains("stays due"), "{out}");
+    let (_, out, _) = tdekey(&env, &["policy", "show", "OPS", "--json"]);
+    assert_eq!(json(&out)["database"]["policy"]["next_due"], day(-2));
+    let (_, log, _) = tdekey(
+        &env,
+        &[
+            "audit",
+            "list",
+            "--action",
+            "hsm.login",
+            "--outcome",
+            "failure",
+            "--json",
+        ],
+    );
+    assert_eq!(json(&log).as_array().unwrap().len(), 1);
+    // No credentials at all: a sentence that says where they come from.
+    let (code, out, _) = run({
+        let mut c = env.tdekey();
+        c.args(["rotate", "--due"])
+            .env_remove("CREDENTIALS_DIRECTORY");
+        c
+    });
+    assert_eq!(code, 1);
+    assert!(
+        out.contains("No credentials directory") && out.contains("CREDENTIALS_DIRECTORY"),
+        "{out}"
+    );
+    assert!(!contains(&env.all_bytes_except_tokens(), "wrong-pin-000"));
+}
+
+#[test]
+fn a_cdb_is_rotated_the_oracle_way_and_a_compromise_needs_a_reason() {
+    let env = demo();
+    let (code, _, err) = tdekey(
+        &env,
+        &[
+            "db",
+            "add",
+            "CDB1",
+            "--connector",
+            "rehearsal",
+            "--multitenant",
+            "cdb-united",
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    let (code, _, err) = tdekey(
+        &env,
+        &["policy", "set", "CDB1", "--every", "90d", "--way", "hsm"],
+    );
+    assert_eq!(code, 1);
+    assert!(err.contains("CONTAINER = ALL"), "{err}");
+    let (code, _, err) = tdekey(&env, &["rotate", "Rehearsal demo", "--compromise", "short"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("at least a sentence"), "{err}");
+}
