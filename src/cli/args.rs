@@ -315,8 +315,13 @@ pub enum DbCommand {
         /// migration wizard's path B): a password file keystore under WALLET_ROOT/tde with an
         /// older key, TDE_CONFIGURATION=HSM, the master key on that HSM (simulated). The
         /// wallet password comes from $TDEKEY_WALLET_PASSWORD, else a prompt.
-        #[arg(long, requires = "old_hsm_user")]
+        #[arg(long, requires = "old_hsm_user", conflicts_with = "with_file_wallet")]
         start_on_other_hsm: bool,
+        /// Rehearsal only: set its simulated database up as the demo's is, a password file
+        /// keystore with one master key under WALLET_ROOT/tde, ready to migrate. The wallet
+        /// password comes from $TDEKEY_WALLET_PASSWORD, else a prompt.
+        #[arg(long)]
+        with_file_wallet: bool,
         /// With --start-on-other-hsm: the other HSM's user, whose password comes from
         /// $TDEKEY_OLD_HSM_PASSWORD, else a prompt (kept only as a verifier).
         #[arg(long, value_name = "USER", requires = "start_on_other_hsm")]
@@ -487,6 +492,44 @@ pub enum HsmCommand {
     },
     /// Create the demo SoftHSM2 token (label tdekey-demo) in the data directory, with demo PINs.
     DemoToken,
+    /// HSM connection profiles: module, token, crypto user, PIN format (never a password).
+    Profile {
+        #[command(subcommand)]
+        command: ProfileCommand,
+    },
+}
+
+#[derive(Subcommand, Debug)]
+pub enum ProfileCommand {
+    /// Save a profile (a new one, or the one with this name).
+    Add {
+        name: String,
+        /// PKCS#11 library (.so), e.g. /opt/cloudhsm/lib/libcloudhsm_pkcs11.so.
+        #[arg(long, value_name = "PATH")]
+        module: PathBuf,
+        /// Token label.
+        #[arg(long, value_name = "LABEL", conflicts_with = "slot")]
+        token: Option<String>,
+        /// Slot id.
+        #[arg(long, value_name = "ID")]
+        slot: Option<u64>,
+        /// Oracle's crypto user on the HSM.
+        #[arg(long, value_name = "NAME")]
+        user: String,
+        /// cloudhsm (the PIN is user:password) or plain. Default: from the module path.
+        #[arg(long, value_enum, value_name = "FORMAT")]
+        pin_format: Option<PinFormatArg>,
+        /// Make it the default profile (the window opens it; commands use it without --profile).
+        #[arg(long)]
+        default: bool,
+    },
+    /// List the profiles.
+    List {
+        #[arg(long)]
+        json: bool,
+    },
+    /// Remove a profile (database profiles that name it keep their other settings).
+    Remove { name: String },
 }
 
 #[derive(Subcommand, Debug)]

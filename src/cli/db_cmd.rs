@@ -40,6 +40,7 @@ pub(super) fn run(data: &DataDir, cmd: DbCommand) -> Result<ExitCode, CliError> 
             rac,
             hsm_profile,
             start_on_other_hsm,
+            with_file_wallet,
             old_hsm_user,
         } => {
             if name.trim().is_empty() {
@@ -66,6 +67,9 @@ pub(super) fn run(data: &DataDir, cmd: DbCommand) -> Result<ExitCode, CliError> 
                 rac,
                 hsm_profile,
             };
+            if with_file_wallet {
+                return add_with_file_wallet(&mut a, data, d);
+            }
             match old_hsm_user.filter(|_| start_on_other_hsm) {
                 Some(user) => return add_on_other_hsm(&mut a, data, d, &user),
                 None => {
@@ -118,6 +122,62 @@ pub(super) fn run(data: &DataDir, cmd: DbCommand) -> Result<ExitCode, CliError> 
             );
         }
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `db add … --with-file-wallet`: the profile saved and its Rehearsal database set up with a
+/// password file keystore, as the demo's, ready to migrate.
+fn add_with_file_wallet(
+    a: &mut crate::audit::Auditor,
+    data: &DataDir,
+    mut d: DatabaseProfile,
+) -> Result<ExitCode, CliError> {
+    if d.connector != ConnectorKind::Rehearsal {
+        return Err(CliError(
+            "--with-file-wallet sets up a simulated database: use it with --connector rehearsal."
+                .into(),
+        ));
+    }
+    let target = session::Target::resolve(
+        a.store(),
+        &session::TargetSpec {
+            profile: d.hsm_profile.clone(),
+            ..session::TargetSpec::default()
+        },
+    )?;
+    d.hsm_profile = d
+        .hsm_profile
+        .or_else(|| target.profile.as_ref().map(|p| p.name.clone()));
+    d.wallet_root
+        .get_or_insert_with(|| crate::oracle::rehearsal::default_wallet_root(&d.name));
+    let pin_format = target
+        .profile
+        .as_ref()
+        .map_or(PinFormat::guess(&target.module), |p| p.pin_format);
+    let wallet_password =
+        super::read_secret("TDEKEY_WALLET_PASSWORD", None, "Wallet password", true)?;
+    if crate::oracle::rehearsal::state_path(data.root(), &d.name).exists() {
+        return Err(CliError(format!(
+            "A Rehearsal database named {:?} exists already: nothing was changed.",
+            d.name
+        )));
+    }
+    databases::save(a, &d)?;
+    session::with_connection(a, &target.module, "cli", |a, hsm| {
+        let reach = Reach {
+            hsm: Some(hsm),
+            pin_format,
+            token: Some(target.selector.clone()),
+            ..Reach::new(data)
+        };
+        Ok::<_, CliError>(databases::seed_file_wallet(reach, a, &d, &wallet_password)?)
+    })?;
+    println!(
+        "Saved the database profile {:?} and set up its Rehearsal database: a password file keystore under {}/tde with one master key, TDE_CONFIGURATION=FILE. Migrate it: tdekey migrate run {:?} --yes",
+        d.name,
+        d.wallet_root.as_deref().unwrap_or(""),
+        d.name
+    );
     Ok(ExitCode::SUCCESS)
 }
 

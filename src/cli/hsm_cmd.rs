@@ -20,7 +20,91 @@ pub(super) fn run(data: &DataDir, cmd: HsmCommand) -> Result<ExitCode, CliError>
             json,
         } => keys(data, &target, &login, json),
         HsmCommand::DemoToken => demo_token(data),
+        HsmCommand::Profile { command } => profile(data, command),
     }
+}
+
+fn profile(data: &DataDir, cmd: super::ProfileCommand) -> Result<ExitCode, CliError> {
+    use super::ProfileCommand;
+    use crate::model::{HsmProfile, PinFormat};
+    let mut a = auditor(data)?;
+    let loaded = session::load_hsm_profiles(&a)?;
+    match cmd {
+        ProfileCommand::Add {
+            name,
+            module,
+            token,
+            slot,
+            user,
+            pin_format,
+            default,
+        } => {
+            let existing = loaded.profiles.iter().find(|p| p.name == name);
+            let pin_format = pin_format
+                .map(Into::into)
+                .unwrap_or_else(|| PinFormat::guess(&module));
+            let p = HsmProfile {
+                id: existing.and_then(|p| p.id),
+                name: name.clone(),
+                module_path: module,
+                token_label: token,
+                slot_id: slot,
+                user_name: user,
+                pin_format,
+            };
+            session::save_hsm_profile(&mut a, &p, default)?;
+            println!(
+                "Saved the HSM profile {name:?}: {} as {} ({}){}.",
+                p.module_path.display(),
+                p.user_name,
+                p.pin_format.describe(),
+                if default { ", the default" } else { "" }
+            );
+        }
+        ProfileCommand::List { json: as_json } => {
+            if as_json {
+                let out: Vec<_> = loaded
+                    .profiles
+                    .iter()
+                    .map(|p| json!({ "profile": p, "default": p.id == loaded.default_id }))
+                    .collect();
+                println!("{}", serde_json::to_string_pretty(&out)?);
+            } else if loaded.profiles.is_empty() {
+                println!(
+                    "No HSM profile yet: `tdekey hsm profile add NAME --module PATH --user NAME` saves one."
+                );
+            } else {
+                for p in &loaded.profiles {
+                    let token = match p.selector() {
+                        crate::model::TokenSelector::Label(l) => format!("token {l}"),
+                        other => other.describe(),
+                    };
+                    let default = if p.id == loaded.default_id {
+                        " (default)"
+                    } else {
+                        ""
+                    };
+                    println!(
+                        "{}{default}: {}, {token}, as {} ({})",
+                        p.name,
+                        p.module_path.display(),
+                        p.user_name,
+                        p.pin_format.describe()
+                    );
+                }
+            }
+        }
+        ProfileCommand::Remove { name } => {
+            let p = loaded
+                .profiles
+                .iter()
+                .find(|p| p.name == name)
+                .ok_or_else(|| CliError(format!("No HSM profile is named {name:?}.")))?;
+            session::delete_hsm_profile(&mut a, p.id.unwrap_or_default(), &name)?;
+            println!("Removed the HSM profile {name:?}.");
+        }
+    }
+    Ok(ExitCode::SUCCESS)
 }
 
 /// The audit log, without which tdekey does nothing.

@@ -306,6 +306,11 @@ fn drive(data: &DataDir, name: &str, args: &StepArgs, mode: Mode) -> Result<Exit
                 println!(
                     "The migration of {name:?} is finished. `tdekey migrate report {name:?} --out FILE` writes its report."
                 );
+                if crate::rotation::policy(a, name).ok().flatten().is_none() {
+                    println!(
+                        "Its master key has no rotation policy yet: `tdekey policy set {name:?} --every 90d` (or 180d, 1y, --cron EXPR) sets one; the Rotation screen does too."
+                    );
+                }
                 return Ok(ExitCode::SUCCESS);
             }
             if p.status.settled() && all {

@@ -128,7 +128,7 @@ fn exit(r: &RunReport) -> ExitCode {
 
 fn print_run(r: &RunReport) {
     println!(
-        "Rotation run {} of {} ({}): {}",
+        "Rotation run #{} of {} ({}): {}",
         r.run_id,
         r.database,
         r.way.describe(),

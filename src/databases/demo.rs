@@ -50,26 +50,65 @@ pub fn ensure_demo_database(
         return Ok(false);
     }
     with_connection(a, module, "cli", |a, hsm| {
-        let password = Secret::from(DEMO_WALLET_PASSWORD);
-        for request in rehearsal::seed_requests(DEMO_WALLET_ROOT, &password) {
-            let reach = Reach {
-                hsm: Some(&mut *hsm),
-                pin_format: PinFormat::Plain,
-                token: Some(TokenSelector::Label(DEMO_TOKEN_LABEL.into())),
-                ..Reach::new(data)
-            };
-            let ran = run_statement(a, &db, &request, reach)?;
-            if let Reply::Error { error, .. } = ran.answer.reply {
-                return Err(DatabaseError::Invalid(format!(
-                    "Setting up the Rehearsal demo database failed at \"{}\": {}: {}",
-                    request.title(),
-                    error.code,
-                    error.text
-                )));
-            }
-        }
+        let reach = Reach {
+            hsm: Some(&mut *hsm),
+            pin_format: PinFormat::Plain,
+            token: Some(TokenSelector::Label(DEMO_TOKEN_LABEL.into())),
+            ..Reach::new(data)
+        };
+        seed_file_wallet(reach, a, &db, &Secret::from(DEMO_WALLET_PASSWORD))?;
         Ok(true)
     })
+}
+
+/// Sets up a Rehearsal database as the demo's is: a password file keystore (`wallet_password`)
+/// with one master key under the profile's WALLET_ROOT, open, TDE_CONFIGURATION=FILE; where a
+/// DBA stands before migrating. Each statement recorded. Refused when the Rehearsal database
+/// exists already.
+pub fn seed_file_wallet(
+    reach: Reach<'_>,
+    a: &mut Auditor,
+    db: &DatabaseProfile,
+    wallet_password: &Secret,
+) -> Result<(), DatabaseError> {
+    let Some(root) = db.wallet_root.clone() else {
+        return Err(DatabaseError::Invalid(
+            "A Rehearsal database with a file wallet needs its WALLET_ROOT (--wallet-root DIR)."
+                .into(),
+        ));
+    };
+    let Reach {
+        data,
+        mut hsm,
+        pin_format,
+        token,
+        ..
+    } = reach;
+    if rehearsal::state_path(data.root(), &db.name).exists() {
+        return Err(DatabaseError::Invalid(format!(
+            "A Rehearsal database named {:?} exists already: nothing was changed.",
+            db.name
+        )));
+    }
+    for request in rehearsal::seed_requests(&root, wallet_password) {
+        let reach = Reach {
+            hsm: hsm.as_deref_mut(),
+            pin_format,
+            token: token.clone(),
+            ..Reach::new(data)
+        };
+        let ran = run_statement(a, db, &request, reach)?;
+        if let Reply::Error { error, .. } = ran.answer.reply {
+            return Err(DatabaseError::Invalid(format!(
+                "Setting up the Rehearsal database {:?} failed at \"{}\": {}: {}",
+                db.name,
+                request.title(),
+                error.code,
+                error.text
+            )));
+        }
+    }
+    Ok(())
 }
 
 /// Saves the Rehearsal profile `db` and sets its simulated database up on another vendor's

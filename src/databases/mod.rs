@@ -12,7 +12,7 @@ pub use backup::{
     BackedUpFile, Backup, Restored, backup_is_sealed, backup_wallet, check_backup,
     keystore_backup_files, read_backup, restore_wallet, sha256_hex,
 };
-pub use demo::{ensure_demo_database, start_on_other_hsm};
+pub use demo::{ensure_demo_database, seed_file_wallet, start_on_other_hsm};
 pub use statement::{Ran, Reach, connector_for, run_statement};
 pub use wallet::{
     WalletReport, inspect_wallet_root, keystore_file, read_wallet_file, wallet_files,

@@ -85,10 +85,19 @@ impl KeysState {
 
     /// Who claims a row's key, for the Database column.
     fn claim_text(&self, r: &InventoryRow) -> (String, bool) {
-        if r.kind != "tde-master-key" {
-            return (String::new(), false);
-        }
-        match self.claims.get(&r.object.label) {
+        let key = match (r.kind, &r.master_key_id) {
+            ("tde-master-key", _) => r.object.label.clone(),
+            // Oracle's metadata object of a master key belongs where the key does.
+            ("oracle-key-metadata", Some(id)) => {
+                let label = format!("{}{id}", crate::tde::labels::MASTER_KEY_PREFIX);
+                return match self.claims.get(&label) {
+                    Some(c) => (format!("{} (metadata)", c.database), false),
+                    None => (String::new(), false),
+                };
+            }
+            _ => return (String::new(), false),
+        };
+        match self.claims.get(&key) {
             Some(c) if c.current => (c.database.clone(), false),
             Some(c) => (format!("{} (retired)", c.database), false),
             None => ("unclaimed".to_owned(), true),
@@ -539,6 +548,8 @@ fn generate_ui(ui: &mut egui::Ui, st: &mut KeysState, hsm: &HsmState, queue: &mu
         .id(egui::Id::unique("generate_master_key"))
         .collapsible(false)
         .resizable(false)
+        .default_width(520.0)
+        .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
         .open(&mut open)
         .show(ui.ctx(), |ui| {
             ui.label("tdekey draws a 16-byte id from the HSM's random generator and generates an AES-256 key labelled ORACLE.TDE.HSM.MK.06<id>: token, private, sensitive, never extractable, encrypt and decrypt. It reads the key back and checks it before reporting it. A key on an HSM is never deleted by tdekey.");

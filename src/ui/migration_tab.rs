@@ -17,6 +17,9 @@ pub(super) const WAIT: Color32 = Color32::from_rgb(230, 170, 60);
 pub struct MigrationTabState {
     /// The database shown; its plan is loaded when it changes.
     pub database: Option<String>,
+    /// "Set a rotation policy" was clicked for this database: the window opens the Rotation
+    /// screen on it.
+    pub go_to_rotation: Option<String>,
     pub state: Option<MigrationState>,
     /// What the last step run said.
     pub progress: Option<Progress>,
@@ -525,6 +528,14 @@ pub(super) fn report_ui(
     queue: &mut Vec<Command>,
     can_run: bool,
 ) {
+    if st.state.as_ref().is_some_and(|s| s.rollback.is_none()) {
+        ui.horizontal(|ui| {
+            ui.label("Next: rotate this master key on a schedule.");
+            if ui.button("Set a rotation policy…").clicked() {
+                st.go_to_rotation = Some(db.name.clone());
+            }
+        });
+    }
     ui.horizontal(|ui| {
         super::labelled_edit(
             ui,

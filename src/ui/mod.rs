@@ -9,6 +9,7 @@ mod hsm_screen;
 mod keys_screen;
 mod migration_rollback;
 mod migration_tab;
+mod rotation_dialogs;
 mod rotation_screen;
 mod rotation_timeline;
 mod secret_field;
@@ -405,6 +406,10 @@ impl eframe::App for App {
                 self.hsm.login.is_some(),
             ),
         });
+        if let Some(db) = self.databases.migration.go_to_rotation.take() {
+            self.rotation.selected = Some(db);
+            self.screen = Screen::Rotation;
+        }
         for cmd in self.queue.drain(..) {
             // A refused command means the same task is already running; its button is disabled.
             self.engine.send(cmd);

@@ -4,14 +4,14 @@
 //! reason).
 
 use super::hsm_screen::HsmState;
-use super::rotation_timeline::{BLUE, GREEN, ORANGE, RED, timeline_text, timeline_ui};
+use super::rotation_timeline::{GREEN, ORANGE, RED, timeline_text, timeline_ui};
 use super::secret_field::{clear_password, password_ui};
 use super::{Banner, banner_ui};
-use crate::engine::{Command, Engine, HsmCommand, RotationOverview, StoreCommand, Task};
+use crate::engine::{Command, Engine, RotationOverview, StoreCommand, Task};
 use crate::model::{ConnectorKind, DatabaseProfile, DbAuth, PinFormat};
 use crate::rotation::{
-    DatabaseRotation, DueStatus, PolicyChange, RotateRequest, RunReport, Schedule, Trigger, Way,
-    local_date, local_minute, local_zone,
+    DatabaseRotation, DueStatus, PolicyChange, RunReport, Schedule, Way, local_date, local_minute,
+    local_zone,
 };
 use crate::secret::SecretBuffer;
 use egui::{Color32, RichText};
@@ -73,7 +73,7 @@ impl Default for RotationState {
     }
 }
 
-fn id(s: &str) -> egui::Id {
+pub(super) fn id(s: &str) -> egui::Id {
     egui::Id::unique(("rotation", s))
 }
 
@@ -240,8 +240,13 @@ pub fn rotation_ui(
         .id_salt("rotation_detail")
         .show(ui, |ui| {
             ui.columns(2, |cols| {
-                policy_ui(&mut cols[0], st, &row, hsm, labels.clone(), loading, queue);
-                rotate_ui(&mut cols[1], st, &row, db.as_ref(), hsm, running, queue);
+                let top_down = egui::Layout::top_down(egui::Align::Min);
+                cols[0].with_layout(top_down, |ui| {
+                    policy_ui(ui, st, &row, hsm, labels.clone(), loading, queue)
+                });
+                cols[1].with_layout(top_down, |ui| {
+                    rotate_ui(ui, st, &row, db.as_ref(), hsm, running, queue)
+                });
             });
         });
 }
@@ -455,7 +460,7 @@ fn policy_ui(
     });
     if let Some(run) = &row.last_run {
         ui.add_space(6.0);
-        ui.label(RichText::new(format!("Last run ({})", run.id)).strong());
+        ui.label(RichText::new(format!("Last run (#{})", run.id)).strong());
         ui.label(format!(
             "{} · {} · {} · by {}",
             local_minute(run.started_ms, &tz),
@@ -463,6 +468,15 @@ fn policy_ui(
             run.way,
             run.who
         ));
+        if run.trigger == "compromise" {
+            ui.label(
+                RichText::new(format!(
+                    "Suspected compromise: {}",
+                    run.reason.as_deref().unwrap_or("")
+                ))
+                .color(ORANGE),
+            );
+        }
         if let Some(s) = &run.failed_step {
             ui.label(RichText::new(format!("Failed at {s}.")).color(RED));
         }
@@ -523,7 +537,9 @@ fn rotate_ui(
         });
     if let Some((token, _)) = &hsm.login
         && token.label == crate::hsm::demo::DEMO_TOKEN_LABEL
-        && ui.small_button("Use the demo PIN").clicked()
+        && ui
+            .horizontal(|ui| ui.small_button("Use the demo PIN").clicked())
+            .inner
     {
         st.hsm_password.clear();
         st.hsm_password.insert(crate::hsm::demo::DEMO_USER_PIN, 0);
@@ -555,9 +571,12 @@ fn rotate_ui(
         "Write why (at least a sentence)"
     };
     if ui
-        .add_enabled(ready, egui::Button::new("Rotate now…"))
-        .on_disabled_hover_text(hint)
-        .clicked()
+        .horizontal(|ui| {
+            ui.add_enabled(ready, egui::Button::new("Rotate now…"))
+                .on_disabled_hover_text(hint)
+                .clicked()
+        })
+        .inner
     {
         st.confirming = true;
     }
@@ -573,101 +592,10 @@ fn rotate_ui(
             .as_ref()
             .and_then(|n| hsm.profiles.iter().find(|p| &p.name == n))
             .map_or(PinFormat::Plain, |p| p.pin_format);
-        confirm_ui(ui, st, db, way, pin_format, queue);
+        super::rotation_dialogs::confirm_ui(ui, st, db, way, pin_format, queue);
     }
     if let Some(r) = st.last_run.as_ref().filter(|r| r.database == row.database) {
         ui.add_space(6.0);
-        run_report_ui(ui, r);
-    }
-}
-
-fn confirm_ui(
-    ui: &mut egui::Ui,
-    st: &mut RotationState,
-    db: &DatabaseProfile,
-    way: Way,
-    pin_format: PinFormat,
-    queue: &mut Vec<Command>,
-) {
-    let mut open = true;
-    let mut go = false;
-    let mut cancel = false;
-    egui::Window::new(format!("Rotate the master key of {} now?", db.name))
-        .id(id("confirm"))
-        .collapsible(false)
-        .resizable(false)
-        .open(&mut open)
-        .show(ui.ctx(), |ui| {
-            ui.label(match way {
-                Way::Hsm => format!("tdekey generates a new AES-256 master key on the HSM, then sends ADMINISTER KEY MANAGEMENT USE KEY … FORCE KEYSTORE to {} through its {} connector, and checks V$ENCRYPTION_KEYS and the token.", db.name, db.connector.label()),
-                Way::Oracle => format!("tdekey sends ADMINISTER KEY MANAGEMENT SET KEY{} to {} through its {} connector; Oracle generates the new key on the HSM; tdekey finds it on the token and checks V$ENCRYPTION_KEYS.", if db.multitenant == crate::model::Multitenant::NonCdb { "" } else { " … CONTAINER = ALL" }, db.name, db.connector.label()),
-            });
-            ui.label("This cannot be undone: the new key becomes the one that protects the data keys from now on. The old key stays on the HSM, as it must for backups and archived redo.");
-            ui.horizontal(|ui| {
-                if ui.button(RichText::new(format!("Rotate {}", db.name)).color(BLUE)).clicked() {
-                    go = true;
-                }
-                if ui.button("Cancel").clicked() {
-                    cancel = true;
-                }
-            });
-        });
-    if go {
-        let db_password = (!st.db_password.is_empty()).then(|| st.db_password.to_secret());
-        queue.push(Command::Hsm(HsmCommand::Rotate {
-            database: db.name.clone(),
-            request: RotateRequest {
-                way: st.rotate_way,
-                tag: Some(st.tag.trim().to_owned()).filter(|t| !t.is_empty()),
-                trigger: if st.compromise {
-                    Trigger::Compromise
-                } else {
-                    Trigger::Manual
-                },
-                reason: st.compromise.then(|| st.reason.trim().to_owned()),
-                only_if_due_at: None,
-            },
-            hsm_password: st.hsm_password.to_secret(),
-            db_password,
-            pin_format,
-        }));
-    }
-    if go || cancel || !open {
-        st.confirming = false;
-    }
-}
-
-fn run_report_ui(ui: &mut egui::Ui, r: &RunReport) {
-    let tz = local_zone();
-    ui.label(
-        RichText::new(format!(
-            "Run {}: {}",
-            r.run_id,
-            if r.succeeded() { "verified" } else { "failed" }
-        ))
-        .strong()
-        .color(if r.succeeded() { GREEN } else { RED }),
-    );
-    ui.label(&r.message);
-    for c in &r.checks {
-        ui.horizontal_wrapped(|ui| {
-            ui.label(
-                RichText::new(if c.ok { "ok" } else { "FAIL" }).color(if c.ok {
-                    GREEN
-                } else {
-                    RED
-                }),
-            );
-            ui.label(format!("{} — {}", c.what, c.detail));
-        });
-    }
-    for n in &r.notes {
-        ui.label(format!("Note: {n}"));
-    }
-    if let Some(s) = &r.state_left {
-        ui.label(RichText::new(s).color(ORANGE));
-    }
-    if let Some(d) = r.next_due_ms {
-        ui.label(format!("Next rotation due {}.", local_date(d, &tz)));
+        super::rotation_dialogs::run_report_ui(ui, r);
     }
 }

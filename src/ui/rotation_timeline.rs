@@ -64,7 +64,7 @@ pub fn timeline_ui(
     let from = now_ms - SPAN_DAYS * DAY_MS;
     let to = now_ms + SPAN_DAYS * DAY_MS;
     let width = ui.available_width().max(NAME_W + 200.0);
-    let height = HEADER_H + ROW_H * rows.len().max(1) as f32 + 6.0;
+    let height = HEADER_H + ROW_H * rows.len().max(1) as f32 + 16.0;
     let (rect, response) = ui.allocate_exact_size(vec2(width, height), Sense::click());
     response.widget_info(|| {
         egui::WidgetInfo::labeled(
@@ -79,7 +79,7 @@ pub fn timeline_ui(
     let weak = visuals.weak_text_color();
     let plot = Rect::from_min_max(
         Pos2::new(rect.left() + NAME_W, rect.top() + HEADER_H),
-        rect.right_bottom(),
+        Pos2::new(rect.right(), rect.bottom() - 14.0),
     );
     let x_of = |ms: i64| {
         let f = (ms - from) as f32 / (to - from) as f32;
@@ -104,8 +104,8 @@ pub fn timeline_ui(
     let now_x = x_of(now_ms);
     painter.vline(now_x, rect.top()..=plot.bottom(), Stroke::new(1.5, ORANGE));
     painter.text(
-        Pos2::new(now_x + 3.0, plot.top() + 1.0),
-        egui::Align2::LEFT_TOP,
+        Pos2::new(now_x, rect.bottom() - 1.0),
+        egui::Align2::CENTER_BOTTOM,
         "today",
         font.clone(),
         ORANGE,
@@ -202,11 +202,23 @@ pub fn timeline_ui(
         response.on_hover_text_at_pointer(h);
     }
     ui.horizontal_wrapped(|ui| {
-        ui.small(RichText::new("● verified").color(GREEN));
-        ui.small(RichText::new("● failed").color(RED));
-        ui.small(RichText::new("● suspected compromise").color(ORANGE));
-        ui.small(RichText::new("○ due").color(BLUE));
-        ui.small(RichText::new("○ overdue").color(RED));
+        for (filled, color, text) in [
+            (true, GREEN, "verified"),
+            (true, RED, "failed"),
+            (true, ORANGE, "suspected compromise"),
+            (false, BLUE, "due"),
+            (false, RED, "overdue"),
+        ] {
+            let (r, _) = ui.allocate_exact_size(vec2(12.0, 12.0), Sense::hover());
+            if filled {
+                ui.painter().circle_filled(r.center(), 5.0, color);
+            } else {
+                ui.painter()
+                    .circle_stroke(r.center(), 4.5, Stroke::new(2.0, color));
+            }
+            ui.small(RichText::new(text).color(color));
+            ui.add_space(8.0);
+        }
     });
 }
 
