@@ -159,6 +159,29 @@ fn a_generated_master_key_reads_back_with_every_attribute_oracle_needs() {
 }
 
 #[test]
+fn a_label_already_on_the_token_is_refused_before_anything_is_made() {
+    let env = demo();
+    let mut a = Auditor::open(&env.data).unwrap();
+    let hsm = demo_hsm(&env);
+    let id = tdekey::tde::labels::MasterKeyId(*b"collision-test-1");
+    let req = rotation::KeyRequest::default();
+    let first = rotation::generate_key_with_id(&mut a, &hsm, &req, id).unwrap();
+    assert_eq!(first.label, id.hsm_label());
+    let before = labels(&hsm);
+    let e = rotation::generate_key_with_id(&mut a, &hsm, &req, id)
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains(&format!(
+            "already holds an object labelled {}",
+            id.hsm_label()
+        )) && e.contains("nothing was generated"),
+        "{e}"
+    );
+    assert_eq!(labels(&hsm), before, "no second key");
+}
+
+#[test]
 fn both_ways_rotate_verify_and_keep_the_previous_key() {
     let env = demo();
     common::rehearsal_on_hsm(&env, &["FIN"]);
@@ -212,6 +235,15 @@ fn both_ways_rotate_verify_and_keep_the_previous_key() {
     assert_eq!(claims[&newer].database, "FIN");
     assert!(claims[&newer].current);
     assert!(!claims[&new].current, "retired");
+    // A database whose active key is not on the token tdekey sees is named.
+    let on_token: std::collections::HashSet<String> =
+        after.iter().filter(|l| **l != newer).cloned().collect();
+    let (rows, _) = rotation::overview(&a, Some((DEMO_TOKEN_LABEL, &on_token)), now_ms()).unwrap();
+    let fin = rows.iter().find(|r| r.database == "FIN").unwrap();
+    assert_eq!(fin.missing_keys, vec![newer.clone()]);
+    let all: std::collections::HashSet<String> = after.iter().cloned().collect();
+    let (rows, _) = rotation::overview(&a, Some((DEMO_TOKEN_LABEL, &all)), now_ms()).unwrap();
+    assert!(rows.iter().all(|r| r.missing_keys.is_empty()));
     common::audit_intact(&env);
     assert!(!contains(&env.all_bytes_except_tokens(), DEMO_USER_PIN));
 }

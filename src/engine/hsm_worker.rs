@@ -139,7 +139,7 @@ impl Parts<'_> {
             .map_err(Failure::from)?
             .connector
             == crate::model::ConnectorKind::Manual;
-        let mut operator = manual.then(|| WindowOperator::new(sink, self.replies));
+        let mut operator = manual.then(|| WindowOperator::new(sink, self.replies, &database));
         let mut ctx = crate::migration::Context {
             data: self.data,
             hsm,
@@ -187,7 +187,7 @@ impl Parts<'_> {
             .map_err(Failure::from)?
             .connector
             == crate::model::ConnectorKind::Manual;
-        let mut operator = manual.then(|| WindowOperator::new(sink, self.replies));
+        let mut operator = manual.then(|| WindowOperator::new(sink, self.replies, &database));
         let mut ctx = crate::rotation::Context {
             data: self.data,
             hsm,

@@ -66,6 +66,8 @@ pub enum Task {
 /// A statement the Manual connector asks the DBA to run.
 #[derive(Clone, Debug)]
 pub struct ManualAsk {
+    /// The database the statement is for.
+    pub database: String,
     pub title: &'static str,
     /// Secrets `<hidden>`.
     pub display: String,
@@ -279,11 +281,12 @@ pub(crate) type Replies = std::sync::Arc<std::sync::Mutex<Receiver<ManualReply>>
 /// The DBA at the keyboard: each statement is shown in the window; the answer is the paste.
 pub(crate) struct WindowOperator<'a> {
     sink: &'a EventSink,
+    database: String,
     replies: std::sync::MutexGuard<'a, Receiver<ManualReply>>,
 }
 
 impl<'a> WindowOperator<'a> {
-    pub(crate) fn new(sink: &'a EventSink, replies: &'a Replies) -> Self {
+    pub(crate) fn new(sink: &'a EventSink, replies: &'a Replies, database: &str) -> Self {
         // A poisoned lock only means another worker panicked while holding it; the channel
         // itself is still good.
         let replies = replies
@@ -291,7 +294,11 @@ impl<'a> WindowOperator<'a> {
             .unwrap_or_else(std::sync::PoisonError::into_inner);
         // Answers pasted for an earlier, finished request are stale.
         while replies.try_recv().is_ok() {}
-        Self { sink, replies }
+        Self {
+            sink,
+            replies,
+            database: database.to_owned(),
+        }
     }
 }
 
@@ -303,6 +310,7 @@ impl crate::oracle::Operator for WindowOperator<'_> {
         problem: Option<&str>,
     ) -> Result<String, crate::oracle::OracleError> {
         self.sink.send(Event::OracleAsk(Box::new(ManualAsk {
+            database: self.database.clone(),
             title: request.title(),
             display: statement.display.clone(),
             sql: statement.sql.clone(),

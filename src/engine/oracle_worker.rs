@@ -36,7 +36,7 @@ impl Worker for OracleWorker {
             db_password,
             ..
         } = *run;
-        let mut operator = WindowOperator::new(sink, &self.replies);
+        let mut operator = WindowOperator::new(sink, &self.replies, &database.name);
         let reach = Reach {
             operator: Some(&mut operator),
             db_password,

@@ -60,6 +60,23 @@ pub fn generate_key(
     hsm: &Hsm,
     req: &KeyRequest,
 ) -> Result<GeneratedKey, RotationError> {
+    if !hsm.logged_in() {
+        return Err(RotationError::Invalid(
+            "Log in as a crypto user first: keys are generated in a logged-in session.".into(),
+        ));
+    }
+    let id = hsm.random_master_key_id()?;
+    generate_key_with_id(a, hsm, req, id)
+}
+
+/// [`generate_key`] with an id the caller drew: refused when its label or CKA_ID is on the
+/// token already, as a collision of the HSM's random ids would be.
+pub fn generate_key_with_id(
+    a: &mut Auditor,
+    hsm: &Hsm,
+    req: &KeyRequest,
+    id: MasterKeyId,
+) -> Result<GeneratedKey, RotationError> {
     let owner = hsm.user().unwrap_or("").to_owned();
     if !hsm.logged_in() {
         return Err(RotationError::Invalid(
@@ -67,7 +84,6 @@ pub fn generate_key(
         ));
     }
     let token = hsm.token().map(|t| t.label.clone()).unwrap_or_default();
-    let id = hsm.random_master_key_id()?;
     let label = id.hsm_label();
     let taken_label = hsm.count_label(&label)?;
     let taken_id = hsm.count_id(&id.0)?;

@@ -343,11 +343,15 @@ fn form_rows_ui(ui: &mut egui::Ui, st: &mut ConsoleState, db: &DatabaseProfile) 
     }
 }
 
-fn manual_ui(ui: &mut egui::Ui, st: &mut ConsoleState, ask: &ManualAsk, engine: &Engine) {
+pub(super) fn manual_ui(
+    ui: &mut egui::Ui,
+    st: &mut ConsoleState,
+    ask: &ManualAsk,
+    engine: &Engine,
+) {
     ui.heading(format!(
         "Run this statement on {}: {}",
-        st.database.as_deref().unwrap_or("the database"),
-        ask.title
+        ask.database, ask.title
     ));
     ui.label("Run it in SQL*Plus (or SQL Developer) connected AS SYSKM, then paste everything it printed below.");
     let text = if st.reveal {

@@ -406,6 +406,19 @@ impl eframe::App for App {
                 self.hsm.login.is_some(),
             ),
         });
+        // A Manual statement waiting for the DBA's paste is shown wherever the person is (the
+        // wizard and a rotation send them from other screens than the console).
+        let in_console = self.screen == Screen::Databases && self.databases.tab == DbTab::Console;
+        if !in_console && let Some(ask) = self.databases.console.ask.clone() {
+            egui::Window::new("A statement waits for you")
+                .id(egui::Id::unique("manual_ask_window"))
+                .collapsible(false)
+                .default_width(640.0)
+                .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
+                .show(&ctx, |ui| {
+                    console::manual_ui(ui, &mut self.databases.console, &ask, &self.engine)
+                });
+        }
         if let Some(db) = self.databases.migration.go_to_rotation.take() {
             self.rotation.selected = Some(db);
             self.screen = Screen::Rotation;
