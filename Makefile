@@ -53,3 +53,4 @@ bench: deps-bench
 	$(CARGO) bench --bench inventory
 	$(CARGO) bench --bench audit
 	$(CARGO) bench --bench migration
+	$(CARGO) bench --bench rotation

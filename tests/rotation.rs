@@ -458,15 +458,20 @@ fn two_rotate_due_at_once_never_rotate_one_database_twice() {
         assert_eq!(code, 0, "{err}");
     }
     let creds = credentials(&env, DEMO_USER_PIN, 0o600);
-    let spawn = || {
+    // One as systemd starts it (CREDENTIALS_DIRECTORY), one as cron would (--credentials).
+    let spawn = |systemd: bool| {
         let mut c = env.tdekey();
-        c.args(["rotate", "--due", "--json", "--credentials"])
-            .arg(&creds)
-            .stdout(std::process::Stdio::piped())
+        c.args(["rotate", "--due", "--json"]);
+        if systemd {
+            c.env("CREDENTIALS_DIRECTORY", &creds);
+        } else {
+            c.arg("--credentials").arg(&creds);
+        }
+        c.stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped());
         c.spawn().unwrap()
     };
-    let (p1, p2) = (spawn(), spawn());
+    let (p1, p2) = (spawn(true), spawn(false));
     let o1 = p1.wait_with_output().unwrap();
     let o2 = p2.wait_with_output().unwrap();
     let rotated: u64 = [&o1, &o2]

@@ -13,6 +13,11 @@ use cryptoki::session::UserType;
 use cryptoki::slot::Slot;
 use cryptoki::types::AuthPin;
 
+/// An object found on the token, valid in the session that found it (its handle stays
+/// inside the HSM adapter).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ObjectRef(cryptoki::object::ObjectHandle);
+
 /// How a generated AES key is made.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct KeyTemplate {
@@ -140,6 +145,31 @@ impl Hsm {
             .get_attributes(h, super::objects::INVENTORY_ATTRIBUTES)
             .map_err(ck("Reading the new key's attributes back"))?;
         Ok(super::objects::object_info(h.handle(), attrs))
+    }
+
+    /// The objects the session sees with this `CKA_LABEL` (one search), to be checked again
+    /// later without searching the whole token (see [`Hsm::still_labelled`]).
+    pub fn find_label(&self, label: &str) -> Result<Vec<ObjectRef>, HsmError> {
+        self.session()?
+            .find_objects(&[Attribute::Label(label.as_bytes().to_vec())])
+            .map(|v| v.into_iter().map(ObjectRef).collect())
+            .map_err(ck("Searching the token by label"))
+    }
+
+    /// Whether an object found earlier in this session is still on the token with this label
+    /// (one `C_GetAttributeValue`, no search): false when the token says the handle is gone.
+    pub fn still_labelled(&self, object: &ObjectRef, label: &str) -> Result<bool, HsmError> {
+        use cryptoki::error::RvError;
+        match self
+            .session()?
+            .get_attributes(object.0, &[cryptoki::object::AttributeType::Label])
+        {
+            Ok(attrs) => Ok(attrs
+                .iter()
+                .any(|a| matches!(a, Attribute::Label(l) if l.as_slice() == label.as_bytes()))),
+            Err(CkError::Pkcs11(RvError::ObjectHandleInvalid, _)) => Ok(false),
+            Err(e) => Err(HsmError::from_ck("Reading an object's label", e)),
+        }
     }
 
     /// How many objects the session sees with this `CKA_ID`.

@@ -12,7 +12,7 @@ pub mod module;
 pub mod objects;
 
 pub use error::{HsmError, ckr_name};
-pub use keys::KeyTemplate;
+pub use keys::{KeyTemplate, ObjectRef};
 pub use module::{ModuleCandidate, check_module_path, detect_modules};
 
 use crate::model::{ObjectInfo, OpenToken, PinFormat, TokenSelector};

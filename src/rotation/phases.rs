@@ -202,11 +202,11 @@ pub(super) fn check(run: &mut Run<'_>, a: &mut Auditor, ctx: &mut Context<'_>) -
                 UNCHANGED,
             ));
         };
-        let n = ctx
+        let found = ctx
             .hsm
-            .count_label(&label)
+            .find_label(&label)
             .map_err(|e| stop("check", e.to_string(), UNCHANGED))?;
-        if n == 0 {
+        if found.is_empty() {
             return Err(stop(
                 "check",
                 format!(
@@ -215,6 +215,7 @@ pub(super) fn check(run: &mut Run<'_>, a: &mut Auditor, ctx: &mut Context<'_>) -
                 UNCHANGED,
             ));
         }
+        run.old_refs.insert(label.clone(), found);
         run.old.insert(c.clone(), label);
     }
     run.checks.push(Check::new(
@@ -374,12 +375,17 @@ pub(super) fn verify(
         )
     };
     let mut fresh: Vec<InventoryRow> = Vec::new();
+    // The whole token, when it was read (way oracle, a reused key); else the key generated
+    // and read back, and handles found in `check`: no search of the token.
+    let mut all: Option<Vec<InventoryRow>> = None;
     if run.way == Way::Oracle {
         let rows = inventory(a, ctx).map_err(|e| stop("verify", e, unsure(run)))?;
         fresh = rows
-            .into_iter()
+            .iter()
             .filter(|r| r.kind == "tde-master-key" && !run.before.contains(&r.object.label))
+            .cloned()
             .collect();
+        all = Some(rows);
         let want = run.old.len();
         run.checks.push(Check::new(
             if want == 1 {
@@ -402,9 +408,11 @@ pub(super) fn verify(
         // A reused key: read it back now.
         let rows = inventory(a, ctx).map_err(|e| stop("verify", e, unsure(run)))?;
         fresh = rows
-            .into_iter()
+            .iter()
             .filter(|r| run.new_keys.contains(&r.object.label))
+            .cloned()
             .collect();
+        all = Some(rows);
     } else {
         fresh.extend(run.generated.clone());
     }
@@ -433,7 +441,13 @@ pub(super) fn verify(
         }
     }
     for (c, l) in &now_active {
-        let n = ctx.hsm.count_label(l).unwrap_or(0);
+        // How many objects carry the label: from the inventory when it was read, else the
+        // key generated and read back (its label was on no object before it was made).
+        let n = match (&all, &run.generated) {
+            (Some(rows), _) => rows.iter().filter(|r| &r.object.label == l).count(),
+            (None, Some(g)) if &g.object.label == l => 1,
+            (None, _) => ctx.hsm.count_label(l).unwrap_or(0),
+        };
         let matches_id = act
             .get(c)
             .and_then(|k| parse_key_id(&k.key_id).ok())
@@ -464,7 +478,16 @@ pub(super) fn verify(
     ));
     let mut missing = Vec::new();
     for old in run.old.values() {
-        if ctx.hsm.count_label(old).unwrap_or(0) == 0 {
+        let there = match &all {
+            Some(rows) => rows.iter().any(|r| &r.object.label == old),
+            None => run
+                .old_refs
+                .get(old)
+                .into_iter()
+                .flatten()
+                .any(|o| ctx.hsm.still_labelled(o, old).unwrap_or(false)),
+        };
+        if !there {
             missing.push(old.clone());
         }
     }

@@ -154,6 +154,8 @@ pub(super) struct Run<'d> {
     pub generated: Option<InventoryRow>,
     /// The token's master keys before SET KEY (way oracle).
     pub before: Vec<String>,
+    /// The objects found under each previous key's label in `check`.
+    pub old_refs: BTreeMap<String, Vec<crate::hsm::ObjectRef>>,
 }
 
 /// Rotates the master key of `database` (see the module's phases). A run that starts always
@@ -253,6 +255,7 @@ pub fn rotate(
         reused: None,
         generated: None,
         before: Vec::new(),
+        old_refs: BTreeMap::new(),
     };
     let started = a.record(
         Action::RotationRun,
@@ -373,11 +376,11 @@ fn phases(run: &mut Run<'_>, a: &mut Auditor, ctx: &mut Context<'_>) -> Result<(
                 p.id
             ));
             let old: Vec<String> = serde_json::from_str(&p.old_keys).unwrap_or_default();
-            for (c, l) in run.old.iter_mut() {
+            // The key it replaced is the previous run's old key.
+            for l in run.old.values_mut() {
                 if *l == pending
                     && let Some(o) = old.first()
                 {
-                    c.clone_into(&mut String::new());
                     l.clone_from(o);
                 }
             }

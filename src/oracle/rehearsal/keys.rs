@@ -125,7 +125,11 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
         }
         let key_id = format_key_id(0x06, id);
         self.ensure_key_metadata(&key_id)?;
-        self.ensure_marker()?;
+        // The marker is made when the keystore is first opened: FORCE KEYSTORE opens a
+        // closed one here; an open one has it already.
+        if !self.state.containers.iter().any(|c| c.hsm_open) {
+            self.ensure_marker()?;
+        }
         let con = self.state.containers[0].con_id;
         let now = now_ms();
         match self
