@@ -409,13 +409,13 @@ fn phase_note(segment: &str) -> Option<&'static str> {
         }
         "key.generate success → oracle.statement started" => "run saved",
         USE_KEY_SEGMENT => {
-            "USE KEY in the Rehearsal: its Oracle makes 3 searches (key, metadata, marker), C_CreateObject (metadata), saves its state"
+            "USE KEY in the Rehearsal: its Oracle makes 2 searches (key, metadata; the marker only when it opens a closed keystore), C_CreateObject (metadata), saves its state"
         }
         "oracle.statement success → hsm.data_object_create success" => {
             "the metadata object audited"
         }
         "hsm.data_object_create success → key.owner started" => {
-            "verify: V$ENCRYPTION_KEYS, 2 searches (new key, previous key), run saved"
+            "verify: V$ENCRYPTION_KEYS, the previous key read again through its handle (no search), run saved"
         }
         "key.owner started → key.owner success" => "the new key recorded as the database's",
         "key.owner success → rotation.run success" => "run finished, next due date set",
@@ -842,7 +842,7 @@ fn main() {
             let fixed: f64 = rows.iter().map(|r| r.2).sum();
             println!("  {per:>13.1} {fixed:>6.0}  in all");
             println!(
-                "  (when this was written, a rotation's 8 searches were tdekey's check 1, new key 2, verify 2, and the Rehearsal's Oracle 3 in USE KEY)"
+                "  (a rotation's 5 searches: tdekey's check 1 and new key 2 (label, CKA_ID), the Rehearsal's Oracle 2 in USE KEY)"
             );
         }
     }
