@@ -310,6 +310,77 @@ fn a_run_that_fails_after_generating_leaves_its_key_and_the_next_run_uses_it() {
     common::audit_intact(&env);
 }
 
+#[test]
+fn a_key_activated_after_its_run_failed_is_verified_by_the_next_run_not_replaced() {
+    use tdekey::oracle::Connector;
+    use tdekey::oracle::rehearsal::{self, Rehearsal};
+    use tdekey::tde::request::{Reply, Request};
+    let env = demo();
+    common::rehearsal_on_hsm(&env, &["OPS2"]);
+    let mut a = Auditor::open(&env.data).unwrap();
+    let mut hsm = demo_hsm(&env);
+    let req = RotateRequest::manual(Some(Way::Hsm), None);
+    let failed = {
+        let mut ctx = rotation::Context {
+            data: &env.data,
+            hsm: &mut hsm,
+            operator: None,
+            db_password: None,
+            pin_format: PinFormat::Plain,
+            hsm_password: Secret::from("not-the-pin"),
+        };
+        rotation::rotate(&mut a, &mut ctx, "OPS2", &req).unwrap()
+    };
+    let pending = failed.pending_key.clone().unwrap();
+    let old = failed.old_keys[0].clone();
+    // A DBA runs the USE KEY the failed run could not (as an answer never seen would leave it).
+    {
+        let path = rehearsal::state_path(env.data.root(), "OPS2");
+        let mut r = Rehearsal::open(
+            &path,
+            "OPS2",
+            tdekey::model::Multitenant::NonCdb,
+            &mut hsm,
+            PinFormat::Plain,
+        )
+        .unwrap();
+        let id = tdekey::tde::labels::classify(&pending)
+            .master_key()
+            .unwrap();
+        let reply = r
+            .run(&Request::UseKey {
+                id,
+                tag: None,
+                credential: tdekey::tde::sql::Credential::Hsm {
+                    user: DEMO_USER.into(),
+                    password: Secret::from(DEMO_USER_PIN),
+                },
+            })
+            .unwrap()
+            .reply;
+        assert!(matches!(reply, Reply::Done { .. }), "{reply:?}");
+    }
+    let before = labels(&hsm);
+    let mut ctx = rotation::Context {
+        data: &env.data,
+        hsm: &mut hsm,
+        operator: None,
+        db_password: None,
+        pin_format: PinFormat::Plain,
+        hsm_password: Secret::from(DEMO_USER_PIN),
+    };
+    let ok = rotation::rotate(&mut a, &mut ctx, "OPS2", &req).unwrap();
+    assert!(ok.succeeded(), "{}", ok.message);
+    assert_eq!(ok.new_keys, vec![pending.clone()]);
+    assert_eq!(ok.old_keys, vec![old], "the key it replaced");
+    assert!(
+        ok.notes.iter().any(|n| n.contains("did take effect")),
+        "{:?}",
+        ok.notes
+    );
+    assert_eq!(labels(ctx.hsm), before, "nothing generated, nothing sent");
+}
+
 /// Today's date, local, and a date `days` from it.
 fn day(days: i64) -> String {
     local_date(now_ms() + days * 86_400_000, &local_zone())

@@ -39,6 +39,11 @@ pub enum HsmError {
     },
 
     #[error(
+        "{what} failed: the HSM answered CKR_DEVICE_ERROR {tries} times in a row (AWS CloudHSM does so when the cluster is throttling requests). Wait a minute, then try again; if it persists, check the cluster's health."
+    )]
+    DeviceBusy { what: String, tries: u32 },
+
+    #[error(
         "The module reports no slot with a token. Check that the HSM is reachable (for CloudHSM: the cluster's IP addresses in /opt/cloudhsm/etc/ and the customer CA certificate)."
     )]
     NoTokens,
@@ -135,6 +140,7 @@ impl HsmError {
             HsmError::SessionLost { .. } => Retry::AfterReconnect,
             // A PKCS#11 call failed part-way through an operation: look before repeating it.
             HsmError::Pkcs11 { .. } | HsmError::Io(_) => Retry::CheckFirst,
+            HsmError::DeviceBusy { .. } => Retry::Yes,
             _ => Retry::AfterFix,
         }
     }
@@ -172,6 +178,33 @@ impl HsmError {
     }
 }
 
+/// How many times a read the HSM answered with CKR_DEVICE_ERROR is tried in all.
+pub const DEVICE_ERROR_TRIES: u32 = 5;
+
+/// Runs a read that CloudHSM may refuse with CKR_DEVICE_ERROR while it throttles, again after
+/// 20, 40, 80 and 160 ms; then says so. Other errors are mapped at once.
+pub fn retry_device_error<T>(
+    what: &str,
+    mut read: impl FnMut() -> Result<T, CkError>,
+) -> Result<T, HsmError> {
+    let mut wait = std::time::Duration::from_millis(20);
+    for attempt in 1..=DEVICE_ERROR_TRIES {
+        match read() {
+            Ok(v) => return Ok(v),
+            Err(CkError::Pkcs11(RvError::DeviceError, _)) if attempt < DEVICE_ERROR_TRIES => {
+                std::thread::sleep(wait);
+                wait *= 2;
+            }
+            Err(CkError::Pkcs11(RvError::DeviceError, _)) => break,
+            Err(e) => return Err(HsmError::from_ck(what, e)),
+        }
+    }
+    Err(HsmError::DeviceBusy {
+        what: what.to_owned(),
+        tries: DEVICE_ERROR_TRIES,
+    })
+}
+
 /// The PKCS#11 name of a return value: `PinIncorrect` becomes `CKR_PIN_INCORRECT`.
 pub fn ckr_name(rv: RvError) -> String {
     let camel = format!("{rv:?}");
@@ -188,6 +221,43 @@ pub fn ckr_name(rv: RvError) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_throttled_read_is_tried_again_a_bounded_number_of_times() {
+        let device = || {
+            CkError::Pkcs11(
+                RvError::DeviceError,
+                cryptoki::context::Function::GetAttributeValue,
+            )
+        };
+        let mut calls = 0;
+        let v = retry_device_error("Reading", || {
+            calls += 1;
+            if calls < 3 { Err(device()) } else { Ok(7) }
+        })
+        .unwrap();
+        assert_eq!((v, calls), (7, 3));
+        let mut calls = 0;
+        let e = retry_device_error("Reading an object's attributes", || {
+            calls += 1;
+            Err::<(), _>(device())
+        })
+        .unwrap_err();
+        assert_eq!(calls, DEVICE_ERROR_TRIES);
+        assert!(matches!(e, HsmError::DeviceBusy { tries: 5, .. }), "{e}");
+        assert!(e.to_string().contains("CKR_DEVICE_ERROR 5 times"), "{e}");
+        let mut calls = 0;
+        let e = retry_device_error("Reading", || {
+            calls += 1;
+            Err::<(), _>(CkError::Pkcs11(
+                RvError::ObjectHandleInvalid,
+                cryptoki::context::Function::GetAttributeValue,
+            ))
+        })
+        .unwrap_err();
+        assert_eq!(calls, 1, "other errors are not retried");
+        assert!(e.to_string().contains("CKR_OBJECT_HANDLE_INVALID"), "{e}");
+    }
 
     #[test]
     fn ckr_names() {

@@ -12,6 +12,9 @@ pub mod module;
 pub mod objects;
 
 pub use error::{HsmError, ckr_name};
+
+/// Object handles asked for per C_FindObjects when listing a whole token.
+pub const FIND_BATCH: usize = 256;
 pub use keys::{KeyTemplate, ObjectRef};
 pub use module::{ModuleCandidate, check_module_path, detect_modules};
 
@@ -536,15 +539,19 @@ impl Hsm {
         progress: &mut dyn FnMut(usize, usize),
     ) -> Result<Vec<ObjectInfo>, HsmError> {
         let session = self.session()?;
+        // Handles in batches of FIND_BATCH per C_FindObjects (cryptoki's default is 10): on
+        // CloudHSM every call is a round trip.
+        let batch = std::num::NonZeroUsize::new(FIND_BATCH).unwrap_or(std::num::NonZeroUsize::MIN);
         let handles = session
-            .find_objects(&[])
+            .iter_objects_with_cache_size(&[], batch)
+            .and_then(|it| it.collect::<Result<Vec<_>, _>>())
             .map_err(|e| HsmError::from_ck("Listing the token's objects", e))?;
         let total = handles.len();
         let mut out = Vec::with_capacity(total);
         for (i, h) in handles.into_iter().enumerate() {
-            let attrs = session
-                .get_attributes(h, objects::INVENTORY_ATTRIBUTES)
-                .map_err(|e| HsmError::from_ck("Reading an object's attributes", e))?;
+            let attrs = error::retry_device_error("Reading an object's attributes", || {
+                session.get_attributes(h, objects::INVENTORY_ATTRIBUTES)
+            })?;
             out.push(objects::object_info(h.handle(), attrs));
             if i % 256 == 255 {
                 progress(i + 1, total);

@@ -144,13 +144,17 @@ pub fn analyze(objects: Vec<ObjectInfo>) -> Vec<InventoryRow> {
                 LabelMeaning::MasterKey(_) | LabelMeaning::LegacyTablespaceKey(_) => {
                     master_key_checks(&o, &mut health)
                 }
-                LabelMeaning::MalformedMasterKey(why) => health.push(HealthFlag {
-                    severity: Severity::Warning,
-                    code: "malformed-label",
-                    reason: format!(
-                        "Starts with ORACLE.TDE.HSM.MK. but is not a master key label: {why}. Oracle will not find it."
-                    ),
-                }),
+                LabelMeaning::MalformedMasterKey(why) => {
+                    health.push(HealthFlag {
+                        severity: Severity::Warning,
+                        code: "malformed-label",
+                        reason: format!(
+                            "Starts with ORACLE.TDE.HSM.MK. but is not a master key label: {why}. Oracle will not find it."
+                        ),
+                    });
+                    // Meant as a master key: it gets the master key's attribute checks too.
+                    master_key_checks(&o, &mut health);
+                }
                 _ => {}
             }
             if let Some(n) = dup.get(&o.label) {
@@ -292,21 +296,28 @@ mod tests {
         let mut data = good_mk("ORACLE.TDE.HSM.MK.06000000000000000000000000000000BB");
         data.class = "CKO_DATA".into();
         let malformed = good_mk("ORACLE.TDE.HSM.MK.06abc");
-        let rows = analyze(vec![extractable, weak, data, malformed]);
+        let mut malformed_weak = good_mk("ORACLE.TDE.HSM.MK.06xyz");
+        malformed_weak.value_len = Some(16);
+        let rows = analyze(vec![extractable, weak, data, malformed, malformed_weak]);
         assert_eq!(codes(&rows[0]), ["extractable"]);
         assert_eq!(
             codes(&rows[1]),
             ["not-aes-256", "not-sensitive", "no-encrypt-decrypt"]
         );
         assert_eq!(codes(&rows[2]), ["not-a-secret-key"]);
-        assert_eq!(codes(&rows[3]), ["malformed-label"]);
+        assert_eq!(codes(&rows[3]), ["malformed-label"], "well made otherwise");
+        assert_eq!(
+            codes(&rows[4]),
+            ["malformed-label", "not-aes-256"],
+            "a malformed master key label gets the master key's attribute checks too"
+        );
         assert!(
             rows.iter()
                 .flat_map(|r| &r.health)
                 .all(|h| h.reason.len() > 20)
         );
         let s = summarize(&rows);
-        assert_eq!((s.objects, s.critical, s.warnings), (4, 3, 1));
+        assert_eq!((s.objects, s.critical, s.warnings), (5, 4, 1));
     }
 
     #[test]
