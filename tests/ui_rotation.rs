@@ -130,4 +130,31 @@ fn set_a_policy_and_rotate_a_database_from_the_rotation_screen() {
     });
     assert!(h.state().keys.claims[&new_key].current);
     assert!(h.query_by_label("Database").is_some(), "the column");
+
+    // Generate a master key from the Keys screen: asked first, then shown with its USE KEY.
+    h.get_by_label("Generate master key…").click();
+    h.step();
+    h.step();
+    assert!(h.state().keys.generating, "the dialog opens");
+    type_into(&mut h, "Oracle's crypto user", "_oracle");
+    h.get_by_label("Generate").click();
+    wait_until(&mut h, "the generated key", |h| {
+        h.state().keys.generated.is_some()
+    });
+    let key = h.state().keys.generated.clone().unwrap();
+    assert!(key.label.starts_with("ORACLE.TDE.HSM.MK.06"));
+    assert_eq!(key.row.object.value_len, Some(32));
+    assert!(
+        key.share_command
+            .as_deref()
+            .is_some_and(|c| c.contains("--username demo_cu_oracle")),
+        "{:?}",
+        key.share_command
+    );
+    wait_until(&mut h, "the inventory with the generated key", |h| {
+        h.state().keys.rows_contain(&key.label)
+    });
+    h.step();
+    assert!(h.query_by_label("Copy the USE KEY statement").is_some());
+    assert!(h.query_by_label(&key.use_key_statement).is_some());
 }
