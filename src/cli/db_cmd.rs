@@ -125,6 +125,31 @@ pub(super) fn run(data: &DataDir, cmd: DbCommand) -> Result<ExitCode, CliError> 
     Ok(ExitCode::SUCCESS)
 }
 
+/// The HSM a new Rehearsal database's keys go to (its profile's, else the default one), with
+/// the profile and WALLET_ROOT filled in when they were not given.
+fn rehearsal_target(
+    a: &crate::audit::Auditor,
+    d: &mut DatabaseProfile,
+) -> Result<(session::Target, PinFormat), CliError> {
+    let target = session::Target::resolve(
+        a.store(),
+        &session::TargetSpec {
+            profile: d.hsm_profile.clone(),
+            ..session::TargetSpec::default()
+        },
+    )?;
+    if d.hsm_profile.is_none() {
+        d.hsm_profile = target.profile.as_ref().map(|p| p.name.clone());
+    }
+    d.wallet_root
+        .get_or_insert_with(|| crate::oracle::rehearsal::default_wallet_root(&d.name));
+    let pin_format = target
+        .profile
+        .as_ref()
+        .map_or(PinFormat::guess(&target.module), |p| p.pin_format);
+    Ok((target, pin_format))
+}
+
 /// `db add … --with-file-wallet`: the profile saved and its Rehearsal database set up with a
 /// password file keystore, as the demo's, ready to migrate.
 fn add_with_file_wallet(
@@ -138,22 +163,7 @@ fn add_with_file_wallet(
                 .into(),
         ));
     }
-    let target = session::Target::resolve(
-        a.store(),
-        &session::TargetSpec {
-            profile: d.hsm_profile.clone(),
-            ..session::TargetSpec::default()
-        },
-    )?;
-    d.hsm_profile = d
-        .hsm_profile
-        .or_else(|| target.profile.as_ref().map(|p| p.name.clone()));
-    d.wallet_root
-        .get_or_insert_with(|| crate::oracle::rehearsal::default_wallet_root(&d.name));
-    let pin_format = target
-        .profile
-        .as_ref()
-        .map_or(PinFormat::guess(&target.module), |p| p.pin_format);
+    let (target, pin_format) = rehearsal_target(a, &mut d)?;
     let wallet_password =
         super::read_secret("TDEKEY_WALLET_PASSWORD", None, "Wallet password", true)?;
     if crate::oracle::rehearsal::state_path(data.root(), &d.name).exists() {
@@ -196,22 +206,7 @@ fn add_on_other_hsm(
                 .into(),
         ));
     }
-    let target = session::Target::resolve(
-        a.store(),
-        &session::TargetSpec {
-            profile: d.hsm_profile.clone(),
-            ..session::TargetSpec::default()
-        },
-    )?;
-    d.hsm_profile = d
-        .hsm_profile
-        .or_else(|| target.profile.as_ref().map(|p| p.name.clone()));
-    d.wallet_root
-        .get_or_insert_with(|| crate::oracle::rehearsal::default_wallet_root(&d.name));
-    let pin_format = target
-        .profile
-        .as_ref()
-        .map_or(PinFormat::guess(&target.module), |p| p.pin_format);
+    let (target, pin_format) = rehearsal_target(a, &mut d)?;
     let old_password = super::read_secret(
         "TDEKEY_OLD_HSM_PASSWORD",
         None,

@@ -1,14 +1,14 @@
 //! `tdekey migrate …`: the migration wizard on the command line.
 
-use super::db_cmd::{TerminalOperator, read_db_password};
+use super::db_cmd::TerminalOperator;
 use super::hsm_cmd::{auditor, read_password};
 use super::{CliError, MigrateCommand, ReportFormat, StepArgs, given_secret, read_secret};
 use crate::databases;
 use crate::migration::{self, Context, Inputs, MigrationState, Need, Progress, StepStatus};
-use crate::model::{ConnectorKind, DbAuth, PinFormat};
+use crate::model::ConnectorKind;
 use crate::oracle::Operator;
 use crate::paths::DataDir;
-use crate::session::{self, Target};
+use crate::session;
 use std::process::ExitCode;
 
 pub(super) fn run(data: &DataDir, cmd: MigrateCommand) -> Result<ExitCode, CliError> {
@@ -164,28 +164,14 @@ fn drive(data: &DataDir, name: &str, args: &StepArgs, mode: Mode) -> Result<Exit
             "--yes is for Rehearsal databases only: on a real database, each restart and each fix on the host is confirmed with --confirm after a person has done it.".into(),
         ));
     }
-    let mut spec = args.target.spec();
-    if spec.profile.is_none() && spec.module.is_none() {
-        spec.profile = db.hsm_profile.clone();
-    }
-    let target = Target::resolve(a.store(), &spec)?;
-    let pin_format = args
-        .login
-        .pin_format
-        .map(Into::into)
-        .or(target.profile.as_ref().map(|p| p.pin_format))
-        .unwrap_or_else(|| PinFormat::guess(&target.module));
-    let hsm_password = read_password(&args.login)?;
-    let credentials = session::Credentials {
-        user: args.login.user.clone(),
-        format: args.login.pin_format.map(Into::into),
-        password: hsm_password.clone(),
-    };
-    let db_password = match (&db.connector, &db.auth) {
-        (ConnectorKind::Sqlplus, DbAuth::User(u)) => Some(read_db_password(u)?),
-        _ => None,
-    };
-    let manual = db.connector == ConnectorKind::Manual;
+    let super::DatabaseLogin {
+        target,
+        pin_format,
+        hsm_password,
+        credentials,
+        db_password,
+        manual,
+    } = super::DatabaseLogin::ask(&a, &db, &args.target, &args.login)?;
     let host_output = match &args.host_output {
         Some(f) => Some(std::fs::read_to_string(f).map_err(|e| {
             CliError(format!(

@@ -85,6 +85,57 @@ pub(crate) fn given_secret(
     }
 }
 
+/// How a command reaches a database and its HSM: the target (the flags, else the database's
+/// HSM profile), the PIN format, the crypto user's password (asked once: the login and the
+/// statements use it), and the database user's password for a SQL*Plus profile with one.
+pub(crate) struct DatabaseLogin {
+    pub target: crate::session::Target,
+    pub pin_format: crate::model::PinFormat,
+    pub hsm_password: crate::secret::Secret,
+    pub credentials: crate::session::Credentials,
+    pub db_password: Option<crate::secret::Secret>,
+    pub manual: bool,
+}
+
+impl DatabaseLogin {
+    pub(crate) fn ask(
+        a: &crate::audit::Auditor,
+        db: &crate::model::DatabaseProfile,
+        target: &TargetArgs,
+        login: &LoginArgs,
+    ) -> Result<Self, CliError> {
+        use crate::model::{ConnectorKind, DbAuth, PinFormat};
+        let mut spec = target.spec();
+        if spec.profile.is_none() && spec.module.is_none() {
+            spec.profile = db.hsm_profile.clone();
+        }
+        let target = crate::session::Target::resolve(a.store(), &spec)?;
+        let pin_format = login
+            .pin_format
+            .map(Into::into)
+            .or(target.profile.as_ref().map(|p| p.pin_format))
+            .unwrap_or_else(|| PinFormat::guess(&target.module));
+        let hsm_password = hsm_cmd::read_password(login)?;
+        let credentials = crate::session::Credentials {
+            user: login.user.clone(),
+            format: login.pin_format.map(Into::into),
+            password: hsm_password.clone(),
+        };
+        let db_password = match (&db.connector, &db.auth) {
+            (ConnectorKind::Sqlplus, DbAuth::User(u)) => Some(db_cmd::read_db_password(u)?),
+            _ => None,
+        };
+        Ok(Self {
+            target,
+            pin_format,
+            hsm_password,
+            credentials,
+            db_password,
+            manual: db.connector == ConnectorKind::Manual,
+        })
+    }
+}
+
 /// Entry point of the `tdekey` binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();

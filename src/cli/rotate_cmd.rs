@@ -1,17 +1,17 @@
 //! `tdekey key generate`, `tdekey rotate …` and `tdekey policy …`: rotation on the command line.
 
-use super::db_cmd::{TerminalOperator, read_db_password};
-use super::hsm_cmd::{auditor, read_password};
+use super::db_cmd::TerminalOperator;
+use super::hsm_cmd::auditor;
 use super::{CliError, KeyCommand, PolicyCommand, RotateArgs};
 use crate::databases;
-use crate::model::{ConnectorKind, DbAuth, PinFormat, now_ms};
+use crate::model::now_ms;
 use crate::oracle::Operator;
 use crate::paths::DataDir;
 use crate::rotation::{
     self, Credentials, DueOutcome, KeyRequest, PolicyChange, RotateRequest, RunReport, Schedule,
     Trigger, local_date, local_minute, local_zone,
 };
-use crate::session::{self, Target};
+use crate::session;
 use std::process::ExitCode;
 
 pub(super) fn key(data: &DataDir, cmd: KeyCommand) -> Result<ExitCode, CliError> {
@@ -63,28 +63,14 @@ pub(super) fn rotate(data: &DataDir, args: RotateArgs) -> Result<ExitCode, CliEr
     let name = args.name.clone().unwrap_or_default();
     let mut a = auditor(data)?;
     let db = databases::get(&a, &name)?;
-    let mut spec = args.target.spec();
-    if spec.profile.is_none() && spec.module.is_none() {
-        spec.profile = db.hsm_profile.clone();
-    }
-    let target = Target::resolve(a.store(), &spec)?;
-    let pin_format = args
-        .login
-        .pin_format
-        .map(Into::into)
-        .or(target.profile.as_ref().map(|p| p.pin_format))
-        .unwrap_or_else(|| PinFormat::guess(&target.module));
-    let hsm_password = read_password(&args.login)?;
-    let credentials = session::Credentials {
-        user: args.login.user.clone(),
-        format: args.login.pin_format.map(Into::into),
-        password: hsm_password.clone(),
-    };
-    let db_password = match (&db.connector, &db.auth) {
-        (ConnectorKind::Sqlplus, DbAuth::User(u)) => Some(read_db_password(u)?),
-        _ => None,
-    };
-    let manual = db.connector == ConnectorKind::Manual;
+    let super::DatabaseLogin {
+        target,
+        pin_format,
+        hsm_password,
+        credentials,
+        db_password,
+        manual,
+    } = super::DatabaseLogin::ask(&a, &db, &args.target, &args.login)?;
     let req = RotateRequest {
         way: args.way.map(Into::into),
         tag: args.tag.clone(),

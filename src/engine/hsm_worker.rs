@@ -117,7 +117,29 @@ struct Parts<'w> {
     replies: &'w Replies,
 }
 
-impl Parts<'_> {
+impl<'w> Parts<'w> {
+    /// The data directory, the HSM session and, for a Manual database, the DBA at the window.
+    fn session_for<'s>(
+        self,
+        a: &Auditor,
+        sink: &'s EventSink,
+        database: &str,
+    ) -> Result<(&'w DataDir, &'w mut Hsm, Option<WindowOperator<'s>>), Failure>
+    where
+        'w: 's,
+    {
+        let hsm = self
+            .hsm
+            .as_mut()
+            .ok_or_else(|| Failure::from(SessionError::from(HsmError::NotConnected)))?;
+        let manual = crate::databases::get(a, database)
+            .map_err(Failure::from)?
+            .connector
+            == crate::model::ConnectorKind::Manual;
+        let operator = manual.then(|| WindowOperator::new(sink, self.replies, database));
+        Ok((self.data, hsm, operator))
+    }
+
     /// Runs the next step of a migration, or (`rollback`: with the reason to start it) of its
     /// rollback.
     #[allow(clippy::too_many_arguments)]
@@ -131,17 +153,9 @@ impl Parts<'_> {
         db_password: Option<Secret>,
         pin_format: PinFormat,
     ) -> Result<Event, Failure> {
-        let hsm = self
-            .hsm
-            .as_mut()
-            .ok_or_else(|| Failure::from(SessionError::from(HsmError::NotConnected)))?;
-        let manual = crate::databases::get(a, &database)
-            .map_err(Failure::from)?
-            .connector
-            == crate::model::ConnectorKind::Manual;
-        let mut operator = manual.then(|| WindowOperator::new(sink, self.replies, &database));
+        let (data, hsm, mut operator) = self.session_for(a, sink, &database)?;
         let mut ctx = crate::migration::Context {
-            data: self.data,
+            data,
             hsm,
             operator: operator
                 .as_mut()
@@ -179,17 +193,9 @@ impl Parts<'_> {
         db_password: Option<Secret>,
         pin_format: PinFormat,
     ) -> Result<Event, Failure> {
-        let hsm = self
-            .hsm
-            .as_mut()
-            .ok_or_else(|| Failure::from(SessionError::from(HsmError::NotConnected)))?;
-        let manual = crate::databases::get(a, &database)
-            .map_err(Failure::from)?
-            .connector
-            == crate::model::ConnectorKind::Manual;
-        let mut operator = manual.then(|| WindowOperator::new(sink, self.replies, &database));
+        let (data, hsm, mut operator) = self.session_for(a, sink, &database)?;
         let mut ctx = crate::rotation::Context {
-            data: self.data,
+            data,
             hsm,
             operator: operator
                 .as_mut()
