@@ -10,6 +10,7 @@ pub mod error;
 mod keys;
 pub mod module;
 pub mod objects;
+mod raw;
 
 pub use error::{HsmError, ckr_name};
 
@@ -105,6 +106,8 @@ pub struct Hsm {
     /// later (a Rehearsal statement) without a second `C_Login`. Never the PIN itself.
     pin_digest: Option<[u8; 32]>,
     pin_key: zeroize::Zeroizing<[u8; 32]>,
+    /// The module's C_GetAttributeValue without cryptoki, for one call per object.
+    raw: Option<raw::Raw>,
 }
 
 /// `None` only if HMAC refused the key, which it does for no length: that login then has no
@@ -181,6 +184,7 @@ impl Hsm {
             }
         }
         Ok(Self {
+            raw: raw::Raw::load(path),
             pkcs11: Some(pkcs11),
             path: path.to_path_buf(),
             session: None,
@@ -549,9 +553,7 @@ impl Hsm {
         let total = handles.len();
         let mut out = Vec::with_capacity(total);
         for (i, h) in handles.into_iter().enumerate() {
-            let attrs = error::retry_device_error("Reading an object's attributes", || {
-                session.get_attributes(h, objects::INVENTORY_ATTRIBUTES)
-            })?;
+            let attrs = self.attributes(session, h, objects::INVENTORY_ATTRIBUTES)?;
             out.push(objects::object_info(h.handle(), attrs));
             if i % 256 == 255 {
                 progress(i + 1, total);
@@ -559,6 +561,53 @@ impl Hsm {
         }
         progress(total, total);
         Ok(out)
+    }
+
+    /// Every object with the inventory's attributes read one `C_GetAttributeValue` per
+    /// attribute: the slow, sure way, to check the one-call reading against.
+    pub fn inventory_attribute_by_attribute(&self) -> Result<Vec<ObjectInfo>, HsmError> {
+        let session = self.session()?;
+        let handles = session
+            .find_objects(&[])
+            .map_err(|e| HsmError::from_ck("Listing the token's objects", e))?;
+        let mut out = Vec::with_capacity(handles.len());
+        for h in handles {
+            let mut attrs = Vec::new();
+            for t in objects::INVENTORY_ATTRIBUTES {
+                attrs.extend(
+                    session
+                        .get_attributes(h, std::slice::from_ref(t))
+                        .map_err(|e| HsmError::from_ck("Reading an attribute", e))?,
+                );
+            }
+            out.push(objects::object_info(h.handle(), attrs));
+        }
+        Ok(out)
+    }
+
+    /// An object's attributes in one `C_GetAttributeValue` when the token answers `CKR_OK`
+    /// and every value fits; values that did not fit are read again, and a token that refuses
+    /// an attribute of the template (CKR_ATTRIBUTE_TYPE_INVALID, CKR_ATTRIBUTE_SENSITIVE) is
+    /// read through cryptoki, which asks again attribute by attribute as needed. A
+    /// CKR_DEVICE_ERROR (CloudHSM throttling) is tried again with a backoff.
+    fn attributes(
+        &self,
+        session: &Session,
+        h: cryptoki::object::ObjectHandle,
+        types: &[cryptoki::object::AttributeType],
+    ) -> Result<Vec<cryptoki::object::Attribute>, HsmError> {
+        let what = "Reading an object's attributes";
+        if let Some(raw) = &self.raw
+            && let Ok((mut attrs, again)) = raw.attributes_once(session.handle(), h.handle(), types)
+        {
+            if !again.is_empty() {
+                attrs.extend(error::retry_device_error(what, || {
+                    session.get_attributes(h, &again)
+                })?);
+            }
+            return Ok(attrs);
+        }
+        error::retry_device_error(what, || session.get_attributes(h, types))
     }
 
     /// Closes the session and finalizes the module.
