@@ -4,7 +4,7 @@ CARGO ?= cargo
 
 # Debian/Ubuntu packages: SoftHSM2 (the demo and test HSM), OpenSC's pkcs11-tool (benchmark
 # baseline), and the libraries eframe loads at run time (X11/GL/xkbcommon, Mesa's software GL).
-TEST_PKGS := softhsm2 opensc-pkcs11
+TEST_PKGS := softhsm2 opensc opensc-pkcs11 opencryptoki
 RUN_PKGS  := softhsm2 libgl1 libegl1 libgl1-mesa-dri libx11-xcb1 libxcursor1 libxrandr2 libxi6 libxkbcommon-x11-0
 BENCH_PKGS := softhsm2 opensc sqlite3
 

@@ -195,6 +195,9 @@ fn info(data: &DataDir, t: &TargetArgs, json_out: bool) -> Result<ExitCode, CliE
         if let Some(e) = &tk.mechanisms_error {
             println!("  Mechanisms could not be read: {e}");
         }
+        if let Some(n) = &tk.unreadable {
+            println!("  Not shown: {n}");
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

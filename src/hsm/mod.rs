@@ -11,6 +11,8 @@ mod keys;
 pub mod module;
 pub mod objects;
 mod raw;
+mod token_facts;
+use token_facts::{TokenFacts, unpad};
 
 pub use error::{HsmError, ckr_name};
 
@@ -77,6 +79,8 @@ pub struct TokenReport {
     pub mechanisms: Vec<MechanismCheck>,
     /// Set when the mechanism list could not be read.
     pub mechanisms_error: Option<String>,
+    /// What of the token's information could not be read (the rest is shown).
+    pub unreadable: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize)]
@@ -236,46 +240,42 @@ impl Hsm {
                 .map_err(|e| HsmError::from_ck("Reading a slot", e))?;
             let token = if si.token_present() {
                 match ctx.get_token_info(slot) {
-                    Ok(ti) => Some(self.token_report(slot, &ti)),
+                    Ok(ti) => Some(self.token_report(slot, TokenFacts::of(&ti), None)),
                     Err(CkError::Pkcs11(RvError::TokenNotPresent, _)) => None,
-                    Err(e) => return Err(HsmError::from_ck("Reading a token", e)),
+                    Err(e @ CkError::Pkcs11(..)) => {
+                        return Err(HsmError::from_ck("Reading a token", e));
+                    }
+                    // cryptoki could not decode what the token answered (opencryptoki's
+                    // clock): read the structure itself, and say what could not be read.
+                    Err(e) => {
+                        let raw = self
+                            .raw
+                            .as_ref()
+                            .and_then(|r| r.token_info(slot.id()).ok())
+                            .ok_or_else(|| HsmError::from_ck("Reading a token", e))?;
+                        let note = raw.clock.as_ref().map(|c| {
+                            format!(
+                                "The token's clock reads {c:?}, not PKCS#11's YYYYMMDDhhmmss00: tdekey shows the token without it."
+                            )
+                        });
+                        Some(self.token_report(slot, TokenFacts::raw(&raw), note))
+                    }
                 }
             } else {
                 None
             };
             out.push(SlotReport {
                 slot_id: slot.id(),
-                description: si.slot_description().trim().to_owned(),
-                manufacturer: si.manufacturer_id().trim().to_owned(),
+                description: unpad(si.slot_description()),
+                manufacturer: unpad(si.manufacturer_id()),
                 token,
             });
         }
         Ok(out)
     }
 
-    fn token_report(&self, slot: Slot, ti: &cryptoki::slot::TokenInfo) -> TokenReport {
-        let mut flags = Vec::new();
-        for (set, name) in [
-            (ti.token_initialized(), "TOKEN_INITIALIZED"),
-            (ti.user_pin_initialized(), "USER_PIN_INITIALIZED"),
-            (ti.login_required(), "LOGIN_REQUIRED"),
-            (ti.rng(), "RNG"),
-            (ti.write_protected(), "WRITE_PROTECTED"),
-            (
-                ti.protected_authentication_path(),
-                "PROTECTED_AUTHENTICATION_PATH",
-            ),
-            (ti.user_pin_count_low(), "USER_PIN_COUNT_LOW"),
-            (ti.user_pin_final_try(), "USER_PIN_FINAL_TRY"),
-            (ti.user_pin_locked(), "USER_PIN_LOCKED"),
-            (ti.user_pin_to_be_changed(), "USER_PIN_TO_BE_CHANGED"),
-            (ti.so_pin_locked(), "SO_PIN_LOCKED"),
-            (ti.error_state(), "ERROR_STATE"),
-        ] {
-            if set {
-                flags.push(name);
-            }
-        }
+    fn token_report(&self, slot: Slot, facts: TokenFacts, note: Option<String>) -> TokenReport {
+        let flags = facts.flag_names();
         let (mechanisms, mechanisms_error) = match self.ctx().and_then(|c| {
             c.get_mechanism_list(slot)
                 .map_err(|e| HsmError::from_ck("Listing the token's mechanisms", e))
@@ -294,13 +294,14 @@ impl Hsm {
             Err(e) => (Vec::new(), Some(e.to_string())),
         };
         TokenReport {
-            label: ti.label().trim_end().to_owned(),
-            manufacturer: ti.manufacturer_id().trim().to_owned(),
-            model: ti.model().trim().to_owned(),
-            serial: ti.serial_number().trim().to_owned(),
+            label: facts.label,
+            manufacturer: facts.manufacturer,
+            model: facts.model,
+            serial: facts.serial,
             flags,
             mechanisms,
             mechanisms_error,
+            unreadable: note,
         }
     }
 

@@ -11,9 +11,10 @@
 
 use cryptoki::object::{Attribute, AttributeType};
 use cryptoki_sys::{
-    CK_ATTRIBUTE, CK_C_GetAttributeValue, CK_FUNCTION_LIST, CK_OBJECT_HANDLE, CK_RV,
-    CK_SESSION_HANDLE, CK_ULONG, CK_UNAVAILABLE_INFORMATION, CKR_ATTRIBUTE_SENSITIVE,
-    CKR_ATTRIBUTE_TYPE_INVALID, CKR_BUFFER_TOO_SMALL, CKR_OK,
+    CK_ATTRIBUTE, CK_C_GetAttributeValue, CK_C_GetTokenInfo, CK_FLAGS, CK_FUNCTION_LIST,
+    CK_OBJECT_HANDLE, CK_RV, CK_SESSION_HANDLE, CK_SLOT_ID, CK_TOKEN_INFO, CK_ULONG,
+    CK_UNAVAILABLE_INFORMATION, CKR_ATTRIBUTE_SENSITIVE, CKR_ATTRIBUTE_TYPE_INVALID,
+    CKR_BUFFER_TOO_SMALL, CKR_OK,
 };
 
 /// What the buffers hold before the call: a token that stops at the first attribute it
@@ -29,6 +30,7 @@ pub const VARIABLE_ROOM: usize = 256;
 /// The module's `C_GetAttributeValue`, reached without cryptoki.
 pub struct Raw {
     get_attribute_value: CK_C_GetAttributeValue,
+    get_token_info: CK_C_GetTokenInfo,
     /// Keeps the library loaded as long as the pointer above is used.
     _library: libloading::Library,
 }
@@ -65,6 +67,7 @@ impl Raw {
             get_attribute_value?;
             Some(Self {
                 get_attribute_value,
+                get_token_info: (*list).C_GetTokenInfo,
                 _library: library,
             })
         }
@@ -139,5 +142,103 @@ impl Raw {
             }
         }
         Ok((out, again))
+    }
+}
+
+/// What tdekey shows of a token, read from the raw `CK_TOKEN_INFO` when cryptoki cannot decode
+/// it (opencryptoki 3.8 sets CKF_CLOCK_ON_TOKEN and writes its clock as "18:19:14", which
+/// cryptoki refuses, losing the whole structure).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RawToken {
+    pub label: String,
+    pub manufacturer: String,
+    pub model: String,
+    pub serial: String,
+    pub flags: CK_FLAGS,
+    /// The clock as the token wrote it, when CKF_CLOCK_ON_TOKEN is set.
+    pub clock: Option<String>,
+}
+
+/// A fixed-size, blank-padded PKCS#11 string; NUL padding (opencryptoki's) is trimmed too.
+fn padded(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes)
+        .trim_end_matches([' ', '\0'])
+        .trim_start()
+        .to_owned()
+}
+
+impl RawToken {
+    pub fn from_info(info: &CK_TOKEN_INFO) -> Self {
+        let clock =
+            (info.flags & cryptoki_sys::CKF_CLOCK_ON_TOKEN != 0).then(|| padded(&info.utcTime));
+        Self {
+            label: padded(&info.label),
+            manufacturer: padded(&info.manufacturerID),
+            model: padded(&info.model),
+            serial: padded(&info.serialNumber),
+            flags: info.flags,
+            clock,
+        }
+    }
+}
+
+impl Raw {
+    /// `C_GetTokenInfo` without cryptoki's decoding.
+    pub fn token_info(&self, slot: CK_SLOT_ID) -> Result<RawToken, CK_RV> {
+        let Some(call) = self.get_token_info else {
+            return Err(CK_RV::MAX);
+        };
+        // SAFETY: CK_TOKEN_INFO is plain data (arrays and integers): all zeros is a valid
+        // value, and the call writes at most its size.
+        let mut info: CK_TOKEN_INFO = unsafe { std::mem::zeroed() };
+        let rv = unsafe { call(slot, &mut info) };
+        if rv != CKR_OK {
+            return Err(rv);
+        }
+        Ok(RawToken::from_info(&info))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn field<const N: usize>(s: &str, pad: u8) -> [u8; N] {
+        let mut a = [pad; N];
+        a[..s.len()].copy_from_slice(s.as_bytes());
+        a
+    }
+
+    #[test]
+    fn a_token_whose_clock_cryptoki_cannot_parse_is_still_read() {
+        // What opencryptoki 3.8's soft token answers: NUL padding, CKF_CLOCK_ON_TOKEN, and a
+        // clock of "HH:MM:SS" where PKCS#11 asks for YYYYMMDDhhmmss00.
+        // SAFETY: plain data, all zeros is valid.
+        let mut info: CK_TOKEN_INFO = unsafe { std::mem::zeroed() };
+        info.label = field("occ-test", b' ');
+        info.manufacturerID = field("IBM Corp.", b' ');
+        info.model = field("IBM SoftTok", b'\0');
+        info.serialNumber = field("123", b' ');
+        info.flags = cryptoki_sys::CKF_TOKEN_INITIALIZED
+            | cryptoki_sys::CKF_CLOCK_ON_TOKEN
+            | cryptoki_sys::CKF_LOGIN_REQUIRED;
+        info.utcTime = field("18:19:14", b'\0');
+        let e = cryptoki::slot::TokenInfo::try_from(info).unwrap_err();
+        assert!(
+            e.to_string().contains("parsing"),
+            "cryptoki refuses it: {e}"
+        );
+        let t = RawToken::from_info(&info);
+        assert_eq!(
+            (
+                t.label.as_str(),
+                t.manufacturer.as_str(),
+                t.model.as_str(),
+                t.serial.as_str()
+            ),
+            ("occ-test", "IBM Corp.", "IBM SoftTok", "123")
+        );
+        assert_eq!(t.clock.as_deref(), Some("18:19:14"));
+        assert_ne!(t.flags & cryptoki_sys::CKF_TOKEN_INITIALIZED, 0);
     }
 }

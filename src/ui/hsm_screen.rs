@@ -494,6 +494,9 @@ fn connection_ui(
                     if let Some(e) = &t.mechanisms_error {
                         ui.colored_label(Color32::from_rgb(230, 90, 80), e);
                     }
+                    if let Some(n) = &t.unreadable {
+                        ui.colored_label(Color32::from_rgb(230, 180, 60), n);
+                    }
                 }
             });
     }
