@@ -346,3 +346,37 @@ fn a_session_that_went_away_offers_reconnect() {
         .unwrap();
     assert!(again.inventory(&mut |_, _| {}).unwrap().is_empty());
 }
+
+#[test]
+fn a_label_cloudhsm_would_refuse_is_refused_before_the_call() {
+    let env = Env::new();
+    drop(env.token("cloudhsm-named", "pin-c1"));
+    // SoftHSM2 under CloudHSM's library name: tdekey applies CloudHSM's limits to it.
+    let dir = env.dir.path().join("opt/cloudhsm/lib");
+    std::fs::create_dir_all(&dir).unwrap();
+    let module = dir.join("libcloudhsm_pkcs11.so");
+    std::fs::copy(&env.module, &module).unwrap();
+    let mut hsm = Hsm::load(&module).unwrap();
+    assert!(hsm.is_cloudhsm());
+    hsm.open(&TokenSelector::Label("cloudhsm-named".into()))
+        .unwrap();
+    hsm.login("", &Secret::from("pin-c1"), PinFormat::Plain)
+        .unwrap();
+    let longest = "L".repeat(127);
+    let too_long = "L".repeat(128);
+    assert_eq!(hsm.count_label(&longest).unwrap(), 0);
+    let e = hsm.count_label(&too_long).unwrap_err();
+    assert!(matches!(e, HsmError::LabelTooLong { len: 128, .. }), "{e}");
+    assert!(e.to_string().contains("at most 127"), "{e}");
+    let e = hsm
+        .generate_aes_key(&too_long, KeyTemplate::ORACLE_MASTER_KEY)
+        .unwrap_err();
+    assert!(e.to_string().contains("Nothing was sent to the HSM"), "{e}");
+    assert!(
+        hsm.inventory(&mut |_, _| {}).unwrap().is_empty(),
+        "nothing made"
+    );
+    hsm.generate_aes_key(&longest, KeyTemplate::ORACLE_MASTER_KEY)
+        .unwrap();
+    assert_eq!(hsm.count_label(&longest).unwrap(), 1);
+}

@@ -3,6 +3,9 @@
 use cryptoki::error::{Error as CkError, RvError};
 use std::path::PathBuf;
 
+/// The longest label AWS CloudHSM accepts.
+pub const CLOUDHSM_MAX_LABEL: usize = 127;
+
 /// CloudHSM locks a crypto user after this many failed logins.
 pub const CLOUDHSM_LOCKOUT: u32 = 5;
 
@@ -108,6 +111,11 @@ pub enum HsmError {
 
     #[error("{what} failed ({ckr}).")]
     Pkcs11 { what: String, ckr: String },
+
+    #[error(
+        "The label {label:?} is {len} characters long; AWS CloudHSM takes at most {CLOUDHSM_MAX_LABEL}. Nothing was sent to the HSM."
+    )]
+    LabelTooLong { label: String, len: usize },
 
     #[error("{0}")]
     Io(String),

@@ -96,6 +96,7 @@ impl Hsm {
     /// Generates an AES key on the token (`C_GenerateKey` with `CKM_AES_KEY_GEN`) and returns its
     /// object handle. The key value never leaves the HSM.
     pub fn generate_aes_key(&self, label: &str, t: KeyTemplate) -> Result<u64, HsmError> {
+        self.check_label(label)?;
         let template = vec![
             Attribute::Class(ObjectClass::SECRET_KEY),
             Attribute::KeyType(KeyType::AES),
@@ -150,6 +151,7 @@ impl Hsm {
     /// The objects the session sees with this `CKA_LABEL` (one search), to be checked again
     /// later without searching the whole token (see [`Hsm::still_labelled`]).
     pub fn find_label(&self, label: &str) -> Result<Vec<ObjectRef>, HsmError> {
+        self.check_label(label)?;
         self.session()?
             .find_objects(&[Attribute::Label(label.as_bytes().to_vec())])
             .map(|v| v.into_iter().map(ObjectRef).collect())
@@ -187,6 +189,7 @@ impl Hsm {
         application: &str,
         value: &[u8],
     ) -> Result<u64, HsmError> {
+        self.check_label(label)?;
         let template = vec![
             Attribute::Class(ObjectClass::DATA),
             Attribute::Token(true),

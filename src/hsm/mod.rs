@@ -521,10 +521,29 @@ impl Hsm {
     /// How many objects the session sees with this `CKA_LABEL`.
     pub fn count_label(&self, label: &str) -> Result<usize, HsmError> {
         use cryptoki::object::Attribute;
+        self.check_label(label)?;
         self.session()?
             .find_objects(&[Attribute::Label(label.as_bytes().to_vec())])
             .map(|v| v.len())
             .map_err(|e| HsmError::from_ck("Searching the token by label", e))
+    }
+
+    /// Whether the module is AWS CloudHSM's (by its path), whose limits tdekey checks before
+    /// calling it.
+    pub fn is_cloudhsm(&self) -> bool {
+        self.path.to_string_lossy().contains("cloudhsm")
+    }
+
+    /// A label CloudHSM would refuse (longer than 127 characters) is refused before the call.
+    pub(crate) fn check_label(&self, label: &str) -> Result<(), HsmError> {
+        let len = label.chars().count();
+        if self.is_cloudhsm() && len > error::CLOUDHSM_MAX_LABEL {
+            return Err(HsmError::LabelTooLong {
+                label: label.to_owned(),
+                len,
+            });
+        }
+        Ok(())
     }
 
     pub fn logout(&mut self) -> Result<(), HsmError> {
