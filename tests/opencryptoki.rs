@@ -145,6 +145,57 @@ fn opencryptoki_soft_token_end_to_end() {
     assert_eq!(row["health"].as_array().unwrap().len(), 0, "{row}");
     assert_eq!(row["value_len"], 32);
 
+    // Objects of other classes, each refusing its own attributes (a public key has no
+    // CKA_SENSITIVE, a data object no key attribute, no key here has CKA_DESTROYABLE): the
+    // one-call listing gives what reading one attribute at a time gives.
+    let data = env.dir.path().join("data.bin");
+    std::fs::write(&data, b"opaque").unwrap();
+    p11(&[
+        "--login",
+        "--pin",
+        USER_PIN,
+        "--keypairgen",
+        "--key-type",
+        "rsa:2048",
+        "--label",
+        "rsa-test",
+    ]);
+    p11(&[
+        "--login",
+        "--pin",
+        USER_PIN,
+        "--write-object",
+        data.to_str().unwrap(),
+        "--type",
+        "data",
+        "--label",
+        "tdekey-data",
+    ]);
+    {
+        use tdekey::hsm::Hsm;
+        use tdekey::model::{PinFormat, TokenSelector};
+        let mut hsm = Hsm::load(Path::new(MODULE)).unwrap();
+        hsm.open(&TokenSelector::Label(LABEL.into())).unwrap();
+        hsm.login(
+            "u",
+            &tdekey::secret::Secret::from(USER_PIN),
+            PinFormat::Plain,
+        )
+        .unwrap();
+        let mut fast = hsm.inventory(&mut |_, _| {}).unwrap();
+        let mut slow = hsm.inventory_attribute_by_attribute().unwrap();
+        hsm.close().unwrap();
+        fast.sort_by_key(|o| o.handle);
+        slow.sort_by_key(|o| o.handle);
+        assert_eq!(fast.len(), 4, "key, RSA pair, data object");
+        assert_eq!(fast, slow, "the same rows, attribute for attribute");
+        let public = fast.iter().find(|o| o.class == "CKO_PUBLIC_KEY").unwrap();
+        assert_eq!(
+            public.flags.sensitive, None,
+            "refused, shown as not reported"
+        );
+    }
+
     // Audit checkpoints with an HMAC key in the token.
     tdekey(&env, &[&["audit", "checkpoint"][..], &target].concat());
     let verified = tdekey(&env, &[&["audit", "verify", "--hsm"][..], &target].concat());
