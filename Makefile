@@ -7,6 +7,7 @@ CARGO ?= cargo
 TEST_PKGS := softhsm2 opensc opensc-pkcs11 opencryptoki
 RUN_PKGS  := softhsm2 libgl1 libegl1 libgl1-mesa-dri libx11-xcb1 libxcursor1 libxrandr2 libxi6 libxkbcommon-x11-0
 BENCH_PKGS := softhsm2 opensc sqlite3
+PACKAGE_PKGS := dpkg-dev lintian desktop-file-utils appstream
 
 define ensure_pkgs
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
@@ -22,7 +23,7 @@ define ensure_pkgs
 	fi
 endef
 
-.PHONY: run test bench deps-run deps-test deps-bench lint
+.PHONY: run test bench deps-run deps-test deps-bench lint package package-test icons
 
 deps-run:
 	$(call ensure_pkgs,$(RUN_PKGS))
@@ -54,3 +55,27 @@ bench: deps-bench
 	$(CARGO) bench --bench audit
 	$(CARGO) bench --bench migration
 	$(CARGO) bench --bench rotation
+
+## The Debian package, target/debian/tdekey_<version>_<arch>.deb (cargo-deb; the man pages and
+## completions generated from the command line's definition; the desktop files validated).
+package: deps-run
+	$(call ensure_pkgs,$(PACKAGE_PKGS))
+	@command -v cargo-deb >/dev/null 2>&1 || $(CARGO) install cargo-deb --locked
+	$(CARGO) build --release
+	rm -rf target/docs
+	./target/release/tdekey generate-docs --out target/docs
+	desktop-file-validate packaging/linux/io.github.tdekey.Tdekey.desktop
+	appstreamcli validate --no-net packaging/linux/io.github.tdekey.Tdekey.metainfo.xml
+	$(CARGO) deb --no-build
+
+## As root: install the package, use it as an unprivileged user, check where its files
+## landed, run lintian, remove it.
+package-test: package
+	bash packaging/test-deb.sh target/debian/tdekey_*.deb
+
+## The icon's PNG sizes and the window's raw RGBA, from assets/icon.svg (ImageMagick).
+icons:
+	$(call ensure_pkgs,imagemagick librsvg2-bin)
+	cp assets/icon.svg assets/icons/icon.svg
+	for n in 256 128 64 48; do rsvg-convert -w $$n -h $$n assets/icon.svg -o assets/icons/icon-$$n.png; done
+	convert assets/icons/icon-64.png -depth 8 RGBA:assets/icons/icon-64.rgba

@@ -67,6 +67,14 @@ pub enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Write the manual pages (tdekey.1 and one per subcommand) and the shell completions
+    /// (bash, zsh, fish) generated from this command line's definition, for packaging.
+    #[command(hide = true)]
+    GenerateDocs {
+        /// The directory to write man/ and completions/ into.
+        #[arg(long, value_name = "DIR")]
+        out: PathBuf,
+    },
 }
 
 #[derive(Subcommand, Debug)]

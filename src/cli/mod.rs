@@ -136,6 +136,41 @@ impl DatabaseLogin {
     }
 }
 
+/// The manual pages and shell completions, from the clap definition (so they never drift
+/// from the real command line).
+fn generate_docs(out: &std::path::Path) -> Result<ExitCode, CliError> {
+    use clap::CommandFactory;
+    use clap_complete::Shell;
+    let man = out.join("man");
+    let completions = out.join("completions");
+    for d in [&man, &completions] {
+        std::fs::create_dir_all(d)
+            .map_err(|e| CliError(format!("Cannot create {}: {e}.", d.display())))?;
+    }
+    clap_mangen::generate_to(Cli::command(), &man).map_err(|e| {
+        CliError(format!(
+            "Cannot write the man pages in {}: {e}.",
+            man.display()
+        ))
+    })?;
+    for shell in [Shell::Bash, Shell::Zsh, Shell::Fish] {
+        clap_complete::generate_to(shell, &mut Cli::command(), "tdekey", &completions).map_err(
+            |e| {
+                CliError(format!(
+                    "Cannot write the {shell} completions in {}: {e}.",
+                    completions.display()
+                ))
+            },
+        )?;
+    }
+    println!(
+        "Wrote the manual pages in {} and the completions in {}.",
+        man.display(),
+        completions.display()
+    );
+    Ok(ExitCode::SUCCESS)
+}
+
 /// Entry point of the `tdekey` binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
@@ -173,6 +208,7 @@ pub fn main() -> ExitCode {
         Some(Command::Key { command }) => rotate_cmd::key(&data, command),
         Some(Command::Rotate(args)) => rotate_cmd::rotate(&data, args),
         Some(Command::Policy { command }) => rotate_cmd::policy(&data, command),
+        Some(Command::GenerateDocs { out }) => generate_docs(&out),
     };
     match result {
         Ok(code) => code,

@@ -56,12 +56,16 @@ pub struct App {
     queue: Vec<Command>,
 }
 
+/// The window's application id: the desktop entry is `<APP_ID>.desktop` and the AppStream
+/// component has this id (packaging/linux/).
+pub const APP_ID: &str = "io.github.tdekey.Tdekey";
+
 /// Starts the window.
 pub fn run(data: DataDir) -> Result<ExitCode, String> {
     let options = eframe::NativeOptions {
         viewport: egui::ViewportBuilder::default()
             .with_title("tdekey")
-            .with_app_id("tdekey")
+            .with_app_id(APP_ID)
             .with_inner_size([1320.0, 820.0])
             .with_min_inner_size([900.0, 560.0])
             .with_icon(icon()),
@@ -76,28 +80,13 @@ pub fn run(data: DataDir) -> Result<ExitCode, String> {
     .map_err(|e| format!("The window could not be opened: {e}. On a server without a display, use the command line (tdekey --help)."))
 }
 
+/// The window's icon: assets/icons/icon-64.png as raw RGBA (`make icons` writes both from
+/// assets/icon.svg), so no image decoder is linked in.
 fn icon() -> egui::IconData {
-    // A key-shaped 32×32 icon drawn in code: no image decoder needed.
-    let n = 32usize;
-    let mut rgba = vec![0u8; n * n * 4];
-    for y in 0..n {
-        for x in 0..n {
-            let (fx, fy) = (x as f32 + 0.5, y as f32 + 0.5);
-            let d = ((fx - 10.0).powi(2) + (fy - 16.0).powi(2)).sqrt();
-            let ring = (4.0..=8.0).contains(&d);
-            let shaft = (16.0..=29.0).contains(&fx) && (14.5..=17.5).contains(&fy);
-            let teeth = ((22.0..=24.0).contains(&fx) || (26.0..=28.0).contains(&fx))
-                && (17.5..=22.0).contains(&fy);
-            if ring || shaft || teeth {
-                let i = (y * n + x) * 4;
-                rgba[i..i + 4].copy_from_slice(&[214, 160, 38, 255]);
-            }
-        }
-    }
     egui::IconData {
-        rgba,
-        width: n as u32,
-        height: n as u32,
+        rgba: include_bytes!("../../assets/icons/icon-64.rgba").to_vec(),
+        width: 64,
+        height: 64,
     }
 }
 
