@@ -58,7 +58,19 @@ fn set_a_policy_and_rotate_a_database_from_the_rotation_screen() {
         h.state().hsm.login.is_some() && h.state().keys.loaded
     });
 
-    h.get_by_label("Rotation").click();
+    // Ctrl+4 opens the fourth screen, Rotation (the tab's tooltip says so).
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num4);
+    h.step();
+    assert_eq!(h.state().screen, tdekey::ui::Screen::Rotation);
+    // The theme can be chosen over the system's.
+    h.get_by_label("Light").click();
+    h.step();
+    assert_eq!(
+        h.ctx.options(|o| o.theme_preference),
+        egui::ThemePreference::Light
+    );
+    h.get_by_label("System theme").click();
+    h.step();
     wait_until(&mut h, "the rotation overview", |h| {
         h.state().rotation.overview.is_some() && !h.state().databases.databases.is_empty()
     });

@@ -17,6 +17,7 @@ mod wallet_tab;
 
 use crate::engine::{Command, Engine, Event, HsmCommand, StoreCommand, Task};
 use crate::paths::DataDir;
+use egui::RichText;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -34,6 +35,15 @@ pub enum Screen {
     Rotation,
     Audit,
 }
+
+/// The screens in the top bar's order; Ctrl+1… opens them.
+const SCREENS: [(Screen, &str); 5] = [
+    (Screen::Hsm, "HSM"),
+    (Screen::Keys, "Keys"),
+    (Screen::Databases, "Databases"),
+    (Screen::Rotation, "Rotation"),
+    (Screen::Audit, "Audit"),
+];
 
 /// A message shown to the user until dismissed.
 #[derive(Clone, Debug)]
@@ -315,12 +325,24 @@ impl App {
         ui.horizontal(|ui| {
             ui.heading("tdekey");
             ui.separator();
-            ui.selectable_value(&mut self.screen, Screen::Hsm, "HSM");
-            ui.selectable_value(&mut self.screen, Screen::Keys, "Keys");
-            ui.selectable_value(&mut self.screen, Screen::Databases, "Databases");
-            ui.selectable_value(&mut self.screen, Screen::Rotation, "Rotation");
-            ui.selectable_value(&mut self.screen, Screen::Audit, "Audit");
+            for (i, (screen, name)) in SCREENS.iter().enumerate() {
+                ui.selectable_value(&mut self.screen, *screen, *name)
+                    .on_hover_text(format!("{name} (Ctrl+{})", i + 1));
+            }
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                let mut pref = ui.options(|o| o.theme_preference);
+                let before = pref;
+                for (p, name) in [
+                    (egui::ThemePreference::Dark, "Dark"),
+                    (egui::ThemePreference::Light, "Light"),
+                    (egui::ThemePreference::System, "System theme"),
+                ] {
+                    ui.selectable_value(&mut pref, p, RichText::new(name).small());
+                }
+                if pref != before {
+                    ui.ctx().set_theme(pref);
+                }
+                ui.separator();
                 ui.label(self.hsm.status_line());
             });
         });
@@ -340,6 +362,19 @@ impl eframe::App for App {
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
         self.apply_events(&ctx);
+        // Ctrl+1… (Cmd on macOS) opens the screens.
+        let keys = [
+            egui::Key::Num1,
+            egui::Key::Num2,
+            egui::Key::Num3,
+            egui::Key::Num4,
+            egui::Key::Num5,
+        ];
+        for (key, (screen, _)) in keys.iter().zip(SCREENS.iter()) {
+            if ctx.input_mut(|i| i.consume_key(egui::Modifiers::COMMAND, *key)) {
+                self.screen = *screen;
+            }
+        }
         egui::Panel::top("top_bar").show(ui, |ui| self.top_bar_ui(ui));
         egui::Panel::bottom("status_bar").show(ui, |ui| self.status_bar_ui(ui));
         egui::CentralPanel::default().show(ui, |ui| match self.screen {
