@@ -4,6 +4,7 @@ fn main() -> std::process::ExitCode {
     // cut off this way is found *unknown* at the next run and read again before anything is
     // sent, as after any crash.
     // SAFETY: called first, before any thread starts; SIG_DFL is a valid handler.
+    #[cfg(unix)]
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }

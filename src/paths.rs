@@ -57,16 +57,75 @@ impl DataDir {
     }
 }
 
-/// Creates `dir` and its parents; the last component gets mode 0700.
+/// Creates `dir` and its parents; the last component gets mode 0700 (on Windows a
+/// directory under the user's profile is private to the user already).
 pub fn create_private_dir(dir: &Path) -> std::io::Result<()> {
-    use std::os::unix::fs::DirBuilderExt;
     if dir.is_dir() {
         return Ok(());
     }
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)
+    let mut b = std::fs::DirBuilder::new();
+    b.recursive(true);
+    #[cfg(unix)]
+    std::os::unix::fs::DirBuilderExt::mode(&mut b, 0o700);
+    b.create(dir)
+}
+
+/// A file's permission bits (`None` where the platform has none: Windows).
+pub fn mode_of(meta: &std::fs::Metadata) -> Option<u32> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        Some(meta.permissions().mode() & 0o7777)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        None
+    }
+}
+
+/// A file's owner and group ids (`None` on Windows, where files have no numeric owner).
+pub fn owner_of(meta: &std::fs::Metadata) -> Option<(u32, u32)> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        Some((meta.uid(), meta.gid()))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = meta;
+        None
+    }
+}
+
+/// Sets a file's permission bits; on Windows there are none to set (a file under the user's
+/// profile is private to the user already), so nothing is done there.
+pub fn set_mode(path: &Path, mode: u32) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(mode & 0o7777))
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (path, mode);
+        Ok(())
+    }
+}
+
+/// The user this process runs as, by name (from its uid on Unix).
+pub fn process_user() -> Option<String> {
+    #[cfg(unix)]
+    {
+        std::fs::metadata("/proc/self")
+            .ok()
+            .and_then(|m| owner_of(&m))
+            .map(|(uid, _)| user_name(uid))
+    }
+    #[cfg(not(unix))]
+    {
+        std::env::var("USERNAME").ok()
+    }
 }
 
 /// Points SoftHSM2 at the data directory's configuration when the user has not chosen one.

@@ -21,12 +21,8 @@ impl Origin {
             .or_else(|_| std::env::var("LOGNAME"))
             .ok()
             .filter(|s| !s.is_empty())
-            .unwrap_or_else(|| {
-                use std::os::unix::fs::MetadataExt;
-                std::fs::metadata("/proc/self")
-                    .map(|m| crate::paths::user_name(m.uid()))
-                    .unwrap_or_else(|_| "unknown".to_owned())
-            });
+            .or_else(crate::paths::process_user)
+            .unwrap_or_else(|| "unknown".to_owned());
         let host = gethostname::gethostname().to_string_lossy().into_owned();
         Self { os_user, host }
     }

@@ -390,11 +390,7 @@ pub fn export(
         .into_inner()
         .map_err(|e| write_err(out, e.error()))?;
     file.sync_all().map_err(|e| write_err(out, e))?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| write_err(out, e))?;
-    }
+    crate::paths::set_mode(tmp.path(), 0o600).map_err(|e| write_err(out, e))?;
 
     let manifest = Manifest {
         tdekey_version: crate::VERSION,

@@ -86,16 +86,12 @@ pub fn keystore_backup_files(root: &Path) -> Result<Vec<PathBuf>, DatabaseError>
 fn archive(
     files: &[PathBuf],
 ) -> Result<(Vec<BackedUpFile>, zeroize::Zeroizing<Vec<u8>>), DatabaseError> {
-    use std::os::unix::fs::PermissionsExt;
     let mut listed = Vec::new();
     let mut body = zeroize::Zeroizing::new(Vec::new());
     for f in files {
         let bytes = zeroize::Zeroizing::new(std::fs::read(f).map_err(|e| unreadable(f, e))?);
-        let mode = std::fs::metadata(f)
-            .map_err(|e| unreadable(f, e))?
-            .permissions()
-            .mode()
-            & 0o7777;
+        let meta = std::fs::metadata(f).map_err(|e| unreadable(f, e))?;
+        let mode = crate::paths::mode_of(&meta).unwrap_or(0o600);
         listed.push(BackedUpFile {
             path: f.display().to_string(),
             mode,
@@ -227,11 +223,7 @@ fn write_backup(
         None => tmp.write_all(&archive).map_err(|e| write_err(&e))?,
     }
     tmp.as_file().sync_all().map_err(|e| write_err(&e))?;
-    {
-        use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o600))
-            .map_err(|e| write_err(&e))?;
-    }
+    crate::paths::set_mode(tmp.path(), 0o600).map_err(|e| write_err(&e))?;
     tmp.persist(out).map_err(|e| write_err(&e.error))?;
     let written = std::fs::read(out).map_err(|e| unreadable(out, e))?;
     Ok(Backup {
@@ -321,7 +313,6 @@ pub fn restore_wallet(
 
 /// Writes `bytes` to `path` with `mode`, through a temporary file in the same directory.
 fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), DatabaseError> {
-    use std::os::unix::fs::PermissionsExt;
     let fail = |e: &dyn std::fmt::Display| {
         DatabaseError::Invalid(format!(
             "{} could not be restored: {e}. Nothing else was changed after it.",
@@ -333,8 +324,7 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), DatabaseError>
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(&e))?;
     tmp.write_all(bytes).map_err(|e| fail(&e))?;
     tmp.as_file().sync_all().map_err(|e| fail(&e))?;
-    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(mode & 0o7777))
-        .map_err(|e| fail(&e))?;
+    crate::paths::set_mode(tmp.path(), mode).map_err(|e| fail(&e))?;
     tmp.persist(path).map_err(|e| fail(&e.error))?;
     Ok(())
 }

@@ -54,7 +54,7 @@ impl Hsm {
             .session()?
             .generate_key(&Mechanism::GenericSecretKeyGen, &template)
             .map_err(|e| HsmError::from_ck("Creating the audit key", e))?;
-        Ok(h.handle())
+        Ok(super::wide(h.handle()))
     }
 
     /// HMAC-SHA256 of `data` under the audit key, computed in the HSM. `None` when the token

@@ -100,7 +100,7 @@ impl Hsm {
         let template = vec![
             Attribute::Class(ObjectClass::SECRET_KEY),
             Attribute::KeyType(KeyType::AES),
-            Attribute::ValueLen(t.bytes.into()),
+            Attribute::ValueLen(super::ulong(t.bytes)?),
             Attribute::Token(true),
             Attribute::Private(true),
             Attribute::Sensitive(t.sensitive),
@@ -113,7 +113,7 @@ impl Hsm {
             .session()?
             .generate_key(&Mechanism::AesKeyGen, &template)
             .map_err(ck("Generating the key"))?;
-        Ok(h.handle())
+        Ok(super::wide(h.handle()))
     }
 
     /// Generates a TDE master key for Oracle on the token: AES-256, token, private, sensitive,
@@ -128,7 +128,7 @@ impl Hsm {
         let template = vec![
             Attribute::Class(ObjectClass::SECRET_KEY),
             Attribute::KeyType(KeyType::AES),
-            Attribute::ValueLen(t.bytes.into()),
+            Attribute::ValueLen(super::ulong(t.bytes)?),
             Attribute::Token(true),
             Attribute::Private(true),
             Attribute::Sensitive(true),
@@ -145,7 +145,7 @@ impl Hsm {
         let attrs = session
             .get_attributes(h, super::objects::INVENTORY_ATTRIBUTES)
             .map_err(ck("Reading the new key's attributes back"))?;
-        Ok(super::objects::object_info(h.handle(), attrs))
+        Ok(super::objects::object_info(super::wide(h.handle()), attrs))
     }
 
     /// The objects the session sees with this `CKA_LABEL` (one search), to be checked again
@@ -202,7 +202,7 @@ impl Hsm {
             .session()?
             .create_object(&template)
             .map_err(ck("Creating the data object"))?;
-        Ok(h.handle())
+        Ok(super::wide(h.handle()))
     }
 
     /// 16 random bytes from the token's generator: a new master key id.

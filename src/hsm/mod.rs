@@ -16,6 +16,24 @@ use token_facts::{TokenFacts, unpad};
 
 pub use error::{HsmError, ckr_name};
 
+/// A PKCS#11 number (a handle, flags, a length) as u64: CK_ULONG is 32 bits on Windows, 64
+/// on Linux and macOS.
+#[allow(clippy::useless_conversion)]
+pub(crate) fn wide(n: cryptoki_sys::CK_ULONG) -> u64 {
+    u64::from(n)
+}
+
+/// A length as the module's CK_ULONG.
+pub(crate) fn ulong(n: u64) -> Result<cryptoki::types::Ulong, HsmError> {
+    usize::try_from(n)
+        .ok()
+        .and_then(|n| cryptoki::types::Ulong::try_from(n).ok())
+        .ok_or_else(|| HsmError::Pkcs11 {
+            what: format!("Giving the module the number {n}"),
+            ckr: "too large for this platform's CK_ULONG".into(),
+        })
+}
+
 /// Object handles asked for per C_FindObjects when listing a whole token.
 pub const FIND_BATCH: usize = 256;
 pub use keys::{KeyTemplate, ObjectRef};
@@ -574,7 +592,7 @@ impl Hsm {
         let mut out = Vec::with_capacity(total);
         for (i, h) in handles.into_iter().enumerate() {
             let attrs = self.attributes(session, h, objects::INVENTORY_ATTRIBUTES)?;
-            out.push(objects::object_info(h.handle(), attrs));
+            out.push(objects::object_info(wide(h.handle()), attrs));
             if i % 256 == 255 {
                 progress(i + 1, total);
             }
@@ -600,7 +618,7 @@ impl Hsm {
                         .map_err(|e| HsmError::from_ck("Reading an attribute", e))?,
                 );
             }
-            out.push(objects::object_info(h.handle(), attrs));
+            out.push(objects::object_info(wide(h.handle()), attrs));
         }
         Ok(out)
     }

@@ -55,7 +55,7 @@ pub(crate) fn object_info(handle: u64, attributes: Vec<Attribute>) -> ObjectInfo
             Attribute::KeyType(k) => o.key_type = Some(k.to_string()),
             Attribute::Label(l) => o.label = String::from_utf8_lossy(&l).into_owned(),
             Attribute::Id(id) => o.id_hex = hex::encode_upper(id),
-            Attribute::ValueLen(n) => o.value_len = Some(u64::from(n)),
+            Attribute::ValueLen(n) => o.value_len = Some(super::wide(*n)),
             Attribute::Token(b) => o.flags.token = Some(b),
             Attribute::Private(b) => o.flags.private = Some(b),
             Attribute::Modifiable(b) => o.flags.modifiable = Some(b),

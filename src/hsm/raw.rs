@@ -184,10 +184,12 @@ impl RawToken {
 
 impl Raw {
     /// `C_GetTokenInfo` without cryptoki's decoding.
-    pub fn token_info(&self, slot: CK_SLOT_ID) -> Result<RawToken, CK_RV> {
+    #[allow(clippy::unnecessary_fallible_conversions)]
+    pub fn token_info(&self, slot: u64) -> Result<RawToken, CK_RV> {
         let Some(call) = self.get_token_info else {
             return Err(CK_RV::MAX);
         };
+        let slot = CK_SLOT_ID::try_from(slot).map_err(|_| CK_RV::MAX)?;
         // SAFETY: CK_TOKEN_INFO is plain data (arrays and integers): all zeros is a valid
         // value, and the call writes at most its size.
         let mut info: CK_TOKEN_INFO = unsafe { std::mem::zeroed() };

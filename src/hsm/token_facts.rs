@@ -17,7 +17,7 @@ pub(super) struct TokenFacts {
 impl TokenFacts {
     pub(super) fn of(ti: &cryptoki::slot::TokenInfo) -> Self {
         use cryptoki_sys as sys;
-        let mut flags = 0;
+        let mut flags: u64 = 0;
         for (set, f) in [
             (ti.token_initialized(), sys::CKF_TOKEN_INITIALIZED),
             (ti.user_pin_initialized(), sys::CKF_USER_PIN_INITIALIZED),
@@ -36,7 +36,7 @@ impl TokenFacts {
             (ti.error_state(), sys::CKF_ERROR_STATE),
         ] {
             if set {
-                flags |= f;
+                flags |= super::wide(f);
             }
         }
         Self {
@@ -54,7 +54,7 @@ impl TokenFacts {
             manufacturer: t.manufacturer.clone(),
             model: t.model.clone(),
             serial: t.serial.clone(),
-            flags: t.flags,
+            flags: super::wide(t.flags),
         }
     }
 
@@ -79,7 +79,7 @@ impl TokenFacts {
             (sys::CKF_ERROR_STATE, "ERROR_STATE"),
         ]
         .into_iter()
-        .filter(|(f, _)| self.flags & f != 0)
+        .filter(|(f, _)| self.flags & super::wide(*f) != 0)
         .map(|(_, n)| n)
         .collect()
     }

@@ -128,6 +128,7 @@ impl SqlPlus {
         };
         cmd.env("LD_LIBRARY_PATH", ld);
         // Its own process group, so a timeout stops sqlplus and anything it started.
+        #[cfg(unix)]
         std::os::unix::process::CommandExt::process_group(&mut cmd, 0);
         let mut child = cmd.spawn().map_err(|e| match e.kind() {
             std::io::ErrorKind::NotFound => OracleError::SqlplusMissing {
@@ -164,6 +165,7 @@ impl SqlPlus {
             match child.try_wait() {
                 Ok(Some(s)) => break s,
                 Ok(None) if start.elapsed() >= self.timeout => {
+                    #[cfg(unix)]
                     if let Ok(pid) = i32::try_from(child.id()) {
                         // SAFETY: signals the process group created for this child.
                         unsafe { libc::kill(-pid, libc::SIGKILL) };

@@ -80,6 +80,7 @@ pub(super) fn retry_busy<T>(mut f: impl FnMut() -> Result<T, StoreError>) -> Res
 /// Bytes available to this user on the file system that holds `path`.
 // The statvfs field types differ between platforms (u32 on some 32-bit ones).
 #[allow(clippy::useless_conversion)]
+#[cfg(unix)]
 fn free_bytes(path: &Path) -> Option<u64> {
     use std::os::unix::ffi::OsStrExt;
     let dir = path.parent().unwrap_or(path);
@@ -94,6 +95,12 @@ fn free_bytes(path: &Path) -> Option<u64> {
     // SAFETY: statvfs returned 0, so it filled `st`.
     let st = unsafe { st.assume_init() };
     Some(u64::from(st.f_bavail) * u64::from(st.f_frsize))
+}
+
+/// Not measured on this platform: a full disk is then reported by the error alone.
+#[cfg(not(unix))]
+fn free_bytes(_path: &Path) -> Option<u64> {
+    None
 }
 
 pub(super) fn io_error(path: &Path, e: &std::io::Error) -> StoreError {

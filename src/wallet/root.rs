@@ -70,20 +70,23 @@ fn backups_in(tde: &std::path::Path) -> Vec<String> {
 
 /// Warnings about who can read keystore files.
 fn permission_warnings(paths: &[std::path::PathBuf], files: &[FileInfo], out: &mut Vec<String>) {
-    use std::os::unix::fs::MetadataExt;
     for (p, f) in paths.iter().zip(files) {
-        let Ok(m) = std::fs::metadata(p) else {
+        // No permission bits to read on this platform: nothing to warn about.
+        let Some(mode) = std::fs::metadata(p)
+            .ok()
+            .and_then(|m| crate::paths::mode_of(&m))
+        else {
             continue;
         };
-        let others = m.mode() & 0o077;
+        let others = mode & 0o077;
         if p.ends_with(layout::CWALLET) && others != 0 {
             out.push(format!(
                 "{} (auto-login) is readable by {} (mode {}): anyone who can read it can open the keystore without a password. Make it 0600, owned by the database owner.",
                 p.display(),
-                if m.mode() & 0o007 != 0 { "other users" } else { "its group" },
+                if mode & 0o007 != 0 { "other users" } else { "its group" },
                 f.mode.as_deref().unwrap_or("?")
             ));
-        } else if p.ends_with(layout::EWALLET) && m.mode() & 0o007 != 0 {
+        } else if p.ends_with(layout::EWALLET) && mode & 0o007 != 0 {
             out.push(format!(
                 "{} is readable by other users (mode {}): it is only as strong as its password against them. Make it 0600.",
                 p.display(),
@@ -98,15 +101,18 @@ fn is_pdb_guid(name: &str) -> bool {
 }
 
 fn info(path: &std::path::Path) -> FileInfo {
-    use std::os::unix::fs::MetadataExt;
     let meta = std::fs::metadata(path).ok();
+    let owner = meta.as_ref().and_then(crate::paths::owner_of);
     FileInfo {
         path: path.display().to_string(),
         exists: meta.is_some(),
         size: meta.as_ref().filter(|m| m.is_file()).map(|m| m.len()),
-        mode: meta.as_ref().map(|m| format!("{:04o}", m.mode() & 0o7777)),
-        owner: meta.as_ref().map(|m| crate::paths::user_name(m.uid())),
-        group: meta.as_ref().map(|m| m.gid()),
+        mode: meta
+            .as_ref()
+            .and_then(crate::paths::mode_of)
+            .map(|m| format!("{m:04o}")),
+        owner: owner.map(|(uid, _)| crate::paths::user_name(uid)),
+        group: owner.map(|(_, gid)| gid),
     }
 }
 

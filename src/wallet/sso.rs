@@ -164,11 +164,8 @@ pub(super) fn header_of(bytes: &[u8], file: &str) -> Result<SsoHeader, WalletErr
 
 /// The host name and OS login name of this process, for a local auto-login wallet.
 pub fn current_host_user() -> (String, String) {
-    use std::os::unix::fs::MetadataExt;
     let host = gethostname::gethostname().to_string_lossy().into_owned();
-    let user = std::fs::metadata("/proc/self")
-        .map(|m| crate::paths::user_name(m.uid()))
-        .ok()
+    let user = crate::paths::process_user()
         .filter(|u| !u.starts_with("uid "))
         .or_else(|| std::env::var("USER").ok())
         .unwrap_or_default();

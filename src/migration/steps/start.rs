@@ -431,9 +431,14 @@ pub(super) fn oracle_library(
     if found.len() == 1 && right {
         let mut checks = vec![one(&found), same(&found)];
         if !simulated && let Some(home) = w.db.oracle_home.as_deref() {
-            use std::os::unix::fs::MetadataExt;
-            let want = std::fs::metadata(home).map(|m| m.uid()).ok();
-            let got = std::fs::metadata(&found[0]).map(|m| m.uid()).ok();
+            let uid = |p: &std::path::Path| {
+                std::fs::metadata(p)
+                    .ok()
+                    .and_then(|m| crate::paths::owner_of(&m))
+                    .map(|(uid, _)| uid)
+            };
+            let want = uid(std::path::Path::new(home));
+            let got = uid(&found[0]);
             checks.push(Check::new(
                 "Owned by the Oracle software owner",
                 want.is_some() && want == got,

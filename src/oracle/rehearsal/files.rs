@@ -27,14 +27,13 @@ fn failed(what: &str, e: impl std::fmt::Display) -> OracleError {
 
 fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), OracleError> {
     use std::io::Write;
-    use std::os::unix::fs::PermissionsExt;
     let dir = path.parent().unwrap_or(std::path::Path::new("."));
     let fail = |e: std::io::Error| failed(&path.display().to_string(), e);
     crate::paths::create_private_dir(dir).map_err(fail)?;
     let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
     tmp.write_all(bytes).map_err(fail)?;
     tmp.as_file().sync_all().map_err(fail)?;
-    std::fs::set_permissions(tmp.path(), std::fs::Permissions::from_mode(0o600)).map_err(fail)?;
+    crate::paths::set_mode(tmp.path(), 0o600).map_err(fail)?;
     tmp.persist(path).map_err(|e| fail(e.error))?;
     Ok(())
 }
