@@ -144,6 +144,15 @@ fn set_a_policy_and_rotate_a_database_from_the_rotation_screen() {
     assert!(h.query_by_label("Database").is_some(), "the column");
 
     // Generate a master key from the Keys screen: asked first, then shown with its USE KEY.
+    // Esc closes the dialog without generating anything.
+    h.get_by_label("Generate master key…").click();
+    h.step();
+    h.step();
+    assert!(h.state().keys.generating, "the dialog opens");
+    h.key_press(egui::Key::Escape);
+    h.step();
+    assert!(!h.state().keys.generating, "Esc closed it");
+    assert!(h.state().keys.generated.is_none());
     h.get_by_label("Generate master key…").click();
     h.step();
     h.step();

@@ -387,6 +387,12 @@ pub(super) fn manual_ui(
             .hint_text("keystore altered.   or the rows of the query   or the ORA- error"),
     )
     .labelled_by(l.id);
+    // Esc cancels the pending paste, as Cancel does.
+    if ui.ctx().input(|i| i.key_pressed(egui::Key::Escape)) {
+        engine.manual_reply(ManualReply::Cancel);
+        st.ask = None;
+        return;
+    }
     ui.horizontal(|ui| {
         if ui.button("Check the output").clicked() {
             engine.manual_reply(ManualReply::Pasted(std::mem::take(&mut st.paste)));

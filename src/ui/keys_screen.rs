@@ -574,6 +574,10 @@ fn generate_ui(ui: &mut egui::Ui, st: &mut KeysState, hsm: &HsmState, queue: &mu
                 }
             });
         });
+    // Esc closes the dialog, as Cancel does.
+    if ui.ctx().input(|i| i.key_pressed(egui::Key::Escape)) {
+        cancel = true;
+    }
     if go {
         queue.push(Command::Hsm(HsmCommand::GenerateKey {
             request: KeyRequest {

@@ -50,6 +50,10 @@ pub(super) fn confirm_ui(
                 }
             });
         });
+    // Esc closes the dialog, as Cancel does.
+    if ui.ctx().input(|i| i.key_pressed(egui::Key::Escape)) {
+        cancel = true;
+    }
     if go {
         let db_password = (!st.db_password.is_empty()).then(|| st.db_password.to_secret());
         queue.push(Command::Hsm(HsmCommand::Rotate {
