@@ -416,7 +416,15 @@ fn a_database_profile_is_added_edited_and_deleted_in_the_window() {
             .is_some()
     );
 
+    // Asked first, by name; Cancel keeps it.
     h.get_by_label("Delete database profile").click();
+    h.run_steps(3);
+    h.get_by_label("Cancel").click();
+    h.step();
+    assert_eq!(h.state().databases.databases.len(), 1, "cancelled: kept");
+    h.get_by_label("Delete database profile").click();
+    h.run_steps(3);
+    h.get_by_label("Delete ORCL production").click();
     wait_until(&mut h, "the deletion", |h| {
         h.state().databases.databases.is_empty()
     });

@@ -113,6 +113,8 @@ pub struct DatabasesState {
     /// Which view of a saved profile is shown.
     pub tab: DbTab,
     pub loaded: bool,
+    /// "Delete the profile of NAME?" is open.
+    pub confirm_delete: Option<String>,
     /// Databases whose active master key is missing from the connected token (shown in red).
     pub missing_keys: std::collections::HashSet<String>,
 }
@@ -266,6 +268,21 @@ fn form_ui(
     busy: bool,
     queue: &mut Vec<Command>,
 ) {
+    if let Some(name) = st.confirm_delete.clone() {
+        match super::confirm::confirm_ui(
+            ui.ctx(),
+            &format!("Delete the database profile {name}?"),
+            "tdekey forgets how to reach this database: its connector, ORACLE_HOME, SID, WALLET_ROOT and HSM profile. Nothing in the database or on the HSM changes, and its migration and rotation records and audit entries stay. This cannot be undone: to use it again, add the profile again.",
+            &format!("Delete {name}"),
+        ) {
+            Some(super::confirm::Answer::Yes) => {
+                st.confirm_delete = None;
+                queue.push(Command::Store(StoreCommand::DeleteDatabase { name }));
+            }
+            Some(super::confirm::Answer::No) => st.confirm_delete = None,
+            None => {}
+        }
+    }
     let f = &mut st.form;
     ui.heading(if f.saved_name.is_some() {
         "Database profile"
@@ -391,7 +408,7 @@ fn form_ui(
                 .on_hover_text("Deletes tdekey's settings only; nothing in the database or on the HSM changes.")
                 .clicked()
         {
-            queue.push(Command::Store(StoreCommand::DeleteDatabase { name }));
+            st.confirm_delete = Some(name);
         }
         if busy {
             ui.spinner();

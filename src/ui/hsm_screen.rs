@@ -78,6 +78,8 @@ pub struct HsmState {
     pub token_choice: Option<u64>,
     pub password: SecretBuffer,
     pub banner: Option<Banner>,
+    /// "Delete the HSM profile NAME?" is open: (id, name).
+    pub confirm_delete: Option<(i64, String)>,
 }
 
 const PASSWORD_ID: &str = "login_password";
@@ -238,6 +240,21 @@ pub fn hsm_ui(
 }
 
 fn profile_ui(ui: &mut egui::Ui, st: &mut HsmState, engine: &Engine, queue: &mut Vec<Command>) {
+    if let Some((id, name)) = st.confirm_delete.clone() {
+        match super::confirm::confirm_ui(
+            ui.ctx(),
+            &format!("Delete the HSM profile {name}?"),
+            "tdekey forgets this module path, token, crypto user and PIN format. Nothing on the HSM changes; database profiles that name it keep their other settings. This cannot be undone: to use it again, save the profile again.",
+            &format!("Delete {name}"),
+        ) {
+            Some(super::confirm::Answer::Yes) => {
+                st.confirm_delete = None;
+                queue.push(Command::Store(StoreCommand::DeleteProfile { id, name }));
+            }
+            Some(super::confirm::Answer::No) => st.confirm_delete = None,
+            None => {}
+        }
+    }
     ui.heading("Connection profile");
     ui.add_space(4.0);
     let current = if st.form.id.is_some() {
@@ -388,10 +405,7 @@ fn profile_ui(ui: &mut egui::Ui, st: &mut HsmState, engine: &Engine, queue: &mut
                 )
                 .clicked()
         {
-            queue.push(Command::Store(StoreCommand::DeleteProfile {
-                id,
-                name: st.form.name.clone(),
-            }));
+            st.confirm_delete = Some((id, st.form.name.clone()));
         }
         if busy {
             ui.spinner();

@@ -3,6 +3,7 @@
 //! the engine at the end of the frame, and the engine's [`Event`]s update the state.
 
 mod audit_screen;
+mod confirm;
 mod console;
 mod databases_screen;
 mod hsm_screen;
