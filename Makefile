@@ -55,6 +55,7 @@ bench: deps-bench
 	$(CARGO) bench --bench audit
 	$(CARGO) bench --bench migration
 	$(CARGO) bench --bench rotation
+	$(CARGO) bench --bench ui
 
 ## The Debian package, target/debian/tdekey_<version>_<arch>.deb (cargo-deb; the man pages and
 ## completions generated from the command line's definition; the desktop files validated).

@@ -394,9 +394,11 @@ type JobSender<J> = Sender<(Task, J)>;
 
 /// Starts a worker's thread. `finished` hears from it once its jobs are over and it has shut
 /// down (closed its HSM session, written its audit entries).
+/// Starts a worker's thread; the worker is made there (each opens the database), so the UI
+/// thread never waits on a disk or a lock while the window starts.
 fn spawn<W: Worker>(
     name: &str,
-    mut worker: W,
+    make: impl FnOnce() -> W + Send + 'static,
     sink: EventSink,
     finished: Sender<()>,
 ) -> JobSender<W::Job> {
@@ -404,6 +406,7 @@ fn spawn<W: Worker>(
     let spawned = std::thread::Builder::new()
         .name(name.to_owned())
         .spawn(move || {
+            let mut worker = make();
             while let Ok((task, job)) = rx.recv() {
                 let event = worker.handle(job, &sink).unwrap_or_else(|f| Event::Failed {
                     task,
@@ -469,28 +472,29 @@ impl Engine {
         let (manual_tx, manual_rx) = channel();
         let replies: Replies = std::sync::Arc::new(std::sync::Mutex::new(manual_rx));
         let (done_tx, finished) = channel();
+        let (d1, d2, d3, r1) = (data.clone(), data.clone(), data.clone(), replies.clone());
         Engine {
             hsm: spawn(
                 "tdekey-hsm",
-                hsm_worker::HsmWorker::new(data.clone(), replies.clone()),
+                move || hsm_worker::HsmWorker::new(d1, r1),
                 sink.clone(),
                 done_tx.clone(),
             ),
             store: spawn(
                 "tdekey-store",
-                store_worker::StoreWorker::new(&data),
+                move || store_worker::StoreWorker::new(&d2),
                 sink.clone(),
                 done_tx.clone(),
             ),
             audit: spawn(
                 "tdekey-audit",
-                audit_worker::AuditWorker::new(&data),
+                move || audit_worker::AuditWorker::new(&d3),
                 sink.clone(),
                 done_tx.clone(),
             ),
             oracle: spawn(
                 "tdekey-oracle",
-                oracle_worker::OracleWorker::new(data, replies),
+                move || oracle_worker::OracleWorker::new(data, replies),
                 sink.clone(),
                 done_tx,
             ),

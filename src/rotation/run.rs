@@ -276,8 +276,17 @@ pub fn rotate(
         Ok(()) => ("success", None),
         Err(s) => ("failure", Some(s)),
     };
+    // A schedule that cannot give a next date (validated when it was set, so only in theory)
+    // leaves the due date as it was, said in a note, rather than the run unfinished.
     let next_due = match (&schedule, outcome) {
-        (Some(s), "success") => Some(s.next_after(now_ms(), &super::local_zone())?),
+        (Some(s), "success") => match s.next_after(now_ms(), &super::local_zone()) {
+            Ok(d) => Some(d),
+            Err(e) => {
+                run.notes
+                    .push(format!("The next due date could not be computed: {e}"));
+                None
+            }
+        },
         _ => None,
     };
     run.row.outcome = outcome.into();
