@@ -9,7 +9,7 @@ use egui_kittest::kittest::NodeT;
 use egui_kittest::kittest::Queryable;
 use std::time::{Duration, Instant};
 use tdekey::engine::Task;
-use tdekey::hsm::demo::{DEMO_TOKEN_LABEL, DEMO_USER_PIN};
+use tdekey::hsm::demo::{DEMO_DATABASE_NAME, DEMO_TOKEN_LABEL, DEMO_USER_PIN};
 use tdekey::hsm::{Hsm, KeyTemplate};
 use tdekey::model::{PinFormat, TokenSelector};
 use tdekey::secret::Secret;
@@ -883,6 +883,7 @@ fn the_migration_wizard_runs_to_the_end_in_the_window() {
         !h.state().is_pending(Task::Migration) && h.query_by_label_contains("Run step 1").is_some()
     });
     let passphrase = "a long backup passphrase 9";
+    let mut asked = 0;
     for _ in 0..20 {
         let current = h
             .state()
@@ -927,6 +928,18 @@ fn the_migration_wizard_runs_to_the_end_in_the_window() {
         };
         h.get_by_label(&button).click();
         h.step();
+        // A step that may change the database asks first, naming it.
+        let confirm = format!("Run step {n} on {DEMO_DATABASE_NAME}");
+        h.run_steps(3);
+        if h.query_by_label(&confirm).is_some() {
+            assert!(
+                h.query_by_label(&format!("Run step {n} on {DEMO_DATABASE_NAME}?"))
+                    .is_some()
+            );
+            h.get_by_label(&confirm).click();
+            h.step();
+            asked += 1;
+        }
         wait_until(&mut h, "the step", |h| {
             !h.state().is_pending(Task::Migration)
         });
@@ -938,6 +951,10 @@ fn the_migration_wizard_runs_to_the_end_in_the_window() {
         );
     }
     assert!(h.query_by_label("The migration is finished.").is_some());
+    assert!(
+        asked >= 3,
+        "the steps that change the database asked first ({asked})"
+    );
     let new_key = h
         .state()
         .databases

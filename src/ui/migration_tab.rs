@@ -20,6 +20,8 @@ pub struct MigrationTabState {
     /// "Set a rotation policy" was clicked for this database: the window opens the Rotation
     /// screen on it.
     pub go_to_rotation: Option<String>,
+    /// "Run step N on NAME?" is open for the step it names.
+    pub confirm_run: Option<StepId>,
     pub state: Option<MigrationState>,
     /// What the last step run said.
     pub progress: Option<Progress>,
@@ -361,6 +363,8 @@ fn step_ui(
         host_output_ui(ui, st);
     }
     let pin_format = hsm_profile.map_or(PinFormat::Plain, |p| p.pin_format);
+    let statements =
+        crate::migration::statements(st.state.as_ref(), db, step, Some(st.tag.as_str()));
     let mut run = |st: &MigrationTabState, confirmed: bool, fix: bool| {
         queue.push(Command::Hsm(HsmCommand::MigrationStep {
             database: db.name.clone(),
@@ -380,7 +384,12 @@ fn step_ui(
             _ => format!("Check step {} again", step.number()),
         };
         if ui.add_enabled(can_run, egui::Button::new(label)).clicked() {
-            run(st, false, false);
+            // A step that may send statements that change the database asks first.
+            if statements.is_empty() {
+                run(st, false, false);
+            } else {
+                st.confirm_run = Some(step);
+            }
         }
         if needs.contains(&Need::Confirmation)
             && ui
@@ -413,6 +422,33 @@ fn step_ui(
             run(st, false, false);
         }
     });
+    if st.confirm_run == Some(step) {
+        match super::confirm::confirm_ui(
+            ui.ctx(),
+            &format!("Run step {} on {}?", step.number(), db.name),
+            &format!(
+                "Step {} ({}) may send to {} through its {} connector:\n{}\n\nA statement that changes the database cannot be taken back by tdekey as such; from step 7 on, \"Roll back this migration\" reverses the migration step by step.",
+                step.number(),
+                step.title(),
+                db.name,
+                db.connector.label(),
+                statements.join("\n")
+            ),
+            &format!("Run step {} on {}", step.number(), db.name),
+        ) {
+            Some(super::confirm::Answer::Yes) => {
+                st.confirm_run = None;
+                queue.push(Command::Hsm(HsmCommand::MigrationStep {
+                    database: db.name.clone(),
+                    inputs: Box::new(st.inputs(false, false)),
+                    db_password: None,
+                    pin_format,
+                }));
+            }
+            Some(super::confirm::Answer::No) => st.confirm_run = None,
+            None => {}
+        }
+    }
     let failed = progress
         .as_ref()
         .is_some_and(|p| p.status == StepStatus::Failed && p.checks.iter().any(|c| !c.ok));
