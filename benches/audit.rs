@@ -8,6 +8,9 @@
 //!
 //! `make bench`, or `cargo bench --bench audit`. TDEKEY_BENCH_ENTRIES changes the size.
 
+mod common;
+
+use common::env_usize;
 use serde_json::json;
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -15,13 +18,6 @@ use std::time::Instant;
 use tdekey::audit::export::{Format, export};
 use tdekey::audit::{Action, Auditor, Outcome, canonical, verify};
 use tdekey::store::{AuditFilter, Store};
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn secs(t: Instant) -> f64 {
     t.elapsed().as_secs_f64()

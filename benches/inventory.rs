@@ -17,13 +17,16 @@
 //! TDEKEY_BENCH_RUNS to change the size and the number of runs; TDEKEY_BENCH_SPY=PATH uses
 //! another pkcs11-spy.so, TDEKEY_BENCH_SPY=none skips the count.
 
+mod common;
+
+use common::{env_usize, find_spy, ms};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::session::UserType;
 use cryptoki::types::AuthPin;
 use std::collections::BTreeMap;
 use std::io::BufRead;
 use std::num::NonZeroUsize;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 use tdekey::hsm::demo::{self, TokenSpec};
@@ -36,29 +39,11 @@ const PIN: &str = "bench-user-pin";
 const LABEL: &str = "bench";
 /// Calls (C_GetAttributeValue + C_FindObjects) per object the listing may make.
 const CALLS_GOAL: f64 = 1.01;
-const SPY_PATHS: &[&str] = &[
-    "/usr/lib/x86_64-linux-gnu/pkcs11-spy.so",
-    "/usr/lib/x86_64-linux-gnu/pkcs11/pkcs11-spy.so",
-    "/usr/lib/aarch64-linux-gnu/pkcs11-spy.so",
-    "/usr/lib64/pkcs11-spy.so",
-    "/usr/lib/pkcs11-spy.so",
-];
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn median(v: &[Duration]) -> Duration {
     let mut v = v.to_vec();
     v.sort();
     v[v.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
 }
 
 /// Every run, in the order taken.
@@ -183,14 +168,6 @@ fn floor_cryptoki_once(module: &Path, objects: usize) -> Duration {
     let took = start.elapsed();
     assert_eq!(n, objects);
     took
-}
-
-fn find_spy() -> Option<PathBuf> {
-    match std::env::var_os("TDEKEY_BENCH_SPY") {
-        Some(v) if v == "none" => None,
-        Some(v) => Some(PathBuf::from(v)),
-        None => SPY_PATHS.iter().map(PathBuf::from).find(|p| p.is_file()),
-    }
 }
 
 /// One more `tdekey hsm keys --json` through pkcs11-spy: its wall time (with the spy's

@@ -18,6 +18,9 @@
 //! of runs (5); TDEKEY_BENCH_SPY=PATH uses another pkcs11-spy.so, TDEKEY_BENCH_SPY=none skips
 //! the count.
 
+mod common;
+
+use common::{env_usize, find_spy, ms};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::unix::process::ExitStatusExt;
@@ -30,29 +33,11 @@ use tdekey::paths::DataDir;
 const WALLET_PASSWORD: &str = demo::DEMO_WALLET_PASSWORD;
 const PASSPHRASE: &str = "a long backup passphrase 7";
 const GOAL: Duration = Duration::from_secs(2);
-const SPY_PATHS: &[&str] = &[
-    "/usr/lib/x86_64-linux-gnu/pkcs11-spy.so",
-    "/usr/lib/x86_64-linux-gnu/pkcs11/pkcs11-spy.so",
-    "/usr/lib/aarch64-linux-gnu/pkcs11-spy.so",
-    "/usr/lib64/pkcs11-spy.so",
-    "/usr/lib/pkcs11-spy.so",
-];
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn median<T: Ord + Copy>(v: &[T]) -> T {
     let mut v = v.to_vec();
     v.sort();
     v[v.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
 }
 
 /// One finished process: wall time, peak RSS (KiB), output.
@@ -216,14 +201,6 @@ fn step_times(status: &serde_json::Value) -> Vec<(String, i64)> {
             )
         })
         .collect()
-}
-
-fn find_spy() -> Option<PathBuf> {
-    match std::env::var_os("TDEKEY_BENCH_SPY") {
-        Some(v) if v == "none" => None,
-        Some(v) => Some(PathBuf::from(v)),
-        None => SPY_PATHS.iter().map(PathBuf::from).find(|p| p.is_file()),
-    }
 }
 
 /// One more run through pkcs11-spy; the number of calls of each PKCS#11 function.

@@ -31,6 +31,9 @@
 //! TDEKEY_BENCH_ROTATION_KEEP=1 only sets up one data directory, keeps it and prints the
 //! `rotate --due` command to run on it (to profile it with perf or strace).
 
+mod common;
+
+use common::{cpu_model, env_usize, find_spy, ms, softhsm_version};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::unix::process::ExitStatusExt;
@@ -48,29 +51,11 @@ use tdekey::secret::Secret;
 
 const GOAL_RATIO: f64 = 1.2;
 const SPY_DBS: [usize; 2] = [10, 20];
-const SPY_PATHS: &[&str] = &[
-    "/usr/lib/x86_64-linux-gnu/pkcs11-spy.so",
-    "/usr/lib/x86_64-linux-gnu/pkcs11/pkcs11-spy.so",
-    "/usr/lib/aarch64-linux-gnu/pkcs11-spy.so",
-    "/usr/lib64/pkcs11-spy.so",
-    "/usr/lib/pkcs11-spy.so",
-];
-
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
 
 fn median(v: &[f64]) -> f64 {
     let mut v = v.to_vec();
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
 }
 
 /// One finished process: wall time, peak RSS (KiB, when sampled), CPU time, output.
@@ -538,14 +523,6 @@ fn one_run(dbs: usize, first: bool) -> Measured {
     }
 }
 
-fn find_spy() -> Option<PathBuf> {
-    match std::env::var_os("TDEKEY_BENCH_SPY") {
-        Some(v) if v == "none" => None,
-        Some(v) => Some(PathBuf::from(v)),
-        None => SPY_PATHS.iter().map(PathBuf::from).find(|p| p.is_file()),
-    }
-}
-
 /// One `rotate --due` over `dbs` databases through pkcs11-spy (the demo profile's module
 /// replaced by the spy): the number of calls of each PKCS#11 function.
 fn count_pkcs11_calls(spy: &Path, dbs: usize) -> BTreeMap<String, usize> {
@@ -578,28 +555,6 @@ fn count_pkcs11_calls(spy: &Path, dbs: usize) -> BTreeMap<String, usize> {
     }
     assert!(!calls.is_empty(), "no call in {}", log.display());
     calls
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown".into())
-}
-
-fn softhsm_version() -> String {
-    Command::new("softhsm2-util")
-        .arg("--version")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "?".into())
 }
 
 fn main() {

@@ -24,6 +24,9 @@
 //! TDEKEY_BENCH_RUNS and TDEKEY_BENCH_FRAMES change the sizes; TDEKEY_BENCH_XVFB=none skips
 //! the whole-process measurement.
 
+mod common;
+
+use common::{cpu_model, env_usize, ms, softhsm_version};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use serde_json::json;
@@ -64,13 +67,6 @@ const TASKS: &[Task] = &[
     Task::RotationOverview,
 ];
 
-fn env_usize(name: &str, default: usize) -> usize {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
 /// CPU time (user + system) of `clock`: CLOCK_THREAD_CPUTIME_ID or CLOCK_PROCESS_CPUTIME_ID,
 /// to the nanosecond (getrusage's RUSAGE_THREAD moves in scheduler ticks here, 4 ms).
 fn cpu(clock: libc::clockid_t) -> Duration {
@@ -90,10 +86,6 @@ fn ui_cpu() -> Duration {
 /// CPU time of every thread of the process.
 fn process_cpu() -> Duration {
     cpu(libc::CLOCK_PROCESS_CPUTIME_ID)
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1e3
 }
 
 fn median(v: &[f64]) -> f64 {
@@ -485,28 +477,6 @@ fn process_once(display: &str, data: &DataDir, conf: &Path, log: &Path) -> Resul
     };
     stop(&mut child);
     result
-}
-
-fn cpu_model() -> String {
-    std::fs::read_to_string("/proc/cpuinfo")
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find(|l| l.starts_with("model name"))
-                .and_then(|l| l.split_once(':'))
-                .map(|(_, v)| v.trim().to_owned())
-        })
-        .unwrap_or_else(|| "unknown".into())
-}
-
-fn softhsm_version() -> String {
-    Command::new("softhsm2-util")
-        .arg("--version")
-        .output()
-        .ok()
-        .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
-        .filter(|v| !v.is_empty())
-        .unwrap_or_else(|| "unknown".into())
 }
 
 fn main() {
