@@ -23,7 +23,7 @@ define ensure_pkgs
 	fi
 endef
 
-.PHONY: run test bench deps-run deps-test deps-bench lint package package-test icons
+.PHONY: run test bench deps-run deps-test deps-bench lint package package-test icons docs
 
 deps-run:
 	$(call ensure_pkgs,$(RUN_PKGS))
@@ -46,8 +46,12 @@ lint:
 	$(CARGO) clippy --all-targets -- -D warnings
 
 ## Every test: unit, SoftHSM2 integration, egui_kittest UI (each test in its own process).
+## The tests marked #[ignore = "Needs root…"] run too when root (as CI is); the summary at
+## the end names every test that did not run and why.
 test: deps-test lint
-	$(CARGO) nextest run --no-fail-fast
+	@if [ "$$(id -u)" = 0 ]; then which=all; else which=default; fi; \
+	$(CARGO) nextest run --no-fail-fast --run-ignored $$which; rc=$$?; \
+	echo; bash tests/not-run.sh $$which; exit $$rc
 
 ## Benchmarks (figures go in the README's Performance section).
 bench: deps-bench
@@ -80,3 +84,15 @@ icons:
 	cp assets/icon.svg assets/icons/icon.svg
 	for n in 256 128 64 48; do rsvg-convert -w $$n -h $$n assets/icon.svg -o assets/icons/icon-$$n.png; done
 	convert assets/icons/icon-64.png -depth 8 RGBA:assets/icons/icon-64.rgba
+
+## The command-line reference docs/cli.md and the README's table of commands, from the clap
+## definition (tests/docs.rs fails when they are out of date).
+docs:
+	$(CARGO) build
+	rm -rf target/docs
+	./target/debug/tdekey generate-docs --out target/docs
+	cp target/docs/cli.md docs/cli.md
+	awk -v table=target/docs/commands.md \
+	  '/<!-- commands:end -->/ { while ((getline line < table) > 0) print line; skip = 0 } \
+	   !skip { print } /<!-- commands:begin -->/ { skip = 1 }' README.md > target/docs/README.md
+	mv target/docs/README.md README.md

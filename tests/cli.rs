@@ -126,10 +126,12 @@ fn keys_with_a_pin_file_and_explicit_target_and_secrets_stay_off_disk() {
     );
     assert!(!err.contains(wrong_pin));
 
-    let bytes = env.all_bytes_except_tokens();
-    assert!(!bytes.is_empty());
-    assert!(!contains(&bytes, secret_pin), "the user PIN reached a file");
-    assert!(!contains(&bytes, wrong_pin), "a wrong PIN reached a file");
+    // Every file under the test's directory but the PIN file the test wrote itself.
+    let scan = env.assert_no_secrets_written(&[secret_pin, wrong_pin], &[&pin_file]);
+    assert!(scan.read("tdekey.sqlite3"), "{:?}", scan.files);
+    // The search finds what is there: the PIN file it was told to leave out holds the PIN.
+    let with_input = env.scan_written(&[]);
+    assert!(contains(&with_input.bytes, secret_pin));
 
     // Both attempts are in the audit log, and the chain verifies.
     let (code, out, _) = run({
@@ -633,5 +635,214 @@ fn a_wallet_backup_is_sealed_checked_and_restored_only_when_asked() {
     assert!(
         !contains(&env.all_bytes_except_tokens(), pass),
         "the passphrase reached a file"
+    );
+}
+
+/// A CloudHSM-format login (`user:password` sent to `C_Login`), a wrong one, an audit
+/// checkpoint computed in the HSM with that login and verified there, and an export: neither
+/// `cu_user:S3cretPassw0rd` nor its password alone is in any file written (the database, its
+/// WAL, the export and its manifest), and the checkpoint's HMAC key cannot be read out at all.
+#[test]
+fn a_cloudhsm_pin_and_the_audit_checkpoint_leave_no_secret_on_disk() {
+    const PIN: &str = "cu_user:S3cretPassw0rd";
+    const WRONG: &str = "cu_user:Wr0ngPassw0rd-77";
+    let env = Env::new();
+    // SoftHSM2 takes the joined string as its PIN, as CloudHSM takes user:password.
+    env.token("cloud-like", PIN).close().unwrap();
+    let module = env.module.display().to_string();
+    let target = ["--module", &module, "--token", "cloud-like"];
+    let login = ["--user", "cu_user", "--pin-format", "cloudhsm"];
+    let tdekey = |args: &[&str], password: &str| {
+        run({
+            let mut c = env.tdekey();
+            c.args(args)
+                .args(target)
+                .args(login)
+                .env("TDEKEY_PIN", password);
+            c
+        })
+    };
+    let (code, out, err) = tdekey(&["hsm", "keys"], "S3cretPassw0rd");
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, _, err) = tdekey(&["hsm", "keys"], "Wr0ngPassw0rd-77");
+    assert_eq!(code, 1);
+    assert!(err.contains("CKR_PIN_INCORRECT"), "{err}");
+    assert!(!err.contains("Wr0ngPassw0rd-77"), "{err}");
+    let (code, out, err) = tdekey(&["audit", "checkpoint"], "S3cretPassw0rd");
+    assert_eq!(code, 0, "{out}{err}");
+    let (code, out, err) = tdekey(&["audit", "verify", "--hsm"], "S3cretPassw0rd");
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("chain intact"), "{out}");
+    let export = env.dir.path().join("export.jsonl");
+    let (code, out, err) = run({
+        let mut c = env.tdekey();
+        c.args(["audit", "export", "--format", "jsonl", "--out"])
+            .arg(&export);
+        c
+    });
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        std::fs::read_to_string(&export)
+            .unwrap()
+            .contains("audit.checkpoint"),
+        "the export holds the checkpoint"
+    );
+
+    let scan = env.assert_no_secrets_written(&[PIN, WRONG], &[]);
+    for f in [
+        "tdekey.sqlite3",
+        "export.jsonl",
+        "export.jsonl.manifest.json",
+    ] {
+        assert!(scan.read(f), "{f} was searched: {:?}", scan.files);
+    }
+    // The checkpoint key is the HSM's: sensitive and never extractable, so no value to write.
+    let hsm = {
+        let mut h = tdekey::hsm::Hsm::load(&env.module).unwrap();
+        h.open(&tdekey::model::TokenSelector::Label("cloud-like".into()))
+            .unwrap();
+        h.login(
+            "cu_user",
+            &tdekey::secret::Secret::from("S3cretPassw0rd"),
+            tdekey::model::PinFormat::CloudHsm,
+        )
+        .unwrap();
+        h
+    };
+    let objects = hsm.inventory(&mut |_, _| {}).unwrap();
+    let key = objects
+        .iter()
+        .find(|o| o.label == tdekey::tde::labels::AUDIT_HMAC_LABEL)
+        .expect("the checkpoint made its HMAC key");
+    assert_eq!(key.flags.sensitive, Some(true));
+    assert_eq!(key.flags.extractable, Some(false));
+    hsm.close().unwrap();
+}
+
+/// Reading the log is recorded before it is shown: when the `audit.read` entry cannot be
+/// written, `audit list` prints no entry and says why.
+#[test]
+fn the_log_is_not_listed_when_its_reading_cannot_be_recorded() {
+    let env = Env::new();
+    let module = env.module.display().to_string();
+    // Something to list: a connect and its disconnect.
+    let (code, _, err) = run({
+        let mut c = env.tdekey();
+        c.args(["hsm", "info", "--module", &module]);
+        c
+    });
+    assert_eq!(code, 0, "{err}");
+    let listed = |json: bool| {
+        run({
+            let mut c = env.tdekey();
+            c.args(["audit", "list"]);
+            if json {
+                c.arg("--json");
+            }
+            c
+        })
+    };
+    // Before: the entries are there.
+    let (code, out, err) = listed(false);
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("hsm.connect"), "{out}");
+
+    let c = rusqlite::Connection::open(env.data.database()).unwrap();
+    c.execute_batch(
+        "CREATE TRIGGER test_refuses_reads BEFORE INSERT ON audit_log
+         WHEN new.action = 'audit.read'
+         BEGIN SELECT RAISE(ABORT, 'this test refuses audit.read entries'); END;",
+    )
+    .unwrap();
+    drop(c);
+    for json in [false, true] {
+        let (code, out, err) = listed(json);
+        assert_eq!(code, 1, "json {json}: {out}{err}");
+        assert!(out.trim().is_empty(), "nothing is shown: {out}");
+        assert!(
+            !err.contains("hsm.connect") && !err.contains("hsm.disconnect"),
+            "{err}"
+        );
+        assert!(
+            err.contains("audit log") || err.contains("recorded"),
+            "the message says the reading could not be recorded: {err}"
+        );
+        assert!(err.contains("this test refuses audit.read"), "{err}");
+    }
+}
+
+/// With SOFTHSM2_CONF unset, tdekey points SoftHSM2 at the data directory's configuration
+/// (where `hsm demo-token` puts the demo token); with SOFTHSM2_CONF set, it uses that one and
+/// the demo token is not visible.
+#[test]
+fn without_softhsm2_conf_tdekey_uses_the_data_directorys_configuration() {
+    let env = Env::new();
+    let module = env.module.display().to_string();
+    let unset = |args: &[&str]| {
+        run({
+            let mut c = env.tdekey();
+            c.args(args).env_remove("SOFTHSM2_CONF");
+            c
+        })
+    };
+    let (code, out, err) = unset(&["hsm", "demo-token"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(env.data.softhsm_conf().is_file());
+    let (code, out, err) = unset(&["hsm", "info", "--module", &module, "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    // (label, serial) of every token listed.
+    let tokens = |out: &str| -> Vec<(String, String)> {
+        let v: serde_json::Value = serde_json::from_str(out).unwrap();
+        v["slots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|s| {
+                let t = &s["token"];
+                Some((
+                    t["label"].as_str()?.to_owned(),
+                    t["serial"].as_str()?.to_owned(),
+                ))
+            })
+            .collect()
+    };
+    let labels = |out: &str| -> Vec<String> { tokens(out).into_iter().map(|t| t.0).collect() };
+    // The same token as through the data directory's configuration named explicitly.
+    let (code, explicit, err) = run({
+        let mut c = env.tdekey();
+        c.args(["hsm", "info", "--module", &module, "--json"]);
+        c
+    });
+    assert_eq!(code, 0, "{err}");
+    let demo = tokens(&explicit)
+        .into_iter()
+        .find(|t| t.0 == DEMO_TOKEN_LABEL)
+        .expect("the demo token, through SOFTHSM2_CONF");
+    assert!(
+        tokens(&out).contains(&demo),
+        "the demo token is found through the data directory's configuration: {out}"
+    );
+    // The user's own configuration wins, and it has no demo token.
+    let other = env.dir.path().join("other-softhsm");
+    std::fs::create_dir_all(other.join("tokens")).unwrap();
+    let conf = other.join("softhsm2.conf");
+    std::fs::write(
+        &conf,
+        format!(
+            "directories.tokendir = {}\nobjectstore.backend = file\n",
+            other.join("tokens").display()
+        ),
+    )
+    .unwrap();
+    let (code, out, err) = run({
+        let mut c = env.tdekey();
+        c.args(["hsm", "info", "--module", &module, "--json"])
+            .env("SOFTHSM2_CONF", &conf);
+        c
+    });
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        !labels(&out).iter().any(|l| l == DEMO_TOKEN_LABEL),
+        "SOFTHSM2_CONF set by the user is used: {out}"
     );
 }

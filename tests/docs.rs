@@ -46,4 +46,25 @@ fn man_pages_and_completions_are_generated_for_every_command() {
         assert!(t.contains(needle), "{file}");
         assert!(t.contains("migrate"), "{file}");
     }
+
+    // The Markdown reference and the README's table of commands are the generated ones.
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let generated = std::fs::read_to_string(out.join("cli.md")).unwrap();
+    assert!(generated.contains("## tdekey rotate\n") && generated.contains("--credentials <DIR>"));
+    let kept = std::fs::read_to_string(root.join("docs/cli.md")).unwrap();
+    assert!(
+        kept == generated,
+        "docs/cli.md is out of date with the command line: run `make docs`"
+    );
+    let table = std::fs::read_to_string(out.join("commands.md")).unwrap();
+    let readme = std::fs::read_to_string(root.join("README.md")).unwrap();
+    let (_, rest) = readme
+        .split_once("<!-- commands:begin -->\n")
+        .expect("the README marks its table of commands");
+    let (in_readme, _) = rest.split_once("<!-- commands:end -->").unwrap();
+    assert!(table.contains("[`tdekey migrate`]"));
+    assert!(
+        in_readme == table,
+        "the README's table of commands is out of date: run `make docs`"
+    );
 }

@@ -2,7 +2,8 @@
 //! inventory of a 200-object token through OpenSC's pkcs11-spy (installed by `make test`)
 //! must make at most 1.01 calls per object (one `C_GetAttributeValue` each, handles found
 //! hundreds at a time) and list the same rows, attribute for attribute, as read one attribute
-//! at a time; and it never asks for CKA_VALUE.
+//! at a time; and it never asks for CKA_VALUE (a search shown to find CKA_VALUE where a program
+//! does ask for it).
 
 mod common;
 
@@ -91,6 +92,34 @@ fn the_inventory_makes_one_call_per_object_and_lists_the_same_rows() {
     assert!(
         !text.contains("CKA_VALUE "),
         "the inventory never asks for a key's value"
+    );
+    // The search can fail: the spy prints every attribute of a template by name (the
+    // inventory's CKA_VALUE_LEN is there), and a program that asks for a value, pkcs11-tool
+    // reading a data object through the same spy, shows `CKA_VALUE ` in its log.
+    assert!(text.contains("CKA_VALUE_LEN "), "templates are logged");
+    let control = env.dir.path().join("spy-control.log");
+    let o = std::process::Command::new("pkcs11-tool")
+        .arg("--module")
+        .arg(spy())
+        .args([
+            "--token-label",
+            "spy-count",
+            "--login",
+            "--pin",
+            "user-pin-S1",
+        ])
+        .args(["--read-object", "--type", "data", "--label"])
+        .arg("ORACLE.SECURITY.KM.ENCRYPTION.00000000")
+        .env("PKCS11SPY", &env.module)
+        .env("PKCS11SPY_OUTPUT", &control)
+        .output()
+        .expect("pkcs11-tool is installed with OpenSC (make test installs it)");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(o.stdout, b"metadata", "pkcs11-tool read the value");
+    let control = std::fs::read_to_string(&control).unwrap();
+    assert!(
+        control.contains("CKA_VALUE "),
+        "a request for a value is seen in a spy log"
     );
 
     // The same rows, attribute for attribute.

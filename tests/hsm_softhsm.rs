@@ -380,3 +380,50 @@ fn a_label_cloudhsm_would_refuse_is_refused_before_the_call() {
         .unwrap();
     assert_eq!(hsm.count_label(&longest).unwrap(), 1);
 }
+
+/// CKR_PIN_LOCKED ("a wrong or locked PIN … is shown as a sentence that says what to do").
+/// SoftHSM2 never locks a user PIN: twenty wrong logins, then the right PIN still logs in
+/// (checked here, so that the day it locks, this test says to test the lock for real). So the
+/// mapping of the code is tested at unit level: a locked PIN is its own error, whose sentence
+/// says the PIN is locked, who can unlock it, and that tdekey will not try again.
+#[test]
+fn a_locked_pin_is_a_sentence_that_says_what_to_do() {
+    use cryptoki::error::RvError;
+    let env = Env::new();
+    drop(env.token("lock", "right-pin"));
+    let mut hsm = Hsm::load(&env.module).unwrap();
+    hsm.open(&TokenSelector::Label("lock".into())).unwrap();
+    for n in 1..=20 {
+        let e = hsm
+            .login("", &Secret::from("wrong-pin"), PinFormat::Plain)
+            .unwrap_err();
+        assert!(
+            matches!(e, HsmError::PinIncorrect { failures, .. } if failures == n),
+            "SoftHSM2 answered {e} at failure {n}: it may lock PINs now; test CKR_PIN_LOCKED on it"
+        );
+    }
+    assert_eq!(
+        hsm.login("", &Secret::from("right-pin"), PinFormat::Plain)
+            .unwrap(),
+        LoginOutcome::LoggedIn,
+        "SoftHSM2 does not lock a user PIN"
+    );
+
+    let e = HsmError::from_rv("Logging in", RvError::PinLocked);
+    assert!(matches!(e, HsmError::PinLocked), "{e:?}");
+    let s = e.to_string();
+    assert!(s.contains("CKR_PIN_LOCKED"), "{s}");
+    assert!(s.contains("locked"), "{s}");
+    assert!(s.contains("administrator must unlock or reset"), "{s}");
+    assert!(s.contains("will not try again"), "{s}");
+    assert!(
+        matches!(e.retry(), tdekey::model::Retry::AfterFix),
+        "retrying alone does not help"
+    );
+    assert!(!e.offers_reconnect(), "reconnecting does not help either");
+    // The other codes stay what they are.
+    assert!(matches!(
+        HsmError::from_rv("Logging in", RvError::PinIncorrect),
+        HsmError::Pkcs11 { .. }
+    ));
+}

@@ -22,6 +22,7 @@ use tdekey::tde::sql::{Credential, Options};
 
 const PIN: &str = "user-pin-R1";
 const WALLET_PW: &str = "Wallet-Pw-R2";
+const WRONG_HSM_PIN: &str = "wrong-hsm-pin-R3";
 const ROOT: &str = "/u01/app/oracle/admin/FINDB/wallet";
 
 /// Opens (or starts) the rehearsal NAME of this test's data directory on `hsm`.
@@ -517,6 +518,9 @@ fn statements_through_the_rehearsal_are_audited_without_secrets() {
         let mut r = rehearse(&env, "AUD", Multitenant::NonCdb, &mut hsm);
         r.seed(ROOT, &Secret::from(WALLET_PW)).unwrap();
     }
+    // No one logged in: the statement's HSM password logs in, as Oracle logs itself in, and a
+    // wrong one is a failed C_Login with a known wrong PIN.
+    hsm.logout().unwrap();
     {
         for req in [
             Request::SetTdeConfiguration {
@@ -524,6 +528,7 @@ fn statements_through_the_rehearsal_are_audited_without_secrets() {
                 all_instances: false,
             },
             Request::Restart,
+            migrate(WALLET_PW, WRONG_HSM_PIN),
             migrate("wrong-wallet-pw", PIN),
             migrate(WALLET_PW, PIN),
         ] {
@@ -546,7 +551,12 @@ fn statements_through_the_rehearsal_are_audited_without_secrets() {
         .iter()
         .filter(|e| e.0 == "oracle.statement")
         .collect();
-    assert_eq!(statements.len(), 8, "started + outcome for 4 statements");
+    assert_eq!(
+        hsm.failed_logins(),
+        1,
+        "the wrong HSM password was a failed login"
+    );
+    assert_eq!(statements.len(), 10, "started + outcome for 5 statements");
     assert!(statements.iter().all(|e| e.2 == "database AUD"));
     assert!(statements.iter().all(|e| e.3.contains("Rehearsal")));
     let outcomes: Vec<&str> = statements
@@ -554,7 +564,16 @@ fn statements_through_the_rehearsal_are_audited_without_secrets() {
         .filter(|e| e.1 != "started")
         .map(|e| e.1.as_str())
         .collect();
-    assert_eq!(outcomes, ["success", "success", "failure", "success"]);
+    assert_eq!(
+        outcomes,
+        ["success", "success", "failure", "failure", "success"]
+    );
+    assert!(
+        statements
+            .iter()
+            .any(|e| e.3.contains("ORA-28353") && e.3.contains("CKR_PIN_INCORRECT")),
+        "the wrong HSM password is refused by the HSM: {statements:?}"
+    );
     assert!(
         statements
             .iter()
@@ -564,10 +583,15 @@ fn statements_through_the_rehearsal_are_audited_without_secrets() {
     assert_eq!(generated.len(), 1);
     assert!(generated[0].2.starts_with(MASTER_KEY_PREFIX));
     assert!(generated[0].3.contains("Rehearsal"));
-    let bytes = env.all_bytes_except_tokens();
-    for secret in [PIN, WALLET_PW, "wrong-wallet-pw"] {
-        assert!(!contains(&bytes, secret), "{secret} written to disk");
-    }
+    // The database, its WAL, the Rehearsal's state file and simulated host: no secret, and
+    // not the wrong HSM password of the failed login either.
+    let scan =
+        env.assert_no_secrets_written(&[PIN, WALLET_PW, "wrong-wallet-pw", WRONG_HSM_PIN], &[]);
+    assert!(scan.read("AUD.json"), "{:?}", scan.files);
+    assert!(
+        contains(&scan.bytes, "CKR_PIN_INCORRECT"),
+        "the search reads the log"
+    );
 }
 
 #[test]

@@ -129,6 +129,95 @@ fn log_in_through_the_ui_and_find_a_known_key() {
     wait_until(&mut h, "the filter", |h| h.state().keys.visible_rows() == 1);
     assert!(h.query_by_label(KNOWN).is_none());
     assert!(h.query_by_label_contains("1 shown").is_some());
+
+    // Neither PIN typed into the window (the wrong one, the right one) is in any file written:
+    // the database, its WAL, eframe's storage as the window writes it on exit.
+    save_window_state(&mut h, &env);
+    let scan = env.assert_no_secrets_written(&[DEMO_USER_PIN, "not-the-pin"], &[]);
+    assert!(scan.read("window.ron"), "{:?}", scan.files);
+}
+
+/// eframe's storage, written the way the native window writes it when it closes: the app's
+/// `save` into a key-value store, flushed to `window.ron` in the data directory. (kittest has
+/// no storage of its own.) egui's memory, which holds text fields' state, is never added.
+struct WindowStorage(
+    std::path::PathBuf,
+    std::collections::BTreeMap<String, String>,
+);
+
+impl eframe::Storage for WindowStorage {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.1.get(key).cloned()
+    }
+    fn set_string(&mut self, key: &str, value: String) {
+        self.1.insert(key.to_owned(), value);
+    }
+    fn remove_string(&mut self, key: &str) {
+        self.1.remove(key);
+    }
+    fn flush(&mut self) {
+        let text: String = self
+            .1
+            .iter()
+            .map(|(k, v)| format!("{k:?}: {v}\n"))
+            .collect();
+        std::fs::write(&self.0, text).unwrap();
+    }
+}
+
+fn save_window_state(h: &mut Harness<'_, App>, env: &Env) {
+    use eframe::App as _;
+    let mut storage = WindowStorage(
+        env.data.root().join("window.ron"),
+        std::collections::BTreeMap::new(),
+    );
+    assert!(
+        !h.state().persist_egui_memory(),
+        "egui's memory (text fields' state) is never stored"
+    );
+    h.state_mut().save(&mut storage);
+    eframe::Storage::flush(&mut storage);
+    assert!(!storage.1.is_empty(), "the window stores its preferences");
+}
+
+/// A CloudHSM profile (`user:password` sent to C_Login): a wrong password and the right one
+/// typed into the window, then the inventory. Neither the joined PIN nor the password alone is
+/// in any file written.
+#[test]
+fn a_cloudhsm_login_typed_in_the_window_leaves_no_pin_on_disk() {
+    const PIN: &str = "cu_user:S3cretPassw0rd";
+    let env = Env::new();
+    env.token("cloud-like", PIN).close().unwrap();
+    let (code, _, err) = run({
+        let mut c = env.tdekey();
+        c.args(["hsm", "profile", "add", "cloud", "--module"])
+            .arg(&env.module)
+            .args(["--token", "cloud-like", "--user", "cu_user"])
+            .args(["--pin-format", "cloudhsm", "--default"]);
+        c
+    });
+    assert_eq!(code, 0, "{err}");
+    let mut h = app(&env);
+    wait_until(&mut h, "the automatic connection", |h| {
+        h.state().hsm.connection.is_some()
+    });
+    assert_eq!(h.state().hsm.form.pin_format, PinFormat::CloudHsm);
+    assert_eq!(h.state().hsm.form.user_name, "cu_user");
+    type_into(&mut h, "Password", "Wr0ngPassw0rd-77");
+    h.get_by_label("Log in").click();
+    wait_until(&mut h, "the wrong-PIN message", |h| {
+        h.query_by_label_contains("CKR_PIN_INCORRECT").is_some()
+    });
+    h.get_by_label("Dismiss").click();
+    type_into(&mut h, "Password", "S3cretPassw0rd");
+    h.get_by_label("Log in").click();
+    wait_until(&mut h, "the login", |h| h.state().hsm.login.is_some());
+    h.get_by_label("Keys").click();
+    wait_until(&mut h, "the inventory", |h| {
+        h.state().screen == Screen::Keys && h.state().keys.loaded
+    });
+    save_window_state(&mut h, &env);
+    env.assert_no_secrets_written(&[PIN, "cu_user:Wr0ngPassw0rd-77"], &[]);
 }
 
 #[test]
@@ -631,7 +720,39 @@ fn the_manual_connector_hides_reveals_and_checks_the_paste() {
     });
     h.step();
     assert!(h.query_by_label_contains("another statement").is_some());
-    type_into(&mut h, "Pasted output", "SQL> \nkeystore altered.\n");
+    // The output of another ADMINISTER KEY MANAGEMENT statement says "keystore altered."
+    // too: its echo shows it is a CLOSE, and the sentence names both statements.
+    type_into(
+        &mut h,
+        "Pasted output",
+        "SQL> ADMINISTER KEY MANAGEMENT SET KEYSTORE CLOSE IDENTIFIED BY \"Manual-Wallet-Pw\";\n\nkeystore altered.\n\nSQL> ",
+    );
+    h.get_by_label("Check the output").click();
+    h.step();
+    wait_until(&mut h, "the question again", |h| {
+        h.state()
+            .databases
+            .console
+            .ask
+            .as_ref()
+            .and_then(|a| a.problem.as_deref())
+            .is_some_and(|p| p.contains("Close the keystore"))
+    });
+    h.step();
+    assert!(
+        h.query_by_label_contains("not of the statement asked, \"Open the keystore\"")
+            .is_some()
+    );
+    assert!(
+        h.state().databases.console.answer.is_none(),
+        "not taken as success"
+    );
+    // A transcript of the statement asked, as SQL*Plus printed it, CRLF and all.
+    type_into(
+        &mut h,
+        "Pasted output",
+        "SQL> ADMINISTER KEY MANAGEMENT SET KEYSTORE OPEN IDENTIFIED BY \"Manual-Wallet-Pw\";\r\n\r\nkeystore altered.\r\n\r\nSQL> ",
+    );
     h.get_by_label("Check the output").click();
     h.step();
     wait_until(&mut h, "the answer", |h| {
@@ -995,9 +1116,21 @@ fn the_migration_wizard_runs_to_the_end_in_the_window() {
     );
     h.get_by_label("Roll back the migration").click();
     h.step();
+    // Starting it asks first, naming the database; nothing is sent until then.
+    h.run_steps(3);
+    assert!(
+        h.query_by_label(&format!("Roll back the migration of {DEMO_DATABASE_NAME}?"))
+            .is_some(),
+        "the rollback asks first"
+    );
+    assert!(!h.state().is_pending(Task::Migration));
+    h.get_by_label(&format!("Roll back {DEMO_DATABASE_NAME}"))
+        .click();
+    h.step();
     wait_until(&mut h, "the rollback's start", |h| {
         !h.state().is_pending(Task::Migration)
     });
+    let mut rollback_asked = 0;
     for _ in 0..12 {
         h.step();
         let m = &h.state().databases.migration;
@@ -1031,11 +1164,26 @@ fn the_migration_wizard_runs_to_the_end_in_the_window() {
         };
         h.get_by_label(&button).click();
         h.step();
+        // A rollback step that may send statements asks first, naming the step and database.
+        let confirm = format!(
+            "Run rollback step R{} on {DEMO_DATABASE_NAME}",
+            back.number()
+        );
+        h.run_steps(3);
+        if h.query_by_label(&confirm).is_some() {
+            rollback_asked += 1;
+            h.get_by_label(&confirm).click();
+            h.step();
+        }
         wait_until(&mut h, "the rollback step", |h| {
             !h.state().is_pending(Task::Migration)
         });
     }
     h.step();
+    assert!(
+        rollback_asked >= 2,
+        "the reverse migration and TDE_CONFIGURATION asked first ({rollback_asked})"
+    );
     assert!(
         h.query_by_label("The migration is rolled back.").is_some(),
         "{:?}",
@@ -1079,4 +1227,140 @@ fn the_migration_wizard_runs_to_the_end_in_the_window() {
     for secret in [DEMO_USER_PIN, "demo-wallet-1234", passphrase] {
         assert!(!common::contains(&bytes, secret), "{secret} on disk");
     }
+}
+
+/// *Cancel* (and Esc) on a statement waiting for its paste records it as `cancelled`.
+#[test]
+fn a_statement_cancelled_before_its_paste_is_recorded_as_cancelled() {
+    let env = Env::new();
+    let mut h = console_of_fin(&env, &[]);
+    let outcomes = |env: &Env| -> Vec<(String, String)> {
+        let store = tdekey::store::Store::open(&env.data.database()).unwrap();
+        let mut v: Vec<(String, String)> = store
+            .recent_audit(10)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == "oracle.statement")
+            .map(|e| (e.outcome, e.details))
+            .collect();
+        v.reverse();
+        v
+    };
+    for how in ["Cancel", "Esc"] {
+        choose_statement(&mut h, "Open the keystore");
+        h.get_by_label("wallet password").click();
+        h.step();
+        type_into(&mut h, "Wallet password", "Manual-Wallet-Pw");
+        run_console(&mut h, "Show the statement to run");
+        assert!(h.state().databases.console.ask.is_some(), "{how}");
+        if how == "Cancel" {
+            h.get_by_label("Cancel").click();
+        } else {
+            h.key_press(egui::Key::Escape);
+        }
+        h.step();
+        wait_until(&mut h, "the end of the statement", |h| {
+            !h.state().is_pending(Task::Oracle)
+        });
+        h.step();
+        assert!(h.state().databases.console.ask.is_none(), "{how}");
+        assert!(h.state().databases.console.answer.is_none(), "{how}");
+    }
+    let o = outcomes(&env);
+    let names: Vec<&str> = o.iter().map(|(x, _)| x.as_str()).collect();
+    assert_eq!(
+        names,
+        ["started", "cancelled", "started", "cancelled"],
+        "{o:?}"
+    );
+    assert!(
+        o.iter().all(|(x, d)| if x == "started" {
+            d.contains("Manual")
+        } else {
+            d.contains("Cancelled: \\\"Open the keystore\\\"")
+        }),
+        "{o:?}"
+    );
+    assert!(!common::contains(
+        &env.all_bytes_except_tokens(),
+        "Manual-Wallet-Pw"
+    ));
+}
+
+/// A SQL*Plus statement that changes the database asks "Run it on FIN" first, and nothing
+/// reaches sqlplus until it is confirmed; a query runs at once.
+#[test]
+fn a_changing_sqlplus_statement_asks_to_run_it_on_the_database_first() {
+    let env = Env::new();
+    let log = env.dir.path().join("sqlplus-log");
+    std::fs::create_dir_all(&log).unwrap();
+    // SAFETY: set before the app (and its threads) start; the stand-in reads it.
+    unsafe { std::env::set_var("SQLPLUS_STANDIN_LOG", &log) };
+    let home =
+        std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/standin/oracle_home");
+    let (code, _, err) = run({
+        let mut c = env.tdekey();
+        c.args(["db", "add", "FIN", "--connector", "sqlplus", "--sid", "FIN"])
+            .arg("--oracle-home")
+            .arg(&home);
+        c
+    });
+    assert_eq!(code, 0, "{err}");
+    let mut h = app(&env);
+    h.step();
+    h.get_by_label("Databases").click();
+    wait_until(&mut h, "the console of FIN", |h| {
+        h.query_by_label_contains("Run against FIN").is_some()
+    });
+    let sent = || std::fs::read_to_string(log.join("stdin")).ok();
+    let statements = |env: &Env| {
+        let store = tdekey::store::Store::open(&env.data.database()).unwrap();
+        store
+            .recent_audit(20)
+            .unwrap()
+            .into_iter()
+            .filter(|e| e.action == "oracle.statement")
+            .count()
+    };
+
+    choose_statement(&mut h, "Set TDE_CONFIGURATION");
+    h.get_by_label("Run").click();
+    h.run_steps(3);
+    assert!(
+        h.query_by_label("This changes the database FIN. Run it?")
+            .is_some()
+    );
+    assert!(h.query_by_label("Run it on FIN").is_some());
+    assert!(!h.state().is_pending(Task::Oracle), "nothing runs yet");
+    // Not confirmed: nothing is sent, nothing recorded.
+    h.get_by_label("Do not run").click();
+    h.run_steps(3);
+    assert!(h.query_by_label("Run it on FIN").is_none());
+    assert_eq!(sent(), None, "sqlplus was not started");
+    assert_eq!(statements(&env), 0);
+
+    h.get_by_label("Run").click();
+    h.run_steps(3);
+    run_console(&mut h, "Run it on FIN");
+    assert!(
+        h.query_by_label("System altered.").is_some(),
+        "{:?}",
+        h.state().databases.console.error
+    );
+    let stdin = sent().expect("sqlplus ran");
+    assert!(
+        stdin.contains("ALTER SYSTEM SET TDE_CONFIGURATION=\"KEYSTORE_CONFIGURATION="),
+        "{stdin}"
+    );
+    assert_eq!(statements(&env), 2, "started and success");
+
+    // A query changes nothing: it runs at once.
+    std::fs::remove_file(log.join("stdin")).unwrap();
+    choose_statement(&mut h, "Query V$ENCRYPTION_WALLET");
+    run_console(&mut h, "Run");
+    assert!(h.query_by_label("Run it on FIN").is_none());
+    assert!(
+        sent().is_some_and(|s| s.contains("V$ENCRYPTION_WALLET")),
+        "the query ran without a question"
+    );
 }

@@ -56,12 +56,34 @@ pub enum ExportError {
         t: u32,
         p: u32,
     },
-    #[error("The passphrase is wrong for {path}. Nothing was written.")]
+    #[error(
+        "The passphrase is wrong for {path} (or the file's header was changed). Nothing was written."
+    )]
     WrongPassphrase { path: PathBuf },
     #[error(
-        "{path} was modified or truncated: chunk {chunk} fails authentication. Nothing was written; get a fresh copy of the export."
+        "{path} was modified: chunk {chunk} of {chunks} fails authentication. Nothing was written; get a fresh copy of the export."
     )]
-    Tampered { path: PathBuf, chunk: u64 },
+    Tampered {
+        path: PathBuf,
+        chunk: u64,
+        chunks: u64,
+    },
+    #[error(
+        "{path} was reordered: chunk {belongs} is at position {position}. Nothing was written; get a fresh copy of the export."
+    )]
+    Reordered {
+        path: PathBuf,
+        position: u64,
+        belongs: u64,
+    },
+    #[error(
+        "{path} is truncated: it ends after chunk {last}, which is not the final chunk, so the rest of the export is missing. Nothing was written; get a complete copy of the export."
+    )]
+    Truncated { path: PathBuf, last: u64 },
+    #[error(
+        "{path} is cut off in the middle of chunk {chunk} (or that last chunk was changed): it fails authentication. Nothing was written; get a complete copy of the export."
+    )]
+    CutShort { path: PathBuf, chunk: u64 },
 }
 
 impl ExportError {
@@ -461,7 +483,18 @@ pub fn decrypt(input: &Path, passphrase: &Secret, out: &Path) -> Result<u64, Exp
         SealError::NotSealed => ExportError::NotAnExport { path },
         SealError::AbsurdCosts { m_kib, t, p } => ExportError::AbsurdCosts { path, m_kib, t, p },
         SealError::WrongPassphrase => ExportError::WrongPassphrase { path },
-        SealError::Tampered { chunk } => ExportError::Tampered { path, chunk },
+        SealError::Tampered { chunk, chunks } => ExportError::Tampered {
+            path,
+            chunk,
+            chunks,
+        },
+        SealError::Reordered { position, belongs } => ExportError::Reordered {
+            path,
+            position,
+            belongs,
+        },
+        SealError::Truncated { last } => ExportError::Truncated { path, last },
+        SealError::CutShort { chunk } => ExportError::CutShort { path, chunk },
         SealError::Read(e) => ExportError::Read {
             path,
             detail: e.to_string(),

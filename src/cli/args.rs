@@ -3,6 +3,8 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+pub use super::args_migrate::{MigrateCommand, ReportFormat, StepArgs};
+
 #[derive(Parser, Debug)]
 #[command(
     name = "tdekey",
@@ -93,6 +95,7 @@ pub enum KeyCommand {
         /// The database the key is for (recorded in the audit log).
         #[arg(long, value_name = "NAME")]
         database: Option<String>,
+        /// Print JSON instead of text (a stable format: fields are only ever added).
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -146,6 +149,7 @@ pub struct RotateArgs {
     /// recorded with the run and in the audit log.
     #[arg(long, value_name = "REASON", conflicts_with = "due")]
     pub compromise: Option<String>,
+    /// Print JSON instead of text (a stable format: fields are only ever added).
     #[arg(long)]
     pub json: bool,
     #[command(flatten)]
@@ -158,6 +162,7 @@ pub struct RotateArgs {
 pub enum PolicyCommand {
     /// Set (or change) a database's policy.
     Set {
+        /// The database profile.
         name: String,
         /// Every 90d, 180d, 1y, 6m, 2w… (days, weeks, months, years).
         #[arg(
@@ -181,12 +186,15 @@ pub enum PolicyCommand {
     },
     /// A database's policy, its current key, its last runs.
     Show {
+        /// The database profile.
         name: String,
+        /// Print JSON instead of text (a stable format: fields are only ever added).
         #[arg(long)]
         json: bool,
     },
     /// Every database: policy, current key, next due date, status.
     List {
+        /// Print JSON instead of text (a stable format: fields are only ever added).
         #[arg(long)]
         json: bool,
     },
@@ -195,113 +203,18 @@ pub enum PolicyCommand {
 }
 
 #[derive(Subcommand, Debug)]
-pub enum MigrateCommand {
-    /// The plan of the database's migration and where each step stands.
-    Status {
-        name: String,
-        #[arg(long)]
-        json: bool,
-    },
-    /// Run (or check again) the next step; stops where a person must act.
-    Next {
-        name: String,
-        #[command(flatten)]
-        step: StepArgs,
-    },
-    /// Run every step it can, in order, until one waits for a person or fails.
-    Run {
-        name: String,
-        #[command(flatten)]
-        step: StepArgs,
-    },
-    /// Roll the migration back to the file wallet (from step 6 on, or after it finished): the
-    /// reverse migration if the master key moved, TDE_CONFIGURATION back, the wallet checked
-    /// against the step-6 backup. Stops where a person must act; run it again to go on.
-    Rollback {
-        name: String,
-        /// Why (at least a sentence; audited, and in the report). Needed to start it.
-        #[arg(long, value_name = "TEXT")]
-        reason: Option<String>,
-        #[command(flatten)]
-        step: StepArgs,
-    },
-    /// Accept the current step's failed checks, with the reason (audited, and in the report).
-    Override {
-        name: String,
-        #[arg(long, value_name = "TEXT")]
-        reason: String,
-    },
-    /// Write the migration report.
-    Report {
-        name: String,
-        #[arg(long, value_name = "FILE")]
-        out: PathBuf,
-        #[arg(long, value_enum, default_value = "html")]
-        format: ReportFormat,
-    },
-}
-
-#[derive(Clone, Copy, Debug, ValueEnum)]
-pub enum ReportFormat {
-    Html,
-    Json,
-}
-
-/// What a step may be given on the command line.
-#[derive(Args, Debug, Default)]
-pub struct StepArgs {
-    /// Confirm what the current step asks a person to do (a restart, a check on the database
-    /// host, a backup made there).
-    #[arg(long)]
-    pub confirm: bool,
-    /// Rehearsal only: apply the fixes on its simulated host and confirm its restarts, so
-    /// that the whole path runs unattended.
-    #[arg(long)]
-    pub yes: bool,
-    /// Back up the wallet without encryption (otherwise a passphrase is asked).
-    #[arg(long)]
-    pub unencrypted_backup: bool,
-    /// Set up HSM auto-login (the optional step 10).
-    #[arg(long)]
-    pub auto_login: bool,
-    /// The tag of the wallet backup Oracle makes while migrating.
-    #[arg(long, value_name = "TAG")]
-    pub tag: Option<String>,
-    /// The wallet password from the first line of FILE (else $TDEKEY_WALLET_PASSWORD, else a
-    /// prompt), asked only by the steps that need it.
-    #[arg(long, value_name = "FILE")]
-    pub wallet_password_file: Option<PathBuf>,
-    /// The backup passphrase from the first line of FILE (else $TDEKEY_BACKUP_PASSPHRASE, else
-    /// a prompt).
-    #[arg(long, value_name = "FILE")]
-    pub passphrase_file: Option<PathBuf>,
-    /// The output of the command a step shows for the database host (when tdekey does not
-    /// run there), saved in FILE.
-    #[arg(long, value_name = "FILE")]
-    pub host_output: Option<PathBuf>,
-    /// Path B: the user Oracle logs in to the HSM the database uses now as.
-    #[arg(long, value_name = "USER")]
-    pub old_hsm_user: Option<String>,
-    /// Path B: that user's password from the first line of FILE (else
-    /// $TDEKEY_OLD_HSM_PASSWORD, else a prompt).
-    #[arg(long, value_name = "FILE")]
-    pub old_hsm_password_file: Option<PathBuf>,
-    #[command(flatten)]
-    pub target: TargetArgs,
-    #[command(flatten)]
-    pub login: LoginArgs,
-}
-
-#[derive(Subcommand, Debug)]
 pub enum DbCommand {
     /// Add a database profile, or replace the one with the same name.
     Add {
+        /// The profile's name, as the other commands and the window show it.
         name: String,
         /// manual (you run the statements), sqlplus (tdekey runs sqlplus), rehearsal (simulated).
         #[arg(long, value_enum)]
         connector: ConnectorArg,
+        /// ORACLE_HOME on this host (SQL*Plus connector).
         #[arg(long, value_name = "DIR")]
         oracle_home: Option<String>,
+        /// ORACLE_SID (SQL*Plus connector, local bequeath connection).
         #[arg(long, value_name = "SID", conflicts_with = "connect")]
         sid: Option<String>,
         /// A connect string (EZConnect or a TNS alias) instead of ORACLE_SID.
@@ -310,10 +223,13 @@ pub enum DbCommand {
         /// Connect as this user (its password is asked when needed); default: / AS SYSKM.
         #[arg(long, value_name = "NAME")]
         db_user: Option<String>,
+        /// The database's WALLET_ROOT parameter (where its keystore files are).
         #[arg(long, value_name = "DIR")]
         wallet_root: Option<String>,
+        /// non-cdb, cdb-united (one keystore for the CDB and its PDBs) or cdb-isolated (PDBs with their own).
         #[arg(long, value_enum, default_value = "non-cdb")]
         multitenant: MultitenantArg,
+        /// A RAC database (every instance must see the same wallet and HSM client).
         #[arg(long)]
         rac: bool,
         /// The HSM connection profile the keystore uses.
@@ -337,12 +253,15 @@ pub enum DbCommand {
     },
     /// List the database profiles.
     List {
+        /// Print JSON instead of text (a stable format: fields are only ever added).
         #[arg(long)]
         json: bool,
     },
     /// Show one database profile.
     Show {
+        /// The database profile.
         name: String,
+        /// Print JSON instead of text (a stable format: fields are only ever added).
         #[arg(long)]
         json: bool,
     },
@@ -352,9 +271,12 @@ pub enum DbCommand {
     /// SQL*Plus: password from $TDEKEY_DB_PASSWORD or a prompt; Manual: paste on stdin).
     /// Exits 3 when Oracle answers with an error.
     Query {
+        /// The database profile.
         name: String,
+        /// What to ask: wallet (V$ENCRYPTION_WALLET), keys (V$ENCRYPTION_KEYS), wallet-root or tde-configuration (the parameters).
         #[arg(value_enum)]
         what: super::db_cmd::QueryArg,
+        /// Print JSON instead of text (a stable format: fields are only ever added).
         #[arg(long)]
         json: bool,
         #[command(flatten)]
@@ -399,6 +321,7 @@ pub enum WalletCommand {
         /// Report the files only; do not ask for the password.
         #[arg(long)]
         files_only: bool,
+        /// Print JSON instead of text (a stable format: fields are only ever added).
         #[arg(long)]
         json: bool,
     },
@@ -429,6 +352,7 @@ pub enum WalletCommand {
         /// else a prompt).
         #[arg(long, value_name = "FILE")]
         passphrase_file: Option<PathBuf>,
+        /// Print JSON instead of text (a stable format: fields are only ever added).
         #[arg(long)]
         json: bool,
     },
@@ -453,6 +377,7 @@ pub enum WalletCommand {
 pub enum OracleCommand {
     /// Read pasted Oracle output (standard input without FILE) and print what tdekey understood, as JSON.
     Parse {
+        /// What the text is: wallet, keys, parameter, error or sqlnet.
         #[arg(value_enum)]
         what: ParseWhat,
         /// The text to read; standard input when absent.
@@ -478,6 +403,7 @@ pub enum ParseWhat {
 pub enum HsmCommand {
     /// List the PKCS#11 modules found on this machine.
     Modules {
+        /// Print JSON instead of text (a stable format: fields are only ever added).
         #[arg(long)]
         json: bool,
     },
@@ -485,6 +411,7 @@ pub enum HsmCommand {
     Info {
         #[command(flatten)]
         target: TargetArgs,
+        /// Print JSON instead of text (a stable format: fields are only ever added).
         #[arg(long)]
         json: bool,
     },
@@ -511,6 +438,7 @@ pub enum HsmCommand {
 pub enum ProfileCommand {
     /// Save a profile (a new one, or the one with this name).
     Add {
+        /// The profile's name.
         name: String,
         /// PKCS#11 library (.so), e.g. /opt/cloudhsm/lib/libcloudhsm_pkcs11.so.
         #[arg(long, value_name = "PATH")]
@@ -533,6 +461,7 @@ pub enum ProfileCommand {
     },
     /// List the profiles.
     List {
+        /// Print JSON instead of text (a stable format: fields are only ever added).
         #[arg(long)]
         json: bool,
     },
@@ -566,11 +495,13 @@ pub enum AuditCommand {
         /// At most this many entries.
         #[arg(long, default_value_t = 50)]
         limit: usize,
+        /// Print JSON instead of text (a stable format: fields are only ever added).
         #[arg(long)]
         json: bool,
     },
     /// Export entries (oldest first) to CSV or JSON Lines, with a manifest beside the file.
     Export {
+        /// csv or jsonl (one JSON object per line).
         #[arg(long, value_enum)]
         format: FormatArg,
         /// The export file; FILE.manifest.json is written beside it.
@@ -582,6 +513,7 @@ pub enum AuditCommand {
         /// $TDEKEY_EXPORT_PASSPHRASE, --passphrase-file, or a prompt.
         #[arg(long)]
         encrypt: bool,
+        /// The passphrase from the first line of FILE (else $TDEKEY_EXPORT_PASSPHRASE, else a prompt, asked twice).
         #[arg(long, value_name = "FILE")]
         passphrase_file: Option<PathBuf>,
         /// After the export, log in to the HSM and write a checkpoint of the chain head.
@@ -594,10 +526,13 @@ pub enum AuditCommand {
     },
     /// Decrypt an encrypted export.
     Decrypt {
+        /// The encrypted export.
         #[arg(long = "in", value_name = "FILE")]
         input: PathBuf,
+        /// Where to write the decrypted export.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// The passphrase from the first line of FILE (else $TDEKEY_EXPORT_PASSPHRASE, else a prompt).
         #[arg(long, value_name = "FILE")]
         passphrase_file: Option<PathBuf>,
     },

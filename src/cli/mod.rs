@@ -3,11 +3,13 @@
 //! stderr and exit 1; usage errors exit 2.
 
 mod args;
+mod args_migrate;
 mod audit_cmd;
 mod db_cmd;
 mod hsm_cmd;
 mod migrate_cmd;
 mod oracle_cmd;
+mod reference;
 mod rotate_cmd;
 mod wallet_cmd;
 
@@ -163,10 +165,20 @@ fn generate_docs(out: &std::path::Path) -> Result<ExitCode, CliError> {
             },
         )?;
     }
+    let root = Cli::command();
+    for (file, text) in [
+        ("cli.md", reference::markdown(&root)),
+        ("commands.md", reference::overview(&root)),
+    ] {
+        let p = out.join(file);
+        std::fs::write(&p, text)
+            .map_err(|e| CliError(format!("Cannot write {}: {e}.", p.display())))?;
+    }
     println!(
-        "Wrote the manual pages in {} and the completions in {}.",
+        "Wrote the manual pages in {}, the completions in {}, and the Markdown reference in {}.",
         man.display(),
-        completions.display()
+        completions.display(),
+        out.join("cli.md").display()
     );
     Ok(ExitCode::SUCCESS)
 }

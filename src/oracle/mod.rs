@@ -8,6 +8,7 @@
 //! - [`sqlplus::SqlPlus`]: tdekey runs `sqlplus -S -L /nolog` itself.
 //! - [`rehearsal::Rehearsal`]: a simulated Oracle 19c keystore on the real HSM connection.
 
+mod paste;
 pub mod rehearsal;
 pub mod sqlplus;
 
@@ -151,13 +152,22 @@ impl<O: Operator> Connector for Manual<O> {
     }
 
     /// Asks until the paste is an answer to the request (rows, the feedback line or an ORA-
-    /// error) or the DBA cancels. A paste that is not an answer is never taken as success.
+    /// error) or the DBA cancels. A paste that is not an answer is never taken as success, nor
+    /// is one that echoes another ADMINISTER KEY MANAGEMENT or ALTER SYSTEM statement.
     fn run(&mut self, request: &Request) -> Result<Answer, OracleError> {
         let statement = request.statement()?;
         let mut problem: Option<String> = None;
         loop {
             let text = self.operator.ask(request, &statement, problem.as_deref())?;
-            match interpret(request, &text) {
+            // A paste that echoes statements is read after the echo of this one.
+            let part = match paste::answer_part(request, &statement, &text) {
+                Ok(part) => part,
+                Err(sentence) => {
+                    problem = Some(sentence);
+                    continue;
+                }
+            };
+            match interpret(request, part) {
                 Ok(reply) => return Ok(Answer::of(reply)),
                 Err(e) => problem = Some(e.to_string()),
             }

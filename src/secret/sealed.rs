@@ -56,8 +56,20 @@ pub enum SealError {
     AbsurdCosts { m_kib: u32, t: u32, p: u32 },
     #[error("the passphrase is wrong")]
     WrongPassphrase,
-    #[error("chunk {chunk} fails authentication")]
-    Tampered { chunk: u64 },
+    /// A chunk that authenticates nowhere in the file (its bytes were changed).
+    #[error("chunk {chunk} of {chunks} was modified (it fails authentication)")]
+    Tampered { chunk: u64, chunks: u64 },
+    /// The chunk at `position` authenticates, but as the chunk of position `belongs`.
+    #[error("the chunks are out of order (chunk {belongs} is at position {position})")]
+    Reordered { position: u64, belongs: u64 },
+    /// The file ends on a whole chunk that was not sealed as the final one.
+    #[error("it is truncated: it ends after chunk {last}, which is not the final chunk")]
+    Truncated { last: u64 },
+    /// The file ends inside a chunk: it was cut in the middle of one, or its end was changed.
+    #[error(
+        "it ends in the middle of a chunk or its end was changed: its last chunk ({chunk}) is incomplete or fails authentication"
+    )]
+    CutShort { chunk: u64 },
     #[error("reading failed: {0}")]
     Read(std::io::Error),
     #[error("writing failed: {0}")]
@@ -225,20 +237,18 @@ pub fn unseal(
             0
         };
         let last = next_len == 0;
-        let tampered = SealError::Tampered {
-            chunk: u64::from(index),
+        let Some(pt) = open(&cipher, &prefix, &header, index, last, &cur[..cur_len]) else {
+            let later = u64::from(next_len > 0) + chunks_left(&mut input, size);
+            return Err(diagnose(
+                &cipher,
+                &prefix,
+                &header,
+                (index, last),
+                &cur[..cur_len],
+                size,
+                later,
+            ));
         };
-        let pt = Zeroizing::new(
-            cipher
-                .decrypt(
-                    Nonce::from_slice(&nonce(&prefix, index, last)),
-                    Payload {
-                        msg: &cur[..cur_len],
-                        aad: &header,
-                    },
-                )
-                .map_err(|_| tampered)?,
-        );
         out.write_all(&pt).map_err(SealError::Write)?;
         written += pt.len() as u64;
         if last {
@@ -248,10 +258,78 @@ pub fn unseal(
         cur_len = next_len;
         index = index.checked_add(1).ok_or(SealError::Tampered {
             chunk: u64::from(index),
+            chunks: u64::from(index),
         })?;
     }
     out.flush().map_err(SealError::Write)?;
     Ok(written)
+}
+
+/// Opens one chunk as the chunk at `index` (the final one when `last`).
+fn open(
+    cipher: &Aes256Gcm,
+    prefix: &[u8; 7],
+    header: &[u8; HEADER_LEN],
+    index: u32,
+    last: bool,
+    ct: &[u8],
+) -> Option<Zeroizing<Vec<u8>>> {
+    cipher
+        .decrypt(
+            Nonce::from_slice(&nonce(prefix, index, last)),
+            Payload {
+                msg: ct,
+                aad: header,
+            },
+        )
+        .ok()
+        .map(Zeroizing::new)
+}
+
+/// How many chunks of `size` bytes (the last one shorter) remain in `input`; reads it to the end.
+fn chunks_left(input: &mut impl Read, size: usize) -> u64 {
+    let bytes = std::io::copy(input, &mut std::io::sink()).unwrap_or(0);
+    bytes.div_ceil(size as u64)
+}
+
+/// Why the chunk at `index` (`ct`, the file's final chunk when `last`, `later` chunks after it)
+/// fails authentication: it belongs elsewhere (reordered), it is a whole chunk that was not
+/// sealed as the final one (the file was cut after it), the file ends inside it (cut mid-chunk,
+/// or its end was changed), or its bytes were changed. Only runs when a file is refused.
+fn diagnose(
+    cipher: &Aes256Gcm,
+    prefix: &[u8; 7],
+    header: &[u8; HEADER_LEN],
+    (index, last): (u32, bool),
+    ct: &[u8],
+    size: usize,
+    later: u64,
+) -> SealError {
+    let position = u64::from(index);
+    let chunks = position + 1 + later;
+    if last && ct.len() == size && open(cipher, prefix, header, index, false, ct).is_some() {
+        return SealError::Truncated { last: position };
+    }
+    let positions = u32::try_from(chunks).unwrap_or(u32::MAX);
+    for j in (0..positions).filter(|&j| j != index) {
+        if [false, true]
+            .into_iter()
+            .any(|fin| open(cipher, prefix, header, j, fin, ct).is_some())
+        {
+            return SealError::Reordered {
+                position,
+                belongs: u64::from(j),
+            };
+        }
+    }
+    if last {
+        SealError::CutShort { chunk: position }
+    } else {
+        SealError::Tampered {
+            chunk: position,
+            chunks,
+        }
+    }
 }
 
 fn read_full(r: &mut impl Read, buf: &mut [u8]) -> std::io::Result<usize> {
@@ -295,11 +373,41 @@ mod tests {
         let mut flipped = sealed.clone();
         flipped[HEADER_LEN + CHUNK + 20] ^= 1;
         let e = unseal(&flipped[..], &Secret::from(pass), Vec::new()).unwrap_err();
-        assert!(matches!(e, SealError::Tampered { chunk: 1 }), "{e}");
+        assert!(
+            matches!(
+                e,
+                SealError::Tampered {
+                    chunk: 1,
+                    chunks: 3
+                }
+            ),
+            "{e}"
+        );
         // Cut after a whole chunk: the new last chunk was not sealed as the last one.
         let cut = &sealed[..HEADER_LEN + CHUNK + TAG];
         let e = unseal(cut, &Secret::from(pass), Vec::new()).unwrap_err();
-        assert!(matches!(e, SealError::Tampered { chunk: 0 }), "{e}");
+        assert!(matches!(e, SealError::Truncated { last: 0 }), "{e}");
+        // Cut inside a chunk.
+        let cut = &sealed[..HEADER_LEN + CHUNK + TAG + 1000];
+        let e = unseal(cut, &Secret::from(pass), Vec::new()).unwrap_err();
+        assert!(matches!(e, SealError::CutShort { chunk: 1 }), "{e}");
+        // The two whole chunks swapped.
+        let (a, b) = (HEADER_LEN, HEADER_LEN + CHUNK + TAG);
+        let mut swapped = sealed[..a].to_vec();
+        swapped.extend_from_slice(&sealed[b..b + CHUNK + TAG]);
+        swapped.extend_from_slice(&sealed[a..b]);
+        swapped.extend_from_slice(&sealed[b + CHUNK + TAG..]);
+        let e = unseal(&swapped[..], &Secret::from(pass), Vec::new()).unwrap_err();
+        assert!(
+            matches!(
+                e,
+                SealError::Reordered {
+                    position: 0,
+                    belongs: 1
+                }
+            ),
+            "{e}"
+        );
         assert!(matches!(
             unseal(&b"not sealed at all"[..], &Secret::from(pass), Vec::new()),
             Err(SealError::NotSealed)

@@ -259,101 +259,266 @@ mod tests {
     use crate::store::AuditRow;
     use serde_json::json;
 
-    #[test]
-    fn filters_and_pages() {
+    const T0: i64 = 1_795_000_000_000;
+
+    /// 30 rows in which every filter below keeps some rows and drops others.
+    fn sample() -> (tempfile::TempDir, Store, Vec<AuditRow>) {
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open(&dir.path().join("t.sqlite3")).unwrap();
-        for i in 0..25 {
-            let (action, outcome) = if i % 5 == 0 {
-                ("hsm.login", "failure")
+        let mut rows = Vec::new();
+        for i in 0..30i64 {
+            let action = [
+                "hsm.login",
+                "hsmx.login",
+                "audit.export",
+                "hsm.inventory",
+                "hsm.logout",
+            ][(i % 5) as usize];
+            let outcome = ["started", "success", "failure", "cancelled"][(i % 4) as usize];
+            let target = if i % 2 == 0 {
+                format!("token-{i}")
             } else {
-                ("hsm.inventory", "success")
+                format!("key_{i}")
             };
+            let note = if i % 3 == 0 { "50%_off" } else { "50a_off" };
             // The filters read rows as stored; the chain's hashes are the audit workflow's.
-            s.append_audit(|seq, prev| AuditRow {
-                seq,
-                ts_ms: crate::model::now_ms(),
-                os_user: "dba".into(),
-                hsm_user: Some("cu_a".into()),
-                host: "h".into(),
-                action: action.into(),
-                target: format!("token-{i}"),
-                outcome: outcome.into(),
-                details: json!({ "n": i, "note": "50%_off" }).to_string(),
-                prev_hash: prev,
-                hash: [0; 32],
-            })
-            .unwrap();
+            let row = s
+                .append_audit(|seq, prev| AuditRow {
+                    seq,
+                    ts_ms: T0 + i * 1000,
+                    os_user: if i % 2 == 0 { "dba" } else { "sec" }.into(),
+                    hsm_user: [Some("cu_a"), Some("cu_b"), None][(i % 3) as usize]
+                        .map(str::to_owned),
+                    host: "h".into(),
+                    action: action.into(),
+                    target: target.clone(),
+                    outcome: outcome.into(),
+                    details: json!({ "n": i, "note": note }).to_string(),
+                    prev_hash: prev,
+                    hash: [0; 32],
+                })
+                .unwrap();
+            rows.push(row);
         }
-        let s = &s;
+        (dir, s, rows)
+    }
+
+    /// The filter keeps exactly the rows `keep` says (checked against the rows written, with
+    /// some kept and some dropped), through every read: count, walk and pages.
+    fn check(s: &Store, rows: &[AuditRow], filter: AuditFilter, keep: impl Fn(&AuditRow) -> bool) {
+        let expected: Vec<i64> = rows.iter().filter(|r| keep(r)).map(|r| r.seq).collect();
+        assert!(
+            !expected.is_empty() && expected.len() < rows.len(),
+            "{filter:?}: the sample must keep some rows and drop some ({expected:?})"
+        );
+        let mut walked = Vec::new();
+        s.for_each_audit_filtered(&filter, |r| {
+            walked.push(r.seq);
+            true
+        })
+        .unwrap();
+        assert_eq!(walked, expected, "{filter:?}");
+        assert_eq!(
+            s.audit_count(&filter).unwrap(),
+            expected.len() as u64,
+            "{filter:?}"
+        );
+        let mut paged: Vec<i64> = s
+            .audit_page(&filter, None, 4)
+            .unwrap()
+            .into_iter()
+            .map(|r| r.seq)
+            .collect();
+        while let Some(&oldest) = paged.last() {
+            let more = s.audit_page(&filter, Some(oldest), 4).unwrap();
+            if more.is_empty() {
+                break;
+            }
+            paged.extend(more.iter().map(|r| r.seq));
+        }
+        paged.reverse();
+        assert_eq!(paged, expected, "{filter:?}: pages");
+    }
+
+    #[test]
+    fn pages_walk_the_whole_log_newest_first() {
+        let (_dir, s, _) = sample();
         let all = AuditFilter::default();
-        assert_eq!(s.audit_count(&all).unwrap(), 25);
+        assert_eq!(s.audit_count(&all).unwrap(), 30);
         let p1 = s.audit_page(&all, None, 10).unwrap();
-        assert_eq!(p1.first().unwrap().seq, 25);
-        assert_eq!(p1.last().unwrap().seq, 16);
+        assert_eq!(p1.first().unwrap().seq, 30);
+        assert_eq!(p1.last().unwrap().seq, 21);
         let p3 = s.audit_page(&all, Some(6), 10).unwrap();
         assert_eq!(
             p3.iter().map(|r| r.seq).collect::<Vec<_>>(),
             [5, 4, 3, 2, 1]
         );
+    }
 
-        let failures = AuditFilter {
-            outcome: Some("failure".into()),
-            ..Default::default()
-        };
-        assert_eq!(s.audit_count(&failures).unwrap(), 5);
-        let logins = AuditFilter {
-            action: Some("hsm.".into()),
-            ..Default::default()
-        };
-        assert_eq!(s.audit_count(&logins).unwrap(), 25);
-        let exact = AuditFilter {
-            action: Some("hsm.login".into()),
-            user: Some("cu_a".into()),
-            ..Default::default()
-        };
-        assert_eq!(s.audit_count(&exact).unwrap(), 5);
-        let text = AuditFilter {
-            text: Some("TOKEN-1".into()),
-            ..Default::default()
-        };
-        assert_eq!(
-            s.audit_count(&text).unwrap(),
-            11,
-            "token-1 and token-10..19"
+    #[test]
+    fn each_filter_keeps_its_rows_and_drops_the_others() {
+        let (_dir, s, rows) = sample();
+        let f = AuditFilter::default;
+        // Time: the lower bound is inclusive, the upper exclusive.
+        check(
+            &s,
+            &rows,
+            AuditFilter {
+                since_ms: Some(T0 + 10_000),
+                ..f()
+            },
+            |r| r.ts_ms >= T0 + 10_000,
         );
-        // LIKE wildcards in the search text are literal.
-        let literal = AuditFilter {
-            text: Some("50%_off".into()),
-            ..Default::default()
-        };
-        assert_eq!(s.audit_count(&literal).unwrap(), 25);
-        let no_match = AuditFilter {
-            text: Some("5_%".into()),
-            ..Default::default()
-        };
-        assert_eq!(s.audit_count(&no_match).unwrap(), 0);
+        check(
+            &s,
+            &rows,
+            AuditFilter {
+                until_ms: Some(T0 + 20_000),
+                ..f()
+            },
+            |r| r.ts_ms < T0 + 20_000,
+        );
+        check(
+            &s,
+            &rows,
+            AuditFilter {
+                since_ms: Some(T0 + 10_000),
+                until_ms: Some(T0 + 20_000),
+                ..f()
+            },
+            |r| (10..20).contains(&(r.seq - 1)),
+        );
+        // Actions: exact, or a prefix ending in a dot (`hsm.` is not `hsmx.`).
+        check(
+            &s,
+            &rows,
+            AuditFilter {
+                action: Some("hsm.login".into()),
+                ..f()
+            },
+            |r| r.action == "hsm.login",
+        );
+        check(
+            &s,
+            &rows,
+            AuditFilter {
+                action: Some("hsm.".into()),
+                ..f()
+            },
+            |r| ["hsm.login", "hsm.inventory", "hsm.logout"].contains(&&*r.action),
+        );
+        assert_eq!(
+            s.audit_count(&AuditFilter {
+                action: Some("hsm".into()),
+                ..f()
+            })
+            .unwrap(),
+            0,
+            "without the dot an action is matched exactly"
+        );
+        // Users: the OS user or the HSM user.
+        check(
+            &s,
+            &rows,
+            AuditFilter {
+                user: Some("cu_a".into()),
+                ..f()
+            },
+            |r| r.hsm_user.as_deref() == Some("cu_a"),
+        );
+        check(
+            &s,
+            &rows,
+            AuditFilter {
+                user: Some("sec".into()),
+                ..f()
+            },
+            |r| r.os_user == "sec",
+        );
+        check(
+            &s,
+            &rows,
+            AuditFilter {
+                outcome: Some("failure".into()),
+                ..f()
+            },
+            |r| r.outcome == "failure",
+        );
+        // Filters combine with AND.
+        check(
+            &s,
+            &rows,
+            AuditFilter {
+                action: Some("hsm.login".into()),
+                user: Some("cu_a".into()),
+                ..f()
+            },
+            |r| r.action == "hsm.login" && r.hsm_user.as_deref() == Some("cu_a"),
+        );
+        // Text, case-insensitively, in target and details (the trigram index).
+        check(
+            &s,
+            &rows,
+            AuditFilter {
+                text: Some("TOKEN-1".into()),
+                ..f()
+            },
+            |r| r.target.starts_with("token-1"),
+        );
+        // LIKE wildcards and quotes in the search text are literal: `50%_off` is not `50a_off`.
+        check(
+            &s,
+            &rows,
+            AuditFilter {
+                text: Some("50%_off".into()),
+                ..f()
+            },
+            |r| r.details.contains("50%_off"),
+        );
+        check(
+            &s,
+            &rows,
+            AuditFilter {
+                text: Some("\"note\":\"50%".into()),
+                ..f()
+            },
+            |r| r.details.contains("\"note\":\"50%"),
+        );
         // Short texts (under three characters) take the LIKE path, with the same meaning.
-        let short = AuditFilter {
-            text: Some("N-".into()),
-            ..Default::default()
-        };
-        assert_eq!(s.audit_count(&short).unwrap(), 25);
-        let quoted = AuditFilter {
-            text: Some("\"note\":\"50".into()),
-            ..Default::default()
-        };
-        assert_eq!(
-            s.audit_count(&quoted).unwrap(),
-            25,
-            "quotes in the search are literal"
+        check(
+            &s,
+            &rows,
+            AuditFilter {
+                text: Some("_1".into()),
+                ..f()
+            },
+            |r| r.target.contains("_1") || r.details.contains("_1"),
         );
-        let mut seen = Vec::new();
-        s.for_each_audit_filtered(&failures, |r| {
-            seen.push(r.seq);
-            true
-        })
-        .unwrap();
-        assert_eq!(seen, [1, 6, 11, 16, 21]);
+        check(
+            &s,
+            &rows,
+            AuditFilter {
+                text: Some("%".into()),
+                ..f()
+            },
+            |r| r.details.contains('%'),
+        );
+        check(
+            &s,
+            &rows,
+            AuditFilter {
+                text: Some("y_".into()),
+                ..f()
+            },
+            |r| r.target.contains("y_"),
+        );
+        assert_eq!(
+            s.audit_count(&AuditFilter {
+                text: Some("5_%".into()),
+                ..f()
+            })
+            .unwrap(),
+            0
+        );
     }
 }

@@ -46,6 +46,8 @@ pub struct AuditState {
     cancel: Option<Arc<AtomicBool>>,
     /// Set after a successful export: (entries, path, sha256).
     pub last_export: Option<(u64, PathBuf, String)>,
+    /// The table's resizable column widths, remembered between runs.
+    pub columns: super::prefs::ColumnWidths,
 }
 
 impl Default for AuditState {
@@ -77,6 +79,7 @@ impl Default for AuditState {
             progress: None,
             cancel: None,
             last_export: None,
+            columns: Default::default(),
         }
     }
 }
@@ -343,6 +346,12 @@ fn table_ui(ui: &mut egui::Ui, st: &mut AuditState) -> bool {
         .auto_shrink([false, false])
         .show(ui, |ui| {
             ui.style_mut().interaction.selectable_labels = false;
+            // The columns start at the widths they were left at last time.
+            let w = &st.columns;
+            let defaults = [190.0, 72.0, 160.0, 90.0, 90.0, 80.0];
+            let initial: [f32; 6] = std::array::from_fn(|i| w.get(i + 1, defaults[i]));
+            st.columns.begin_header();
+            let widths = &mut st.columns;
             TableBuilder::new(ui)
                 .id_salt("audit_table")
                 .striped(true)
@@ -350,12 +359,12 @@ fn table_ui(ui: &mut egui::Ui, st: &mut AuditState) -> bool {
                 .sense(egui::Sense::click())
                 .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
                 .column(Column::exact(64.0))
-                .column(Column::initial(190.0))
-                .column(Column::initial(72.0))
-                .column(Column::initial(160.0))
-                .column(Column::initial(90.0))
-                .column(Column::initial(90.0))
-                .column(Column::initial(80.0))
+                .column(Column::initial(initial[0]))
+                .column(Column::initial(initial[1]))
+                .column(Column::initial(initial[2]))
+                .column(Column::initial(initial[3]))
+                .column(Column::initial(initial[4]))
+                .column(Column::initial(initial[5]))
                 .column(Column::remainder().at_least(200.0).clip(true))
                 .header(22.0, |mut h| {
                     for t in [
@@ -369,6 +378,7 @@ fn table_ui(ui: &mut egui::Ui, st: &mut AuditState) -> bool {
                         "Target",
                     ] {
                         h.col(|ui| {
+                            widths.header_cell(ui);
                             ui.strong(t);
                         });
                     }

@@ -34,6 +34,8 @@ pub struct KeysState {
     pub generating: bool,
     pub gen_tag: String,
     pub gen_oracle_user: String,
+    /// The table's resizable column widths, remembered between runs.
+    pub columns: super::prefs::ColumnWidths,
 }
 
 impl Default for KeysState {
@@ -55,6 +57,7 @@ impl Default for KeysState {
             generating: false,
             gen_tag: String::new(),
             gen_oracle_user: String::new(),
+            columns: Default::default(),
         }
     }
 }
@@ -63,9 +66,11 @@ impl KeysState {
     pub fn clear(&mut self) {
         let filter = std::mem::take(&mut self.filter);
         let claims = std::mem::take(&mut self.claims);
+        let columns = std::mem::take(&mut self.columns);
         *self = Self {
             filter,
             claims,
+            columns,
             ..Self::default()
         };
     }
@@ -301,17 +306,23 @@ fn table_ui(ui: &mut egui::Ui, st: &mut KeysState) {
                 .resizable(true)
                 .sense(egui::Sense::click())
                 .cell_layout(egui::Layout::left_to_right(egui::Align::Center))
-                .column(Column::exact(72.0))
-                .column(Column::initial(300.0).clip(true))
-                .column(Column::initial(170.0).clip(true))
-                .column(Column::initial(110.0).clip(true))
-                .column(Column::initial(90.0))
-                .column(Column::initial(50.0))
+                .column(Column::exact(72.0));
+            // The resizable columns start at the widths they were left at last time.
+            let w = &st.columns;
+            table = table
+                .column(Column::initial(w.get(1, 300.0)).clip(true))
+                .column(Column::initial(w.get(2, 170.0)).clip(true))
+                .column(Column::initial(w.get(3, 110.0)).clip(true))
+                .column(Column::initial(w.get(4, 90.0)))
+                .column(Column::initial(w.get(5, 50.0)))
                 .column(Column::exact(44.0));
             for _ in FLAG_COLUMNS {
                 table = table.column(Column::exact(38.0));
             }
-            table = table.column(Column::initial(90.0).clip(true));
+            let id_column = 7 + FLAG_COLUMNS.len();
+            table = table.column(Column::initial(w.get(id_column, 90.0)).clip(true));
+            st.columns.begin_header();
+            let widths = &mut st.columns;
             let sort = st.sort;
             let asc = st.ascending;
             table
@@ -322,6 +333,7 @@ fn table_ui(ui: &mut egui::Ui, st: &mut KeysState) {
                         (SortColumn::Kind, "Meaning"),
                     ] {
                         h.col(|ui| {
+                            widths.header_cell(ui);
                             let arrow = if sort == col {
                                 if asc { " ^" } else { " v" }
                             } else {
@@ -340,6 +352,7 @@ fn table_ui(ui: &mut egui::Ui, st: &mut KeysState) {
                         });
                     }
                     h.col(|ui| {
+                            widths.header_cell(ui);
                         ui.label(RichText::new("Database").strong()).on_hover_text(
                             "The database whose master key it is (from migrations, rotations and V$ENCRYPTION_KEYS)",
                         );
@@ -350,6 +363,7 @@ fn table_ui(ui: &mut egui::Ui, st: &mut KeysState) {
                         (SortColumn::Length, "Bits"),
                     ] {
                         h.col(|ui| {
+                            widths.header_cell(ui);
                             let arrow = if sort == col {
                                 if asc { " ^" } else { " v" }
                             } else {
@@ -369,11 +383,13 @@ fn table_ui(ui: &mut egui::Ui, st: &mut KeysState) {
                     }
                     for (short, full) in FLAG_COLUMNS {
                         h.col(|ui| {
+                            widths.header_cell(ui);
                             ui.label(RichText::new(*short).strong())
                                 .on_hover_text(*full);
                         });
                     }
                     h.col(|ui| {
+                            widths.header_cell(ui);
                         let arrow = if sort == SortColumn::Id {
                             if asc { " ^" } else { " v" }
                         } else {

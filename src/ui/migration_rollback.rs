@@ -64,9 +64,28 @@ pub(super) fn start_rollback_ui(
                 "Roll back the migration",
                 can_run,
             ) {
-                run_rollback(st, db, hsm_profile, Some(reason), false, queue);
+                st.confirm_rollback = Some(Some(reason));
             }
         });
+    if let Some(Some(reason)) = st.confirm_rollback.clone() {
+        match super::confirm::confirm_ui(
+            ui.ctx(),
+            &format!("Roll back the migration of {}?", db.name),
+            &format!(
+                "The rollback's first step may send statements that change {} through its {} connector (TDE_CONFIGURATION, then a restart you make). Each step is shown before it runs; no master key on the HSM is deleted, and a rollback, once started, is finished by its own steps.",
+                db.name,
+                db.connector.label()
+            ),
+            &format!("Roll back {}", db.name),
+        ) {
+            Some(super::confirm::Answer::Yes) => {
+                st.confirm_rollback = None;
+                run_rollback(st, db, hsm_profile, Some(reason), false, queue);
+            }
+            Some(super::confirm::Answer::No) => st.confirm_rollback = None,
+            None => {}
+        }
+    }
 }
 
 /// The rollback's current step (or its end), like the plan's.
@@ -116,9 +135,12 @@ pub(super) fn rollback_ui(
     };
     ui.label(RichText::new(format!("R{}. {}", step.number(), step.title())).strong());
     ui.label(step.about());
-    if let Some(state) = &st.state {
-        statements_ui(ui, &crate::migration::back_statements(state, db, step));
-    }
+    let statements = st
+        .state
+        .as_ref()
+        .map(|state| crate::migration::back_statements(state, db, step))
+        .unwrap_or_default();
+    statements_ui(ui, &statements);
     ui.add_space(4.0);
     let progress = st.progress.as_ref().filter(|p| p.back.is_some()).cloned();
     if let Some(last) = progress.as_ref().filter(|p| p.back != Some(step)) {
@@ -172,7 +194,12 @@ pub(super) fn rollback_ui(
             )
             .clicked()
         {
-            run_rollback(st, db, hsm_profile, None, false, queue);
+            // A step that may send statements that change the database asks first.
+            if statements.is_empty() {
+                run_rollback(st, db, hsm_profile, None, false, queue);
+            } else {
+                st.confirm_rollback = Some(None);
+            }
         }
         if needs.contains(&Need::Confirmation)
             && ui
@@ -185,4 +212,26 @@ pub(super) fn rollback_ui(
             run_rollback(st, db, hsm_profile, None, true, queue);
         }
     });
+    if st.confirm_rollback == Some(None) {
+        match super::confirm::confirm_ui(
+            ui.ctx(),
+            &format!("Run rollback step R{} on {}?", step.number(), db.name),
+            &format!(
+                "Rollback step R{} ({}) may send to {} through its {} connector:\n{}\n\nA statement that changes the database cannot be taken back by tdekey as such.",
+                step.number(),
+                step.title(),
+                db.name,
+                db.connector.label(),
+                statements.join("\n")
+            ),
+            &format!("Run rollback step R{} on {}", step.number(), db.name),
+        ) {
+            Some(super::confirm::Answer::Yes) => {
+                st.confirm_rollback = None;
+                run_rollback(st, db, hsm_profile, None, false, queue);
+            }
+            Some(super::confirm::Answer::No) => st.confirm_rollback = None,
+            None => {}
+        }
+    }
 }

@@ -22,6 +22,9 @@ pub struct MigrationTabState {
     pub go_to_rotation: Option<String>,
     /// "Run step N on NAME?" is open for the step it names.
     pub confirm_run: Option<StepId>,
+    /// "Roll back … on NAME?" is open: `Some(reason)` to start the rollback, `None` for its
+    /// current step.
+    pub confirm_rollback: Option<Option<String>>,
     pub state: Option<MigrationState>,
     /// What the last step run said.
     pub progress: Option<Progress>,

@@ -10,6 +10,7 @@ mod hsm_screen;
 mod keys_screen;
 mod migration_rollback;
 mod migration_tab;
+mod prefs;
 mod rotation_dialogs;
 mod rotation_screen;
 mod rotation_timeline;
@@ -26,9 +27,10 @@ pub use audit_screen::AuditState;
 pub use databases_screen::{DatabasesState, DbTab};
 pub use hsm_screen::HsmState;
 pub use keys_screen::KeysState;
+pub use prefs::{Prefs, STORAGE_FILE};
 pub use rotation_screen::RotationState;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Screen {
     Hsm,
     Keys,
@@ -57,6 +59,10 @@ pub struct Banner {
 
 pub struct App {
     engine: Engine,
+    /// For [`eframe::App::save`], which is not handed one.
+    ctx: egui::Context,
+    /// The remembered theme, applied at the first frame.
+    restore_theme: Option<egui::ThemePreference>,
     data: DataDir,
     pub screen: Screen,
     pub hsm: HsmState,
@@ -80,6 +86,8 @@ pub fn run(data: DataDir) -> Result<ExitCode, String> {
             .with_inner_size([1320.0, 820.0])
             .with_min_inner_size([900.0, 560.0])
             .with_icon(icon()),
+        // The window's size, position, screen, theme and column widths (see prefs.rs).
+        persistence_path: Some(data.root().join(STORAGE_FILE)),
         ..Default::default()
     };
     eframe::run_native(
@@ -103,15 +111,22 @@ fn icon() -> egui::IconData {
 
 impl App {
     pub fn new(cc: &eframe::CreationContext<'_>, data: DataDir) -> Self {
+        let prefs = Prefs::load(cc.storage);
         let ctx = cc.egui_ctx.clone();
         let engine = Engine::start(data.clone(), Arc::new(move || ctx.request_repaint()));
+        let mut keys = KeysState::default();
+        keys.columns = prefs::ColumnWidths::restored(prefs.keys_columns);
+        let mut audit = AuditState::default();
+        audit.columns = prefs::ColumnWidths::restored(prefs.audit_columns);
         Self {
             engine,
+            ctx: cc.egui_ctx.clone(),
+            restore_theme: Some(prefs.theme),
             data,
-            screen: Screen::Hsm,
+            screen: prefs.screen,
             hsm: HsmState::default(),
-            keys: KeysState::default(),
-            audit: AuditState::default(),
+            keys,
+            audit,
             databases: DatabasesState::default(),
             rotation: RotationState::default(),
             queue: vec![
@@ -119,6 +134,16 @@ impl App {
                 Command::DetectModules,
                 Command::Store(StoreCommand::RotationOverview { on_token: None }),
             ],
+        }
+    }
+
+    /// What the window remembers between runs (nothing typed, nothing secret).
+    pub fn prefs(&self) -> Prefs {
+        Prefs {
+            screen: self.screen,
+            theme: self.ctx.options(|o| o.theme_preference),
+            keys_columns: self.keys.columns.to_vec(),
+            audit_columns: self.audit.columns.to_vec(),
         }
     }
 
@@ -360,8 +385,21 @@ impl App {
 }
 
 impl eframe::App for App {
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, prefs::STORAGE_KEY, &self.prefs());
+    }
+
+    /// egui's memory holds text fields' state (cursor and, in some versions, undo history): it
+    /// is never written to disk, so nothing typed in the window can end up there.
+    fn persist_egui_memory(&self) -> bool {
+        false
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
         let ctx = ui.ctx().clone();
+        if let Some(theme) = self.restore_theme.take() {
+            ctx.set_theme(theme);
+        }
         self.apply_events(&ctx);
         // Ctrl+1… (Cmd on macOS) opens the screens.
         let keys = [

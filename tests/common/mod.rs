@@ -55,34 +55,191 @@ impl Env {
         c
     }
 
-    /// Every byte of every file tdekey writes in the data directory (the database and its
-    /// WAL), leaving out SoftHSM2's own token store, which holds the PIN's verifier by design.
+    /// Every byte of every file tdekey writes in the data directory (the database, its WAL,
+    /// journal and shared memory, eframe's `window.ron`, Rehearsal states, reports), leaving
+    /// out SoftHSM2's own token store, which holds the PIN's verifier by design. Fails when a
+    /// file cannot be read or when the search read nothing (no database, or next to no bytes):
+    /// a search that read nothing would find no secret.
     pub fn all_bytes_except_tokens(&self) -> Vec<u8> {
-        let mut out = Vec::new();
-        collect(self.data.root(), &self.data.softhsm_dir(), &mut out);
-        out
+        self.scan(&[]).bytes
+    }
+
+    /// The files under this test's whole temp directory (the data directory, exports, reports,
+    /// spy logs, …) except SoftHSM2's token store and `inputs`, the files or directories the
+    /// test itself wrote secrets into (a PIN file, a credentials directory).
+    pub fn scan_written(&self, inputs: &[&Path]) -> Scan {
+        let mut skip = vec![self.data.softhsm_dir()];
+        skip.extend(inputs.iter().map(|p| p.to_path_buf()));
+        scan_dirs(&[self.dir.path()], &skip, &self.data.database())
+    }
+
+    /// The data directory only, as [`Self::all_bytes_except_tokens`].
+    pub fn scan(&self, extra: &[&Path]) -> Scan {
+        let mut roots = vec![self.data.root()];
+        roots.extend(extra.iter().copied());
+        scan_dirs(&roots, &[self.data.softhsm_dir()], &self.data.database())
+    }
+
+    /// Asserts that no secret (as text, or as hex) is in any file under the temp directory but
+    /// `inputs` and the token store; a CloudHSM `user:password` PIN is searched whole and by
+    /// its password. Returns what was searched.
+    pub fn assert_no_secrets_written(&self, secrets: &[&str], inputs: &[&Path]) -> Scan {
+        let scan = self.scan_written(inputs);
+        scan.assert_absent(secrets);
+        scan
     }
 }
 
-fn collect(dir: &Path, skip: &Path, out: &mut Vec<u8>) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for e in entries.flatten() {
-        let p = e.path();
-        if p == skip {
-            continue;
-        }
-        if p.is_dir() {
-            collect(&p, skip, out);
-        } else if let Ok(b) = std::fs::read(&p) {
-            out.extend_from_slice(&b);
+/// What a search of written files read.
+pub struct Scan {
+    /// Every file read, with its size.
+    pub files: Vec<(PathBuf, usize)>,
+    /// Their bytes, one after the other.
+    pub bytes: Vec<u8>,
+}
+
+/// A search that reads less than this read nothing worth the name: an SQLite database alone
+/// is at least a few pages of 4096 bytes.
+const MIN_BYTES: usize = 8192;
+
+impl Scan {
+    /// Fails, naming the file, when a secret is found in the bytes read.
+    pub fn assert_absent(&self, secrets: &[&str]) {
+        for secret in secrets {
+            assert!(secret.len() >= 6, "{secret:?} is too short to search for");
+            let mut forms = vec![(*secret).to_owned()];
+            // A CloudHSM PIN is `user:password`: the password alone must not be there either.
+            if let Some((_, pw)) = secret.split_once(':') {
+                assert!(
+                    pw.len() >= 6,
+                    "the password of {secret:?} is too short to search for"
+                );
+                forms.push(pw.to_owned());
+            }
+            for f in forms.clone() {
+                forms.push(hex_lower(f.as_bytes()));
+                forms.push(hex_lower(f.as_bytes()).to_ascii_uppercase());
+            }
+            for form in &forms {
+                if let Some(at) = find(&self.bytes, form) {
+                    panic!(
+                        "{form:?} (from {secret:?}) is written in {}",
+                        self.file_at(at)
+                    );
+                }
+            }
         }
     }
+
+    /// The file that holds byte `at` of [`Scan::bytes`].
+    fn file_at(&self, mut at: usize) -> String {
+        for (p, n) in &self.files {
+            if at < *n {
+                return p.display().to_string();
+            }
+            at -= n;
+        }
+        "?".to_owned()
+    }
+
+    pub fn read(&self, name: &str) -> bool {
+        self.files
+            .iter()
+            .any(|(p, _)| p.file_name().is_some_and(|f| f == name))
+    }
+}
+
+fn hex_lower(b: &[u8]) -> String {
+    b.iter().map(|x| format!("{x:02x}")).collect()
+}
+
+/// Reads every file under `roots` but `skip`; fails on any error, on no file read, on fewer
+/// than [`MIN_BYTES`], or when the database `db` is not among them. A file that vanishes
+/// between listing and reading (an atomic write's temp file, SQLite's journal) makes it start
+/// again, three times at most: anything else that cannot be read fails the test.
+fn scan_dirs(roots: &[&Path], skip: &[PathBuf], db: &Path) -> Scan {
+    for _attempt in 0..3 {
+        let mut scan = Scan {
+            files: Vec::new(),
+            bytes: Vec::new(),
+        };
+        let mut vanished = false;
+        for root in roots {
+            collect(root, skip, &mut scan, &mut vanished);
+        }
+        if vanished {
+            continue;
+        }
+        assert!(
+            !scan.files.is_empty(),
+            "the search read no file under {roots:?}"
+        );
+        assert!(
+            scan.bytes.len() >= MIN_BYTES,
+            "the search read only {} bytes in {:?}",
+            scan.bytes.len(),
+            scan.files
+        );
+        assert!(
+            scan.files.iter().any(|(p, _)| p == db),
+            "the search did not read the database {} (read: {:?})",
+            db.display(),
+            scan.files
+        );
+        return scan;
+    }
+    panic!("files kept vanishing under {roots:?} while they were searched");
+}
+
+fn collect(dir: &Path, skip: &[PathBuf], out: &mut Scan, vanished: &mut bool) {
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            *vanished = true;
+            return;
+        }
+        Err(e) => panic!("cannot list {} to search it: {e}", dir.display()),
+    };
+    for e in entries {
+        let e = e.unwrap_or_else(|e| panic!("cannot list {} to search it: {e}", dir.display()));
+        let p = e.path();
+        if skip.contains(&p) {
+            continue;
+        }
+        let meta = std::fs::symlink_metadata(&p);
+        let meta = match meta {
+            Ok(m) => m,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                *vanished = true;
+                continue;
+            }
+            Err(e) => panic!("cannot stat {} to search it: {e}", p.display()),
+        };
+        if meta.is_dir() {
+            collect(&p, skip, out, vanished);
+        } else if meta.is_file() {
+            match std::fs::read(&p) {
+                Ok(b) => {
+                    out.files.push((p, b.len()));
+                    out.bytes.extend_from_slice(&b);
+                }
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => *vanished = true,
+                Err(e) => panic!("cannot read {} to search it: {e}", p.display()),
+            }
+        }
+        // Symbolic links (a simulated host's, pointing at the module) are searched where
+        // they point, if that is under a root.
+    }
+}
+
+fn find(hay: &[u8], needle: &str) -> Option<usize> {
+    hay.windows(needle.len())
+        .position(|w| w == needle.as_bytes())
 }
 
 pub fn contains(hay: &[u8], needle: &str) -> bool {
-    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+    assert!(!needle.is_empty(), "searching for nothing finds everything");
+    find(hay, needle).is_some()
 }
 
 /// Runs the command with `input` on its stdin; returns (exit code, stdout, stderr).
