@@ -23,7 +23,7 @@ define ensure_pkgs
 	fi
 endef
 
-.PHONY: run test bench deps-run deps-test deps-bench lint package package-test icons docs
+.PHONY: run test bench deps-run deps-test deps-bench lint package package-test icons docs check-platforms
 
 deps-run:
 	$(call ensure_pkgs,$(RUN_PKGS))
@@ -96,3 +96,14 @@ docs:
 	  '/<!-- commands:end -->/ { while ((getline line < table) > 0) print line; skip = 0 } \
 	   !skip { print } /<!-- commands:begin -->/ { skip = 1 }' README.md > target/docs/README.md
 	mv target/docs/README.md README.md
+
+## `cargo check` of the library and the binary for Windows and macOS (not run there). The
+## bundled SQLite is C: MinGW compiles it for Windows, zig (PyPI's ziglang) for macOS.
+check-platforms:
+	$(call ensure_pkgs,gcc-mingw-w64-x86-64)
+	rustup target add x86_64-pc-windows-gnu x86_64-apple-darwin
+	@python3 -m ziglang version >/dev/null 2>&1 || python3 -m pip install --quiet ziglang
+	$(CARGO) check --target x86_64-pc-windows-gnu --lib --bins
+	CC_x86_64_apple_darwin=$(CURDIR)/packaging/cross/zig-cc-macos \
+	AR_x86_64_apple_darwin=$(CURDIR)/packaging/cross/zig-ar \
+	  $(CARGO) check --target x86_64-apple-darwin --lib --bins

@@ -130,6 +130,15 @@ fn log_in_through_the_ui_and_find_a_known_key() {
     assert!(h.query_by_label(KNOWN).is_none());
     assert!(h.query_by_label_contains("1 shown").is_some());
 
+    // Reading the log is recorded first, with the HSM user logged in in the window.
+    h.get_by_label("Audit").click();
+    wait_until(&mut h, "the first page", |h| {
+        h.state().audit.count.is_some()
+    });
+    let read = &h.state().audit.rows[0];
+    assert_eq!(read.action, "audit.read");
+    assert_eq!(read.hsm_user.as_deref(), Some("demo_cu"));
+
     // Neither PIN typed into the window (the wrong one, the right one) is in any file written:
     // the database, its WAL, eframe's storage as the window writes it on exit.
     save_window_state(&mut h, &env);
@@ -580,6 +589,12 @@ fn choose_statement(h: &mut Harness<'_, App>, title: &str) {
 fn run_console(h: &mut Harness<'_, App>, button: &str) {
     h.get_by_label(button).click();
     h.step();
+    // A statement that changes the database asks first, naming it.
+    h.step();
+    if let Some(confirm) = h.query_by_label_contains("Run it on ") {
+        confirm.click();
+        h.step();
+    }
     wait_until(h, "the console's answer", |h| {
         // A Manual question keeps the task pending until the paste is checked.
         h.state().databases.console.ask.is_some()
@@ -817,6 +832,11 @@ fn the_wallet_tab_lists_files_warnings_and_entries_without_values() {
     assert!(
         h.query_by_label_contains("cwallet.sso (auto-login) is readable by other users")
             .is_some()
+    );
+    // Each cwallet.sso is named with what its header says (here: too short to have one).
+    assert!(
+        h.query_by_label_contains("tde/cwallet.sso: ").is_some(),
+        "the auto-login file's kind or problem is shown"
     );
     assert!(
         h.query_by_label_contains("type the wallet password")

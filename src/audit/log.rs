@@ -81,8 +81,10 @@ pub fn check_outcome(o: &str) -> Result<(), LogError> {
 
 /// Records that the log is being read (`audit.read`) before the window shows any of it: no
 /// entry, no view.
-pub fn begin_reading(a: &mut Auditor, via: &str) -> Result<(), LogError> {
-    let entry = Entry::new(Action::AuditRead, "audit_log").details(json!({ "via": via }));
+pub fn begin_reading(a: &mut Auditor, via: &str, hsm_user: Option<&str>) -> Result<(), LogError> {
+    let entry = Entry::new(Action::AuditRead, "audit_log")
+        .user(hsm_user)
+        .details(json!({ "via": via }));
     a.attempt(entry, |_| Ok::<_, LogError>(()))
         .into_result::<LogError>("The log was opened")
         .map_err(|e| match e {

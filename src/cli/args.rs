@@ -177,7 +177,9 @@ pub enum PolicyCommand {
         #[arg(long, value_name = "EXPR")]
         cron: Option<String>,
         /// The first due date (YYYY-MM-DD, or YYYY-MM-DD HH:MM, local time), to line rotations
-        /// up with a maintenance window. Default: one period after the current key was made.
+        /// up with a maintenance window. A date in the past makes the database due now.
+        /// Default: the policy's date when its schedule does not change, else one period
+        /// after the current key was made.
         #[arg(long, value_name = "DATE")]
         next_due: Option<String>,
         /// hsm or oracle. Default: the policy's way, else hsm for a non-CDB and oracle for a CDB.

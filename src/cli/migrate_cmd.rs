@@ -119,10 +119,13 @@ fn print_progress(p: &Progress) {
         ),
     }
     println!("  {}", p.message);
+    // While the step waits for a person, a check that has not passed yet is "wait", not FAIL.
+    let waiting = p.status == StepStatus::NeedsAttention;
     for c in &p.checks {
         let mark = match (c.ok, &c.overridden) {
             (true, _) => "ok  ",
             (false, Some(_)) => "acc ",
+            (false, None) if waiting => "wait",
             (false, None) => "FAIL",
         };
         println!("  {mark} {} — {}", c.what, c.detail);

@@ -225,6 +225,12 @@ pub(super) fn policy(data: &DataDir, cmd: PolicyCommand) -> Result<ExitCode, Cli
                 p.way.describe(),
                 local_minute(p.next_due_ms, &tz)
             );
+            if p.next_due_ms <= now_ms() {
+                println!(
+                    "That date is past: {} is due now, and the next `tdekey rotate --due` rotates it.",
+                    p.database
+                );
+            }
         }
         PolicyCommand::Show { name, json } => {
             databases::get(&a, &name)?;

@@ -20,6 +20,8 @@ pub enum AuditCommand {
         before_seq: Option<i64>,
         limit: usize,
         generation: u64,
+        /// The HSM user logged in in the window, recorded with the reading.
+        hsm_user: Option<String>,
     },
     /// Export the entries matching `filter`; set `cancel` to stop.
     Export {
@@ -66,9 +68,10 @@ impl Worker for AuditWorker {
                 before_seq,
                 limit,
                 generation,
+                hsm_user,
             } => {
                 if !self.reading_recorded {
-                    audit::begin_reading(a, "gui").map_err(|e| {
+                    audit::begin_reading(a, "gui", hsm_user.as_deref()).map_err(|e| {
                         Failure::new(format!(
                             "The audit log is not shown because this access could not be recorded: {e}"
                         ))

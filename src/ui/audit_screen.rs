@@ -48,6 +48,8 @@ pub struct AuditState {
     pub last_export: Option<(u64, PathBuf, String)>,
     /// The table's resizable column widths, remembered between runs.
     pub columns: super::prefs::ColumnWidths,
+    /// The HSM user logged in in the window (recorded with the reading of the log).
+    pub hsm_user: Option<String>,
 }
 
 impl Default for AuditState {
@@ -80,6 +82,7 @@ impl Default for AuditState {
             cancel: None,
             last_export: None,
             columns: Default::default(),
+            hsm_user: None,
         }
     }
 }
@@ -136,6 +139,7 @@ impl AuditState {
             before_seq,
             limit: PAGE,
             generation: self.generation,
+            hsm_user: self.hsm_user.clone(),
         }));
     }
 

@@ -174,8 +174,10 @@ pub fn console_ui(
         }
     }
     let ready = matches!(statement, Ok(Ok(_)));
+    // tdekey sends it (SQL*Plus) or acts it out on the token (Rehearsal): a statement that
+    // changes the database asks first. A Manual statement is run by the DBA.
     let needs_confirm =
-        db.connector == ConnectorKind::Sqlplus && request.as_ref().is_ok_and(|r| r.changes_state());
+        db.connector != ConnectorKind::Manual && request.as_ref().is_ok_and(|r| r.changes_state());
     ui.horizontal(|ui| {
         let label = match db.connector {
             ConnectorKind::Manual => "Show the statement to run",

@@ -117,6 +117,8 @@ pub struct DatabasesState {
     pub confirm_delete: Option<String>,
     /// Databases whose active master key is missing from the connected token (shown in red).
     pub missing_keys: std::collections::HashSet<String>,
+    /// tdekey's data directory (where Rehearsal databases keep their simulated hosts).
+    pub data_root: std::path::PathBuf,
 }
 
 impl DatabasesState {
@@ -239,7 +241,7 @@ pub fn databases_ui(
                 )
             }
             Some(db) if st.tab == DbTab::Wallet => {
-                super::wallet_tab::wallet_ui(ui, &mut st.wallet, db, engine, queue)
+                super::wallet_tab::wallet_ui(ui, &mut st.wallet, db, &st.data_root, engine, queue)
             }
             Some(db) if st.tab == DbTab::Console => {
                 let profile = db

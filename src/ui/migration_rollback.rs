@@ -72,7 +72,7 @@ pub(super) fn start_rollback_ui(
             ui.ctx(),
             &format!("Roll back the migration of {}?", db.name),
             &format!(
-                "The rollback's first step may send statements that change {} through its {} connector (TDE_CONFIGURATION, then a restart you make). Each step is shown before it runs; no master key on the HSM is deleted, and a rollback, once started, is finished by its own steps.",
+                "Reason: {reason}\n\nThe rollback's first step may send statements that change {} through its {} connector (TDE_CONFIGURATION, then a restart you make). Each step is shown before it runs; no master key on the HSM is deleted, and a rollback, once started, is finished by its own steps.",
                 db.name,
                 db.connector.label()
             ),
@@ -82,7 +82,11 @@ pub(super) fn start_rollback_ui(
                 st.confirm_rollback = None;
                 run_rollback(st, db, hsm_profile, Some(reason), false, queue);
             }
-            Some(super::confirm::Answer::No) => st.confirm_rollback = None,
+            Some(super::confirm::Answer::No) => {
+                // The reason typed stays in its field for the next try.
+                st.rollback_reason = reason;
+                st.confirm_rollback = None;
+            }
             None => {}
         }
     }

@@ -567,7 +567,12 @@ pub(super) fn report_ui(
     queue: &mut Vec<Command>,
     can_run: bool,
 ) {
-    if st.state.as_ref().is_some_and(|s| s.rollback.is_none()) {
+    // Once the migration is finished (and not rolled back): its key is the one to rotate.
+    if st
+        .state
+        .as_ref()
+        .is_some_and(|s| s.rollback.is_none() && s.finished())
+    {
         ui.horizontal(|ui| {
             ui.label("Next: rotate this master key on a schedule.");
             if ui.button("Set a rotation policy…").clicked() {

@@ -71,6 +71,9 @@ pub struct App {
     pub databases: DatabasesState,
     pub rotation: RotationState,
     queue: Vec<Command>,
+    /// The screen drawn last frame: opening the Databases screen again reads the profiles
+    /// again (the command line may have changed them meanwhile).
+    shown: Option<Screen>,
 }
 
 /// The window's application id: the desktop entry is `<APP_ID>.desktop` and the AppStream
@@ -118,6 +121,10 @@ impl App {
         keys.columns = prefs::ColumnWidths::restored(prefs.keys_columns);
         let mut audit = AuditState::default();
         audit.columns = prefs::ColumnWidths::restored(prefs.audit_columns);
+        let databases = DatabasesState {
+            data_root: data.root().to_path_buf(),
+            ..Default::default()
+        };
         Self {
             engine,
             ctx: cc.egui_ctx.clone(),
@@ -127,7 +134,8 @@ impl App {
             hsm: HsmState::default(),
             keys,
             audit,
-            databases: DatabasesState::default(),
+            databases,
+            shown: None,
             rotation: RotationState::default(),
             queue: vec![
                 Command::Store(StoreCommand::LoadProfiles),
@@ -414,6 +422,13 @@ impl eframe::App for App {
                 self.screen = *screen;
             }
         }
+        if self.shown != Some(self.screen) {
+            let opened_again = self.shown.is_some();
+            self.shown = Some(self.screen);
+            if opened_again && self.databases.loaded && self.screen == Screen::Databases {
+                self.queue.push(Command::Store(StoreCommand::LoadDatabases));
+            }
+        }
         egui::Panel::top("top_bar").show(ui, |ui| self.top_bar_ui(ui));
         egui::Panel::bottom("status_bar").show(ui, |ui| self.status_bar_ui(ui));
         egui::CentralPanel::default().show(ui, |ui| match self.screen {
@@ -461,13 +476,16 @@ impl eframe::App for App {
                     &mut self.queue,
                 )
             }
-            Screen::Audit => audit_screen::audit_ui(
-                ui,
-                &mut self.audit,
-                &self.engine,
-                &mut self.queue,
-                self.hsm.login.is_some(),
-            ),
+            Screen::Audit => {
+                self.audit.hsm_user = self.hsm.login.as_ref().map(|(_, user)| user.clone());
+                audit_screen::audit_ui(
+                    ui,
+                    &mut self.audit,
+                    &self.engine,
+                    &mut self.queue,
+                    self.hsm.login.is_some(),
+                )
+            }
         });
         // A Manual statement waiting for the DBA's paste is shown wherever the person is (the
         // wizard and a rotation send them from other screens than the console).

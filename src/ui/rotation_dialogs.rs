@@ -2,7 +2,7 @@
 //! a run.
 
 use super::rotation_screen::{RotationState, id};
-use super::rotation_timeline::{BLUE, GREEN, ORANGE, RED};
+use super::rotation_timeline::{BLUE, GREEN, ORANGE, RED, tone};
 use crate::engine::{Command, HsmCommand};
 use crate::model::{DatabaseProfile, PinFormat};
 use crate::rotation::{RotateRequest, RunReport, Trigger, Way, local_date, local_zone};
@@ -37,12 +37,12 @@ pub(super) fn confirm_ui(
                         "Recorded as a suspected compromise: {}",
                         st.reason.trim()
                     ))
-                    .color(ORANGE),
+                    .color(tone(ui, ORANGE)),
                 );
             }
             ui.label("This cannot be undone: the new key becomes the one that protects the data keys from now on. The old key stays on the HSM, as it must for backups and archived redo.");
             ui.horizontal(|ui| {
-                if ui.button(RichText::new(format!("Rotate {}", db.name)).color(BLUE)).clicked() {
+                if ui.button(RichText::new(format!("Rotate {}", db.name)).color(tone(ui, BLUE))).clicked() {
                     go = true;
                 }
                 if ui.button("Cancel").clicked() {
@@ -107,7 +107,7 @@ pub(super) fn run_report_ui(ui: &mut egui::Ui, r: &RunReport) {
         ui.label(format!("Note: {n}"));
     }
     if let Some(s) = &r.state_left {
-        ui.label(RichText::new(s).color(ORANGE));
+        ui.label(RichText::new(s).color(tone(ui, ORANGE)));
     }
     if let Some(d) = r.next_due_ms {
         ui.label(format!("Next rotation due {}.", local_date(d, &tz)));

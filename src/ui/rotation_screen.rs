@@ -4,7 +4,7 @@
 //! reason).
 
 use super::hsm_screen::HsmState;
-use super::rotation_timeline::{GREEN, ORANGE, RED, timeline_text, timeline_ui};
+use super::rotation_timeline::{GREEN, ORANGE, RED, timeline_text, timeline_ui, tone};
 use super::secret_field::{clear_password, password_ui};
 use super::{Banner, banner_ui};
 use crate::engine::{Command, Engine, RotationOverview, StoreCommand, Task};
@@ -14,7 +14,7 @@ use crate::rotation::{
     local_zone,
 };
 use crate::secret::SecretBuffer;
-use egui::{Color32, RichText};
+use egui::RichText;
 use egui_extras::{Column, TableBuilder};
 use std::collections::HashSet;
 
@@ -156,14 +156,14 @@ impl RotationState {
     }
 }
 
-pub fn status_text(s: DueStatus) -> RichText {
+pub fn status_text(ui: &egui::Ui, s: DueStatus) -> RichText {
     let color = match s {
         DueStatus::Ok => GREEN,
         DueStatus::DueSoon => ORANGE,
         DueStatus::Overdue | DueStatus::LastRunFailed => RED,
-        DueStatus::NoPolicy => Color32::GRAY,
+        DueStatus::NoPolicy => ui.visuals().weak_text_color(),
     };
-    RichText::new(s.label()).color(color).strong()
+    RichText::new(s.label()).color(tone(ui, color)).strong()
 }
 
 fn age(ms: Option<i64>, now: i64) -> String {
@@ -213,8 +213,38 @@ pub fn rotation_ui(
         }
         return;
     };
+    // The whole page scrolls: with many databases (or a small window) the selected database's
+    // policy and "Rotate now" stay reachable below the table and the timeline.
+    egui::ScrollArea::vertical()
+        .id_salt("rotation_page")
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            page_ui(
+                ui,
+                st,
+                &o,
+                hsm,
+                databases,
+                labels,
+                (loading, running),
+                queue,
+            )
+        });
+}
+
+#[expect(clippy::too_many_arguments)]
+fn page_ui(
+    ui: &mut egui::Ui,
+    st: &mut RotationState,
+    o: &RotationOverview,
+    hsm: &HsmState,
+    databases: &[DatabaseProfile],
+    labels: Option<HashSet<String>>,
+    (loading, running): (bool, bool),
+    queue: &mut Vec<Command>,
+) {
     ui.add_space(4.0);
-    table_ui(ui, st, &o);
+    table_ui(ui, st, o);
     ui.add_space(8.0);
     ui.label(RichText::new("Timeline").strong());
     timeline_ui(ui, &o.timeline, o.now_ms, &mut st.selected);
@@ -236,19 +266,15 @@ pub fn rotation_ui(
     };
     let db = databases.iter().find(|d| d.name == row.database).cloned();
     st.fill_editor(&row, db.as_ref());
-    egui::ScrollArea::vertical()
-        .id_salt("rotation_detail")
-        .show(ui, |ui| {
-            ui.columns(2, |cols| {
-                let top_down = egui::Layout::top_down(egui::Align::Min);
-                cols[0].with_layout(top_down, |ui| {
-                    policy_ui(ui, st, &row, hsm, labels.clone(), loading, queue)
-                });
-                cols[1].with_layout(top_down, |ui| {
-                    rotate_ui(ui, st, &row, db.as_ref(), hsm, running, queue)
-                });
-            });
+    ui.columns(2, |cols| {
+        let top_down = egui::Layout::top_down(egui::Align::Min);
+        cols[0].with_layout(top_down, |ui| {
+            policy_ui(ui, st, &row, hsm, labels.clone(), loading, queue)
         });
+        cols[1].with_layout(top_down, |ui| {
+            rotate_ui(ui, st, &row, db.as_ref(), hsm, running, queue)
+        });
+    });
 }
 
 fn table_ui(ui: &mut egui::Ui, st: &mut RotationState, o: &RotationOverview) {
@@ -298,7 +324,7 @@ fn table_ui(ui: &mut egui::Ui, st: &mut RotationState, o: &RotationOverview) {
                         let t = if r.missing_keys.is_empty() {
                             t
                         } else {
-                            t.color(RED)
+                            t.color(tone(ui, RED))
                         };
                         let resp = ui.add(egui::Label::new(t).truncate());
                         if !r.missing_keys.is_empty() {
@@ -330,11 +356,11 @@ fn table_ui(ui: &mut egui::Ui, st: &mut RotationState, o: &RotationOverview) {
                     });
                     row.col(|ui| {
                         if r.missing_keys.is_empty() {
-                            ui.label(status_text(r.status));
+                            ui.label(status_text(ui, r.status));
                         } else {
                             ui.label(
                                 RichText::new("Active key missing from the token")
-                                    .color(RED)
+                                    .color(tone(ui, RED))
                                     .strong(),
                             );
                         }
@@ -474,17 +500,19 @@ fn policy_ui(
                     "Suspected compromise: {}",
                     run.reason.as_deref().unwrap_or("")
                 ))
-                .color(ORANGE),
+                .color(tone(ui, ORANGE)),
             );
         }
         if let Some(s) = &run.failed_step {
-            ui.label(RichText::new(format!("Failed at {s}.")).color(RED));
+            ui.label(RichText::new(format!("Failed at {s}.")).color(tone(ui, RED)));
         }
         if let Some(s) = &run.state_left {
             ui.label(s);
         }
         if let Some(k) = &run.pending_key {
-            ui.label(RichText::new(format!("Generated and not activated: {k}")).color(ORANGE));
+            ui.label(
+                RichText::new(format!("Generated and not activated: {k}")).color(tone(ui, ORANGE)),
+            );
         }
     }
 }
@@ -556,7 +584,7 @@ fn rotate_ui(
     }
     let refusal = way.refusal(&db.name, db.multitenant);
     if let Some(r) = &refusal {
-        ui.label(RichText::new(r).color(RED));
+        ui.label(RichText::new(r).color(tone(ui, RED)));
     }
     let ready = logged_in
         && !running

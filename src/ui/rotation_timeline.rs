@@ -17,6 +17,17 @@ pub(super) const RED: Color32 = Color32::from_rgb(235, 90, 80);
 pub(super) const ORANGE: Color32 = Color32::from_rgb(240, 150, 40);
 pub(super) const BLUE: Color32 = Color32::from_rgb(100, 160, 240);
 
+/// A status colour for text: as is on a dark background, darker on a light one (the bright
+/// orange and green are hard to read on white).
+pub(super) fn tone(ui: &egui::Ui, c: Color32) -> Color32 {
+    if ui.visuals().dark_mode {
+        c
+    } else {
+        let d = |v: u8| (f32::from(v) * 0.62) as u8;
+        Color32::from_rgb(d(c.r()), d(c.g()), d(c.b()))
+    }
+}
+
 /// The first day of each month between `from` and `to` (local), for the axis.
 fn month_starts(from_ms: i64, to_ms: i64) -> Vec<(i64, String)> {
     let tz = local_zone();
@@ -138,29 +149,56 @@ pub fn timeline_ui(
             Stroke::new(1.0, weak.gamma_multiply(0.4)),
         );
         let tz = local_zone();
-        for (ms, ok, trigger) in &row.runs {
-            if *ms < from {
-                continue;
+        // Runs closer than a few points (the same day, or days apart on a year's scale) are
+        // drawn as one mark with their count, and listed together when hovered.
+        // (time, verified, trigger) of each run.
+        type Run = (i64, bool, String);
+        let mut groups: Vec<(f32, Vec<&Run>)> = Vec::new();
+        for run in row.runs.iter().filter(|r| r.0 >= from) {
+            let x = x_of(run.0);
+            match groups.last_mut() {
+                Some((gx, g)) if (x - *gx).abs() < 4.0 => g.push(run),
+                _ => groups.push((x, vec![run])),
             }
-            let c = Pos2::new(x_of(*ms), y);
-            let color = match (ok, trigger.as_str()) {
-                (false, _) => RED,
-                (true, "compromise") => ORANGE,
-                (true, _) => GREEN,
+        }
+        for (x, group) in &groups {
+            let c = Pos2::new(*x, y);
+            // A failure shows over a compromise rotation, which shows over a verified one.
+            let color = if group.iter().any(|r| !r.1) {
+                RED
+            } else if group.iter().any(|r| r.2 == "compromise") {
+                ORANGE
+            } else {
+                GREEN
             };
             painter.circle_filled(c, 5.5, color);
+            if group.len() > 1 {
+                painter.text(
+                    c + vec2(6.0, -6.0),
+                    egui::Align2::LEFT_BOTTOM,
+                    format!("×{}", group.len()),
+                    egui::FontId::proportional(10.0),
+                    text_color,
+                );
+            }
             if pointer.is_some_and(|p| p.distance(c) < 7.0) {
-                hover = Some(format!(
-                    "{}: {} rotation on {}{}",
-                    row.database,
-                    if *ok { "verified" } else { "failed" },
-                    local_date(*ms, &tz),
-                    if trigger == "compromise" {
-                        " (suspected compromise)"
-                    } else {
-                        ""
-                    }
-                ));
+                let lines: Vec<String> = group
+                    .iter()
+                    .map(|(ms, ok, trigger)| {
+                        format!(
+                            "{}: {} rotation on {}{}",
+                            row.database,
+                            if *ok { "verified" } else { "failed" },
+                            local_date(*ms, &tz),
+                            if trigger == "compromise" {
+                                " (suspected compromise)"
+                            } else {
+                                ""
+                            }
+                        )
+                    })
+                    .collect();
+                hover = Some(lines.join("\n"));
             }
         }
         for ms in &row.due {
@@ -216,7 +254,7 @@ pub fn timeline_ui(
                 ui.painter()
                     .circle_stroke(r.center(), 4.5, Stroke::new(2.0, color));
             }
-            ui.small(RichText::new(text).color(color));
+            ui.small(RichText::new(text).color(tone(ui, color)));
             ui.add_space(8.0);
         }
     });

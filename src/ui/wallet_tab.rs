@@ -8,6 +8,7 @@ use crate::model::{ConnectorKind, DatabaseProfile};
 use crate::secret::SecretBuffer;
 use crate::wallet::{EntryKind, FileInfo};
 use egui::{Color32, RichText};
+use std::path::Path;
 
 #[derive(Default)]
 pub struct WalletTabState {
@@ -56,15 +57,29 @@ fn files_ui(ui: &mut egui::Ui, id: &str, files: &[FileInfo]) {
         });
 }
 
+/// Where a profile's WALLET_ROOT is on this machine: a Rehearsal database's files are under its
+/// simulated host in the data directory.
+fn local_wallet_root(db: &DatabaseProfile, data_root: &Path) -> String {
+    let root = db.wallet_root.clone().unwrap_or_default();
+    if db.connector != ConnectorKind::Rehearsal || root.is_empty() {
+        return root;
+    }
+    crate::oracle::rehearsal::host_root(data_root, &db.name)
+        .join(root.trim_start_matches('/'))
+        .display()
+        .to_string()
+}
+
 pub fn wallet_ui(
     ui: &mut egui::Ui,
     st: &mut WalletTabState,
     db: &DatabaseProfile,
+    data_root: &Path,
     engine: &Engine,
     queue: &mut Vec<Command>,
 ) {
     if st.for_profile.as_deref() != Some(db.name.as_str()) {
-        st.root = db.wallet_root.clone().unwrap_or_default();
+        st.root = local_wallet_root(db, data_root);
         st.for_profile = Some(db.name.clone());
         st.report = None;
     }
@@ -72,8 +87,11 @@ pub fn wallet_ui(
     ui.label("Reads the keystore files under a WALLET_ROOT on this machine. With the wallet password it lists the master key entries of tde/ewallet.p12 (never their values); the password is not kept.");
     if db.connector == ConnectorKind::Rehearsal {
         ui.label(
-            RichText::new("This is a Rehearsal profile: its WALLET_ROOT is simulated, so no files exist for it here. Point the inspector at a real WALLET_ROOT copy to try it.")
-                .italics(),
+            RichText::new(format!(
+                "This is a Rehearsal profile: its WALLET_ROOT {} is on its simulated host, in tdekey's data directory; the inspector starts there.",
+                db.wallet_root.as_deref().unwrap_or("(not set)")
+            ))
+            .italics(),
         );
     }
     let busy = engine.is_pending(Task::Wallet);
@@ -114,6 +132,14 @@ pub fn wallet_ui(
         return;
     };
     ui.separator();
+    // Long paths and key ids scroll rather than being cut at the window's edge.
+    egui::ScrollArea::both()
+        .id_salt("wallet_report")
+        .auto_shrink([false, false])
+        .show(ui, |ui| report_ui(ui, r));
+}
+
+fn report_ui(ui: &mut egui::Ui, r: &WalletReport) {
     let rep = &r.report;
     ui.label(RichText::new(format!("WALLET_ROOT {}", rep.root)).strong());
     files_ui(ui, "wallet_files", &rep.files);
@@ -126,6 +152,14 @@ pub fn wallet_ui(
         for b in &k.backups {
             ui.label(format!("Backup: {b}"));
         }
+    }
+    for a in &rep.auto_login {
+        let what = match (&a.kind, &a.header, &a.problem) {
+            (Some(k), Some(h), _) => format!("{} ({h})", k.describe()),
+            (_, _, Some(p)) => p.clone(),
+            _ => "its header cannot be read".to_owned(),
+        };
+        ui.label(format!("{}: {what}", a.path));
     }
     for w in &rep.warnings {
         ui.colored_label(Color32::from_rgb(230, 170, 60), format!("Warning: {w}"));
