@@ -2,12 +2,14 @@
 //! known key in the Keys table, and filters it. Accessible names are checked by the harness.
 
 mod common;
+mod ui_common;
+
+use ui_common::{type_into, wait_until};
 
 use common::{Env, run};
 use egui_kittest::Harness;
 use egui_kittest::kittest::NodeT;
 use egui_kittest::kittest::Queryable;
-use std::time::{Duration, Instant};
 use tdekey::engine::Task;
 use tdekey::hsm::demo::{DEMO_DATABASE_NAME, DEMO_TOKEN_LABEL, DEMO_USER_PIN};
 use tdekey::hsm::{Hsm, KeyTemplate};
@@ -16,23 +18,6 @@ use tdekey::secret::Secret;
 use tdekey::ui::{App, Screen};
 
 const KNOWN: &str = "ORACLE.TDE.HSM.MK.0642424242424242424242424242424242";
-
-/// Steps the app until `pred` holds. The deadline only keeps a broken build from hanging CI;
-/// nothing here measures speed.
-fn wait_until(h: &mut Harness<'_, App>, what: &str, pred: impl Fn(&Harness<'_, App>) -> bool) {
-    let start = Instant::now();
-    loop {
-        h.step();
-        if pred(h) {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "gave up waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// The real app on this test's data directory, in a 1400×900 window.
 fn app(env: &Env) -> Harness<'static, App> {
@@ -562,15 +547,6 @@ fn console_of_fin(env: &Env, extra: &[&std::ffi::OsStr]) -> Harness<'static, App
         h.query_by_label_contains("Run against FIN").is_some()
     });
     h
-}
-
-fn type_into(h: &mut Harness<'_, App>, label: &str, text: &str) {
-    h.step();
-    h.step();
-    h.get_by_label(label).focus();
-    h.step();
-    h.get_by_label(label).type_text(text);
-    h.step();
 }
 
 fn choose_statement(h: &mut Harness<'_, App>, title: &str) {

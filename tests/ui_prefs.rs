@@ -3,13 +3,15 @@
 //! neither a PIN (right or wrong) nor an export passphrase.
 
 mod common;
+mod ui_common;
+
+use ui_common::{type_into, wait_until};
 
 use common::{Env, run};
 use eframe::App as _;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
 use std::collections::BTreeMap;
-use std::time::{Duration, Instant};
 use tdekey::hsm::demo::DEMO_USER_PIN;
 use tdekey::ui::{App, Prefs, Screen};
 
@@ -31,21 +33,6 @@ impl eframe::Storage for Recorded {
     fn flush(&mut self) {}
 }
 
-fn wait_until(h: &mut Harness<'_, App>, what: &str, pred: impl Fn(&Harness<'_, App>) -> bool) {
-    let start = Instant::now();
-    loop {
-        h.step();
-        if pred(h) {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "gave up waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 /// The real app, started with `storage` as eframe would hand it over at start.
 fn app(env: &Env, storage: Option<&'static Recorded>) -> Harness<'static, App> {
     let data = env.data.clone();
@@ -55,13 +42,6 @@ fn app(env: &Env, storage: Option<&'static Recorded>) -> Harness<'static, App> {
             cc.storage = storage.map(|s| s as &dyn eframe::Storage);
             App::new(cc, data)
         })
-}
-
-fn type_into(h: &mut Harness<'_, App>, label: &str, text: &str) {
-    h.get_by_label(label).focus();
-    h.step();
-    h.get_by_label(label).type_text(text);
-    h.step();
 }
 
 #[test]

@@ -3,37 +3,17 @@
 //! the timeline and the new key claimed on the Keys screen.
 
 mod common;
+mod ui_common;
+
+use ui_common::{type_into, wait_until};
 
 use common::{Env, run};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use std::time::{Duration, Instant};
 use tdekey::hsm::demo::DEMO_USER_PIN;
 use tdekey::model::now_ms;
 use tdekey::rotation::{local_date, local_zone};
 use tdekey::ui::App;
-
-fn wait_until(h: &mut Harness<'_, App>, what: &str, pred: impl Fn(&Harness<'_, App>) -> bool) {
-    let start = Instant::now();
-    loop {
-        h.step();
-        if pred(h) {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "gave up waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-fn type_into(h: &mut Harness<'_, App>, label: &str, text: &str) {
-    h.get_by_label(label).focus();
-    h.step();
-    h.get_by_label(label).type_text(text);
-    h.step();
-}
 
 #[test]
 fn set_a_policy_and_rotate_a_database_from_the_rotation_screen() {

@@ -3,27 +3,14 @@
 //! an unlabelled one, and says which).
 
 mod common;
+mod ui_common;
+
+use ui_common::wait_until;
 
 use common::{Env, run};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use std::time::{Duration, Instant};
 use tdekey::ui::{App, Screen};
-
-fn wait_until(h: &mut Harness<'_, App>, what: &str, pred: impl Fn(&Harness<'_, App>) -> bool) {
-    let start = Instant::now();
-    loop {
-        h.step();
-        if pred(h) {
-            return;
-        }
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "gave up waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
 
 /// Lets the screen settle (a window's first frame is a sizing pass), then checks it.
 fn check(h: &mut Harness<'_, App>, what: &str) {

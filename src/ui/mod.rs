@@ -240,6 +240,8 @@ impl App {
                     self.audit.refresh(&self.engine, &mut self.queue);
                 }
                 Event::AuditVerified { ok, text } => {
+                    // The count checked stops before the audit.verify entry that records it.
+                    let text = format!("{text} This verification is recorded after them, as the next entry.");
                     self.audit.verify = Some((ok, text));
                     self.audit.refresh(&self.engine, &mut self.queue);
                 }

@@ -174,8 +174,8 @@ pub fn timeline_ui(
             painter.circle_filled(c, 5.5, color);
             if group.len() > 1 {
                 painter.text(
-                    c + vec2(6.0, -6.0),
-                    egui::Align2::LEFT_BOTTOM,
+                    c + vec2(8.0, 0.0),
+                    egui::Align2::LEFT_CENTER,
                     format!("×{}", group.len()),
                     egui::FontId::proportional(10.0),
                     text_color,

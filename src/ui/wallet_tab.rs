@@ -99,12 +99,14 @@ pub fn wallet_ui(
         .num_columns(2)
         .spacing([10.0, 6.0])
         .show(ui, |ui| {
+            // Wide enough for a Rehearsal's simulated host path.
+            let width = (ui.available_width() - 20.0).clamp(420.0, 900.0);
             super::labelled_edit(
                 ui,
                 "WALLET_ROOT to inspect",
                 &mut st.root,
                 "/u01/app/oracle/admin/ORCL/wallet",
-                420.0,
+                width,
             );
             ui.end_row();
             let l = ui.label("Wallet password (optional)");

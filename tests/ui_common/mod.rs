@@ -1,0 +1,34 @@
+//! What the egui_kittest tests of the real app share: stepping until something holds, and
+//! typing into a labelled field.
+#![allow(dead_code)]
+
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use std::time::{Duration, Instant};
+use tdekey::ui::App;
+
+/// Steps the app until `pred` holds. The deadline only keeps a broken build from hanging CI;
+/// nothing here measures speed.
+pub fn wait_until(h: &mut Harness<'_, App>, what: &str, pred: impl Fn(&Harness<'_, App>) -> bool) {
+    let start = Instant::now();
+    loop {
+        h.step();
+        if pred(h) {
+            return;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "gave up waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+/// Focuses the field named `label` and types `text` into it.
+pub fn type_into(h: &mut Harness<'_, App>, label: &str, text: &str) {
+    h.step();
+    h.get_by_label(label).focus();
+    h.step();
+    h.get_by_label(label).type_text(text);
+    h.step();
+}
