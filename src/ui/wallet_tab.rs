@@ -30,13 +30,22 @@ impl WalletTabState {
     }
 }
 
-fn files_ui(ui: &mut egui::Ui, id: &str, files: &[FileInfo]) {
+/// A path under the WALLET_ROOT shown relative to it (the root is named above the list).
+fn under<'a>(root: &str, path: &'a str) -> &'a str {
+    path.strip_prefix(root)
+        .map(|p| p.trim_start_matches('/'))
+        .filter(|p| !p.is_empty())
+        .unwrap_or(path)
+}
+
+fn files_ui(ui: &mut egui::Ui, id: &str, root: &str, files: &[FileInfo]) {
     egui::Grid::new(id)
         .striped(true)
         .spacing([14.0, 4.0])
         .show(ui, |ui| {
             for f in files {
-                ui.label(RichText::new(&f.path).monospace());
+                ui.label(RichText::new(under(root, &f.path)).monospace())
+                    .on_hover_text(&f.path);
                 match (&f.mode, &f.owner) {
                     (Some(m), o) => {
                         ui.label(RichText::new(m).monospace());
@@ -95,12 +104,12 @@ pub fn wallet_ui(
         );
     }
     let busy = engine.is_pending(Task::Wallet);
+    // Wide enough for a Rehearsal's simulated host path (the label column takes about 180).
+    let width = (ui.available_width() - 200.0).clamp(420.0, 900.0);
     egui::Grid::new("wallet_form")
         .num_columns(2)
         .spacing([10.0, 6.0])
         .show(ui, |ui| {
-            // Wide enough for a Rehearsal's simulated host path.
-            let width = (ui.available_width() - 20.0).clamp(420.0, 900.0);
             super::labelled_edit(
                 ui,
                 "WALLET_ROOT to inspect",
@@ -144,13 +153,13 @@ pub fn wallet_ui(
 fn report_ui(ui: &mut egui::Ui, r: &WalletReport) {
     let rep = &r.report;
     ui.label(RichText::new(format!("WALLET_ROOT {}", rep.root)).strong());
-    files_ui(ui, "wallet_files", &rep.files);
+    files_ui(ui, "wallet_files", &rep.root, &rep.files);
     for b in &rep.backups {
         ui.label(format!("Backup: {b}"));
     }
     for k in &rep.pdb_keystores {
         ui.label(RichText::new(format!("Isolated PDB keystore {}", k.guid)).strong());
-        files_ui(ui, &format!("pdb_files_{}", k.guid), &k.files);
+        files_ui(ui, &format!("pdb_files_{}", k.guid), &rep.root, &k.files);
         for b in &k.backups {
             ui.label(format!("Backup: {b}"));
         }
@@ -161,7 +170,7 @@ fn report_ui(ui: &mut egui::Ui, r: &WalletReport) {
             (_, _, Some(p)) => p.clone(),
             _ => "its header cannot be read".to_owned(),
         };
-        ui.label(format!("{}: {what}", a.path));
+        ui.label(format!("{}: {what}", under(&rep.root, &a.path)));
     }
     for w in &rep.warnings {
         ui.colored_label(Color32::from_rgb(230, 170, 60), format!("Warning: {w}"));
@@ -184,12 +193,12 @@ fn report_ui(ui: &mut egui::Ui, r: &WalletReport) {
                 .striped(true)
                 .spacing([14.0, 4.0])
                 .show(ui, |ui| {
-                    for h in ["Entry", "Kind", "Current", "Master key id"] {
+                    // The key id before the long entry name, so it is seen without scrolling.
+                    for h in ["Kind", "Current", "Master key id", "Entry"] {
                         ui.label(RichText::new(h).strong());
                     }
                     ui.end_row();
                     for e in &c.entries {
-                        ui.label(RichText::new(&e.name).monospace());
                         ui.label(match e.kind {
                             EntryKind::MasterKey => "master key",
                             EntryKind::CurrentKeyPointer => "current-key pointer",
@@ -203,6 +212,7 @@ fn report_ui(ui: &mut egui::Ui, r: &WalletReport) {
                         ui.label(
                             RichText::new(e.master_key_id.as_deref().unwrap_or("")).monospace(),
                         );
+                        ui.label(RichText::new(&e.name).monospace());
                         ui.end_row();
                     }
                 });
