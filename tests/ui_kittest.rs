@@ -622,7 +622,19 @@ fn the_rehearsal_demo_migrates_through_the_console() {
         "secrets are cleared after each run"
     );
 
+    // A statement that changes the Rehearsal's database asks first, naming it; "Do not run"
+    // sends nothing.
     choose_statement(&mut h, "Set TDE_CONFIGURATION");
+    h.get_by_label("Run").click();
+    h.run_steps(2);
+    assert!(
+        h.query_by_label_contains("This changes the database Rehearsal demo. Run it?")
+            .is_some()
+    );
+    h.get_by_label("Do not run").click();
+    h.run_steps(2);
+    assert!(!h.state().is_pending(Task::Oracle));
+    assert!(h.query_by_label("System altered.").is_none());
     run_console(&mut h, "Run");
     assert!(h.query_by_label("System altered.").is_some());
     choose_statement(&mut h, "Restart the database");
