@@ -697,6 +697,9 @@ fn hsm_file_not_in_effect_after_the_restart_fails_the_step_until_it_is() {
         out.contains("Restart the database so that HSM|FILE takes effect"),
         "{out}"
     );
+    // A Rehearsal's to-do says how its simulated database is restarted, not SQL*Plus's way.
+    assert!(out.contains("Rehearsal: confirming"), "{out}");
+    assert!(!out.contains("sqlplus / as sysdba"), "{out}");
     // Someone sets it back before the restart (or restarts another instance): after the
     // person's "restarted", the database still runs on FILE.
     let path = tdekey::oracle::rehearsal::state_path(env.data.root(), DEMO_DATABASE_NAME);

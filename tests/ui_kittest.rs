@@ -1011,6 +1011,10 @@ fn the_migration_wizard_runs_to_the_end_in_the_window() {
     wait_until(&mut h, "the plan", |h| {
         !h.state().is_pending(Task::Migration) && h.query_by_label_contains("Run step 1").is_some()
     });
+    assert!(
+        h.query_by_label("Set a rotation policy…").is_none(),
+        "no rotation offered before the migration is finished"
+    );
     let passphrase = "a long backup passphrase 9";
     let mut asked = 0;
     for _ in 0..20 {
@@ -1080,6 +1084,8 @@ fn the_migration_wizard_runs_to_the_end_in_the_window() {
         );
     }
     assert!(h.query_by_label("The migration is finished.").is_some());
+    // Only now is the rotation of the new key offered (no policy yet).
+    assert!(h.query_by_label("Set a rotation policy…").is_some());
     assert!(
         asked >= 3,
         "the steps that change the database asked first ({asked})"

@@ -22,6 +22,8 @@ pub struct MigrationTabState {
     pub go_to_rotation: Option<String>,
     /// "Run step N on NAME?" is open for the step it names.
     pub confirm_run: Option<StepId>,
+    /// The shown database's rotation policy in words ("every 90 days; next due …"), if any.
+    pub policy: Option<String>,
     /// "Roll back … on NAME?" is open: `Some(reason)` to start the rollback, `None` for its
     /// current step.
     pub confirm_rollback: Option<Option<String>>,
@@ -574,8 +576,17 @@ pub(super) fn report_ui(
         .is_some_and(|s| s.rollback.is_none() && s.finished())
     {
         ui.horizontal(|ui| {
-            ui.label("Next: rotate this master key on a schedule.");
-            if ui.button("Set a rotation policy…").clicked() {
+            let button = match &st.policy {
+                Some(p) => {
+                    ui.label(format!("Rotation policy: {p}."));
+                    "Open its rotation…"
+                }
+                None => {
+                    ui.label("Next: rotate this master key on a schedule.");
+                    "Set a rotation policy…"
+                }
+            };
+            if ui.button(button).clicked() {
                 st.go_to_rotation = Some(db.name.clone());
             }
         });

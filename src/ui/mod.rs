@@ -449,13 +449,27 @@ impl eframe::App for App {
                 &mut self.queue,
                 &mut self.screen,
             ),
-            Screen::Databases => databases_screen::databases_ui(
-                ui,
-                &mut self.databases,
-                &self.hsm,
-                &self.engine,
-                &mut self.queue,
-            ),
+            Screen::Databases => {
+                // The wizard names the policy a finished migration's database already has.
+                let m = &mut self.databases.migration;
+                m.policy = m.database.as_ref().and_then(|name| {
+                    let o = self.rotation.overview.as_ref()?;
+                    let p = o
+                        .rows
+                        .iter()
+                        .find(|r| &r.database == name)?
+                        .policy
+                        .as_ref()?;
+                    Some(format!("{}; next due {}", p.describe, p.next_due))
+                });
+                databases_screen::databases_ui(
+                    ui,
+                    &mut self.databases,
+                    &self.hsm,
+                    &self.engine,
+                    &mut self.queue,
+                )
+            }
             Screen::Rotation => {
                 if !self.databases.loaded {
                     self.databases.loaded = true;

@@ -3,7 +3,7 @@
 
 use super::{
     Check, Context, MigrationError, Need, StepResult, Wizard, cdb, is_rehearsal, key_rows,
-    keystore_configuration, refusal, row_of, wallet_rows,
+    keystore_configuration, refusal, restart_commands, row_of, wallet_rows,
 };
 use crate::audit::{Action, Auditor, Entry};
 use crate::migration::StepId;
@@ -17,17 +17,6 @@ use crate::tde::views::{KeystoreType, WalletOrder, WalletStatus, WrlType};
 use serde_json::json;
 
 const HSM_FILE: &str = "HSM|FILE";
-
-fn restart_commands(w: &Wizard) -> Vec<String> {
-    if w.db.rac {
-        vec![
-            "srvctl stop database -d <db_unique_name>".into(),
-            "srvctl start database -d <db_unique_name>".into(),
-        ]
-    } else {
-        vec!["sqlplus / as sysdba  then  SHUTDOWN IMMEDIATE  and  STARTUP".into()]
-    }
-}
 
 /// After the person's "restarted": a Rehearsal database is restarted the way the person would
 /// have restarted a real one.

@@ -200,3 +200,18 @@ pub(super) fn cdb(w: &Wizard) -> bool {
 pub(super) fn is_rehearsal(w: &Wizard) -> bool {
     w.db.connector == ConnectorKind::Rehearsal
 }
+
+/// How the person restarts the database: srvctl on RAC, SQL*Plus otherwise; a Rehearsal's
+/// simulated database is restarted when the person confirms.
+pub(super) fn restart_commands(w: &Wizard) -> Vec<String> {
+    if is_rehearsal(w) {
+        vec!["Rehearsal: confirming (\"Done: continue\", or --confirm / --yes) restarts its simulated database, as you would restart a real one with SHUTDOWN IMMEDIATE and STARTUP.".into()]
+    } else if w.db.rac {
+        vec![
+            "srvctl stop database -d <db_unique_name>".into(),
+            "srvctl start database -d <db_unique_name>".into(),
+        ]
+    } else {
+        vec!["sqlplus / as sysdba  then  SHUTDOWN IMMEDIATE  and  STARTUP".into()]
+    }
+}

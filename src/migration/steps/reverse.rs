@@ -124,12 +124,7 @@ fn restart_todo(w: &Wizard, what: &str) -> Vec<String> {
     let mut todo = vec![format!(
         "{what} takes effect when the database restarts. tdekey never restarts a database: restart it, then confirm."
     )];
-    if w.db.rac {
-        todo.push("srvctl stop database -d <db_unique_name>".into());
-        todo.push("srvctl start database -d <db_unique_name>".into());
-    } else {
-        todo.push("sqlplus / as sysdba  then  SHUTDOWN IMMEDIATE  and  STARTUP".into());
-    }
+    todo.extend(super::restart_commands(w));
     todo
 }
 
