@@ -10,7 +10,7 @@
 
 mod common;
 
-use common::env_usize;
+use common::{bench_entry, env_usize};
 use serde_json::json;
 use std::io::Write;
 use std::process::{Command, Stdio};
@@ -48,23 +48,7 @@ fn main() {
     let mut written = singles;
     while written < total {
         let n = batch.min(total - written);
-        let entries: Vec<_> = (0..n)
-            .map(|k| {
-                let i = written + k;
-                let (action, outcome) = match i % 50 {
-                    0 => (Action::HsmLogin, Outcome::Failure),
-                    1..=9 => (Action::HsmLogin, Outcome::Success),
-                    _ => (Action::HsmInventory, Outcome::Success),
-                };
-                (
-                    action,
-                    format!("token-{}", i % 97),
-                    outcome,
-                    Some(format!("cu_{}", i % 7)),
-                    json!({ "objects": i % 5000, "slot_id": 1684852491u64, "pin_format": "cloudhsm" }),
-                )
-            })
-            .collect();
+        let entries: Vec<_> = (written..written + n).map(bench_entry).collect();
         a.record_batch(&entries).expect("batch");
         written += n;
     }

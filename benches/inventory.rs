@@ -19,7 +19,7 @@
 
 mod common;
 
-use common::{env_usize, find_spy, ms};
+use common::{env_usize, fill_token, find_spy, ms};
 use cryptoki::context::{CInitializeArgs, CInitializeFlags, Pkcs11};
 use cryptoki::session::UserType;
 use cryptoki::types::AuthPin;
@@ -29,11 +29,10 @@ use std::num::NonZeroUsize;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use tdekey::hsm::demo::{self, TokenSpec};
-use tdekey::hsm::{FIND_BATCH, Hsm, KeyTemplate};
+use tdekey::hsm::demo;
+use tdekey::hsm::{FIND_BATCH, Hsm};
 use tdekey::model::{PinFormat, TokenSelector};
 use tdekey::secret::Secret;
-use tdekey::tde::labels::{format_key_id, key_metadata_label};
 
 const PIN: &str = "bench-user-pin";
 const LABEL: &str = "bench";
@@ -233,29 +232,7 @@ fn main() {
     let module = demo::softhsm_module().expect("SoftHSM2 is installed (make bench installs it)");
 
     let fill = Instant::now();
-    {
-        let hsm = demo::create_softhsm_token(&TokenSpec {
-            label: LABEL,
-            so_pin: Secret::from("bench-so-pin"),
-            user_pin: Secret::from(PIN),
-        })
-        .expect("create the token");
-        for i in 0..objects {
-            let id = hsm.random_master_key_id().expect("random id");
-            if i % 2 == 0 {
-                hsm.generate_aes_key(&id.hsm_label(), KeyTemplate::ORACLE_MASTER_KEY)
-                    .expect("generate");
-            } else {
-                hsm.create_data_object(
-                    &key_metadata_label(&format_key_id(0x06, &id)),
-                    "ORACLE",
-                    b"metadata",
-                )
-                .expect("data object");
-            }
-        }
-        hsm.close().expect("close");
-    }
+    fill_token(LABEL, PIN, objects);
     println!(
         "token: {objects} objects ({} AES-256 keys, {} data objects), filled in {:.1} s",
         objects.div_ceil(2),

@@ -26,21 +26,17 @@
 
 mod common;
 
-use common::{cpu_model, env_usize, ms, softhsm_version};
+use common::{bench_entry, cpu_model, env_usize, fill_token, ms, softhsm_version};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use serde_json::json;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-use tdekey::audit::{Action, Auditor, Outcome};
+use tdekey::audit::Auditor;
 use tdekey::engine::Task;
-use tdekey::hsm::KeyTemplate;
-use tdekey::hsm::demo::{self, TokenSpec};
+use tdekey::hsm::demo;
 use tdekey::model::{HsmProfile, PinFormat};
 use tdekey::paths::DataDir;
-use tdekey::secret::Secret;
-use tdekey::tde::labels::{format_key_id, key_metadata_label};
 use tdekey::ui::{App, Screen};
 
 const PIN: &str = "bench-user-pin";
@@ -160,32 +156,6 @@ fn wait_until(h: &mut H, what: &str, pause: Duration, pred: impl Fn(&App) -> boo
     }
 }
 
-/// A SoftHSM2 token of `objects` objects, half AES-256 master keys, half Oracle metadata
-/// objects, as benches/inventory.rs fills it.
-fn fill_token(objects: usize) {
-    let hsm = demo::create_softhsm_token(&TokenSpec {
-        label: LABEL,
-        so_pin: Secret::from("bench-so-pin"),
-        user_pin: Secret::from(PIN),
-    })
-    .expect("create the token");
-    for i in 0..objects {
-        let id = hsm.random_master_key_id().expect("random id");
-        if i % 2 == 0 {
-            hsm.generate_aes_key(&id.hsm_label(), KeyTemplate::ORACLE_MASTER_KEY)
-                .expect("generate");
-        } else {
-            hsm.create_data_object(
-                &key_metadata_label(&format_key_id(0x06, &id)),
-                "ORACLE",
-                b"metadata",
-            )
-            .expect("data object");
-        }
-    }
-    hsm.close().expect("close");
-}
-
 /// `entries` audit entries, in batches of 10,000, as benches/audit.rs appends them.
 fn fill_log(data: &DataDir, entries: usize) {
     let mut a = Auditor::open(data).expect("open the log");
@@ -193,23 +163,7 @@ fn fill_log(data: &DataDir, entries: usize) {
     let mut written = 0;
     while written < entries {
         let n = batch.min(entries - written);
-        let rows: Vec<_> = (0..n)
-            .map(|k| {
-                let i = written + k;
-                let (action, outcome) = match i % 50 {
-                    0 => (Action::HsmLogin, Outcome::Failure),
-                    1..=9 => (Action::HsmLogin, Outcome::Success),
-                    _ => (Action::HsmInventory, Outcome::Success),
-                };
-                (
-                    action,
-                    format!("token-{}", i % 97),
-                    outcome,
-                    Some(format!("cu_{}", i % 7)),
-                    json!({ "objects": i % 5000, "slot_id": 1684852491u64, "pin_format": "cloudhsm" }),
-                )
-            })
-            .collect();
+        let rows: Vec<_> = (written..written + n).map(bench_entry).collect();
         a.record_batch(&rows).expect("batch");
         written += n;
     }
@@ -497,7 +451,7 @@ fn main() {
     let (token_s, log_s) = std::thread::scope(|s| {
         let token = s.spawn(|| {
             let t = Instant::now();
-            fill_token(objects);
+            fill_token(LABEL, PIN, objects);
             t.elapsed().as_secs_f64()
         });
         let log = s.spawn(|| {

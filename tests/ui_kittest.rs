@@ -132,46 +132,24 @@ fn log_in_through_the_ui_and_find_a_known_key() {
 }
 
 /// eframe's storage, written the way the native window writes it when it closes: the app's
-/// `save` into a key-value store, flushed to `window.ron` in the data directory. (kittest has
-/// no storage of its own.) egui's memory, which holds text fields' state, is never added.
-struct WindowStorage(
-    std::path::PathBuf,
-    std::collections::BTreeMap<String, String>,
-);
-
-impl eframe::Storage for WindowStorage {
-    fn get_string(&self, key: &str) -> Option<String> {
-        self.1.get(key).cloned()
-    }
-    fn set_string(&mut self, key: &str, value: String) {
-        self.1.insert(key.to_owned(), value);
-    }
-    fn remove_string(&mut self, key: &str) {
-        self.1.remove(key);
-    }
-    fn flush(&mut self) {
-        let text: String = self
-            .1
-            .iter()
-            .map(|(k, v)| format!("{k:?}: {v}\n"))
-            .collect();
-        std::fs::write(&self.0, text).unwrap();
-    }
-}
-
+/// `save`, flushed to `window.ron` in the data directory. egui's memory, which holds text
+/// fields' state, is never added.
 fn save_window_state(h: &mut Harness<'_, App>, env: &Env) {
     use eframe::App as _;
-    let mut storage = WindowStorage(
-        env.data.root().join("window.ron"),
-        std::collections::BTreeMap::new(),
-    );
+    let mut storage = ui_common::TestStorage {
+        file: Some(env.data.root().join("window.ron")),
+        ..Default::default()
+    };
     assert!(
         !h.state().persist_egui_memory(),
         "egui's memory (text fields' state) is never stored"
     );
     h.state_mut().save(&mut storage);
     eframe::Storage::flush(&mut storage);
-    assert!(!storage.1.is_empty(), "the window stores its preferences");
+    assert!(
+        !storage.values.is_empty(),
+        "the window stores its preferences"
+    );
 }
 
 /// A CloudHSM profile (`user:password` sent to C_Login): a wrong password and the right one
@@ -400,8 +378,14 @@ fn filter_the_audit_log_and_export_it() {
     wait_until(&mut h, "the export window", |h| {
         h.query_by_label("Export file").is_some()
     });
+    // A window's first frame only sizes it: a click there is lost.
+    h.run_steps(2);
     h.get_by_label("JSON Lines").click();
     h.step();
+    assert_eq!(
+        h.state().audit.export_format,
+        tdekey::audit::export::Format::Jsonl
+    );
     h.get_by_label("Encrypt for transport (Argon2id + AES-256-GCM)")
         .click();
     wait_until(&mut h, "the passphrase fields", |h| {
@@ -430,10 +414,17 @@ fn filter_the_audit_log_and_export_it() {
             .is_some_and(|(_, p, _)| *p == enc)
             || h.state().audit.banner.as_ref().is_some_and(|b| b.error)
     });
+    assert_eq!(
+        h.state().audit.last_export.as_ref().map(|(_, p, _)| p),
+        Some(&enc),
+        "{:?}",
+        h.state().audit.banner
+    );
     let plain = env.dir.path().join("failures.jsonl");
     tdekey::audit::export::decrypt(&enc, &tdekey::secret::Secret::from(pass), &plain).unwrap();
-    let n = std::fs::read_to_string(&plain).unwrap().lines().count() as u64;
-    assert_eq!(n, h.state().audit.last_export.as_ref().unwrap().0);
+    let text = std::fs::read_to_string(&plain).unwrap();
+    let n = text.lines().count() as u64;
+    assert_eq!(n, h.state().audit.last_export.as_ref().unwrap().0, "{text}");
     assert!(
         !common::contains(&env.all_bytes_except_tokens(), pass),
         "the passphrase reached a file"

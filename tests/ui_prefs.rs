@@ -5,36 +5,17 @@
 mod common;
 mod ui_common;
 
-use ui_common::{type_into, wait_until};
+use ui_common::{TestStorage, type_into, wait_until};
 
 use common::{Env, run};
 use eframe::App as _;
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use std::collections::BTreeMap;
 use tdekey::hsm::demo::DEMO_USER_PIN;
 use tdekey::ui::{App, Prefs, Screen};
 
-/// Keeps every string tdekey hands to eframe's storage, as eframe's file storage would write
-/// them (`window.ron`).
-#[derive(Default)]
-struct Recorded(BTreeMap<String, String>);
-
-impl eframe::Storage for Recorded {
-    fn get_string(&self, key: &str) -> Option<String> {
-        self.0.get(key).cloned()
-    }
-    fn set_string(&mut self, key: &str, value: String) {
-        self.0.insert(key.to_owned(), value);
-    }
-    fn remove_string(&mut self, key: &str) {
-        self.0.remove(key);
-    }
-    fn flush(&mut self) {}
-}
-
 /// The real app, started with `storage` as eframe would hand it over at start.
-fn app(env: &Env, storage: Option<&'static Recorded>) -> Harness<'static, App> {
+fn app(env: &Env, storage: Option<&'static TestStorage>) -> Harness<'static, App> {
     let data = env.data.clone();
     Harness::builder()
         .with_size(egui::Vec2::new(1400.0, 900.0))
@@ -83,6 +64,8 @@ fn the_window_remembers_its_screen_theme_and_columns_and_nothing_typed() {
     wait_until(&mut h, "the export window", |h| {
         h.query_by_label("Export file").is_some()
     });
+    // A window's first frame only sizes it: a click there is lost.
+    h.run_steps(2);
     h.get_by_label("Encrypt for transport (Argon2id + AES-256-GCM)")
         .click();
     h.step();
@@ -93,12 +76,12 @@ fn the_window_remembers_its_screen_theme_and_columns_and_nothing_typed() {
     // eframe writes egui's own memory (where text fields keep their state) only when the app
     // asks; tdekey does not.
     assert!(!h.state().persist_egui_memory());
-    let mut storage = Recorded::default();
+    let mut storage = TestStorage::default();
     h.state_mut().save(&mut storage);
     drop(h);
 
     let written: String = storage
-        .0
+        .values
         .iter()
         .map(|(k, v)| format!("{k}={v}\n"))
         .collect();
@@ -125,9 +108,9 @@ fn the_window_remembers_its_screen_theme_and_columns_and_nothing_typed() {
     next.keys_columns[1] = 421.0;
     next.audit_columns[3] = 133.0;
     next.screen = Screen::Keys;
-    let mut storage = Recorded::default();
+    let mut storage = TestStorage::default();
     eframe::set_value(&mut storage, "tdekey.window", &next);
-    let storage: &'static Recorded = Box::leak(Box::new(storage));
+    let storage: &'static TestStorage = Box::leak(Box::new(storage));
     let mut h = app(&env, Some(storage));
     h.step();
     assert_eq!(h.state().screen, Screen::Keys, "the last screen comes back");
@@ -154,12 +137,12 @@ fn the_window_remembers_its_screen_theme_and_columns_and_nothing_typed() {
 #[test]
 fn a_damaged_storage_entry_starts_with_the_defaults() {
     let env = Env::new();
-    let mut storage = Recorded::default();
-    storage.0.insert(
+    let mut storage = TestStorage::default();
+    storage.values.insert(
         "tdekey.window".into(),
         "(screen: Nonsense, keys_columns: [".into(),
     );
-    let storage: &'static Recorded = Box::leak(Box::new(storage));
+    let storage: &'static TestStorage = Box::leak(Box::new(storage));
     let mut h = app(&env, Some(storage));
     h.step();
     let prefs = h.state().prefs();

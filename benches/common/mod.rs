@@ -1,5 +1,5 @@
 //! What the benchmarks share: reading their size settings, milliseconds, where OpenSC's
-//! pkcs11-spy is, and the machine facts they print.
+//! pkcs11-spy is, the machine facts they print, and the token and log they fill.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
@@ -56,4 +56,60 @@ pub fn softhsm_version() -> String {
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_owned())
         .filter(|v| !v.is_empty())
         .unwrap_or_else(|| "unknown".into())
+}
+
+/// Fills a new SoftHSM2 token labelled `label` (user PIN `pin`) with `objects` objects: half
+/// AES-256 master keys, half Oracle key-metadata data objects.
+pub fn fill_token(label: &str, pin: &str, objects: usize) {
+    use tdekey::hsm::KeyTemplate;
+    use tdekey::hsm::demo::{self, TokenSpec};
+    use tdekey::secret::Secret;
+    use tdekey::tde::labels::{format_key_id, key_metadata_label};
+    let hsm = demo::create_softhsm_token(&TokenSpec {
+        label,
+        so_pin: Secret::from("bench-so-pin"),
+        user_pin: Secret::from(pin),
+    })
+    .expect("create the token");
+    for i in 0..objects {
+        let id = hsm.random_master_key_id().expect("random id");
+        if i % 2 == 0 {
+            hsm.generate_aes_key(&id.hsm_label(), KeyTemplate::ORACLE_MASTER_KEY)
+                .expect("generate");
+        } else {
+            hsm.create_data_object(
+                &key_metadata_label(&format_key_id(0x06, &id)),
+                "ORACLE",
+                b"metadata",
+            )
+            .expect("data object");
+        }
+    }
+    hsm.close().expect("close");
+}
+
+/// The `i`-th audit entry the benchmarks append: mostly inventories, a fifth logins, one in
+/// fifty a failed login, spread over 97 tokens and 7 users.
+pub fn bench_entry(
+    i: usize,
+) -> (
+    tdekey::audit::Action,
+    String,
+    tdekey::audit::Outcome,
+    Option<String>,
+    serde_json::Value,
+) {
+    use tdekey::audit::{Action, Outcome};
+    let (action, outcome) = match i % 50 {
+        0 => (Action::HsmLogin, Outcome::Failure),
+        1..=9 => (Action::HsmLogin, Outcome::Success),
+        _ => (Action::HsmInventory, Outcome::Success),
+    };
+    (
+        action,
+        format!("token-{}", i % 97),
+        outcome,
+        Some(format!("cu_{}", i % 7)),
+        serde_json::json!({ "objects": i % 5000, "slot_id": 1684852491u64, "pin_format": "cloudhsm" }),
+    )
 }

@@ -32,3 +32,34 @@ pub fn type_into(h: &mut Harness<'_, App>, label: &str, text: &str) {
     h.get_by_label(label).type_text(text);
     h.step();
 }
+
+/// eframe's storage as the native window uses it (kittest has none): what the app's `save`
+/// hands over, kept in memory and, when `file` is set, written there on `flush` as eframe
+/// writes `window.ron`.
+#[derive(Default)]
+pub struct TestStorage {
+    pub file: Option<std::path::PathBuf>,
+    pub values: std::collections::BTreeMap<String, String>,
+}
+
+impl eframe::Storage for TestStorage {
+    fn get_string(&self, key: &str) -> Option<String> {
+        self.values.get(key).cloned()
+    }
+    fn set_string(&mut self, key: &str, value: String) {
+        self.values.insert(key.to_owned(), value);
+    }
+    fn remove_string(&mut self, key: &str) {
+        self.values.remove(key);
+    }
+    fn flush(&mut self) {
+        if let Some(file) = &self.file {
+            let text: String = self
+                .values
+                .iter()
+                .map(|(k, v)| format!("{k:?}: {v}\n"))
+                .collect();
+            std::fs::write(file, text).unwrap();
+        }
+    }
+}
