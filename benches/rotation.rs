@@ -224,7 +224,6 @@ impl Bench {
         use tdekey::oracle::Connector;
         use tdekey::oracle::rehearsal::{self, Rehearsal};
         use tdekey::tde::request::{Reply, Request};
-        use tdekey::tde::sql::Options;
         let mut a = Auditor::open(&self.data).expect("open the store");
         let mut hsm = self.hsm();
         let pw = Secret::from("Wallet-Pw-Rot1");
@@ -240,6 +239,7 @@ impl Bench {
                     oracle_sid: None,
                     connect_string: None,
                     auth: DbAuth::Os,
+                    connect_as: tdekey::model::ConnectAs::Sysdba,
                     wallet_root: Some(root.clone()),
                     multitenant: Multitenant::NonCdb,
                     rac: false,
@@ -267,10 +267,7 @@ impl Bench {
                     hsm_user: DEMO_USER.into(),
                     hsm_password: Secret::from(DEMO_USER_PIN),
                     wallet_password: pw.clone(),
-                    options: Options {
-                        backup: Some(Some("pre_hsm".into())),
-                        all_containers: false,
-                    },
+                    backup: Some(Some("pre_hsm".into())),
                 },
             ]);
             for req in &requests {

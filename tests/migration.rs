@@ -766,7 +766,8 @@ fn a_manual_paste_that_answers_another_statement_is_refused_and_nothing_is_taken
         c
     });
     assert_eq!(code, 0, "{err}");
-    // Step 1 asks for V$ENCRYPTION_WALLET; the DBA pastes V$ENCRYPTION_KEYS' output.
+    // Step 1 first asks for the session's privileges (SESSION_PRIVS and SESSION_ROLES); the
+    // DBA pastes V$ENCRYPTION_KEYS' output.
     let keys = std::fs::read(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/standin/replies/keys.csv"),
     )
@@ -782,7 +783,9 @@ fn a_manual_paste_that_answers_another_statement_is_refused_and_nothing_is_taken
     );
     assert_eq!(code, 1, "{out}{err}");
     assert!(
-        out.contains("is not an answer to") && out.contains("V$ENCRYPTION_WALLET"),
+        out.contains("is not an answer to")
+            && out.contains("Query the session's privileges and roles")
+            && out.contains("SESSION_PRIVS"),
         "{out}{err}"
     );
     let (_, status, _) = run({

@@ -27,6 +27,8 @@ impl Operator for Dba {
         _problem: Option<&str>,
     ) -> Result<String, OracleError> {
         Ok(match request {
+            // Connected AS SYSDBA: the privileges step 1 reads (a few of the ~240).
+            Request::QueryPrivileges => "\"KIND\",\"NAME\"\n\"PRIVILEGE\",\"ALTER SYSTEM\"\n\"PRIVILEGE\",\"ADMINISTER KEY MANAGEMENT\"\n\"PRIVILEGE\",\"SELECT ANY DICTIONARY\"\n\n3 rows selected.\n".to_owned(),
             Request::QueryWallet => format!(
                 "\"WRL_TYPE\",\"WRL_PARAMETER\",\"STATUS\",\"WALLET_TYPE\",\"WALLET_ORDER\",\"KEYSTORE_MODE\",\"FULLY_BACKED_UP\",\"CON_ID\"\n\"FILE\",\"{ROOT}/tde/\",\"OPEN\",\"PASSWORD\",\"SINGLE\",\"NONE\",\"YES\",0\n"
             ),
@@ -59,6 +61,7 @@ fn host_checks_read_the_pasted_output_of_a_remote_database_host() {
             oracle_sid: None,
             connect_string: None,
             auth: DbAuth::Os,
+            connect_as: tdekey::model::ConnectAs::Sysdba,
             wallet_root: Some(ROOT.into()),
             multitenant: Multitenant::NonCdb,
             rac: false,

@@ -14,7 +14,7 @@ use tdekey::oracle::{Connector, OracleError};
 use tdekey::paths::DataDir;
 use tdekey::secret::Secret;
 use tdekey::tde::request::{ParameterName, Reply, Request};
-use tdekey::tde::sql::{Credential, Options};
+use tdekey::tde::sql::Credential;
 
 const DB_PW: &str = "Right-Db-Pw-1";
 const HSM_PW: &str = "Hsm-Secret-9";
@@ -38,6 +38,7 @@ fn profile(sid: &str, auth: DbAuth) -> DatabaseProfile {
             DbAuth::User(_) => Some("dbhost:1521/FINPDB".into()),
         },
         auth,
+        connect_as: tdekey::model::ConnectAs::Syskm,
         wallet_root: None,
         multitenant: Multitenant::CdbUnited,
         rac: false,
@@ -87,6 +88,26 @@ fn queries_come_back_as_rows_with_os_authentication() {
         Reply::Rows { rows } => assert_eq!(rows[1].get("KEYSTORE_TYPE"), Some("HSM")),
         other => panic!("{other:?}"),
     }
+    // The session's NLS settings are set before the statement, feedback off.
+    assert!(
+        stdin.contains(tdekey::tde::sqlplus::NLS_SETTINGS),
+        "{stdin}"
+    );
+    // SYSKM may not read V$PARAMETER: the refusal is the answer.
+    match c
+        .run(&Request::ShowParameter(ParameterName::WalletRoot))
+        .unwrap()
+        .reply
+    {
+        Reply::Error { error, .. } => assert_eq!(error.code, "ORA-01031"),
+        other => panic!("{other:?}"),
+    }
+    // AS SYSDBA, as the profile says, it may.
+    let sysdba = DatabaseProfile {
+        connect_as: tdekey::model::ConnectAs::Sysdba,
+        ..profile("FIN", DbAuth::Os)
+    };
+    let mut c = SqlPlus::new(&sysdba, None).unwrap();
     match c
         .run(&Request::ShowParameter(ParameterName::WalletRoot))
         .unwrap()
@@ -94,6 +115,14 @@ fn queries_come_back_as_rows_with_os_authentication() {
     {
         Reply::Parameter { parameter } => {
             assert_eq!(parameter.value, "/u01/app/oracle/admin/FIN/wallet")
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(read(&log, "stdin").contains("CONNECT / AS SYSDBA\n"));
+    match c.run(&Request::QueryPrivileges).unwrap().reply {
+        Reply::Rows { rows } => {
+            let p = tdekey::tde::privileges::SessionPrivileges::from_rows(&rows);
+            assert!(p.has("ALTER SYSTEM") && p.has("ADMINISTER KEY MANAGEMENT"));
         }
         other => panic!("{other:?}"),
     }
@@ -124,7 +153,7 @@ fn passwords_go_through_stdin_only() {
     assert_eq!(
         a.reply,
         Reply::Done {
-            feedback: "Keystore altered.".into()
+            feedback: "keystore altered.".into()
         }
     );
     let stdin = read(&log, "stdin");
@@ -140,14 +169,14 @@ fn passwords_go_through_stdin_only() {
             assert!(!text.contains(secret), "{secret} in {f}");
         }
     }
-    // Statements that set parameters answer with "System altered."
+    // AS SYSKM, ALTER SYSTEM is refused (reference/oracle-tde.md, "Who may run what").
     let a = c
         .run(&Request::SetTdeConfiguration {
             value: "HSM|FILE".into(),
             all_instances: true,
         })
         .unwrap();
-    assert_eq!(a.reply.summary(), "System altered.");
+    assert_eq!(a.reply.summary(), "ORA-01031: insufficient privileges");
 }
 
 #[test]
@@ -165,7 +194,7 @@ fn oracle_errors_are_answers_and_echoed_secrets_are_not_kept() {
         hsm_user: "cu_oracle".into(),
         hsm_password: Secret::from(HSM_PW),
         wallet_password: Secret::from(wallet),
-        options: Options::default(),
+        backup: None,
     };
     let a = c.run(&migrate("Wrong-Wallet-Pw")).unwrap();
     assert_eq!(a.reply.summary(), "ORA-28353: failed to open wallet");

@@ -15,7 +15,7 @@ use tdekey::model::{ConnectorKind as Kind, DatabaseProfile, DbAuth, Multitenant}
 use tdekey::oracle::Connector;
 use tdekey::oracle::rehearsal::{self, Rehearsal};
 use tdekey::secret::Secret;
-use tdekey::tde::labels::{MASTER_KEY_PREFIX, MasterKeyId, classify, format_key_id};
+use tdekey::tde::labels::{MASTER_KEY_PREFIX, MasterKeyId, classify, hsm_key_id};
 use tdekey::tde::output::Row;
 use tdekey::tde::request::{Reply, Request};
 use tdekey::tde::sql::{Credential, Options};
@@ -47,10 +47,7 @@ fn migrate(wallet_pw: &str, pin: &str) -> Request {
         hsm_user: "cu_oracle".into(),
         hsm_password: Secret::from(pin),
         wallet_password: Secret::from(wallet_pw),
-        options: Options {
-            backup: Some(Some("pre_hsm".into())),
-            all_containers: false,
-        },
+        backup: Some(Some("pre_hsm".into())),
     }
 }
 
@@ -262,7 +259,7 @@ fn a_full_migration_and_two_rotations_leave_real_keys_on_the_token() {
         ]
     );
     let id = classify(&created_key).master_key().unwrap();
-    assert_eq!(current_key(&mut r), format_key_id(0x06, &id));
+    assert_eq!(current_key(&mut r), hsm_key_id(&id));
     assert_eq!(code(&run(&mut r, &migrate(WALLET_PW, PIN))), "ORA-28366");
 
     // Rotation 1: Oracle generates the new key (SET KEY).
@@ -307,7 +304,7 @@ fn a_full_migration_and_two_rotations_leave_real_keys_on_the_token() {
         })
         .unwrap();
     done(&a.reply);
-    assert_eq!(current_key(&mut r), format_key_id(0x06, &third));
+    assert_eq!(current_key(&mut r), hsm_key_id(&third));
     let keys = rows(&mut r, &Request::QueryKeys);
     assert_eq!(keys.len(), 4, "one file key and three HSM keys");
     assert_eq!(
@@ -339,7 +336,7 @@ fn a_full_migration_and_two_rotations_leave_real_keys_on_the_token() {
 
     // The state survives a restart of tdekey, and holds no password.
     let mut r = rehearse(&env, "FINDB", Multitenant::NonCdb, &mut hsm);
-    assert_eq!(current_key(&mut r), format_key_id(0x06, &third));
+    assert_eq!(current_key(&mut r), hsm_key_id(&third));
     let bytes = std::fs::read(&path).unwrap();
     for secret in [PIN, WALLET_PW, "not-the-pin", "not-the-wallet-pw"] {
         assert!(!contains(&bytes, secret), "{secret} in the state file");
@@ -379,10 +376,9 @@ fn auto_login_external_store_and_reverse_migration() {
         },
     ));
     done(&run(&mut r, &Request::Restart));
-    let mut m = migrate(WALLET_PW, PIN);
-    if let Request::Migrate { options, .. } = &mut m {
-        options.all_containers = true;
-    }
+    // MIGRATE has no CONTAINER clause: run in the root, it re-keys the root and every PDB.
+    let m = migrate(WALLET_PW, PIN);
+    assert!(!m.statement().unwrap().display.contains("CONTAINER"));
     let a = r.run(&m).unwrap();
     done(&a.reply);
     assert_eq!(
@@ -394,14 +390,35 @@ fn auto_login_external_store_and_reverse_migration() {
         "one key per container"
     );
 
-    // HSM auto-login: the secret in WALLET_ROOT/tde_seps; after a restart the HSM opens itself.
+    // HSM auto-login (reference/oracle-tde.md, "Statements"): the secret HSM_PASSWORD in the
+    // software keystore WITH BACKUP, the password keystore closed IDENTIFIED BY its password,
+    // an auto-login keystore made from it; after a restart the HSM opens itself.
     done(&run(
         &mut r,
         &Request::AddHsmSecret {
             hsm_user: "cu_oracle".into(),
             hsm_password: Secret::from(PIN),
-            seps_dir: format!("{ROOT}/tde_seps"),
-            local: false,
+            wallet_password: Secret::from(WALLET_PW),
+            force: false,
+            backup_tag: Some("hsm_pw".into()),
+        },
+    ));
+    // A bare CLOSE closes an auto-login keystore only: here the keystores are password and HSM.
+    assert_eq!(
+        code(&run(
+            &mut r,
+            &Request::CloseKeystore {
+                credential: None,
+                all_containers: true,
+            },
+        )),
+        "ORA-28391"
+    );
+    done(&run(
+        &mut r,
+        &Request::CloseKeystore {
+            credential: Some(wallet()),
+            all_containers: true,
         },
     ));
     done(&run(
@@ -412,6 +429,7 @@ fn auto_login_external_store_and_reverse_migration() {
             local: true,
         },
     ));
+    // Without the restart nothing opens by itself yet: the HSM keystore was left open here.
     done(&run(&mut r, &Request::Restart));
     assert_eq!(
         wallet_state(&mut r),
@@ -422,7 +440,25 @@ fn auto_login_external_store_and_reverse_migration() {
             w("FILE", "OPEN", "LOCAL_AUTOLOGIN", "SECONDARY"),
         ]
     );
-    // Close, then open with EXTERNAL STORE.
+    // The external store is its own choice: it lets a statement say EXTERNAL STORE.
+    done(&run(
+        &mut r,
+        &Request::AddExternalStoreSecret {
+            hsm_user: "cu_oracle".into(),
+            hsm_password: Secret::from(PIN),
+            seps_dir: format!("{ROOT}/tde_seps"),
+            local: false,
+        },
+    ));
+    // Close the HSM keystore with its credential and the auto-login file keystore bare, then
+    // open with EXTERNAL STORE.
+    done(&run(
+        &mut r,
+        &Request::CloseKeystore {
+            credential: Some(hsm_cred(PIN)),
+            all_containers: true,
+        },
+    ));
     done(&run(
         &mut r,
         &Request::CloseKeystore {
@@ -470,9 +506,16 @@ fn auto_login_external_store_and_reverse_migration() {
             all_instances: false,
         },
     ));
+    done(&run(
+        &mut r,
+        &Request::CloseKeystore {
+            credential: Some(hsm_cred(PIN)),
+            all_containers: true,
+        },
+    ));
     let a = r
         .run(&Request::CloseKeystore {
-            credential: None,
+            credential: Some(wallet()),
             all_containers: true,
         })
         .unwrap();
@@ -507,6 +550,7 @@ fn statements_through_the_rehearsal_are_audited_without_secrets() {
         oracle_sid: None,
         connect_string: None,
         auth: DbAuth::Os,
+        connect_as: tdekey::model::ConnectAs::Sysdba,
         wallet_root: Some(ROOT.into()),
         multitenant: Multitenant::NonCdb,
         rac: false,
@@ -738,7 +782,7 @@ fn keystores_open_without_a_master_key_say_so() {
     done(&run(
         &mut r,
         &Request::CloseKeystore {
-            credential: None,
+            credential: Some(wallet()),
             all_containers: false,
         },
     ));
@@ -782,6 +826,7 @@ fn a_failed_statement_does_not_leave_its_hsm_login_behind() {
         oracle_sid: None,
         connect_string: None,
         auth: DbAuth::Os,
+        connect_as: tdekey::model::ConnectAs::Sysdba,
         wallet_root: Some(ROOT.into()),
         multitenant: Multitenant::NonCdb,
         rac: false,

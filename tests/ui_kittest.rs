@@ -637,7 +637,7 @@ fn the_rehearsal_demo_migrates_through_the_console() {
     type_into(&mut h, "Wallet password", "demo-wallet-1234");
     run_console(&mut h, "Run");
     assert!(
-        h.query_by_label("Keystore altered.").is_some(),
+        h.query_by_label("keystore altered.").is_some(),
         "{:?}",
         h.state().databases.console.error
     );
@@ -753,7 +753,7 @@ fn the_manual_connector_hides_reveals_and_checks_the_paste() {
         h.state().databases.console.answer.is_some()
     });
     h.step();
-    assert!(h.query_by_label("Keystore altered.").is_some());
+    assert!(h.query_by_label("keystore altered.").is_some());
     assert!(h.query_by_label_contains("via Manual").is_some());
 
     let store = tdekey::store::Store::open(&env.data.database()).unwrap();
@@ -911,6 +911,7 @@ fn a_database_that_cannot_be_opened_ends_every_task_with_its_reason() {
         oracle_sid: None,
         connect_string: None,
         auth: DbAuth::Os,
+        connect_as: tdekey::model::ConnectAs::Sysdba,
         wallet_root: Some(env.dir.path().display().to_string()),
         multitenant: Multitenant::NonCdb,
         rac: false,
@@ -959,7 +960,7 @@ fn a_rehearsal_login_the_log_cannot_show_is_undone_and_reported() {
     }
     let console = &h.state().databases.console;
     let error = console.error.clone().expect("the failure is shown");
-    assert!(error.contains("Keystore altered."), "{error}");
+    assert!(error.contains("keystore altered."), "{error}");
     assert!(
         error.contains("could not be written to the audit log"),
         "{error}"

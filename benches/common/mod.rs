@@ -64,7 +64,7 @@ pub fn fill_token(label: &str, pin: &str, objects: usize) {
     use tdekey::hsm::KeyTemplate;
     use tdekey::hsm::demo::{self, TokenSpec};
     use tdekey::secret::Secret;
-    use tdekey::tde::labels::{format_key_id, key_metadata_label};
+    use tdekey::tde::labels::{hsm_key_id, key_metadata_label};
     let hsm = demo::create_softhsm_token(&TokenSpec {
         label,
         so_pin: Secret::from("bench-so-pin"),
@@ -77,12 +77,8 @@ pub fn fill_token(label: &str, pin: &str, objects: usize) {
             hsm.generate_aes_key(&id.hsm_label(), KeyTemplate::ORACLE_MASTER_KEY)
                 .expect("generate");
         } else {
-            hsm.create_data_object(
-                &key_metadata_label(&format_key_id(0x06, &id)),
-                "ORACLE",
-                b"metadata",
-            )
-            .expect("data object");
+            hsm.create_data_object(&key_metadata_label(&hsm_key_id(&id)), "ORACLE", b"metadata")
+                .expect("data object");
         }
     }
     hsm.close().expect("close");

@@ -222,9 +222,15 @@ pub enum DbCommand {
         /// A connect string (EZConnect or a TNS alias) instead of ORACLE_SID.
         #[arg(long, value_name = "STRING")]
         connect: Option<String>,
-        /// Connect as this user (its password is asked when needed); default: / AS SYSKM.
+        /// Connect as this user (its password is asked when needed); default: OS authentication (/).
         #[arg(long, value_name = "NAME")]
         db_user: Option<String>,
+        /// The administrative privilege of the connection: sysdba (every step), syskm (ADMINISTER
+        /// KEY MANAGEMENT and the encryption views only: not ALTER SYSTEM nor SHOW PARAMETER), or
+        /// normal (a named user with the privileges granted to it). Step 1 reads the session's
+        /// privileges and says which steps it could not run.
+        #[arg(long, value_enum, default_value = "sysdba")]
+        connect_as: ConnectAsArg,
         /// The database's WALLET_ROOT parameter (where its keystore files are).
         #[arg(long, value_name = "DIR")]
         wallet_root: Option<String>,
@@ -291,6 +297,13 @@ pub enum ConnectorArg {
     Manual,
     Sqlplus,
     Rehearsal,
+}
+
+#[derive(Clone, Copy, Debug, ValueEnum)]
+pub enum ConnectAsArg {
+    Sysdba,
+    Syskm,
+    Normal,
 }
 
 #[derive(Clone, Copy, Debug, ValueEnum)]

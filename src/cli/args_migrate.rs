@@ -28,7 +28,7 @@ pub enum MigrateCommand {
         #[command(flatten)]
         step: StepArgs,
     },
-    /// Roll the migration back to the file wallet (from step 6 on, or after it finished): the
+    /// Roll the migration back to the file wallet (from step 7 on, or after it finished): the
     /// reverse migration if the master key moved, TDE_CONFIGURATION back, the wallet checked
     /// against the step-6 backup. Stops where a person must act; run it again to go on.
     Rollback {
@@ -81,9 +81,16 @@ pub struct StepArgs {
     /// Back up the wallet without encryption (otherwise a passphrase is asked).
     #[arg(long)]
     pub unencrypted_backup: bool,
-    /// Set up HSM auto-login (the optional step 10).
+    /// Set up HSM auto-login (the optional step 11): the HSM password as the HSM_PASSWORD secret
+    /// in the software keystore under WALLET_ROOT/tde, which is made auto-login; the HSM keystore
+    /// then opens by itself after a restart.
     #[arg(long)]
     pub auto_login: bool,
+    /// Also keep the HSM password in the external store (WALLET_ROOT/tde_seps, step 11), so that
+    /// statements can say IDENTIFIED BY EXTERNAL STORE instead of the password. It does not open
+    /// the keystore at start-up by itself.
+    #[arg(long)]
+    pub external_store: bool,
     /// The tag of the wallet backup Oracle makes while migrating.
     #[arg(long, value_name = "TAG")]
     pub tag: Option<String>,

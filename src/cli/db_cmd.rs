@@ -1,7 +1,7 @@
 //! `tdekey db …`: database profiles, and read-only queries through a profile's connector.
 
 use super::hsm_cmd::auditor;
-use super::{CliError, ConnectorArg, DbCommand, MultitenantArg, TargetArgs};
+use super::{CliError, ConnectAsArg, ConnectorArg, DbCommand, MultitenantArg, TargetArgs};
 use crate::databases::{self, Reach};
 use crate::model::{ConnectorKind, DatabaseProfile, DbAuth, Multitenant, PinFormat};
 use crate::oracle::{Operator, OracleError};
@@ -37,6 +37,7 @@ pub(super) fn run(data: &DataDir, cmd: DbCommand) -> Result<ExitCode, CliError> 
             db_user,
             wallet_root,
             multitenant,
+            connect_as,
             rac,
             hsm_profile,
             start_on_other_hsm,
@@ -58,6 +59,11 @@ pub(super) fn run(data: &DataDir, cmd: DbCommand) -> Result<ExitCode, CliError> 
                 oracle_sid: sid,
                 connect_string: connect,
                 auth: db_user.map_or(DbAuth::Os, DbAuth::User),
+                connect_as: match connect_as {
+                    ConnectAsArg::Sysdba => crate::model::ConnectAs::Sysdba,
+                    ConnectAsArg::Syskm => crate::model::ConnectAs::Syskm,
+                    ConnectAsArg::Normal => crate::model::ConnectAs::Normal,
+                },
                 wallet_root,
                 multitenant: match multitenant {
                     MultitenantArg::NonCdb => Multitenant::NonCdb,
@@ -265,8 +271,8 @@ fn describe(d: &DatabaseProfile) -> String {
             .or(d.connect_string.as_deref())
             .unwrap_or("—"),
         match &d.auth {
-            DbAuth::Os => "/ AS SYSKM".to_owned(),
-            DbAuth::User(u) => format!("{u} (password asked when needed)"),
+            DbAuth::Os => format!("/{}", d.connect_as.clause()),
+            DbAuth::User(u) => format!("{u}{} (password asked when needed)", d.connect_as.clause()),
         },
         d.wallet_root.as_deref().unwrap_or("—"),
         d.multitenant.as_str(),

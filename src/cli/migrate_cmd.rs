@@ -198,6 +198,7 @@ fn drive(data: &DataDir, name: &str, args: &StepArgs, mode: Mode) -> Result<Exit
                 apply_fix: args.yes,
                 unencrypted_backup: args.unencrypted_backup,
                 auto_login: args.auto_login,
+                external_store: args.external_store,
                 tag: args.tag.clone(),
                 old_hsm_user: args.old_hsm_user.clone(),
                 host_output,

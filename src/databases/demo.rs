@@ -28,6 +28,7 @@ pub fn demo_database() -> DatabaseProfile {
         oracle_sid: None,
         connect_string: None,
         auth: DbAuth::Os,
+        connect_as: crate::model::ConnectAs::Sysdba,
         wallet_root: Some(DEMO_WALLET_ROOT.into()),
         multitenant: Multitenant::NonCdb,
         rac: false,
@@ -59,6 +60,15 @@ pub fn ensure_demo_database(
         seed_file_wallet(reach, a, &db, &Secret::from(DEMO_WALLET_PASSWORD))?;
         Ok(true)
     })
+}
+
+/// The profile as the DBA who set the simulated database up used it: AS SYSDBA, whatever the
+/// profile's own session may run later (a SYSKM profile cannot set WALLET_ROOT).
+fn as_sysdba(db: &DatabaseProfile) -> DatabaseProfile {
+    DatabaseProfile {
+        connect_as: crate::model::ConnectAs::Sysdba,
+        ..db.clone()
+    }
 }
 
 /// Sets up a Rehearsal database as the demo's is: a password file keystore (`wallet_password`)
@@ -97,7 +107,7 @@ pub fn seed_file_wallet(
             token: token.clone(),
             ..Reach::new(data)
         };
-        let ran = run_statement(a, db, &request, reach)?;
+        let ran = run_statement(a, &as_sysdba(db), &request, reach)?;
         if let Reply::Error { error, .. } = ran.answer.reply {
             return Err(DatabaseError::Invalid(format!(
                 "Setting up the Rehearsal database {:?} failed at \"{}\": {}: {}",
@@ -193,7 +203,7 @@ pub fn start_on_other_hsm(
             token: token.clone(),
             ..Reach::new(data)
         };
-        let ran = run_statement(a, db, request, reach)?;
+        let ran = run_statement(a, &as_sysdba(db), request, reach)?;
         if let Reply::Error { error, .. } = ran.answer.reply {
             return Err(DatabaseError::Invalid(format!(
                 "Setting up the Rehearsal database {:?} on the other HSM failed at \"{}\": {}: {}. To start again, move {} and {} away.",

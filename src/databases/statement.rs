@@ -78,6 +78,13 @@ pub fn connector_for<'a>(
             let path = rehearsal::state_path(reach.data.root(), &db.name);
             Ok(Box::new(
                 Rehearsal::open(&path, &db.name, db.multitenant, hsm, reach.pin_format)?
+                    .connected_as(
+                        db.connect_as,
+                        match &db.auth {
+                            crate::model::DbAuth::User(u) => Some(u.as_str()),
+                            crate::model::DbAuth::Os => None,
+                        },
+                    )
                     .with_files(Box::new(super::keystore::RehearsalWalletFiles)),
             ))
         }

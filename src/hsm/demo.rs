@@ -4,7 +4,7 @@
 use super::{Hsm, HsmError, KeyTemplate, module::SOFTHSM_MODULES};
 use crate::model::{PinFormat, TokenSelector};
 use crate::secret::Secret;
-use crate::tde::labels::{MasterKeyId, SUPPORTED_IDEN, format_key_id, key_metadata_label};
+use crate::tde::labels::{MasterKeyId, SUPPORTED_IDEN, hsm_key_id, key_metadata_label};
 use std::path::{Path, PathBuf};
 
 /// Label of the demo token `make run` creates.
@@ -72,7 +72,7 @@ pub fn demo_objects(first: MasterKeyId, second: MasterKeyId) -> Vec<DemoObject> 
             key: Some(KeyTemplate::ORACLE_MASTER_KEY),
         },
         DemoObject {
-            label: key_metadata_label(&format_key_id(0x06, &first)),
+            label: key_metadata_label(&hsm_key_id(&first)),
             what: "Oracle key metadata for that master key",
             key: None,
         },

@@ -67,17 +67,13 @@ pub struct MechanismCheck {
     pub present: bool,
 }
 
-/// The mechanisms tdekey needs and what for.
+/// The mechanisms tdekey needs and what for. (Which mechanism Oracle's C_Encrypt and
+/// C_Decrypt use to wrap the data keys is not published: no mechanism is claimed for it.)
 pub const REQUIRED_MECHANISMS: &[(MechanismType, &str, &str)] = &[
     (
         MechanismType::AES_KEY_GEN,
         "CKM_AES_KEY_GEN",
         "generating AES-256 master keys",
-    ),
-    (
-        MechanismType::AES_GCM,
-        "CKM_AES_GCM",
-        "Oracle wrapping data keys with the master key",
     ),
     (
         MechanismType::SHA256_HMAC,

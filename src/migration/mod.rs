@@ -92,8 +92,12 @@ pub struct Inputs {
     pub apply_fix: bool,
     /// Back up the wallet without encryption: an explicit choice.
     pub unencrypted_backup: bool,
-    /// Set up HSM auto-login at the optional step.
+    /// Set up HSM auto-login at the optional step 11 (the HSM_PASSWORD secret in the software
+    /// keystore, made auto-login).
     pub auto_login: bool,
+    /// Also keep the HSM password in the external store (WALLET_ROOT/tde_seps) at step 11, so
+    /// statements can say IDENTIFIED BY EXTERNAL STORE. It opens nothing at start-up by itself.
+    pub external_store: bool,
     /// The tag of the wallet backup Oracle makes while migrating.
     pub tag: Option<String>,
     /// Path B: the user of the HSM the database uses now (not this one).

@@ -117,7 +117,7 @@ impl StepId {
                 "V$ENCRYPTION_WALLET must show the HSM keystore OPEN and PRIMARY, the token exactly one new ORACLE.TDE.HSM.MK.06… key (and its metadata object) since the first step, healthy, and V$ENCRYPTION_KEYS that key active in the HSM."
             }
             StepId::AutoLogin => {
-                "Optional (recommended for RAC and Data Guard): the HSM password stored as the HSM_PASSWORD secret in an auto-login keystore under WALLET_ROOT/tde_seps, so that the HSM keystore opens by itself after a restart."
+                "Optional (recommended for RAC and Data Guard): the HSM password is added as the secret HSM_PASSWORD to the software keystore under WALLET_ROOT/tde (WITH BACKUP), the password keystore is closed, an auto-login keystore is made from it, and after a restart the auto-login file keystore opens the HSM keystore by itself (TDE_CONFIGURATION HSM|FILE). Separately, and only if chosen, the HSM password also goes to the external store (WALLET_ROOT/tde_seps) so statements can say IDENTIFIED BY EXTERNAL STORE; that store opens nothing by itself."
             }
             StepId::Done => {
                 "A report of the migration for the change ticket and the auditor: every step, the statements with their secrets hidden, what came back, the checks, the overrides and their reasons, the new key and the backup."

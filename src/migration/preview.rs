@@ -7,7 +7,7 @@ use crate::model::{DatabaseProfile, Multitenant};
 use crate::secret::Secret;
 use crate::tde::layout;
 use crate::tde::request::Request;
-use crate::tde::sql::{Credential, Options};
+use crate::tde::sql::Credential;
 
 fn hidden() -> Secret {
     Secret::from("placeholder")
@@ -68,25 +68,35 @@ pub fn statements(
             hsm_user: user,
             hsm_password: hidden(),
             wallet_password: hidden(),
-            options: Options {
-                backup: Some(Some(
-                    tag.filter(|t| !t.trim().is_empty())
-                        .unwrap_or("tdekey_pre_hsm")
-                        .to_owned(),
-                )),
-                all_containers: db.multitenant != Multitenant::NonCdb,
-            },
+            backup: Some(Some(
+                tag.filter(|t| !t.trim().is_empty())
+                    .unwrap_or("tdekey_pre_hsm")
+                    .to_owned(),
+            )),
         }],
-        StepId::AutoLogin => vec![Request::AddHsmSecret {
-            hsm_user: user,
-            hsm_password: hidden(),
-            seps_dir: state
-                .and_then(|s| s.wallet_root.as_deref())
-                .map_or("<WALLET_ROOT>/tde_seps".into(), |r| {
-                    layout::under_root(r, layout::SEPS_DIR)
-                }),
-            local: false,
-        }],
+        StepId::AutoLogin => {
+            let root = state.and_then(|s| s.wallet_root.as_deref());
+            let under = |sub: &str| {
+                root.map_or(format!("<WALLET_ROOT>/{sub}"), |r| {
+                    layout::under_root(r, sub)
+                })
+            };
+            let mut v = crate::migration::steps::auto_login_requests(
+                &user,
+                &hidden(),
+                &hidden(),
+                &under(layout::KEYSTORE_DIR),
+                db.multitenant != crate::model::Multitenant::NonCdb,
+            );
+            v.push(Request::Restart);
+            v.push(Request::AddExternalStoreSecret {
+                hsm_user: user,
+                hsm_password: hidden(),
+                seps_dir: under(layout::SEPS_DIR),
+                local: false,
+            });
+            v
+        }
         _ => Vec::new(),
     })
 }
@@ -128,6 +138,7 @@ mod tests {
             oracle_sid: None,
             connect_string: None,
             auth: DbAuth::Os,
+            connect_as: crate::model::ConnectAs::Sysdba,
             wallet_root: None,
             multitenant: Multitenant::CdbUnited,
             rac: true,
@@ -136,10 +147,25 @@ mod tests {
         let mut m = MigrationState::new("FIN", 1);
         m.hsm_user = Some("cu_oracle".into());
         let migrate = statements(Some(&m), &db, StepId::Migrate, Some("pre_hsm"));
+        // In a CDB too: MIGRATE has no CONTAINER clause.
         assert_eq!(
             migrate,
             [
-                r#"ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY "<hidden>" MIGRATE USING "<hidden>" WITH BACKUP USING 'pre_hsm' CONTAINER = ALL;"#
+                r#"ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY "<hidden>" MIGRATE USING "<hidden>" WITH BACKUP USING 'pre_hsm';"#
+            ]
+        );
+        // Auto-login: the secret in the software keystore, the close, the auto-login keystore,
+        // the restart, then the external store (its own choice); never tde_seps for auto-login.
+        m.wallet_root = Some("/u01/wr".into());
+        let auto = statements(Some(&m), &db, StepId::AutoLogin, None);
+        assert_eq!(
+            auto,
+            [
+                r#"ADMINISTER KEY MANAGEMENT ADD SECRET '<hidden>' FOR CLIENT 'HSM_PASSWORD' FORCE KEYSTORE IDENTIFIED BY "<hidden>" WITH BACKUP USING 'tdekey_hsm_password';"#,
+                r#"ADMINISTER KEY MANAGEMENT SET KEYSTORE CLOSE IDENTIFIED BY "<hidden>" CONTAINER = ALL;"#,
+                r#"ADMINISTER KEY MANAGEMENT CREATE AUTO_LOGIN KEYSTORE FROM KEYSTORE '/u01/wr/tde' IDENTIFIED BY "<hidden>";"#,
+                "SHUTDOWN IMMEDIATE\nSTARTUP",
+                "ADMINISTER KEY MANAGEMENT ADD SECRET '<hidden>' FOR CLIENT 'HSM_PASSWORD' TO AUTO_LOGIN KEYSTORE '/u01/wr/tde_seps';",
             ]
         );
         let hsm_file = statements(Some(&m), &db, StepId::HsmFile, None);

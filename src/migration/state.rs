@@ -262,7 +262,7 @@ impl MigrationState {
         self.current().is_none()
     }
 
-    /// Whether anything was sent to the database that changes it (from step 6 on): before
+    /// Whether anything was sent to the database that changes it (from step 7 on: TDE_CONFIGURATION HSM|FILE): before
     /// that, nothing needs rolling back.
     pub fn changed_the_database(&self) -> bool {
         self.steps

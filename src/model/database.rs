@@ -35,6 +35,45 @@ macro_rules! text_enum {
     };
 }
 
+/// The administrative privilege a connection asks for: `AS SYSDBA`, `AS SYSKM`, or none (a
+/// named user with the privileges granted to it).
+///
+/// SYSKM (or ADMINISTER KEY MANAGEMENT) may run ADMINISTER KEY MANAGEMENT and read the
+/// encryption views, but not ALTER SYSTEM nor SHOW PARAMETER / V$PARAMETER, which WALLET_ROOT
+/// and TDE_CONFIGURATION need (reference/oracle-tde.md, "Who may run what").
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ConnectAs {
+    Sysdba,
+    Syskm,
+    Normal,
+}
+
+impl ConnectAs {
+    pub const ALL: &'static [ConnectAs] = &[ConnectAs::Sysdba, ConnectAs::Syskm, ConnectAs::Normal];
+
+    /// What follows the credentials in SQL*Plus's CONNECT line: ` AS SYSDBA`, ` AS SYSKM`, or "".
+    pub fn clause(self) -> &'static str {
+        match self {
+            ConnectAs::Sysdba => " AS SYSDBA",
+            ConnectAs::Syskm => " AS SYSKM",
+            ConnectAs::Normal => "",
+        }
+    }
+
+    /// The user Oracle names for a session with this privilege and OS authentication (`SYS` as
+    /// SYSDBA, `SYSKM` as SYSKM).
+    pub fn session_user(self) -> Option<&'static str> {
+        match self {
+            ConnectAs::Sysdba => Some("SYS"),
+            ConnectAs::Syskm => Some("SYSKM"),
+            ConnectAs::Normal => None,
+        }
+    }
+}
+
+text_enum!(ConnectAs { Sysdba => "sysdba", Syskm => "syskm", Normal => "normal" });
+
 text_enum!(ConnectorKind { Manual => "manual", Sqlplus => "sqlplus", Rehearsal => "rehearsal" });
 text_enum!(Multitenant { NonCdb => "non-cdb", CdbUnited => "cdb-united", CdbIsolated => "cdb-isolated" });
 
@@ -68,6 +107,8 @@ pub struct DatabaseProfile {
     pub oracle_sid: Option<String>,
     pub connect_string: Option<String>,
     pub auth: DbAuth,
+    /// `AS SYSDBA`, `AS SYSKM` or no administrative privilege.
+    pub connect_as: ConnectAs,
     pub wallet_root: Option<String>,
     pub multitenant: Multitenant,
     pub rac: bool,

@@ -213,7 +213,7 @@ mod tests {
             vec![],
         ));
         let a = m.run(&open()).expect("third paste is an answer");
-        assert_eq!(a.reply.summary(), "Keystore altered.");
+        assert_eq!(a.reply.summary(), "keystore altered.");
         let problems = &m.operator.1;
         assert_eq!(problems.len(), 3);
         assert!(problems[0].is_none());

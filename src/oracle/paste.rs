@@ -233,10 +233,15 @@ fn classify(s: &str) -> Option<(RequestKind, &'static str)> {
             RequestKind::CreateAutoLogin,
             "ADMINISTER KEY MANAGEMENT CREATE AUTO_LOGIN KEYSTORE",
         )
+    } else if r.starts_with("ADD SECRET") && r.contains(" AUTO_LOGIN KEYSTORE") {
+        (
+            RequestKind::AddExternalStoreSecret,
+            "ADMINISTER KEY MANAGEMENT ADD SECRET … TO AUTO_LOGIN KEYSTORE",
+        )
     } else if r.starts_with("ADD SECRET") {
         (
             RequestKind::AddHsmSecret,
-            "ADMINISTER KEY MANAGEMENT ADD SECRET",
+            "ADMINISTER KEY MANAGEMENT ADD SECRET … IDENTIFIED BY",
         )
     } else if r.starts_with("BACKUP KEYSTORE") {
         (

@@ -26,6 +26,7 @@ pub struct SqlPlus {
     sid: Option<String>,
     connect_string: Option<String>,
     auth: DbAuth,
+    connect_as: crate::model::ConnectAs,
     password: Option<Secret>,
     timeout: Duration,
 }
@@ -68,6 +69,7 @@ impl SqlPlus {
             sid: profile.oracle_sid.clone().filter(|s| !s.is_empty()),
             connect_string: profile.connect_string.clone().filter(|s| !s.is_empty()),
             auth: profile.auth.clone(),
+            connect_as: profile.connect_as,
             password,
             timeout: DEFAULT_TIMEOUT,
         })
@@ -86,6 +88,7 @@ impl SqlPlus {
     fn script(&self, statement: &Secret) -> Result<Secret, OracleError> {
         let login = Login {
             auth: &self.auth,
+            connect_as: self.connect_as,
             connect_string: self.connect_string.as_deref(),
             password: self.password.as_ref(),
         };
@@ -212,7 +215,7 @@ impl Connector for SqlPlus {
             return Err(OracleError::Unsupported {
                 what: "Restarting the database",
                 connector: "SQL*Plus",
-                instead: "SYSKM cannot restart an instance: restart it yourself (SHUTDOWN IMMEDIATE and STARTUP as SYSDBA, or srvctl stop/start database on RAC), then continue.",
+                instead: "tdekey never restarts a real database: restart it yourself (SHUTDOWN IMMEDIATE and STARTUP as SYSDBA, or srvctl stop/start database on RAC), then continue.",
             });
         }
         let statement = request.statement()?;

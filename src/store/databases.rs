@@ -1,10 +1,10 @@
 //! Database profiles: how tdekey reaches one Oracle database. Never a password.
 
 use super::{Store, StoreError, map_err};
-use crate::model::{ConnectorKind, DatabaseProfile, DbAuth, Multitenant, now_ms};
+use crate::model::{ConnectAs, ConnectorKind, DatabaseProfile, DbAuth, Multitenant, now_ms};
 use rusqlite::params;
 
-const COLUMNS: &str = "d.id, d.name, d.connector, d.oracle_home, d.oracle_sid, d.connect_string, d.auth_user, d.wallet_root, d.multitenant, d.rac, h.name";
+const COLUMNS: &str = "d.id, d.name, d.connector, d.oracle_home, d.oracle_sid, d.connect_string, d.auth_user, d.wallet_root, d.multitenant, d.rac, h.name, d.connect_as";
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DatabaseProfile> {
     let connector: String = r.get(2)?;
@@ -22,6 +22,7 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DatabaseProfile> {
         multitenant: Multitenant::parse(&mt).unwrap_or(Multitenant::NonCdb),
         rac: r.get::<_, i64>(9)? != 0,
         hsm_profile: r.get(10)?,
+        connect_as: ConnectAs::parse(&r.get::<_, String>(11)?).unwrap_or(ConnectAs::Syskm),
     })
 }
 
@@ -61,12 +62,13 @@ impl Store {
         let now = now_ms();
         self.conn
             .execute(
-                "INSERT INTO databases (name, connector, oracle_home, oracle_sid, connect_string, auth_user, wallet_root, multitenant, rac, hsm_profile_id, created_ms, updated_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11)
+                "INSERT INTO databases (name, connector, oracle_home, oracle_sid, connect_string, auth_user, wallet_root, multitenant, rac, hsm_profile_id, created_ms, updated_ms, connect_as)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12)
                  ON CONFLICT (name) DO UPDATE SET connector = excluded.connector, oracle_home = excluded.oracle_home,
                    oracle_sid = excluded.oracle_sid, connect_string = excluded.connect_string, auth_user = excluded.auth_user,
                    wallet_root = excluded.wallet_root, multitenant = excluded.multitenant, rac = excluded.rac,
-                   hsm_profile_id = excluded.hsm_profile_id, updated_ms = excluded.updated_ms",
+                   hsm_profile_id = excluded.hsm_profile_id, updated_ms = excluded.updated_ms,
+                   connect_as = excluded.connect_as",
                 params![
                     d.name,
                     d.connector.as_str(),
@@ -78,7 +80,8 @@ impl Store {
                     d.multitenant.as_str(),
                     i64::from(d.rac),
                     hsm_id,
-                    now
+                    now,
+                    d.connect_as.as_str()
                 ],
             )
             .map_err(|e| self.err(e))?;
@@ -114,6 +117,7 @@ mod tests {
             oracle_sid: Some("ORCL".into()),
             connect_string: None,
             auth: DbAuth::Os,
+            connect_as: crate::model::ConnectAs::Sysdba,
             wallet_root: Some("/u01/app/oracle/admin/ORCL/wallet".into()),
             multitenant: Multitenant::CdbUnited,
             rac: true,

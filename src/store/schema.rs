@@ -160,6 +160,11 @@ CREATE INDEX rotation_runs_by_time ON rotation_runs (database, started_ms);
 
 ALTER TABLE key_owners ADD COLUMN container TEXT NOT NULL DEFAULT '';
 "#,
+    // v8: how a database profile connects (AS SYSDBA, AS SYSKM, or no administrative
+    // privilege). Profiles saved before connected AS SYSKM, so they keep it.
+    r#"
+ALTER TABLE databases ADD COLUMN connect_as TEXT NOT NULL DEFAULT 'syskm';
+"#,
 ];
 
 /// The schema version this build writes.

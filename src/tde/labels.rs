@@ -179,12 +179,34 @@ pub fn parse_use_key_id(s: &str) -> Result<MasterKeyId, String> {
     Ok(MasterKeyId(id))
 }
 
-/// Parses a `V$ENCRYPTION_KEYS.KEY_ID` (base64, 52 characters, starting with `A` for a software
-/// keystore key): returns the keystore byte (0x01 software, 0x06 HSM) and the 16-byte id.
+/// Byte 0 of a software keystore's key id (its base64 KEY_ID starts with `A`).
+pub const SOFTWARE_KEYSTORE: u8 = 0x01;
+/// Byte 0 of an HSM key id: the `06` of `ORACLE.TDE.HSM.MK.06…`.
+pub const HSM_KEYSTORE: u8 = 0x06;
+
+/// Parses a `V$ENCRYPTION_KEYS.KEY_ID` in either of the forms Oracle uses and returns the
+/// keystore byte (0x01 software, 0x06 HSM) and the 16-byte master key id:
+///
+/// - a software keystore's key: 52 characters of base64 (byte 0 = 0x01, then the 16-byte id,
+///   then zero padding), as every published V$ENCRYPTION_KEYS output shows;
+/// - an HSM key: the 34 hex digits `06<32 hex>`, the text after `ORACLE.TDE.HSM.MK.` in its
+///   label and the text `USE KEY` takes (Oracle's SQL Reference: "query the KEY_ID column of
+///   V$ENCRYPTION_KEYS" for USE KEY; the AWS procedure's `USE KEY '0615A5…'`).
+///
+/// No published output shows an HSM row of V$ENCRYPTION_KEYS directly, so both forms are read
+/// for either keystore (a base64 id whose byte 0 is 0x06 is an HSM key too), lower-case hex as
+/// well, and keys are compared on their 16-byte id ([`same_key`]), never on the text.
 pub fn parse_key_id(s: &str) -> Result<(u8, MasterKeyId), String> {
+    let s = s.trim();
+    if s.len() == 34 && s.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let up = s.to_ascii_uppercase();
+        return parse_use_key_id(&up).map(|id| (HSM_KEYSTORE, id));
+    }
     let bytes = base64::engine::general_purpose::STANDARD
-        .decode(s.trim())
-        .map_err(|e| format!("the key id is not base64 ({e})"))?;
+        .decode(s)
+        .map_err(|e| {
+            format!("the key id is neither 34 hex digits (06 and a 16-byte id) nor base64 ({e})")
+        })?;
     if bytes.len() < 17 {
         return Err(format!(
             "the key id decodes to {} bytes; Oracle's key ids hold at least 17",
@@ -199,6 +221,20 @@ pub fn parse_key_id(s: &str) -> Result<(u8, MasterKeyId), String> {
     Ok((bytes[0], MasterKeyId(id)))
 }
 
+/// Whether two KEY_ID texts name the same master key (the same 16-byte id, whichever form
+/// each is written in). Texts that do not parse are compared as they are.
+pub fn same_key(a: &str, b: &str) -> bool {
+    match (parse_key_id(a), parse_key_id(b)) {
+        (Ok((_, x)), Ok((_, y))) => x == y,
+        _ => a.trim() == b.trim(),
+    }
+}
+
+/// The KEY_ID Oracle shows for an HSM master key: the 34 hex digits `06<32 hex>`.
+pub fn hsm_key_id(id: &MasterKeyId) -> String {
+    id.use_key_id()
+}
+
 /// Formats a `V$ENCRYPTION_KEYS.KEY_ID` the way Oracle does: keystore byte, 16-byte id, zero
 /// padding to 39 bytes (52 base64 characters).
 pub fn format_key_id(keystore: u8, id: &MasterKeyId) -> String {
@@ -208,7 +244,8 @@ pub fn format_key_id(keystore: u8, id: &MasterKeyId) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-/// The label of Oracle's key-metadata object for an ASCII key id.
+/// The label of Oracle's key-metadata object for an ASCII key id: for an HSM key's 34-digit id,
+/// 30 + 68 = 98 characters (well under CloudHSM's 127).
 pub fn key_metadata_label(key_id: &str) -> String {
     format!(
         "{KEY_METADATA_PREFIX}{}",
@@ -277,6 +314,46 @@ mod tests {
             LabelMeaning::KeyMetadata { key_id, master_key } => {
                 assert_eq!(key_id, kid);
                 assert_eq!(master_key, Some(id));
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn hsm_key_ids_read_in_both_forms_and_compare_on_their_id() {
+        let id = MasterKeyId([0x15; 16]);
+        let hex = hsm_key_id(&id);
+        assert_eq!(hex.len(), 34);
+        assert!(hex.starts_with("06"));
+        assert_eq!(parse_key_id(&hex).unwrap(), (HSM_KEYSTORE, id));
+        assert_eq!(
+            parse_key_id(&hex.to_ascii_lowercase()).unwrap(),
+            (HSM_KEYSTORE, id)
+        );
+        let b64 = format_key_id(HSM_KEYSTORE, &id);
+        assert!(same_key(&hex, &b64));
+        assert!(same_key(&hex, &format_key_id(SOFTWARE_KEYSTORE, &id)));
+        assert!(!same_key(&hex, &hsm_key_id(&MasterKeyId([0x16; 16]))));
+        // 34 hex digits that do not start with 06 are not a key id.
+        assert!(parse_key_id(&format!("07{}", "1".repeat(32))).is_err());
+    }
+
+    #[test]
+    fn the_metadata_label_of_the_reference_example_is_98_characters() {
+        // reference/oracle-tde.md: seen in two independent public sources.
+        let label = key_metadata_label("069F37D091A73D4F13BF2CE921EB2CF080");
+        assert_eq!(
+            label,
+            "ORACLE.SECURITY.KM.ENCRYPTION.30363946333744303931413733443446313342463243453932314542324346303830"
+        );
+        assert_eq!(label.len(), 98);
+        match classify(&label) {
+            LabelMeaning::KeyMetadata { key_id, master_key } => {
+                assert_eq!(key_id, "069F37D091A73D4F13BF2CE921EB2CF080");
+                assert_eq!(
+                    master_key.map(|m| m.hsm_label()).as_deref(),
+                    Some("ORACLE.TDE.HSM.MK.069F37D091A73D4F13BF2CE921EB2CF080")
+                );
             }
             other => panic!("{other:?}"),
         }

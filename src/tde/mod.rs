@@ -7,6 +7,7 @@ pub mod labels;
 pub mod layout;
 pub mod ora;
 pub mod output;
+pub mod privileges;
 pub mod render;
 pub mod request;
 pub mod sql;

@@ -151,6 +151,18 @@ pub const SPFILE_UPDATE_FAILED: OraCode = OraCode {
     code: "ORA-32017",
     text: "failure in updating SPFILE",
 };
+pub const CLOSE_PASSWORD_MISMATCH: OraCode = OraCode {
+    code: "ORA-28391",
+    text: "cannot close wallet or HSM, password mismatch",
+};
+pub const NO_SUCH_KEY_ID: OraCode = OraCode {
+    code: "ORA-46649",
+    text: "master key with the specified identifier does not exist",
+};
+pub const INSUFFICIENT_PRIVILEGES: OraCode = OraCode {
+    code: "ORA-01031",
+    text: "insufficient privileges",
+};
 pub const WALLET_OPEN_FAILED: OraCode = OraCode {
     code: "ORA-12578",
     text: "TNS:wallet open failed",
@@ -176,6 +188,9 @@ pub const CATALOGUE: &[OraCode] = &[
     NEEDS_BACKUP,
     NO_WALLET_ROOT,
     SPFILE_UPDATE_FAILED,
+    CLOSE_PASSWORD_MISMATCH,
+    NO_SUCH_KEY_ID,
+    INSUFFICIENT_PRIVILEGES,
     WALLET_OPEN_FAILED,
 ];
 
@@ -226,7 +241,7 @@ pub fn explain(code: &str) -> Option<&'static str> {
             "The key id named is not in the keystore: a wrong wallet was copied, or the HSM key is not shared with Oracle's crypto user. Check the ORACLE.TDE.HSM.MK. label on the token and share the key with the crypto user Oracle logs in as."
         }
         "ORA-28376" => {
-            "Oracle cannot find its PKCS#11 library: there is no library under /opt/oracle/extapi/64/hsm/<vendor>/<version>/, or more than one. Leave exactly one, owned oracle:dba, at the same path on every RAC node."
+            "Oracle cannot find its PKCS#11 library: there is no library under /opt/oracle/extapi/64/hsm/<vendor>/<version>/, or more than one. Leave exactly one, owned by the Oracle software owner (the owner of ORACLE_HOME, often oracle:oinstall), at the same path on every RAC node."
         }
         "ORA-28407" => {
             "The HSM refused the PKCS#11 call named in the message. CKR_PIN_INCORRECT(160): wrong HSM password; CKR_PIN_LOCKED(164): the user is locked after too many failed logins and an HSM admin must reset it; CKR_GENERAL_ERROR(5): wrong user, or the HSM client cannot reach the cluster; CKR_FUNCTION_FAILED(6) has been seen with EXTERNAL STORE."
@@ -257,6 +272,15 @@ pub fn explain(code: &str) -> Option<&'static str> {
         }
         "ORA-32017" => {
             "ALTER SYSTEM could not update the server parameter file; the ORA- line after it says why (ORA-46693 when TDE_CONFIGURATION is set before WALLET_ROOT)."
+        }
+        "ORA-28391" => {
+            "The keystore was not closed: the password given is not the one it was opened with, or a password or HSM keystore was closed without IDENTIFIED BY (a bare SET KEYSTORE CLOSE closes an auto-login keystore only). Close it IDENTIFIED BY its password, the HSM user:password, or EXTERNAL STORE."
+        }
+        "ORA-46649" => {
+            "USE KEY named an id the keystore does not hold (reference/oracle-tde.md: whether 19c answers this or ORA-28374 is not confirmed; tdekey reads both the same way). Check the ORACLE.TDE.HSM.MK.06… label on the token and that the key is shared with Oracle's crypto user."
+        }
+        "ORA-01031" => {
+            "The session lacks a privilege for this statement. SYSKM (or ADMINISTER KEY MANAGEMENT) may run ADMINISTER KEY MANAGEMENT and read the encryption views, but not ALTER SYSTEM nor SHOW PARAMETER/V$PARAMETER: connect AS SYSDBA for those, or have ALTER SYSTEM and SELECT on V$PARAMETER granted to the user the profile names."
         }
         "ORA-12578" => {
             "A local auto-login wallet was copied from another host or OS user: it opens only where it was made. Create the auto-login keystore again on this host (a local auto-login wallet is not supported on RAC)."

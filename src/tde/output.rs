@@ -61,6 +61,8 @@ pub const PARAMETER_COLUMNS: &[&str] = &["NAME", "TYPE", "VALUE"];
 pub enum View {
     EncryptionWallet,
     EncryptionKeys,
+    /// SESSION_PRIVS and SESSION_ROLES through [`crate::tde::privileges::QUERY`].
+    SessionPrivileges,
 }
 
 impl View {
@@ -68,6 +70,7 @@ impl View {
         match self {
             View::EncryptionWallet => "V$ENCRYPTION_WALLET",
             View::EncryptionKeys => "V$ENCRYPTION_KEYS",
+            View::SessionPrivileges => "SESSION_PRIVS and SESSION_ROLES",
         }
     }
 
@@ -75,6 +78,7 @@ impl View {
         match self {
             View::EncryptionWallet => WALLET_COLUMNS,
             View::EncryptionKeys => KEYS_COLUMNS,
+            View::SessionPrivileges => crate::tde::privileges::COLUMNS,
         }
     }
 
@@ -83,6 +87,7 @@ impl View {
         match self {
             View::EncryptionWallet => &["WRL_TYPE", "STATUS"],
             View::EncryptionKeys => &["KEY_ID"],
+            View::SessionPrivileges => &["KIND", "NAME"],
         }
     }
 }
@@ -145,8 +150,22 @@ pub enum ParseError {
 
 /// Every `ORA-nnnnn: text` in the text, in order.
 pub fn ora_errors(text: &str) -> Vec<OraError> {
-    let mut out = Vec::new();
+    let mut out: Vec<OraError> = Vec::new();
     for line in text.lines() {
+        // ORA-28407 prints the PKCS#11 return value on the next line, alone:
+        // `CKR_FUNCTION_FAILED(6)` (tests/fixtures/oracle/feedback/ora-28407-*.txt).
+        let t = line.trim();
+        if t.starts_with("CKR_")
+            && t.ends_with(')')
+            && !t.contains(' ')
+            && let Some(last) = out.last_mut()
+            && last.code == "ORA-28407"
+            && !last.text.contains("CKR_")
+        {
+            last.text.push(' ');
+            last.text.push_str(t);
+            continue;
+        }
         let mut rest = line;
         while let Some(i) = rest.find("ORA-") {
             let after = &rest[i + 4..];

@@ -100,6 +100,7 @@ pub fn view_column(view: Option<View>, name: &str) -> Column {
     let known = match view {
         Some(View::EncryptionWallet) => wallet(name),
         Some(View::EncryptionKeys) => keys(name),
+        Some(View::SessionPrivileges) => Some(Column::text(name, 40)),
         None => None,
     };
     known.unwrap_or_else(|| Column::text(name, name.chars().count().max(1)))
@@ -353,7 +354,16 @@ pub fn render_error(error: &OraError, more: &[OraError]) -> String {
         out.push_str(&e.code);
         if !e.text.is_empty() {
             out.push_str(": ");
-            out.push_str(&e.text);
+            // ORA-28407 prints the PKCS#11 return value on a line of its own
+            // (tests/fixtures/oracle/feedback/ora-28407-*.txt).
+            match e.text.rsplit_once(" CKR_") {
+                Some((head, ckr)) if e.code == "ORA-28407" => {
+                    out.push_str(head);
+                    out.push_str("\nCKR_");
+                    out.push_str(ckr);
+                }
+                _ => out.push_str(&e.text),
+            }
         }
         out.push('\n');
     }
@@ -361,7 +371,7 @@ pub fn render_error(error: &OraError, more: &[OraError]) -> String {
     out
 }
 
-/// The line SQL*Plus prints after a statement ran (`Keystore altered.`), as `sqlplus -S` prints
+/// The line SQL*Plus prints after a statement ran (`keystore altered.`), as `sqlplus -S` prints
 /// it: between blank lines.
 pub fn render_feedback(feedback: &str) -> String {
     format!("\n{feedback}\n\n")

@@ -47,6 +47,8 @@ pub enum Request {
     QueryWallet,
     /// `SELECT * FROM V$ENCRYPTION_KEYS;`
     QueryKeys,
+    /// The session's privileges and roles ([`crate::tde::privileges::QUERY`]).
+    QueryPrivileges,
     /// `SHOW PARAMETER wallet_root` / `tde_configuration`
     ShowParameter(ParameterName),
     SetWalletRoot {
@@ -68,11 +70,14 @@ pub enum Request {
         credential: Option<Credential>,
         all_containers: bool,
     },
+    /// MIGRATE has no CONTAINER clause (the `migrate_key` grammar of the 18c–23ai SQL
+    /// Reference): in a united CDB it runs in the root and re-keys the root and its PDBs.
     Migrate {
         hsm_user: String,
         hsm_password: Secret,
         wallet_password: Secret,
-        options: Options,
+        /// `WITH BACKUP [USING '<tag>']`
+        backup: Option<Option<String>>,
     },
     ReverseMigrate {
         wallet_password: Secret,
@@ -89,7 +94,19 @@ pub enum Request {
         tag: Option<String>,
         credential: Credential,
     },
+    /// HSM auto-login: the HSM credential as the secret HSM_PASSWORD in the software keystore
+    /// (WALLET_ROOT/tde), always `WITH BACKUP` (a password keystore changes).
     AddHsmSecret {
+        hsm_user: String,
+        hsm_password: Secret,
+        wallet_password: Secret,
+        /// `FORCE KEYSTORE`: opens the password keystore for the statement.
+        force: bool,
+        backup_tag: Option<String>,
+    },
+    /// The external store: the HSM credential as HSM_PASSWORD in the auto-login keystore in
+    /// WALLET_ROOT/tde_seps, for `IDENTIFIED BY EXTERNAL STORE` (it opens nothing by itself).
+    AddExternalStoreSecret {
         hsm_user: String,
         hsm_password: Secret,
         seps_dir: String,
@@ -127,6 +144,7 @@ impl Request {
         match self {
             Request::QueryWallet => RequestKind::QueryWallet,
             Request::QueryKeys => RequestKind::QueryKeys,
+            Request::QueryPrivileges => RequestKind::QueryPrivileges,
             Request::ShowParameter(ParameterName::WalletRoot) => RequestKind::ShowWalletRoot,
             Request::ShowParameter(ParameterName::TdeConfiguration) => {
                 RequestKind::ShowTdeConfiguration
@@ -141,6 +159,7 @@ impl Request {
             Request::SetKey { .. } => RequestKind::SetKey,
             Request::UseKey { .. } => RequestKind::UseKey,
             Request::AddHsmSecret { .. } => RequestKind::AddHsmSecret,
+            Request::AddExternalStoreSecret { .. } => RequestKind::AddExternalStoreSecret,
             Request::CreateAutoLogin { .. } => RequestKind::CreateAutoLogin,
             Request::Backup { .. } => RequestKind::Backup,
             Request::Restart => RequestKind::Restart,
@@ -157,7 +176,8 @@ impl Request {
         match self {
             Request::Migrate { hsm_user, .. }
             | Request::ReverseMigrate { hsm_user, .. }
-            | Request::AddHsmSecret { hsm_user, .. } => Some(hsm_user),
+            | Request::AddHsmSecret { hsm_user, .. }
+            | Request::AddExternalStoreSecret { hsm_user, .. } => Some(hsm_user),
             Request::OpenKeystore { credential, .. }
             | Request::SetKey { credential, .. }
             | Request::UseKey { credential, .. }
@@ -177,7 +197,10 @@ impl Request {
     pub fn changes_state(&self) -> bool {
         !matches!(
             self,
-            Request::QueryWallet | Request::QueryKeys | Request::ShowParameter(_)
+            Request::QueryWallet
+                | Request::QueryKeys
+                | Request::QueryPrivileges
+                | Request::ShowParameter(_)
         )
     }
 
@@ -186,6 +209,7 @@ impl Request {
         match self {
             Request::QueryWallet => Expect::Rows(View::EncryptionWallet),
             Request::QueryKeys => Expect::Rows(View::EncryptionKeys),
+            Request::QueryPrivileges => Expect::Rows(View::SessionPrivileges),
             Request::ShowParameter(p) => Expect::Parameter(*p),
             Request::SetWalletRoot { .. } | Request::SetTdeConfiguration { .. } => {
                 Expect::Feedback(SYSTEM_ALTERED)
@@ -204,6 +228,7 @@ impl Request {
         Ok(match self {
             Request::QueryWallet => plain("SELECT * FROM V$ENCRYPTION_WALLET;"),
             Request::QueryKeys => plain("SELECT * FROM V$ENCRYPTION_KEYS;"),
+            Request::QueryPrivileges => plain(crate::tde::privileges::QUERY),
             Request::ShowParameter(p) => plain(&format!("SHOW PARAMETER {}", p.as_str())),
             Request::SetWalletRoot { dir, all_instances } => {
                 sql::set_wallet_root(dir, *all_instances)?
@@ -225,8 +250,8 @@ impl Request {
                 hsm_user,
                 hsm_password,
                 wallet_password,
-                options,
-            } => sql::migrate_to_hsm(hsm_user, hsm_password, wallet_password, options)?,
+                backup,
+            } => sql::migrate_to_hsm(hsm_user, hsm_password, wallet_password, backup.as_ref())?,
             Request::ReverseMigrate {
                 wallet_password,
                 hsm_user,
@@ -245,9 +270,22 @@ impl Request {
             Request::AddHsmSecret {
                 hsm_user,
                 hsm_password,
+                wallet_password,
+                force,
+                backup_tag,
+            } => sql::add_hsm_secret(
+                hsm_user,
+                hsm_password,
+                wallet_password,
+                *force,
+                backup_tag.as_deref(),
+            )?,
+            Request::AddExternalStoreSecret {
+                hsm_user,
+                hsm_password,
                 seps_dir,
                 local,
-            } => sql::add_hsm_secret(hsm_user, hsm_password, seps_dir, *local)?,
+            } => sql::add_external_store_secret(hsm_user, hsm_password, seps_dir, *local)?,
             Request::CreateAutoLogin {
                 dir,
                 password,
@@ -282,8 +320,14 @@ pub enum Reply {
     },
 }
 
-/// The feedback line as SQL*Plus prints it: `keystore altered` → `Keystore altered.`.
+/// The feedback line as SQL*Plus prints it. ADMINISTER KEY MANAGEMENT prints `keystore
+/// altered.` in lower case in every real output found (12.1 to 23ai,
+/// tests/fixtures/oracle/feedback/); ALTER SYSTEM prints `System altered.` and STARTUP
+/// `Database opened.`, capitalised.
 pub fn feedback_line(expected: &str) -> String {
+    if expected == KEYSTORE_ALTERED {
+        return format!("{expected}.");
+    }
     let mut c = expected.chars();
     match c.next() {
         Some(first) => format!("{}{}.", first.to_ascii_uppercase(), c.as_str()),
@@ -292,7 +336,7 @@ pub fn feedback_line(expected: &str) -> String {
 }
 
 impl Reply {
-    /// The statement ran: `Reply::done(KEYSTORE_ALTERED)` is `Done { "Keystore altered." }`.
+    /// The statement ran: `Reply::done(KEYSTORE_ALTERED)` is `Done { "keystore altered." }`.
     pub fn done(expected: &str) -> Reply {
         Reply::Done {
             feedback: feedback_line(expected),
@@ -363,11 +407,21 @@ pub fn interpret(request: &Request, text: &str) -> Result<Reply, InterpretError>
         return Err(InterpretError::Empty);
     }
     // ORA- and SP2- errors in the order SQL*Plus printed them.
-    let errors = text.lines().flat_map(|l| {
-        let mut on_line = sp2_errors(l);
-        on_line.extend(output::ora_errors(l));
-        on_line
-    });
+    let mut errors: Vec<OraError> = Vec::new();
+    for l in text.lines() {
+        let ora = output::ora_errors(l);
+        // A line of its own after ORA-28407 (`CKR_PIN_INCORRECT(160)`): ora_errors joins it.
+        if ora.is_empty()
+            && errors.last().is_some_and(|e| e.code == "ORA-28407")
+            && let Some(last) = errors.pop()
+        {
+            let joined = output::ora_errors(&format!("{}: {}\n{l}", last.code, last.text));
+            errors.extend(joined);
+            continue;
+        }
+        errors.extend(sp2_errors(l));
+        errors.extend(ora);
+    }
     if let Some(reply) = crate::tde::ora::reply_of(errors) {
         return Ok(reply);
     }
@@ -436,10 +490,7 @@ mod tests {
                 hsm_user: "cu_oracle".into(),
                 hsm_password: Secret::from("Hsm-Pw-1"),
                 wallet_password: Secret::from("Wallet-Pw-2"),
-                options: Options {
-                    backup: Some(Some("pre".into())),
-                    all_containers: false,
-                },
+                backup: Some(Some("pre".into())),
             },
             Request::SetKey {
                 tag: Some("q3".into()),
@@ -447,6 +498,13 @@ mod tests {
                 options: Options::default(),
             },
             Request::AddHsmSecret {
+                hsm_user: "cu_oracle".into(),
+                hsm_password: Secret::from("Hsm-Pw-1"),
+                wallet_password: Secret::from("Wallet-Pw-2"),
+                force: true,
+                backup_tag: None,
+            },
+            Request::AddExternalStoreSecret {
                 hsm_user: "cu_oracle".into(),
                 hsm_password: Secret::from("Hsm-Pw-1"),
                 seps_dir: "/u01/wr/tde_seps".into(),
@@ -485,7 +543,7 @@ mod tests {
         assert_eq!(
             r,
             Reply::Done {
-                feedback: "Keystore altered.".into()
+                feedback: "keystore altered.".into()
             }
         );
         let e = interpret(&open, "System altered.\n").expect_err("wrong statement");

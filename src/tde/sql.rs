@@ -222,12 +222,15 @@ pub fn close_keystore(c: Option<&Credential>, all_containers: bool) -> Result<St
 }
 
 /// File wallet → HSM:
-/// `ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY "<cu>:<pw>" MIGRATE USING "<wallet pw>" [WITH BACKUP [USING '<tag>']] [CONTAINER = ALL];`
+/// `ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY "<cu>:<pw>" MIGRATE USING "<wallet pw>" [WITH BACKUP [USING '<tag>']];`
+///
+/// No `CONTAINER` clause: the `migrate_key` grammar of Oracle's SQL Reference (18c to 23ai)
+/// has none (only create, set, open and close take one). In a united CDB it runs in the root.
 pub fn migrate_to_hsm(
     hsm_user: &str,
     hsm_password: &Secret,
     wallet_password: &Secret,
-    o: &Options,
+    backup: Option<&Option<String>>,
 ) -> Result<Statement, SqlError> {
     let mut b = Builder::new();
     b.text("ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY ");
@@ -237,7 +240,10 @@ pub fn migrate_to_hsm(
     })?;
     b.text(" MIGRATE USING ");
     b.secret_dq(wallet_password.expose(), "wallet password")?;
-    b.options(o)?;
+    b.options(&Options {
+        backup: backup.cloned(),
+        all_containers: false,
+    })?;
     Ok(b.finish())
 }
 
@@ -304,8 +310,40 @@ pub fn create_keystore(dir: Option<&str>, password: &Secret) -> Result<Statement
     Ok(b.finish())
 }
 
-/// HSM auto-login: `ADMINISTER KEY MANAGEMENT ADD SECRET '<cu>:<pw>' FOR CLIENT 'HSM_PASSWORD' TO [LOCAL] AUTO_LOGIN KEYSTORE '<WALLET_ROOT>/tde_seps';`
+/// HSM auto-login, first statement: the HSM credential kept as the secret `HSM_PASSWORD` in
+/// the *software* keystore (WALLET_ROOT/tde), which is then made auto-login:
+/// `ADMINISTER KEY MANAGEMENT ADD SECRET '<cu>:<pw>' FOR CLIENT 'HSM_PASSWORD' [FORCE KEYSTORE] IDENTIFIED BY "<wallet pw>" WITH BACKUP [USING '<tag>'];`
+/// (AWS's procedure for Oracle 19c and the HSM vendors' guides: Utimaco, Thales, Entrust).
 pub fn add_hsm_secret(
+    hsm_user: &str,
+    hsm_password: &Secret,
+    wallet_password: &Secret,
+    force: bool,
+    backup_tag: Option<&str>,
+) -> Result<Statement, SqlError> {
+    let joined = hsm_pin(hsm_user, hsm_password)?;
+    let mut b = Builder::new();
+    b.text("ADMINISTER KEY MANAGEMENT ADD SECRET ");
+    b.secret_sq(joined.expose(), "HSM password")?;
+    b.text(" FOR CLIENT 'HSM_PASSWORD'");
+    if force {
+        b.text(" FORCE KEYSTORE");
+    }
+    b.text(" IDENTIFIED BY ");
+    b.secret_dq(wallet_password.expose(), "keystore password")?;
+    b.text(" WITH BACKUP");
+    if let Some(t) = backup_tag {
+        b.text(" USING ");
+        b.literal(t, "backup tag")?;
+    }
+    Ok(b.finish())
+}
+
+/// The external store (not auto-login): `ADMINISTER KEY MANAGEMENT ADD SECRET '<cu>:<pw>' FOR
+/// CLIENT 'HSM_PASSWORD' TO [LOCAL] AUTO_LOGIN KEYSTORE '<WALLET_ROOT>/tde_seps';` lets later
+/// statements say `IDENTIFIED BY EXTERNAL STORE` instead of the password. It opens nothing by
+/// itself at start-up.
+pub fn add_external_store_secret(
     hsm_user: &str,
     hsm_password: &Secret,
     seps_dir: &str,
@@ -410,19 +448,17 @@ mod tests {
             "cu_oracle",
             &s("HsmPw1"),
             &s("WalletPw2"),
-            &Options {
-                backup: Some(Some("pre-migration".into())),
-                all_containers: true,
-            },
+            Some(&Some("pre-migration".into())),
         )
         .unwrap();
+        // No CONTAINER clause: the migrate_key grammar has none.
         assert_eq!(
             st.sql.expose(),
-            r#"ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY "cu_oracle:HsmPw1" MIGRATE USING "WalletPw2" WITH BACKUP USING 'pre-migration' CONTAINER = ALL;"#
+            r#"ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY "cu_oracle:HsmPw1" MIGRATE USING "WalletPw2" WITH BACKUP USING 'pre-migration';"#
         );
         assert_eq!(
             st.display,
-            r#"ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY "<hidden>" MIGRATE USING "<hidden>" WITH BACKUP USING 'pre-migration' CONTAINER = ALL;"#
+            r#"ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY "<hidden>" MIGRATE USING "<hidden>" WITH BACKUP USING 'pre-migration';"#
         );
         assert!(!st.display.contains("HsmPw1") && !st.display.contains("WalletPw2"));
         assert!(
@@ -488,11 +524,20 @@ mod tests {
                 r#"ADMINISTER KEY MANAGEMENT CREATE KEYSTORE '/u01/wallet/tde' IDENTIFIED BY "w";"#,
             ),
             (
-                add_hsm_secret("cu_oracle", &s("p"), "/u01/wallet/tde_seps", false).unwrap(),
+                add_hsm_secret("cu_oracle", &s("p"), &s("w"), false, None).unwrap(),
+                r#"ADMINISTER KEY MANAGEMENT ADD SECRET 'cu_oracle:p' FOR CLIENT 'HSM_PASSWORD' IDENTIFIED BY "w" WITH BACKUP;"#,
+            ),
+            (
+                add_hsm_secret("cu_oracle", &s("p"), &s("w"), true, Some("hsm_pw")).unwrap(),
+                r#"ADMINISTER KEY MANAGEMENT ADD SECRET 'cu_oracle:p' FOR CLIENT 'HSM_PASSWORD' FORCE KEYSTORE IDENTIFIED BY "w" WITH BACKUP USING 'hsm_pw';"#,
+            ),
+            (
+                add_external_store_secret("cu_oracle", &s("p"), "/u01/wallet/tde_seps", false)
+                    .unwrap(),
                 "ADMINISTER KEY MANAGEMENT ADD SECRET 'cu_oracle:p' FOR CLIENT 'HSM_PASSWORD' TO AUTO_LOGIN KEYSTORE '/u01/wallet/tde_seps';",
             ),
             (
-                add_hsm_secret("cu_oracle", &s("p"), "/w/tde_seps", true).unwrap(),
+                add_external_store_secret("cu_oracle", &s("p"), "/w/tde_seps", true).unwrap(),
                 "ADMINISTER KEY MANAGEMENT ADD SECRET 'cu_oracle:p' FOR CLIENT 'HSM_PASSWORD' TO LOCAL AUTO_LOGIN KEYSTORE '/w/tde_seps';",
             ),
             (
@@ -561,7 +606,7 @@ mod tests {
         // Single quotes in tags, paths and the single-quoted secret are doubled.
         let st = set_key(Some("it's"), &hsm("p"), &Options::default()).unwrap();
         assert!(st.sql.expose().contains("USING TAG 'it''s'"));
-        let st = add_hsm_secret("cu", &s("o'k\"x"), "/w'x", false).unwrap();
+        let st = add_external_store_secret("cu", &s("o'k\"x"), "/w'x", false).unwrap();
         assert!(
             st.sql
                 .expose()

@@ -1,9 +1,11 @@
 //! The script tdekey's SQL*Plus connector writes to `sqlplus -S -L /nolog` on stdin: the
-//! connection (`CONNECT … AS SYSKM`), the settings tdekey reads the output with, the statement
-//! and `EXIT`. Nothing goes through argv or the environment. The user name and connect string
+//! connection (`CONNECT … [AS SYSDBA | AS SYSKM]`, as the profile says), the session's NLS
+//! settings tdekey parses (so that the DBA's environment cannot change the language of the
+//! feedback or the form of a time stamp), the settings tdekey reads the output with, the
+//! statement and `EXIT`. Nothing goes through argv or the environment. The user name and connect string
 //! are checked here, since they are written into the CONNECT line.
 
-use crate::model::DbAuth;
+use crate::model::{ConnectAs, DbAuth};
 use crate::secret::Secret;
 use crate::tde::sql::SqlError;
 
@@ -22,6 +24,8 @@ pub enum LoginError {
 #[derive(Debug, Clone, Copy)]
 pub struct Login<'a> {
     pub auth: &'a DbAuth,
+    /// `AS SYSDBA`, `AS SYSKM` or nothing.
+    pub connect_as: ConnectAs,
     /// `@<connect string>`; `None` or "" for a local connection through ORACLE_SID.
     pub connect_string: Option<&'a str>,
     /// The named user's password (unused with OS authentication).
@@ -61,6 +65,18 @@ pub fn check_login_fields(auth: &DbAuth, connect_string: Option<&str>) -> Result
 
 const DB_PASSWORD: &str = "database password";
 
+/// The session settings the connector sets before every statement, with feedback off so that
+/// they print nothing: English feedback and error texts, and V$ENCRYPTION_KEYS's time stamps in
+/// the one form [`crate::tde::views::parse_oracle_time`] reads (`24-NOV-26 09.15.02.123456 AM
+/// +00:00`: a numeric offset, never a region name) whatever NLS_LANG the DBA's environment has.
+pub const NLS_SETTINGS: &str = "SET FEEDBACK OFF
+ALTER SESSION SET NLS_LANGUAGE='AMERICAN';
+ALTER SESSION SET NLS_TERRITORY='AMERICA';
+ALTER SESSION SET NLS_DATE_LANGUAGE='AMERICAN';
+ALTER SESSION SET NLS_TIMESTAMP_TZ_FORMAT='DD-MON-RR HH.MI.SSXFF AM TZH:TZM';
+ALTER SESSION SET NLS_TIMESTAMP_FORMAT='DD-MON-RR HH.MI.SSXFF AM';
+";
+
 /// Everything sqlplus reads on stdin for one statement.
 pub fn script(login: &Login<'_>, statement: &Secret) -> Result<Secret, LoginError> {
     check_login_fields(login.auth, login.connect_string)?;
@@ -75,7 +91,8 @@ pub fn script(login: &Login<'_>, statement: &Secret) -> Result<Secret, LoginErro
         DbAuth::Os => {
             s.push_str("CONNECT /");
             s.push_str(&at);
-            s.push_str(" AS SYSKM\n");
+            s.push_str(login.connect_as.clause());
+            s.push('\n');
         }
         DbAuth::User(u) => {
             let pw = login
@@ -96,9 +113,11 @@ pub fn script(login: &Login<'_>, statement: &Secret) -> Result<Secret, LoginErro
             s.push_str(pw.expose());
             s.push('"');
             s.push_str(&at);
-            s.push_str(" AS SYSKM\n");
+            s.push_str(login.connect_as.clause());
+            s.push('\n');
         }
     }
+    s.push_str(NLS_SETTINGS);
     s.push_str("SET MARKUP CSV ON\nSET FEEDBACK ON\nSET ECHO OFF\n");
     s.push_str(statement.expose());
     s.push_str("\nEXIT\n");
@@ -129,13 +148,30 @@ mod tests {
     fn os_authentication_script() {
         let login = Login {
             auth: &DbAuth::Os,
+            connect_as: ConnectAs::Syskm,
             connect_string: None,
             password: None,
         };
         assert_eq!(
             script(&login, &stmt()).unwrap().expose(),
-            "WHENEVER OSERROR EXIT 9\nWHENEVER SQLERROR EXIT SQL.SQLCODE\nCONNECT / AS SYSKM\nSET MARKUP CSV ON\nSET FEEDBACK ON\nSET ECHO OFF\nSELECT * FROM V$ENCRYPTION_WALLET;\nEXIT\n"
+            format!(
+                "WHENEVER OSERROR EXIT 9\nWHENEVER SQLERROR EXIT SQL.SQLCODE\nCONNECT / AS SYSKM\n{NLS_SETTINGS}SET MARKUP CSV ON\nSET FEEDBACK ON\nSET ECHO OFF\nSELECT * FROM V$ENCRYPTION_WALLET;\nEXIT\n"
+            )
         );
+        // The profile says how to connect.
+        for (connect_as, line) in [
+            (ConnectAs::Sysdba, "\nCONNECT / AS SYSDBA\n"),
+            (ConnectAs::Normal, "\nCONNECT /\n"),
+        ] {
+            let l = Login {
+                connect_as,
+                ..login
+            };
+            assert!(
+                script(&l, &stmt()).unwrap().expose().contains(line),
+                "{line}"
+            );
+        }
         let remote = Login {
             connect_string: Some("dbhost:1521/FIN"),
             ..login
@@ -164,12 +200,15 @@ mod tests {
         let pw = Secret::from("Right-Db-Pw-1");
         let login = Login {
             auth: &auth,
+            connect_as: ConnectAs::Syskm,
             connect_string: Some("dbhost:1521/FINPDB"),
             password: Some(&pw),
         };
         assert_eq!(
             script(&login, &stmt()).unwrap().expose(),
-            "WHENEVER OSERROR EXIT 9\nWHENEVER SQLERROR EXIT SQL.SQLCODE\nCONNECT c##sec_admin/\"Right-Db-Pw-1\"@dbhost:1521/FINPDB AS SYSKM\nSET MARKUP CSV ON\nSET FEEDBACK ON\nSET ECHO OFF\nSELECT * FROM V$ENCRYPTION_WALLET;\nEXIT\n"
+            format!(
+                "WHENEVER OSERROR EXIT 9\nWHENEVER SQLERROR EXIT SQL.SQLCODE\nCONNECT c##sec_admin/\"Right-Db-Pw-1\"@dbhost:1521/FINPDB AS SYSKM\n{NLS_SETTINGS}SET MARKUP CSV ON\nSET FEEDBACK ON\nSET ECHO OFF\nSELECT * FROM V$ENCRYPTION_WALLET;\nEXIT\n"
+            )
         );
         let check = |p: Option<&Secret>| {
             script(
@@ -213,6 +252,7 @@ mod tests {
         let pw = Secret::from("x");
         let login = Login {
             auth: &bad,
+            connect_as: ConnectAs::Syskm,
             connect_string: None,
             password: Some(&pw),
         };

@@ -245,10 +245,27 @@ pub struct KeyPdb {
     pub id: u32,
 }
 
-/// The user Oracle names as CREATOR and USER of a key made through a SYSKM connection.
+/// The user Oracle names as CREATOR of a key made through a SYSKM connection, even one that
+/// logged in as a named user (`c##sec_admin as syskm`: tests/fixtures/oracle/keys/).
 pub const SYSKM: &str = "SYSKM";
 /// The CREATOR_ID and USER_ID shown with [`SYSKM`].
 pub const SYSKM_USER_ID: &str = "2147483617";
+/// The CREATOR of a key made AS SYSDBA (tests/fixtures/oracle/keys/, 12.1 PDB key).
+pub const SYS: &str = "SYS";
+
+/// The CREATOR_ID Oracle shows for a user: SYS is 0, SYSKM 2147483617; any other user's id is
+/// not known to tdekey (a stable number stands for it).
+pub fn user_id(user: &str) -> String {
+    match user {
+        SYS => "0".into(),
+        SYSKM => SYSKM_USER_ID.into(),
+        other => {
+            use sha2::Digest;
+            let h = sha2::Sha256::digest(other.as_bytes());
+            (100 + u32::from_be_bytes([h[0], h[1], h[2], h[3]]) % 10_000).to_string()
+        }
+    }
+}
 /// ORIGIN of a key made in this database.
 pub const ORIGIN_LOCAL: &str = "LOCAL";
 /// KEY_USE in a non-CDB and in a CDB.
@@ -268,6 +285,8 @@ pub struct KeyRow {
     pub activated_ms: i64,
     pub keystore_type: KeystoreType,
     pub backed_up: bool,
+    /// CREATOR (and USER): `SYS` AS SYSDBA, `SYSKM` AS SYSKM, else the user; "" when unknown.
+    pub creator: String,
     pub origin: KeyOrigin,
     /// `Some` in a CDB (KEY_USE `TDE IN PDB`), `None` in a non-CDB (KEY_USE `TDE`).
     pub pdb: Option<KeyPdb>,
@@ -280,7 +299,7 @@ impl KeyRow {
         self.pdb.is_some()
     }
 
-    /// Every column of [`KEYS_COLUMNS`], in view order (CREATOR and USER `SYSKM`, ORIGIN
+    /// Every column of [`KEYS_COLUMNS`], in view order (CREATOR and USER the creator, ORIGIN
     /// `LOCAL`; the PDB UID and GUID columns empty).
     pub fn to_row(&self) -> Row {
         let o = &self.origin;
@@ -290,8 +309,8 @@ impl KeyRow {
                 "TAG" => self.tag.clone(),
                 "CREATION_TIME" => oracle_time(self.created_ms),
                 "ACTIVATION_TIME" => oracle_time(self.activated_ms),
-                "CREATOR" | "USER" => SYSKM.into(),
-                "CREATOR_ID" | "USER_ID" => SYSKM_USER_ID.into(),
+                "CREATOR" | "USER" => self.creator.clone(),
+                "CREATOR_ID" | "USER_ID" => user_id(&self.creator),
                 "KEY_USE" => if self.is_cdb() {
                     KEY_USE_TDE_IN_PDB
                 } else {
@@ -367,6 +386,7 @@ impl KeyRow {
                 Some(_) => parsed(row, KEYS, "BACKED_UP", parse_yes_no)?,
                 None => false,
             },
+            creator: text("CREATOR").trim().to_owned(),
             origin: KeyOrigin {
                 db_name: text("CREATOR_DBNAME"),
                 dbid: num("CREATOR_DBID")?,

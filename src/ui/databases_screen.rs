@@ -3,7 +3,7 @@
 
 use super::{Banner, banner_ui, labelled_edit};
 use crate::engine::{Command, Engine, StoreCommand, Task};
-use crate::model::{ConnectorKind, DatabaseProfile, DbAuth, HsmProfile, Multitenant};
+use crate::model::{ConnectAs, ConnectorKind, DatabaseProfile, DbAuth, HsmProfile, Multitenant};
 use egui::RichText;
 
 /// The profile being edited.
@@ -20,6 +20,7 @@ pub struct DbForm {
     pub wallet_root: String,
     pub multitenant: Multitenant,
     pub rac: bool,
+    pub connect_as: ConnectAs,
     pub hsm_profile: String,
     /// Set when the form shows a saved profile.
     pub saved_name: Option<String>,
@@ -39,6 +40,7 @@ impl Default for DbForm {
             wallet_root: String::new(),
             multitenant: Multitenant::NonCdb,
             rac: false,
+            connect_as: ConnectAs::Sysdba,
             hsm_profile: String::new(),
             saved_name: None,
         }
@@ -66,6 +68,7 @@ impl DbForm {
             wallet_root: d.wallet_root.clone().unwrap_or_default(),
             multitenant: d.multitenant,
             rac: d.rac,
+            connect_as: d.connect_as,
             hsm_profile: d.hsm_profile.clone().unwrap_or_default(),
             saved_name: Some(d.name.clone()),
         }
@@ -84,6 +87,7 @@ impl DbForm {
             } else {
                 DbAuth::User(self.db_user.trim().to_owned())
             },
+            connect_as: self.connect_as,
             wallet_root: opt(&self.wallet_root),
             multitenant: self.multitenant,
             rac: self.rac,
@@ -341,10 +345,20 @@ fn form_ui(
                 labelled_edit(ui, "ORACLE_SID", &mut f.sid, "ORCL", 320.0);
             }
             ui.end_row();
+            ui.label("Log in");
+            ui.horizontal(|ui| {
+                ui.radio_value(&mut f.os_auth, true, "OS authentication (/)");
+                ui.radio_value(&mut f.os_auth, false, "A named user");
+            });
+            ui.end_row();
             ui.label("Connect as");
             ui.horizontal(|ui| {
-                ui.radio_value(&mut f.os_auth, true, "/ AS SYSKM (OS authentication)");
-                ui.radio_value(&mut f.os_auth, false, "A named user");
+                ui.radio_value(&mut f.connect_as, ConnectAs::Sysdba, "SYSDBA")
+                    .on_hover_text("Every step of a migration: ALTER SYSTEM, SHOW PARAMETER and ADMINISTER KEY MANAGEMENT.");
+                ui.radio_value(&mut f.connect_as, ConnectAs::Syskm, "SYSKM")
+                    .on_hover_text("ADMINISTER KEY MANAGEMENT and the encryption views only: not ALTER SYSTEM nor SHOW PARAMETER. The wizard says at step 1 which steps then need a DBA.");
+                ui.radio_value(&mut f.connect_as, ConnectAs::Normal, "No administrative privilege")
+                    .on_hover_text("A named user with the privileges granted to it (ADMINISTER KEY MANAGEMENT, ALTER SYSTEM, SELECT on V$PARAMETER); step 1 reads them.");
             });
             ui.end_row();
             if !f.os_auth {

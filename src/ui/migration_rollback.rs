@@ -28,7 +28,7 @@ fn run_rollback(
     }));
 }
 
-/// Offered once the migration has changed the database (from step 6 on), and after it ends.
+/// Offered once the migration has changed the database (from step 7 on: TDE_CONFIGURATION HSM|FILE), and after it ends.
 pub(super) fn start_rollback_ui(
     ui: &mut egui::Ui,
     st: &mut MigrationTabState,

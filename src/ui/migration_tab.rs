@@ -36,6 +36,7 @@ pub struct MigrationTabState {
     pub backup_passphrase: SecretBuffer,
     pub unencrypted_backup: bool,
     pub auto_login: bool,
+    pub external_store: bool,
     pub tag: String,
     pub override_reason: String,
     /// Path B: the user of the HSM the database uses now, and its password.
@@ -105,6 +106,7 @@ impl MigrationTabState {
             apply_fix,
             unencrypted_backup: self.unencrypted_backup,
             auto_login: self.auto_login,
+            external_store: self.external_store,
             tag: Some(self.tag.trim().to_owned()).filter(|t| !t.is_empty()),
             old_hsm_user: Some(self.old_hsm_user.trim().to_owned()).filter(|u| !u.is_empty()),
             old_hsm_password: secret(&self.old_hsm_password),
@@ -360,7 +362,15 @@ fn step_ui(
             }
             if step == StepId::AutoLogin {
                 ui.label("Auto-login");
-                ui.checkbox(&mut st.auto_login, "Set up HSM auto-login");
+                ui.checkbox(&mut st.auto_login, "Set up HSM auto-login")
+                    .on_hover_text("The HSM password as the secret HSM_PASSWORD in the software keystore under WALLET_ROOT/tde, made auto-login: after a restart the HSM keystore opens by itself.");
+                ui.end_row();
+                ui.label("External store");
+                ui.checkbox(
+                    &mut st.external_store,
+                    "Also keep the HSM password in the external store",
+                )
+                .on_hover_text("WALLET_ROOT/tde_seps: statements may then say IDENTIFIED BY EXTERNAL STORE instead of the password. It does not open the keystore at start-up.");
                 ui.end_row();
             }
         });

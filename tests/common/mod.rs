@@ -339,7 +339,6 @@ pub fn rehearsal_on_hsm(env: &Env, names: &[&str]) {
     use tdekey::oracle::Connector;
     use tdekey::oracle::rehearsal::{self, Rehearsal};
     use tdekey::tde::request::{Reply, Request};
-    use tdekey::tde::sql::Options;
     let mut a = tdekey::audit::Auditor::open(&env.data).unwrap();
     let mut hsm = Hsm::load(&env.module).unwrap();
     hsm.open(&TokenSelector::Label(DEMO_TOKEN_LABEL.into()))
@@ -359,6 +358,7 @@ pub fn rehearsal_on_hsm(env: &Env, names: &[&str]) {
                 oracle_sid: None,
                 connect_string: None,
                 auth: DbAuth::Os,
+                connect_as: tdekey::model::ConnectAs::Sysdba,
                 wallet_root: Some(root.clone()),
                 multitenant: Multitenant::NonCdb,
                 rac: false,
@@ -380,10 +380,7 @@ pub fn rehearsal_on_hsm(env: &Env, names: &[&str]) {
                 hsm_user: "demo_cu".into(),
                 hsm_password: Secret::from(DEMO_USER_PIN),
                 wallet_password: pw.clone(),
-                options: Options {
-                    backup: Some(Some("pre_hsm".into())),
-                    all_containers: false,
-                },
+                backup: Some(Some("pre_hsm".into())),
             },
         ]);
         for req in &requests {

@@ -1,18 +1,17 @@
-//! Steps 7 to 12: HSM|FILE, the file keystore open, the migration, its verification on both
-//! sides, HSM auto-login, and the end.
+//! Steps 7 to 10 and 12: HSM|FILE, the file keystore open, the migration, its verification on
+//! both sides, and the end (step 11, auto-login, is in `auto_login.rs`).
 
 use super::{
     Check, Context, MigrationError, Need, StepResult, Wizard, cdb, is_rehearsal, key_rows,
-    keystore_configuration, refusal, restart_commands, row_of, wallet_rows,
+    keystore_configuration, primary_of, refusal, restart_commands, row_of, wallet_rows,
 };
 use crate::audit::{Action, Auditor, Entry};
 use crate::migration::StepId;
 use crate::migration::state::Path;
 use crate::secret::Secret;
-use crate::tde::labels::{format_key_id, key_metadata_label, parse_key_id};
-use crate::tde::layout;
+use crate::tde::labels::{hsm_key_id, key_metadata_label, parse_key_id};
 use crate::tde::request::Request;
-use crate::tde::sql::{Credential, Options};
+use crate::tde::sql::Credential;
 use crate::tde::views::{KeystoreType, WalletOrder, WalletStatus, WrlType};
 use serde_json::json;
 
@@ -20,7 +19,7 @@ const HSM_FILE: &str = "HSM|FILE";
 
 /// After the person's "restarted": a Rehearsal database is restarted the way the person would
 /// have restarted a real one.
-fn after_restart(
+pub(super) fn after_restart(
     w: &mut Wizard,
     a: &mut Auditor,
     ctx: &mut Context<'_>,
@@ -177,8 +176,8 @@ pub(super) fn migrate(
     unknown: bool,
 ) -> Result<StepResult, MigrationError> {
     let rows = wallet_rows(w, a, ctx)?;
-    let hsm_open = row_of(&rows, WrlType::Hsm)
-        .is_some_and(|r| r.status == WalletStatus::Open && r.wallet_order == WalletOrder::Primary);
+    let hsm_open = row_of(&rows, WrlType::Hsm).is_some_and(|r| r.status == WalletStatus::Open)
+        && primary_of(&rows) == Some(WrlType::Hsm);
     if unknown || hsm_open {
         let fresh = new_keys(w, a, ctx)?;
         // A migrate sent earlier whose answer was never seen, or a database that looks
@@ -247,10 +246,7 @@ pub(super) fn migrate(
         hsm_user,
         hsm_password,
         wallet_password,
-        options: Options {
-            backup: Some(Some(tag)),
-            all_containers: cdb(w),
-        },
+        backup: Some(Some(tag)),
     };
     let ran = w.send(a, ctx, StepId::Migrate, &request)?;
     drop(request);
@@ -288,16 +284,16 @@ pub(super) fn verify(
     let mut checks = vec![
         Check::new(
             "V$ENCRYPTION_WALLET: the HSM keystore OPEN and PRIMARY",
-            hsm.is_some_and(|r| {
-                r.status == WalletStatus::Open && r.wallet_order == WalletOrder::Primary
-            }),
+            hsm.is_some_and(|r| r.status == WalletStatus::Open)
+                && primary_of(&rows) == Some(WrlType::Hsm),
             hsm.map_or("no HSM keystore".into(), |r| {
                 format!("{} {}", r.status.as_str(), r.wallet_order.as_str())
             }),
         ),
         Check::new(
             "V$ENCRYPTION_WALLET: the FILE keystore SECONDARY",
-            file.is_some_and(|r| r.wallet_order == WalletOrder::Secondary),
+            file.is_some_and(|r| r.wallet_order != WalletOrder::Primary)
+                && primary_of(&rows) == Some(WrlType::Hsm),
             file.map_or("no FILE keystore".into(), |r| {
                 format!("{} {}", r.status.as_str(), r.wallet_order.as_str())
             }),
@@ -356,7 +352,7 @@ pub(super) fn verify(
             },
         ));
         let km = parse_key_id(current.map(|k| k.key_id.as_str()).unwrap_or(""))
-            .map(|(_, id)| key_metadata_label(&format_key_id(0x06, &id)))
+            .map(|(_, id)| key_metadata_label(&hsm_key_id(&id)))
             .unwrap_or_default();
         checks.push(Check::new(
             "Oracle's key metadata object is on the token",
@@ -382,70 +378,6 @@ pub(super) fn verify(
         w.state.new_key = Some(label);
     }
     Ok(result)
-}
-
-pub(super) fn auto_login(
-    w: &mut Wizard,
-    a: &mut Auditor,
-    ctx: &mut Context<'_>,
-) -> Result<StepResult, MigrationError> {
-    if !ctx.inputs.auto_login {
-        return Ok(StepResult::skipped(
-            "Optional and not chosen: without it the HSM keystore is opened after each restart with IDENTIFIED BY \"<user>:<password>\". Recommended for RAC and Data Guard.",
-        ));
-    }
-    let Some(root) = w.state.wallet_root.clone() else {
-        return Ok(StepResult::failed("WALLET_ROOT is not known (step 5)."));
-    };
-    let seps = layout::under_root(&root, layout::SEPS_DIR);
-    let already = w
-        .state
-        .step(StepId::AutoLogin)
-        .is_some_and(|s| s.sent.iter().any(|x| x.title.contains("HSM password")));
-    if !already {
-        let Some(pw) = ctx.inputs.hsm_password.clone() else {
-            return Ok(StepResult::needs(
-                "The HSM password is stored as the HSM_PASSWORD secret: give it once more.",
-                vec![Need::HsmPassword],
-            ));
-        };
-        let ran = w.send(
-            a,
-            ctx,
-            StepId::AutoLogin,
-            &Request::AddHsmSecret {
-                hsm_user: ctx.hsm.user().unwrap_or("").to_owned(),
-                hsm_password: pw,
-                seps_dir: seps.clone(),
-                local: false,
-            },
-        )?;
-        ctx.inputs.hsm_password = None;
-        if let Some(r) = refusal(&ran.answer.reply) {
-            return Ok(StepResult::failed(r));
-        }
-    }
-    if !ctx.inputs.confirmed {
-        let mut todo = vec![format!(
-            "The HSM_PASSWORD secret is in {seps}. Restart the database, then confirm: the HSM keystore should open by itself."
-        )];
-        todo.extend(restart_commands(w));
-        return Ok(StepResult::attention(
-            "Restart the database to check that the HSM keystore opens by itself.",
-            todo,
-            vec![Need::Confirmation],
-        ));
-    }
-    if let Some(r) = after_restart(w, a, ctx, StepId::AutoLogin)? {
-        return Ok(r);
-    }
-    let rows = wallet_rows(w, a, ctx)?;
-    let hsm = row_of(&rows, WrlType::Hsm);
-    Ok(StepResult::from_checks(vec![Check::new(
-        "After the restart the HSM keystore is OPEN without a password",
-        hsm.is_some_and(|r| r.status == WalletStatus::Open),
-        hsm.map_or("no HSM keystore".into(), |r| r.status.as_str().to_owned()),
-    )]))
 }
 
 pub(super) fn done(w: &mut Wizard, _a: &mut Auditor) -> Result<StepResult, MigrationError> {

@@ -1,11 +1,14 @@
 //! The steps: each reads the database and the HSM, acts when it must, and checks again.
 
+mod auto_login;
 mod keystore;
+mod privileges;
 mod reverse;
 mod rollback;
 mod start;
 mod wallet;
 
+pub(crate) use auto_login::auto_login_requests;
 pub(super) use rollback::run_back;
 
 use super::state::{Check, StepStatus};
@@ -101,7 +104,7 @@ pub(super) fn run(
         StepId::FileOpen => keystore::file_open(w, a, ctx),
         StepId::Migrate => keystore::migrate(w, a, ctx, unknown),
         StepId::Verify => keystore::verify(w, a, ctx),
-        StepId::AutoLogin => keystore::auto_login(w, a, ctx),
+        StepId::AutoLogin => auto_login::auto_login(w, a, ctx),
         StepId::Done => keystore::done(w, a),
     }
 }
@@ -174,6 +177,19 @@ pub(super) fn keystore_configuration(
         .trim_start_matches("KEYSTORE_CONFIGURATION=")
         .trim()
         .to_owned())
+}
+
+/// Which keystore is primary in the root (or the non-CDB). Oracle's reference says
+/// WALLET_ORDER is PRIMARY and SECONDARY when two keystores are configured; the only published
+/// HSM+FILE outputs (hand-edited by their authors, tests/fixtures/oracle/wallet/) show SINGLE on
+/// both rows. Both are read: a row that says PRIMARY wins, else the first row, since the rows
+/// follow KEYSTORE_CONFIGURATION's order.
+pub(super) fn primary_of(rows: &[WalletRow]) -> Option<WrlType> {
+    let root = || rows.iter().filter(|r| r.con_id <= 1);
+    root()
+        .find(|r| r.wallet_order == crate::tde::views::WalletOrder::Primary)
+        .or_else(|| root().next())
+        .map(|r| r.wrl_type)
 }
 
 pub(super) fn row_of(rows: &[WalletRow], kind: WrlType) -> Option<&WalletRow> {

@@ -14,7 +14,7 @@ use crate::migration::wizard::At;
 use crate::secret::Secret;
 use crate::tde::request::Request;
 use crate::tde::sql::Credential;
-use crate::tde::views::{KeystoreType, WalletOrder, WalletRow, WalletStatus, WrlType};
+use crate::tde::views::{KeystoreType, WalletRow, WalletStatus, WrlType};
 
 const FILE_HSM: &str = "FILE|HSM";
 
@@ -116,8 +116,7 @@ fn key_location(
 }
 
 fn file_primary(rows: &[WalletRow]) -> bool {
-    row_of(rows, WrlType::File).is_some_and(|r| r.wallet_order == WalletOrder::Primary)
-        && row_of(rows, WrlType::Hsm).is_some()
+    super::primary_of(rows) == Some(WrlType::File) && row_of(rows, WrlType::Hsm).is_some()
 }
 
 fn restart_todo(w: &Wizard, what: &str) -> Vec<String> {

@@ -290,10 +290,11 @@ fn holds_current_key(
         return Ok(None);
     };
     let contents = crate::databases::read_wallet_file(a, &file, pw)?;
-    let found = contents
-        .entries
-        .iter()
-        .any(|e| e.key_id.as_deref() == Some(current.as_str()));
+    let found = contents.entries.iter().any(|e| {
+        e.key_id
+            .as_deref()
+            .is_some_and(|k| crate::tde::labels::same_key(k, &current))
+    });
     Ok(Some(Check::new(
         what,
         found,

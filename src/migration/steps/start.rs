@@ -64,6 +64,15 @@ pub(super) fn choose(
         );
         return Ok(StepResult::from_checks(checks));
     }
+    // Before anything else is read from the database or changed: what this connection may run.
+    let session = super::privileges::session_checks(w, a, ctx)?;
+    let lacking = session.iter().any(|c| !c.ok);
+    checks.extend(session);
+    if lacking {
+        return Ok(StepResult::from_checks(checks).note(
+            "Change the profile's \"Connect as\" (Databases screen, or tdekey db add --connect-as sysdba), or grant what is missing, then run step 1 again.",
+        ));
+    }
     let rows = wallet_rows(w, a, ctx)?;
     let isolated: Vec<String> = rows
         .iter()
@@ -339,8 +348,13 @@ pub(super) fn oracle_library(
     let module = ctx.hsm.module_path().to_path_buf();
     let library = ctx.hsm.library()?;
     let dir = host::vendor_dir(&module, &library);
-    let owner = "oracle:oinstall";
-    let mut commands = host::library_commands(&module, &dir, owner);
+    // The Oracle software owner is ORACLE_HOME's owner (often oracle:oinstall, sometimes
+    // oracle:dba): the command reads it on the database host, nothing is assumed.
+    let owner = match w.db.oracle_home.as_deref() {
+        Some(home) => format!("\"$(stat -c %U:%G '{home}')\""),
+        None => "\"$(stat -c %U:%G \"$ORACLE_HOME\")\"".to_owned(),
+    };
+    let mut commands = host::library_commands(&module, &dir, &owner);
     let found = host::oracle_libraries(&host);
     let simulated = matches!(
         host,

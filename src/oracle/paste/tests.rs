@@ -7,7 +7,7 @@ use super::*;
 use crate::oracle::{Connector, Manual, Operator, OracleError};
 use crate::secret::Secret;
 use crate::tde::request::{Reply, Request};
-use crate::tde::sql::{Credential, Options, Statement};
+use crate::tde::sql::{Credential, Statement};
 
 fn open() -> Request {
     Request::OpenKeystore {
@@ -28,10 +28,7 @@ fn migrate() -> Request {
         hsm_user: "cu_user".into(),
         hsm_password: Secret::from("S3cretPassw0rd"),
         wallet_password: Secret::from("Wallet-Pw-1"),
-        options: Options {
-            backup: Some(Some("pre_hsm".into())),
-            all_containers: false,
-        },
+        backup: Some(Some("pre_hsm".into())),
     }
 }
 

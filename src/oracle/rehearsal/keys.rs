@@ -5,7 +5,7 @@ use super::state::{KeyRecord, Ks, now_ms};
 use super::{HsmKeystore, Rehearsal};
 use crate::oracle::OracleError;
 use crate::secret::Secret;
-use crate::tde::labels::{MasterKeyId, format_key_id};
+use crate::tde::labels::{MasterKeyId, format_key_id, hsm_key_id, same_key};
 use crate::tde::ora;
 use crate::tde::request::{KEYSTORE_ALTERED, Reply};
 use crate::tde::sql::{Credential, Options};
@@ -28,6 +28,7 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
             activated_ms: now,
             con_id,
             backed_up: false,
+            creator: self.session_user(),
         });
     }
 
@@ -72,19 +73,28 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
                 {
                     return Ok(ora::NOT_OPEN.reply());
                 }
-                let Credential::Password(pw) = c else {
-                    return Ok(ora::MISMATCH.reply());
-                };
-                if !self.file_password_ok(pw) {
-                    return Ok(ora::MISMATCH.reply());
-                }
+                // Only an auto-login keystore open: SET KEY needs the password keystore
+                // (ORA-28417; reference/oracle-tde.md, "Errors"). SET KEY takes no FORCE
+                // KEYSTORE here.
                 let autologin = self
                     .state
                     .containers
                     .first()
                     .and_then(|c| c.file_open.as_deref())
                     != Some("PASSWORD");
-                if o.backup.is_none() && !autologin {
+                if autologin {
+                    self.notes.push(
+                        "Only the auto-login keystore is open: close it and open the password keystore first.".into(),
+                    );
+                    return Ok(ora::PASSWORD_KEYSTORE_NOT_OPEN.reply());
+                }
+                let Credential::Password(pw) = c else {
+                    return Ok(ora::MISMATCH.reply());
+                };
+                if !self.file_password_ok(pw) {
+                    return Ok(ora::MISMATCH.reply());
+                }
+                if o.backup.is_none() {
                     return Ok(ora::NEEDS_BACKUP.reply());
                 }
                 if let Some(t) = &o.backup {
@@ -117,13 +127,16 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
             return Ok(err);
         }
         let label = id.hsm_label();
+        // (unverified) Oracle's answer to USE KEY with an id the HSM does not hold: the SQL
+        // Reference's error list suggests ORA-46649, the field reports ORA-28374; the rehearsal
+        // answers ORA-28374 and tdekey's workflows read either as "no such key".
         if !self.hsm_holds(&label)? {
             self.notes.push(format!(
                 "The HSM holds no key labelled {label}: generate it first, or check the id."
             ));
             return Ok(ora::KEY_NOT_FOUND.reply());
         }
-        let key_id = format_key_id(0x06, id);
+        let key_id = hsm_key_id(id);
         self.ensure_key_metadata(&key_id)?;
         // The marker is made when the keystore is first opened: FORCE KEYSTORE opens a
         // closed one here; an open one has it already.
@@ -136,7 +149,7 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
             .state
             .keys
             .iter_mut()
-            .find(|k| k.key_id == key_id && k.con_id == con)
+            .find(|k| same_key(&k.key_id, &key_id) && k.con_id == con)
         {
             Some(k) => {
                 k.activated_ms = now;
@@ -155,7 +168,7 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
         user: &str,
         hsm_password: &Secret,
         wallet_password: &Secret,
-        o: &Options,
+        backup: Option<&Option<String>>,
     ) -> Result<Reply, OracleError> {
         let ks = self.state.keystores();
         if ks.first() != Some(&Ks::Hsm) {
@@ -170,7 +183,9 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
         if !self.file_password_ok(wallet_password) {
             return Ok(ora::FAILED_TO_OPEN.reply());
         }
-        let targets = self.state.targets(o.all_containers);
+        // MIGRATE has no CONTAINER clause: in the root of a united CDB it re-keys the root and
+        // every united PDB (reference/oracle-tde.md, "Statements").
+        let targets = self.state.targets(true);
         for &i in &targets {
             let con = self.state.containers[i].con_id;
             match self.state.current_key(con) {
@@ -188,7 +203,7 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
             return Ok(err);
         }
         self.ensure_marker()?;
-        if let Some(t) = &o.backup {
+        if let Some(t) = backup {
             self.backup_file(t.as_deref())?;
         }
         for i in targets {

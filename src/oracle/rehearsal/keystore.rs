@@ -71,6 +71,7 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
             autologin: None,
             backed_up: false,
             backups: Vec::new(),
+            hsm_secret: None,
         });
         self.write_keystore(password)?;
         Ok(Reply::done(KEYSTORE_ALTERED))
@@ -156,10 +157,30 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
     ) -> Result<Reply, OracleError> {
         let targets = self.state.targets(all);
         let (file, hsm) = match c {
-            None => (true, true),
+            // Without IDENTIFIED BY only an auto-login keystore is closed (reference/oracle-tde.md,
+            // "Statements"; Oracle's 19c Advanced Security Guide, "Closing a software keystore").
+            // (unverified) the error a bare CLOSE gets for a password or HSM keystore: the
+            // rehearsal answers ORA-28391, Oracle's "cannot close wallet or HSM, password mismatch".
+            None => {
+                let auto = |how: &Option<String>| {
+                    how.as_deref()
+                        .is_some_and(|h| h == "AUTOLOGIN" || h == "LOCAL_AUTOLOGIN")
+                };
+                let blocked = targets.iter().any(|&i| {
+                    let ct = &self.state.containers[i];
+                    ct.hsm_open || (ct.file_open.is_some() && !auto(&ct.file_open))
+                });
+                if blocked {
+                    self.notes.push(
+                        "A password or HSM keystore is closed only IDENTIFIED BY its password (or EXTERNAL STORE); a bare CLOSE closes an auto-login keystore only.".into(),
+                    );
+                    return Ok(ora::CLOSE_PASSWORD_MISMATCH.reply());
+                }
+                (true, false)
+            }
             Some(Credential::Password(pw)) => {
                 if !self.file_password_ok(pw) {
-                    return Ok(ora::FAILED_TO_OPEN.reply());
+                    return Ok(ora::CLOSE_PASSWORD_MISMATCH.reply());
                 }
                 (true, false)
             }
@@ -207,7 +228,59 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
             .is_some_and(|f| verify(&f.verifier, password))
     }
 
+    /// `ADD SECRET '<cu>:<pw>' FOR CLIENT 'HSM_PASSWORD' [FORCE KEYSTORE] IDENTIFIED BY
+    /// "<wallet pw>" WITH BACKUP`: the secret goes into the software keystore itself.
     pub(super) fn add_hsm_secret(
+        &mut self,
+        user: &str,
+        password: &Secret,
+        wallet_password: &Secret,
+        force: bool,
+        tag: Option<&str>,
+    ) -> Result<Reply, OracleError> {
+        if self.state.file.is_none() {
+            return Ok(ora::DOES_NOT_EXIST.reply());
+        }
+        let how = self.state.containers[0].file_open.clone();
+        match how.as_deref() {
+            Some("PASSWORD") => {}
+            // An auto-login keystore is open: the password keystore is not (ORA-28417), unless
+            // FORCE KEYSTORE opens it for the statement.
+            Some(_) if !force => return Ok(ora::PASSWORD_KEYSTORE_NOT_OPEN.reply()),
+            None if !force => return Ok(ora::NOT_OPEN.reply()),
+            _ => {}
+        }
+        if !self.file_password_ok(wallet_password) {
+            return Ok(ora::MISMATCH.reply());
+        }
+        // Oracle stores the secret without checking it; the rehearsal checks it now so that
+        // the auto-login open after a restart fails the way Oracle's would.
+        let valid = self.hsm_login(user, password)?.is_none();
+        let on_other_hsm = self.reached() == Reached::Other;
+        if !valid {
+            self.notes.push(
+                "The stored HSM password does not log in: the HSM keystore will not open by itself."
+                    .into(),
+            );
+        }
+        self.backup_file(tag)?;
+        let dir = self.state.wallet_dir().unwrap_or_default();
+        if let Some(f) = &mut self.state.file {
+            f.hsm_secret = Some(Seps {
+                dir,
+                local: false,
+                user: user.to_owned(),
+                valid,
+                on_other_hsm,
+            });
+        }
+        self.write_keystore(wallet_password)?;
+        Ok(Reply::done(KEYSTORE_ALTERED))
+    }
+
+    /// `ADD SECRET … TO [LOCAL] AUTO_LOGIN KEYSTORE '<WALLET_ROOT>/tde_seps'`: the external
+    /// store, for IDENTIFIED BY EXTERNAL STORE.
+    pub(super) fn add_external_store_secret(
         &mut self,
         user: &str,
         password: &Secret,

@@ -45,9 +45,10 @@ pub use other_hsm::{
 pub use token::{HsmKeystore, LoginRefused};
 
 use super::{Answer, Connector, OracleError};
-use crate::model::{ConnectorKind, Multitenant, PinFormat};
+use crate::model::{ConnectAs, ConnectorKind, Multitenant, PinFormat};
 use crate::secret::Secret;
 use crate::tde::ora;
+use crate::tde::privileges::{self, SessionPrivileges};
 use crate::tde::request::{INSTANCE_STARTED, KEYSTORE_ALTERED, Reply, Request, SYSTEM_ALTERED};
 use crate::tde::sql::{Credential, Options};
 use state::State;
@@ -129,6 +130,10 @@ pub struct Rehearsal<'h, K: HsmKeystore + ?Sized = dyn HsmKeystore + 'h> {
     created: Vec<String>,
     /// Writes the keystore files on the simulated host; none without it.
     files: Option<Box<dyn WalletWriter>>,
+    /// How the simulated session connected: what it may run.
+    connect_as: ConnectAs,
+    /// The named user the profile logs in as, if any (upper case).
+    user: Option<String>,
 }
 
 impl<K: HsmKeystore + ?Sized> std::fmt::Debug for Rehearsal<'_, K> {
@@ -162,7 +167,27 @@ impl<'h, K: HsmKeystore + ?Sized> Rehearsal<'h, K> {
             notes: Vec::new(),
             created: Vec::new(),
             files: None,
+            connect_as: ConnectAs::Sysdba,
+            user: None,
         })
+    }
+
+    /// The simulated session connects AS SYSDBA (the default), AS SYSKM, or as a user without
+    /// an administrative privilege; it answers ORA-01031 for what that session may not run.
+    pub fn connected_as(mut self, connect_as: ConnectAs, user: Option<&str>) -> Self {
+        self.connect_as = connect_as;
+        self.user = user.map(str::to_ascii_uppercase);
+        self
+    }
+
+    /// The user Oracle names as a key's CREATOR for this session: SYS AS SYSDBA, SYSKM AS SYSKM
+    /// (even for a named user: tests/fixtures/oracle/keys/), else the named user.
+    pub(super) fn session_user(&self) -> String {
+        match (self.connect_as.session_user(), &self.user) {
+            (Some(u), _) => u.to_owned(),
+            (None, Some(u)) => u.clone(),
+            (None, None) => crate::tde::views::SYS.to_owned(),
+        }
     }
 
     /// The HSM keystore the rehearsal uses.
@@ -187,6 +212,18 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
     /// file keystore with one master key, open, backed up, TDE_CONFIGURATION=FILE. Each step is
     /// an ordinary request, so the demo starts from a state Oracle could be in.
     pub fn seed(&mut self, wallet_root: &str, wallet_password: &Secret) -> Result<(), OracleError> {
+        // A DBA set the database up AS SYSDBA before this profile's session existed.
+        let profile_session = std::mem::replace(&mut self.connect_as, ConnectAs::Sysdba);
+        let result = self.seed_as_sysdba(wallet_root, wallet_password);
+        self.connect_as = profile_session;
+        result
+    }
+
+    fn seed_as_sysdba(
+        &mut self,
+        wallet_root: &str,
+        wallet_password: &Secret,
+    ) -> Result<(), OracleError> {
         for r in &seed_requests(wallet_root, wallet_password) {
             let a = self.run(r)?;
             if let Reply::Error { error, .. } = &a.reply {
@@ -201,8 +238,59 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
         Ok(())
     }
 
+    /// The privileges and roles of the simulated session.
+    ///
+    /// A SYSKM session lists exactly SYSKM and ADMINISTER KEY MANAGEMENT (a real 23ai session:
+    /// tests/fixtures/oracle/privileges/23ai-free-syskm-session-privs.txt). (unverified) A
+    /// SYSDBA session holds every system privilege (about 240 in 19c; the few tdekey reads are
+    /// listed), and a named user without an administrative privilege is simulated as the usual
+    /// TDE administrator: CREATE SESSION and ADMINISTER KEY MANAGEMENT granted.
+    fn session_privileges(&self) -> SessionPrivileges {
+        let set = |xs: &[&str]| xs.iter().map(|x| (*x).to_owned()).collect();
+        match self.connect_as {
+            ConnectAs::Sysdba => SessionPrivileges {
+                privileges: set(&[
+                    privileges::ADMINISTER_KEY_MANAGEMENT,
+                    "ALTER DATABASE",
+                    privileges::ALTER_SYSTEM,
+                    "CREATE SESSION",
+                    privileges::SELECT_ANY_DICTIONARY,
+                ]),
+                roles: set(&[]),
+            },
+            ConnectAs::Syskm => SessionPrivileges {
+                privileges: set(&["SYSKM", privileges::ADMINISTER_KEY_MANAGEMENT]),
+                roles: set(&[]),
+            },
+            ConnectAs::Normal => SessionPrivileges {
+                privileges: set(&[privileges::ADMINISTER_KEY_MANAGEMENT, "CREATE SESSION"]),
+                roles: set(&[]),
+            },
+        }
+    }
+
     fn dispatch(&mut self, request: &Request) -> Result<Reply, OracleError> {
+        // ORA-01031 for what the session may not run (a restart is done by a person, not
+        // through the session, so it is not checked).
+        if let Some(n) = privileges::needed(request)
+            && n != privileges::Needed::Restart
+            && self.session_privileges().allows(n) != privileges::Allowed::Yes
+        {
+            self.notes.push(format!(
+                "The session ({}) may not run this: it needs {}.",
+                match self.connect_as {
+                    ConnectAs::Sysdba => "AS SYSDBA",
+                    ConnectAs::Syskm => "AS SYSKM",
+                    ConnectAs::Normal => "no administrative privilege",
+                },
+                n.grant()
+            ));
+            return Ok(ora::INSUFFICIENT_PRIVILEGES.reply());
+        }
         Ok(match request {
+            Request::QueryPrivileges => Reply::Rows {
+                rows: self.session_privileges().to_rows(),
+            },
             Request::QueryWallet => Reply::Rows {
                 rows: self.wallet_rows(),
             },
@@ -237,8 +325,8 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
                 hsm_user,
                 hsm_password,
                 wallet_password,
-                options,
-            } => self.migrate(hsm_user, hsm_password, wallet_password, options)?,
+                backup,
+            } => self.migrate(hsm_user, hsm_password, wallet_password, backup.as_ref())?,
             Request::ReverseMigrate {
                 wallet_password,
                 hsm_user,
@@ -257,9 +345,22 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
             Request::AddHsmSecret {
                 hsm_user,
                 hsm_password,
+                wallet_password,
+                force,
+                backup_tag,
+            } => self.add_hsm_secret(
+                hsm_user,
+                hsm_password,
+                wallet_password,
+                *force,
+                backup_tag.as_deref(),
+            )?,
+            Request::AddExternalStoreSecret {
+                hsm_user,
+                hsm_password,
                 seps_dir,
                 local,
-            } => self.add_hsm_secret(hsm_user, hsm_password, seps_dir, *local)?,
+            } => self.add_external_store_secret(hsm_user, hsm_password, seps_dir, *local)?,
             Request::CreateAutoLogin {
                 dir,
                 password,

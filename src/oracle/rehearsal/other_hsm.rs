@@ -22,10 +22,10 @@ use super::{HsmKeystore, Rehearsal, host_root, seed_requests, state_path};
 use crate::model::Multitenant;
 use crate::oracle::OracleError;
 use crate::secret::Secret;
-use crate::tde::labels::{MasterKeyId, SUPPORTED_IDEN, format_key_id, key_metadata_label};
+use crate::tde::labels::{MasterKeyId, SUPPORTED_IDEN, hsm_key_id, key_metadata_label};
 use crate::tde::ora;
 use crate::tde::request::{Reply, Request};
-use crate::tde::sql::{Credential, Options};
+use crate::tde::sql::Credential;
 use std::path::{Path, PathBuf};
 
 /// Where Oracle looks for the HSM vendor's PKCS#11 library (64-bit), from the host's `/`.
@@ -175,10 +175,7 @@ pub fn other_hsm_seed_requests(
             hsm_user: user.to_owned(),
             hsm_password: password.clone(),
             wallet_password: wallet_password.clone(),
-            options: Options {
-                backup: Some(Some(format!("pre_{OTHER_VENDOR}"))),
-                all_containers: true,
-            },
+            backup: Some(Some(format!("pre_{OTHER_VENDOR}"))),
         },
         configuration("HSM"),
         Request::Restart,
@@ -277,7 +274,7 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
         let mut bytes = [0u8; 16];
         OsRng.fill_bytes(&mut bytes);
         let id = MasterKeyId(bytes);
-        let key_id = format_key_id(0x06, &id);
+        let key_id = hsm_key_id(&id);
         if let Some(o) = &mut self.state.other_hsm {
             o.keys.push(id.hsm_label());
             o.objects.push(key_metadata_label(&key_id));

@@ -42,6 +42,12 @@ pub(super) struct FileKeystore {
     /// Changed since the last backup?
     pub(super) backed_up: bool,
     pub(super) backups: Vec<String>,
+    /// The secret HSM_PASSWORD kept in this software keystore (ADD SECRET … FOR CLIENT
+    /// 'HSM_PASSWORD' IDENTIFIED BY …): with an auto-login keystore made from it and
+    /// TDE_CONFIGURATION HSM|FILE, the HSM keystore opens by itself. Absent from older state
+    /// files.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) hsm_secret: Option<Seps>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -67,6 +73,15 @@ pub(super) struct KeyRecord {
     pub(super) activated_ms: i64,
     pub(super) con_id: u32,
     pub(super) backed_up: bool,
+    /// CREATOR as V$ENCRYPTION_KEYS shows it: the session's user when the key was made or
+    /// activated (SYS AS SYSDBA, SYSKM AS SYSKM). Absent from older state files: SYSKM, the
+    /// only session older rehearsals had.
+    #[serde(default = "syskm")]
+    pub(super) creator: String,
+}
+
+fn syskm() -> String {
+    crate::tde::views::SYSKM.to_owned()
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]
@@ -131,6 +146,18 @@ impl State {
             keys: Vec::new(),
             hsm_token: None,
             other_hsm: None,
+        }
+    }
+
+    /// Brings a state written by an older tdekey up to what Oracle shows: HSM keys written
+    /// with a base64 KEY_ID get the 34-hex-digit `06…` form Oracle uses for HSM keys.
+    pub(super) fn upgrade(&mut self) {
+        for k in &mut self.keys {
+            if k.keystore == Ks::Hsm
+                && let Ok((_, id)) = crate::tde::labels::parse_key_id(&k.key_id)
+            {
+                k.key_id = crate::tde::labels::hsm_key_id(&id);
+            }
         }
     }
 
@@ -218,6 +245,8 @@ pub(super) fn load(
                     s.format
                 )));
             }
+            let mut s = s;
+            s.upgrade();
             Ok(s)
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {

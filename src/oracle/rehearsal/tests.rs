@@ -397,7 +397,7 @@ fn after_step_4_the_migration_goes_to_the_token() {
             hsm_user: "cu".into(),
             hsm_password: Secret::from(TOKEN_PIN),
             wallet_password: Secret::from(WALLET_PW),
-            options: Options::default(),
+            backup: None,
         },
     ] {
         let reply = run(&mut r, &req);
@@ -438,7 +438,7 @@ fn the_demo_reaches_the_token_whatever_extapi_holds() {
         hsm_user: "cu".into(),
         hsm_password: Secret::from(TOKEN_PIN),
         wallet_password: Secret::from(WALLET_PW),
-        options: Options::default(),
+        backup: None,
     };
     assert!(!run(&mut r, &migrate).is_error());
     drop(r);

@@ -7,7 +7,7 @@ use super::{APPLICATION, Rehearsal};
 use crate::model::PinFormat;
 use crate::oracle::OracleError;
 use crate::secret::Secret;
-use crate::tde::labels::{MasterKeyId, SUPPORTED_IDEN, format_key_id, key_metadata_label};
+use crate::tde::labels::{MasterKeyId, SUPPORTED_IDEN, hsm_key_id, key_metadata_label};
 use crate::tde::ora;
 use crate::tde::request::Reply;
 use crate::tde::sql::Credential;
@@ -185,7 +185,7 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
         }
         let id = self.hsm.generate_master_key()?;
         self.created.push(id.hsm_label());
-        let key_id = format_key_id(0x06, &id);
+        let key_id = hsm_key_id(&id);
         let km = key_metadata_label(&key_id);
         self.hsm
             .create_data_object(&km, APPLICATION, key_id.as_bytes())?;

@@ -26,8 +26,10 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
                 }
             }
         }
-        // An HSM keystore opens with its HSM_PASSWORD secret when that secret was added for the
-        // HSM the library reaches (tdekey's token: through tdekey's own login).
+        // HSM auto-login: an auto-login file keystore that holds the HSM_PASSWORD secret opens
+        // the HSM keystore, when that secret was added for the HSM the library reaches
+        // (tdekey's token: through tdekey's own login). The external store (tde_seps) opens
+        // nothing by itself: it only answers IDENTIFIED BY EXTERNAL STORE.
         let reached = self.reached();
         let secret_fits = |seps: &super::state::Seps| {
             seps.valid
@@ -37,9 +39,21 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
                     Reached::Missing(_) | Reached::Foreign(_) => false,
                 }
         };
-        if ks.contains(&Ks::Hsm) && self.state.seps.as_ref().is_some_and(secret_fits) {
+        let secret = self
+            .state
+            .file
+            .as_ref()
+            .filter(|f| f.autologin.is_some())
+            .and_then(|f| f.hsm_secret.as_ref());
+        if ks.contains(&Ks::Hsm) && ks.contains(&Ks::File) && secret.is_some_and(secret_fits) {
             for c in &mut self.state.containers {
-                c.hsm_open = true;
+                let auto = c
+                    .file_open
+                    .as_deref()
+                    .is_some_and(|h| h == "AUTOLOGIN" || h == "LOCAL_AUTOLOGIN");
+                if auto {
+                    c.hsm_open = true;
+                }
             }
         }
     }
@@ -196,6 +210,7 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
                         Ks::Hsm => KeystoreType::Hsm,
                     },
                     backed_up: k.backed_up,
+                    creator: k.creator.clone(),
                     origin: origin.clone(),
                     pdb: st.cdb().then(|| KeyPdb {
                         name: st

@@ -204,10 +204,9 @@ fn keys_fixture() -> (Vec<Column>, Vec<Vec<String>>) {
             widths
                 .iter()
                 .map(|col| match col.name.as_str() {
-                    "KEY_ID" => crate::tde::labels::format_key_id(
-                        0x06,
-                        &crate::tde::labels::MasterKeyId([n as u8 + 1; 16]),
-                    ),
+                    "KEY_ID" => crate::tde::labels::hsm_key_id(&crate::tde::labels::MasterKeyId(
+                        [n as u8 + 1; 16],
+                    )),
                     "KEYSTORE_TYPE" => "HSM".into(),
                     "TAG" if n == 2 => String::new(),
                     "CON_ID" => (n % 3).to_string(),

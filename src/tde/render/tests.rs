@@ -50,6 +50,7 @@ fn profile() -> DatabaseProfile {
         oracle_sid: None,
         connect_string: None,
         auth: DbAuth::Os,
+        connect_as: crate::model::ConnectAs::Sysdba,
         wallet_root: Some("/u01/app/oracle/admin/FIN/wallet".into()),
         multitenant: Multitenant::CdbUnited,
         rac: true,
@@ -175,14 +176,12 @@ fn wallet_replies() -> Vec<Vec<Row>> {
 fn key(n: u8, pdb: Option<(&str, u32)>, keystore_type: KeystoreType, tag: &str) -> Row {
     let id = crate::tde::labels::MasterKeyId([n; 16]);
     KeyRow {
-        key_id: crate::tde::labels::format_key_id(
-            if keystore_type == KeystoreType::Hsm {
-                0x06
-            } else {
-                0x01
-            },
-            &id,
-        ),
+        creator: "SYSKM".into(),
+        key_id: if keystore_type == KeystoreType::Hsm {
+            crate::tde::labels::hsm_key_id(&id)
+        } else {
+            crate::tde::labels::format_key_id(0x01, &id)
+        },
         tag: tag.into(),
         created_ms: 1_710_237_731_482 + i64::from(n) * 86_400_000,
         activated_ms: 1_710_237_731_482 + i64::from(n) * 90_000_000,
@@ -267,6 +266,18 @@ fn replies_for(request: &Request) -> Vec<Reply> {
         ),
         Expect::Rows(View::EncryptionKeys) => {
             out.extend(key_replies().into_iter().map(|rows| Reply::Rows { rows }))
+        }
+        Expect::Rows(View::SessionPrivileges) => {
+            let syskm = crate::tde::privileges::SessionPrivileges {
+                privileges: ["SYSKM", "ADMINISTER KEY MANAGEMENT"]
+                    .map(String::from)
+                    .into(),
+                roles: ["SELECT_CATALOG_ROLE"].map(String::from).into(),
+            };
+            out.push(Reply::Rows {
+                rows: syskm.to_rows(),
+            });
+            out.push(Reply::Rows { rows: Vec::new() });
         }
         Expect::Parameter(p) => {
             for value in [
@@ -434,11 +445,11 @@ wallet_root                          string      /u01/app/oracle/admin/a-databa
     );
     assert_eq!(
         render_error(&ora::FAILED_TO_OPEN.error(), &[ora::HSM_PIN_LOCKED.error()]),
-        "ERROR at line 1:\nORA-28353: failed to open wallet\nORA-28407: Hardware Security Module failed with PKCS#11 error CKR_PIN_LOCKED(164)\n\n"
+        "ERROR at line 1:\nORA-28353: failed to open wallet\nORA-28407: Hardware Security Module failed with PKCS#11 error\nCKR_PIN_LOCKED(164)\n\n"
     );
     assert_eq!(
-        render_feedback("Keystore altered."),
-        "\nKeystore altered.\n\n"
+        render_feedback("keystore altered."),
+        "\nkeystore altered.\n\n"
     );
     let restart = render_reply(
         &Request::Restart,

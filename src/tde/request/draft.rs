@@ -98,6 +98,7 @@ impl Draft {
         Ok(match self.kind {
             K::QueryWallet => Request::QueryWallet,
             K::QueryKeys => Request::QueryKeys,
+            K::QueryPrivileges => Request::QueryPrivileges,
             K::ShowWalletRoot => Request::ShowParameter(ParameterName::WalletRoot),
             K::ShowTdeConfiguration => Request::ShowParameter(ParameterName::TdeConfiguration),
             K::SetWalletRoot => Request::SetWalletRoot {
@@ -119,10 +120,9 @@ impl Draft {
                 all_containers: self.all_containers,
             },
             K::CloseKeystore => Request::CloseKeystore {
-                credential: match self.credential {
-                    CredentialChoice::ExternalStore => None,
-                    _ => Some(self.credential()),
-                },
+                // A password or HSM keystore is closed only IDENTIFIED BY its password (or
+                // EXTERNAL STORE); a bare CLOSE closes an auto-login keystore only.
+                credential: Some(self.credential()),
                 all_containers: self.all_containers,
             },
             K::Migrate => {
@@ -131,7 +131,7 @@ impl Draft {
                     hsm_user,
                     hsm_password,
                     wallet_password: self.wallet_password.clone(),
-                    options: self.options(),
+                    backup: self.options().backup,
                 }
             }
             K::SetKey => Request::SetKey {
@@ -147,6 +147,16 @@ impl Draft {
             K::AddHsmSecret => {
                 let (hsm_user, hsm_password) = self.hsm();
                 Request::AddHsmSecret {
+                    hsm_user,
+                    hsm_password,
+                    wallet_password: self.wallet_password.clone(),
+                    force: false,
+                    backup_tag: opt(&self.tag),
+                }
+            }
+            K::AddExternalStoreSecret => {
+                let (hsm_user, hsm_password) = self.hsm();
+                Request::AddExternalStoreSecret {
                     hsm_user,
                     hsm_password,
                     seps_dir: self.dir_or(db, DirectoryField::TdeSeps),

@@ -8,6 +8,7 @@ use crate::model::DatabaseProfile;
 pub enum RequestKind {
     QueryWallet,
     QueryKeys,
+    QueryPrivileges,
     ShowWalletRoot,
     ShowTdeConfiguration,
     SetWalletRoot,
@@ -21,6 +22,7 @@ pub enum RequestKind {
     UseKey,
     AddHsmSecret,
     CreateAutoLogin,
+    AddExternalStoreSecret,
     Backup,
     ReverseMigrate,
 }
@@ -41,7 +43,7 @@ pub enum CredentialChoice {
 pub enum DirectoryField {
     /// WALLET_ROOT itself (default: the profile's WALLET_ROOT).
     WalletRoot,
-    /// `WALLET_ROOT/tde_seps`, where Oracle reads the HSM_PASSWORD secret.
+    /// `WALLET_ROOT/tde_seps`, the external store (`IDENTIFIED BY EXTERNAL STORE`).
     TdeSeps,
     /// `WALLET_ROOT/tde`, the file keystore.
     Tde,
@@ -87,6 +89,7 @@ impl RequestKind {
     pub const ALL: &'static [RequestKind] = &[
         RequestKind::QueryWallet,
         RequestKind::QueryKeys,
+        RequestKind::QueryPrivileges,
         RequestKind::ShowWalletRoot,
         RequestKind::ShowTdeConfiguration,
         RequestKind::SetWalletRoot,
@@ -100,6 +103,7 @@ impl RequestKind {
         RequestKind::UseKey,
         RequestKind::AddHsmSecret,
         RequestKind::CreateAutoLogin,
+        RequestKind::AddExternalStoreSecret,
         RequestKind::Backup,
         RequestKind::ReverseMigrate,
     ];
@@ -109,6 +113,7 @@ impl RequestKind {
         match self {
             RequestKind::QueryWallet => "Query V$ENCRYPTION_WALLET",
             RequestKind::QueryKeys => "Query V$ENCRYPTION_KEYS",
+            RequestKind::QueryPrivileges => "Query the session's privileges and roles",
             RequestKind::ShowWalletRoot => "Show WALLET_ROOT",
             RequestKind::ShowTdeConfiguration => "Show TDE_CONFIGURATION",
             RequestKind::SetWalletRoot => "Set WALLET_ROOT",
@@ -120,7 +125,12 @@ impl RequestKind {
             RequestKind::Migrate => "Migrate the master key to the HSM",
             RequestKind::SetKey => "Rotate: Oracle sets a new master key",
             RequestKind::UseKey => "Rotate: use a master key made on the HSM",
-            RequestKind::AddHsmSecret => "Store the HSM password for auto-login",
+            RequestKind::AddHsmSecret => {
+                "Store the HSM password in the software keystore (for HSM auto-login)"
+            }
+            RequestKind::AddExternalStoreSecret => {
+                "Store the HSM password in the external store (for IDENTIFIED BY EXTERNAL STORE)"
+            }
             RequestKind::CreateAutoLogin => "Create an auto-login keystore",
             RequestKind::Backup => "Back up the keystore",
             RequestKind::ReverseMigrate => "Reverse-migrate the master key to the file wallet",
@@ -145,24 +155,32 @@ impl RequestKind {
         let choice = self.takes_credential_choice();
         let backup_choice = matches!(self, K::Migrate | K::SetKey);
         Needs {
-            hsm_login: matches!(self, K::Migrate | K::ReverseMigrate | K::AddHsmSecret)
-                || (choice && credential == CredentialChoice::Hsm),
+            hsm_login: matches!(
+                self,
+                K::Migrate | K::ReverseMigrate | K::AddHsmSecret | K::AddExternalStoreSecret
+            ) || (choice && credential == CredentialChoice::Hsm),
             wallet_password: matches!(
                 self,
-                K::Migrate | K::ReverseMigrate | K::CreateKeystore | K::CreateAutoLogin | K::Backup
+                K::Migrate
+                    | K::ReverseMigrate
+                    | K::CreateKeystore
+                    | K::CreateAutoLogin
+                    | K::Backup
+                    | K::AddHsmSecret
             ) || (choice && credential == CredentialChoice::Wallet),
             credential_choice: choice,
             configuration: self == K::SetTdeConfiguration,
             key_id: self == K::UseKey,
             directory: match self {
                 K::SetWalletRoot => Some(DirectoryField::WalletRoot),
-                K::AddHsmSecret => Some(DirectoryField::TdeSeps),
+                K::AddExternalStoreSecret => Some(DirectoryField::TdeSeps),
                 K::CreateAutoLogin => Some(DirectoryField::Tde),
                 _ => None,
             },
-            local: matches!(self, K::AddHsmSecret | K::CreateAutoLogin),
+            local: matches!(self, K::AddExternalStoreSecret | K::CreateAutoLogin),
             with_backup: backup_choice,
-            tag: matches!(self, K::UseKey | K::Backup) || (backup_choice && with_backup),
+            tag: matches!(self, K::UseKey | K::Backup | K::AddHsmSecret)
+                || (backup_choice && with_backup),
             all_containers: matches!(
                 self,
                 K::OpenKeystore | K::CloseKeystore | K::Migrate | K::SetKey

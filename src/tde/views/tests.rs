@@ -15,7 +15,8 @@ fn origin() -> KeyOrigin {
 
 fn hsm_key(pdb: Option<KeyPdb>, con_id: u32) -> KeyRow {
     KeyRow {
-        key_id: "BhWlFCyeLTwvGP1DWBQlff0AAAAAAAAAAAAAAAAAAAAAAAAAAAAA".into(),
+        creator: "SYSKM".into(),
+        key_id: "0615A5142C9E2D3C2F18FD435814257DFD".into(),
         tag: String::new(),
         created_ms: T,
         activated_ms: T + 61_000,

@@ -11,6 +11,7 @@ fn db(wallet_root: Option<&str>, rac: bool) -> DatabaseProfile {
         oracle_sid: None,
         connect_string: None,
         auth: DbAuth::Os,
+        connect_as: crate::model::ConnectAs::Sysdba,
         wallet_root: wallet_root.map(str::to_owned),
         multitenant: Multitenant::CdbUnited,
         rac,
@@ -50,7 +51,7 @@ fn every_kind_builds_its_own_request_with_its_title() {
         assert_eq!(r.title(), kind.title());
         r.statement().unwrap_or_else(|e| panic!("{kind:?}: {e}"));
     }
-    assert_eq!(RequestKind::ALL.len(), 17);
+    assert_eq!(RequestKind::ALL.len(), 19);
     let titles: std::collections::HashSet<&str> =
         RequestKind::ALL.iter().map(|k| k.title()).collect();
     assert_eq!(titles.len(), RequestKind::ALL.len(), "titles are distinct");
@@ -59,8 +60,14 @@ fn every_kind_builds_its_own_request_with_its_title() {
 #[test]
 fn defaults_come_from_the_profile() {
     let profile = db(Some("/u01/wr/"), false);
+    // HSM auto-login: the secret in the software keystore, WITH BACKUP.
     assert_eq!(
         shown(&filled(RequestKind::AddHsmSecret), &profile),
+        "ADMINISTER KEY MANAGEMENT ADD SECRET '<hidden>' FOR CLIENT 'HSM_PASSWORD' IDENTIFIED BY \"<hidden>\" WITH BACKUP USING 'q3';"
+    );
+    // The external store: its own request, in WALLET_ROOT/tde_seps.
+    assert_eq!(
+        shown(&filled(RequestKind::AddExternalStoreSecret), &profile),
         "ADMINISTER KEY MANAGEMENT ADD SECRET '<hidden>' FOR CLIENT 'HSM_PASSWORD' TO AUTO_LOGIN KEYSTORE '/u01/wr/tde_seps';"
     );
     assert_eq!(
@@ -98,8 +105,11 @@ fn defaults_come_from_the_profile() {
     assert_eq!(e, DraftError::NoWalletRoot);
     assert_eq!(e.to_string(), "Type the WALLET_ROOT directory.");
     // Without WALLET_ROOT the directory is empty, and the statement says so.
-    match filled(RequestKind::AddHsmSecret).build(&none).unwrap() {
-        Request::AddHsmSecret { seps_dir, .. } => assert_eq!(seps_dir, ""),
+    match filled(RequestKind::AddExternalStoreSecret)
+        .build(&none)
+        .unwrap()
+    {
+        Request::AddExternalStoreSecret { seps_dir, .. } => assert_eq!(seps_dir, ""),
         other => panic!("{other:?}"),
     }
 }
@@ -130,9 +140,10 @@ fn credentials_backups_tags_and_key_ids() {
         credential: CredentialChoice::ExternalStore,
         ..filled(RequestKind::CloseKeystore)
     };
+    // A bare CLOSE closes only an auto-login keystore: the console always says how.
     assert_eq!(
         shown(&closed, &profile),
-        "ADMINISTER KEY MANAGEMENT SET KEYSTORE CLOSE;"
+        "ADMINISTER KEY MANAGEMENT SET KEYSTORE CLOSE IDENTIFIED BY EXTERNAL STORE;"
     );
     let opened = Draft {
         credential: CredentialChoice::ExternalStore,
@@ -177,7 +188,8 @@ fn console_needs(kind: RequestKind, auth: CredentialChoice) -> (bool, bool, bool
     use RequestKind as K;
     match kind {
         K::Migrate | K::ReverseMigrate => (true, true, false),
-        K::AddHsmSecret => (true, false, false),
+        K::AddHsmSecret => (true, true, false),
+        K::AddExternalStoreSecret => (true, false, false),
         K::CreateKeystore | K::CreateAutoLogin | K::Backup => (false, true, false),
         K::OpenKeystore | K::CloseKeystore | K::SetKey | K::UseKey => (
             auth == CredentialChoice::Hsm,
@@ -210,17 +222,17 @@ fn needs_are_what_the_console_showed() {
                     n.directory.is_some(),
                     matches!(
                         kind,
-                        K::SetWalletRoot | K::AddHsmSecret | K::CreateAutoLogin
+                        K::SetWalletRoot | K::AddExternalStoreSecret | K::CreateAutoLogin
                     )
                 );
                 assert_eq!(
                     n.local,
-                    matches!(kind, K::AddHsmSecret | K::CreateAutoLogin)
+                    matches!(kind, K::AddExternalStoreSecret | K::CreateAutoLogin)
                 );
                 assert_eq!(n.with_backup, matches!(kind, K::Migrate | K::SetKey));
                 assert_eq!(
                     n.tag,
-                    matches!(kind, K::UseKey | K::Backup)
+                    matches!(kind, K::UseKey | K::Backup | K::AddHsmSecret)
                         || (matches!(kind, K::Migrate | K::SetKey) && with_backup)
                 );
                 assert_eq!(
