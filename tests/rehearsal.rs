@@ -883,3 +883,66 @@ fn a_failed_statement_does_not_leave_its_hsm_login_behind() {
     );
     assert!(rows[1].details.contains("Rehearsal statement: Migrate"));
 }
+
+#[test]
+fn set_key_for_all_containers_with_a_pdb_closed_rekeys_the_open_ones_and_answers_ora_46663() {
+    let env = Env::new();
+    let mut hsm = env.token("rehearsal", PIN);
+    let path = rehearsal::state_path(env.data.root(), "CDBP");
+    {
+        let mut r = rehearse(&env, "CDBP", Multitenant::CdbUnited, &mut hsm);
+        r.seed(ROOT, &Secret::from(WALLET_PW)).unwrap();
+        done(&run(
+            &mut r,
+            &Request::SetTdeConfiguration {
+                value: "HSM|FILE".into(),
+                all_instances: false,
+            },
+        ));
+        done(&run(&mut r, &Request::Restart));
+        done(&run(
+            &mut r,
+            &Request::OpenKeystore {
+                credential: wallet(),
+                all_containers: true,
+            },
+        ));
+        done(&run(&mut r, &migrate(WALLET_PW, PIN)));
+    }
+    // PDB1's HSM keystore closed (the simulated database's state, as a DBA closing it there
+    // would leave it).
+    let mut state: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(&path).unwrap()).unwrap();
+    state["containers"][1]["hsm_open"] = serde_json::Value::Bool(false);
+    std::fs::write(&path, serde_json::to_vec(&state).unwrap()).unwrap();
+
+    let mut r = rehearse(&env, "CDBP", Multitenant::CdbUnited, &mut hsm);
+    let before = token_master_keys(r.keystore()).len();
+    let a = r
+        .run(&Request::SetKey {
+            tag: None,
+            credential: hsm_cred(PIN),
+            options: Options {
+                backup: None,
+                all_containers: true,
+            },
+        })
+        .unwrap();
+    // The 21c text of a real output (tests/fixtures/oracle/feedback/ora-46663-*.txt).
+    match &a.reply {
+        Reply::Error { error, .. } => {
+            assert_eq!(error.code, "ORA-46663");
+            assert_eq!(error.text, "master keys not created for all PDBs for REKEY");
+        }
+        other => panic!("{other:?}"),
+    }
+    assert!(a.notes.iter().any(|n| n.contains("PDB1")), "{:?}", a.notes);
+    // The root got a new key on the token; the PDB kept its own.
+    assert_eq!(token_master_keys(r.keystore()).len(), before + 1);
+    let keys = rows(&mut r, &Request::QueryKeys);
+    let root_hsm = keys
+        .iter()
+        .filter(|k| k.get("CON_ID") == Some("1") && k.get("KEYSTORE_TYPE") == Some("HSM"))
+        .count();
+    assert_eq!(root_hsm, 2, "{keys:?}");
+}

@@ -663,3 +663,139 @@ fn a_cdb_is_rotated_the_oracle_way_and_a_compromise_needs_a_reason() {
     assert_eq!(code, 1);
     assert!(err.contains("at least a sentence"), "{err}");
 }
+
+/// A DBA answering as a united CDB (root CON_ID 1, PDB1 CON_ID 3) on the HSM: before SET KEY
+/// both containers use their own key; SET KEY … CONTAINER = ALL re-keys the root only and
+/// answers ORA-46663, as real 21c and 12.2 databases did
+/// (tests/fixtures/oracle/feedback/ora-4666[35]-*.txt). With `pdb_closed` the PDB's HSM
+/// keystore shows CLOSED.
+struct PartialCdb {
+    root: String,
+    pdb: String,
+    new_root: String,
+    pdb_closed: bool,
+    rekeyed: bool,
+}
+
+impl PartialCdb {
+    fn key_row(id: &str, con: u32, pdb: &str, activated: &str) -> String {
+        format!(
+            "\"{id}\",\"\",\"{activated}\",\"{activated}\",\"SYS\",\"HSM\",\"LOCAL\",\"NO\",\"{pdb}\",\"{con}\",\"TDE IN PDB\",\"{con}\"\n"
+        )
+    }
+}
+
+impl tdekey::oracle::Operator for PartialCdb {
+    fn ask(
+        &mut self,
+        request: &tdekey::tde::request::Request,
+        _statement: &tdekey::tde::sql::Statement,
+        _problem: Option<&str>,
+    ) -> Result<String, tdekey::oracle::OracleError> {
+        use tdekey::tde::request::Request;
+        let t1 = "02-JAN-26 10.00.00.000000 AM +00:00";
+        let t2 = "03-JAN-26 10.00.00.000000 AM +00:00";
+        Ok(match request {
+            Request::QueryWallet => format!(
+                "\"WRL_TYPE\",\"WRL_PARAMETER\",\"STATUS\",\"WALLET_TYPE\",\"WALLET_ORDER\",\"KEYSTORE_MODE\",\"FULLY_BACKED_UP\",\"CON_ID\"\n\"HSM\",\"\",\"OPEN\",\"HSM\",\"PRIMARY\",\"NONE\",\"UNDEFINED\",1\n\"FILE\",\"/u01/wr/tde/\",\"OPEN\",\"PASSWORD\",\"SECONDARY\",\"NONE\",\"NO\",1\n\"HSM\",\"\",\"{}\",\"HSM\",\"PRIMARY\",\"UNITED\",\"UNDEFINED\",3\n",
+                if self.pdb_closed { "CLOSED" } else { "OPEN" }
+            ),
+            Request::QueryKeys => {
+                let mut s = "\"KEY_ID\",\"TAG\",\"CREATION_TIME\",\"ACTIVATION_TIME\",\"CREATOR\",\"KEYSTORE_TYPE\",\"ORIGIN\",\"BACKED_UP\",\"CREATOR_PDBNAME\",\"CREATOR_PDBID\",\"KEY_USE\",\"CON_ID\"\n".to_owned();
+                s.push_str(&Self::key_row(&self.root, 1, "CDB$ROOT", t1));
+                s.push_str(&Self::key_row(&self.pdb, 3, "PDB1", t1));
+                if self.rekeyed {
+                    s.push_str(&Self::key_row(&self.new_root, 1, "CDB$ROOT", t2));
+                }
+                s
+            }
+            Request::SetKey { .. } => {
+                self.rekeyed = true;
+                "ADMINISTER KEY MANAGEMENT SET KEY IDENTIFIED BY\n*\nERROR at line 1:\nORA-46663: master keys not created for all PDBs for REKEY\n".to_owned()
+            }
+            other => panic!("not expected here: {}", other.title()),
+        })
+    }
+}
+
+#[test]
+fn a_container_all_rotation_done_in_some_containers_only_says_which_holds_which_key() {
+    let env = demo();
+    // Three keys on the token: the root's, the PDB's, and the root's new one.
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let (code, out, err) = tdekey(&env, &["key", "generate", "--json"]);
+        assert_eq!(code, 0, "{out}{err}");
+        ids.push(json(&out)["use_key_id"].as_str().unwrap().to_owned());
+    }
+    let (code, out, err) = tdekey(
+        &env,
+        &[
+            "db",
+            "add",
+            "CDBM",
+            "--connector",
+            "manual",
+            "--multitenant",
+            "cdb-united",
+            "--hsm-profile",
+            tdekey::hsm::demo::DEMO_PROFILE_NAME,
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let mut a = Auditor::open(&env.data).unwrap();
+    let mut hsm = demo_hsm(&env);
+    let mut dba = PartialCdb {
+        root: ids[0].clone(),
+        pdb: ids[1].clone(),
+        new_root: ids[2].clone(),
+        pdb_closed: true,
+        rekeyed: false,
+    };
+    let req = RotateRequest::manual(Some(Way::Oracle), None);
+    // A PDB whose HSM keystore is closed: stopped before anything is sent.
+    {
+        let mut ctx = rotation::Context {
+            data: &env.data,
+            hsm: &mut hsm,
+            operator: Some(&mut dba),
+            db_password: None,
+            pin_format: PinFormat::Plain,
+            hsm_password: Secret::from(DEMO_USER_PIN),
+        };
+        let r = rotation::rotate(&mut a, &mut ctx, "CDBM", &req).unwrap();
+        assert_eq!(r.failed_step.as_deref(), Some("check"), "{}", r.message);
+        assert!(
+            r.message.contains("not open in CON_ID 3 (CLOSED)"),
+            "{}",
+            r.message
+        );
+    }
+    assert!(!dba.rekeyed, "SET KEY was not sent");
+    // Open everywhere, but Oracle re-keys the root only.
+    dba.pdb_closed = false;
+    let mut ctx = rotation::Context {
+        data: &env.data,
+        hsm: &mut hsm,
+        operator: Some(&mut dba),
+        db_password: None,
+        pin_format: PinFormat::Plain,
+        hsm_password: Secret::from(DEMO_USER_PIN),
+    };
+    let r = rotation::rotate(&mut a, &mut ctx, "CDBM", &req).unwrap();
+    assert_eq!(r.failed_step.as_deref(), Some("activate"), "{}", r.message);
+    assert!(r.refused);
+    assert!(r.message.contains("ORA-46663"), "{}", r.message);
+    let state = r.state_left.clone().unwrap();
+    assert!(
+        state.contains(&format!(
+            "CON_ID 1 (CDB$ROOT) now uses ORACLE.TDE.HSM.MK.{}",
+            ids[2]
+        )) && state.contains(&format!(
+            "CON_ID 3 (PDB1) still uses ORACLE.TDE.HSM.MK.{}",
+            ids[1]
+        )),
+        "{state}"
+    );
+    assert!(!state.contains("nothing was generated"), "{state}");
+}

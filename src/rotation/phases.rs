@@ -77,12 +77,66 @@ fn key_rows(
     })
 }
 
-/// The container a key row belongs to, for people.
+/// The container a key row belongs to, for people: keyed by CON_ID, never by CREATOR_PDBNAME
+/// (a PDB plugged in elsewhere keeps its keys' creator name); the creator PDB's name is only
+/// shown beside it.
 fn container(k: &KeyRow) -> String {
-    match &k.pdb {
-        Some(p) => p.name.clone(),
-        None => "the database".into(),
+    match (&k.pdb, k.con_id) {
+        (None, 0) => "the database".into(),
+        (Some(p), c) if !p.name.is_empty() => format!("CON_ID {c} ({})", p.name),
+        (_, c) => format!("CON_ID {c}"),
     }
+}
+
+/// Oracle's answers for CONTAINER = ALL done in some containers only.
+fn partial(code: &str) -> bool {
+    matches!(
+        code,
+        "ORA-46662" | "ORA-46663" | "ORA-46664" | "ORA-46665" | "ORA-46666"
+    )
+}
+
+/// After a partial CONTAINER = ALL: which container holds which key now, read from every
+/// CON_ID's rows of V$ENCRYPTION_KEYS, against the keys before the run.
+fn partial_state(run: &Run<'_>, a: &mut Auditor, ctx: &mut Context<'_>) -> String {
+    let keys = match key_rows(a, ctx, run.db) {
+        Ok(k) => k,
+        Err(e) => {
+            return format!(
+                "Some containers may have a new key and others not, and V$ENCRYPTION_KEYS could not be read to tell ({e}): read it for every CON_ID before anything else. Nothing was deleted."
+            );
+        }
+    };
+    let act = active(&keys);
+    let mut changed = Vec::new();
+    let mut kept = Vec::new();
+    for (c, k) in &act {
+        let label = hsm_label(k).unwrap_or_else(|| k.key_id.clone());
+        match run.old.get(c) {
+            Some(old) if *old == label => kept.push(format!("{c} still uses {label}")),
+            _ => changed.push(format!("{c} now uses {label}")),
+        }
+    }
+    for (c, old) in &run.old {
+        if !act.contains_key(c) {
+            kept.push(format!(
+                "{c} shows no key now (its keystore may be closed); it used {old}"
+            ));
+        }
+    }
+    format!(
+        "Some containers were re-keyed and others not. {}{}. Nothing was deleted: every previous key is still on the HSM. Open the keystore where it is closed and rotate again for the containers left.",
+        if changed.is_empty() {
+            "No container shows a new key".to_owned()
+        } else {
+            changed.join("; ")
+        },
+        if kept.is_empty() {
+            String::new()
+        } else {
+            format!("; {}", kept.join("; "))
+        }
+    )
 }
 
 /// The active key of each container: the one activated last.
@@ -148,6 +202,24 @@ pub(super) fn check(run: &mut Run<'_>, a: &mut Auditor, ctx: &mut Context<'_>) -
                 "The HSM keystore of {} is {}: rotation needs it open. Open it (ADMINISTER KEY MANAGEMENT SET KEYSTORE OPEN IDENTIFIED BY \"<user>:<password>\"{all};) or set up HSM auto-login, then rotate again.",
                 db.name,
                 hsm.status.as_str()
+            ),
+            UNCHANGED,
+        ));
+    }
+    // CONTAINER = ALL needs every container's keystore open, or Oracle re-keys some and not
+    // others (ORA-46662 … ORA-46666): stop before anything changes.
+    let closed: Vec<String> = wallet
+        .iter()
+        .filter(|r| r.con_id > 1 && r.wrl_type == WrlType::Hsm && r.status != WalletStatus::Open)
+        .map(|r| format!("CON_ID {} ({})", r.con_id, r.status.as_str()))
+        .collect();
+    if !closed.is_empty() {
+        return Err(stop(
+            "check",
+            format!(
+                "The HSM keystore of {} is not open in {}: a rotation with CONTAINER = ALL would re-key some containers and not others. Open it there (ADMINISTER KEY MANAGEMENT SET KEYSTORE OPEN IDENTIFIED BY \"<user>:<password>\" CONTAINER = ALL;), then rotate again.",
+                db.name,
+                closed.join(", ")
             ),
             UNCHANGED,
         ));
@@ -346,7 +418,13 @@ pub(super) fn activate(
         )),
         Ok(ran) => {
             if let Some(r) = crate::tde::ora::refusal(&ran.answer.reply) {
-                let mut s = stop("activate", r, pending(run));
+                let state = match &ran.answer.reply {
+                    Reply::Error { error, .. } if partial(&error.code) => {
+                        partial_state(run, a, ctx)
+                    }
+                    _ => pending(run),
+                };
+                let mut s = stop("activate", r, state);
                 s.refused = true;
                 return Err(s);
             }

@@ -155,6 +155,17 @@ pub const CLOSE_PASSWORD_MISMATCH: OraCode = OraCode {
     code: "ORA-28391",
     text: "cannot close wallet or HSM, password mismatch",
 };
+/// CONTAINER = ALL re-keyed some containers and not others (21c text, seen in two real
+/// outputs: tests/fixtures/oracle/feedback/ora-46663-*.txt).
+pub const NOT_CREATED_FOR_ALL_PDBS: OraCode = OraCode {
+    code: "ORA-46663",
+    text: "master keys not created for all PDBs for REKEY",
+};
+/// The 12.2 text of the same outcome (tests/fixtures/oracle/feedback/ora-46665-*.txt).
+pub const NOT_ACTIVATED_FOR_ALL_PDBS: OraCode = OraCode {
+    code: "ORA-46665",
+    text: "master keys not activated for all PDBs during REKEY",
+};
 pub const NO_SUCH_KEY_ID: OraCode = OraCode {
     code: "ORA-46649",
     text: "master key with the specified identifier does not exist",
@@ -189,6 +200,8 @@ pub const CATALOGUE: &[OraCode] = &[
     NO_WALLET_ROOT,
     SPFILE_UPDATE_FAILED,
     CLOSE_PASSWORD_MISMATCH,
+    NOT_CREATED_FOR_ALL_PDBS,
+    NOT_ACTIVATED_FOR_ALL_PDBS,
     NO_SUCH_KEY_ID,
     INSUFFICIENT_PRIVILEGES,
     WALLET_OPEN_FAILED,
@@ -275,6 +288,9 @@ pub fn explain(code: &str) -> Option<&'static str> {
         }
         "ORA-28391" => {
             "The keystore was not closed: the password given is not the one it was opened with, or a password or HSM keystore was closed without IDENTIFIED BY (a bare SET KEYSTORE CLOSE closes an auto-login keystore only). Close it IDENTIFIED BY its password, the HSM user:password, or EXTERNAL STORE."
+        }
+        "ORA-46662" | "ORA-46663" | "ORA-46664" | "ORA-46665" | "ORA-46666" => {
+            "CONTAINER = ALL worked in some containers only: some PDBs kept their old key (their keystore was closed, or the statement failed there). Read V$ENCRYPTION_KEYS for every CON_ID to see which container holds which key, open the keystore where it is closed, and run the statement again for the containers left."
         }
         "ORA-46649" => {
             "USE KEY named an id the keystore does not hold (reference/oracle-tde.md: whether 19c answers this or ORA-28374 is not confirmed; tdekey reads both the same way). Check the ORACLE.TDE.HSM.MK.06… label on the token and that the key is shared with Oracle's crypto user."
