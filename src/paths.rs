@@ -145,13 +145,20 @@ pub fn adopt_demo_softhsm_conf(data: &DataDir) {
 
 /// The user name of `uid` from the password database, else `uid N`.
 pub fn user_name(uid: u32) -> String {
-    std::fs::read_to_string("/etc/passwd")
-        .ok()
-        .and_then(|p| {
-            p.lines().find_map(|l| {
-                let f: Vec<&str> = l.split(':').collect();
-                (f.len() > 2 && f[2] == uid.to_string()).then(|| f[0].to_owned())
-            })
+    name_in("/etc/passwd", uid).unwrap_or_else(|| format!("uid {uid}"))
+}
+
+/// The group name of `gid` from the group database, else `gid N`.
+pub fn group_name(gid: u32) -> String {
+    name_in("/etc/group", gid).unwrap_or_else(|| format!("gid {gid}"))
+}
+
+/// The name whose third field is `id` in a colon-separated database (`/etc/passwd`, `/etc/group`).
+fn name_in(file: &str, id: u32) -> Option<String> {
+    std::fs::read_to_string(file).ok().and_then(|p| {
+        p.lines().find_map(|l| {
+            let f: Vec<&str> = l.split(':').collect();
+            (f.len() > 2 && f[2] == id.to_string()).then(|| f[0].to_owned())
         })
-        .unwrap_or_else(|| format!("uid {uid}"))
+    })
 }

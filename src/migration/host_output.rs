@@ -26,7 +26,7 @@ pub enum PasteError {
 
 /// The lines of a paste up to `END`, trimmed, without blank ones and the shell prompt's echo of
 /// the command itself.
-fn lines(text: &str) -> Result<Vec<&str>, PasteError> {
+pub(super) fn lines(text: &str) -> Result<Vec<&str>, PasteError> {
     if text.trim().is_empty() {
         return Err(PasteError::Empty);
     }

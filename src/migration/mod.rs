@@ -13,6 +13,7 @@ mod host;
 mod host_output;
 mod plan;
 mod preview;
+mod relocate;
 mod report;
 mod state;
 mod steps;

@@ -15,6 +15,11 @@ pub(super) fn wallet_config(
 ) -> Result<StepResult, MigrationError> {
     let wallet_root = parameter(w, a, ctx, ParameterName::WalletRoot)?;
     let configuration = super::keystore_configuration(w, a, ctx)?;
+    if configuration.is_empty()
+        && let Some(r) = relocation(w, a, ctx, &wallet_root)?
+    {
+        return Ok(r);
+    }
     let mut checks = vec![
         Check::new(
             "WALLET_ROOT is set",
@@ -103,6 +108,125 @@ pub(super) fn wallet_config(
     let mut r = StepResult::from_checks(checks);
     r.notes = notes;
     Ok(r)
+}
+
+/// A keystore found through sqlnet.ora's ENCRYPTION_WALLET_LOCATION (TDE_CONFIGURATION not set,
+/// and V$ENCRYPTION_WALLET's FILE row names another directory than `<WALLET_ROOT>/tde`): the
+/// files are copied into `<WALLET_ROOT>/tde` and checked (same bytes, modes, owners) before
+/// TDE_CONFIGURATION=FILE takes effect. `None` when the database is not in that state.
+fn relocation(
+    w: &mut Wizard,
+    a: &mut Auditor,
+    ctx: &mut Context<'_>,
+    wallet_root: &str,
+) -> Result<Option<StepResult>, MigrationError> {
+    use crate::migration::relocate;
+    let rows = super::wallet_rows(w, a, ctx)?;
+    let Some(old) = super::row_of(&rows, crate::tde::views::WrlType::File)
+        .map(|r| r.wrl_parameter.trim().trim_end_matches('/').to_owned())
+        .filter(|d| !d.is_empty())
+    else {
+        return Ok(None);
+    };
+    let root = if wallet_root.is_empty() {
+        w.db.wallet_root
+            .clone()
+            .unwrap_or_else(|| "/u01/app/oracle/admin/<DB_NAME>/wallet".into())
+    } else {
+        wallet_root.to_owned()
+    };
+    let tde = layout::under_root(&root, layout::KEYSTORE_DIR);
+    if old == tde {
+        return Ok(None);
+    }
+    let sid = if w.db.rac { " SID='*'" } else { "" };
+    let set_config = format!(
+        "ALTER SYSTEM SET TDE_CONFIGURATION=\"KEYSTORE_CONFIGURATION=FILE\" SCOPE=BOTH{sid};"
+    );
+    if wallet_root.is_empty() {
+        let mut todo = vec![format!(
+            "The keystore is in {old} (sqlnet.ora's ENCRYPTION_WALLET_LOCATION). Move it to WALLET_ROOT: set WALLET_ROOT, copy the files into {tde}, restart, then run this step again: it checks the copy before TDE_CONFIGURATION=FILE is set."
+        )];
+        todo.push(format!(
+            "ALTER SYSTEM SET WALLET_ROOT='{root}' SCOPE=SPFILE{sid};"
+        ));
+        todo.extend(relocate::copy_commands(&old, &tde));
+        todo.extend(super::restart_commands(w));
+        return Ok(Some(StepResult::attention(
+            "WALLET_ROOT is not set: the keystore is found through sqlnet.ora, which 19c deprecates and 23ai refuses. Move it under WALLET_ROOT first.",
+            todo,
+            Vec::new(),
+        )));
+    }
+    let host = Host::of(&w.db, ctx.data);
+    let listing = match (host.path(&old), host.path(&tde)) {
+        (Some(from), Some(to)) => relocate::list_local(&from, &to),
+        _ => {
+            let ask = |problem: Option<String>| {
+                let mut todo = vec![
+                    "Run this on the database host (as the Oracle software owner) and paste everything it prints:".to_owned(),
+                    relocate::check_command(&old, &tde),
+                ];
+                todo.push(format!(
+                    "To copy the files first: {}",
+                    relocate::copy_commands(&old, &tde).join("; ")
+                ));
+                StepResult::attention(
+                    problem.unwrap_or_else(|| format!(
+                        "The keystore must be copied from {old} into {tde} (same bytes, modes and owners) before TDE_CONFIGURATION=FILE takes effect: paste the listing of both directories."
+                    )),
+                    todo,
+                    vec![Need::HostOutput],
+                )
+            };
+            let Some(text) = ctx.inputs.host_output.take() else {
+                return Ok(Some(ask(None)));
+            };
+            match relocate::parse_check(&text) {
+                Ok(l) => l,
+                Err(e) => return Ok(Some(ask(Some(e.to_string())))),
+            }
+        }
+    };
+    let diff = relocate::differences(&listing);
+    let check = Check::new(
+        "The keystore files are copied into WALLET_ROOT/tde (same bytes, modes and owners)",
+        diff.is_empty(),
+        if diff.is_empty() {
+            format!(
+                "{} from {old} in {tde}",
+                listing.from.keys().cloned().collect::<Vec<_>>().join(", ")
+            )
+        } else {
+            diff.join("; ")
+        },
+    );
+    if !diff.is_empty() {
+        let mut todo = relocate::copy_commands(&old, &tde);
+        todo.push("Then run this step again.".into());
+        let mut r = StepResult::attention(
+            format!(
+                "The keystore is not yet in {tde} as it is in {old}: {}. Setting TDE_CONFIGURATION=FILE now would leave the database without its keystore (NOT_AVAILABLE after the restart).",
+                diff.join("; ")
+            ),
+            todo,
+            Vec::new(),
+        );
+        r.checks = vec![check];
+        return Ok(Some(r));
+    }
+    let mut r = StepResult::attention(
+        format!(
+            "The keystore files are in {tde}, the same as in {old}. Now set TDE_CONFIGURATION so that Oracle uses WALLET_ROOT, remove ENCRYPTION_WALLET_LOCATION from sqlnet.ora, and run this step again."
+        ),
+        vec![
+            set_config,
+            "Remove the ENCRYPTION_WALLET_LOCATION entry from $ORACLE_HOME/network/admin/sqlnet.ora (and $TNS_ADMIN/sqlnet.ora).".into(),
+        ],
+        Vec::new(),
+    );
+    r.checks = vec![check];
+    Ok(Some(r))
 }
 
 /// The auto-login wallets under WALLET_ROOT: each one's kind (from its header), a local one on
