@@ -173,7 +173,7 @@ fn errors_and_parameters() {
 /// The rows as SQL*Plus prints them after the prompt and the echoed query.
 fn render(cols: &[Column], rows: &[Vec<String>], linesize: usize, pagesize: usize) -> String {
     format!(
-        "SQL> select * from v$view;\n{}SQL> ",
+        "SQL> select * from v$encryption_keys;\n{}SQL> ",
         render_table(cols, rows, Layout::Columns { linesize, pagesize })
     )
 }
