@@ -67,6 +67,26 @@ pub(super) fn head_line_at(lines: &[Vec<char>], strs: &[String], i: usize) -> Op
     {
         return None;
     }
+    // A heading starts at its first dash, or ends at its last (a NUMBER's); anything else is
+    // not SQL*Plus's header (an edited one).
+    let aligned = spans.iter().enumerate().all(|(n, &(a, b))| {
+        let end = if n + 1 == spans.len() {
+            names.len().max(b)
+        } else {
+            b
+        };
+        let cell = slice(names, a, end);
+        match (
+            cell.iter().position(|c| !c.is_whitespace()),
+            last_text(cell),
+        ) {
+            (None, _) | (_, None) => true,
+            (Some(first), Some(last)) => first == 0 || a + last + 1 == b,
+        }
+    });
+    if !aligned {
+        return None;
+    }
     let mut out = HeadLine {
         spans: spans.clone(),
         names: Vec::new(),
@@ -242,14 +262,10 @@ pub(super) fn first_line(line: &[char], g: &[Col]) -> Result<(), Problem> {
 }
 
 /// Whether the value of `col` on `prev` fills its column, so that it may go on on the next
-/// line: to the last dash, or to the one before when the cut fell on a blank inside the value.
+/// line: to the last dash, or to the one before when the cut fell on a blank of the value
+/// (`24-NOV-26 ` of `24-NOV-26 05.00.00…` in 10 columns).
 fn full(prev: &[char], col: &Col) -> bool {
-    let raw = col.raw(prev);
-    match last_text(raw) {
-        Some(p) if p + 1 >= col.width() => true,
-        Some(p) if p + 2 == col.width() => raw[..p].iter().any(|c| c.is_whitespace()),
-        _ => false,
-    }
+    last_text(col.raw(prev)).is_some_and(|p| p + 2 >= col.width())
 }
 
 /// Whether `line` goes on with the wrapped values of header line `g` from `prev`.
