@@ -9,8 +9,8 @@
 //!   columns), CRLF line ends, trailing blanks, form feeds; or `SET MARKUP CSV ON` output, quoted,
 //!   padded or `QUOTE OFF`;
 //! - several statements, with their prompts (`SQL>` or a custom `SET SQLPROMPT`), their echo and
-//!   their feedback: the result read is the one whose header has the view's columns (and whose
-//!   echoed query, when there is one, reads that view), the last one when there are several;
+//!   their feedback: the result read is the view's own (a column only that view has in its
+//!   header, or its echoed query reads that view), the last one when there are several;
 //! - any subset of the view's columns in any order, aliases and `COLUMN … HEADING` names known
 //!   from the echo, columns of other versions (12.1 has no KEYSTORE_MODE, 23ai adds columns):
 //!   unknown columns are kept under their heading, missing ones are simply absent.
@@ -259,8 +259,9 @@ pub fn parse_error(text: &str) -> Result<OraError, ParseError> {
         .ok_or(ParseError::NoError)
 }
 
-/// Rows of a V$ view's output (or its GV$ form's): the last result in the text whose header
-/// has the view's required columns (and whose echoed query, if any, reads the view).
+/// Rows of a V$ view's output (or its GV$ form's): the last result in the text that is the
+/// view's (its header has one of the view's [distinctive](View::distinctive) columns, or its
+/// echoed query reads the view), never one whose echoed query reads something else.
 pub fn parse_view(text: &str, view: View) -> Result<Vec<Row>, ParseError> {
     let known = view.columns();
     let doc = Doc::new(text, known);

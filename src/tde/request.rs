@@ -393,18 +393,22 @@ pub fn interpret(request: &Request, text: &str) -> Result<Reply, InterpretError>
                 .map(|x| x.name.clone())
                 .collect::<Vec<_>>()
                 .join(", ");
-            params
+            let asked = params
                 .into_iter()
-                .find(|x| x.name.eq_ignore_ascii_case(p.as_str()))
-                .map(|parameter| Reply::Parameter { parameter })
-                .ok_or_else(|| InterpretError::NoParameter {
+                .find(|x| x.name.eq_ignore_ascii_case(p.as_str()));
+            match (asked, error) {
+                (Some(parameter), _) => Ok(Reply::Parameter { parameter }),
+                // Its SHOW PARAMETER failed while another one in the paste ran.
+                (None, Some(reply)) => Ok(reply),
+                (None, None) => Err(InterpretError::NoParameter {
                     wanted: p.as_str().to_owned(),
                     found: if found.is_empty() {
                         "no parameter".to_owned()
                     } else {
                         found
                     },
-                })
+                }),
+            }
         }
         Expect::Feedback(expected) => {
             if let Some(reply) = error {
@@ -581,6 +585,18 @@ mod tests {
         let failed = "SQL> select * from v$encryption_wallet;\nselect * from v$encryption_wallet\n              *\nERROR at line 1:\nORA-01031: insufficient privileges\n\n\nSQL> ";
         let r = interpret(&Request::QueryWallet, failed).expect("reads");
         assert_eq!(r.summary(), "ORA-01031: insufficient privileges");
+        // One SHOW PARAMETER refused, the other shown: the refusal answers the first.
+        let refused = "SQL> show parameter wallet_root\nORA-01031: insufficient privileges\nSQL> show parameter tde_configuration\n\nNAME                                 TYPE        VALUE\n------------------------------------ ----------- ------------------------------\ntde_configuration                    string      KEYSTORE_CONFIGURATION=FILE\n";
+        let r =
+            interpret(&Request::ShowParameter(ParameterName::WalletRoot), refused).expect("reads");
+        assert_eq!(r.summary(), "ORA-01031: insufficient privileges");
+        assert!(matches!(
+            interpret(
+                &Request::ShowParameter(ParameterName::TdeConfiguration),
+                refused
+            ),
+            Ok(Reply::Parameter { .. })
+        ));
         // An error printed after the result, before the next statement, is the query's.
         let cut = "SQL> select wrl_type, status from v$encryption_wallet;\n\nWRL_TYPE             STATUS\n-------------------- ------------------------------\nFILE                 OPEN\nERROR:\nORA-01013: user requested cancel of current operation\n\nSQL> ";
         let r = interpret(&Request::QueryWallet, cut).expect("reads");
