@@ -340,8 +340,26 @@ fn scan(lines: &[Vec<char>], strs: &[String], known: &[&str]) -> Vec<Found> {
                 continue;
             }
             let norm = lines::normalize(&stmt);
-            if matches!(norm.as_str(), "/" | "R" | "RUN") {
-                // Runs the statement before again: its echo still says what the result is.
+            let word = norm.split(' ').next().unwrap_or("");
+            if matches!(norm.as_str(), "/" | "R" | "RUN")
+                || matches!(
+                    word,
+                    "SET"
+                        | "SPOOL"
+                        | "TTITLE"
+                        | "BTITLE"
+                        | "BREAK"
+                        | "CLEAR"
+                        | "DEFINE"
+                        | "PROMPT"
+                        | "REM"
+                        | "REMARK"
+                        | "WHENEVER"
+                        | "TIMING"
+                )
+            {
+                // `/` runs the statement before again: its echo still says what the result is;
+                // a setting changes the layout, not what the next result is of.
                 continue;
             }
             if norm.starts_with("COL ") || norm.starts_with("COLUMN ") {
