@@ -34,7 +34,7 @@ pub(crate) fn answer_part<'a>(
     statement: &Statement,
     paste: &'a str,
 ) -> Result<&'a str, String> {
-    let asked = normalize(&statement.display);
+    let asked = canonical(normalize(&statement.display));
     if !is_checked(&asked) {
         return Ok(paste);
     }
@@ -69,13 +69,12 @@ fn is_checked(normalized: &str) -> bool {
     normalized.starts_with("ADMINISTER KEY MANAGEMENT ") || normalized.starts_with("ALTER SYSTEM ")
 }
 
-/// A line without the `SQL> ` prompts in front of it.
+/// A line without the prompts in front of it (`SQL> `, or a `SET SQLPROMPT` one such as
+/// `sys@orcl(603)> `).
 fn without_prompt(line: &str) -> &str {
-    let mut l = line.trim();
-    while let Some(rest) = l.strip_prefix("SQL>") {
-        l = rest.trim_start();
-    }
-    l
+    crate::tde::output::after_prompt(line)
+        .unwrap_or(line)
+        .trim()
 }
 
 /// A continuation line as SQL*Plus echoes it (`  2  MIGRATE USING …`): its text.
@@ -118,7 +117,7 @@ fn echoes(paste: &str) -> Vec<Echo> {
         }
         if text.trim_end().ends_with(';') {
             out.push(Echo {
-                text: normalize(&text),
+                text: canonical(normalize(&text)),
                 start,
                 end: lines[j].0 + lines[j].1.len(),
             });
@@ -157,6 +156,22 @@ fn normalize(s: &str) -> String {
         out.push(c.to_ascii_uppercase());
     }
     out
+}
+
+/// A normalized ALTER SYSTEM statement with its string values in one kind of quotes (Oracle
+/// takes `'…'` and `"…"` alike there: `tde_configuration='KEYSTORE_CONFIGURATION=FILE'`), the
+/// TDE_CONFIGURATION value in upper case (Oracle reads it in any case); any other statement as
+/// it is (a password in double quotes is not a string in single quotes).
+fn canonical(normalized: String) -> String {
+    if !normalized.starts_with("ALTER SYSTEM ") {
+        return normalized;
+    }
+    let quoted = normalized.replace('\'', "\"");
+    if quoted.starts_with("ALTER SYSTEM SET TDE_CONFIGURATION") {
+        quoted.to_uppercase()
+    } else {
+        quoted
+    }
 }
 
 /// The normalized text with every quoted string's content replaced by `…`.
@@ -254,27 +269,39 @@ fn classify(s: &str) -> Option<(RequestKind, &'static str)> {
 }
 
 /// Whether an echoed statement is the statement asked, whose normalized display text holds
-/// `<hidden>` inside quotes where a secret goes: any secret matches there.
+/// `<hidden>` inside quotes where a secret goes: any secret matches there, quoted as the
+/// statement quotes it or, for a password in double quotes, typed without quotes
+/// (`IDENTIFIED BY Password23`, as DBAs type it).
 fn matches(echo: &str, asked: &str) -> bool {
-    let mut parts = asked.split(HIDDEN);
-    let Some(first) = parts.next() else {
+    let parts: Vec<&str> = asked.split(HIDDEN).collect();
+    matches_parts(echo, &parts)
+}
+
+/// Whether `echo` is `parts` with a secret between each two.
+fn matches_parts(echo: &str, parts: &[&str]) -> bool {
+    let Some((first, rest)) = parts.split_first() else {
         return echo.is_empty();
     };
-    let Some(mut rest) = echo.strip_prefix(first) else {
-        return false;
+    let Some(next) = rest.first() else {
+        return echo == *first;
     };
-    let mut quote = first.chars().last();
-    for part in parts {
-        let Some(end) = secret_end(rest, quote) else {
-            return false;
-        };
-        let Some(after) = rest[end..].strip_prefix(part) else {
-            return false;
-        };
-        rest = after;
-        quote = part.chars().last();
+    if let Some(after) = echo.strip_prefix(first)
+        && let Some(end) = secret_end(after, first.chars().last())
+        && matches_parts(&after[end..], rest)
+    {
+        return true;
     }
-    rest.is_empty()
+    if let (Some(open), Some(close)) = (first.strip_suffix('"'), next.strip_prefix('"'))
+        && let Some(after) = echo.strip_prefix(open)
+    {
+        let end = after
+            .find(|c: char| c.is_whitespace() || c == ';' || c == '"')
+            .unwrap_or(after.len());
+        let mut tail = vec![close];
+        tail.extend_from_slice(&rest[1..]);
+        return end > 0 && matches_parts(&after[end..], &tail);
+    }
+    false
 }
 
 /// Where a quoted secret ends: at its closing quote (`''` inside single quotes is a quote).

@@ -1,9 +1,34 @@
-//! Parsers for what Oracle prints: `SELECT * FROM V$ENCRYPTION_WALLET` / `V$ENCRYPTION_KEYS`
-//! in SQL*Plus column layout at any LINESIZE (a row wrapped over several lines, headers cut to
-//! the column width, headers repeated every page, the `SQL>` prompt and the echoed query, the
-//! `N rows selected.` footer, `no rows selected`) or `SET MARKUP CSV ON`; `SHOW PARAMETER`; and
-//! ORA- error lines. Unknown columns and values are kept. Nothing here panics on any input.
+//! Parsers for what Oracle prints: `SELECT … FROM V$ENCRYPTION_WALLET` / `V$ENCRYPTION_KEYS`
+//! (and their GV$ forms), `SHOW PARAMETER`, and ORA- error lines, as a DBA pastes them from
+//! SQL*Plus or as tdekey's SQL*Plus connector captures them.
+//!
+//! What a real paste holds, and what is read:
+//! - the column layout at any LINESIZE (a row printed over several lines, one per header line;
+//!   headings cut to the column width; values wrapped inside their column; the header repeated
+//!   every page), TAB characters for runs of spaces (`SET TAB ON`, expanded to stops every 8
+//!   columns), CRLF line ends, trailing blanks, form feeds; or `SET MARKUP CSV ON` output, quoted,
+//!   padded or `QUOTE OFF`;
+//! - several statements, with their prompts (`SQL>` or a custom `SET SQLPROMPT`), their echo and
+//!   their feedback: the result read is the view's own (a column only that view has in its
+//!   header, or its echoed query reads that view), the last one when there are several;
+//! - any subset of the view's columns in any order, aliases and `COLUMN … HEADING` names known
+//!   from the echo, columns of other versions (12.1 has no KEYSTORE_MODE, 23ai adds columns):
+//!   unknown columns are kept under their heading, missing ones are simply absent.
+//!
+//! A row that cannot be read exactly (a value outside its column, a row cut short, a value that
+//! the view never has in that column, a row count that disagrees with `N rows selected.`) is
+//! refused with a [`ParseError`] that says why; no value is ever put under another column.
+//! Nothing here panics on any input.
 
+mod columns;
+mod csv;
+mod lines;
+mod rules;
+mod scan;
+
+pub use lines::after_prompt;
+
+use scan::{Body, Doc, Found, queries_other};
 use serde::Serialize;
 
 /// The columns of V$ENCRYPTION_WALLET, in view order (19c).
@@ -82,12 +107,37 @@ impl View {
         }
     }
 
-    /// Columns that must be present for the text to be this view's output.
-    fn required(self) -> &'static [&'static str] {
+    /// Columns only this view has: a result whose header has one of them is this view's output.
+    /// A result with other columns of the view only (`SELECT STATUS FROM …`) is taken when its
+    /// echoed query reads the view.
+    pub fn distinctive(self) -> &'static [&'static str] {
         match self {
-            View::EncryptionWallet => &["WRL_TYPE", "STATUS"],
-            View::EncryptionKeys => &["KEY_ID"],
-            View::SessionPrivileges => &["KIND", "NAME"],
+            View::EncryptionWallet => &[
+                "WRL_TYPE",
+                "WRL_PARAMETER",
+                "WALLET_TYPE",
+                "WALLET_ORDER",
+                "KEYSTORE_MODE",
+                "FULLY_BACKED_UP",
+            ],
+            View::EncryptionKeys => &[
+                "KEY_ID",
+                "KEYSTORE_TYPE",
+                "KEY_USE",
+                "ACTIVATION_TIME",
+                "CREATOR_DBNAME",
+                "ACTIVATING_DBNAME",
+            ],
+            View::SessionPrivileges => &["KIND"],
+        }
+    }
+
+    /// The view's name as any query of it spells it (`V$…`, `GV$…`, `SYS.V_$…`).
+    fn stem(self) -> &'static str {
+        match self {
+            View::EncryptionWallet => "ENCRYPTION_WALLET",
+            View::EncryptionKeys => "ENCRYPTION_KEYS",
+            View::SessionPrivileges => "SESSION_PRIVS",
         }
     }
 }
@@ -148,24 +198,18 @@ pub enum ParseError {
     NoError,
 }
 
-/// Every `ORA-nnnnn: text` in the text, in order.
+/// Every `ORA-nnnnn: text` in the text, in order. The PKCS#11 return value Oracle prints on
+/// the line after `ORA-28407: … PKCS#11 error` (`CKR_GENERAL_ERROR(5)`) is part of its text.
 pub fn ora_errors(text: &str) -> Vec<OraError> {
-    let mut out: Vec<OraError> = Vec::new();
-    for line in text.lines() {
-        // ORA-28407 prints the PKCS#11 return value on the next line, alone:
-        // `CKR_FUNCTION_FAILED(6)` (tests/fixtures/oracle/feedback/ora-28407-*.txt).
-        let t = line.trim();
-        if t.starts_with("CKR_")
-            && t.ends_with(')')
-            && !t.contains(' ')
-            && let Some(last) = out.last_mut()
-            && last.code == "ORA-28407"
-            && !last.text.contains("CKR_")
-        {
-            last.text.push(' ');
-            last.text.push_str(t);
-            continue;
-        }
+    ora_error_lines(text).into_iter().map(|(_, e)| e).collect()
+}
+
+/// [`ora_errors`] with the index of the line each error starts on.
+pub fn ora_error_lines(text: &str) -> Vec<(usize, OraError)> {
+    let mut out: Vec<(usize, OraError)> = Vec::new();
+    let mut last_line_had_error = false;
+    for (n, line) in text.lines().enumerate() {
+        let before = out.len();
         let mut rest = line;
         while let Some(i) = rest.find("ORA-") {
             let after = &rest[i + 4..];
@@ -174,15 +218,43 @@ pub fn ora_errors(text: &str) -> Vec<OraError> {
                 let tail = after[5..].trim_start_matches(':').trim();
                 // The text runs to the next ORA- on the same line, if any.
                 let end = tail.find("ORA-").unwrap_or(tail.len());
-                out.push(OraError {
-                    code: format!("ORA-{digits}"),
-                    text: tail[..end].trim().to_owned(),
-                });
+                out.push((
+                    n,
+                    OraError {
+                        code: format!("ORA-{digits}"),
+                        text: tail[..end].trim().to_owned(),
+                    },
+                ));
             }
             rest = &after[digits.len().min(after.len())..];
         }
+        if out.len() == before
+            && last_line_had_error
+            && let Some(ckr) = pkcs11_return_value(line)
+            && let Some((_, prev)) = out.last_mut()
+            && !prev.text.contains("CKR_")
+        {
+            prev.text = format!("{} {ckr}", prev.text);
+        }
+        last_line_had_error = out.len() > before;
     }
     out
+}
+
+/// A line that is only a PKCS#11 return value: `CKR_FUNCTION_FAILED(6)`.
+fn pkcs11_return_value(line: &str) -> Option<&str> {
+    let t = line.trim();
+    let name = t.strip_prefix("CKR_")?;
+    let (name, number) = match name.split_once('(') {
+        Some((n, rest)) => (n, Some(rest.strip_suffix(')')?)),
+        None => (name, None),
+    };
+    (!name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit() || c == '_')
+        && number.is_none_or(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit())))
+    .then_some(t)
 }
 
 /// The first ORA- error in the text.
@@ -193,18 +265,37 @@ pub fn parse_error(text: &str) -> Result<OraError, ParseError> {
         .ok_or(ParseError::NoError)
 }
 
-/// Rows of a V$ view's output.
+/// Rows of a V$ view's output (or its GV$ form's): the last result in the text that is the
+/// view's (its header has one of the view's [distinctive](View::distinctive) columns, or its
+/// echoed query reads the view), never one whose echoed query reads something else.
 pub fn parse_view(text: &str, view: View) -> Result<Vec<Row>, ParseError> {
-    let table = parse_table(text, view.columns(), view.name())?;
-    let names: Vec<&str> = table.columns.iter().map(String::as_str).collect();
-    if !view.required().iter().all(|r| names.contains(r)) {
-        return Err(ParseError::WrongColumns {
-            expected: view.name().to_owned(),
-            wanted: view.columns().join(", "),
-            found: names.join(", "),
-        });
-    }
-    Ok(table.rows)
+    let known = view.columns();
+    let doc = Doc::new(text, known);
+    let stem = view.stem();
+    let named = |f: &Found| f.query.as_deref().is_some_and(|q| q.contains(stem));
+    let fits = |f: &Found| {
+        !queries_other(f.query.as_deref(), stem)
+            && match f.body {
+                Body::NoRows => true,
+                _ => {
+                    let names = doc.names(f, known);
+                    let has = |set: &[&str]| names.iter().any(|n| set.contains(&n.as_str()));
+                    has(view.distinctive()) || (named(f) && has(known))
+                }
+            }
+    };
+    let is_table = |f: &Found| !matches!(f.body, Body::NoRows);
+    let pick = doc
+        .found
+        .iter()
+        .rfind(|f| fits(f) && named(f))
+        .or_else(|| doc.found.iter().rfind(|f| fits(f) && is_table(f)))
+        .or_else(|| doc.found.iter().rfind(|f| fits(f)));
+    let Some(f) = pick else {
+        return Err(doc.nothing(known, view.name(), &view.columns().join(", ")));
+    };
+    let (_, rows) = doc.read(f, known, Some(view))?;
+    Ok(rows.into_iter().map(|(_, r)| r).collect())
 }
 
 /// A `SHOW PARAMETER` row.
@@ -216,28 +307,50 @@ pub struct Parameter {
     pub value: String,
 }
 
-/// Rows of `SHOW PARAMETER …` (a long VALUE wrapped onto further lines is joined).
+/// Rows of `SHOW PARAMETER …` (a long VALUE wrapped onto further lines is joined), of every
+/// such result in the text; a query of `V$PARAMETER` / `GV$PARAMETER` with NAME and VALUE reads
+/// the same (TYPE empty).
 pub fn parse_parameters(text: &str) -> Result<Vec<Parameter>, ParseError> {
-    let table = parse_table(text, PARAMETER_COLUMNS, "SHOW PARAMETER output")?;
-    if !["NAME", "TYPE", "VALUE"]
+    let doc = Doc::new(text, PARAMETER_COLUMNS);
+    let tables: Vec<&Found> = doc
+        .found
         .iter()
-        .all(|c| table.columns.iter().any(|x| x == c))
-    {
-        return Err(ParseError::WrongColumns {
-            expected: "SHOW PARAMETER output".into(),
-            wanted: "NAME, TYPE, VALUE".into(),
-            found: table.columns.join(", "),
-        });
+        .filter(|f| {
+            !queries_other(f.query.as_deref(), "PARAMETER")
+                && match f.body {
+                    Body::NoRows => true,
+                    _ => {
+                        let names = doc.names(f, PARAMETER_COLUMNS);
+                        ["NAME", "VALUE"]
+                            .iter()
+                            .all(|c| names.iter().any(|n| n == c))
+                    }
+                }
+        })
+        .collect();
+    if tables.is_empty() {
+        return Err(doc.nothing(
+            PARAMETER_COLUMNS,
+            "SHOW PARAMETER output",
+            "NAME, TYPE, VALUE",
+        ));
     }
     let mut out: Vec<Parameter> = Vec::new();
-    for r in table.rows {
-        let name = r.get("NAME").unwrap_or("").to_owned();
-        let kind = r.get("TYPE").unwrap_or("").to_owned();
-        let value = r.get("VALUE").unwrap_or("").to_owned();
-        match out.last_mut() {
-            // A continuation line of a wrapped VALUE: NAME and TYPE are blank.
-            Some(prev) if name.is_empty() && kind.is_empty() => prev.value.push_str(&value),
-            _ => out.push(Parameter { name, kind, value }),
+    for f in tables {
+        let (_, rows) = doc.read(f, PARAMETER_COLUMNS, None)?;
+        let mut continued = false;
+        for (_, r) in rows {
+            let name = r.get("NAME").unwrap_or("").to_owned();
+            let kind = r.get("TYPE").unwrap_or("").to_owned();
+            let value = r.get("VALUE").unwrap_or("").to_owned();
+            match out.last_mut() {
+                // A continuation line of a wrapped VALUE: NAME and TYPE are blank.
+                Some(prev) if continued && name.is_empty() && kind.is_empty() => {
+                    prev.value.push_str(&value)
+                }
+                _ => out.push(Parameter { name, kind, value }),
+            }
+            continued = true;
         }
     }
     Ok(out)
@@ -250,255 +363,35 @@ pub struct Table {
     pub rows: Vec<Row>,
 }
 
-fn is_dash_line(l: &str) -> bool {
-    let t = l.trim_end();
-    !t.is_empty() && t.starts_with('-') && t.chars().all(|c| c == '-' || c == ' ')
-}
-
-fn is_footer(l: &str) -> bool {
-    let t = l.trim();
-    t.eq_ignore_ascii_case("no rows selected")
-        || (t.ends_with("selected.")
-            && t.split_whitespace()
-                .next()
-                .is_some_and(|w| w.chars().all(|c| c.is_ascii_digit())))
-        || t.starts_with("Elapsed:")
-}
-
-/// A header line group: column names and their character spans.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Group {
-    spans: Vec<(usize, usize)>,
-    names: Vec<String>,
-}
-
-fn chars(l: &str) -> Vec<char> {
-    l.trim_end_matches('\r').chars().collect()
-}
-
-fn cell(line: &[char], (a, b): (usize, usize)) -> String {
-    if a >= line.len() {
-        return String::new();
-    }
-    line[a..b.min(line.len())]
-        .iter()
-        .collect::<String>()
-        .trim()
-        .to_owned()
-}
-
-fn group_at(lines: &[&str], i: usize) -> Option<Group> {
-    let names = lines.get(i)?;
-    let dashes = lines.get(i + 1)?;
-    if !is_dash_line(dashes) || is_dash_line(names) || names.trim().is_empty() {
-        return None;
-    }
-    let d = chars(dashes);
-    let mut spans = Vec::new();
-    let mut k = 0;
-    while k < d.len() {
-        if d[k] == '-' {
-            let start = k;
-            while k < d.len() && d[k] == '-' {
-                k += 1;
-            }
-            spans.push((start, k));
-        } else {
-            k += 1;
-        }
-    }
-    let n = chars(names);
-    let names = spans.iter().map(|s| cell(&n, *s).to_uppercase()).collect();
-    Some(Group { spans, names })
-}
-
-/// Maps header texts (possibly cut to the column width) to full column names, in view order.
-fn resolve_names(headers: &[String], known: &[&str]) -> Vec<String> {
-    let mut next = 0;
-    headers
-        .iter()
-        .map(|h| {
-            if let Some(p) = known[next.min(known.len())..].iter().position(|k| k == h) {
-                next += p + 1;
-                return h.clone();
-            }
-            if let Some(p) = known[next.min(known.len())..]
-                .iter()
-                .position(|k| !h.is_empty() && k.starts_with(h.as_str()))
-            {
-                next += p + 1;
-                return known[next - 1].to_owned();
-            }
-            h.clone()
-        })
-        .collect()
-}
-
-fn parse_csv(lines: &[&str], known: &[&str]) -> Option<Table> {
-    let start = lines.iter().position(|l| {
-        let t = l.trim();
-        t.starts_with('"') && t.contains("\",\"")
-            || (t.starts_with('"')
-                && t.ends_with('"')
-                && t.len() > 2
-                && known.iter().any(|k| t == format!("\"{k}\"")))
-    })?;
-    let body: Vec<&str> = lines[start..]
-        .iter()
-        .take_while(|l| !is_footer(l) && !l.trim_start().starts_with("SQL>"))
-        .copied()
-        .filter(|l| !l.trim().is_empty())
-        .collect();
-    let joined = body.join("\n");
-    let mut rdr = csv::ReaderBuilder::new()
-        .has_headers(true)
-        .flexible(true)
-        .from_reader(joined.as_bytes());
-    let headers: Vec<String> = rdr
-        .headers()
-        .ok()?
-        .iter()
-        .map(|h| h.trim().to_uppercase())
-        .collect();
-    let columns = resolve_names(&headers, known);
-    let mut rows = Vec::new();
-    for rec in rdr.records() {
-        let rec = rec.ok()?;
-        rows.push(Row(columns
-            .iter()
-            .enumerate()
-            .map(|(i, c)| (c.clone(), rec.get(i).unwrap_or("").to_owned()))
-            .collect()));
-    }
-    Some(Table { columns, rows })
-}
-
-fn is_blank(l: &str) -> bool {
-    l.trim().is_empty()
-}
-
-/// Splits the data lines under a header of `k` line groups into rows of `k` lines. A row on one
-/// line is any line that is not blank. A row over several lines is taken line by line, whether
-/// or not some of its lines are blank (every column on that line empty), and the blank line
-/// SQL*Plus prints after it (RECSEP WRAPPED, the default) is skipped when there is one (none
-/// with RECSEP OFF); blank lines after the last row end the data.
-fn records<'a, 'l>(data: &'a [&'l str], k: usize) -> Result<Vec<&'a [&'l str]>, ParseError> {
-    if k == 1 {
-        return Ok(data
-            .iter()
-            .filter(|l| !is_blank(l))
-            .map(std::slice::from_ref)
-            .collect());
-    }
-    let mut out = Vec::new();
-    let mut p = 0;
-    while data[p..].iter().any(|l| !is_blank(l)) {
-        let Some(rec) = data.get(p..p + k) else {
-            let content = data.iter().rposition(|l| !is_blank(l)).map_or(0, |e| e + 1);
-            return Err(ParseError::Misaligned {
-                detail: format!(
-                    "{} lines of data after {} whole rows, for rows of {k} lines each",
-                    content - p,
-                    out.len()
-                ),
-            });
-        };
-        out.push(rec);
-        p += k;
-        if data.get(p).is_some_and(|l| is_blank(l)) {
-            p += 1;
-        }
-    }
-    Ok(out)
-}
-
-/// Parses SQL*Plus column output or CSV markup.
+/// Parses SQL*Plus column output or CSV markup: of the results in the text, the one with the
+/// most columns of `known` (the last of those), its values not checked against any view.
 pub fn parse_table(text: &str, known: &[&str], what: &str) -> Result<Table, ParseError> {
-    let lines: Vec<&str> = text.lines().map(|l| l.trim_end_matches('\r')).collect();
-    // Find the first header block.
-    let first = (0..lines.len()).find(|&i| group_at(&lines, i).is_some());
-    let Some(first) = first else {
-        if let Some(t) = parse_csv(&lines, known) {
-            return Ok(t);
-        }
-        if lines
+    let doc = Doc::new(text, known);
+    let score = |f: &Found| {
+        doc.names(f, known)
             .iter()
-            .any(|l| l.trim().eq_ignore_ascii_case("no rows selected"))
-        {
-            return Ok(Table {
-                columns: known.iter().map(|s| (*s).to_owned()).collect(),
-                rows: Vec::new(),
-            });
-        }
-        if let Some(e) = ora_errors(text).into_iter().next() {
-            return Err(ParseError::Oracle(e));
-        }
-        return Err(ParseError::NoTable {
-            expected: what.to_owned(),
-        });
+            .filter(|n| known.contains(&n.as_str()))
+            .count()
     };
-    let read_block = |at: usize| -> (Vec<Group>, usize) {
-        let mut groups = Vec::new();
-        let mut i = at;
-        while let Some(g) = group_at(&lines, i) {
-            groups.push(g);
-            i += 2;
-        }
-        (groups, i)
+    let best = doc
+        .tables()
+        .fold(None::<(&Found, usize)>, |best, f| {
+            let s = score(f);
+            match best {
+                Some((_, b)) if b > s => best,
+                _ => Some((f, s)),
+            }
+        })
+        .map(|(f, _)| f)
+        .or_else(|| doc.found.iter().rfind(|f| matches!(f.body, Body::NoRows)));
+    let Some(f) = best else {
+        return Err(doc.nothing(known, what, &known.join(", ")));
     };
-    let (groups, mut i) = read_block(first);
-    let headers: Vec<String> = groups.iter().flat_map(|g| g.names.clone()).collect();
-    let columns = resolve_names(&headers, known);
-    let k = groups.len();
-    let mut rows = Vec::new();
-    loop {
-        // Data lines up to the next header block, footer, prompt or end.
-        let mut data: Vec<&str> = Vec::new();
-        let mut next_block = None;
-        while i < lines.len() {
-            let l = lines[i];
-            if group_at(&lines, i).is_some() {
-                next_block = Some(i);
-                break;
-            }
-            if is_footer(l) || l.trim_start().starts_with("SQL>") {
-                break;
-            }
-            data.push(l);
-            i += 1;
-        }
-        for rec in records(&data, k)? {
-            let mut row = Vec::with_capacity(columns.len());
-            let mut c = 0;
-            for (g, line) in groups.iter().zip(rec.iter()) {
-                let lc = chars(line);
-                for (n, span) in g.spans.iter().enumerate() {
-                    // The last column of a line has nothing to its right: take the rest.
-                    let span = if n + 1 == g.spans.len() {
-                        (span.0, lc.len().max(span.1))
-                    } else {
-                        *span
-                    };
-                    row.push((columns[c].clone(), cell(&lc, span)));
-                    c += 1;
-                }
-            }
-            rows.push(Row(row));
-        }
-        match next_block {
-            Some(at) => {
-                let (again, after) = read_block(at);
-                if again != groups {
-                    return Err(ParseError::Misaligned {
-                        detail: "a repeated header differs from the first".into(),
-                    });
-                }
-                i = after;
-            }
-            None => break,
-        }
-    }
-    Ok(Table { columns, rows })
+    let (columns, rows) = doc.read(f, known, None)?;
+    Ok(Table {
+        columns,
+        rows: rows.into_iter().map(|(_, r)| r).collect(),
+    })
 }
 
 #[cfg(test)]

@@ -193,6 +193,26 @@ mod tests {
     }
 
     #[test]
+    fn a_real_syskm_session_reads_as_syskm_and_administer_key_management() {
+        // tests/fixtures/oracle/privileges/23ai-free-syskm-session-privs.txt: SESSION_PRIVS as
+        // SYSKM, where the privilege's name alone on a line is a value, not a statement.
+        let text = "SQL> select * from session_privs;\n\nPRIVILEGE\n----------------------------------------\nSYSKM\nADMINISTER KEY MANAGEMENT\n";
+        let rows = crate::tde::output::parse_table(text, &["PRIVILEGE"], "SESSION_PRIVS")
+            .unwrap()
+            .rows;
+        let names: Vec<&str> = rows.iter().filter_map(|r| r.get("PRIVILEGE")).collect();
+        assert_eq!(names, ["SYSKM", ADMINISTER_KEY_MANAGEMENT]);
+        // The same rows through tdekey's own query, as SQL*Plus prints them at LINESIZE 80.
+        let ours = "KIND\n----------------------------------------\nNAME\n----------------------------------------\nPRIVILEGE\nSYSKM\n\nPRIVILEGE\nADMINISTER KEY MANAGEMENT\n\n\n2 rows selected.\n";
+        let rows =
+            crate::tde::output::parse_view(ours, crate::tde::output::View::SessionPrivileges)
+                .unwrap();
+        let p = SessionPrivileges::from_rows(&rows);
+        assert!(p.has("SYSKM") && p.has(ADMINISTER_KEY_MANAGEMENT), "{p:?}");
+        assert_eq!(p.allows(Needed::AlterSystem), Allowed::No);
+    }
+
+    #[test]
     fn each_statement_names_what_it_needs() {
         assert_eq!(
             needed(&Request::ShowParameter(ParameterName::WalletRoot)),

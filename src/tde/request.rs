@@ -406,50 +406,58 @@ pub fn interpret(request: &Request, text: &str) -> Result<Reply, InterpretError>
     if text.trim().is_empty() {
         return Err(InterpretError::Empty);
     }
-    // ORA- and SP2- errors in the order SQL*Plus printed them.
-    let mut errors: Vec<OraError> = Vec::new();
-    for l in text.lines() {
-        let ora = output::ora_errors(l);
-        // A line of its own after ORA-28407 (`CKR_PIN_INCORRECT(160)`): ora_errors joins it.
-        if ora.is_empty()
-            && errors.last().is_some_and(|e| e.code == "ORA-28407")
-            && let Some(last) = errors.pop()
-        {
-            let joined = output::ora_errors(&format!("{}: {}\n{l}", last.code, last.text));
-            errors.extend(joined);
-            continue;
-        }
-        errors.extend(sp2_errors(l));
-        errors.extend(ora);
-    }
-    if let Some(reply) = crate::tde::ora::reply_of(errors) {
-        return Ok(reply);
-    }
+    // ORA- and SP2- errors in the order SQL*Plus printed them (an ORA-28407's PKCS#11 return
+    // value, printed on the next line, is part of its text).
+    let mut errors: Vec<(usize, OraError)> = text
+        .lines()
+        .enumerate()
+        .flat_map(|(n, l)| sp2_errors(l).into_iter().map(move |e| (n, e)))
+        .collect();
+    errors.extend(output::ora_error_lines(text));
+    errors.sort_by_key(|(n, _)| *n);
+    let error = crate::tde::ora::reply_of(errors.into_iter().map(|(_, e)| e));
+    // A query's result in a paste of several statements is read even when another statement
+    // failed; the query's own failure (no result, or an error after it) is the answer.
+    let error_or = |e: ParseError| match &error {
+        Some(reply) => Ok(reply.clone()),
+        None => Err(InterpretError::Parse(e)),
+    };
     match request.expected_answer() {
-        Expect::Rows(view) => output::parse_view(text, view)
-            .map(|rows| Reply::Rows { rows })
-            .map_err(InterpretError::Parse),
+        Expect::Rows(view) => match output::parse_view(text, view) {
+            Ok(rows) => Ok(Reply::Rows { rows }),
+            Err(e) => error_or(e),
+        },
         Expect::Parameter(p) => {
-            let params = output::parse_parameters(text).map_err(InterpretError::Parse)?;
+            let params = match output::parse_parameters(text) {
+                Ok(params) => params,
+                Err(e) => return error_or(e),
+            };
             let found = params
                 .iter()
                 .map(|x| x.name.clone())
                 .collect::<Vec<_>>()
                 .join(", ");
-            params
+            let asked = params
                 .into_iter()
-                .find(|x| x.name.eq_ignore_ascii_case(p.as_str()))
-                .map(|parameter| Reply::Parameter { parameter })
-                .ok_or_else(|| InterpretError::NoParameter {
+                .find(|x| x.name.eq_ignore_ascii_case(p.as_str()));
+            match (asked, error) {
+                (Some(parameter), _) => Ok(Reply::Parameter { parameter }),
+                // Its SHOW PARAMETER failed while another one in the paste ran.
+                (None, Some(reply)) => Ok(reply),
+                (None, None) => Err(InterpretError::NoParameter {
                     wanted: p.as_str().to_owned(),
                     found: if found.is_empty() {
                         "no parameter".to_owned()
                     } else {
                         found
                     },
-                })
+                }),
+            }
         }
         Expect::Feedback(expected) => {
+            if let Some(reply) = error {
+                return Ok(reply);
+            }
             let lower = text.to_ascii_lowercase();
             if lower.lines().any(|l| l.contains(expected)) {
                 return Ok(Reply::done(expected));
@@ -586,6 +594,77 @@ mod tests {
         )
         .expect_err("other parameter");
         assert!(e.to_string().contains("no tde_configuration row"), "{e}");
+    }
+
+    /// Constructed, not a real paste: a DBA's session where another statement failed before
+    /// the query, then the query's own failure, as SQL*Plus prints them.
+    #[test]
+    fn a_query_is_read_in_a_session_where_another_statement_failed() {
+        let session = "SQL> administer key management set keystore open identified by x;\nadminister key management set keystore open identified by x\n*\nERROR at line 1:\nORA-28354: Encryption wallet, auto login wallet, or HSM is already open\n\n\nSQL> select wrl_type, status from v$encryption_wallet;\n\nWRL_TYPE             STATUS\n-------------------- ------------------------------\nFILE                 OPEN\n\nSQL> show parameter wallet_root\n\nNAME                                 TYPE        VALUE\n------------------------------------ ----------- ------------------------------\nwallet_root                          string      /u01/app/oracle/admin/ORCL/wal\n                                                 let\nSQL> show parameter tde_configuration\n\nNAME                                 TYPE        VALUE\n------------------------------------ ----------- ------------------------------\ntde_configuration                    string      KEYSTORE_CONFIGURATION=FILE\nSQL> ";
+        let Ok(Reply::Rows { rows }) = interpret(&Request::QueryWallet, session) else {
+            panic!("{:?}", interpret(&Request::QueryWallet, session));
+        };
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].get("STATUS"), Some("OPEN"));
+        assert_eq!(rows[0].get("WRL_TYPE"), Some("FILE"));
+        for (p, value) in [
+            (
+                ParameterName::WalletRoot,
+                "/u01/app/oracle/admin/ORCL/wallet",
+            ),
+            (
+                ParameterName::TdeConfiguration,
+                "KEYSTORE_CONFIGURATION=FILE",
+            ),
+        ] {
+            let Ok(Reply::Parameter { parameter }) = interpret(&Request::ShowParameter(p), session)
+            else {
+                panic!("{p:?}");
+            };
+            assert_eq!(parameter.value, value);
+        }
+        // No V$ENCRYPTION_KEYS result in it: the error printed is the answer.
+        let r = interpret(&Request::QueryKeys, session).expect("reads");
+        assert_eq!(
+            r.summary(),
+            "ORA-28354: Encryption wallet, auto login wallet, or HSM is already open"
+        );
+        // The query's own failure.
+        let failed = "SQL> select * from v$encryption_wallet;\nselect * from v$encryption_wallet\n              *\nERROR at line 1:\nORA-01031: insufficient privileges\n\n\nSQL> ";
+        let r = interpret(&Request::QueryWallet, failed).expect("reads");
+        assert_eq!(r.summary(), "ORA-01031: insufficient privileges");
+        // One SHOW PARAMETER refused, the other shown: the refusal answers the first.
+        let refused = "SQL> show parameter wallet_root\nORA-01031: insufficient privileges\nSQL> show parameter tde_configuration\n\nNAME                                 TYPE        VALUE\n------------------------------------ ----------- ------------------------------\ntde_configuration                    string      KEYSTORE_CONFIGURATION=FILE\n";
+        let r =
+            interpret(&Request::ShowParameter(ParameterName::WalletRoot), refused).expect("reads");
+        assert_eq!(r.summary(), "ORA-01031: insufficient privileges");
+        assert!(matches!(
+            interpret(
+                &Request::ShowParameter(ParameterName::TdeConfiguration),
+                refused
+            ),
+            Ok(Reply::Parameter { .. })
+        ));
+        // An error printed after the result, before the next statement, is the query's.
+        let cut = "SQL> select wrl_type, status from v$encryption_wallet;\n\nWRL_TYPE             STATUS\n-------------------- ------------------------------\nFILE                 OPEN\nERROR:\nORA-01013: user requested cancel of current operation\n\nSQL> ";
+        let r = interpret(&Request::QueryWallet, cut).expect("reads");
+        assert!(r.is_error(), "{r:?}");
+    }
+
+    /// Real SQL*Plus prints ORA-28407's PKCS#11 return value on the line after it (see
+    /// tests/fixtures/oracle/feedback/ora-28407-*): it is read as part of the error.
+    #[test]
+    fn the_pkcs11_return_value_on_the_next_line_is_part_of_ora_28407() {
+        let open = Request::OpenKeystore {
+            credential: hsm(),
+            all_containers: false,
+        };
+        let text = "SQL> ADMINISTER KEY MANAGEMENT SET KEYSTORE OPEN IDENTIFIED BY \"cu_oracle:x\";\nADMINISTER KEY MANAGEMENT SET KEYSTORE OPEN IDENTIFIED BY \"cu_oracle:x\"\n*\nERROR at line 1:\nORA-28407: Hardware Security Module failed with PKCS#11 error\nCKR_PIN_INCORRECT(160)\n\n";
+        let Ok(Reply::Error { error, more }) = interpret(&open, text) else {
+            panic!("{:?}", interpret(&open, text));
+        };
+        assert_eq!(error, crate::tde::ora::hsm_failed("CKR_PIN_INCORRECT", 160));
+        assert!(more.is_empty(), "{more:?}");
     }
 
     #[test]

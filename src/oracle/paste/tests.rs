@@ -7,7 +7,7 @@ use super::*;
 use crate::oracle::{Connector, Manual, Operator, OracleError};
 use crate::secret::Secret;
 use crate::tde::request::{Reply, Request};
-use crate::tde::sql::{Credential, Statement};
+use crate::tde::sql::{Credential, Options, Statement};
 
 fn open() -> Request {
     Request::OpenKeystore {
@@ -221,6 +221,227 @@ fn normalizing_keeps_quoted_text_and_matching_takes_any_secret() {
     ));
     assert!(!matches(
         &normalize("x add secret 'cu:pw' for client 'HSM_PASSWORD' to 'd' extra;"),
+        &asked
+    ));
+}
+
+/// A real transcript (tests/fixtures/oracle/feedback/, sources in SOURCES.md there).
+macro_rules! real {
+    ($file:literal) => {
+        include_str!(concat!("../../../tests/fixtures/oracle/feedback/", $file))
+    };
+}
+
+fn password(p: &str) -> Credential {
+    Credential::Password(Secret::from(p))
+}
+
+fn set_key(tag: Option<&str>, backup: Option<Option<&str>>, all: bool) -> Request {
+    Request::SetKey {
+        tag: tag.map(str::to_owned),
+        credential: password("any"),
+        options: Options {
+            backup: backup.map(|b| b.map(str::to_owned)),
+            all_containers: all,
+        },
+    }
+}
+
+#[test]
+fn real_transcripts_of_the_statement_asked_are_accepted() {
+    let open_all = Request::OpenKeystore {
+        credential: password("any"),
+        all_containers: true,
+    };
+    let close_all = Request::CloseKeystore {
+        credential: Some(password("any")),
+        all_containers: true,
+    };
+    let create = Request::CreateKeystore {
+        password: Secret::from("any"),
+    };
+    let tde_file = Request::SetTdeConfiguration {
+        value: "FILE".into(),
+        all_instances: false,
+    };
+    let keystore = Ok(Reply::done("keystore altered"));
+    let system = Ok(Reply::done("system altered"));
+    for (request, paste, answer) in [
+        // A custom prompt (SET SQLPROMPT) and a password typed without quotes.
+        (&open(), real!("open-keystore-12.1.txt"), &keystore),
+        (
+            &open_all,
+            real!("open-keystore-container-all-23ai-free.txt"),
+            &keystore,
+        ),
+        // Continuation lines.
+        (
+            &open_all,
+            real!("open-keystore-container-all-19c-livelabs.txt"),
+            &keystore,
+        ),
+        (
+            &close_all,
+            real!("close-keystore-container-all-19c-livelabs.txt"),
+            &keystore,
+        ),
+        // The password as the publisher marked it up, trailing blanks, no blank line.
+        (
+            &close_all,
+            real!("close-keystore-identified-by-container-all-21c-livelabs.txt"),
+            &keystore,
+        ),
+        (
+            &create,
+            real!("create-keystore-wallet-root-23ai-free-syskm.txt"),
+            &keystore,
+        ),
+        (
+            &create,
+            real!("create-keystore-wallet-root-19c-livelabs-no-blank-line.txt"),
+            &keystore,
+        ),
+        (
+            &set_key(None, Some(None), false),
+            real!("set-key-with-backup-12.1.txt"),
+            &keystore,
+        ),
+        (
+            &set_key(None, Some(Some("backup")), true),
+            real!("set-key-with-backup-container-all-19c-livelabs.txt"),
+            &keystore,
+        ),
+        (
+            &set_key(Some("v1.0_MEK_AllContainer"), Some(None), true),
+            real!("set-key-using-tag-with-backup-container-all-23ai-free.txt"),
+            &keystore,
+        ),
+        (
+            &tde_file,
+            real!("alter-system-set-tde-configuration-file-19c-livelabs.txt"),
+            &system,
+        ),
+        // The value in single quotes.
+        (
+            &tde_file,
+            real!("alter-system-set-tde-configuration-file-scope-both-19c-linhong.txt"),
+            &system,
+        ),
+    ] {
+        assert_eq!(&read(request, paste), answer, "{paste}");
+    }
+}
+
+#[test]
+fn real_transcripts_of_a_failed_statement_are_its_error() {
+    let close_auto = Request::CloseKeystore {
+        credential: None,
+        all_containers: true,
+    };
+    let external = Request::SetKey {
+        tag: None,
+        credential: Credential::ExternalStore,
+        options: Options::default(),
+    };
+    for (request, paste, code, text) in [
+        (
+            &set_key(None, Some(None), true),
+            real!("ora-46665-set-key-container-all-pdb-not-open-12.2.txt"),
+            "ORA-46665",
+            "master keys not activated for all PDBs during REKEY",
+        ),
+        (
+            &set_key(None, Some(None), false),
+            real!("ora-28374-set-key-in-pdb-key-nevertheless-set-12.2.txt"),
+            "ORA-28374",
+            "typed master key not found in wallet",
+        ),
+        (
+            &set_key(None, Some(None), true),
+            real!("ora-46663-set-key-container-all-pdbseed-no-key-21c-livelabs.txt"),
+            "ORA-46663",
+            "master keys not created for all PDBs for REKEY",
+        ),
+        (
+            &close_auto,
+            real!("ora-28389-close-auto-login-keystore-without-password-21c-livelabs.txt"),
+            "ORA-28389",
+            "cannot close auto login wallet",
+        ),
+        (
+            &open(),
+            real!("ora-28367-open-keystore-ewallet-moved-away-19c-trimmed.txt"),
+            "ORA-28367",
+            "wallet does not exist",
+        ),
+        // The PKCS#11 return value on the line after the error.
+        (
+            &external,
+            real!("ora-28407-set-key-identified-by-external-store-okv-ckr-function-failed.txt"),
+            "ORA-28407",
+            "Hardware Security Module failed with PKCS#11 error CKR_FUNCTION_FAILED(6)",
+        ),
+    ] {
+        let reply = read(request, paste).unwrap_or_else(|e| panic!("{e}\n{paste}"));
+        let Reply::Error { error, .. } = &reply else {
+            panic!("{reply:?}\n{paste}");
+        };
+        assert_eq!((error.code.as_str(), error.text.as_str()), (code, text));
+    }
+}
+
+#[test]
+fn a_real_transcript_of_another_statement_is_refused() {
+    // FORCE KEYSTORE is not in the statement asked.
+    let open_all = Request::OpenKeystore {
+        credential: password("any"),
+        all_containers: true,
+    };
+    let e = read(
+        &open_all,
+        real!("open-keystore-force-keystore-container-all-19c-livelabs.txt"),
+    )
+    .expect_err("another OPEN");
+    assert!(e.contains("another \"Open the keystore\" statement"), "{e}");
+    assert!(!e.contains("MyWalletPwd#1"), "no secret quoted: {e}");
+    // A custom prompt, an unquoted password: still another statement.
+    let e = read(&open(), real!("set-key-with-backup-12.1.txt")).expect_err("SET KEY is not OPEN");
+    assert!(e.contains("ADMINISTER KEY MANAGEMENT SET KEY"), "{e}");
+    assert!(!e.contains("Password23"), "{e}");
+    // WALLET_ROOT's output for TDE_CONFIGURATION.
+    let tde = Request::SetTdeConfiguration {
+        value: "FILE".into(),
+        all_instances: false,
+    };
+    let e = read(
+        &tde,
+        real!("alter-system-set-wallet-root-spfile-19c-linhong.txt"),
+    )
+    .expect_err("WALLET_ROOT");
+    assert!(e.contains("ALTER SYSTEM SET WALLET_ROOT"), "{e}");
+}
+
+#[test]
+fn unquoted_passwords_match_only_where_a_password_goes() {
+    let asked = normalize(r#"X IDENTIFIED BY "<hidden>" WITH BACKUP;"#);
+    assert!(matches(
+        &normalize("x identified by pw1 with backup;"),
+        &asked
+    ));
+    assert!(matches(
+        &normalize(r#"x identified by "p w" with backup;"#),
+        &asked
+    ));
+    assert!(!matches(&normalize("x identified by pw1;"), &asked));
+    assert!(!matches(&normalize("x identified by with backup;"), &asked));
+    assert!(!matches(
+        &normalize("x identified by p w with backup;"),
+        &asked
+    ));
+    // A secret in single quotes is a string: it is always quoted.
+    let asked = normalize("X ADD SECRET '<hidden>' FOR CLIENT 'HSM_PASSWORD';");
+    assert!(!matches(
+        &normalize("x add secret cu:pw for client 'HSM_PASSWORD';"),
         &asked
     ));
 }

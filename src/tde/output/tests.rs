@@ -3,7 +3,7 @@ use crate::tde::render::{Column, Layout, render_rows, render_table, view_column}
 
 /// After a migration with HSM|FILE, non-CDB, at the default LINESIZE 80 and PAGESIZE 14: the
 /// header repeats for each row, and the HSM row's empty WRL_PARAMETER prints as a blank line.
-const WALLET_80: &str = "SQL> SELECT * FROM V$ENCRYPTION_WALLET;
+pub(super) const WALLET_80: &str = "SQL> SELECT * FROM V$ENCRYPTION_WALLET;
 
 WRL_TYPE
 --------------------
@@ -38,7 +38,7 @@ OPEN                           PASSWORD             SECONDARY NONE     NO
 SQL> ";
 
 /// A united CDB before any master key, with `col wrl_parameter format a40` and LINESIZE 200.
-const WALLET_CDB_WIDE: &str = "
+pub(super) const WALLET_CDB_WIDE: &str = "
 WRL_TYPE             WRL_PARAMETER                            STATUS                         WALLET_TYPE          WALLET_OR KEYSTORE FULLY_BAC     CON_ID
 -------------------- ---------------------------------------- ------------------------------ -------------------- --------- -------- --------- ----------
 FILE                 /u01/app/oracle/admin/CDB1/wallet/tde/   OPEN_NO_MASTER_KEY             PASSWORD             SINGLE    NONE     UNDEFINED          1
@@ -54,7 +54,7 @@ SQL> select * from v$encryption_wallet;
 "FILE","/u01/app/oracle/admin/ORCL/wallet/tde/","OPEN","PASSWORD","SECONDARY","NONE","NO",0
 "#;
 
-fn col<'a>(r: &'a Row, c: &str) -> &'a str {
+pub(super) fn col<'a>(r: &'a Row, c: &str) -> &'a str {
     r.get(c).unwrap_or_else(|| panic!("no column {c} in {r:?}"))
 }
 
@@ -171,9 +171,14 @@ fn errors_and_parameters() {
 }
 
 /// The rows as SQL*Plus prints them after the prompt and the echoed query.
-fn render(cols: &[Column], rows: &[Vec<String>], linesize: usize, pagesize: usize) -> String {
+pub(super) fn render(
+    cols: &[Column],
+    rows: &[Vec<String>],
+    linesize: usize,
+    pagesize: usize,
+) -> String {
     format!(
-        "SQL> select * from v$view;\n{}SQL> ",
+        "SQL> select * from v$encryption_keys;\n{}SQL> ",
         render_table(cols, rows, Layout::Columns { linesize, pagesize })
     )
 }
@@ -194,7 +199,7 @@ fn the_renderer_prints_what_sqlplus_printed() {
     assert!(csv.starts_with(printed), "{csv}");
 }
 
-fn keys_fixture() -> (Vec<Column>, Vec<Vec<String>>) {
+pub(super) fn keys_fixture() -> (Vec<Column>, Vec<Vec<String>>) {
     let widths: Vec<Column> = KEYS_COLUMNS
         .iter()
         .map(|c| view_column(Some(View::EncryptionKeys), c))
@@ -247,12 +252,20 @@ fn keys_at_any_linesize_and_pagesize() {
 #[test]
 fn parsers_never_panic_on_mangled_input() {
     let (cols, rows) = keys_fixture();
-    let seeds = [
-        WALLET_80.to_owned(),
-        WALLET_CDB_WIDE.to_owned(),
-        WALLET_CSV.to_owned(),
-        render(&cols, &rows, 80, 14),
-    ];
+    mangle_and_parse(
+        &[
+            WALLET_80.to_owned(),
+            WALLET_CDB_WIDE.to_owned(),
+            WALLET_CSV.to_owned(),
+            render(&cols, &rows, 80, 14),
+        ],
+        3000,
+    );
+}
+
+/// Mangles `seeds` in `rounds` ways (cuts, insertions of the characters that matter, repeats)
+/// and reads each result with every parser: none may panic.
+pub(super) fn mangle_and_parse(seeds: &[String], rounds: usize) {
     let mut x: u64 = 0x9E37_79B9_7F4A_7C15;
     let mut next = move || {
         x ^= x << 13;
@@ -260,8 +273,8 @@ fn parsers_never_panic_on_mangled_input() {
         x ^= x << 17;
         x
     };
-    let alphabet: Vec<char> = "-\n \r\"',ORA-0123456789é€\u{0}".chars().collect();
-    for round in 0..3000 {
+    let alphabet: Vec<char> = "-\n \r\t\u{c}\"',|>ORA-0123456789é€\u{0}".chars().collect();
+    for round in 0..rounds {
         let mut s: Vec<char> = seeds[round % seeds.len()].chars().collect();
         for _ in 0..(1 + next() % 8) {
             let at = (next() as usize) % (s.len() + 1);
@@ -282,6 +295,8 @@ fn parsers_never_panic_on_mangled_input() {
         let _ = parse_view(&text, View::EncryptionWallet);
         let _ = parse_view(&text, View::EncryptionKeys);
         let _ = parse_parameters(&text);
+        let _ = parse_table(&text, &["A", "STATUS", "KEY_ID"], "t");
         let _ = ora_errors(&text);
+        let _ = after_prompt(&text);
     }
 }
