@@ -56,10 +56,13 @@ impl Column {
         }
     }
 
+    /// SQL*Plus does not cut a NUMBER column's heading: the column is NUMWIDTH wide, or as
+    /// wide as its heading when that is wider (SQL*Plus User's Guide, "Formatting NUMBER
+    /// Columns").
     pub fn number(name: &str) -> Self {
         Self {
             name: name.to_owned(),
-            width: NUMWIDTH,
+            width: NUMWIDTH.max(name.chars().count()),
             numeric: true,
         }
     }
@@ -78,7 +81,9 @@ pub fn view_column(view: Option<View>, name: &str) -> Column {
         _ => None,
     };
     let keys = |n: &str| match n {
-        "KEY_ID" => Some(Column::text(n, 52)),
+        // VARCHAR2(78): printed 78 wide unless formatted (real 12.1 output:
+        // tests/fixtures/oracle/keys/12.1-software-keys-3-rows-backed-up-tabs.txt).
+        "KEY_ID" => Some(Column::text(n, 78)),
         "CREATION_TIME" | "ACTIVATION_TIME" => Some(Column::text(n, 35)),
         "CREATOR_ID"
         | "USER_ID"

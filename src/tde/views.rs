@@ -44,6 +44,19 @@ fn parsed<T>(
     parse(v.trim()).ok_or_else(|| unexpected(view, column, v))
 }
 
+/// A V$ENCRYPTION_WALLET column that may be absent: `default` then.
+fn optional<T>(
+    row: &Row,
+    column: &'static str,
+    parse: impl Fn(&str) -> Option<T>,
+    default: T,
+) -> Result<T, RowError> {
+    match row.get(column) {
+        None => Ok(default),
+        Some(_) => parsed(row, WALLET, column, parse),
+    }
+}
+
 fn number(s: &str) -> Option<u32> {
     s.parse().ok()
 }
@@ -210,17 +223,39 @@ impl WalletRow {
             .collect())
     }
 
-    /// Reads a parsed row; other columns are ignored.
+    /// Reads a parsed row; other columns are ignored. WRL_TYPE and STATUS must be there; the
+    /// columns older releases or a narrower SELECT leave out take what their absence means:
+    /// no WALLET_TYPE (11g) UNKNOWN, no WALLET_ORDER (11g) SINGLE, no KEYSTORE_MODE (12.1,
+    /// where a PDB's keystore is always the root's) NONE for the root or a non-CDB and UNITED
+    /// for a PDB, no FULLY_BACKED_UP UNDEFINED, no CON_ID 0 (tests/fixtures/oracle/wallet/).
+    /// A column that is there must hold a value Oracle prints.
     pub fn from_row(row: &Row) -> Result<Self, RowError> {
+        let con_id = optional(row, "CON_ID", number, 0)?;
         Ok(Self {
             wrl_type: parsed(row, WALLET, "WRL_TYPE", WrlType::parse)?,
-            wrl_parameter: get(row, WALLET, "WRL_PARAMETER")?.to_owned(),
+            wrl_parameter: row.get("WRL_PARAMETER").unwrap_or("").to_owned(),
             status: parsed(row, WALLET, "STATUS", WalletStatus::parse)?,
-            wallet_type: WalletType::parse(get(row, WALLET, "WALLET_TYPE")?),
-            wallet_order: parsed(row, WALLET, "WALLET_ORDER", WalletOrder::parse)?,
-            keystore_mode: parsed(row, WALLET, "KEYSTORE_MODE", KeystoreMode::parse)?,
-            fully_backed_up: parsed(row, WALLET, "FULLY_BACKED_UP", FullyBackedUp::parse)?,
-            con_id: parsed(row, WALLET, "CON_ID", number)?,
+            wallet_type: row
+                .get("WALLET_TYPE")
+                .map_or(WalletType::Unknown, WalletType::parse),
+            wallet_order: optional(row, "WALLET_ORDER", WalletOrder::parse, WalletOrder::Single)?,
+            keystore_mode: optional(
+                row,
+                "KEYSTORE_MODE",
+                KeystoreMode::parse,
+                if con_id > 1 {
+                    KeystoreMode::United
+                } else {
+                    KeystoreMode::None
+                },
+            )?,
+            fully_backed_up: optional(
+                row,
+                "FULLY_BACKED_UP",
+                FullyBackedUp::parse,
+                FullyBackedUp::Undefined,
+            )?,
+            con_id,
         })
     }
 }

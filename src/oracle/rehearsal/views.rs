@@ -81,9 +81,12 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
             };
             let current = st.current_key(c.con_id);
             if ks.is_empty() {
+                // No TDE_CONFIGURATION: FILE, NOT_AVAILABLE, UNKNOWN and no directory, even with
+                // WALLET_ROOT set (a real 19c output:
+                // tests/fixtures/oracle/wallet/19c-noncdb-file-not-available-*.txt).
                 rows.push(WalletRow {
                     wrl_type: WrlType::File,
-                    wrl_parameter: st.wallet_dir().unwrap_or_default(),
+                    wrl_parameter: String::new(),
                     status: WalletStatus::NotAvailable,
                     wallet_type: WalletType::Unknown,
                     wallet_order: WalletOrder::Single,
