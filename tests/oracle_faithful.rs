@@ -160,7 +160,27 @@ fn auto_login_migration_then_rotation_each_way_is_what_oracle_shows() {
 
     let rows = key_rows(&env, DEMO_DATABASE_NAME);
     assert_eq!(assert_key_forms(&rows, &token_labels(&env)), 1, "{rows:?}");
+    // The migration ran AS SYSDBA: Oracle names SYS as the keys' CREATOR.
+    assert!(rows.iter().all(|r| r["CREATOR"] == "SYS"), "{rows:?}");
 
+    // Rotation needs ADMINISTER KEY MANAGEMENT and the encryption views only: AS SYSKM.
+    let (code, out, err) = tdekey(
+        &env,
+        &[
+            "db",
+            "add",
+            DEMO_DATABASE_NAME,
+            "--connector",
+            "rehearsal",
+            "--connect-as",
+            "syskm",
+            "--wallet-root",
+            tdekey::hsm::demo::DEMO_WALLET_ROOT,
+            "--hsm-profile",
+            DEMO_PROFILE_NAME,
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
     for way in ["hsm", "oracle"] {
         let (code, out, err) = tdekey(
             &env,
@@ -180,8 +200,24 @@ fn auto_login_migration_then_rotation_each_way_is_what_oracle_shows() {
     }
     let rows = key_rows(&env, DEMO_DATABASE_NAME);
     assert_eq!(assert_key_forms(&rows, &token_labels(&env)), 3, "{rows:?}");
-    // The session was AS SYSDBA: Oracle names SYS as the keys' CREATOR.
-    assert!(rows.iter().all(|r| r["CREATOR"] == "SYS"), "{rows:?}");
+    // Keys set AS SYSKM name SYSKM; the key made on the HSM and only activated by USE KEY is
+    // not one Oracle made (ORIGIN).
+    let creators: Vec<&str> = rows
+        .iter()
+        .filter(|r| r["KEYSTORE_TYPE"] == "HSM")
+        .map(|r| r["CREATOR"].as_str().unwrap())
+        .collect();
+    assert_eq!(creators, ["SYS", "SYSKM", "SYSKM"], "{rows:?}");
+    let origins: Vec<&str> = rows
+        .iter()
+        .filter(|r| r["KEYSTORE_TYPE"] == "HSM")
+        .map(|r| r["ORIGIN"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        origins,
+        ["LOCAL", "UNKNOWN BUT KEY METADATA CREATED LOCALLY", "LOCAL"],
+        "{rows:?}"
+    );
     common::audit_intact(&env);
 }
 

@@ -269,7 +269,7 @@ pub fn explain(code: &str) -> Option<&'static str> {
             "An auto-login keystore is open where the password-based one is needed: close it and open the password keystore, or add FORCE KEYSTORE to the statement."
         }
         "ORA-46623" => {
-            "WITH BACKUP was refused: Oracle refuses it in some HSM|FILE states (unverified, and the exact text of this error is not known). Run the statement without WITH BACKUP and back up the file keystore separately."
+            "(unverified: Oracle's text for this error is not published) One KMS vendor reports it for MIGRATE … WITH BACKUP in HSM|FILE mode and drops WITH BACKUP to avoid it. tdekey's sealed backup of step 6 holds the wallet: run the statement without WITH BACKUP."
         }
         "ORA-46627" => {
             "The password given is not the keystore's password: check the wallet password and run the statement again."

@@ -11,12 +11,24 @@ pub enum RowError {
         view: &'static str,
         column: &'static str,
     },
-    #[error("The {view} row has {value:?} in {column}, which is not a value tdekey knows there.")]
+    #[error(
+        "The {view} row has {value:?} in {column}, which is not a value tdekey knows there.{}",
+        time_hint(column)
+    )]
     Unexpected {
         view: &'static str,
         column: &'static str,
         value: String,
     },
+}
+
+/// For a time stamp tdekey cannot read: the session setting that decides its form.
+fn time_hint(column: &str) -> &'static str {
+    if column.ends_with("_TIME") {
+        " Time stamps are read in the session's default form (24-NOV-26 09.15.02.123456 AM +00:00): run ALTER SESSION SET NLS_TIMESTAMP_TZ_FORMAT='DD-MON-RR HH.MI.SSXFF AM TZH:TZM' and ALTER SESSION SET NLS_DATE_LANGUAGE='AMERICAN' before the query (tdekey's SQL*Plus connector sets both itself)."
+    } else {
+        ""
+    }
 }
 
 const WALLET: &str = "V$ENCRYPTION_WALLET";
@@ -303,6 +315,11 @@ pub fn user_id(user: &str) -> String {
 }
 /// ORIGIN of a key made in this database.
 pub const ORIGIN_LOCAL: &str = "LOCAL";
+/// ORIGIN of a key Oracle did not create but activated (USE KEY of a key made on the HSM):
+/// Oracle's reference defines this value as "unknown whether the master key was imported
+/// from another database or created locally, but the key metadata was created locally due to
+/// activation". (unverified: no real output shows ORIGIN for such a key.)
+pub const ORIGIN_ACTIVATED_HERE: &str = "UNKNOWN BUT KEY METADATA CREATED LOCALLY";
 /// KEY_USE in a non-CDB and in a CDB.
 pub const KEY_USE_TDE: &str = "TDE";
 pub const KEY_USE_TDE_IN_PDB: &str = "TDE IN PDB";
@@ -322,6 +339,9 @@ pub struct KeyRow {
     pub backed_up: bool,
     /// CREATOR (and USER): `SYS` AS SYSDBA, `SYSKM` AS SYSKM, else the user; "" when unknown.
     pub creator: String,
+    /// ORIGIN: [`ORIGIN_LOCAL`] for a key Oracle made, [`ORIGIN_ACTIVATED_HERE`] for one it
+    /// only activated; "" when the row does not show it.
+    pub key_origin: String,
     pub origin: KeyOrigin,
     /// `Some` in a CDB (KEY_USE `TDE IN PDB`), `None` in a non-CDB (KEY_USE `TDE`).
     pub pdb: Option<KeyPdb>,
@@ -353,7 +373,7 @@ impl KeyRow {
                 }
                 .into(),
                 "KEYSTORE_TYPE" => self.keystore_type.as_str().into(),
-                "ORIGIN" => ORIGIN_LOCAL.into(),
+                "ORIGIN" => self.key_origin.clone(),
                 "BACKED_UP" => yes_no(self.backed_up).into(),
                 "CREATOR_DBNAME" | "ACTIVATING_DBNAME" => o.db_name.clone(),
                 "CREATOR_DBID" | "ACTIVATING_DBID" => o.dbid.to_string(),
@@ -422,6 +442,7 @@ impl KeyRow {
                 None => false,
             },
             creator: text("CREATOR").trim().to_owned(),
+            key_origin: text("ORIGIN").trim().to_owned(),
             origin: KeyOrigin {
                 db_name: text("CREATOR_DBNAME"),
                 dbid: num("CREATOR_DBID")?,

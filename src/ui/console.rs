@@ -355,7 +355,7 @@ pub(super) fn manual_ui(
         "Run this statement on {}: {}",
         ask.database, ask.title
     ));
-    ui.label("Run it in SQL*Plus (or SQL Developer) connected AS SYSKM, then paste everything it printed below.");
+    ui.label("Run it in SQL*Plus (or SQL Developer) connected as the database profile says (AS SYSDBA for ALTER SYSTEM and SHOW PARAMETER; AS SYSKM is enough for ADMINISTER KEY MANAGEMENT and the encryption views), then paste everything it printed below.");
     let text = if st.reveal {
         ask.sql.expose().to_owned()
     } else {

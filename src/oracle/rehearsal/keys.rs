@@ -29,6 +29,7 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
             con_id,
             backed_up: false,
             creator: self.session_user(),
+            activated_only: false,
         });
     }
 
@@ -175,7 +176,12 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
                     t.clone_into(&mut k.tag);
                 }
             }
-            None => self.add_key(key_id, Ks::Hsm, tag, con),
+            None => {
+                self.add_key(key_id, Ks::Hsm, tag, con);
+                if let Some(k) = self.state.keys.last_mut() {
+                    k.activated_only = true;
+                }
+            }
         }
         // FORCE KEYSTORE: a closed keystore is opened for the operation and left as it was.
         Ok(Reply::done(KEYSTORE_ALTERED))

@@ -78,6 +78,10 @@ pub(super) struct KeyRecord {
     /// only session older rehearsals had.
     #[serde(default = "syskm")]
     pub(super) creator: String,
+    /// Oracle only activated this key (USE KEY of a key made on the HSM), it did not make it.
+    /// Absent from older state files: false.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(super) activated_only: bool,
 }
 
 fn syskm() -> String {

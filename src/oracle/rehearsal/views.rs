@@ -214,6 +214,12 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
                     },
                     backed_up: k.backed_up,
                     creator: k.creator.clone(),
+                    key_origin: if k.activated_only {
+                        crate::tde::views::ORIGIN_ACTIVATED_HERE
+                    } else {
+                        crate::tde::views::ORIGIN_LOCAL
+                    }
+                    .to_owned(),
                     origin: origin.clone(),
                     pdb: st.cdb().then(|| KeyPdb {
                         name: st

@@ -177,6 +177,7 @@ fn key(n: u8, pdb: Option<(&str, u32)>, keystore_type: KeystoreType, tag: &str) 
     let id = crate::tde::labels::MasterKeyId([n; 16]);
     KeyRow {
         creator: "SYSKM".into(),
+        key_origin: "LOCAL".into(),
         key_id: if keystore_type == KeystoreType::Hsm {
             crate::tde::labels::hsm_key_id(&id)
         } else {

@@ -16,6 +16,7 @@ fn origin() -> KeyOrigin {
 fn hsm_key(pdb: Option<KeyPdb>, con_id: u32) -> KeyRow {
     KeyRow {
         creator: "SYSKM".into(),
+        key_origin: "LOCAL".into(),
         key_id: "0615A5142C9E2D3C2F18FD435814257DFD".into(),
         tag: String::new(),
         created_ms: T,
