@@ -87,7 +87,7 @@ impl StepId {
     pub fn about(self) -> &'static str {
         match self {
             StepId::Choose => {
-                "Logs in to the HSM as the crypto user Oracle will use, lists the token's objects (a snapshot to compare with after the migration) and reads V$ENCRYPTION_WALLET and TDE_CONFIGURATION to tell where the master key is now."
+                "Logs in to the HSM as the crypto user Oracle will use, lists the token's objects (a snapshot to compare with after the migration), reads the session's privileges and roles (SESSION_PRIVS, SESSION_ROLES: the later steps need ADMINISTER KEY MANAGEMENT, ALTER SYSTEM and SHOW PARAMETER) and reads V$ENCRYPTION_WALLET and TDE_CONFIGURATION to tell where the master key is now."
             }
             StepId::FromOtherHsm => {
                 "Path B only (skipped when the master key is in a file wallet): with the old vendor's PKCS#11 library still in place, TDE_CONFIGURATION becomes FILE|HSM, the master key is reverse-migrated from the old HSM into the file wallet, and TDE_CONFIGURATION becomes FILE. Then the old library is replaced by this HSM's (step 4) and the migration goes on as from a file wallet."

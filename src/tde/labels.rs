@@ -84,6 +84,12 @@ impl LabelMeaning {
             LabelMeaning::KeyMetadata {
                 key_id,
                 master_key: Some(mk),
+            } if *key_id == mk.use_key_id() => {
+                format!("Oracle key metadata for master key {key_id}")
+            }
+            LabelMeaning::KeyMetadata {
+                key_id,
+                master_key: Some(mk),
             } => format!(
                 "Oracle key metadata for key id {key_id} (master key {})",
                 mk.use_key_id()
