@@ -93,7 +93,7 @@ impl StepId {
                 "Path B only (skipped when the master key is in a file wallet): with the old vendor's PKCS#11 library still in place, TDE_CONFIGURATION becomes FILE|HSM, the master key is reverse-migrated from the old HSM into the file wallet, and TDE_CONFIGURATION becomes FILE. Then the old library is replaced by this HSM's (step 4) and the migration goes on as from a file wallet."
             }
             StepId::HsmClient => {
-                "Oracle talks to AWS CloudHSM through the CloudHSM PKCS#11 client on the database host: it must be configured with the cluster's HSM addresses and the customer CA certificate, and the crypto user must be able to generate AES keys."
+                "Oracle talks to AWS CloudHSM through the CloudHSM PKCS#11 client on the database host: it must be configured with the cluster's HSM addresses, and the cluster's CA certificate must be at the path its configuration names (hsm_ca_file: /opt/cloudhsm/etc/customerCA.crt unless configure-pkcs11 --hsm-ca-cert named another), on every database host (each RAC node, each standby); the crypto user must be able to generate AES keys."
             }
             StepId::OracleLibrary => {
                 "Oracle loads the HSM vendor's PKCS#11 library from /opt/oracle/extapi/64/hsm/<vendor>/<version>/. There must be exactly one library there, readable by the Oracle software owner, or Oracle answers ORA-28376; and it must be this HSM's (a copy of the library tdekey loads), or Oracle keeps talking to the HSM it belongs to."

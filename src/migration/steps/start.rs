@@ -194,9 +194,10 @@ pub(super) fn hsm_client(
         match parse_client(&text) {
             Ok(c) => host::CloudHsmClient {
                 configure: c.configure,
+                ca_path: c.ca_path,
                 ca_cert: c.ca_cert,
                 servers: c.servers,
-                config: "/opt/cloudhsm/etc/cloudhsm-pkcs11.cfg on the database host".into(),
+                config: format!("{} on the database host", host::CLIENT_CONFIG).into(),
             },
             Err(e) => return Ok(ask(Some(e.to_string()))),
         }
@@ -217,7 +218,10 @@ pub(super) fn hsm_client(
         todo.push("sudo /opt/cloudhsm/bin/configure-pkcs11 -a <HSM IP addresses>".to_owned());
     }
     if !c.ca_cert {
-        todo.push("sudo /opt/cloudhsm/bin/configure-pkcs11 --hsm-ca-cert <path to customerCA.crt>  (it is copied to /opt/cloudhsm/etc/customerCA.crt)".to_owned());
+        todo.push(format!(
+            "Put the cluster's CA certificate (customerCA.crt) at {}, where the client configuration looks for it, or point the client at where it is: sudo /opt/cloudhsm/bin/configure-pkcs11 --hsm-ca-cert <path to the CA certificate>",
+            c.ca_path
+        ));
     }
     let checks = vec![
         Check::new(
@@ -235,9 +239,13 @@ pub(super) fn hsm_client(
             },
         ),
         Check::new(
-            "customerCA.crt is in /opt/cloudhsm/etc/",
+            "The cluster's CA certificate is where the client configuration names it",
             c.ca_cert,
-            "the cluster's CA certificate, which the client checks the HSMs against",
+            format!(
+                "{} {} (the client checks the HSMs' certificates against it; configure-pkcs11 --hsm-ca-cert sets the path)",
+                c.ca_path,
+                if c.ca_cert { "exists" } else { "is missing" }
+            ),
         ),
         Check::new(
             "The crypto user logs in",
@@ -250,7 +258,18 @@ pub(super) fn hsm_client(
             "A single-HSM cluster also needs disable_key_availability_check in the client configuration, or key generation fails at the migration.",
         ));
     }
-    todo.push(format!("If the crypto user does not exist: cloudhsm-cli user create --username {user} --role crypto-user  (as an admin)"));
+    {
+        use crate::hsm::cloudhsm_cli as cli;
+        let create = cli::user_create(&user);
+        todo.push(format!(
+            "If the crypto user {user} does not exist, an admin creates it (it asks for the admin's name and password, then the new user's password): {}",
+            cli::single_command(None, cli::Role::Admin, &create)
+        ));
+        todo.push(format!(
+            "or in the CLI's interactive mode: {}",
+            cli::interactive(None, cli::Role::Admin, &create).join("  ;  ")
+        ));
+    }
     let mut r = StepResult::attention(
         "The CloudHSM client on this machine is not fully configured.",
         todo,
