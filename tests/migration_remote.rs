@@ -65,6 +65,8 @@ fn host_checks_read_the_pasted_output_of_a_remote_database_host() {
             wallet_root: Some(ROOT.into()),
             multitenant: Multitenant::NonCdb,
             rac: false,
+            rac_nodes: Vec::new(),
+            standbys: Vec::new(),
             hsm_profile: None,
         },
     )

@@ -142,6 +142,8 @@ mod tests {
             wallet_root: None,
             multitenant: Multitenant::CdbUnited,
             rac: true,
+            rac_nodes: Vec::new(),
+            standbys: Vec::new(),
             hsm_profile: None,
         };
         let mut m = MigrationState::new("FIN", 1);
