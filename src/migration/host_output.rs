@@ -49,6 +49,34 @@ fn lines(text: &str) -> Result<Vec<&str>, PasteError> {
     Err(PasteError::Incomplete)
 }
 
+/// The host a paste says it was printed on (its `HOST` line), if it has one.
+pub fn host_of(text: &str) -> Option<String> {
+    text.lines()
+        .map(str::trim)
+        .find_map(|l| l.strip_prefix(HOST))
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+}
+
+/// A paste of several hosts' outputs, one after the other, cut into each host's: each ends
+/// with its `END` line. What follows the last `END` is kept only when it begins another host's
+/// output (it is then cut short); a prompt line after the last `END` is not an output.
+pub fn blocks(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for l in text.lines() {
+        cur.push_str(l);
+        cur.push('\n');
+        if l.trim() == END {
+            out.push(std::mem::take(&mut cur));
+        }
+    }
+    if !cur.trim().is_empty() && (out.is_empty() || host_of(&cur).is_some()) {
+        out.push(cur);
+    }
+    out
+}
+
 /// `/opt/oracle/extapi/64/hsm/` as the database host has it.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LibraryListing {
@@ -178,6 +206,61 @@ pub fn parse_client(text: &str) -> Result<ClientListing, PasteError> {
     Ok(c)
 }
 
+/// One keystore file under WALLET_ROOT/tde on a host: its mode (octal), its first four bytes
+/// (hex) and its path; `None` for the mode when it is missing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WalletFile {
+    pub path: String,
+    pub mode: Option<String>,
+    pub head: String,
+}
+
+/// The command for step 5 on a remote host: `ewallet.p12` and `cwallet.sso` under `tde`
+/// (WALLET_ROOT/tde), each with its mode and header (an auto-login file's fourth byte tells a
+/// local auto-login wallet).
+pub fn wallet_command(tde: &str) -> String {
+    format!(
+        "{HOST_LINE}for f in {tde}/ewallet.p12 {tde}/cwallet.sso; do if [ -f \"$f\" ]; then echo \"WALLET $(stat -c %a \"$f\") $(od -An -tx1 -N4 \"$f\" | tr -d ' \\n') $f\"; else echo \"NOWALLET $f\"; fi; done; echo END"
+    )
+}
+
+pub fn parse_wallet(text: &str) -> Result<Vec<WalletFile>, PasteError> {
+    let mut out = Vec::new();
+    for l in lines(text)? {
+        let mut parts = l.splitn(4, ' ');
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some("WALLET"), Some(mode), Some(head), Some(path))
+                if mode.bytes().all(|b| b.is_ascii_digit())
+                    && head.bytes().all(|b| b.is_ascii_hexdigit()) =>
+            {
+                out.push(WalletFile {
+                    path: path.to_owned(),
+                    mode: Some(mode.to_owned()),
+                    head: head.to_ascii_lowercase(),
+                })
+            }
+            (Some("NOWALLET"), Some(_), ..) => out.push(WalletFile {
+                path: l["NOWALLET ".len()..].to_owned(),
+                mode: None,
+                head: String::new(),
+            }),
+            // The prompt echoing the command.
+            _ if l.contains("for f in ") => {}
+            _ => {
+                return Err(PasteError::Foreign(format!(
+                    "the line {l:?} is not one it prints"
+                )));
+            }
+        }
+    }
+    if out.len() != 2 {
+        return Err(PasteError::Foreign(
+            "it prints a WALLET or NOWALLET line for ewallet.p12 and for cwallet.sso".into(),
+        ));
+    }
+    Ok(out)
+}
+
 /// The command for step 6 (the wallet backup) on a remote host: the keystore files copied with
 /// their modes into `dir`, and every SHA-256, originals and copies.
 pub fn backup_command(tde: &str, dir: &str) -> String {
@@ -305,6 +388,46 @@ mod tests {
         assert!(c.ca_cert && !c.configure, "{out}");
         assert_eq!(c.servers, ["10.0.0.5"]);
         assert!(out.starts_with("HOST "), "{out}");
+    }
+
+    #[test]
+    fn several_hosts_outputs_are_cut_apart() {
+        let b = blocks("HOST a\nX\nEND\n$ \n");
+        assert_eq!(b, ["HOST a\nX\nEND\n"]);
+        let b = blocks("HOST a\nEND\nHOST b\nY\nEND\nHOST c\nZ\n");
+        assert_eq!(b.len(), 3);
+        assert_eq!(host_of(&b[1]).as_deref(), Some("b"));
+        assert_eq!(parse_sums(&b[2]), Err(PasteError::Incomplete));
+        assert_eq!(blocks("FILE x"), ["FILE x\n"]);
+        assert!(blocks("  \n").is_empty());
+    }
+
+    #[test]
+    fn a_wallet_listing_is_read_from_the_command_as_it_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let tde = dir.path().join("tde");
+        std::fs::create_dir_all(&tde).unwrap();
+        std::fs::write(tde.join("ewallet.p12"), [0x30, 0x82, 0x0a, 0x01, 0x02]).unwrap();
+        std::fs::write(tde.join("cwallet.sso"), [0xa1, 0xf8, 0x4e, 0x38, 0, 0]).unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(wallet_command(&tde.display().to_string()))
+            .output()
+            .unwrap();
+        let out = String::from_utf8(out.stdout).unwrap();
+        let files = parse_wallet(&out).unwrap();
+        assert_eq!(files[0].head, "30820a01", "{out}");
+        assert_eq!(files[1].head, "a1f84e38", "{out}");
+        assert!(files[1].mode.is_some());
+        std::fs::remove_file(tde.join("cwallet.sso")).unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(wallet_command(&tde.display().to_string()))
+            .output()
+            .unwrap();
+        let files = parse_wallet(&String::from_utf8(out.stdout).unwrap()).unwrap();
+        assert_eq!(files[1].mode, None);
+        assert!(parse_wallet("WALLET 600 30820a01 /x/ewallet.p12\nEND").is_err());
     }
 
     #[test]

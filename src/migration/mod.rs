@@ -11,6 +11,7 @@
 
 mod host;
 mod host_output;
+mod hosts;
 mod plan;
 mod preview;
 mod report;
@@ -22,7 +23,7 @@ pub(crate) use wizard::{holder_gone, owner as lease_owner};
 pub use plan::{BackStep, StepId};
 pub use preview::{back_statements, statements};
 pub use report::{Report, report, write_report};
-pub use state::{Check, MigrationState, Path, Rollback, StepRecord, StepStatus};
+pub use state::{Check, HostResult, MigrationState, Path, Rollback, StepRecord, StepStatus};
 
 use crate::audit::AuditError;
 use crate::databases::DatabaseError;

@@ -100,6 +100,27 @@ pub struct StepRecord<S = StepId> {
     pub attempts: u32,
     pub started_ms: Option<i64>,
     pub finished_ms: Option<i64>,
+    /// A step that checks every host (RAC nodes, standbys): what each host's check found.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostResult>,
+}
+
+/// One host's check at a step that checks every host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostResult {
+    /// The host as the profile lists it ("" for the database host of a profile without RAC
+    /// nodes).
+    pub host: String,
+    /// "RAC node", "standby FINSBY", "database host".
+    pub role: String,
+    /// Every check passed.
+    pub passed: bool,
+    pub checks: Vec<Check>,
+    /// The name the host's output said it was printed on (`hostname`), when it was pasted;
+    /// none when tdekey read the host itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub printed_on: Option<String>,
+    pub at_ms: i64,
 }
 
 impl<S> StepRecord<S> {
@@ -116,6 +137,7 @@ impl<S> StepRecord<S> {
             attempts: 0,
             started_ms: None,
             finished_ms: None,
+            hosts: Vec::new(),
         }
     }
 

@@ -550,7 +550,7 @@ pub(super) fn host_output_ui(ui: &mut egui::Ui, st: &mut MigrationTabState) {
             .font(egui::TextStyle::Monospace)
             .desired_rows(6)
             .desired_width(f32::INFINITY)
-            .hint_text("paste everything the command printed, down to END"),
+            .hint_text("paste everything the command printed, down to END (several hosts' outputs at once if you like: each begins with its HOST line)"),
     )
     .labelled_by(l.id);
 }

@@ -133,7 +133,7 @@ pub(super) fn file_open(
         )
     };
     if status(&rows) == Some(WalletStatus::Open) {
-        return Ok(StepResult::done(vec![check(status(&rows))]));
+        return Ok(super::standbys::ready(w, ctx, vec![check(status(&rows))]));
     }
     let Some(pw) = wallet_password(ctx) else {
         return Ok(StepResult::needs(
@@ -154,7 +154,11 @@ pub(super) fn file_open(
         return Ok(StepResult::failed(r));
     }
     let rows = wallet_rows(w, a, ctx)?;
-    Ok(StepResult::from_checks(vec![check(status(&rows))]))
+    let opened = vec![check(status(&rows))];
+    if opened.iter().all(|c| c.ok) {
+        return Ok(super::standbys::ready(w, ctx, opened));
+    }
+    Ok(StepResult::from_checks(opened))
 }
 
 /// The master keys on the token now that were not there at step 1.
