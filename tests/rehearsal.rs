@@ -495,7 +495,7 @@ fn auto_login_external_store_and_reverse_migration() {
     // Reverse migration needs FILE|HSM, which waits until the keystores close.
     let rev = Request::ReverseMigrate {
         wallet_password: Secret::from(WALLET_PW),
-        hsm_user: "cu_oracle".into(),
+        hsm_user: Some("cu_oracle".into()),
         hsm_password: Secret::from(PIN),
     };
     assert_eq!(code(&run(&mut r, &rev)), "ORA-28366");

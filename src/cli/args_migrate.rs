@@ -114,6 +114,10 @@ pub struct StepArgs {
     /// $TDEKEY_OLD_HSM_PASSWORD, else a prompt).
     #[arg(long, value_name = "FILE")]
     pub old_hsm_password_file: Option<PathBuf>,
+    /// Path B: the HSM the database uses now takes a password only, no user name (Oracle's
+    /// statements then say IDENTIFIED BY "<password>" without "user:").
+    #[arg(long, conflicts_with = "old_hsm_user")]
+    pub old_hsm_password_only: bool,
     #[command(flatten)]
     pub target: TargetArgs,
     #[command(flatten)]

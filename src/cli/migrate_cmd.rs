@@ -202,6 +202,7 @@ fn drive(data: &DataDir, name: &str, args: &StepArgs, mode: Mode) -> Result<Exit
                 external_store: args.external_store,
                 tag: args.tag.clone(),
                 old_hsm_user: args.old_hsm_user.clone(),
+                old_hsm_password_only: args.old_hsm_password_only,
                 host_output,
                 // Given without a prompt: ready for the step that needs it.
                 wallet_password: given_secret(
@@ -268,9 +269,11 @@ fn drive(data: &DataDir, name: &str, args: &StepArgs, mode: Mode) -> Result<Exit
                             )?)
                         }
                         Need::OldHsmCredential => {
-                            if ctx.inputs.old_hsm_user.is_none() {
+                            if ctx.inputs.old_hsm_user.is_none()
+                                && !ctx.inputs.old_hsm_password_only
+                            {
                                 return Err(CliError(
-                                    "Path B needs the user of the HSM the database uses now: give --old-hsm-user USER.".into(),
+                                    "Path B needs the user of the HSM the database uses now: give --old-hsm-user USER (or --old-hsm-password-only when that HSM takes a password only).".into(),
                                 ));
                             }
                             ctx.inputs.old_hsm_password = Some(read_secret(

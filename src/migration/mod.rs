@@ -105,6 +105,9 @@ pub struct Inputs {
     pub old_hsm_user: Option<String>,
     /// Path B: that user's password.
     pub old_hsm_password: Option<Secret>,
+    /// Path B: the HSM the database uses now takes a password only, no user name (some
+    /// vendors' Oracle guides write `IDENTIFIED BY "<password>"`): `old_hsm_user` is not asked.
+    pub old_hsm_password_only: bool,
     /// What the person pasted from the database host (the output of the command a step shows
     /// when tdekey does not run there).
     pub host_output: Option<String>,

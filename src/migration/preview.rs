@@ -37,7 +37,7 @@ fn open_file(db: &DatabaseProfile) -> Request {
 fn reverse(user: &str) -> Request {
     Request::ReverseMigrate {
         wallet_password: hidden(),
-        hsm_user: user.into(),
+        hsm_user: Some(user.into()),
         hsm_password: hidden(),
     }
 }

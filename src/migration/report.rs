@@ -164,6 +164,12 @@ impl Report {
             );
         }
         self.standbys_html(&mut h);
+        if m.path == Some(super::Path::OtherHsm) {
+            h.push_str(&format!(
+                "<h1>The other HSM</h1><p>{}</p>",
+                esc(&super::steps::keep_old_hsm(&m.old_hsm_keys))
+            ));
+        }
         if let Some(r) = &m.rollback {
             h.push_str("<h1>Rollback</h1><table>");
             for (k, v) in [

@@ -237,6 +237,11 @@ pub struct MigrationState {
     /// Path B: the master key was brought back from the other HSM to the file wallet.
     #[serde(default)]
     pub other_hsm_reversed: bool,
+    /// Path B: the master keys on the other HSM (the current one and the older ones
+    /// V$ENCRYPTION_KEYS showed there at steps 1 and 2). Backups and archived redo made before
+    /// the migration need them: that HSM must stay reachable for the recovery window.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub old_hsm_keys: Vec<String>,
     /// Present once a person chose to roll the migration back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback: Option<Rollback>,
@@ -260,6 +265,7 @@ impl MigrationState {
             finished_ms: None,
             steps: StepId::ALL.iter().map(|s| StepRecord::new(*s)).collect(),
             other_hsm_reversed: false,
+            old_hsm_keys: Vec::new(),
             rollback: None,
         }
     }

@@ -397,7 +397,11 @@ pub(super) fn done(w: &mut Wizard, _a: &mut Auditor) -> Result<StepResult, Migra
         (_, Some(k)) => Some(k.clone()),
         _ => None,
     };
-    Ok(StepResult::from_checks(vec![
+    let mut notes = Vec::new();
+    if w.state.path == Some(Path::OtherHsm) {
+        notes.push(super::reverse::keep_old_hsm(&w.state.old_hsm_keys));
+    }
+    let mut r = StepResult::from_checks(vec![
         Check::new(
             "Every step is done or skipped",
             open.is_empty(),
@@ -412,5 +416,7 @@ pub(super) fn done(w: &mut Wizard, _a: &mut Auditor) -> Result<StepResult, Migra
             key.is_some(),
             key.unwrap_or_else(|| "no verified new key".into()),
         ),
-    ]))
+    ]);
+    r.notes = notes;
+    Ok(r)
 }

@@ -12,6 +12,7 @@ mod start;
 mod wallet;
 
 pub(crate) use auto_login::auto_login_requests;
+pub(crate) use reverse::keep_old_hsm;
 pub(super) use rollback::run_back;
 pub(crate) use standbys::todo as standby_todo;
 

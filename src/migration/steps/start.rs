@@ -138,6 +138,9 @@ pub(super) fn choose(
         },
     };
     checks.push(Check::new("Where the master key is", true, why));
+    if path == Path::OtherHsm {
+        super::reverse::note_old_hsm_keys(w, &keys, &on_token);
+    }
     w.state.path = Some(path);
     w.state.configuration_before.get_or_insert(configuration);
     match path {
