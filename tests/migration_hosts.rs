@@ -421,3 +421,114 @@ fn a_rac_database_with_a_standby_is_checked_on_every_host() {
     }
     hsm.close().unwrap();
 }
+
+/// What step 3's command prints on `host`: configure-pkcs11 there, the CA certificate the
+/// configuration names and whether it exists.
+fn client_output(host: &str, ca: &str, have: bool) -> String {
+    format!(
+        "HOST {host}\nHAVE /opt/cloudhsm/bin/configure-pkcs11\n{} {ca}\nCONFIG\n{{\"clusters\":[{{\"type\":\"hsm1\",\"cluster\":{{\"hsm_ca_file\":\"{ca}\",\"servers\":[{{\"hostname\":\"10.0.1.12\",\"port\":2223,\"enable\":true}}]}}}}]}}\n\nEND\n",
+        if have { "CA_HAVE" } else { "CA_MISSING" }
+    )
+}
+
+#[test]
+fn step_3_checks_the_ca_certificate_each_node_is_configured_with() {
+    let env = Env::new();
+    env.token("fin-token", "fin-pin-1234").close().unwrap();
+    // The token through a module named as CloudHSM's (SoftHSM2's bytes), so step 3 runs.
+    let module = env.dir.path().join("libcloudhsm_pkcs11.so");
+    std::fs::copy(&env.module, &module).unwrap();
+    let mut hsm = tdekey::hsm::Hsm::load(&module).unwrap();
+    hsm.open(&tdekey::model::TokenSelector::Label("fin-token".into()))
+        .unwrap();
+    hsm.login(
+        "cu_oracle",
+        &tdekey::secret::Secret::from("fin-pin-1234"),
+        PinFormat::Plain,
+    )
+    .unwrap();
+    let mut a = Auditor::open(&env.data).unwrap();
+    tdekey::databases::save(
+        &mut a,
+        &DatabaseProfile {
+            id: None,
+            name: "FIN".into(),
+            connector: ConnectorKind::Manual,
+            oracle_home: None,
+            oracle_sid: None,
+            connect_string: None,
+            auth: DbAuth::Os,
+            connect_as: ConnectAs::Sysdba,
+            wallet_root: Some(ROOT.into()),
+            multitenant: Multitenant::NonCdb,
+            rac: true,
+            rac_nodes: vec!["finrac1".into(), "finrac2".into()],
+            standbys: Vec::new(),
+            hsm_profile: None,
+        },
+    )
+    .unwrap();
+    let mut dba = Dba::default();
+    let mut ctx = Context {
+        data: &env.data,
+        hsm: &mut hsm,
+        operator: Some(&mut dba),
+        db_password: None,
+        pin_format: PinFormat::Plain,
+        inputs: Inputs::default(),
+    };
+    let next = |a: &mut Auditor, ctx: &mut Context<'_>, output: Option<String>| {
+        ctx.inputs.host_output = output;
+        migration::next(a, ctx, "FIN").unwrap()
+    };
+    for _ in 0..2 {
+        assert!(next(&mut a, &mut ctx, None).status.settled());
+    }
+    let p = next(&mut a, &mut ctx, None);
+    assert_eq!(
+        (p.step, p.status),
+        (StepId::HsmClient, StepStatus::NeedsAttention),
+        "{p:?}"
+    );
+    let todo = p.todo.join("\n");
+    assert_eq!(todo.matches("CA_HAVE $ca").count(), 2, "{todo}");
+    // The crypto user's creation as it runs: the admin's login in the environment.
+    assert!(
+        todo.contains("CLOUDHSM_ROLE=admin CLOUDHSM_PIN=\"$cu_user:$cu_pw\" /opt/cloudhsm/bin/cloudhsm-cli user create --username cu_oracle --role crypto-user"),
+        "{todo}"
+    );
+    // finrac1 keeps its CA certificate elsewhere than the default, and has it: that passes;
+    // finrac2's configured one is missing (a customerCA.crt in the default place would not do).
+    let p = next(
+        &mut a,
+        &mut ctx,
+        Some(format!(
+            "{}{}",
+            client_output("finrac1", "/etc/pki/cloudhsm/cluster-CA.crt", true),
+            client_output("finrac2", "/etc/pki/cloudhsm/cluster-CA.crt", false)
+        )),
+    );
+    assert_eq!(p.status, StepStatus::Failed, "{p:?}");
+    assert!(
+        p.message.starts_with("RAC node finrac2: The cluster's CA certificate is where the client configuration names it: /etc/pki/cloudhsm/cluster-CA.crt is missing"),
+        "{}",
+        p.message
+    );
+    let p = next(
+        &mut a,
+        &mut ctx,
+        Some(client_output(
+            "finrac2",
+            "/etc/pki/cloudhsm/cluster-CA.crt",
+            true,
+        )),
+    );
+    assert_eq!(p.status, StepStatus::Done, "{p:?}");
+    assert!(
+        p.checks
+            .iter()
+            .any(|c| c.what == "The crypto user logs in" && c.ok)
+    );
+    drop(ctx);
+    hsm.close().unwrap();
+}
