@@ -243,6 +243,8 @@ impl Bench {
                     wallet_root: Some(root.clone()),
                     multitenant: Multitenant::NonCdb,
                     rac: false,
+                    rac_nodes: Vec::new(),
+                    standbys: Vec::new(),
                     hsm_profile: Some(DEMO_PROFILE_NAME.into()),
                 },
             )

@@ -79,6 +79,8 @@ fn a_sqlnet_keystore_is_copied_under_wallet_root_and_checked_before_tde_configur
             wallet_root: Some(ROOT.into()),
             multitenant: Multitenant::NonCdb,
             rac: false,
+            rac_nodes: Vec::new(),
+            standbys: Vec::new(),
             hsm_profile: None,
         },
     )

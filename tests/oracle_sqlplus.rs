@@ -42,6 +42,8 @@ fn profile(sid: &str, auth: DbAuth) -> DatabaseProfile {
         wallet_root: None,
         multitenant: Multitenant::CdbUnited,
         rac: false,
+        rac_nodes: Vec::new(),
+        standbys: Vec::new(),
         hsm_profile: None,
     }
 }

@@ -495,7 +495,7 @@ fn auto_login_external_store_and_reverse_migration() {
     // Reverse migration needs FILE|HSM, which waits until the keystores close.
     let rev = Request::ReverseMigrate {
         wallet_password: Secret::from(WALLET_PW),
-        hsm_user: "cu_oracle".into(),
+        hsm_user: Some("cu_oracle".into()),
         hsm_password: Secret::from(PIN),
     };
     assert_eq!(code(&run(&mut r, &rev)), "ORA-28366");
@@ -554,6 +554,8 @@ fn statements_through_the_rehearsal_are_audited_without_secrets() {
         wallet_root: Some(ROOT.into()),
         multitenant: Multitenant::NonCdb,
         rac: false,
+        rac_nodes: Vec::new(),
+        standbys: Vec::new(),
         hsm_profile: None,
     };
     let mut auditor =
@@ -830,6 +832,8 @@ fn a_failed_statement_does_not_leave_its_hsm_login_behind() {
         wallet_root: Some(ROOT.into()),
         multitenant: Multitenant::NonCdb,
         rac: false,
+        rac_nodes: Vec::new(),
+        standbys: Vec::new(),
         hsm_profile: None,
     };
     {

@@ -322,7 +322,23 @@ fn the_wizard_brings_the_key_from_the_other_hsm_to_the_token() {
         after.iter().all(|k| k.0 != old_key),
         "{old_key} on the token"
     );
-    assert_eq!(other_hsm_keys(&env), vec![old_key]);
+    assert_eq!(other_hsm_keys(&env), vec![old_key.clone()]);
+    // The end and the report say to keep the other HSM reachable, naming the key that is
+    // only there.
+    assert_eq!(v["old_hsm_keys"], serde_json::json!([old_key]));
+    assert!(
+        out.contains("Path B: keep the other HSM running") && out.contains(&old_key),
+        "{out}"
+    );
+    let report = env.dir.path().join("report.html");
+    let (code, _, err) = run({
+        let mut c = env.tdekey();
+        c.args(["migrate", "report", NAME, "--out"]).arg(&report);
+        c
+    });
+    assert_eq!(code, 0, "{err}");
+    let html = std::fs::read_to_string(&report).unwrap();
+    assert!(html.contains("<h1>The other HSM</h1>") && html.contains(&old_key));
 
     // Oracle's library on the simulated host is tdekey's module now, byte for byte.
     let host = rehearsal::host_root(env.data.root(), NAME);

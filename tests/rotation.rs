@@ -105,12 +105,26 @@ fn a_generated_master_key_reads_back_with_every_attribute_oracle_needs() {
     assert_eq!(label, format!("ORACLE.TDE.HSM.MK.{id}"));
     assert!(id.starts_with("06") && id.len() == 34, "{id}");
     assert_eq!(k["cka_id"].as_str().unwrap(), &id[2..]);
-    assert_eq!(
-        k["share_command"].as_str().unwrap(),
-        format!(
-            "cloudhsm-cli key share --filter attr.label=\"{label}\" attr.class=secret-key --username oracle_cu --role crypto-user"
-        )
+    // The share command works as printed: single-command mode with the owner's login in its
+    // environment (the password read without echo, never printed), or interactive mode.
+    let share = k["share_command"].as_str().unwrap();
+    assert!(
+        share.contains(&format!(
+            "CLOUDHSM_ROLE=crypto-user CLOUDHSM_PIN='{DEMO_USER}:'\"$cu_pw\" /opt/cloudhsm/bin/cloudhsm-cli key share --filter attr.label=\"{label}\" attr.class=secret-key --username oracle_cu --role crypto-user"
+        )),
+        "{share}"
     );
+    assert!(share.contains("stty -echo; IFS= read -r cu_pw"), "{share}");
+    assert!(!share.contains(DEMO_USER_PIN));
+    let interactive: Vec<&str> = k["share_interactive"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|l| l.as_str().unwrap())
+        .collect();
+    assert_eq!(interactive[0], "/opt/cloudhsm/bin/cloudhsm-cli interactive");
+    assert!(interactive[1].contains(&format!("login --username {DEMO_USER} --role crypto-user")));
+    assert!(interactive[2].ends_with("--username oracle_cu --role crypto-user"));
     let stmt = k["use_key_statement"].as_str().unwrap();
     assert!(
         stmt.starts_with(&format!(

@@ -464,6 +464,8 @@ fn a_database_profile_is_added_edited_and_deleted_in_the_window() {
         ("ORACLE_HOME", "/u01/app/oracle/product/19.0.0/dbhome_1"),
         ("ORACLE_SID", "ORCL"),
         ("WALLET_ROOT", "/u01/app/oracle/admin/ORCL/wallet"),
+        ("RAC nodes", "orcl1, orcl2"),
+        ("Data Guard standbys", "ORCLSBY@sby1.example.com"),
     ] {
         h.get_by_label(label).focus();
         h.step();
@@ -484,6 +486,12 @@ fn a_database_profile_is_added_edited_and_deleted_in_the_window() {
     assert_eq!(d.connector, tdekey::model::ConnectorKind::Sqlplus);
     assert_eq!(d.oracle_sid.as_deref(), Some("ORCL"));
     assert_eq!(d.multitenant, tdekey::model::Multitenant::CdbUnited);
+    assert_eq!(d.rac_nodes, ["orcl1", "orcl2"]);
+    assert!(d.rac, "nodes listed: a RAC database");
+    assert_eq!(
+        d.standbys,
+        [tdekey::model::Standby::parse("ORCLSBY@sby1.example.com")]
+    );
     h.step();
     assert!(
         h.query_by_label_contains("\"ORCL production\" saved")
@@ -915,6 +923,8 @@ fn a_database_that_cannot_be_opened_ends_every_task_with_its_reason() {
         wallet_root: Some(env.dir.path().display().to_string()),
         multitenant: Multitenant::NonCdb,
         rac: false,
+        rac_nodes: Vec::new(),
+        standbys: Vec::new(),
         hsm_profile: None,
     }];
     h.state_mut().databases.form.saved_name = Some("FIN".into());

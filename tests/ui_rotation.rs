@@ -158,4 +158,13 @@ fn set_a_policy_and_rotate_a_database_from_the_rotation_screen() {
     h.step();
     assert!(h.query_by_label("Copy the USE KEY statement").is_some());
     assert!(h.query_by_label(&key.use_key_statement).is_some());
+    // The share command as it runs (single-command mode), and the interactive form.
+    assert!(
+        h.query_by_label(key.share_command.as_deref().unwrap())
+            .is_some()
+    );
+    assert!(
+        h.query_by_label(&key.share_interactive.join("\n"))
+            .is_some()
+    );
 }

@@ -240,6 +240,16 @@ pub enum DbCommand {
         /// A RAC database (every instance must see the same wallet and HSM client).
         #[arg(long)]
         rac: bool,
+        /// A RAC node, as `hostname` prints it there (repeat for each node; implies --rac). The
+        /// migration wizard checks the HSM client, Oracle's PKCS#11 library and the wallet
+        /// files on each one.
+        #[arg(long = "rac-node", value_name = "HOST")]
+        rac_nodes: Vec<String>,
+        /// A Data Guard standby: its DB_UNIQUE_NAME and the host it runs on (repeat for each;
+        /// a RAC standby once per host). The wizard checks each host as it checks the primary's
+        /// and says what each standby needs before the migration.
+        #[arg(long = "standby", value_name = "NAME@HOST")]
+        standbys: Vec<String>,
         /// The HSM connection profile the keystore uses.
         #[arg(long, value_name = "NAME")]
         hsm_profile: Option<String>,

@@ -102,10 +102,11 @@ pub struct StepArgs {
     /// a prompt).
     #[arg(long, value_name = "FILE")]
     pub passphrase_file: Option<PathBuf>,
-    /// The output of the command a step shows for the database host (when tdekey does not
-    /// run there), saved in FILE.
+    /// The output of the command a step shows for a database host (when tdekey does not run
+    /// there), saved in FILE. Repeat it for several hosts (RAC nodes, standbys), or put their
+    /// outputs one after the other in one file: each begins with its HOST line.
     #[arg(long, value_name = "FILE")]
-    pub host_output: Option<PathBuf>,
+    pub host_output: Vec<PathBuf>,
     /// Path B: the user Oracle logs in to the HSM the database uses now as.
     #[arg(long, value_name = "USER")]
     pub old_hsm_user: Option<String>,
@@ -113,6 +114,10 @@ pub struct StepArgs {
     /// $TDEKEY_OLD_HSM_PASSWORD, else a prompt).
     #[arg(long, value_name = "FILE")]
     pub old_hsm_password_file: Option<PathBuf>,
+    /// Path B: the HSM the database uses now takes a password only, no user name (Oracle's
+    /// statements then say IDENTIFIED BY "<password>" without "user:").
+    #[arg(long, conflicts_with = "old_hsm_user")]
+    pub old_hsm_password_only: bool,
     #[command(flatten)]
     pub target: TargetArgs,
     #[command(flatten)]

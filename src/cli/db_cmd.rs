@@ -39,6 +39,8 @@ pub(super) fn run(data: &DataDir, cmd: DbCommand) -> Result<ExitCode, CliError> 
             multitenant,
             connect_as,
             rac,
+            rac_nodes,
+            standbys,
             hsm_profile,
             start_on_other_hsm,
             with_file_wallet,
@@ -70,7 +72,12 @@ pub(super) fn run(data: &DataDir, cmd: DbCommand) -> Result<ExitCode, CliError> 
                     MultitenantArg::CdbUnited => Multitenant::CdbUnited,
                     MultitenantArg::CdbIsolated => Multitenant::CdbIsolated,
                 },
-                rac,
+                rac: rac || !rac_nodes.is_empty(),
+                rac_nodes: rac_nodes.iter().map(|n| n.trim().to_owned()).collect(),
+                standbys: standbys
+                    .iter()
+                    .map(|s| crate::model::Standby::parse(s))
+                    .collect(),
                 hsm_profile,
             };
             if with_file_wallet {
@@ -257,7 +264,7 @@ fn see_list(e: databases::DatabaseError) -> CliError {
 
 fn describe(d: &DatabaseProfile) -> String {
     format!(
-        "{}\n  connector     {}{}\n  ORACLE_HOME   {}\n  SID/connect   {}\n  connect as    {}\n  WALLET_ROOT   {}\n  multitenant   {}\n  RAC           {}\n  HSM profile   {}",
+        "{}\n  connector     {}{}\n  ORACLE_HOME   {}\n  SID/connect   {}\n  connect as    {}\n  WALLET_ROOT   {}\n  multitenant   {}\n  RAC           {}\n  standbys      {}\n  HSM profile   {}",
         d.name,
         d.connector.as_str(),
         if d.connector == ConnectorKind::Rehearsal {
@@ -276,7 +283,20 @@ fn describe(d: &DatabaseProfile) -> String {
         },
         d.wallet_root.as_deref().unwrap_or("—"),
         d.multitenant.as_str(),
-        if d.rac { "yes" } else { "no" },
+        match (d.rac, d.rac_nodes.is_empty()) {
+            (false, _) => "no".to_owned(),
+            (true, true) => "yes (nodes not listed)".to_owned(),
+            (true, false) => format!("yes, nodes {}", d.rac_nodes.join(", ")),
+        },
+        if d.standbys.is_empty() {
+            "—".to_owned()
+        } else {
+            d.standbys
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", ")
+        },
         d.hsm_profile.as_deref().unwrap_or("—"),
     )
 }

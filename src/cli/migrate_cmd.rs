@@ -175,15 +175,16 @@ fn drive(data: &DataDir, name: &str, args: &StepArgs, mode: Mode) -> Result<Exit
         db_password,
         manual,
     } = super::DatabaseLogin::ask(&a, &db, &args.target, &args.login)?;
-    let host_output = match &args.host_output {
-        Some(f) => Some(std::fs::read_to_string(f).map_err(|e| {
+    let mut outputs = Vec::new();
+    for f in &args.host_output {
+        outputs.push(std::fs::read_to_string(f).map_err(|e| {
             CliError(format!(
                 "Cannot read the host output {}: {e}. Save what the command printed on the database host in that file.",
                 f.display()
             ))
-        })?),
-        None => None,
-    };
+        })?);
+    }
+    let host_output = (!outputs.is_empty()).then(|| outputs.join("\n"));
     session::with_login(&mut a, &target, credentials, "cli", |a, hsm, _| {
         let mut operator = TerminalOperator;
         let mut ctx = Context {
@@ -201,6 +202,7 @@ fn drive(data: &DataDir, name: &str, args: &StepArgs, mode: Mode) -> Result<Exit
                 external_store: args.external_store,
                 tag: args.tag.clone(),
                 old_hsm_user: args.old_hsm_user.clone(),
+                old_hsm_password_only: args.old_hsm_password_only,
                 host_output,
                 // Given without a prompt: ready for the step that needs it.
                 wallet_password: given_secret(
@@ -267,9 +269,11 @@ fn drive(data: &DataDir, name: &str, args: &StepArgs, mode: Mode) -> Result<Exit
                             )?)
                         }
                         Need::OldHsmCredential => {
-                            if ctx.inputs.old_hsm_user.is_none() {
+                            if ctx.inputs.old_hsm_user.is_none()
+                                && !ctx.inputs.old_hsm_password_only
+                            {
                                 return Err(CliError(
-                                    "Path B needs the user of the HSM the database uses now: give --old-hsm-user USER.".into(),
+                                    "Path B needs the user of the HSM the database uses now: give --old-hsm-user USER (or --old-hsm-password-only when that HSM takes a password only).".into(),
                                 ));
                             }
                             ctx.inputs.old_hsm_password = Some(read_secret(
@@ -313,7 +317,7 @@ fn drive(data: &DataDir, name: &str, args: &StepArgs, mode: Mode) -> Result<Exit
                 );
             } else if p.needs.contains(&Need::HostOutput) {
                 println!(
-                    "Waiting for the database host: run the command above there, save everything it prints in a file, then run `tdekey migrate {} {name:?} --host-output FILE`.",
+                    "Waiting for the database host (each host named above): run the command there, save everything it prints in a file, then run `tdekey migrate {} {name:?} --host-output FILE` (repeat --host-output for several hosts).",
                     if rollback { "rollback" } else { "next" }
                 );
             } else if p.needs.contains(&Need::Fix) {

@@ -46,10 +46,14 @@ pub(super) fn key(data: &DataDir, cmd: KeyCommand) -> Result<ExitCode, CliError>
     println!("  Read back through PKCS#11: no health finding.");
     if let Some(share) = &key.share_command {
         println!(
-            "The key belongs to {}; Oracle's crypto user must be given it first (CloudHSM, as {}):",
-            key.owner, key.owner
+            "The key belongs to {}; Oracle's crypto user must be given it first (CloudHSM, by its owner {}). In a shell where the CloudHSM CLI is installed (it asks for {}'s password without echo and gives the login to this command only):",
+            key.owner, key.owner, key.owner
         );
         println!("  {share}");
+        println!("or in the CLI's interactive mode:");
+        for l in &key.share_interactive {
+            println!("  {l}");
+        }
     }
     println!("To make it a database's master key:");
     println!("  {}", key.use_key_statement);

@@ -32,6 +32,8 @@ pub fn demo_database() -> DatabaseProfile {
         wallet_root: Some(DEMO_WALLET_ROOT.into()),
         multitenant: Multitenant::NonCdb,
         rac: false,
+        rac_nodes: Vec::new(),
+        standbys: Vec::new(),
         hsm_profile: Some(DEMO_PROFILE_NAME.into()),
     }
 }

@@ -119,6 +119,7 @@ pub fn save(a: &mut Auditor, d: &DatabaseProfile) -> Result<i64, DatabaseError> 
             "A sqlplus profile needs its ORACLE_HOME (where bin/sqlplus is).".into(),
         ));
     }
+    d.check_hosts().map_err(DatabaseError::Invalid)?;
     let entry = Entry::new(Action::DatabaseChange, &d.name)
         .details(json!({ "operation": "save", "profile": d }));
     a.act(entry, |step| {

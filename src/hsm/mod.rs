@@ -5,6 +5,7 @@
 //! calls `C_Finalize`.
 
 pub mod audit_key;
+pub mod cloudhsm_cli;
 pub mod demo;
 pub mod error;
 mod keys;

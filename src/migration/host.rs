@@ -132,26 +132,61 @@ pub(super) fn library_commands(module: &Path, dir: &str, owner: &str) -> Vec<Str
 /// The CloudHSM client's files on the host tdekey (and the database) runs on.
 pub(super) struct CloudHsmClient {
     pub configure: bool,
+    /// The cluster's CA certificate where the client configuration names it (or the default
+    /// path when it names none), as the database host names it.
+    pub ca_path: String,
+    /// Whether that file exists.
     pub ca_cert: bool,
     /// HSM addresses the PKCS#11 client configuration names.
     pub servers: Vec<String>,
     pub config: PathBuf,
 }
 
+/// Client SDK 5's PKCS#11 client configuration (JSON).
+pub(super) const CLIENT_CONFIG: &str = "/opt/cloudhsm/etc/cloudhsm-pkcs11.cfg";
+
+/// Where `configure-pkcs11` looks for the cluster's CA certificate when `--hsm-ca-cert` was
+/// never given.
+pub(super) const DEFAULT_CA: &str = "/opt/cloudhsm/etc/customerCA.crt";
+
+/// The CA certificate path the client configuration names. Client SDK 5 writes it as
+/// `clusters[].cluster.hsm_ca_file` (AWS's documentation and every published SDK 5
+/// configuration); `configure-pkcs11 --hsm-ca-cert <path>` sets it to any path. Some
+/// write-ups name the key `ca_file` instead (no published SDK 5 file does): both are read,
+/// wherever they are nested, `hsm_ca_file` first.
+pub(super) fn configured_ca(v: &serde_json::Value) -> Option<String> {
+    fn find(v: &serde_json::Value, key: &str) -> Option<String> {
+        match v {
+            serde_json::Value::Object(m) => m
+                .get(key)
+                .and_then(|x| x.as_str())
+                .filter(|s| !s.trim().is_empty())
+                .map(|s| s.trim().to_owned())
+                .or_else(|| m.values().find_map(|x| find(x, key))),
+            serde_json::Value::Array(a) => a.iter().find_map(|x| find(x, key)),
+            _ => None,
+        }
+    }
+    find(v, "hsm_ca_file").or_else(|| find(v, "ca_file"))
+}
+
 pub(super) fn cloudhsm_client(root: &Path) -> CloudHsmClient {
-    let config = root.join("opt/cloudhsm/etc/cloudhsm-pkcs11.cfg");
-    let servers = std::fs::read(&config)
+    let config = root.join(CLIENT_CONFIG.trim_start_matches('/'));
+    let json = std::fs::read(&config)
         .ok()
-        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
-        .map(|v| {
-            let mut out = Vec::new();
-            collect_servers(&v, &mut out);
-            out
-        })
-        .unwrap_or_default();
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok());
+    let mut servers = Vec::new();
+    if let Some(v) = &json {
+        collect_servers(v, &mut servers);
+    }
+    let ca_path = json
+        .as_ref()
+        .and_then(configured_ca)
+        .unwrap_or_else(|| DEFAULT_CA.to_owned());
     CloudHsmClient {
         configure: root.join("opt/cloudhsm/bin/configure-pkcs11").is_file(),
-        ca_cert: root.join("opt/cloudhsm/etc/customerCA.crt").is_file(),
+        ca_cert: root.join(ca_path.trim_start_matches('/')).is_file(),
+        ca_path,
         servers,
         config,
     }
@@ -225,17 +260,37 @@ mod tests {
     }
 
     #[test]
-    fn the_cloudhsm_client_configuration_names_its_servers() {
+    fn the_cloudhsm_client_configuration_names_its_servers_and_ca_certificate() {
         let dir = tempfile::tempdir().unwrap();
         let etc = dir.path().join("opt/cloudhsm/etc");
         std::fs::create_dir_all(&etc).unwrap();
+        // Client SDK 5's layout, with the CA certificate somewhere else than the default.
         std::fs::write(
             etc.join("cloudhsm-pkcs11.cfg"),
-            r#"{"clusters":[{"type":"hsm1","cluster":{"servers":[{"hostname":"10.0.1.12","port":2223,"enable":true}]}}]}"#,
+            r#"{"clusters":[{"type":"hsm1","cluster":{"hsm_ca_file":"/etc/pki/cloudhsm/cluster-1-CA.crt","servers":[{"hostname":"10.0.1.12","port":2223,"enable":true}]}}],"logging":{"log_type":"file"}}"#,
         )
         .unwrap();
         let c = cloudhsm_client(dir.path());
         assert_eq!(c.servers, ["10.0.1.12"]);
+        assert_eq!(c.ca_path, "/etc/pki/cloudhsm/cluster-1-CA.crt");
         assert!(!c.configure && !c.ca_cert);
+        // The default customerCA.crt does not count when the configuration names another file.
+        std::fs::write(etc.join("customerCA.crt"), b"PEM").unwrap();
+        assert!(!cloudhsm_client(dir.path()).ca_cert);
+        let pki = dir.path().join("etc/pki/cloudhsm");
+        std::fs::create_dir_all(&pki).unwrap();
+        std::fs::write(pki.join("cluster-1-CA.crt"), b"PEM").unwrap();
+        assert!(cloudhsm_client(dir.path()).ca_cert);
+
+        // No key in the configuration: the default path; the other key name is read too.
+        let v: serde_json::Value =
+            serde_json::from_str(r#"{"clusters":[{"cluster":{}}]}"#).unwrap();
+        assert_eq!(configured_ca(&v), None);
+        std::fs::write(etc.join("cloudhsm-pkcs11.cfg"), r#"{"clusters":[]}"#).unwrap();
+        let c = cloudhsm_client(dir.path());
+        assert_eq!((c.ca_path.as_str(), c.ca_cert), (DEFAULT_CA, true));
+        let v: serde_json::Value =
+            serde_json::from_str(r#"{"server":{"ca_file":"/x/ca.pem"}}"#).unwrap();
+        assert_eq!(configured_ca(&v).as_deref(), Some("/x/ca.pem"));
     }
 }

@@ -24,8 +24,15 @@ pub enum PasteError {
     Foreign(String),
 }
 
-/// The lines of a paste up to `END`, trimmed, without blank ones and the shell prompt's echo of
-/// the command itself.
+/// The line every command begins with: which host printed it (`hostname`), so that a paste
+/// from one host is never taken for another's.
+const HOST: &str = "HOST ";
+
+/// What each command runs first: the host's name.
+pub const HOST_LINE: &str = "echo \"HOST $(hostname)\"; ";
+
+/// The lines of a paste up to `END`, trimmed, without blank ones, the `HOST` line and the shell
+/// prompt's echo of the command itself.
 pub(super) fn lines(text: &str) -> Result<Vec<&str>, PasteError> {
     if text.trim().is_empty() {
         return Err(PasteError::Empty);
@@ -35,11 +42,39 @@ pub(super) fn lines(text: &str) -> Result<Vec<&str>, PasteError> {
         if l == END {
             return Ok(out);
         }
-        if !l.is_empty() {
+        if !l.is_empty() && !l.starts_with(HOST) {
             out.push(l);
         }
     }
     Err(PasteError::Incomplete)
+}
+
+/// The host a paste says it was printed on (its `HOST` line), if it has one.
+pub fn host_of(text: &str) -> Option<String> {
+    text.lines()
+        .map(str::trim)
+        .find_map(|l| l.strip_prefix(HOST))
+        .map(|h| h.trim().to_owned())
+        .filter(|h| !h.is_empty())
+}
+
+/// A paste of several hosts' outputs, one after the other, cut into each host's: each ends
+/// with its `END` line. What follows the last `END` is kept only when it begins another host's
+/// output (it is then cut short); a prompt line after the last `END` is not an output.
+pub fn blocks(text: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut cur = String::new();
+    for l in text.lines() {
+        cur.push_str(l);
+        cur.push('\n');
+        if l.trim() == END {
+            out.push(std::mem::take(&mut cur));
+        }
+    }
+    if !cur.trim().is_empty() && (out.is_empty() || host_of(&cur).is_some()) {
+        out.push(cur);
+    }
+    out
 }
 
 /// `/opt/oracle/extapi/64/hsm/` as the database host has it.
@@ -53,11 +88,11 @@ pub struct LibraryListing {
 
 /// The command for step 4 (Oracle's PKCS#11 library) on a remote host.
 pub fn library_command() -> String {
-    concat!(
+    let listing = concat!(
         "for f in /opt/oracle/extapi/64/hsm/*/*/*; do [ -f \"$f\" ] && echo \"FILE $(stat -c %U:%G \"$f\") $(sha256sum \"$f\" | cut -d' ' -f1) $f\"; done; ",
         "[ -n \"$ORACLE_HOME\" ] && echo \"ORACLE_HOME $(stat -c %U:%G \"$ORACLE_HOME\")\"; echo END"
-    )
-    .to_owned()
+    );
+    format!("{HOST_LINE}{listing}")
 }
 
 pub fn parse_library(text: &str) -> Result<LibraryListing, PasteError> {
@@ -94,27 +129,36 @@ pub fn parse_library(text: &str) -> Result<LibraryListing, PasteError> {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ClientListing {
     pub configure: bool,
+    /// The CA certificate the client configuration names (the default when it names none).
+    pub ca_path: String,
+    /// Whether that file exists there.
     pub ca_cert: bool,
     pub servers: Vec<String>,
 }
 
-/// The command for step 3 (the CloudHSM client) on a remote host.
+/// The command for step 3 (the CloudHSM client) on a remote host: configure-pkcs11, the CA
+/// certificate the client configuration names (`hsm_ca_file`, else the default path) and
+/// whether it exists, then the configuration itself.
 pub fn client_command() -> String {
-    concat!(
-        "for f in /opt/cloudhsm/bin/configure-pkcs11 /opt/cloudhsm/etc/customerCA.crt; do [ -e \"$f\" ] && echo \"HAVE $f\" || echo \"MISSING $f\"; done; ",
-        "echo CONFIG; cat /opt/cloudhsm/etc/cloudhsm-pkcs11.cfg; echo; echo END"
+    format!(
+        "{HOST_LINE}f=/opt/cloudhsm/bin/configure-pkcs11; [ -e \"$f\" ] && echo \"HAVE $f\" || echo \"MISSING $f\"; \
+ca=$(sed -n 's/.*\"\\(hsm_\\)\\{{0,1\\}}ca_file\"[[:space:]]*:[[:space:]]*\"\\([^\"]*\\)\".*/\\2/p' {cfg} 2>/dev/null | head -n 1); \
+ca=${{ca:-{ca}}}; [ -f \"$ca\" ] && echo \"CA_HAVE $ca\" || echo \"CA_MISSING $ca\"; \
+echo CONFIG; cat {cfg}; echo; echo END",
+        cfg = super::host::CLIENT_CONFIG,
+        ca = super::host::DEFAULT_CA,
     )
-    .to_owned()
 }
 
 pub fn parse_client(text: &str) -> Result<ClientListing, PasteError> {
     let all = lines(text)?;
     let mut c = ClientListing {
         configure: false,
+        ca_path: String::new(),
         ca_cert: false,
         servers: Vec::new(),
     };
-    let mut seen = 0;
+    let (mut tool, mut ca) = (0, 0);
     let mut config = String::new();
     let mut in_config = false;
     for l in all {
@@ -124,16 +168,82 @@ pub fn parse_client(text: &str) -> Result<ClientListing, PasteError> {
             continue;
         }
         match l.split_once(' ') {
-            Some(("HAVE" | "MISSING", path)) => {
-                seen += 1;
-                let have = l.starts_with("HAVE");
-                if path.ends_with("configure-pkcs11") {
-                    c.configure = have;
-                } else if path.ends_with("customerCA.crt") {
-                    c.ca_cert = have;
-                }
+            Some((kind @ ("HAVE" | "MISSING"), path)) if path.ends_with("configure-pkcs11") => {
+                tool += 1;
+                c.configure = kind == "HAVE";
+            }
+            Some((kind @ ("CA_HAVE" | "CA_MISSING"), path)) => {
+                ca += 1;
+                c.ca_cert = kind == "CA_HAVE";
+                c.ca_path = path.trim().to_owned();
             }
             _ if l == "CONFIG" => in_config = true,
+            // The prompt echoing the command.
+            _ if l.contains("configure-pkcs11;") || l.starts_with("ca=") => {}
+            _ => {
+                return Err(PasteError::Foreign(format!(
+                    "the line {l:?} is not one it prints"
+                )));
+            }
+        }
+    }
+    if tool != 1 || ca != 1 || !in_config {
+        return Err(PasteError::Foreign(
+            "the HAVE/MISSING, CA_HAVE/CA_MISSING or CONFIG lines are missing".into(),
+        ));
+    }
+    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&config) {
+        super::host::collect_servers(&v, &mut c.servers);
+        let named =
+            super::host::configured_ca(&v).unwrap_or_else(|| super::host::DEFAULT_CA.to_owned());
+        if named != c.ca_path {
+            return Err(PasteError::Foreign(format!(
+                "its CA line names {}, but the configuration it printed names {named}",
+                c.ca_path
+            )));
+        }
+    }
+    Ok(c)
+}
+
+/// One keystore file under WALLET_ROOT/tde on a host: its mode (octal), its first four bytes
+/// (hex) and its path; `None` for the mode when it is missing.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct WalletFile {
+    pub path: String,
+    pub mode: Option<String>,
+    pub head: String,
+}
+
+/// The command for step 5 on a remote host: `ewallet.p12` and `cwallet.sso` under `tde`
+/// (WALLET_ROOT/tde), each with its mode and header (an auto-login file's fourth byte tells a
+/// local auto-login wallet).
+pub fn wallet_command(tde: &str) -> String {
+    format!(
+        "{HOST_LINE}for f in {tde}/ewallet.p12 {tde}/cwallet.sso; do if [ -f \"$f\" ]; then echo \"WALLET $(stat -c %a \"$f\") $(od -An -tx1 -N4 \"$f\" | tr -d ' \\n') $f\"; else echo \"NOWALLET $f\"; fi; done; echo END"
+    )
+}
+
+pub fn parse_wallet(text: &str) -> Result<Vec<WalletFile>, PasteError> {
+    let mut out = Vec::new();
+    for l in lines(text)? {
+        let mut parts = l.splitn(4, ' ');
+        match (parts.next(), parts.next(), parts.next(), parts.next()) {
+            (Some("WALLET"), Some(mode), Some(head), Some(path))
+                if mode.bytes().all(|b| b.is_ascii_digit())
+                    && head.bytes().all(|b| b.is_ascii_hexdigit()) =>
+            {
+                out.push(WalletFile {
+                    path: path.to_owned(),
+                    mode: Some(mode.to_owned()),
+                    head: head.to_ascii_lowercase(),
+                })
+            }
+            (Some("NOWALLET"), Some(_), ..) => out.push(WalletFile {
+                path: l["NOWALLET ".len()..].to_owned(),
+                mode: None,
+                head: String::new(),
+            }),
             // The prompt echoing the command.
             _ if l.contains("for f in ") => {}
             _ => {
@@ -143,15 +253,12 @@ pub fn parse_client(text: &str) -> Result<ClientListing, PasteError> {
             }
         }
     }
-    if seen != 2 || !in_config {
+    if out.len() != 2 {
         return Err(PasteError::Foreign(
-            "the HAVE/MISSING lines or CONFIG are missing".into(),
+            "it prints a WALLET or NOWALLET line for ewallet.p12 and for cwallet.sso".into(),
         ));
     }
-    if let Ok(v) = serde_json::from_str::<serde_json::Value>(&config) {
-        super::host::collect_servers(&v, &mut c.servers);
-    }
-    Ok(c)
+    Ok(out)
 }
 
 /// The command for step 6 (the wallet backup) on a remote host: the keystore files copied with
@@ -226,12 +333,101 @@ mod tests {
     }
 
     #[test]
-    fn a_client_listing_names_what_is_missing_and_the_servers() {
-        let text = "HAVE /opt/cloudhsm/bin/configure-pkcs11\nMISSING /opt/cloudhsm/etc/customerCA.crt\nCONFIG\n{\"clusters\":[{\"cluster\":{\"servers\":[{\"hostname\":\"10.0.1.12\"}]}}]}\n\nEND";
+    fn a_client_listing_names_the_configured_ca_certificate_and_the_servers() {
+        let text = "$ echo \"HOST $(hostname)\"; f=/opt/cloudhsm/bin/configure-pkcs11; …\nHOST db1\nHAVE /opt/cloudhsm/bin/configure-pkcs11\nCA_MISSING /etc/pki/cluster-CA.crt\nCONFIG\n{\"clusters\":[{\"cluster\":{\"hsm_ca_file\":\"/etc/pki/cluster-CA.crt\",\"servers\":[{\"hostname\":\"10.0.1.12\"}]}}]}\n\nEND";
         let c = parse_client(text).unwrap();
         assert!(c.configure && !c.ca_cert);
+        assert_eq!(c.ca_path, "/etc/pki/cluster-CA.crt");
         assert_eq!(c.servers, ["10.0.1.12"]);
         assert!(parse_client("CONFIG\nEND").is_err());
+        // The output of the old command (customerCA.crt only) is another command's.
+        assert!(matches!(
+            parse_client(
+                "HAVE /opt/cloudhsm/bin/configure-pkcs11\nMISSING /opt/cloudhsm/etc/customerCA.crt\nCONFIG\n{}\nEND"
+            ),
+            Err(PasteError::Foreign(_))
+        ));
+        // A CA line that is not the configured path: refused, not taken for a check.
+        let e = parse_client("HAVE /opt/cloudhsm/bin/configure-pkcs11\nCA_HAVE /opt/cloudhsm/etc/customerCA.crt\nCONFIG\n{\"clusters\":[{\"cluster\":{\"hsm_ca_file\":\"/etc/pki/other.crt\"}}]}\nEND").unwrap_err();
+        assert!(e.to_string().contains("/etc/pki/other.crt"), "{e}");
+        // No hsm_ca_file: the default path.
+        let c = parse_client("HAVE /opt/cloudhsm/bin/configure-pkcs11\nCA_HAVE /opt/cloudhsm/etc/customerCA.crt\nCONFIG\n{\"clusters\":[]}\nEND").unwrap();
+        assert!(c.ca_cert);
+    }
+
+    /// The command shown runs as printed: on a host with the configuration naming a CA file
+    /// elsewhere, it prints that path's existence (sh, sed and cat as the host has them).
+    #[test]
+    fn the_client_command_prints_the_configured_ca_path() {
+        let cmd = client_command();
+        // The real paths, moved under a temporary root for the test.
+        let dir = tempfile::tempdir().unwrap();
+        let root = dir.path().display().to_string();
+        let cfg = format!("{root}/cloudhsm-pkcs11.cfg");
+        std::fs::write(
+            &cfg,
+            format!("{{\n  \"clusters\": [{{\n    \"cluster\": {{\n      \"hsm_ca_file\": \"{root}/ca dir/CA.crt\",\n      \"servers\": [{{\"hostname\": \"10.0.0.5\"}}]\n    }}\n  }}]\n}}\n"),
+        )
+        .unwrap();
+        let cmd = cmd.replace(super::super::host::CLIENT_CONFIG, &cfg);
+        let run = || {
+            let out = std::process::Command::new("sh")
+                .arg("-c")
+                .arg(&cmd)
+                .output()
+                .unwrap();
+            String::from_utf8(out.stdout).unwrap()
+        };
+        let c = parse_client(&run()).unwrap();
+        assert_eq!(c.ca_path, format!("{root}/ca dir/CA.crt"));
+        assert!(!c.ca_cert);
+        std::fs::create_dir_all(format!("{root}/ca dir")).unwrap();
+        std::fs::write(format!("{root}/ca dir/CA.crt"), b"PEM").unwrap();
+        let out = run();
+        let c = parse_client(&out).unwrap();
+        assert!(c.ca_cert && !c.configure, "{out}");
+        assert_eq!(c.servers, ["10.0.0.5"]);
+        assert!(out.starts_with("HOST "), "{out}");
+    }
+
+    #[test]
+    fn several_hosts_outputs_are_cut_apart() {
+        let b = blocks("HOST a\nX\nEND\n$ \n");
+        assert_eq!(b, ["HOST a\nX\nEND\n"]);
+        let b = blocks("HOST a\nEND\nHOST b\nY\nEND\nHOST c\nZ\n");
+        assert_eq!(b.len(), 3);
+        assert_eq!(host_of(&b[1]).as_deref(), Some("b"));
+        assert_eq!(parse_sums(&b[2]), Err(PasteError::Incomplete));
+        assert_eq!(blocks("FILE x"), ["FILE x\n"]);
+        assert!(blocks("  \n").is_empty());
+    }
+
+    #[test]
+    fn a_wallet_listing_is_read_from_the_command_as_it_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let tde = dir.path().join("tde");
+        std::fs::create_dir_all(&tde).unwrap();
+        std::fs::write(tde.join("ewallet.p12"), [0x30, 0x82, 0x0a, 0x01, 0x02]).unwrap();
+        std::fs::write(tde.join("cwallet.sso"), [0xa1, 0xf8, 0x4e, 0x38, 0, 0]).unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(wallet_command(&tde.display().to_string()))
+            .output()
+            .unwrap();
+        let out = String::from_utf8(out.stdout).unwrap();
+        let files = parse_wallet(&out).unwrap();
+        assert_eq!(files[0].head, "30820a01", "{out}");
+        assert_eq!(files[1].head, "a1f84e38", "{out}");
+        assert!(files[1].mode.is_some());
+        std::fs::remove_file(tde.join("cwallet.sso")).unwrap();
+        let out = std::process::Command::new("sh")
+            .arg("-c")
+            .arg(wallet_command(&tde.display().to_string()))
+            .output()
+            .unwrap();
+        let files = parse_wallet(&String::from_utf8(out.stdout).unwrap()).unwrap();
+        assert_eq!(files[1].mode, None);
+        assert!(parse_wallet("WALLET 600 30820a01 /x/ewallet.p12\nEND").is_err());
     }
 
     #[test]

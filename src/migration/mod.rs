@@ -11,6 +11,7 @@
 
 mod host;
 mod host_output;
+mod hosts;
 mod plan;
 mod preview;
 mod relocate;
@@ -23,7 +24,7 @@ pub(crate) use wizard::{holder_gone, owner as lease_owner};
 pub use plan::{BackStep, StepId};
 pub use preview::{back_statements, statements};
 pub use report::{Report, report, write_report};
-pub use state::{Check, MigrationState, Path, Rollback, StepRecord, StepStatus};
+pub use state::{Check, HostResult, MigrationState, Path, Rollback, StepRecord, StepStatus};
 
 use crate::audit::AuditError;
 use crate::databases::DatabaseError;
@@ -105,6 +106,9 @@ pub struct Inputs {
     pub old_hsm_user: Option<String>,
     /// Path B: that user's password.
     pub old_hsm_password: Option<Secret>,
+    /// Path B: the HSM the database uses now takes a password only, no user name (some
+    /// vendors' Oracle guides write `IDENTIFIED BY "<password>"`): `old_hsm_user` is not asked.
+    pub old_hsm_password_only: bool,
     /// What the person pasted from the database host (the output of the command a step shows
     /// when tdekey does not run there).
     pub host_output: Option<String>,

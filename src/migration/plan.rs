@@ -93,13 +93,13 @@ impl StepId {
                 "Path B only (skipped when the master key is in a file wallet): with the old vendor's PKCS#11 library still in place, TDE_CONFIGURATION becomes FILE|HSM, the master key is reverse-migrated from the old HSM into the file wallet, and TDE_CONFIGURATION becomes FILE. Then the old library is replaced by this HSM's (step 4) and the migration goes on as from a file wallet."
             }
             StepId::HsmClient => {
-                "Oracle talks to AWS CloudHSM through the CloudHSM PKCS#11 client on the database host: it must be configured with the cluster's HSM addresses and the customer CA certificate, and the crypto user must be able to generate AES keys."
+                "Oracle talks to AWS CloudHSM through the CloudHSM PKCS#11 client on the database host: it must be configured with the cluster's HSM addresses, and the cluster's CA certificate must be at the path its configuration names (hsm_ca_file: /opt/cloudhsm/etc/customerCA.crt unless configure-pkcs11 --hsm-ca-cert named another), on every database host (each RAC node, each standby); the crypto user must be able to generate AES keys."
             }
             StepId::OracleLibrary => {
-                "Oracle loads the HSM vendor's PKCS#11 library from /opt/oracle/extapi/64/hsm/<vendor>/<version>/. There must be exactly one library there, readable by the Oracle software owner, or Oracle answers ORA-28376; and it must be this HSM's (a copy of the library tdekey loads), or Oracle keeps talking to the HSM it belongs to."
+                "Oracle loads the HSM vendor's PKCS#11 library from /opt/oracle/extapi/64/hsm/<vendor>/<version>/. There must be exactly one library there, readable by the Oracle software owner, or Oracle answers ORA-28376; and it must be this HSM's (a copy of the library tdekey loads), or Oracle keeps talking to the HSM it belongs to. On every RAC node and every standby's host."
             }
             StepId::WalletConfig => {
-                "The keystore is found through WALLET_ROOT and TDE_CONFIGURATION (sqlnet.ora's ENCRYPTION_WALLET_LOCATION is deprecated from 19c). The software keystore must be where they say, with its master key."
+                "The keystore is found through WALLET_ROOT and TDE_CONFIGURATION (sqlnet.ora's ENCRYPTION_WALLET_LOCATION is deprecated from 19c). The software keystore must be where they say, with its master key, on every RAC node and standby host (no local auto-login wallet on RAC)."
             }
             StepId::Backup => {
                 "Before anything changes, ewallet.p12, cwallet.sso and the wallet's backups are sealed into one file under a passphrase, each file's SHA-256 recorded in the audit log, and the backup read back and checked."
@@ -108,7 +108,7 @@ impl StepId {
                 "TDE_CONFIGURATION=\"KEYSTORE_CONFIGURATION=HSM|FILE\" makes the HSM the primary keystore and keeps the file wallet as secondary, so the old keys stay readable. It takes effect after a restart, which tdekey never does by itself."
             }
             StepId::FileOpen => {
-                "The migration reads the current master key from the file keystore, so it must be open (V$ENCRYPTION_WALLET: FILE OPEN)."
+                "The migration reads the current master key from the file keystore, so it must be open (V$ENCRYPTION_WALLET: FILE OPEN). With Data Guard standbys, each must be ready before the migration: the same HSM client and library, TDE_CONFIGURATION HSM|FILE and its HSM keystore open (or auto-login), since redo made under the new master key will need it; a person confirms it."
             }
             StepId::Migrate => {
                 "ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY … MIGRATE USING … makes a new master key on the HSM and re-encrypts the table and tablespace keys with it; the data itself is not re-encrypted. The passwords are asked here only."

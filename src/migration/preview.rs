@@ -37,7 +37,7 @@ fn open_file(db: &DatabaseProfile) -> Request {
 fn reverse(user: &str) -> Request {
     Request::ReverseMigrate {
         wallet_password: hidden(),
-        hsm_user: user.into(),
+        hsm_user: Some(user.into()),
         hsm_password: hidden(),
     }
 }
@@ -142,6 +142,8 @@ mod tests {
             wallet_root: None,
             multitenant: Multitenant::CdbUnited,
             rac: true,
+            rac_nodes: Vec::new(),
+            standbys: Vec::new(),
             hsm_profile: None,
         };
         let mut m = MigrationState::new("FIN", 1);

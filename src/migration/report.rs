@@ -163,6 +163,13 @@ impl Report {
                 s,
             );
         }
+        self.standbys_html(&mut h);
+        if m.path == Some(super::Path::OtherHsm) {
+            h.push_str(&format!(
+                "<h1>The other HSM</h1><p>{}</p>",
+                esc(&super::steps::keep_old_hsm(&m.old_hsm_keys))
+            ));
+        }
         if let Some(r) = &m.rollback {
             h.push_str("<h1>Rollback</h1><table>");
             for (k, v) in [
@@ -190,6 +197,41 @@ impl Report {
         }
         h.push_str("</body></html>\n");
         h
+    }
+}
+
+impl Report {
+    /// Data Guard: each standby's to-do before step 9, and whether a person confirmed it.
+    fn standbys_html(&self, h: &mut String) {
+        if self.database.standbys.is_empty() {
+            return;
+        }
+        let m = &self.migration;
+        h.push_str("<h1>Data Guard standbys</h1><p>Each standby must have the same HSM client and library, TDE_CONFIGURATION HSM|FILE and its HSM keystore open (or auto-login) before redo made under the new master key reaches it, that is before step 9 runs on the primary.</p>");
+        for s in &self.database.standbys {
+            let title = format!(
+                "Standby {} on {}: ready for the new master key",
+                s.name, s.host
+            );
+            let confirmed = m
+                .step(super::StepId::FileOpen)
+                .and_then(|r| r.checks.iter().find(|c| c.what == title))
+                .is_some_and(|c| c.passes());
+            h.push_str(&format!(
+                "<h2>{} — <span class=\"{}\">{}</span></h2><ul>",
+                esc(&s.to_string()),
+                if confirmed { "ok" } else { "bad" },
+                if confirmed {
+                    "confirmed before step 9"
+                } else {
+                    "not confirmed"
+                }
+            ));
+            for l in super::steps::standby_todo(&self.database, Some(m), s) {
+                h.push_str(&format!("<li>{}</li>", esc(&l)));
+            }
+            h.push_str("</ul>");
+        }
     }
 }
 
@@ -224,6 +266,25 @@ fn step_html<S>(h: &mut String, title: &str, about: &str, s: &StepRecord<S>) {
                 if c.ok { "ok" } else { "bad" },
                 esc(&result),
                 esc(&c.detail)
+            ));
+        }
+        h.push_str("</table>");
+    }
+    if !s.hosts.is_empty() {
+        h.push_str("<table><tr><th>Host</th><th>What</th><th>Result</th><th>Printed on</th><th>When (UTC)</th></tr>");
+        for x in &s.hosts {
+            h.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td class=\"{}\">{}</td><td>{}</td><td>{}</td></tr>",
+                esc(if x.host.is_empty() {
+                    "database host"
+                } else {
+                    &x.host
+                }),
+                esc(&x.role),
+                if x.passed { "ok" } else { "bad" },
+                if x.passed { "passed" } else { "failed" },
+                esc(x.printed_on.as_deref().unwrap_or("read by tdekey")),
+                esc(&crate::audit::export::utc(x.at_ms))
             ));
         }
         h.push_str("</table>");

@@ -100,6 +100,27 @@ pub struct StepRecord<S = StepId> {
     pub attempts: u32,
     pub started_ms: Option<i64>,
     pub finished_ms: Option<i64>,
+    /// A step that checks every host (RAC nodes, standbys): what each host's check found.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hosts: Vec<HostResult>,
+}
+
+/// One host's check at a step that checks every host.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HostResult {
+    /// The host as the profile lists it ("" for the database host of a profile without RAC
+    /// nodes).
+    pub host: String,
+    /// "RAC node", "standby FINSBY", "database host".
+    pub role: String,
+    /// Every check passed.
+    pub passed: bool,
+    pub checks: Vec<Check>,
+    /// The name the host's output said it was printed on (`hostname`), when it was pasted;
+    /// none when tdekey read the host itself.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub printed_on: Option<String>,
+    pub at_ms: i64,
 }
 
 impl<S> StepRecord<S> {
@@ -116,6 +137,7 @@ impl<S> StepRecord<S> {
             attempts: 0,
             started_ms: None,
             finished_ms: None,
+            hosts: Vec::new(),
         }
     }
 
@@ -215,6 +237,11 @@ pub struct MigrationState {
     /// Path B: the master key was brought back from the other HSM to the file wallet.
     #[serde(default)]
     pub other_hsm_reversed: bool,
+    /// Path B: the master keys on the other HSM (the current one and the older ones
+    /// V$ENCRYPTION_KEYS showed there at steps 1 and 2). Backups and archived redo made before
+    /// the migration need them: that HSM must stay reachable for the recovery window.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub old_hsm_keys: Vec<String>,
     /// Present once a person chose to roll the migration back.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rollback: Option<Rollback>,
@@ -238,6 +265,7 @@ impl MigrationState {
             finished_ms: None,
             steps: StepId::ALL.iter().map(|s| StepRecord::new(*s)).collect(),
             other_hsm_reversed: false,
+            old_hsm_keys: Vec::new(),
             rollback: None,
         }
     }

@@ -99,7 +99,7 @@ impl Wizard {
             state.first_seq = a.store().audit_head()?.map(|(seq, _)| seq + 1);
             let json = to_json(&state)?;
             let entry = Entry::new(Action::MigrationStart, format!("database {}", db.name))
-                .details(json!({ "connector": db.connector.label(), "multitenant": db.multitenant.as_str(), "rac": db.rac }));
+                .details(json!({ "connector": db.connector.label(), "multitenant": db.multitenant.as_str(), "rac": db.rac, "rac_nodes": db.rac_nodes, "standbys": db.standbys }));
             a.act(entry, |step| {
                 let id = step.store().insert_migration(&db.name, &json)?;
                 step.note("migration", id);

@@ -8,7 +8,10 @@ mod object;
 mod retry;
 
 pub use clock::now_ms;
-pub use database::{ConnectAs, ConnectorKind, DatabaseProfile, DbAuth, Multitenant};
+pub use database::{
+    ConnectAs, ConnectorKind, DatabaseProfile, DbAuth, Multitenant, Standby, same_host,
+    valid_host_name,
+};
 pub use hsm::{HsmProfile, OpenToken, PinFormat, TokenSelector};
 pub use object::{ObjectFlags, ObjectInfo, bool_text};
 pub use retry::Retry;

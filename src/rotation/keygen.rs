@@ -38,16 +38,35 @@ pub struct GeneratedKey {
     pub owner: String,
     /// The key as the token reports it, with its health findings (none when healthy).
     pub row: InventoryRow,
-    /// `cloudhsm-cli key share …`, when the key's owner is not Oracle's crypto user.
+    /// `cloudhsm-cli key share …` in single-command mode, logged in as the key's owner (its
+    /// password read without echo), when the owner is not Oracle's crypto user.
     pub share_command: Option<String>,
+    /// The same in interactive mode: start the CLI, log in as the owner, share, quit.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub share_interactive: Vec<String>,
     /// The statement that makes it the database's master key (password hidden).
     pub use_key_statement: String,
 }
 
-/// The `cloudhsm-cli` command with which the key's owner shares it with Oracle's crypto user.
-pub fn share_command(label: &str, oracle_user: &str) -> String {
-    format!(
-        "cloudhsm-cli key share --filter attr.label=\"{label}\" attr.class=secret-key --username {oracle_user} --role crypto-user"
+/// The `cloudhsm-cli` command with which the key's owner shares it with Oracle's crypto user,
+/// as one shell line that runs as printed (single-command mode: the owner's password read
+/// without echo, the login in that command's environment only).
+pub fn share_command(label: &str, owner: &str, oracle_user: &str) -> String {
+    use crate::hsm::cloudhsm_cli as cli;
+    cli::single_command(
+        Some(owner),
+        cli::Role::CryptoUser,
+        &cli::key_share(label, oracle_user),
+    )
+}
+
+/// The same in interactive mode.
+pub fn share_interactive(label: &str, owner: &str, oracle_user: &str) -> Vec<String> {
+    use crate::hsm::cloudhsm_cli as cli;
+    cli::interactive(
+        Some(owner),
+        cli::Role::CryptoUser,
+        &cli::key_share(label, oracle_user),
     )
 }
 
@@ -147,7 +166,12 @@ pub fn generate_key_with_id(
         use_key_id: id.use_key_id(),
         cka_id: row.object.id_hex.clone(),
         token,
-        share_command: (oracle_user != owner).then(|| share_command(&label, &oracle_user)),
+        share_command: (oracle_user != owner).then(|| share_command(&label, &owner, &oracle_user)),
+        share_interactive: if oracle_user != owner {
+            share_interactive(&label, &owner, &oracle_user)
+        } else {
+            Vec::new()
+        },
         owner,
         label,
         row,

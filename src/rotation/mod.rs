@@ -19,7 +19,9 @@ mod schedule;
 
 pub use credentials::{CredentialError, Credentials};
 pub use due::{DueItem, DueOutcome, DueReport, rotate_due};
-pub use keygen::{GeneratedKey, KeyRequest, generate_key, generate_key_with_id, share_command};
+pub use keygen::{
+    GeneratedKey, KeyRequest, generate_key, generate_key_with_id, share_command, share_interactive,
+};
 pub use overview::{DatabaseRotation, KeyClaim, TimelineRow, key_claims, overview};
 pub use policy::{Policy, PolicyChange, policies, policy, remove_policy, set_policy};
 pub use run::{Check, Context, RotateRequest, RunReport, rotate};

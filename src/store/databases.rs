@@ -4,7 +4,19 @@ use super::{Store, StoreError, map_err};
 use crate::model::{ConnectAs, ConnectorKind, DatabaseProfile, DbAuth, Multitenant, now_ms};
 use rusqlite::params;
 
-const COLUMNS: &str = "d.id, d.name, d.connector, d.oracle_home, d.oracle_sid, d.connect_string, d.auth_user, d.wallet_root, d.multitenant, d.rac, h.name, d.connect_as";
+const COLUMNS: &str = "d.id, d.name, d.connector, d.oracle_home, d.oracle_sid, d.connect_string, d.auth_user, d.wallet_root, d.multitenant, d.rac, h.name, d.connect_as, d.rac_nodes, d.standbys";
+
+/// A JSON list column (the RAC nodes, the standbys); a value another version wrote that does
+/// not read is an error, not an empty list.
+fn json_list<T: serde::de::DeserializeOwned>(
+    r: &rusqlite::Row<'_>,
+    i: usize,
+) -> rusqlite::Result<Vec<T>> {
+    let text: String = r.get(i)?;
+    serde_json::from_str(&text).map_err(|e| {
+        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
+    })
+}
 
 fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DatabaseProfile> {
     let connector: String = r.get(2)?;
@@ -21,6 +33,8 @@ fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DatabaseProfile> {
         wallet_root: r.get(7)?,
         multitenant: Multitenant::parse(&mt).unwrap_or(Multitenant::NonCdb),
         rac: r.get::<_, i64>(9)? != 0,
+        rac_nodes: json_list(r, 12)?,
+        standbys: json_list(r, 13)?,
         hsm_profile: r.get(10)?,
         connect_as: ConnectAs::parse(&r.get::<_, String>(11)?).unwrap_or(ConnectAs::Syskm),
     })
@@ -60,15 +74,23 @@ impl Store {
             DbAuth::User(u) => Some(u.clone()),
         };
         let now = now_ms();
+        let json = |v: serde_json::Result<String>| {
+            v.map_err(|e| StoreError::Other {
+                path: self.path.clone(),
+                detail: format!("the profile's hosts could not be written: {e}"),
+            })
+        };
+        let rac_nodes = json(serde_json::to_string(&d.rac_nodes))?;
+        let standbys = json(serde_json::to_string(&d.standbys))?;
         self.conn
             .execute(
-                "INSERT INTO databases (name, connector, oracle_home, oracle_sid, connect_string, auth_user, wallet_root, multitenant, rac, hsm_profile_id, created_ms, updated_ms, connect_as)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12)
+                "INSERT INTO databases (name, connector, oracle_home, oracle_sid, connect_string, auth_user, wallet_root, multitenant, rac, hsm_profile_id, created_ms, updated_ms, connect_as, rac_nodes, standbys)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13, ?14)
                  ON CONFLICT (name) DO UPDATE SET connector = excluded.connector, oracle_home = excluded.oracle_home,
                    oracle_sid = excluded.oracle_sid, connect_string = excluded.connect_string, auth_user = excluded.auth_user,
                    wallet_root = excluded.wallet_root, multitenant = excluded.multitenant, rac = excluded.rac,
                    hsm_profile_id = excluded.hsm_profile_id, updated_ms = excluded.updated_ms,
-                   connect_as = excluded.connect_as",
+                   connect_as = excluded.connect_as, rac_nodes = excluded.rac_nodes, standbys = excluded.standbys",
                 params![
                     d.name,
                     d.connector.as_str(),
@@ -81,7 +103,9 @@ impl Store {
                     i64::from(d.rac),
                     hsm_id,
                     now,
-                    d.connect_as.as_str()
+                    d.connect_as.as_str(),
+                    rac_nodes,
+                    standbys
                 ],
             )
             .map_err(|e| self.err(e))?;
@@ -121,6 +145,8 @@ mod tests {
             wallet_root: Some("/u01/app/oracle/admin/ORCL/wallet".into()),
             multitenant: Multitenant::CdbUnited,
             rac: true,
+            rac_nodes: vec!["rac1".into(), "rac2".into()],
+            standbys: vec![crate::model::Standby::parse("ORCLSBY@sby1.example.com")],
             hsm_profile: Some("CloudHSM".into()),
         };
         assert!(
@@ -144,11 +170,12 @@ mod tests {
         assert_eq!(s.databases().unwrap(), vec![d.clone()]);
         d.auth = DbAuth::User("c##tde_admin".into());
         d.rac = false;
+        d.rac_nodes.clear();
         assert_eq!(s.save_database(&d).unwrap(), id, "same name updates");
-        assert_eq!(
-            s.database("ORCL prod").unwrap().unwrap().auth,
-            DbAuth::User("c##tde_admin".into())
-        );
+        let back = s.database("ORCL prod").unwrap().unwrap();
+        assert_eq!(back.auth, DbAuth::User("c##tde_admin".into()));
+        assert!(back.rac_nodes.is_empty());
+        assert_eq!(back.standbys, d.standbys);
         assert!(s.remove_database("ORCL prod").unwrap());
         assert!(!s.remove_database("ORCL prod").unwrap());
     }

@@ -165,6 +165,13 @@ ALTER TABLE key_owners ADD COLUMN container TEXT NOT NULL DEFAULT '';
     r#"
 ALTER TABLE databases ADD COLUMN connect_as TEXT NOT NULL DEFAULT 'syskm';
 "#,
+    // v9: a database profile's RAC nodes (a JSON list of host names) and Data Guard standbys
+    // (a JSON list of {"name": DB_UNIQUE_NAME, "host": …}): the migration wizard checks each
+    // host. Profiles saved before list none.
+    r#"
+ALTER TABLE databases ADD COLUMN rac_nodes TEXT NOT NULL DEFAULT '[]';
+ALTER TABLE databases ADD COLUMN standbys TEXT NOT NULL DEFAULT '[]';
+"#,
 ];
 
 /// The schema version this build writes.
@@ -266,6 +273,35 @@ impl Store {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn version_8_profiles_gain_no_hosts_and_keep_the_rest() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("v8.sqlite3");
+        let c = rusqlite::Connection::open(&path).unwrap();
+        for m in &MIGRATIONS[..8] {
+            c.execute_batch(m).unwrap();
+        }
+        c.execute_batch(
+            "PRAGMA user_version = 8;
+             INSERT INTO databases (name, connector, wallet_root, multitenant, rac, created_ms, updated_ms, connect_as)
+               VALUES ('FIN', 'manual', '/u01/wallet', 'cdb-united', 1, 1, 1, 'sysdba');",
+        )
+        .unwrap();
+        drop(c);
+        let s = Store::open(&path).unwrap();
+        assert_eq!(s.schema_version().unwrap(), SCHEMA_VERSION);
+        let d = s.database("FIN").unwrap().unwrap();
+        assert!(d.rac && d.rac_nodes.is_empty() && d.standbys.is_empty());
+        assert_eq!(d.connect_as, crate::model::ConnectAs::Sysdba);
+        assert_eq!(d.wallet_root.as_deref(), Some("/u01/wallet"));
+        let mut d = d;
+        d.rac_nodes = vec!["rac1".into(), "rac2".into()];
+        d.standbys = vec![crate::model::Standby::parse("FINSBY@sby1")];
+        s.save_database(&d).unwrap();
+        let back = s.database("FIN").unwrap().unwrap();
+        assert_eq!((back.rac_nodes, back.standbys), (d.rac_nodes, d.standbys));
+    }
 
     #[test]
     fn version_4_files_keep_their_profiles_when_the_table_is_renamed() {

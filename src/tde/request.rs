@@ -79,9 +79,11 @@ pub enum Request {
         /// `WITH BACKUP [USING '<tag>']`
         backup: Option<Option<String>>,
     },
+    /// `hsm_user` none: an HSM that takes a password only (some vendors' Oracle guides), the
+    /// credential rendered `"<password>"` without `user:`.
     ReverseMigrate {
         wallet_password: Secret,
-        hsm_user: String,
+        hsm_user: Option<String>,
         hsm_password: Secret,
     },
     SetKey {
@@ -175,9 +177,9 @@ impl Request {
     pub fn hsm_user(&self) -> Option<&str> {
         match self {
             Request::Migrate { hsm_user, .. }
-            | Request::ReverseMigrate { hsm_user, .. }
             | Request::AddHsmSecret { hsm_user, .. }
             | Request::AddExternalStoreSecret { hsm_user, .. } => Some(hsm_user),
+            Request::ReverseMigrate { hsm_user, .. } => hsm_user.as_deref(),
             Request::OpenKeystore { credential, .. }
             | Request::SetKey { credential, .. }
             | Request::UseKey { credential, .. }
@@ -256,7 +258,7 @@ impl Request {
                 wallet_password,
                 hsm_user,
                 hsm_password,
-            } => sql::reverse_migrate(wallet_password, hsm_user, hsm_password)?,
+            } => sql::reverse_migrate(wallet_password, hsm_user.as_deref(), hsm_password)?,
             Request::SetKey {
                 tag,
                 credential,

@@ -249,19 +249,24 @@ pub fn migrate_to_hsm(
 
 /// HSM → file wallet:
 /// `ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY "<wallet pw>" REVERSE MIGRATE USING "<cu>:<pw>" WITH BACKUP;`
+/// With no `hsm_user` (an HSM that takes a password only, as some vendors' Oracle guides
+/// write it): `USING "<pw>"`.
 pub fn reverse_migrate(
     wallet_password: &Secret,
-    hsm_user: &str,
+    hsm_user: Option<&str>,
     hsm_password: &Secret,
 ) -> Result<Statement, SqlError> {
     let mut b = Builder::new();
     b.text("ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY ");
     b.secret_dq(wallet_password.expose(), "wallet password")?;
     b.text(" REVERSE MIGRATE USING ");
-    b.credential(&Credential::Hsm {
-        user: hsm_user.to_owned(),
-        password: hsm_password.clone(),
-    })?;
+    match hsm_user {
+        Some(user) => b.credential(&Credential::Hsm {
+            user: user.to_owned(),
+            password: hsm_password.clone(),
+        })?,
+        None => b.secret_dq(hsm_password.expose(), "HSM password")?,
+    };
     b.text(" WITH BACKUP");
     Ok(b.finish())
 }
@@ -492,8 +497,13 @@ mod tests {
                 r#"ADMINISTER KEY MANAGEMENT SET KEYSTORE CLOSE IDENTIFIED BY "w" CONTAINER = ALL;"#,
             ),
             (
-                reverse_migrate(&s("w"), "cu_oracle", &s("p")).unwrap(),
+                reverse_migrate(&s("w"), Some("cu_oracle"), &s("p")).unwrap(),
                 r#"ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY "w" REVERSE MIGRATE USING "cu_oracle:p" WITH BACKUP;"#,
+            ),
+            (
+                // An HSM that takes a password only: no `user:` part.
+                reverse_migrate(&s("w"), None, &s("luna-partition-pw")).unwrap(),
+                r#"ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY "w" REVERSE MIGRATE USING "luna-partition-pw" WITH BACKUP;"#,
             ),
             (
                 set_key(Some("q4 rotation"), &hsm("p"), &Options::default()).unwrap(),

@@ -20,6 +20,10 @@ pub struct DbForm {
     pub wallet_root: String,
     pub multitenant: Multitenant,
     pub rac: bool,
+    /// The RAC nodes' host names, separated by commas or spaces.
+    pub rac_nodes: String,
+    /// The standbys as NAME@HOST, separated by commas or spaces.
+    pub standbys: String,
     pub connect_as: ConnectAs,
     pub hsm_profile: String,
     /// Set when the form shows a saved profile.
@@ -40,6 +44,8 @@ impl Default for DbForm {
             wallet_root: String::new(),
             multitenant: Multitenant::NonCdb,
             rac: false,
+            rac_nodes: String::new(),
+            standbys: String::new(),
             connect_as: ConnectAs::Sysdba,
             hsm_profile: String::new(),
             saved_name: None,
@@ -49,6 +55,12 @@ impl Default for DbForm {
 
 fn opt(s: &str) -> Option<String> {
     Some(s.trim().to_owned()).filter(|s| !s.is_empty())
+}
+
+/// The words of a list typed with commas, spaces or line breaks between them.
+fn words(s: &str) -> impl Iterator<Item = &str> {
+    s.split([',', ' ', '\n', '\t', ';'])
+        .filter(|w| !w.is_empty())
 }
 
 impl DbForm {
@@ -68,6 +80,13 @@ impl DbForm {
             wallet_root: d.wallet_root.clone().unwrap_or_default(),
             multitenant: d.multitenant,
             rac: d.rac,
+            rac_nodes: d.rac_nodes.join(", "),
+            standbys: d
+                .standbys
+                .iter()
+                .map(ToString::to_string)
+                .collect::<Vec<_>>()
+                .join(", "),
             connect_as: d.connect_as,
             hsm_profile: d.hsm_profile.clone().unwrap_or_default(),
             saved_name: Some(d.name.clone()),
@@ -90,7 +109,11 @@ impl DbForm {
             connect_as: self.connect_as,
             wallet_root: opt(&self.wallet_root),
             multitenant: self.multitenant,
-            rac: self.rac,
+            rac: self.rac || words(&self.rac_nodes).next().is_some(),
+            rac_nodes: words(&self.rac_nodes).map(str::to_owned).collect(),
+            standbys: words(&self.standbys)
+                .map(crate::model::Standby::parse)
+                .collect(),
             hsm_profile: opt(&self.hsm_profile),
         }
     }
@@ -389,6 +412,18 @@ fn form_ui(
                 &mut f.rac,
                 "Real Application Clusters (parameters set with SID='*')",
             );
+            ui.end_row();
+            labelled_edit(ui, "RAC nodes", &mut f.rac_nodes, "rac1, rac2", 320.0)
+                .on_hover_text("Each node's host name as `hostname` prints it there: the migration wizard checks the HSM client, Oracle's PKCS#11 library and the wallet files on each.");
+            ui.end_row();
+            labelled_edit(
+                ui,
+                "Data Guard standbys",
+                &mut f.standbys,
+                "FINSBY@sby1.example.com",
+                320.0,
+            )
+            .on_hover_text("Each standby as DB_UNIQUE_NAME@HOST (a RAC standby once per host): the wizard checks each host and says what each standby needs before the migration.");
             ui.end_row();
             let l = ui.label("HSM connection");
             egui::ComboBox::from_id_salt("db_hsm_profile")

@@ -617,10 +617,17 @@ fn generated_ui(ui: &mut egui::Ui, k: &GeneratedKey) {
     ));
     if let Some(share) = &k.share_command {
         ui.add_space(4.0);
-        ui.label("Oracle's crypto user must be given the key first (CloudHSM, run by its owner):");
+        ui.label(format!(
+            "Oracle's crypto user must be given the key first (CloudHSM, by its owner {}). In a shell where the CloudHSM CLI is installed; it asks for the owner's password without echo and gives the login to this command only:",
+            k.owner
+        ));
         ui.label(RichText::new(share).monospace());
         if ui.small_button("Copy the share command").clicked() {
             ui.ctx().copy_text(share.clone());
+        }
+        if !k.share_interactive.is_empty() {
+            ui.label("Or in the CLI's interactive mode:");
+            ui.label(RichText::new(k.share_interactive.join("\n")).monospace());
         }
     }
     ui.add_space(4.0);

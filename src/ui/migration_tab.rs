@@ -42,6 +42,8 @@ pub struct MigrationTabState {
     /// Path B: the user of the HSM the database uses now, and its password.
     pub old_hsm_user: String,
     pub old_hsm_password: SecretBuffer,
+    /// Path B: the old HSM takes a password only (no user name).
+    pub old_hsm_password_only: bool,
     pub rollback_reason: String,
     /// What the person pasted from the database host for the current step.
     pub host_output: String,
@@ -108,8 +110,10 @@ impl MigrationTabState {
             auto_login: self.auto_login,
             external_store: self.external_store,
             tag: Some(self.tag.trim().to_owned()).filter(|t| !t.is_empty()),
-            old_hsm_user: Some(self.old_hsm_user.trim().to_owned()).filter(|u| !u.is_empty()),
+            old_hsm_user: Some(self.old_hsm_user.trim().to_owned())
+                .filter(|u| !u.is_empty() && !self.old_hsm_password_only),
             old_hsm_password: secret(&self.old_hsm_password),
+            old_hsm_password_only: self.old_hsm_password_only,
             host_output: Some(self.host_output.clone()).filter(|t| !t.trim().is_empty()),
         }
     }
@@ -336,14 +340,23 @@ fn step_ui(
                 ui.end_row();
             }
             if path_b || needs.contains(&Need::OldHsmCredential) {
-                super::labelled_edit(
-                    ui,
-                    "Other HSM's user",
-                    &mut st.old_hsm_user,
-                    "the user Oracle logs in to the old HSM as",
-                    200.0,
-                );
+                ui.label("");
+                ui.checkbox(
+                    &mut st.old_hsm_password_only,
+                    "The other HSM takes a password only (no user name)",
+                )
+                .on_hover_text("Some vendors' Oracle guides write IDENTIFIED BY \"<password>\" without \"user:\"");
                 ui.end_row();
+                if !st.old_hsm_password_only {
+                    super::labelled_edit(
+                        ui,
+                        "Other HSM's user",
+                        &mut st.old_hsm_user,
+                        "the user Oracle logs in to the old HSM as",
+                        200.0,
+                    );
+                    ui.end_row();
+                }
                 let l = ui.label("Other HSM's password");
                 password_ui(ui, l.id, id("old_hsm_pw"), &mut st.old_hsm_password);
                 ui.end_row();
@@ -550,7 +563,7 @@ pub(super) fn host_output_ui(ui: &mut egui::Ui, st: &mut MigrationTabState) {
             .font(egui::TextStyle::Monospace)
             .desired_rows(6)
             .desired_width(f32::INFINITY)
-            .hint_text("paste everything the command printed, down to END"),
+            .hint_text("paste everything the command printed, down to END (several hosts' outputs at once if you like: each begins with its HOST line)"),
     )
     .labelled_by(l.id);
 }

@@ -362,6 +362,8 @@ pub fn rehearsal_on_hsm(env: &Env, names: &[&str]) {
                 wallet_root: Some(root.clone()),
                 multitenant: Multitenant::NonCdb,
                 rac: false,
+                rac_nodes: Vec::new(),
+                standbys: Vec::new(),
                 hsm_profile: Some(DEMO_PROFILE_NAME.into()),
             },
         )

@@ -133,7 +133,7 @@ pub(super) fn file_open(
         )
     };
     if status(&rows) == Some(WalletStatus::Open) {
-        return Ok(StepResult::done(vec![check(status(&rows))]));
+        return Ok(super::standbys::ready(w, ctx, vec![check(status(&rows))]));
     }
     let Some(pw) = wallet_password(ctx) else {
         return Ok(StepResult::needs(
@@ -154,7 +154,11 @@ pub(super) fn file_open(
         return Ok(StepResult::failed(r));
     }
     let rows = wallet_rows(w, a, ctx)?;
-    Ok(StepResult::from_checks(vec![check(status(&rows))]))
+    let opened = vec![check(status(&rows))];
+    if opened.iter().all(|c| c.ok) {
+        return Ok(super::standbys::ready(w, ctx, opened));
+    }
+    Ok(StepResult::from_checks(opened))
 }
 
 /// The master keys on the token now that were not there at step 1.
@@ -393,7 +397,11 @@ pub(super) fn done(w: &mut Wizard, _a: &mut Auditor) -> Result<StepResult, Migra
         (_, Some(k)) => Some(k.clone()),
         _ => None,
     };
-    Ok(StepResult::from_checks(vec![
+    let mut notes = Vec::new();
+    if w.state.path == Some(Path::OtherHsm) {
+        notes.push(super::reverse::keep_old_hsm(&w.state.old_hsm_keys));
+    }
+    let mut r = StepResult::from_checks(vec![
         Check::new(
             "Every step is done or skipped",
             open.is_empty(),
@@ -408,5 +416,7 @@ pub(super) fn done(w: &mut Wizard, _a: &mut Auditor) -> Result<StepResult, Migra
             key.is_some(),
             key.unwrap_or_else(|| "no verified new key".into()),
         ),
-    ]))
+    ]);
+    r.notes = notes;
+    Ok(r)
 }

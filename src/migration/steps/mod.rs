@@ -1,15 +1,20 @@
 //! The steps: each reads the database and the HSM, acts when it must, and checks again.
 
 mod auto_login;
+mod host_steps;
 mod keystore;
+mod per_host;
 mod privileges;
 mod reverse;
 mod rollback;
+mod standbys;
 mod start;
 mod wallet;
 
 pub(crate) use auto_login::auto_login_requests;
+pub(crate) use reverse::keep_old_hsm;
 pub(super) use rollback::run_back;
+pub(crate) use standbys::todo as standby_todo;
 
 use super::state::{Check, StepStatus};
 use super::wizard::Wizard;
@@ -96,8 +101,8 @@ pub(super) fn run(
     match step {
         StepId::Choose => start::choose(w, a, ctx),
         StepId::FromOtherHsm => reverse::from_other_hsm(w, a, ctx, waiting),
-        StepId::HsmClient => start::hsm_client(w, ctx),
-        StepId::OracleLibrary => start::oracle_library(w, ctx),
+        StepId::HsmClient => host_steps::hsm_client(w, ctx),
+        StepId::OracleLibrary => host_steps::oracle_library(w, ctx),
         StepId::WalletConfig => wallet::wallet_config(w, a, ctx),
         StepId::Backup => wallet::backup(w, a, ctx),
         StepId::HsmFile => keystore::hsm_file(w, a, ctx, unknown),

@@ -26,7 +26,8 @@ pub(super) enum Stage {
 
 /// Who Oracle logs in to the HSM as for the reverse migration.
 pub(super) struct HsmLogin {
-    pub user: String,
+    /// None: an HSM that takes a password only (`"<password>"`, without `user:`).
+    pub user: Option<String>,
     pub password: Option<Secret>,
     /// What to ask for when the password is missing.
     pub need: Need,
@@ -63,9 +64,12 @@ fn key_location(
         for kind in [WrlType::File, WrlType::Hsm] {
             let closed = row_of(&rows, kind).is_some_and(|r| !is_open(r.status));
             let credential = match kind {
-                WrlType::Hsm => login.password.clone().map(|password| Credential::Hsm {
-                    user: login.user.clone(),
-                    password,
+                WrlType::Hsm => login.password.clone().map(|password| match &login.user {
+                    Some(user) => Credential::Hsm {
+                        user: user.clone(),
+                        password,
+                    },
+                    None => Credential::Password(password),
                 }),
                 _ => Some(Credential::Password(wallet_password.clone())),
             };
@@ -186,6 +190,9 @@ pub(super) fn file_first(
     };
     let rows = wallet_rows(w, a, ctx)?;
     if file_primary(&rows) {
+        // A confirmation given for this stage's restart is used up: the next stage's restart
+        // (path B's FILE) needs its own.
+        confirmed.take();
         return Ok(Stage::Go(vec![in_effect(&rows)]));
     }
     if let Some(r) = set_configuration(w, a, ctx, at, FILE_HSM)? {
@@ -481,12 +488,13 @@ fn reverse_from_other(
     at: At,
     checks: &mut Vec<Check>,
 ) -> Result<Option<StepResult>, MigrationError> {
-    let Some(user) = ctx.inputs.old_hsm_user.clone().filter(|u| !u.is_empty()) else {
+    let user = ctx.inputs.old_hsm_user.clone().filter(|u| !u.is_empty());
+    if user.is_none() && !ctx.inputs.old_hsm_password_only {
         return Ok(Some(StepResult::needs(
-            "The reverse migration logs in to the HSM the database uses now: give its user and password (for CloudHSM, the crypto user; for other vendors, what their Oracle guide names).",
+            "The reverse migration logs in to the HSM the database uses now: give its user and password (for CloudHSM, the crypto user; for other vendors, what their Oracle guide names), or say that it takes a password only (no user name).",
             vec![Need::OldHsmCredential],
         )));
-    };
+    }
     let login = HsmLogin {
         user,
         password: ctx.inputs.old_hsm_password.clone(),
@@ -497,8 +505,43 @@ fn reverse_from_other(
             checks.extend(c);
             w.state.other_hsm_reversed = true;
             ctx.inputs.old_hsm_password = None;
+            // With both keystores open, V$ENCRYPTION_KEYS lists every key the other HSM holds
+            // for this database, the older ones too.
+            let keys = key_rows(w, a, ctx)?;
+            let on_token = w.state.snapshot.clone();
+            note_old_hsm_keys(w, &keys, &on_token);
             Ok(None)
         }
         Stage::Stop(r) => Ok(Some(r)),
     }
+}
+
+/// Path B: the HSM master keys V$ENCRYPTION_KEYS shows that are not on this token (they are
+/// on the other HSM), added to the state's list.
+pub(super) fn note_old_hsm_keys(
+    w: &mut Wizard,
+    keys: &[crate::tde::views::KeyRow],
+    on_token: &[String],
+) {
+    for k in keys.iter().filter(|k| k.keystore_type == KeystoreType::Hsm) {
+        let Ok((_, id)) = crate::tde::labels::parse_key_id(&k.key_id) else {
+            continue;
+        };
+        let label = id.hsm_label();
+        if !on_token.contains(&label) && !w.state.old_hsm_keys.contains(&label) {
+            w.state.old_hsm_keys.push(label);
+        }
+    }
+}
+
+/// Path B, said at the end and in the report: keep the other HSM reachable.
+pub(crate) fn keep_old_hsm(keys: &[String]) -> String {
+    format!(
+        "Path B: keep the other HSM running, its user and password, and a copy of its PKCS#11 library (outside /opt/oracle/extapi/64/hsm/, where only this HSM's may be) for the whole recovery window. Backups and archived redo made before the migration are encrypted under master keys that exist only there: {}. To restore one, put that library back in place of this HSM's for the restore (and this one back after).",
+        if keys.is_empty() {
+            "the ones V$ENCRYPTION_KEYS showed in the HSM before step 2".to_owned()
+        } else {
+            keys.join(", ")
+        }
+    )
 }

@@ -38,7 +38,7 @@ pub(in crate::migration) fn run_back(
         BackStep::FileFirst => file_first(w, a, ctx, at, &mut confirmed)?,
         BackStep::Reverse => {
             let login = HsmLogin {
-                user: ctx.hsm.user().unwrap_or("").to_owned(),
+                user: Some(ctx.hsm.user().unwrap_or("").to_owned()),
                 password: ctx.inputs.hsm_password.clone(),
                 need: Need::HsmPassword,
             };

@@ -1,9 +1,13 @@
 //! Steps 5 and 6: where the keystore is (WALLET_ROOT, TDE_CONFIGURATION, sqlnet.ora, the files),
 //! and its backup.
 
+use super::per_host::{Remote, each_host};
 use super::{Check, Context, MigrationError, Need, StepResult, Wizard, parameter};
 use crate::audit::Auditor;
+use crate::migration::StepId;
 use crate::migration::host::Host;
+use crate::migration::host_output::{WalletFile, parse_wallet, wallet_command};
+use crate::migration::hosts::{self, Role, Target};
 use crate::migration::state::BackupRecord;
 use crate::tde::layout;
 use crate::tde::request::ParameterName;
@@ -65,7 +69,13 @@ pub(super) fn wallet_config(
             "The database profile names WALLET_ROOT {p}, the database {wallet_root}: the database's is used."
         ));
     }
-    let host = Host::of(&w.db, ctx.data);
+    let targets = hosts::targets(&w.db, ctx.data);
+    // The host tdekey reads itself (this machine or the Rehearsal's simulated host), if any.
+    let host = targets
+        .iter()
+        .find(|t| !t.is_remote())
+        .map_or(Host::Remote, |t| t.reach.clone());
+    let common = checks.len();
     // sqlnet.ora, where tdekey can read it.
     if let (
         Host::Local {
@@ -100,14 +110,112 @@ pub(super) fn wallet_config(
                 return Ok(r);
             }
         }
-        None => notes.push(
+        None if w.db.rac_nodes.is_empty() => notes.push(
             "tdekey does not run on the database host: the keystore files are checked there (step 6 shows the commands).".into(),
         ),
+        None => {}
     }
-    w.state.wallet_root = Some(wallet_root);
-    let mut r = StepResult::from_checks(checks);
-    r.notes = notes;
-    Ok(r)
+    w.state.wallet_root = Some(wallet_root.clone());
+    // Every other host the profile names (RAC nodes, standbys): its keystore files, pasted.
+    let named: Vec<Target> = targets
+        .into_iter()
+        .filter(|t| !t.is_remote() || t.host.is_some())
+        .collect();
+    if named.iter().all(|t| !t.is_remote()) {
+        let mut r = StepResult::from_checks(checks);
+        r.notes = notes;
+        return Ok(r);
+    }
+    let file_checks = checks.split_off(common);
+    let local = named.iter().any(|t| !t.is_remote()).then(|| {
+        let mut r = StepResult::from_checks(file_checks);
+        r.notes = notes;
+        r
+    });
+    let tde = layout::under_root(&wallet_root, layout::KEYSTORE_DIR);
+    let rac = w.db.rac;
+    let command = |t: &Target| {
+        vec![
+            format!(
+                "Run this on {} and paste everything it prints{}:",
+                t.host.as_deref().unwrap_or("the database host"),
+                if matches!(t.role, Role::Standby(_)) {
+                    format!(
+                        " (if this standby's WALLET_ROOT is not {wallet_root}, put its own in the command)"
+                    )
+                } else {
+                    String::new()
+                }
+            ),
+            wallet_command(&tde),
+        ]
+    };
+    let check =
+        |t: &Target, text: &str| parse_wallet(text).map(|f| remote_wallet_checks(t, rac, &f));
+    let remote = Remote {
+        why: "Run the command on the database host and paste its output.",
+        command: &command,
+        check: &check,
+    };
+    Ok(each_host(
+        w,
+        ctx,
+        StepId::WalletConfig,
+        &named,
+        local,
+        checks,
+        &remote,
+    ))
+}
+
+/// Step 5 on a host tdekey does not reach: `ewallet.p12` there, and `cwallet.sso`'s kind from
+/// its header (a local auto-login wallet opens on the host and for the user it was made for
+/// only: not on RAC, and a copy from another host fails with ORA-12578).
+fn remote_wallet_checks(t: &Target, rac: bool, files: &[WalletFile]) -> Vec<Check> {
+    let named = |n: &str| files.iter().find(|f| f.path.ends_with(&format!("/{n}")));
+    let ewallet = named(layout::EWALLET);
+    let mut checks = vec![Check::new(
+        "The software keystore file is under WALLET_ROOT/tde",
+        ewallet.is_some_and(|f| f.mode.is_some()),
+        ewallet.map_or("not listed".to_owned(), |f| match &f.mode {
+            Some(m) => format!("{} (mode {m})", f.path),
+            None => format!("{} is missing", f.path),
+        }),
+    )];
+    let Some(sso) = named(layout::CWALLET).filter(|f| f.mode.is_some()) else {
+        return checks;
+    };
+    let bytes: Vec<u8> = (0..sso.head.len() / 2)
+        .filter_map(|i| u8::from_str_radix(&sso.head[2 * i..2 * i + 2], 16).ok())
+        .collect();
+    let kind = crate::wallet::sso_kind(&bytes);
+    let detail = format!(
+        "{} (mode {}): {}",
+        sso.path,
+        sso.mode.as_deref().unwrap_or("?"),
+        match &kind {
+            Ok(k) => k.describe().to_owned(),
+            Err(e) => e.to_string(),
+        }
+    );
+    let local = matches!(kind, Ok(crate::wallet::SsoKind::LocalAutoLogin));
+    checks.push(match (&t.role, rac) {
+        (Role::Node, _) | (_, true) => Check::new(
+            "No local auto-login wallet (the database is RAC)",
+            !local,
+            detail,
+        ),
+        _ => Check::new(
+            "cwallet.sso is an auto-login wallet",
+            kind.is_ok(),
+            if local {
+                format!("{detail}; it must have been made on this host (a copy from the primary fails with ORA-12578)")
+            } else {
+                detail
+            },
+        ),
+    });
+    checks
 }
 
 /// A keystore found through sqlnet.ora's ENCRYPTION_WALLET_LOCATION (TDE_CONFIGURATION not set,

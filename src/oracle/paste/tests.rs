@@ -127,7 +127,7 @@ fn the_output_of_another_keystore_statement_is_refused_naming_both() {
     let m = "SQL> ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY IDENTIFIED BY \"cu_user:S3cretPassw0rd\" MIGRATE USING \"Wallet-Pw-1\" WITH BACKUP USING 'pre_hsm';\nkeystore altered.\n";
     let rev = Request::ReverseMigrate {
         wallet_password: Secret::from("Wallet-Pw-1"),
-        hsm_user: "cu_user".into(),
+        hsm_user: Some("cu_user".into()),
         hsm_password: Secret::from("S3cretPassw0rd"),
     };
     let e = read(&rev, m).expect_err("a migration is not a reverse migration");

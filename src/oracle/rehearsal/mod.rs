@@ -331,7 +331,11 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
                 wallet_password,
                 hsm_user,
                 hsm_password,
-            } => self.reverse_migrate(wallet_password, hsm_user, hsm_password)?,
+            } => self.reverse_migrate(
+                wallet_password,
+                hsm_user.as_deref().unwrap_or(""),
+                hsm_password,
+            )?,
             Request::SetKey {
                 tag,
                 credential,

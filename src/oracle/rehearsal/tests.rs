@@ -172,7 +172,7 @@ fn close(credential: Credential) -> Request {
 fn reverse(wallet: &str, user: &str, pw: &str) -> Request {
     Request::ReverseMigrate {
         wallet_password: Secret::from(wallet),
-        hsm_user: user.into(),
+        hsm_user: Some(user.into()),
         hsm_password: Secret::from(pw),
     }
 }

@@ -54,6 +54,8 @@ fn profile() -> DatabaseProfile {
         wallet_root: Some("/u01/app/oracle/admin/FIN/wallet".into()),
         multitenant: Multitenant::CdbUnited,
         rac: true,
+        rac_nodes: Vec::new(),
+        standbys: Vec::new(),
         hsm_profile: None,
     }
 }

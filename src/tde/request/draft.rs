@@ -176,7 +176,7 @@ impl Draft {
                 let (hsm_user, hsm_password) = self.hsm();
                 Request::ReverseMigrate {
                     wallet_password: self.wallet_password.clone(),
-                    hsm_user,
+                    hsm_user: Some(hsm_user),
                     hsm_password,
                 }
             }

@@ -15,6 +15,8 @@ fn db(wallet_root: Option<&str>, rac: bool) -> DatabaseProfile {
         wallet_root: wallet_root.map(str::to_owned),
         multitenant: Multitenant::CdbUnited,
         rac,
+        rac_nodes: Vec::new(),
+        standbys: Vec::new(),
         hsm_profile: None,
     }
 }
