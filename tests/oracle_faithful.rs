@@ -219,6 +219,15 @@ fn auto_login_migration_then_rotation_each_way_is_what_oracle_shows() {
         "{rows:?}"
     );
     common::audit_intact(&env);
+    // The HSM password went into the simulated keystore's secret and the wallet password into
+    // three statements: neither is in any file tdekey wrote.
+    let bytes = env.all_bytes_except_tokens();
+    for secret in [DEMO_USER_PIN, DEMO_WALLET_PASSWORD, PASSPHRASE] {
+        assert!(
+            !common::contains(&bytes, secret),
+            "{secret} written to disk"
+        );
+    }
 }
 
 #[test]
