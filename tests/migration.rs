@@ -5,22 +5,11 @@
 
 mod common;
 
-use common::{Env, contains, run};
+use common::{Env, contains, demo, run};
 use tdekey::hsm::demo::{DEMO_DATABASE_NAME, DEMO_USER_PIN, DEMO_WALLET_PASSWORD};
 use tdekey::secret::Secret;
 
 const PASSPHRASE: &str = "a long backup passphrase 7";
-
-fn demo() -> Env {
-    let env = Env::new();
-    let (code, _, err) = run({
-        let mut c = env.tdekey();
-        c.args(["hsm", "demo-token"]);
-        c
-    });
-    assert_eq!(code, 0, "{err}");
-    env
-}
 
 /// `tdekey migrate <args> "Rehearsal demo"` with the demo secrets in the environment.
 fn migrate(env: &Env, args: &[&str], wallet_pw: &str) -> (i32, String, String) {

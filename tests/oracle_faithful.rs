@@ -7,24 +7,13 @@
 
 mod common;
 
-use common::{Env, run};
+use common::{Env, demo, run};
 use tdekey::hsm::demo::{
     DEMO_DATABASE_NAME, DEMO_PROFILE_NAME, DEMO_USER_PIN, DEMO_WALLET_PASSWORD,
 };
 use tdekey::tde::labels::{KEY_METADATA_PREFIX, MASTER_KEY_PREFIX, parse_key_id};
 
 const PASSPHRASE: &str = "a long backup passphrase 7";
-
-fn demo() -> Env {
-    let env = Env::new();
-    let (code, _, err) = run({
-        let mut c = env.tdekey();
-        c.args(["hsm", "demo-token"]);
-        c
-    });
-    assert_eq!(code, 0, "{err}");
-    env
-}
 
 fn tdekey(env: &Env, args: &[&str]) -> (i32, String, String) {
     run({

@@ -6,24 +6,13 @@
 
 mod common;
 
-use common::{Env, contains, run};
+use common::{Env, contains, demo, run};
 use tdekey::audit::Auditor;
 use tdekey::hsm::Hsm;
 use tdekey::hsm::demo::{DEMO_TOKEN_LABEL, DEMO_USER, DEMO_USER_PIN};
 use tdekey::model::{PinFormat, TokenSelector, now_ms};
 use tdekey::rotation::{self, RotateRequest, Way, local_date, local_zone};
 use tdekey::secret::Secret;
-
-fn demo() -> Env {
-    let env = Env::new();
-    let (code, _, err) = run({
-        let mut c = env.tdekey();
-        c.args(["hsm", "demo-token"]);
-        c
-    });
-    assert_eq!(code, 0, "{err}");
-    env
-}
 
 fn tdekey(env: &Env, args: &[&str]) -> (i32, String, String) {
     run({

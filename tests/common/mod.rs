@@ -308,6 +308,18 @@ pub fn audit_intact(env: &Env) {
 
 /// The master keys on the demo token: (label, sensitive, extractable), by label (the token
 /// lists objects in no fixed order).
+/// A fresh data directory with the demo token and its Rehearsal database (`hsm demo-token`).
+pub fn demo() -> Env {
+    let env = Env::new();
+    let (code, _, err) = run({
+        let mut c = env.tdekey();
+        c.args(["hsm", "demo-token"]);
+        c
+    });
+    assert_eq!(code, 0, "{err}");
+    env
+}
+
 pub fn demo_master_keys(env: &Env) -> Vec<(String, Option<bool>, Option<bool>)> {
     use tdekey::hsm::demo::{DEMO_TOKEN_LABEL, DEMO_USER_PIN};
     use tdekey::model::{PinFormat, TokenSelector};
