@@ -291,7 +291,7 @@ fn wallet_inspect_lists_entries_and_never_values_or_the_password() {
     let root = env.dir.path().join("wallet_root");
     std::fs::create_dir_all(root.join("tde")).unwrap();
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures/wallets/synthetic-tde-pbes2-aes256.p12");
+        .join("tests/fixtures/wallets/synthetic-tde-pbes2-aes256.p12");
     std::fs::copy(&fixture, root.join("tde/ewallet.p12")).unwrap();
     let (code, out, err) = run({
         let mut c = env.tdekey();
@@ -517,7 +517,7 @@ fn a_wallet_backup_is_sealed_checked_and_restored_only_when_asked() {
     let root = env.dir.path().join("wallet_root");
     std::fs::create_dir_all(root.join("tde")).unwrap();
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures/wallets/synthetic-tde-pbes2-aes256.p12");
+        .join("tests/fixtures/wallets/synthetic-tde-pbes2-aes256.p12");
     let ewallet = root.join("tde/ewallet.p12");
     std::fs::copy(&fixture, &ewallet).unwrap();
     let older = root.join("tde/ewallet_2026112912000000_before.p12");

@@ -581,7 +581,7 @@ fn a_stale_auto_login_wallet_fails_the_wallet_check_until_it_matches_again() {
     // An auto-login wallet made from another wallet: its keys are not the database's.
     let other = std::fs::read(
         std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("../shared/fixtures/wallets/synthetic-tde-pbes2-aes256.p12"),
+            .join("tests/fixtures/wallets/synthetic-tde-pbes2-aes256.p12"),
     )
     .unwrap();
     let stale = write_sso(

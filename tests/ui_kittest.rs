@@ -787,7 +787,7 @@ fn the_wallet_tab_lists_files_warnings_and_entries_without_values() {
     let tde = root.join("tde");
     std::fs::create_dir_all(&tde).unwrap();
     let fixture = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../shared/fixtures/wallets/synthetic-tde-pbes2-aes256.p12");
+        .join("tests/fixtures/wallets/synthetic-tde-pbes2-aes256.p12");
     std::fs::copy(&fixture, tde.join("ewallet.p12")).unwrap();
     std::fs::set_permissions(
         tde.join("ewallet.p12"),
