@@ -6,9 +6,7 @@ mod common;
 use common::{Env, run};
 use tdekey::audit::Auditor;
 use tdekey::migration::{self, Context, Inputs, Need, StepId, StepStatus};
-use tdekey::model::{
-    ConnectAs, ConnectorKind, DatabaseProfile, DbAuth, Multitenant, PinFormat, Standby,
-};
+use tdekey::model::{DatabaseProfile, PinFormat, Standby};
 use tdekey::oracle::{Operator, OracleError};
 use tdekey::tde::request::{ParameterName, Request};
 use tdekey::tde::sql::Statement;
@@ -169,20 +167,10 @@ fn a_rac_database_with_a_standby_is_checked_on_every_host() {
     tdekey::databases::save(
         &mut a,
         &DatabaseProfile {
-            id: None,
-            name: "FIN".into(),
-            connector: ConnectorKind::Manual,
-            oracle_home: None,
-            oracle_sid: None,
-            connect_string: None,
-            auth: DbAuth::Os,
-            connect_as: ConnectAs::Sysdba,
-            wallet_root: Some(ROOT.into()),
-            multitenant: Multitenant::NonCdb,
             rac: true,
             rac_nodes: vec!["finrac1".into(), "finrac2".into()],
             standbys: vec![Standby::parse("FINSBY@finsby1.example.com")],
-            hsm_profile: None,
+            ..common::manual_profile("FIN", ROOT)
         },
     )
     .unwrap();
@@ -451,20 +439,9 @@ fn step_3_checks_the_ca_certificate_each_node_is_configured_with() {
     tdekey::databases::save(
         &mut a,
         &DatabaseProfile {
-            id: None,
-            name: "FIN".into(),
-            connector: ConnectorKind::Manual,
-            oracle_home: None,
-            oracle_sid: None,
-            connect_string: None,
-            auth: DbAuth::Os,
-            connect_as: ConnectAs::Sysdba,
-            wallet_root: Some(ROOT.into()),
-            multitenant: Multitenant::NonCdb,
             rac: true,
             rac_nodes: vec!["finrac1".into(), "finrac2".into()],
-            standbys: Vec::new(),
-            hsm_profile: None,
+            ..common::manual_profile("FIN", ROOT)
         },
     )
     .unwrap();

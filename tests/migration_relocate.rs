@@ -11,7 +11,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 use tdekey::audit::Auditor;
 use tdekey::migration::{self, Context, Inputs, Need, StepId, StepStatus};
-use tdekey::model::{ConnectorKind, DatabaseProfile, DbAuth, Multitenant, PinFormat};
+use tdekey::model::PinFormat;
 use tdekey::oracle::{Operator, OracleError};
 use tdekey::tde::request::{ParameterName, Request};
 use tdekey::tde::sql::Statement;
@@ -65,26 +65,7 @@ fn a_sqlnet_keystore_is_copied_under_wallet_root_and_checked_before_tde_configur
     let env = Env::new();
     let mut hsm = env.token("fin-token", "fin-pin-1234");
     let mut a = Auditor::open(&env.data).unwrap();
-    tdekey::databases::save(
-        &mut a,
-        &DatabaseProfile {
-            id: None,
-            name: "FIN".into(),
-            connector: ConnectorKind::Manual,
-            oracle_home: None,
-            oracle_sid: None,
-            connect_string: None,
-            auth: DbAuth::Os,
-            connect_as: tdekey::model::ConnectAs::Sysdba,
-            wallet_root: Some(ROOT.into()),
-            multitenant: Multitenant::NonCdb,
-            rac: false,
-            rac_nodes: Vec::new(),
-            standbys: Vec::new(),
-            hsm_profile: None,
-        },
-    )
-    .unwrap();
+    tdekey::databases::save(&mut a, &common::manual_profile("FIN", ROOT)).unwrap();
     let phase = Rc::new(Cell::new(0));
     let mut dba = Dba(phase.clone());
     let mut ctx = Context {

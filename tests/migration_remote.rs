@@ -9,7 +9,7 @@ mod common;
 use common::Env;
 use tdekey::audit::Auditor;
 use tdekey::migration::{self, Context, Inputs, Need, StepId, StepStatus};
-use tdekey::model::{ConnectorKind, DatabaseProfile, DbAuth, Multitenant, PinFormat};
+use tdekey::model::PinFormat;
 use tdekey::oracle::{Operator, OracleError};
 use tdekey::tde::request::{ParameterName, Request};
 use tdekey::tde::sql::Statement;
@@ -51,26 +51,7 @@ fn host_checks_read_the_pasted_output_of_a_remote_database_host() {
     let env = Env::new();
     let mut hsm = env.token("fin-token", "fin-pin-1234");
     let mut a = Auditor::open(&env.data).unwrap();
-    tdekey::databases::save(
-        &mut a,
-        &DatabaseProfile {
-            id: None,
-            name: "FIN".into(),
-            connector: ConnectorKind::Manual,
-            oracle_home: None,
-            oracle_sid: None,
-            connect_string: None,
-            auth: DbAuth::Os,
-            connect_as: tdekey::model::ConnectAs::Sysdba,
-            wallet_root: Some(ROOT.into()),
-            multitenant: Multitenant::NonCdb,
-            rac: false,
-            rac_nodes: Vec::new(),
-            standbys: Vec::new(),
-            hsm_profile: None,
-        },
-    )
-    .unwrap();
+    tdekey::databases::save(&mut a, &common::manual_profile("FIN", ROOT)).unwrap();
     let mut dba = Dba;
     let mut ctx = Context {
         data: &env.data,
@@ -274,26 +255,7 @@ fn path_b_reverse_migrates_from_an_hsm_that_takes_a_password_only() {
     let env = Env::new();
     let mut hsm = env.token("fin-token", "fin-pin-1234");
     let mut a = Auditor::open(&env.data).unwrap();
-    tdekey::databases::save(
-        &mut a,
-        &DatabaseProfile {
-            id: None,
-            name: "LEGACY".into(),
-            connector: ConnectorKind::Manual,
-            oracle_home: None,
-            oracle_sid: None,
-            connect_string: None,
-            auth: DbAuth::Os,
-            connect_as: tdekey::model::ConnectAs::Sysdba,
-            wallet_root: Some(ROOT.into()),
-            multitenant: Multitenant::NonCdb,
-            rac: false,
-            rac_nodes: Vec::new(),
-            standbys: Vec::new(),
-            hsm_profile: None,
-        },
-    )
-    .unwrap();
+    tdekey::databases::save(&mut a, &common::manual_profile("LEGACY", ROOT)).unwrap();
     let db = std::rc::Rc::new(std::cell::RefCell::new(PathB {
         set: "HSM".into(),
         effective: "HSM".into(),

@@ -88,14 +88,6 @@ fn container(k: &KeyRow) -> String {
     }
 }
 
-/// Oracle's answers for CONTAINER = ALL done in some containers only.
-fn partial(code: &str) -> bool {
-    matches!(
-        code,
-        "ORA-46662" | "ORA-46663" | "ORA-46664" | "ORA-46665" | "ORA-46666"
-    )
-}
-
 /// After a partial CONTAINER = ALL: which container holds which key now, read from every
 /// CON_ID's rows of V$ENCRYPTION_KEYS, against the keys before the run.
 fn partial_state(run: &Run<'_>, a: &mut Auditor, ctx: &mut Context<'_>) -> String {
@@ -419,7 +411,9 @@ pub(super) fn activate(
         Ok(ran) => {
             if let Some(r) = crate::tde::ora::refusal(&ran.answer.reply) {
                 let state = match &ran.answer.reply {
-                    Reply::Error { error, .. } if partial(&error.code) => {
+                    Reply::Error { error, .. }
+                        if crate::tde::ora::partial_container_all(&error.code) =>
+                    {
                         partial_state(run, a, ctx)
                     }
                     _ => pending(run),

@@ -210,6 +210,19 @@ pub const CATALOGUE: &[OraCode] = &[
 /// Codes with an explanation whose text is not in the catalogue (Oracle's wording is not known).
 pub const EXPLAINED_WITHOUT_TEXT: &[&str] = &["ORA-46623"];
 
+/// Oracle's answers for CONTAINER = ALL done in some containers only (ORA-46662 … ORA-46666):
+/// some containers changed and others did not.
+pub fn partial_container_all(code: &str) -> bool {
+    (46662..=46666).contains(
+        &code
+            .trim()
+            .to_ascii_uppercase()
+            .strip_prefix("ORA-")
+            .and_then(|n| n.parse::<u32>().ok())
+            .unwrap_or(0),
+    )
+}
+
 /// Oracle's refusal as a sentence, with what it usually means; `None` when the reply is not
 /// an error.
 pub fn refusal(reply: &Reply) -> Option<String> {
@@ -328,6 +341,17 @@ mod tests {
                 c.code
             );
             assert!(!c.text.is_empty());
+        }
+    }
+
+    #[test]
+    fn partial_container_all_outcomes_are_recognised_and_explained() {
+        for code in ["ORA-46662", "ora-46663", "ORA-46666"] {
+            assert!(partial_container_all(code), "{code}");
+            assert!(explain(code).is_some(), "{code}");
+        }
+        for code in ["ORA-46661", "ORA-46667", "ORA-28353", "46663"] {
+            assert!(!partial_container_all(code), "{code}");
         }
     }
 

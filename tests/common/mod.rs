@@ -308,6 +308,27 @@ pub fn audit_intact(env: &Env) {
 
 /// The master keys on the demo token: (label, sensitive, extractable), by label (the token
 /// lists objects in no fixed order).
+/// A Manual profile for a non-CDB connected AS SYSDBA, as the scripted-DBA tests use it.
+pub fn manual_profile(name: &str, wallet_root: &str) -> tdekey::model::DatabaseProfile {
+    use tdekey::model::{ConnectAs, ConnectorKind, DatabaseProfile, DbAuth, Multitenant};
+    DatabaseProfile {
+        id: None,
+        name: name.into(),
+        connector: ConnectorKind::Manual,
+        oracle_home: None,
+        oracle_sid: None,
+        connect_string: None,
+        auth: DbAuth::Os,
+        connect_as: ConnectAs::Sysdba,
+        wallet_root: Some(wallet_root.into()),
+        multitenant: Multitenant::NonCdb,
+        rac: false,
+        rac_nodes: Vec::new(),
+        standbys: Vec::new(),
+        hsm_profile: None,
+    }
+}
+
 /// A fresh data directory with the demo token and its Rehearsal database (`hsm demo-token`).
 pub fn demo() -> Env {
     let env = Env::new();

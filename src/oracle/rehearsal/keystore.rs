@@ -161,6 +161,9 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
             // "Statements"; Oracle's 19c Advanced Security Guide, "Closing a software keystore").
             // (unverified) the error a bare CLOSE gets for a password or HSM keystore: the
             // rehearsal answers ORA-28391, Oracle's "cannot close wallet or HSM, password mismatch".
+            // Sources disagree on an open auto-login keystore: a real 21c output answers a bare
+            // CLOSE with ORA-28389 "cannot close auto login wallet"
+            // (tests/fixtures/oracle/feedback/ora-28389-*.txt); the rehearsal follows the guide.
             None => {
                 let auto = |how: &Option<String>| {
                     how.as_deref()
@@ -229,7 +232,9 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
     }
 
     /// `ADD SECRET '<cu>:<pw>' FOR CLIENT 'HSM_PASSWORD' [FORCE KEYSTORE] IDENTIFIED BY
-    /// "<wallet pw>" WITH BACKUP`: the secret goes into the software keystore itself.
+    /// "<wallet pw>" WITH BACKUP`: the secret goes into the software keystore itself (HSM
+    /// auto-login as reference/oracle-tde.md, "Statements", gives it from AWS's procedure and the
+    /// Utimaco, Thales and Entrust guides; ORA-28417 as its "Errors" table gives it).
     pub(super) fn add_hsm_secret(
         &mut self,
         user: &str,

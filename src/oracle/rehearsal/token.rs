@@ -185,6 +185,10 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
         }
         let id = self.hsm.generate_master_key()?;
         self.created.push(id.hsm_label());
+        // KEY_ID as reference/oracle-tde.md, "Key identifiers", gives it for an HSM key: the 34
+        // hex digits after ORACLE.TDE.HSM.MK. (no public output shows one: tdekey reads the
+        // base64 form too); the metadata label is the hex of that ASCII text (98 characters, as
+        // the two real labels it cites).
         let key_id = hsm_key_id(&id);
         let km = key_metadata_label(&key_id);
         self.hsm

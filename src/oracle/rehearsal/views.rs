@@ -26,8 +26,9 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
                 }
             }
         }
-        // HSM auto-login: an auto-login file keystore that holds the HSM_PASSWORD secret opens
-        // the HSM keystore, when that secret was added for the HSM the library reaches
+        // HSM auto-login (reference/oracle-tde.md, "Statements": the next TDE operation after a
+        // restart opens the auto-login file keystore, which opens the HSM): an auto-login file
+        // keystore that holds the HSM_PASSWORD secret opens the HSM keystore, when that secret was added for the HSM the library reaches
         // (tdekey's token: through tdekey's own login). The external store (tde_seps) opens
         // nothing by itself: it only answers IDENTIFIED BY EXTERNAL STORE.
         let reached = self.reached();
