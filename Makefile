@@ -90,7 +90,7 @@ icons:
 docs:
 	$(CARGO) build
 	rm -rf target/docs
-	./target/debug/tdekey generate-docs --out target/docs
+	$${CARGO_TARGET_DIR:-target}/debug/tdekey generate-docs --out target/docs
 	cp target/docs/cli.md docs/cli.md
 	awk -v table=target/docs/commands.md \
 	  '/<!-- commands:end -->/ { while ((getline line < table) > 0) print line; skip = 0 } \
