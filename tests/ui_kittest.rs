@@ -421,7 +421,8 @@ fn filter_the_audit_log_and_export_it() {
         h.state().audit.banner
     );
     let plain = env.dir.path().join("failures.jsonl");
-    tdekey::audit::export::decrypt(&enc, &tdekey::secret::Secret::from(pass), &plain).unwrap();
+    tdekey::audit::export::decrypt(&enc, &tdekey::secret::Secret::from(pass), &plain, false)
+        .unwrap();
     let text = std::fs::read_to_string(&plain).unwrap();
     let n = text.lines().count() as u64;
     assert_eq!(n, h.state().audit.last_export.as_ref().unwrap().0, "{text}");

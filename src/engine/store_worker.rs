@@ -193,7 +193,8 @@ impl Worker for StoreWorker {
             }
             StoreCommand::MigrationReport { database, path } => {
                 let json = path.extension().is_some_and(|e| e == "json");
-                crate::migration::write_report(a, &database, &path, json)?;
+                // The save dialog asked before replacing a file.
+                crate::migration::write_report(a, &database, &path, true, json)?;
                 Ok(Event::MigrationReport(path))
             }
         }

@@ -539,7 +539,7 @@ pub(super) fn backup(
         .root()
         .join("backups")
         .join(format!("{name}-wallet-{stamp}.tdkb"));
-    let backup = crate::databases::backup_wallet(a, &files, &out, passphrase)?;
+    let backup = crate::databases::backup_wallet(a, &root, &files, &out, passphrase)?;
     let checks = vec![Check::new(
         "The keystore files are sealed in a backup that reads back",
         true,
