@@ -37,8 +37,9 @@ pub fn chain(store: &Store) -> Result<ChainCheck, MigrationError> {
     })
 }
 
-/// The labels the audit log recorded as this database's key through the migration
-/// (`key.owner` entries, successful, from the migration's first seq on).
+/// The labels the audit log recorded as this database's key through the migration: the
+/// `key.owner` entries from the migration's first seq on whose `started` entry names the
+/// database and the migration as the source, and whose outcome is `success`.
 fn audited_keys(
     store: &Store,
     database: &str,
@@ -46,18 +47,29 @@ fn audited_keys(
 ) -> Result<Vec<String>, MigrationError> {
     let filter = AuditFilter {
         action: Some("key.owner".into()),
-        outcome: Some("success".into()),
         ..AuditFilter::default()
     };
+    let mut started: std::collections::HashMap<i64, String> = Default::default();
     let mut labels = Vec::new();
     store.for_each_audit_filtered(&filter, |row| {
+        if row.seq < first_seq.unwrap_or(1) {
+            return true;
+        }
         let details: serde_json::Value = serde_json::from_str(&row.details).unwrap_or_default();
-        if row.seq >= first_seq.unwrap_or(1)
-            && details["database"] == database
-            && details["source"] == "migration"
-            && !labels.contains(&row.target)
-        {
-            labels.push(row.target);
+        match row.outcome.as_str() {
+            "started" if details["database"] == database && details["source"] == "migration" => {
+                started.insert(row.seq, row.target);
+            }
+            "success" => {
+                if let Some(label) = details["started_seq"]
+                    .as_i64()
+                    .and_then(|s| started.get(&s))
+                    && !labels.contains(label)
+                {
+                    labels.push(label.clone());
+                }
+            }
+            _ => {}
         }
         true
     })?;
