@@ -17,5 +17,6 @@ pub use hsm::{HsmProfile, OpenToken, PinFormat, TokenSelector};
 pub use object::{ObjectFlags, ObjectInfo, bool_text};
 pub use retry::Retry;
 pub use text::{
-    MAX_NAME_CHARS, MAX_PASTE_BYTES, NameError, PasteTooLarge, admit_paste, check_name, printable,
+    MAX_NAME_CHARS, MAX_PASTE_BYTES, NameError, PasteTooLarge, admit_paste, check_name, file_stem,
+    printable,
 };

@@ -67,6 +67,21 @@ pub fn admit_paste<'a>(what: &'static str, text: &'a str) -> Result<&'a str, Pas
     Ok(text.strip_prefix('\u{feff}').unwrap_or(text))
 }
 
+/// A file name stem for a name, one-to-one: ASCII letters, digits and `-` stay as they are,
+/// every other byte becomes `_` and two hex digits (`_` itself too), so "A B" (`A_20B`) and
+/// "A_B" (`A_5fB`) never share a file, and the stem names no directory.
+pub fn file_stem(name: &str) -> String {
+    let mut out = String::with_capacity(name.len());
+    for b in name.bytes() {
+        if b.is_ascii_alphanumeric() || b == b'-' {
+            out.push(b as char);
+        } else {
+            out.push_str(&format!("_{b:02x}"));
+        }
+    }
+    if out.is_empty() { "_".to_owned() } else { out }
+}
+
 /// Why a name was refused.
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
 pub enum NameError {
@@ -147,6 +162,18 @@ mod tests {
             );
             assert!(!s.contains('\n') && !s.contains('\u{1b}'), "{s:?}");
         }
+    }
+
+    #[test]
+    fn file_stems_never_collide() {
+        assert_eq!(file_stem("PROD-1"), "PROD-1");
+        assert_eq!(file_stem("A B"), "A_20B");
+        assert_eq!(file_stem("A_B"), "A_5fB");
+        assert_eq!(file_stem("../x"), "_2e_2e_2fx");
+        assert_eq!(file_stem("é"), "_c3_a9");
+        let names = ["A B", "A_B", "A_20B", "A-B", "AB", "a b", "A  B", "A_5fB"];
+        let stems: std::collections::HashSet<_> = names.iter().map(|n| file_stem(n)).collect();
+        assert_eq!(stems.len(), names.len());
     }
 
     #[test]

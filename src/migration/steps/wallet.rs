@@ -529,11 +529,8 @@ pub(super) fn backup(
     let stamp = chrono::DateTime::from_timestamp_millis(crate::model::now_ms())
         .unwrap_or_default()
         .format("%Y%m%dT%H%M%SZ");
-    let name: String =
-        w.db.name
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect();
+    // One-to-one with the name: "A B" and "A_B" never share a backup's name.
+    let name = crate::model::file_stem(&w.db.name);
     let out = ctx
         .data
         .root()
