@@ -586,3 +586,74 @@ fn the_migration_report_verifies_the_chain_and_the_new_key() {
         "{page}"
     );
 }
+
+#[test]
+fn unattended_rotation_reads_credentials_only_from_a_private_directory_of_regular_files() {
+    use tdekey::hsm::demo::DEMO_USER_PIN;
+    use tdekey::rotation::{local_date, local_zone};
+    let env = demo();
+    common::rehearsal_on_hsm(&env, &["OPS"]);
+    let due = local_date(tdekey::model::now_ms() - 2 * 86_400_000, &local_zone());
+    let (code, _, err) = tdekey(
+        &env,
+        &["policy", "set", "OPS", "--every", "1y", "--next-due", &due],
+    );
+    assert_eq!(code, 0, "{err}");
+    let creds = env.dir.path().join("creds");
+    std::fs::create_dir(&creds).unwrap();
+    let pin = creds.join("hsm-pin");
+    std::fs::write(&pin, format!("{DEMO_USER_PIN}\n")).unwrap();
+    std::fs::set_permissions(&pin, std::fs::Permissions::from_mode(0o600)).unwrap();
+    let rotate = || {
+        run({
+            let mut c = env.tdekey();
+            c.args(["rotate", "--due", "--credentials"])
+                .arg(&creds)
+                .env_remove("CREDENTIALS_DIRECTORY");
+            c
+        })
+    };
+    let runs = || {
+        let (code, out, err) = tdekey(&env, &["policy", "show", "OPS", "--json"]);
+        assert_eq!(code, 0, "{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        v["runs"].as_array().map_or(0, Vec::len)
+    };
+
+    // The directory others can enter: refused, named.
+    std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o755)).unwrap();
+    let (code, out, err) = rotate();
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        format!("{out}{err}").contains(&format!(
+            "The credentials directory {} can be reached by its group or others (mode 0755)",
+            creds.display()
+        )),
+        "{out}{err}"
+    );
+    assert_eq!(runs(), 0, "nothing was attempted");
+
+    // A private directory whose hsm-pin is a link to a private file elsewhere: refused, named.
+    std::fs::set_permissions(&creds, std::fs::Permissions::from_mode(0o700)).unwrap();
+    let elsewhere = env.dir.path().join("elsewhere");
+    std::fs::rename(&pin, &elsewhere).unwrap();
+    std::os::unix::fs::symlink(&elsewhere, &pin).unwrap();
+    let (code, out, err) = rotate();
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        format!("{out}{err}").contains(&format!(
+            "The credential {} is a symbolic link",
+            pin.display()
+        )),
+        "{out}{err}"
+    );
+    assert!(!format!("{out}{err}").contains(DEMO_USER_PIN));
+    assert_eq!(runs(), 0, "nothing was attempted");
+
+    // The file itself, in the private directory: the rotation runs.
+    std::fs::remove_file(&pin).unwrap();
+    std::fs::rename(&elsewhere, &pin).unwrap();
+    let (code, out, err) = rotate();
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(runs(), 1);
+}
