@@ -152,7 +152,7 @@ fn check_backup(
         };
         println!(
             "  {}  {:o}  {} bytes  ({here})",
-            f.path,
+            crate::model::printable(&f.path),
             f.mode & 0o7777,
             f.size
         );
@@ -173,7 +173,7 @@ fn restore(
     for r in &restored {
         println!(
             "  {}  {}",
-            r.path,
+            crate::model::printable(&r.path),
             if r.unchanged {
                 "already the same: left alone"
             } else {

@@ -41,6 +41,9 @@ fn relative_name(root: &Path, f: &BackedUpFile) -> Result<PathBuf, String> {
     if name.as_os_str().is_empty() {
         return Err("has an empty name".into());
     }
+    if name.to_string_lossy().chars().any(char::is_control) {
+        return Err("has a control character in its name".into());
+    }
     for c in name.components() {
         match c {
             Component::Normal(_) => {}
