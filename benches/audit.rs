@@ -94,6 +94,7 @@ fn main() {
         Format::Csv,
         None,
         &out,
+        false,
         &mut |_, _| true,
     )
     .expect("export");

@@ -310,6 +310,8 @@ impl Bench {
     fn credentials(&self) {
         use std::os::unix::fs::PermissionsExt;
         std::fs::create_dir_all(&self.creds).expect("credentials dir");
+        std::fs::set_permissions(&self.creds, std::fs::Permissions::from_mode(0o700))
+            .expect("chmod");
         let f = self.creds.join("hsm-pin");
         std::fs::write(&f, format!("{DEMO_USER_PIN}\n")).expect("hsm-pin");
         std::fs::set_permissions(&f, std::fs::Permissions::from_mode(0o600)).expect("chmod");

@@ -1,6 +1,9 @@
 //! Where tdekey keeps its files. Everything lives in one data directory: the SQLite database
 //! and, for the demo, a SoftHSM2 configuration with its token directory.
 
+pub mod input;
+pub mod out;
+
 use std::path::{Path, PathBuf};
 
 /// Environment variable that points tdekey at another data directory (as `--data-dir` does).

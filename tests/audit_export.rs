@@ -539,7 +539,7 @@ fn an_unwritable_target_leaves_nothing_behind() {
     );
     assert_eq!(code, 1);
     assert!(
-        err.contains("the directory /nonexistent-dir does not exist"),
+        err.contains("The directory /nonexistent-dir does not exist"),
         "{err}"
     );
     let (_, stdout, _) = tdekey(
@@ -1044,6 +1044,7 @@ fn a_cancelled_export_leaves_no_file() {
         Format::Csv,
         None,
         &out,
+        false,
         &mut |done, total| {
             calls += 1;
             assert_eq!(total, 2500);

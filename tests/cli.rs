@@ -587,6 +587,8 @@ fn a_wallet_backup_is_sealed_checked_and_restored_only_when_asked() {
         let mut c = env.tdekey();
         c.args(["wallet", "restore"])
             .arg(&out)
+            .arg("--wallet-root")
+            .arg(&root)
             .env("TDEKEY_BACKUP_PASSPHRASE", pass);
         c
     });
@@ -601,6 +603,8 @@ fn a_wallet_backup_is_sealed_checked_and_restored_only_when_asked() {
         let mut c = env.tdekey();
         c.args(["wallet", "restore", "--force"])
             .arg(&out)
+            .arg("--wallet-root")
+            .arg(&root)
             .env("TDEKEY_BACKUP_PASSPHRASE", pass);
         c
     });

@@ -64,6 +64,7 @@ fn credentials(env: &Env, pin: &str, mode: u32) -> std::path::PathBuf {
     use std::os::unix::fs::PermissionsExt;
     let dir = env.dir.path().join("creds");
     std::fs::create_dir_all(&dir).unwrap();
+    std::fs::set_permissions(&dir, std::fs::Permissions::from_mode(0o700)).unwrap();
     let f = dir.join("hsm-pin");
     std::fs::write(&f, format!("{pin}\n")).unwrap();
     std::fs::set_permissions(&f, std::fs::Permissions::from_mode(mode)).unwrap();

@@ -421,7 +421,8 @@ fn filter_the_audit_log_and_export_it() {
         h.state().audit.banner
     );
     let plain = env.dir.path().join("failures.jsonl");
-    tdekey::audit::export::decrypt(&enc, &tdekey::secret::Secret::from(pass), &plain).unwrap();
+    tdekey::audit::export::decrypt(&enc, &tdekey::secret::Secret::from(pass), &plain, false)
+        .unwrap();
     let text = std::fs::read_to_string(&plain).unwrap();
     let n = text.lines().count() as u64;
     assert_eq!(n, h.state().audit.last_export.as_ref().unwrap().0, "{text}");
@@ -1379,4 +1380,45 @@ fn a_changing_sqlplus_statement_asks_to_run_it_on_the_database_first() {
         sent().is_some_and(|s| s.contains("V$ENCRYPTION_WALLET")),
         "the query ran without a question"
     );
+}
+
+#[test]
+fn a_name_too_long_is_refused_in_the_window_with_its_sentence() {
+    let env = Env::new();
+    let mut h = app(&env);
+    h.step();
+    h.get_by_label("Databases").click();
+    wait_until(&mut h, "the database list", |h| {
+        !h.state().is_pending(Task::Databases)
+            && h.query_by_label("No database profiles yet.").is_some()
+    });
+    let long = "N".repeat(300);
+    for (label, text) in [
+        ("Name", long.as_str()),
+        ("WALLET_ROOT", "/u01/app/oracle/admin/ORCL/wallet"),
+    ] {
+        h.get_by_label(label).focus();
+        h.step();
+        h.get_by_label(label).type_text(text);
+        h.step();
+    }
+    h.get_by_label("Save database profile").click();
+    wait_until(&mut h, "the refusal", |h| {
+        h.state().databases.banner.as_ref().is_some_and(|b| b.error)
+    });
+    let sentence = "The database name has 300 characters; at most 64 are allowed.";
+    assert!(
+        h.state()
+            .databases
+            .banner
+            .as_ref()
+            .is_some_and(|b| b.text.contains(sentence)),
+        "{:?}",
+        h.state().databases.banner.as_ref().map(|b| &b.text)
+    );
+    h.step();
+    assert!(h.query_by_label_contains(sentence).is_some(), "shown");
+    assert!(h.state().databases.databases.is_empty());
+    let store = tdekey::store::Store::open(&env.data.database()).unwrap();
+    assert!(store.databases().unwrap().is_empty(), "nothing saved");
 }

@@ -43,6 +43,8 @@ pub enum ExportError {
     WeakPassphrase,
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Out(#[from] crate::paths::out::OutError),
     #[error("Cannot read {path}: {detail}.")]
     Read { path: PathBuf, detail: String },
     #[error("{path} is not an encrypted tdekey export (its header is not TDEKEY-EXPORT-v1).")]
@@ -315,21 +317,12 @@ fn write_err(path: &Path, e: impl std::fmt::Display) -> ExportError {
 }
 
 /// A temporary file in `out`'s directory, renamed over `out` once complete.
-fn temp_beside(out: &Path, prefix: &str) -> Result<tempfile::NamedTempFile, ExportError> {
-    let dir = out
-        .parent()
-        .filter(|p| !p.as_os_str().is_empty())
-        .unwrap_or(Path::new("."));
-    if !dir.is_dir() {
-        return Err(write_err(
-            out,
-            format!("the directory {} does not exist", dir.display()),
-        ));
-    }
-    tempfile::Builder::new()
-        .prefix(prefix)
-        .tempfile_in(dir)
-        .map_err(|e| write_err(out, e))
+fn temp_beside(
+    out: &Path,
+    force: bool,
+    prefix: &str,
+) -> Result<crate::paths::out::OutFile, ExportError> {
+    Ok(crate::paths::out::OutFile::create(out, force, prefix)?)
 }
 
 /// The path of the manifest written beside `out`.
@@ -346,16 +339,18 @@ pub fn export(
     format: Format,
     passphrase: Option<&Secret>,
     out: &Path,
+    force: bool,
     progress: &mut dyn FnMut(u64, u64) -> bool,
 ) -> Result<Manifest, ExportError> {
     if passphrase.is_some_and(|p| p.expose().chars().count() < MIN_PASSPHRASE_CHARS) {
         return Err(ExportError::WeakPassphrase);
     }
-    let tmp = temp_beside(out, ".tdekey-export-")?;
+    let tmp = temp_beside(out, force, ".tdekey-export-")?;
+    crate::paths::out::check_target(&manifest_path(out), force)?;
     let total = store.audit_count(filter)?;
     let head = store.audit_head()?;
     let checkpoint = store.checkpoints()?.pop();
-    let file = tmp.as_file().try_clone().map_err(|e| write_err(out, e))?;
+    let file = tmp.file().try_clone().map_err(|e| write_err(out, e))?;
     let hashing = Hashing {
         inner: std::io::BufWriter::with_capacity(1 << 16, file),
         sha: Sha256::new(),
@@ -412,7 +407,7 @@ pub fn export(
         .into_inner()
         .map_err(|e| write_err(out, e.error()))?;
     file.sync_all().map_err(|e| write_err(out, e))?;
-    crate::paths::set_mode(tmp.path(), 0o600).map_err(|e| write_err(out, e))?;
+    crate::paths::set_mode(tmp.temp_path(), 0o600).map_err(|e| write_err(out, e))?;
 
     let manifest = Manifest {
         tdekey_version: crate::VERSION,
@@ -447,14 +442,10 @@ pub fn export(
         sha256,
     };
     let mpath = manifest_path(out);
-    let mtmp = temp_beside(&mpath, ".tdekey-manifest-")?;
-    serde_json::to_writer_pretty(mtmp.as_file(), &manifest).map_err(|e| write_err(&mpath, e))?;
-    mtmp.as_file()
-        .sync_all()
-        .map_err(|e| write_err(&mpath, e))?;
-    tmp.persist(out).map_err(|e| write_err(out, e.error))?;
-    mtmp.persist(&mpath)
-        .map_err(|e| write_err(&mpath, e.error))?;
+    let mtmp = temp_beside(&mpath, force, ".tdekey-manifest-")?;
+    serde_json::to_writer_pretty(mtmp.file(), &manifest).map_err(|e| write_err(&mpath, e))?;
+    tmp.commit()?;
+    mtmp.commit()?;
     Ok(manifest)
 }
 
@@ -467,17 +458,22 @@ fn sealing_err(out: &Path, e: SealError) -> ExportError {
 
 /// Decrypts an encrypted export to `out` (written only when every chunk authenticates).
 /// Returns the number of plaintext bytes.
-pub fn decrypt(input: &Path, passphrase: &Secret, out: &Path) -> Result<u64, ExportError> {
+pub fn decrypt(
+    input: &Path,
+    passphrase: &Secret,
+    out: &Path,
+    force: bool,
+) -> Result<u64, ExportError> {
     let path = input.to_path_buf();
     let file = std::fs::File::open(input).map_err(|e| ExportError::Read {
         path: path.clone(),
         detail: e.to_string(),
     })?;
-    let tmp = temp_beside(out, ".tdekey-decrypt-")?;
+    let tmp = temp_beside(out, force, ".tdekey-decrypt-")?;
     let written = sealed::unseal(
         std::io::BufReader::new(file),
         passphrase,
-        std::io::BufWriter::new(tmp.as_file()),
+        std::io::BufWriter::new(tmp.file()),
     )
     .map_err(|e| match e {
         SealError::NotSealed => ExportError::NotAnExport { path },
@@ -501,8 +497,7 @@ pub fn decrypt(input: &Path, passphrase: &Secret, out: &Path) -> Result<u64, Exp
         },
         other => write_err(out, other),
     })?;
-    tmp.as_file().sync_all().map_err(|e| write_err(out, e))?;
-    tmp.persist(out).map_err(|e| write_err(out, e.error))?;
+    tmp.commit()?;
     Ok(written)
 }
 

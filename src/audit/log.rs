@@ -138,6 +138,7 @@ pub fn export(
     format: Format,
     passphrase: Option<Secret>,
     path: &Path,
+    force: bool,
     via: &str,
     progress: &mut dyn FnMut(u64, u64) -> bool,
 ) -> Result<Manifest, LogError> {
@@ -145,6 +146,7 @@ pub fn export(
         "format": format.as_str(),
         "filter": filter,
         "encrypted": passphrase.is_some(),
+        "force": force,
         "via": via,
     }));
     a.act(entry, |step| {
@@ -154,6 +156,7 @@ pub fn export(
             format,
             passphrase.as_ref(),
             path,
+            force,
             progress,
         );
         drop(passphrase);
@@ -179,10 +182,12 @@ pub fn decrypt(
     input: &Path,
     passphrase: Secret,
     out: &Path,
+    force: bool,
 ) -> Result<u64, LogError> {
-    let entry = Entry::new(Action::AuditDecrypt, input.display().to_string());
+    let entry = Entry::new(Action::AuditDecrypt, input.display().to_string())
+        .details(json!({ "out": out.display().to_string(), "force": force }));
     a.attempt(entry, |step| {
-        let n = export::decrypt(input, &passphrase, out)?;
+        let n = export::decrypt(input, &passphrase, out, force)?;
         drop(passphrase);
         step.note("bytes", n);
         step.note("out", out.display().to_string());

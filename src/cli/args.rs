@@ -391,6 +391,10 @@ pub enum WalletCommand {
         /// else a prompt).
         #[arg(long, value_name = "FILE")]
         passphrase_file: Option<PathBuf>,
+        /// The WALLET_ROOT to restore into: the backup's files are written under it, by the
+        /// relative names the backup records (tde/ewallet.p12, …), and nowhere else.
+        #[arg(long, value_name = "DIR")]
+        wallet_root: PathBuf,
         /// Overwrite files that exist with other contents (Oracle must not have the keystore
         /// open: close it or stop the database first).
         #[arg(long)]
@@ -532,6 +536,10 @@ pub enum AuditCommand {
         /// The export file; FILE.manifest.json is written beside it.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Replace FILE (and its manifest) when they exist already (a regular file only: a
+        /// link, device or FIFO is always refused).
+        #[arg(long)]
+        force: bool,
         #[command(flatten)]
         filter: FilterArgs,
         /// Encrypt for transport (Argon2id + AES-256-GCM). The passphrase comes from
@@ -557,6 +565,9 @@ pub enum AuditCommand {
         /// Where to write the decrypted export.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Replace FILE when it exists already (a regular file only).
+        #[arg(long)]
+        force: bool,
         /// The passphrase from the first line of FILE (else $TDEKEY_EXPORT_PASSPHRASE, else a prompt).
         #[arg(long, value_name = "FILE")]
         passphrase_file: Option<PathBuf>,

@@ -55,6 +55,10 @@ pub enum MigrateCommand {
         /// The report file to write.
         #[arg(long, value_name = "FILE")]
         out: PathBuf,
+        /// Replace FILE when it exists already (a regular file only: a link, device or FIFO
+        /// is always refused).
+        #[arg(long)]
+        force: bool,
         /// html (for people) or json (for tools).
         #[arg(long, value_enum, default_value = "html")]
         format: ReportFormat,

@@ -20,6 +20,7 @@ pub(super) fn run(data: &DataDir, cmd: AuditCommand) -> Result<ExitCode, CliErro
         AuditCommand::Export {
             format,
             out,
+            force,
             filter,
             encrypt,
             passphrase_file,
@@ -31,6 +32,7 @@ pub(super) fn run(data: &DataDir, cmd: AuditCommand) -> Result<ExitCode, CliErro
                 data,
                 format,
                 &out,
+                force,
                 &filter,
                 encrypt,
                 passphrase_file.as_deref(),
@@ -52,11 +54,12 @@ pub(super) fn run(data: &DataDir, cmd: AuditCommand) -> Result<ExitCode, CliErro
         AuditCommand::Decrypt {
             input,
             out,
+            force,
             passphrase_file,
         } => {
             let pass = passphrase(passphrase_file.as_deref(), false)?;
             let mut a = auditor(data)?;
-            let n = audit::decrypt(&mut a, &input, pass, &out)?;
+            let n = audit::decrypt(&mut a, &input, pass, &out, force)?;
             println!(
                 "Decrypted {} ({n} bytes) to {}.",
                 input.display(),
@@ -135,16 +138,19 @@ fn list(
         println!("{}", serde_json::to_string_pretty(&rows)?);
         return Ok(ExitCode::SUCCESS);
     }
+    // Every field escaped: a name holding a newline or an escape sequence prints as one
+    // line and cannot forge another entry.
+    use crate::model::printable as p;
     for r in &rows {
         println!(
             "{:>7}  {}  {:<9}  {:<22}  {:<10} {:<12} {}",
             r.seq,
             export::utc(r.ts_ms),
-            r.outcome,
-            r.action,
-            r.os_user,
-            r.hsm_user.as_deref().unwrap_or("-"),
-            r.target
+            p(&r.outcome),
+            p(&r.action),
+            p(&r.os_user),
+            p(r.hsm_user.as_deref().unwrap_or("-")),
+            p(&r.target)
         );
     }
     if rows.is_empty() {
@@ -166,6 +172,7 @@ fn export_cmd(
     data: &DataDir,
     format: FormatArg,
     out: &std::path::Path,
+    force: bool,
     f: &FilterArgs,
     encrypt: bool,
     passphrase_file: Option<&std::path::Path>,
@@ -181,7 +188,16 @@ fn export_cmd(
         None
     };
     let mut a = auditor(data)?;
-    let m = audit::export(&mut a, &filter, format, pass, out, "cli", &mut |_, _| true)?;
+    let m = audit::export(
+        &mut a,
+        &filter,
+        format,
+        pass,
+        out,
+        force,
+        "cli",
+        &mut |_, _| true,
+    )?;
     println!(
         "Exported {} entries (seq {}..{}) to {}{}.\nManifest: {}\nSHA-256: {}",
         m.entries,

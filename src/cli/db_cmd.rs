@@ -10,7 +10,6 @@ use crate::secret::Secret;
 use crate::session;
 use crate::tde::request::{ParameterName, Reply, Request};
 use crate::tde::sql::Statement;
-use std::io::Read;
 use std::process::ExitCode;
 
 #[derive(Clone, Copy, Debug, clap::ValueEnum)]
@@ -46,12 +45,11 @@ pub(super) fn run(data: &DataDir, cmd: DbCommand) -> Result<ExitCode, CliError> 
             with_file_wallet,
             old_hsm_user,
         } => {
-            if name.trim().is_empty() {
-                return Err(CliError("Give the database profile a name.".into()));
-            }
+            // Refused before anything is asked, seeded or saved.
+            let name = crate::model::check_name("database", &name)?;
             let d = DatabaseProfile {
                 id: None,
-                name: name.trim().to_owned(),
+                name,
                 connector: match connector {
                     ConnectorArg::Manual => ConnectorKind::Manual,
                     ConnectorArg::Sqlplus => ConnectorKind::Sqlplus,
@@ -103,7 +101,7 @@ pub(super) fn run(data: &DataDir, cmd: DbCommand) -> Result<ExitCode, CliError> 
                 for d in &all {
                     println!(
                         "{:<24} {:<10} {:<12} {}",
-                        d.name,
+                        crate::model::printable(&d.name),
                         d.connector.as_str(),
                         d.multitenant.as_str(),
                         d.oracle_sid
@@ -323,13 +321,16 @@ impl Operator for TerminalOperator {
             "Run this in SQL*Plus, then paste its whole output here and end with Ctrl-D:\n\n{}\n",
             statement.display
         );
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|_| OracleError::Cancelled {
+        match crate::paths::input::read_stdin("paste") {
+            Ok(text) => Ok(text),
+            Err(crate::paths::input::InputError::Io { .. }) => Err(OracleError::Cancelled {
                 title: request.title(),
-            })?;
-        Ok(text)
+            }),
+            Err(e) => Err(OracleError::Refused {
+                title: request.title(),
+                problem: e.to_string(),
+            }),
+        }
     }
 }
 
@@ -402,11 +403,12 @@ fn query(
 
 pub(super) fn read_db_password(user: &str) -> Result<Secret, CliError> {
     if let Ok(p) = std::env::var("TDEKEY_DB_PASSWORD") {
-        return Ok(Secret::new(p));
+        return Ok(Secret::new(p).within_limit("database password in TDEKEY_DB_PASSWORD")?);
     }
-    rpassword::prompt_password(format!("Password of database user {user}: "))
+    let s = rpassword::prompt_password(format!("Password of database user {user}: "))
         .map(Secret::new)
-        .map_err(|e| CliError(format!("Could not read the password: {e}")))
+        .map_err(|e| CliError(format!("Could not read the password: {e}")))?;
+    Ok(s.within_limit("database password")?)
 }
 
 fn print_answer(

@@ -204,20 +204,22 @@ fn info(data: &DataDir, t: &TargetArgs, json_out: bool) -> Result<ExitCode, CliE
 
 pub(super) fn read_password(login: &LoginArgs) -> Result<Secret, CliError> {
     if let Some(v) = std::env::var_os("TDEKEY_PIN") {
-        return Ok(Secret::new(v.to_string_lossy().into_owned()));
+        return Ok(Secret::new(v.to_string_lossy().into_owned())
+            .within_limit("crypto user password in TDEKEY_PIN")?);
     }
     if let Some(f) = &login.pin_file {
         return Secret::from_file(f)
             .map_err(|e| CliError(format!("Cannot read the PIN file {}: {e}.", f.display())));
     }
-    rpassword::prompt_password("Crypto user password (not echoed): ")
+    let s = rpassword::prompt_password("Crypto user password (not echoed): ")
         .map(Secret::new)
         .map_err(|_| {
             CliError(
                 "No password: set TDEKEY_PIN, pass --pin-file FILE, or run in a terminal to be asked."
                     .into(),
             )
-        })
+        })?;
+    Ok(s.within_limit("crypto user password")?)
 }
 
 fn keys(

@@ -39,20 +39,40 @@ pub(super) fn run(data: &DataDir, cmd: MigrateCommand) -> Result<ExitCode, CliEr
             print_progress(&p);
             Ok(ExitCode::SUCCESS)
         }
-        MigrateCommand::Report { name, out, format } => {
+        MigrateCommand::Report {
+            name,
+            out,
+            force,
+            format,
+        } => {
             let mut a = auditor(data)?;
-            migration::write_report(&mut a, &name, &out, matches!(format, ReportFormat::Json))?;
+            let r = migration::write_report(
+                &mut a,
+                &name,
+                &out,
+                force,
+                matches!(format, ReportFormat::Json),
+            )?;
             println!(
-                "Wrote the migration report of {name:?} to {}.",
+                "Wrote the migration report of {} to {}.",
+                crate::model::printable(&name),
                 out.display()
             );
-            Ok(ExitCode::SUCCESS)
+            if r.trustworthy() {
+                println!("{}", r.audit_chain.statement);
+                return Ok(ExitCode::SUCCESS);
+            }
+            for w in &r.warnings {
+                eprintln!("{}", crate::model::printable(w));
+            }
+            Ok(ExitCode::from(1))
         }
     }
 }
 
 fn print_plan(s: &MigrationState) {
-    println!("Migration of {}", s.database);
+    use crate::model::printable as p;
+    println!("Migration of {}", p(&s.database));
     for r in &s.steps {
         println!(
             "{:>3}. {:<38} {}",
@@ -63,14 +83,14 @@ fn print_plan(s: &MigrationState) {
         if let Some(reason) = &r.reason
             && !r.status.settled()
         {
-            println!("      {reason}");
+            println!("      {}", p(reason));
         }
     }
     if let Some(k) = &s.new_key {
-        println!("New master key: {k}");
+        println!("New master key: {}", p(k));
     }
     if let Some(r) = &s.rollback {
-        println!("Rollback ({})", r.reason);
+        println!("Rollback ({})", p(&r.reason));
         for rec in &r.steps {
             println!(
                 "  R{}. {:<37} {}",
@@ -81,7 +101,7 @@ fn print_plan(s: &MigrationState) {
             if let Some(reason) = &rec.reason
                 && !rec.status.settled()
             {
-                println!("      {reason}");
+                println!("      {}", p(reason));
             }
         }
         if r.finished_ms.is_some() {
@@ -177,12 +197,7 @@ fn drive(data: &DataDir, name: &str, args: &StepArgs, mode: Mode) -> Result<Exit
     } = super::DatabaseLogin::ask(&a, &db, &args.target, &args.login)?;
     let mut outputs = Vec::new();
     for f in &args.host_output {
-        outputs.push(std::fs::read_to_string(f).map_err(|e| {
-            CliError(format!(
-                "Cannot read the host output {}: {e}. Save what the command printed on the database host in that file.",
-                f.display()
-            ))
-        })?);
+        outputs.push(crate::paths::input::read_text_file(f, "host output")?);
     }
     let host_output = (!outputs.is_empty()).then(|| outputs.join("\n"));
     session::with_login(&mut a, &target, credentials, "cli", |a, hsm, _| {

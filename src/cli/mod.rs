@@ -40,8 +40,10 @@ pub(crate) fn read_secret(
     confirm: bool,
 ) -> Result<crate::secret::Secret, CliError> {
     use crate::secret::Secret;
+    let what_lc = what.to_lowercase();
     if let Some(v) = std::env::var_os(env) {
-        return Ok(Secret::new(v.to_string_lossy().into_owned()));
+        return Ok(Secret::new(v.to_string_lossy().into_owned())
+            .within_limit(&format!("{what_lc} in {env}"))?);
     }
     if let Some(f) = file {
         return Secret::from_file(f).map_err(|e| {
@@ -59,7 +61,8 @@ pub(crate) fn read_secret(
         ))
     };
     let first =
-        Secret::new(rpassword::prompt_password(format!("{what} (not echoed): ")).map_err(no_tty)?);
+        Secret::new(rpassword::prompt_password(format!("{what} (not echoed): ")).map_err(no_tty)?)
+            .within_limit(&what_lc)?;
     if confirm {
         let again = Secret::new(rpassword::prompt_password("Once more: ").map_err(no_tty)?);
         if again.expose() != first.expose() {

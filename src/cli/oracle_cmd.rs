@@ -5,21 +5,16 @@ use std::process::ExitCode;
 
 pub(super) fn parse(what: ParseWhat, file: Option<&std::path::Path>) -> Result<ExitCode, CliError> {
     use crate::tde::{output, sqlnet};
-    use std::io::Read;
     let (source, text) = match file {
         Some(f) => (
             f.display().to_string(),
-            std::fs::read(f).map_err(|e| CliError(format!("Cannot read {}: {e}.", f.display())))?,
+            crate::paths::input::read_text_file(f, "Oracle output")?,
         ),
-        None => {
-            let mut buf = Vec::new();
-            std::io::stdin()
-                .read_to_end(&mut buf)
-                .map_err(|e| CliError(format!("Cannot read standard input: {e}.")))?;
-            ("standard input".to_owned(), buf)
-        }
+        None => (
+            "standard input".to_owned(),
+            crate::paths::input::read_stdin("Oracle output")?,
+        ),
     };
-    let text = String::from_utf8_lossy(&text);
     let fail = |e: &dyn std::fmt::Display| CliError(format!("{source}: {e}"));
     let json = match what {
         ParseWhat::Wallet => serde_json::to_value(

@@ -43,8 +43,15 @@ pub(super) fn run(data: &DataDir, command: WalletCommand) -> Result<ExitCode, Cl
         WalletCommand::Restore {
             input,
             passphrase_file,
+            wallet_root,
             force,
-        } => restore(data, &input, passphrase_file.as_deref(), force),
+        } => restore(
+            data,
+            &input,
+            passphrase_file.as_deref(),
+            &wallet_root,
+            force,
+        ),
     }
 }
 
@@ -67,12 +74,6 @@ fn backup(
                 .format("%Y%m%dT%H%M%SZ")
         )),
     };
-    if out.exists() {
-        return Err(CliError(format!(
-            "{} exists: tdekey does not overwrite a backup. Choose another --out.",
-            out.display()
-        )));
-    }
     let passphrase = if unencrypted {
         None
     } else {
@@ -84,7 +85,7 @@ fn backup(
         )?)
     };
     let mut a = auditor(data)?;
-    let b = crate::databases::backup_wallet(&mut a, &files, &out, passphrase)?;
+    let b = crate::databases::backup_wallet(&mut a, root, &files, &out, passphrase)?;
     println!(
         "Backup {} written and read back ({} files, {}).",
         b.file,
@@ -151,7 +152,7 @@ fn check_backup(
         };
         println!(
             "  {}  {:o}  {} bytes  ({here})",
-            f.path,
+            crate::model::printable(&f.path),
             f.mode & 0o7777,
             f.size
         );
@@ -163,15 +164,16 @@ fn restore(
     data: &DataDir,
     input: &Path,
     passphrase_file: Option<&Path>,
+    root: &Path,
     force: bool,
 ) -> Result<ExitCode, CliError> {
     let pass = backup_passphrase(input, passphrase_file)?;
     let mut a = auditor(data)?;
-    let restored = crate::databases::restore_wallet(&mut a, input, pass, force)?;
+    let restored = crate::databases::restore_wallet(&mut a, input, pass, root, force)?;
     for r in &restored {
         println!(
             "  {}  {}",
-            r.path,
+            crate::model::printable(&r.path),
             if r.unchanged {
                 "already the same: left alone"
             } else {

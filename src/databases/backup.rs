@@ -21,8 +21,12 @@ const MAGIC: &str = "TDEKEY-WALLET-BACKUP-v1";
 /// One file in a backup.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct BackedUpFile {
-    /// Where it was (and is restored to).
+    /// Where it was when backed up (shown; a restore does not trust it).
     pub path: String,
+    /// Its name under WALLET_ROOT (`tde/ewallet.p12`): where a restore writes it, under the
+    /// WALLET_ROOT the restore is given. Backups made before tdekey recorded it have only `path`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
     /// Unix permission bits.
     pub mode: u32,
     pub size: u64,
@@ -84,6 +88,7 @@ pub fn keystore_backup_files(root: &Path) -> Result<Vec<PathBuf>, DatabaseError>
 
 /// The archive (before sealing) of the files.
 fn archive(
+    root: &Path,
     files: &[PathBuf],
 ) -> Result<(Vec<BackedUpFile>, zeroize::Zeroizing<Vec<u8>>), DatabaseError> {
     let mut listed = Vec::new();
@@ -92,8 +97,13 @@ fn archive(
         let bytes = zeroize::Zeroizing::new(std::fs::read(f).map_err(|e| unreadable(f, e))?);
         let meta = std::fs::metadata(f).map_err(|e| unreadable(f, e))?;
         let mode = crate::paths::mode_of(&meta).unwrap_or(0o600);
+        let name = f
+            .strip_prefix(root)
+            .ok()
+            .map(|r| r.to_string_lossy().into_owned());
         listed.push(BackedUpFile {
             path: f.display().to_string(),
+            name,
             mode,
             size: bytes.len() as u64,
             sha256: sha256_hex(&bytes),
@@ -161,6 +171,7 @@ fn unarchive(bytes: &[u8], name: &str) -> Result<Vec<(BackedUpFile, Vec<u8>)>, D
 /// saying it is done. The file is written next to `out` first and renamed when complete.
 pub fn backup_wallet(
     a: &mut Auditor,
+    root: &Path,
     files: &[PathBuf],
     out: &Path,
     passphrase: Option<Secret>,
@@ -170,7 +181,7 @@ pub fn backup_wallet(
         "encrypted": passphrase.is_some(),
     }));
     a.act(entry, |step| {
-        let backup = write_backup(files, out, passphrase.as_ref())?;
+        let backup = write_backup(root, files, out, passphrase.as_ref())?;
         let read = read_backup(out, passphrase.as_ref())?;
         if read.iter().map(|(f, _)| f).cloned().collect::<Vec<_>>() != backup.files {
             return Err(DatabaseError::Invalid(format!(
@@ -193,12 +204,24 @@ pub fn backup_wallet(
     .into_result("The wallet backup was written")
 }
 
+/// Why a backup file was not written; a backup is never written over anything.
+fn out_err(e: crate::paths::out::OutError) -> DatabaseError {
+    match e {
+        crate::paths::out::OutError::Exists { path } => DatabaseError::Invalid(format!(
+            "{} exists: tdekey does not overwrite a backup. Choose another --out.",
+            path.display()
+        )),
+        other => DatabaseError::Invalid(other.to_string()),
+    }
+}
+
 fn write_backup(
+    root: &Path,
     files: &[PathBuf],
     out: &Path,
     passphrase: Option<&Secret>,
 ) -> Result<Backup, DatabaseError> {
-    let (listed, archive) = archive(files)?;
+    let (listed, archive) = archive(root, files)?;
     let dir = out
         .parent()
         .filter(|p| !p.as_os_str().is_empty())
@@ -210,21 +233,22 @@ fn write_backup(
         ))
     };
     crate::paths::create_private_dir(dir).map_err(|e| write_err(&e))?;
-    let mut tmp = tempfile::Builder::new()
-        .prefix(".tdekey-backup-")
-        .tempfile_in(dir)
-        .map_err(|e| write_err(&e))?;
+    // A backup is never written over anything: each has its own name.
+    let mut tmp =
+        crate::paths::out::OutFile::create(out, false, ".tdekey-backup-").map_err(out_err)?;
     match passphrase {
         Some(p) => {
-            let mut s = Sealer::new(tmp.as_file_mut(), p).map_err(|e| write_err(&e))?;
+            let mut s = Sealer::new(tmp.file_mut(), p).map_err(|e| write_err(&e))?;
             s.write_all(&archive).map_err(|e| write_err(&e))?;
             s.finish().map_err(|e| write_err(&e))?;
         }
-        None => tmp.write_all(&archive).map_err(|e| write_err(&e))?,
+        None => tmp
+            .file_mut()
+            .write_all(&archive)
+            .map_err(|e| write_err(&e))?,
     }
-    tmp.as_file().sync_all().map_err(|e| write_err(&e))?;
-    crate::paths::set_mode(tmp.path(), 0o600).map_err(|e| write_err(&e))?;
-    tmp.persist(out).map_err(|e| write_err(&e.error))?;
+    crate::paths::set_mode(tmp.temp_path(), 0o600).map_err(|e| write_err(&e))?;
+    tmp.commit().map_err(out_err)?;
     let written = std::fs::read(out).map_err(|e| unreadable(out, e))?;
     Ok(Backup {
         file: out.display().to_string(),
@@ -250,83 +274,6 @@ pub fn check_backup(
         Ok::<_, DatabaseError>(listed)
     })?
     .into_result("The wallet backup was checked")
-}
-
-/// What a restore did to one file.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
-pub struct Restored {
-    pub path: String,
-    /// The file was already there with the same bytes: nothing was written.
-    pub unchanged: bool,
-}
-
-/// Writes the files of a backup back where they were, with their modes, each checked against
-/// its SHA-256 first. A file that exists with other bytes is not overwritten without `force`.
-/// Recorded as `wallet.restore`.
-pub fn restore_wallet(
-    a: &mut Auditor,
-    file: &Path,
-    passphrase: Option<Secret>,
-    force: bool,
-) -> Result<Vec<Restored>, DatabaseError> {
-    let entry = Entry::new(Action::WalletRestore, file.display().to_string())
-        .details(json!({ "force": force }));
-    a.act(entry, |step| {
-        let files = read_backup(file, passphrase.as_ref())?;
-        drop(passphrase);
-        let mut conflicts = Vec::new();
-        for (f, bytes) in &files {
-            if let Ok(existing) = std::fs::read(&f.path)
-                && existing != *bytes
-            {
-                conflicts.push(f.path.clone());
-            }
-        }
-        if !conflicts.is_empty() && !force {
-            return Err(DatabaseError::Invalid(format!(
-                "{} exist(s) with other contents: nothing was restored. Look at them first; restore over them with --force.",
-                conflicts.join(", ")
-            )));
-        }
-        let mut out = Vec::new();
-        for (f, bytes) in files {
-            let path = PathBuf::from(&f.path);
-            let unchanged = std::fs::read(&path).is_ok_and(|b| b == bytes);
-            if !unchanged {
-                write_file(&path, &bytes, f.mode)?;
-            }
-            out.push(Restored {
-                path: f.path,
-                unchanged,
-            });
-        }
-        step.note(
-            "files",
-            out.iter()
-                .map(|r| json!({ "path": r.path, "unchanged": r.unchanged }))
-                .collect::<Vec<_>>(),
-        );
-        Ok::<_, DatabaseError>(out)
-    })?
-    .into_result("The wallet was restored")
-}
-
-/// Writes `bytes` to `path` with `mode`, through a temporary file in the same directory.
-fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), DatabaseError> {
-    let fail = |e: &dyn std::fmt::Display| {
-        DatabaseError::Invalid(format!(
-            "{} could not be restored: {e}. Nothing else was changed after it.",
-            path.display()
-        ))
-    };
-    let dir = path.parent().unwrap_or(Path::new("."));
-    std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(&e))?;
-    tmp.write_all(bytes).map_err(|e| fail(&e))?;
-    tmp.as_file().sync_all().map_err(|e| fail(&e))?;
-    crate::paths::set_mode(tmp.path(), mode).map_err(|e| fail(&e))?;
-    tmp.persist(path).map_err(|e| fail(&e.error))?;
-    Ok(())
 }
 
 /// Whether a backup file is sealed (needs a passphrase) rather than plain.
@@ -373,65 +320,25 @@ mod tests {
         std::fs::write(&b, b"sso").unwrap();
         let out = dir.path().join("b/backup.tdkb");
         let pass = Secret::from("a long backup passphrase");
-        let written = write_backup(&[a.clone(), b.clone()], &out, Some(&pass)).unwrap();
+        let written = write_backup(dir.path(), &[a.clone(), b.clone()], &out, Some(&pass)).unwrap();
         assert!(written.encrypted);
         assert_eq!(written.files.len(), 2);
         let read = read_backup(&out, Some(&pass)).unwrap();
         assert_eq!(read[0].1, b"p12 bytes");
         assert_eq!(read[1].0.path, b.display().to_string());
+        assert_eq!(read[1].0.name.as_deref(), Some("cwallet.sso"));
         let raw = std::fs::read(&out).unwrap();
         assert!(!raw.windows(9).any(|w| w == b"p12 bytes"), "sealed");
         assert!(read_backup(&out, Some(&Secret::from("another passphrase!"))).is_err());
         assert!(read_backup(&out, None).is_err());
 
         let plain = dir.path().join("plain.tdkb");
-        write_backup(&[a], &plain, None).unwrap();
+        write_backup(dir.path(), &[a], &plain, None).unwrap();
         let mut raw = std::fs::read(&plain).unwrap();
         let last = raw.len() - 1;
         raw[last] ^= 1;
         std::fs::write(&plain, raw).unwrap();
         let e = read_backup(&plain, None).unwrap_err();
         assert!(e.to_string().contains("does not match its SHA-256"), "{e}");
-    }
-
-    #[test]
-    fn a_restore_writes_the_files_back_byte_for_byte_with_their_modes() {
-        use std::os::unix::fs::PermissionsExt;
-        let dir = tempfile::tempdir().unwrap();
-        let mut a = Auditor::new(crate::store::Store::open(&dir.path().join("t.sqlite3")).unwrap());
-        let tde = dir.path().join("wallet/tde");
-        std::fs::create_dir_all(&tde).unwrap();
-        let p12 = tde.join("ewallet.p12");
-        std::fs::write(&p12, b"the original wallet").unwrap();
-        std::fs::set_permissions(&p12, std::fs::Permissions::from_mode(0o640)).unwrap();
-        let out = dir.path().join("backup.tdkb");
-        let pass = Secret::from("a long backup passphrase");
-        let b =
-            backup_wallet(&mut a, std::slice::from_ref(&p12), &out, Some(pass.clone())).unwrap();
-        assert_eq!(b.files[0].mode, 0o640);
-
-        std::fs::write(&p12, b"changed since").unwrap();
-        let e = restore_wallet(&mut a, &out, Some(pass.clone()), false).unwrap_err();
-        assert!(e.to_string().contains("nothing was restored"), "{e}");
-        assert_eq!(std::fs::read(&p12).unwrap(), b"changed since");
-        let r = restore_wallet(&mut a, &out, Some(pass.clone()), true).unwrap();
-        assert!(!r[0].unchanged);
-        assert_eq!(std::fs::read(&p12).unwrap(), b"the original wallet");
-        assert_eq!(
-            std::fs::metadata(&p12).unwrap().permissions().mode() & 0o777,
-            0o640
-        );
-        std::fs::remove_file(&p12).unwrap();
-        let r = restore_wallet(&mut a, &out, Some(pass), false).unwrap();
-        assert!(!r[0].unchanged, "a missing file is written back");
-        let rows = a.store().recent_audit(10).unwrap();
-        assert!(
-            rows.iter()
-                .any(|r| r.action == "wallet.restore" && r.outcome == "failure")
-        );
-        assert!(
-            rows.iter()
-                .any(|r| r.action == "wallet.backup" && r.details.contains("sha256"))
-        );
     }
 }

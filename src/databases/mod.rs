@@ -5,14 +5,16 @@
 mod backup;
 mod demo;
 mod keystore;
+mod restore;
 mod statement;
 mod wallet;
 
 pub use backup::{
-    BackedUpFile, Backup, Restored, backup_is_sealed, backup_wallet, check_backup,
-    keystore_backup_files, read_backup, restore_wallet, sha256_hex,
+    BackedUpFile, Backup, backup_is_sealed, backup_wallet, check_backup, keystore_backup_files,
+    read_backup, sha256_hex,
 };
 pub use demo::{ensure_demo_database, seed_file_wallet, start_on_other_hsm};
+pub use restore::{RESTORE_MODES, Restored, plan_restore, restore_wallet};
 pub use statement::{Ran, Reach, connector_for, run_statement};
 pub use wallet::{
     WalletReport, inspect_wallet_root, keystore_file, read_wallet_file, wallet_files,
@@ -107,11 +109,16 @@ pub fn get(a: &Auditor, name: &str) -> Result<DatabaseProfile, DatabaseError> {
 /// Saves a database profile (by name: a new one, or the one with that name), audited before
 /// it is made.
 pub fn save(a: &mut Auditor, d: &DatabaseProfile) -> Result<i64, DatabaseError> {
-    if d.name.trim().is_empty() {
-        return Err(DatabaseError::Invalid(
-            "Give the database profile a name before saving it.".into(),
-        ));
-    }
+    // Printable, at most 64 characters, trimmed: refused before anything is saved.
+    let name = crate::model::check_name("database", &d.name)
+        .map_err(|e| DatabaseError::Invalid(e.to_string()))?;
+    let trimmed;
+    let d = if name == d.name {
+        d
+    } else {
+        trimmed = DatabaseProfile { name, ..d.clone() };
+        &trimmed
+    };
     if d.connector == ConnectorKind::Sqlplus
         && d.oracle_home.as_deref().is_none_or(|h| h.trim().is_empty())
     {

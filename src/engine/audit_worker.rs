@@ -107,6 +107,9 @@ impl Worker for AuditWorker {
                     format,
                     passphrase,
                     &path,
+                    // The save dialog asked before replacing a file; a link, a device or a
+                    // FIFO is refused all the same.
+                    true,
                     "gui",
                     &mut |done, total| {
                         sink.send(Event::AuditExportProgress { done, total });

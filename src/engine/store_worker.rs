@@ -193,7 +193,16 @@ impl Worker for StoreWorker {
             }
             StoreCommand::MigrationReport { database, path } => {
                 let json = path.extension().is_some_and(|e| e == "json");
-                crate::migration::write_report(a, &database, &path, json)?;
+                // The save dialog asked before replacing a file.
+                let report = crate::migration::write_report(a, &database, &path, true, json)?;
+                if !report.trustworthy() {
+                    // Written, with its warnings at the top: the window says so as an error.
+                    return Err(Failure::new(format!(
+                        "The report was written to {}, with warnings: {}",
+                        path.display(),
+                        report.warnings.join(" ")
+                    )));
+                }
                 Ok(Event::MigrationReport(path))
             }
         }

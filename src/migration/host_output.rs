@@ -22,6 +22,8 @@ pub enum PasteError {
         "This is not the output of the command shown ({0}). Run that command on the database host and paste what it printed."
     )]
     Foreign(String),
+    #[error(transparent)]
+    TooLarge(#[from] crate::model::PasteTooLarge),
 }
 
 /// The line every command begins with: which host printed it (`hostname`), so that a paste
@@ -34,6 +36,7 @@ pub const HOST_LINE: &str = "echo \"HOST $(hostname)\"; ";
 /// The lines of a paste up to `END`, trimmed, without blank ones, the `HOST` line and the shell
 /// prompt's echo of the command itself.
 pub(super) fn lines(text: &str) -> Result<Vec<&str>, PasteError> {
+    let text = crate::model::admit_paste("host output", text)?;
     if text.trim().is_empty() {
         return Err(PasteError::Empty);
     }
@@ -52,7 +55,7 @@ pub(super) fn lines(text: &str) -> Result<Vec<&str>, PasteError> {
 /// The host a paste says it was printed on (its `HOST` line), if it has one.
 pub fn host_of(text: &str) -> Option<String> {
     text.lines()
-        .map(str::trim)
+        .map(|l| l.trim().trim_start_matches('\u{feff}'))
         .find_map(|l| l.strip_prefix(HOST))
         .map(|h| h.trim().to_owned())
         .filter(|h| !h.is_empty())
@@ -65,6 +68,7 @@ pub fn blocks(text: &str) -> Vec<String> {
     let mut out = Vec::new();
     let mut cur = String::new();
     for l in text.lines() {
+        let l = l.trim_start_matches('\u{feff}');
         cur.push_str(l);
         cur.push('\n');
         if l.trim() == END {

@@ -16,6 +16,7 @@ mod plan;
 mod preview;
 mod relocate;
 mod report;
+mod report_check;
 mod state;
 mod steps;
 mod wizard;
@@ -24,6 +25,7 @@ pub(crate) use wizard::{holder_gone, owner as lease_owner};
 pub use plan::{BackStep, StepId};
 pub use preview::{back_statements, statements};
 pub use report::{Report, report, write_report};
+pub use report_check::ChainCheck;
 pub use state::{Check, HostResult, MigrationState, Path, Rollback, StepRecord, StepStatus};
 
 use crate::audit::AuditError;

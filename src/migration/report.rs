@@ -16,18 +16,42 @@ pub struct Report {
     /// The audit entries of the migration: from its start to the log's head now.
     pub audit_first_seq: Option<i64>,
     pub audit_last_seq: Option<i64>,
+    /// The audit chain, verified when the report was made.
+    pub audit_chain: super::report_check::ChainCheck,
+    /// What does not agree (a broken chain, a new key the audit log does not record); empty
+    /// when the report can be relied on.
+    pub warnings: Vec<String>,
+}
+
+impl Report {
+    /// Whether nothing in the report needs a warning.
+    pub fn trustworthy(&self) -> bool {
+        self.warnings.is_empty()
+    }
 }
 
 /// The report of a database's latest migration.
 pub fn report(a: &Auditor, database: &str) -> Result<Report, MigrationError> {
     let migration = super::wizard::load(a, database)?
         .ok_or_else(|| MigrationError::NotStarted(database.to_owned()))?;
+    let audit_chain = super::report_check::chain(a.store())?;
+    let mut warnings = Vec::new();
+    if !audit_chain.intact {
+        warnings.push(audit_chain.statement.clone());
+    }
+    warnings.extend(super::report_check::key_warnings(
+        a.store(),
+        database,
+        &migration,
+    )?);
     Ok(Report {
         tdekey_version: crate::VERSION,
         generated_utc: crate::audit::export::utc(crate::model::now_ms()),
         database: crate::databases::get(a, database)?,
         audit_first_seq: migration.first_seq,
         audit_last_seq: a.store().audit_head()?.map(|(s, _)| s),
+        audit_chain,
+        warnings,
         migration,
     })
 }
@@ -39,8 +63,9 @@ pub fn write_report(
     a: &mut Auditor,
     database: &str,
     path: &std::path::Path,
+    force: bool,
     json: bool,
-) -> Result<(), MigrationError> {
+) -> Result<Report, MigrationError> {
     let report = report(a, database)?;
     let text = if json { report.json()? } else { report.html() };
     let entry = crate::audit::Entry::new(
@@ -50,25 +75,18 @@ pub fn write_report(
     .details(serde_json::json!({
         "file": path.display().to_string(),
         "format": if json { "json" } else { "html" },
+        "force": force,
+        "chain_intact": report.audit_chain.intact,
+        "warnings": report.warnings.len(),
     }));
     a.act(entry, |step| {
-        let fail = |e: &dyn std::fmt::Display| {
-            MigrationError::Invalid(format!(
-                "The report could not be written to {}: {e}. Choose a file you can write.",
-                path.display()
-            ))
-        };
-        let dir = path
-            .parent()
-            .filter(|p| !p.as_os_str().is_empty())
-            .unwrap_or(std::path::Path::new("."));
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(&e))?;
-        std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(|e| fail(&e))?;
-        tmp.persist(path).map_err(|e| fail(&e.error))?;
+        crate::paths::out::write(path, force, ".tdekey-report-", text.as_bytes())
+            .map_err(|e| MigrationError::Invalid(e.to_string()))?;
         step.note("sha256", crate::databases::sha256_hex(text.as_bytes()));
         Ok::<_, MigrationError>(())
     })?
-    .into_result("The report was written")
+    .into_result::<MigrationError>("The report was written")?;
+    Ok(report)
 }
 
 fn esc(s: &str) -> String {
@@ -100,6 +118,15 @@ impl Report {
         ));
         if self.database.connector == crate::model::ConnectorKind::Rehearsal {
             h.push_str("<p class=\"rehearsal\">REHEARSAL: a simulated Oracle 19c database; its HSM keys are real keys on the token.</p>");
+        }
+        for w in &self.warnings {
+            h.push_str(&format!("<p class=\"bad\"><strong>{}</strong></p>", esc(w)));
+        }
+        if self.audit_chain.intact {
+            h.push_str(&format!(
+                "<p class=\"ok\">{}</p>",
+                esc(&self.audit_chain.statement)
+            ));
         }
         let rows = [
             (

@@ -6,6 +6,7 @@ mod database;
 mod hsm;
 mod object;
 mod retry;
+mod text;
 
 pub use clock::now_ms;
 pub use database::{
@@ -15,3 +16,7 @@ pub use database::{
 pub use hsm::{HsmProfile, OpenToken, PinFormat, TokenSelector};
 pub use object::{ObjectFlags, ObjectInfo, bool_text};
 pub use retry::Retry;
+pub use text::{
+    MAX_NAME_CHARS, MAX_PASTE_BYTES, NameError, PasteTooLarge, admit_paste, check_name, file_stem,
+    printable,
+};

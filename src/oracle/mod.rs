@@ -159,8 +159,16 @@ impl<O: Operator> Connector for Manual<O> {
         let mut problem: Option<String> = None;
         loop {
             let text = self.operator.ask(request, &statement, problem.as_deref())?;
+            // At most 1 MiB, a leading byte-order mark dropped.
+            let text = match crate::model::admit_paste("paste", &text) {
+                Ok(t) => t,
+                Err(e) => {
+                    problem = Some(e.to_string());
+                    continue;
+                }
+            };
             // A paste that echoes statements is read after the echo of this one.
-            let part = match paste::answer_part(request, &statement, &text) {
+            let part = match paste::answer_part(request, &statement, text) {
                 Ok(part) => part,
                 Err(sentence) => {
                     problem = Some(sentence);

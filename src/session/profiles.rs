@@ -29,11 +29,19 @@ pub fn save_hsm_profile(
     profile: &HsmProfile,
     make_default: bool,
 ) -> Result<i64, SessionError> {
-    if profile.name.trim().is_empty() {
-        return Err(SessionError::Invalid(
-            "Give the profile a name before saving it.".into(),
-        ));
-    }
+    // Printable, at most 64 characters, trimmed: refused before anything is saved.
+    let name = crate::model::check_name("HSM profile", &profile.name)
+        .map_err(|e| SessionError::Invalid(e.to_string()))?;
+    let trimmed;
+    let profile = if name == profile.name {
+        profile
+    } else {
+        trimmed = HsmProfile {
+            name,
+            ..profile.clone()
+        };
+        &trimmed
+    };
     if profile.module_path.as_os_str().is_empty() {
         return Err(SessionError::Invalid(
             "Choose the PKCS#11 library (module path) before saving the profile.".into(),

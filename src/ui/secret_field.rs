@@ -32,13 +32,25 @@ pub fn password_ui(
     field_id: egui::Id,
     buf: &mut SecretBuffer,
 ) -> egui::Response {
-    ui.add(
-        egui::TextEdit::singleline(buf)
-            .id(field_id)
-            .password(true)
-            .desired_width(220.0),
-    )
-    .labelled_by(label_id)
+    let r = ui
+        .add(
+            egui::TextEdit::singleline(buf)
+                .id(field_id)
+                .password(true)
+                .desired_width(220.0),
+        )
+        .labelled_by(label_id);
+    if buf.refused() {
+        // Never a shortened secret: what did not fit was not taken, and the person is told.
+        ui.colored_label(
+            ui.visuals().error_fg_color,
+            format!(
+                "Not taken: a secret is at most {} bytes, and tdekey never shortens one.",
+                SecretBuffer::CAPACITY
+            ),
+        );
+    }
+    r
 }
 
 /// Clears the buffer and drops egui's edit state for the field (its undo history holds copies

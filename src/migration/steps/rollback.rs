@@ -229,8 +229,18 @@ fn wallet(
         r.needs.push(Need::Confirmation);
         return Ok(r);
     }
-    let restored =
-        crate::databases::restore_wallet(a, std::path::Path::new(&backup.file), passphrase, true)?;
+    let Some(root) = w.state.wallet_root.as_deref().and_then(|r| host.path(r)) else {
+        return Ok(StepResult::failed(
+            "WALLET_ROOT is not known here, so the backup has nowhere safe to be restored to. Restore it with `tdekey wallet restore BACKUP --wallet-root DIR`.",
+        ));
+    };
+    let restored = crate::databases::restore_wallet(
+        a,
+        std::path::Path::new(&backup.file),
+        passphrase,
+        &root,
+        true,
+    )?;
     let still: Vec<&str> = backup
         .files
         .iter()

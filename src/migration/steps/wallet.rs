@@ -529,17 +529,19 @@ pub(super) fn backup(
     let stamp = chrono::DateTime::from_timestamp_millis(crate::model::now_ms())
         .unwrap_or_default()
         .format("%Y%m%dT%H%M%SZ");
-    let name: String =
-        w.db.name
-            .chars()
-            .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
-            .collect();
-    let out = ctx
-        .data
-        .root()
-        .join("backups")
-        .join(format!("{name}-wallet-{stamp}.tdkb"));
-    let backup = crate::databases::backup_wallet(a, &files, &out, passphrase)?;
+    // One-to-one with the name: "A B" and "A_B" never share a backup's name.
+    let name = crate::model::file_stem(&w.db.name);
+    // A backup is never written over another: a run stopped after writing one, resumed in the
+    // same second, writes the next name.
+    let dir = ctx.data.root().join("backups");
+    let out = (1..)
+        .map(|n| match n {
+            1 => dir.join(format!("{name}-wallet-{stamp}.tdkb")),
+            n => dir.join(format!("{name}-wallet-{stamp}-{n}.tdkb")),
+        })
+        .find(|p| std::fs::symlink_metadata(p).is_err())
+        .unwrap_or_default();
+    let backup = crate::databases::backup_wallet(a, &root, &files, &out, passphrase)?;
     let checks = vec![Check::new(
         "The keystore files are sealed in a backup that reads back",
         true,

@@ -60,7 +60,10 @@ pub const LABEL: &str = ConnectorKind::Rehearsal.label();
 /// The application attribute of the data objects the rehearsal writes to the token.
 const APPLICATION: &str = "tdekey Rehearsal";
 
-fn sanitize(name: &str) -> String {
+/// The stem tdekey named a Rehearsal's files with before the names were one-to-one: every
+/// character other than an ASCII letter, a digit, `-` and `_` became `_`, so "A B" and "A_B"
+/// shared one simulated database.
+fn legacy_stem(name: &str) -> String {
     let s: String = name
         .chars()
         .map(|c| {
@@ -74,19 +77,42 @@ fn sanitize(name: &str) -> String {
     if s.is_empty() { "_".to_owned() } else { s }
 }
 
-/// `<data dir>/rehearsal/<name>.json`
-pub fn state_path(data_dir: &Path, database: &str) -> PathBuf {
-    data_dir
-        .join("rehearsal")
-        .join(format!("{}.json", sanitize(database)))
+/// Moves a Rehearsal's files named the old way (`<legacy stem>.json`, `<legacy stem>.host/`) to
+/// their one-to-one names, once, so an existing Rehearsal database is found where it now
+/// belongs. When two names shared the old files, the first one used takes them.
+fn adopt_legacy(dir: &Path, database: &str) {
+    let (old, new) = (legacy_stem(database), crate::model::file_stem(database));
+    if old == new {
+        return;
+    }
+    let new_state = dir.join(format!("{new}.json"));
+    let old_state = dir.join(format!("{old}.json"));
+    if std::fs::symlink_metadata(&new_state).is_ok() || !old_state.is_file() {
+        return;
+    }
+    // Renames are atomic: when two processes race, one moves the files and the other finds
+    // them moved (its rename fails and is of no consequence).
+    let _ = std::fs::rename(
+        dir.join(format!("{old}.host")),
+        dir.join(format!("{new}.host")),
+    );
+    let _ = std::fs::rename(&old_state, &new_state);
 }
 
-/// `<data dir>/rehearsal/<name>.host/`: the rehearsal database's host, a directory standing for
+/// `<data dir>/rehearsal/<stem>.json`, the stem one-to-one with the profile's name
+/// ([`crate::model::file_stem`]); files named the old way are moved there first.
+pub fn state_path(data_dir: &Path, database: &str) -> PathBuf {
+    let dir = data_dir.join("rehearsal");
+    adopt_legacy(&dir, database);
+    dir.join(format!("{}.json", crate::model::file_stem(database)))
+}
+
+/// `<data dir>/rehearsal/<stem>.host/`: the rehearsal database's host, a directory standing for
 /// `/` (where Oracle's PKCS#11 library and the wallet files are looked for).
 pub fn host_root(data_dir: &Path, database: &str) -> PathBuf {
-    data_dir
-        .join("rehearsal")
-        .join(format!("{}.host", sanitize(database)))
+    let dir = data_dir.join("rehearsal");
+    adopt_legacy(&dir, database);
+    dir.join(format!("{}.host", crate::model::file_stem(database)))
 }
 
 /// The statements that make a demo database ready for a migration: WALLET_ROOT set (and the
@@ -422,5 +448,28 @@ impl<K: HsmKeystore + ?Sized> Connector for Rehearsal<'_, K> {
             ))),
             Err(err) => Err(err),
         }
+    }
+}
+
+#[cfg(test)]
+mod file_names {
+    use super::*;
+
+    #[test]
+    fn look_alike_names_get_their_own_files_and_old_files_are_adopted() {
+        let d = tempfile::tempdir().unwrap();
+        assert_ne!(state_path(d.path(), "A B"), state_path(d.path(), "A_B"));
+        assert_ne!(host_root(d.path(), "A B"), host_root(d.path(), "A_B"));
+        // A Rehearsal made by an earlier version, named the old way.
+        let dir = d.path().join("rehearsal");
+        std::fs::create_dir_all(dir.join("Rehearsal_demo.host/u01")).unwrap();
+        std::fs::write(dir.join("Rehearsal_demo.json"), b"{\"state\":1}").unwrap();
+        let p = state_path(d.path(), "Rehearsal demo");
+        assert_eq!(p, dir.join("Rehearsal_20demo.json"));
+        assert_eq!(std::fs::read(&p).unwrap(), b"{\"state\":1}");
+        assert!(host_root(d.path(), "Rehearsal demo").join("u01").is_dir());
+        assert!(!dir.join("Rehearsal_demo.json").exists());
+        // Its look-alike does not take it, and starts with no files.
+        assert!(!state_path(d.path(), "Rehearsal_demo").exists());
     }
 }
