@@ -436,6 +436,12 @@ pub enum HsmCommand {
     Info {
         #[command(flatten)]
         target: TargetArgs,
+        /// Also log in and prove that the token generates an AES-256 key and computes the
+        /// checkpoint HMAC (with session keys, destroyed at once): a mechanism list is no proof.
+        #[arg(long)]
+        probe: bool,
+        #[command(flatten)]
+        login: LoginArgs,
         /// Print JSON instead of text (a stable format: fields are only ever added).
         #[arg(long)]
         json: bool,
