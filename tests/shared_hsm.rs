@@ -479,3 +479,86 @@ fn the_dry_run_logs_in_reads_each_database_and_says_what_would_fail() {
     assert!(json(&out)["runs"].as_array().unwrap().is_empty(), "{out}");
     common::audit_intact(&env);
 }
+
+/// The object files of SoftHSM2's token store.
+fn object_files(env: &Env) -> Vec<std::path::PathBuf> {
+    let tokens = env.data.softhsm_dir().join("tokens");
+    let mut out = Vec::new();
+    for dir in std::fs::read_dir(&tokens).unwrap() {
+        for f in std::fs::read_dir(dir.unwrap().path()).unwrap() {
+            let p = f.unwrap().path();
+            if p.extension().is_some_and(|e| e == "object")
+                && p.file_name().is_some_and(|n| n != "token.object")
+            {
+                out.push(p);
+            }
+        }
+    }
+    out
+}
+
+/// Makes a key on the token and leaves it as a kill inside `C_GenerateKey` can: its file (the
+/// one object file the key added; its label is encrypted there) cut after SoftHSM2's 8-byte
+/// generation counter, so the token lists the object and refuses its attributes
+/// (CKR_ATTRIBUTE_VALUE_INVALID).
+fn half_written_key(env: &Env) {
+    let before = object_files(env);
+    other_database_key(env);
+    let added: Vec<_> = object_files(env)
+        .into_iter()
+        .filter(|p| !before.contains(p))
+        .collect();
+    assert_eq!(added.len(), 1, "one object file added: {added:?}");
+    let f = std::fs::OpenOptions::new()
+        .write(true)
+        .open(&added[0])
+        .unwrap();
+    f.set_len(8).unwrap();
+}
+
+#[test]
+fn an_unreadable_object_is_listed_and_migration_and_rotation_go_on() {
+    let env = demo();
+    half_written_key(&env);
+    let (code, out, err) = tdekey(&env, &["hsm", "keys", "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v = json(&out);
+    let objects = v["objects"].as_array().unwrap();
+    let bad: Vec<_> = objects
+        .iter()
+        .filter(|o| o["kind"] == "unreadable")
+        .collect();
+    assert_eq!(bad.len(), 1, "{v}");
+    assert!(
+        bad[0]["unreadable"]
+            .as_str()
+            .unwrap()
+            .contains("CKR_ATTRIBUTE_VALUE_INVALID"),
+        "{}",
+        bad[0]
+    );
+    let reason = bad[0]["health"][0]["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!("handle {}", bad[0]["handle"]))
+            && reason.contains("never deletes it"),
+        "{reason}"
+    );
+    assert!(
+        objects.iter().any(|o| o["kind"] == "tde-master-key"),
+        "the other objects are listed: {v}"
+    );
+    let (code, out, _) = tdekey(&env, &["hsm", "keys"]);
+    assert_eq!(code, 0);
+    assert!(out.contains("(unreadable: handle"), "{out}");
+
+    // The migration and an Oracle-way rotation go on beside it.
+    let (code, out, err) = tdekey(&env, &["migrate", "run", DEMO_DATABASE_NAME, "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("is finished"), "{out}");
+    let (code, out, err) = tdekey(
+        &env,
+        &["rotate", DEMO_DATABASE_NAME, "--way", "oracle", "--json"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    common::audit_intact(&env);
+}
