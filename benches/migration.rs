@@ -227,6 +227,11 @@ fn add_objects(d: &Demo, extra: usize) {
     )
     .expect("log in");
     common::add_objects(&hsm, extra);
+    let held = hsm.inventory(&mut |_, _| {}).expect("list the token").len();
+    assert!(
+        held >= extra,
+        "the token holds {held} objects, not {extra} more"
+    );
     hsm.close().expect("close");
 }
 
