@@ -474,6 +474,37 @@ fn the_dry_run_logs_in_reads_each_database_and_says_what_would_fail() {
     assert_eq!(o, "would-fail", "{m}");
     assert!(m.contains("migrate"), "{m}");
     assert_eq!(audit(&env, "hsm.probe").len(), 1);
+
+    // One database: `rotate NAME --dry-run`, with the PIN from the environment.
+    let one = |db: &str, pin: &str| {
+        run({
+            let mut c = env.tdekey();
+            c.args(["rotate", db, "--dry-run", "--json"])
+                .env("TDEKEY_PIN", pin);
+            c
+        })
+    };
+    let (code, out, err) = one("READY", DEMO_USER_PIN);
+    assert_eq!(code, 0, "{out}{err}");
+    let v = json(&out);
+    assert_eq!(v["would_rotate"], true, "{v}");
+    assert!(
+        v["message"].as_str().unwrap().contains("on the token"),
+        "{v}"
+    );
+    let (code, out, err) = one("NOTYET", DEMO_USER_PIN);
+    assert_eq!(code, 1, "{out}{err}");
+    assert_eq!(json(&out)["would_rotate"], false, "{out}");
+    let (code, out, err) = one("READY", "wrong-pin-000");
+    assert_ne!(code, 0, "{out}{err}");
+    assert!(err.contains("PIN"), "{err}");
+    let failed_logins = audit(&env, "hsm.login")
+        .into_iter()
+        .filter(|e| e["outcome"] == "failure")
+        .count();
+    assert_eq!(failed_logins, 2, "the wrong PIN was tried and audited");
+    assert_eq!(audit(&env, "hsm.probe").len(), 3);
+
     // Nothing was rotated or recorded as a run.
     let (_, out, _) = tdekey(&env, &["policy", "show", "READY", "--json"]);
     assert!(json(&out)["runs"].as_array().unwrap().is_empty(), "{out}");

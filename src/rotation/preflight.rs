@@ -4,9 +4,12 @@
 
 use super::phases::{active, hsm_label, key_rows, wallet_rows};
 use super::run::Context;
+use super::{RotationError, Way};
 use crate::audit::Auditor;
+use crate::databases;
 use crate::model::DatabaseProfile;
 use crate::tde::views::{KeystoreType, WalletOrder, WalletStatus, WrlType};
+use serde::Serialize;
 
 /// `Ok` with what was found when a rotation would get past its checks, else the sentence
 /// that the rotation would stop with.
@@ -79,4 +82,62 @@ pub(super) fn preflight(
         if found.len() == 1 { " is" } else { "s are" },
         found.join("; ")
     ))
+}
+
+/// What a dry run of one rotation found.
+#[derive(Clone, Debug, Serialize)]
+pub struct DryRun {
+    pub database: String,
+    pub way: Way,
+    pub would_rotate: bool,
+    /// What was found, or the sentence the rotation would stop with.
+    pub message: String,
+}
+
+/// `tdekey rotate NAME --dry-run`: on the open, logged-in token, proves key generation with a
+/// session key (`hsm.probe`) and reads the database as a rotation's first phase would; sends
+/// no statement that changes anything and records no run.
+pub fn dry_run(
+    a: &mut Auditor,
+    ctx: &mut Context<'_>,
+    database: &str,
+    way: Option<Way>,
+) -> Result<DryRun, RotationError> {
+    let db = databases::get(a, database)?;
+    let policy = a.store().rotation_policy(&db.name)?;
+    let way = way
+        .or_else(|| policy.as_ref().and_then(|p| Way::parse(&p.way)))
+        .unwrap_or_else(|| Way::default_for(db.multitenant));
+    let done = |would_rotate: bool, message: String| {
+        Ok(DryRun {
+            database: db.name.clone(),
+            way,
+            would_rotate,
+            message,
+        })
+    };
+    if let Some(r) = way.refusal(&db.name, db.multitenant) {
+        return done(false, r);
+    }
+    let probe = crate::session::probe(a, ctx.hsm)?;
+    if way == Way::Hsm
+        && let Some(e) = &probe.aes_key_gen
+    {
+        return done(
+            false,
+            format!(
+                "The token refuses to generate an AES-256 key ({e}): way hsm generates the new master key there."
+            ),
+        );
+    }
+    match preflight(a, ctx, &db) {
+        Ok(found) => done(
+            true,
+            format!(
+                "{}; {found}; key generation proved with a session key",
+                way.describe()
+            ),
+        ),
+        Err(e) => done(false, e),
+    }
 }
