@@ -224,8 +224,9 @@ pub struct MigrationState {
     /// rollback sets back.
     #[serde(default)]
     pub configuration_before: Option<String>,
-    /// Labels of the master keys on the token at the first step, as migrations before
-    /// tdekey 0.x recorded them; no longer written (a shared HSM's other keys made it wrong).
+    /// Labels of the master keys on the token at the first step, as earlier versions
+    /// recorded them; no longer written (other databases' keys on a shared HSM made a
+    /// comparison with it wrong). Read only to leave those keys out of orphan notes.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub snapshot: Vec<String>,
     /// The key ids V$ENCRYPTION_KEYS listed at the first step: the migration's key is the
