@@ -593,3 +593,75 @@ fn an_unreadable_object_is_listed_and_migration_and_rotation_go_on() {
     assert_eq!(code, 0, "{out}{err}");
     common::audit_intact(&env);
 }
+
+/// Sends `requests` straight to the demo's Rehearsal database, as a DBA at a SQL prompt would
+/// (a test's move, not recorded).
+fn at_the_sql_prompt(env: &Env, requests: &[tdekey::tde::request::Request]) {
+    use tdekey::model::Multitenant;
+    use tdekey::oracle::Connector;
+    use tdekey::oracle::rehearsal::{self, Rehearsal};
+    let mut hsm = Hsm::load(&env.module).unwrap();
+    hsm.open(&TokenSelector::Label(DEMO_TOKEN_LABEL.into()))
+        .unwrap();
+    hsm.login(DEMO_USER, &Secret::from(DEMO_USER_PIN), PinFormat::Plain)
+        .unwrap();
+    let path = rehearsal::state_path(env.data.root(), DEMO_DATABASE_NAME);
+    let mut r = Rehearsal::open(
+        &path,
+        DEMO_DATABASE_NAME,
+        Multitenant::NonCdb,
+        &mut hsm,
+        PinFormat::Plain,
+    )
+    .unwrap();
+    for q in requests {
+        let a = r.run(q).unwrap();
+        assert!(
+            tdekey::tde::ora::refusal(&a.reply).is_none(),
+            "{}: {}",
+            q.title(),
+            a.reply.summary()
+        );
+    }
+    drop(r);
+    hsm.close().unwrap();
+}
+
+#[test]
+fn a_migrate_that_ran_before_a_restart_is_not_sent_again_and_resumes_once_the_keystore_opens() {
+    use tdekey::tde::request::Request;
+    use tdekey::tde::sql::Credential;
+    let env = demo();
+    next_until(&env, "migrate");
+    let (code, out, err) = tdekey(&env, &["migrate", "next", DEMO_DATABASE_NAME, "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let after_migrate = labels(&env);
+    leave_migrate_in_flight(&env);
+    // The database restarts before tdekey comes back: every keystore is closed.
+    at_the_sql_prompt(&env, &[Request::Restart]);
+    let (_, out, err) = tdekey(&env, &["migrate", "run", DEMO_DATABASE_NAME, "--yes"]);
+    assert!(
+        out.contains("cannot tell whether the migrate statement") && out.contains("not sent again"),
+        "{out}{err}"
+    );
+    let v = common::migration_status(&env, DEMO_DATABASE_NAME);
+    assert_eq!(common::step_status(&v, "migrate"), "needs-attention", "{v}");
+    assert_eq!(labels(&env), after_migrate, "no second key");
+    // The DBA opens the HSM keystore: the wizard sees the migration ran and goes on.
+    at_the_sql_prompt(
+        &env,
+        &[Request::OpenKeystore {
+            credential: Credential::Hsm {
+                user: DEMO_USER.into(),
+                password: Secret::from(DEMO_USER_PIN),
+            },
+            all_containers: false,
+        }],
+    );
+    let (code, out, err) = tdekey(&env, &["migrate", "run", DEMO_DATABASE_NAME, "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("had run: it is not sent again"), "{out}");
+    assert!(out.contains("is finished"), "{out}");
+    assert_eq!(labels(&env), after_migrate, "no second key");
+    common::audit_intact(&env);
+}

@@ -43,8 +43,31 @@ pub(super) fn in_flight(
                 Vec::new(),
             )));
         }
+        let current = keys
+            .iter()
+            .filter(|k| k.con_id <= 1)
+            .max_by_key(|k| k.activated_ms);
+        match current {
+            Some(k) if k.keystore_type != KeystoreType::Hsm => {}
+            _ => {
+                let all = if cdb(w) { " CONTAINER = ALL" } else { "" };
+                return Ok(InFlight::Stop(StepResult::attention(
+                    "V$ENCRYPTION_KEYS shows no active master key (its keystores are closed, a restart closes them), so tdekey cannot tell whether the migrate statement sent before it stopped took effect; it is not sent again. Open the file keystore and, if the migration may have run, the HSM keystore, then run this step again: it reads both sides before anything is sent.",
+                    vec![
+                        format!(
+                            "ADMINISTER KEY MANAGEMENT SET KEYSTORE OPEN IDENTIFIED BY \"<wallet password>\"{all};"
+                        ),
+                        format!(
+                            "ADMINISTER KEY MANAGEMENT SET KEYSTORE OPEN IDENTIFIED BY \"<user>:<password>\"{all};"
+                        ),
+                        READ_BOTH[1].to_owned(),
+                    ],
+                    Vec::new(),
+                )));
+            }
+        }
         let mut notes = vec![
-            "Found: V$ENCRYPTION_KEYS lists no new HSM master key and the file keystore is still primary. The migrate statement sent before tdekey stopped did not take effect: it is sent again.".to_owned(),
+            "Found: V$ENCRYPTION_KEYS lists no new HSM master key and the active master key is still the file wallet's. The migrate statement sent before tdekey stopped did not take effect: it is sent again.".to_owned(),
         ];
         if unknown {
             notes.extend(orphans(w, a, ctx, &keys, &token)?);
