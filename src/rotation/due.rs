@@ -337,11 +337,9 @@ fn dry_run_one(
     due: i64,
 ) -> DueItem {
     let fail = |m: String| item(&db.name, way, due, DueOutcome::WouldFail, m);
-    if way == Way::Hsm
-        && let Some(e) = &probe.aes_key_gen
-    {
+    if let Some(e) = &probe.aes_key_gen {
         return fail(format!(
-            "The token refuses to generate an AES-256 key ({e}): way hsm generates the new master key there."
+            "The token refuses to generate an AES-256 key ({e}): the new master key is generated there, by tdekey (way hsm) or by Oracle (SET KEY)."
         ));
     }
     let db_password = if needs_db_password(db) {

@@ -120,13 +120,11 @@ pub fn dry_run(
         return done(false, r);
     }
     let probe = crate::session::probe(a, ctx.hsm)?;
-    if way == Way::Hsm
-        && let Some(e) = &probe.aes_key_gen
-    {
+    if let Some(e) = &probe.aes_key_gen {
         return done(
             false,
             format!(
-                "The token refuses to generate an AES-256 key ({e}): way hsm generates the new master key there."
+                "The token refuses to generate an AES-256 key ({e}): the new master key is generated there, by tdekey (way hsm) or by Oracle (SET KEY)."
             ),
         );
     }
