@@ -229,7 +229,9 @@ pub(super) fn migrate(
         ),
     ];
     if before.iter().any(|c| !c.ok) {
-        return Ok(StepResult::from_checks(before));
+        let mut r = StepResult::from_checks(before);
+        r.notes = notes;
+        return Ok(r);
     }
     let (Some(hsm_password), Some(wallet_password)) =
         (ctx.inputs.hsm_password.clone(), wallet_password(ctx))
@@ -241,10 +243,12 @@ pub(super) fn migrate(
         if ctx.inputs.wallet_password.is_none() {
             needs.push(Need::WalletPassword);
         }
-        return Ok(StepResult::needs(
+        let mut r = StepResult::needs(
             "The migration needs the crypto user's HSM password and the file keystore's password.",
             needs,
-        ));
+        );
+        r.notes = notes;
+        return Ok(r);
     };
     let hsm_user = ctx.hsm.user().unwrap_or("").to_owned();
     let tag = ctx
