@@ -245,7 +245,7 @@ fn a_wrong_wallet_password_at_the_migration_creates_nothing_and_a_retry_works() 
     let (code, out, _) = migrate(&env, &["next"], "not-the-wallet-password");
     assert_eq!(code, 3, "Oracle refused: {out}");
     assert!(out.contains("ORA-28353"), "{out}");
-    assert!(out.contains("Nothing was created on the HSM"), "{out}");
+    assert!(out.contains("The statement did not take effect"), "{out}");
     assert_eq!(common::demo_master_keys(&env), before);
     let (code, out, err) = migrate(&env, &["run", "--yes"], DEMO_WALLET_PASSWORD);
     assert_eq!(code, 0, "{out}{err}");
@@ -256,22 +256,23 @@ fn a_wrong_wallet_password_at_the_migration_creates_nothing_and_a_retry_works() 
 fn a_failed_verification_stops_until_a_person_accepts_it_with_a_reason() {
     let env = demo();
     next_until(&env, "verify");
-    // As if the new key were not on the token: the snapshot already lists it.
-    let labels: Vec<String> = common::demo_master_keys(&env)
+    // As if the new key were not new: the key ids recorded at step 1 already list every
+    // key on the token (a master key's id is its label's tail).
+    let ids: Vec<String> = common::demo_master_keys(&env)
         .into_iter()
-        .map(|k| k.0)
+        .map(|k| k.0.trim_start_matches("ORACLE.TDE.HSM.MK.").to_owned())
         .collect();
     let c = rusqlite::Connection::open(env.data.database()).unwrap();
     c.execute(
-        "UPDATE migrations SET state = json_set(state, '$.snapshot', json(?1)) WHERE status = 'active'",
-        [serde_json::to_string(&labels).unwrap()],
+        "UPDATE migrations SET state = json_set(state, '$.keys_before', json(?1)) WHERE status = 'active'",
+        [serde_json::to_string(&ids).unwrap()],
     )
     .unwrap();
     drop(c);
     let (code, out, _) = migrate(&env, &["next"], DEMO_WALLET_PASSWORD);
     assert_eq!(code, 1, "{out}");
     assert!(
-        out.contains("FAIL The token has exactly one new TDE master key"),
+        out.contains("FAIL V$ENCRYPTION_KEYS: the active key is new since step 1, in the HSM"),
         "{out}"
     );
     let (code, _, err) = run({
@@ -287,7 +288,7 @@ fn a_failed_verification_stops_until_a_person_accepts_it_with_a_reason() {
     });
     assert_eq!(code, 1);
     assert!(err.contains("at least a sentence"), "{err}");
-    let reason = "The key was listed before the wizard's snapshot; checked by hand on the HSM.";
+    let reason = "The key id was recorded at step 1 by mistake; checked by hand on the HSM.";
     let (code, out, err) = run({
         let mut c = env.tdekey();
         c.args([

@@ -436,21 +436,30 @@ fn rotate_due_rotates_what_is_due_once_and_leaves_failures_due() {
         ],
     );
     assert_eq!(
-        code, 0,
-        "a dry run logs in nowhere, so nothing fails yet: {out}"
+        code, 1,
+        "the dry run logs in and reads each database: BROKEN would fail: {out}"
     );
     let dry = json(&out);
-    let mut would: Vec<&str> = dry["items"]
+    let mut would: Vec<(&str, &str)> = dry["items"]
         .as_array()
         .unwrap()
         .iter()
         .map(|i| {
-            assert_eq!(i["outcome"], "would-rotate", "{i}");
-            i["database"].as_str().unwrap()
+            (
+                i["database"].as_str().unwrap(),
+                i["outcome"].as_str().unwrap(),
+            )
         })
         .collect();
     would.sort_unstable();
-    assert_eq!(would, ["BROKEN", "PAST", "TODAY"]);
+    assert_eq!(
+        would,
+        [
+            ("BROKEN", "would-fail"),
+            ("PAST", "would-rotate"),
+            ("TODAY", "would-rotate")
+        ]
+    );
     assert!(runs(&env, "PAST").is_empty(), "a dry run changes nothing");
 
     let (code, out, err) = tdekey(&env, &["rotate", "--due", "--credentials", creds, "--json"]);
@@ -505,8 +514,8 @@ fn rotate_due_rotates_what_is_due_once_and_leaves_failures_due() {
         .collect();
     assert_eq!(
         outcomes,
-        ["failure", "failure", "success"],
-        "newest first; the dry run last"
+        ["failure", "failure", "failure"],
+        "newest first; the dry run last (BROKEN would fail)"
     );
     common::audit_intact(&env);
     assert!(!contains(&env.all_bytes_except_tokens(), DEMO_USER_PIN));

@@ -61,16 +61,23 @@ pub fn softhsm_version() -> String {
 /// Fills a new SoftHSM2 token labelled `label` (user PIN `pin`) with `objects` objects: half
 /// AES-256 master keys, half Oracle key-metadata data objects.
 pub fn fill_token(label: &str, pin: &str, objects: usize) {
-    use tdekey::hsm::KeyTemplate;
     use tdekey::hsm::demo::{self, TokenSpec};
     use tdekey::secret::Secret;
-    use tdekey::tde::labels::{hsm_key_id, key_metadata_label};
     let hsm = demo::create_softhsm_token(&TokenSpec {
         label,
         so_pin: Secret::from("bench-so-pin"),
         user_pin: Secret::from(pin),
     })
     .expect("create the token");
+    add_objects(&hsm, objects);
+    hsm.close().expect("close");
+}
+
+/// Adds `objects` objects to a logged-in token: half AES-256 master keys, half Oracle
+/// key-metadata data objects, as other databases leave on a shared HSM.
+pub fn add_objects(hsm: &tdekey::hsm::Hsm, objects: usize) {
+    use tdekey::hsm::KeyTemplate;
+    use tdekey::tde::labels::{hsm_key_id, key_metadata_label};
     for i in 0..objects {
         let id = hsm.random_master_key_id().expect("random id");
         if i % 2 == 0 {
@@ -81,7 +88,6 @@ pub fn fill_token(label: &str, pin: &str, objects: usize) {
                 .expect("data object");
         }
     }
-    hsm.close().expect("close");
 }
 
 /// The `i`-th audit entry the benchmarks append: mostly inventories, a fifth logins, one in

@@ -12,6 +12,8 @@ pub enum Action {
     HsmDisconnect,
     /// Listing the objects on a token.
     HsmInventory,
+    /// Key generation and the checkpoint HMAC proved with session keys that are destroyed.
+    HsmProbe,
     /// Initializing a (demo) token.
     HsmTokenInit,
     /// Generating a key on the HSM.
@@ -56,6 +58,9 @@ pub enum Action {
     WalletBackupCheck,
     /// A master key recorded as a database's.
     KeyOwner,
+    /// Master keys on the token that an interrupted statement may have made and that no
+    /// database claims: named, never deleted.
+    KeyOrphan,
     /// A rotation of a database's master key (started, then its outcome).
     RotationRun,
     /// A rotation policy set, changed or removed (with the old and new values).
@@ -88,6 +93,7 @@ impl Action {
         Action::HsmLogout,
         Action::HsmDisconnect,
         Action::HsmInventory,
+        Action::HsmProbe,
         Action::HsmTokenInit,
         Action::KeyGenerate,
         Action::DataObjectCreate,
@@ -110,6 +116,7 @@ impl Action {
         Action::WalletRestore,
         Action::WalletBackupCheck,
         Action::KeyOwner,
+        Action::KeyOrphan,
         Action::RotationRun,
         Action::RotationPolicy,
         Action::RotationDue,
@@ -122,6 +129,7 @@ impl Action {
             Action::HsmLogout => "hsm.logout",
             Action::HsmDisconnect => "hsm.disconnect",
             Action::HsmInventory => "hsm.inventory",
+            Action::HsmProbe => "hsm.probe",
             Action::HsmTokenInit => "hsm.token_init",
             Action::KeyGenerate => "key.generate",
             Action::DataObjectCreate => "hsm.data_object_create",
@@ -144,6 +152,7 @@ impl Action {
             Action::WalletRestore => "wallet.restore",
             Action::WalletBackupCheck => "wallet.backup_check",
             Action::KeyOwner => "key.owner",
+            Action::KeyOrphan => "key.orphan",
             Action::RotationRun => "rotation.run",
             Action::RotationPolicy => "rotation.policy",
             Action::RotationDue => "rotation.due",

@@ -132,8 +132,9 @@ pub struct RotateArgs {
     /// and db-password[.<database>], mode 0600 or 0400.
     #[arg(long)]
     pub due: bool,
-    /// With --due: say what would be rotated and what stands in the way; change nothing.
-    #[arg(long, requires = "due")]
+    /// Say what would be rotated and what stands in the way, changing nothing: logs in,
+    /// proves key generation with a session key, reads each database's keystore and keys.
+    #[arg(long)]
     pub dry_run: bool,
     /// With --due: the credentials directory when not run by systemd.
     #[arg(long, value_name = "DIR", requires = "due")]
@@ -440,6 +441,12 @@ pub enum HsmCommand {
     Info {
         #[command(flatten)]
         target: TargetArgs,
+        /// Also log in and prove that the token generates an AES-256 key and computes the
+        /// checkpoint HMAC (with session keys, destroyed at once): a mechanism list is no proof.
+        #[arg(long)]
+        probe: bool,
+        #[command(flatten)]
+        login: LoginArgs,
         /// Print JSON instead of text (a stable format: fields are only ever added).
         #[arg(long)]
         json: bool,

@@ -13,7 +13,12 @@ use std::process::ExitCode;
 pub(super) fn run(data: &DataDir, cmd: HsmCommand) -> Result<ExitCode, CliError> {
     match cmd {
         HsmCommand::Modules { json } => modules(json),
-        HsmCommand::Info { target, json } => info(data, &target, json),
+        HsmCommand::Info {
+            target,
+            probe,
+            login,
+            json,
+        } => info(data, &target, probe.then_some(&login), json),
         HsmCommand::Keys {
             target,
             login,
@@ -152,18 +157,44 @@ fn modules(json: bool) -> Result<ExitCode, CliError> {
     Ok(ExitCode::SUCCESS)
 }
 
-fn info(data: &DataDir, t: &TargetArgs, json_out: bool) -> Result<ExitCode, CliError> {
+fn info(
+    data: &DataDir,
+    t: &TargetArgs,
+    probe: Option<&LoginArgs>,
+    json_out: bool,
+) -> Result<ExitCode, CliError> {
     let mut a = auditor(data)?;
     let target = t.resolve(&a)?;
     let connected = session::connect(&mut a, &target.module, "cli")?;
     session::disconnect(&mut a, connected.hsm)?;
     let (library, slots) = (connected.report.library, connected.report.slots);
+    let probed = match probe {
+        Some(login) => {
+            let credentials = login.credentials()?;
+            Some(session::with_login(
+                &mut a,
+                &target,
+                credentials,
+                "cli",
+                |a, hsm, logged_in| {
+                    let p = session::probe(a, hsm)?;
+                    Ok::<_, CliError>((logged_in.token.clone(), p))
+                },
+            )?)
+        }
+        None => None,
+    };
+    let code = match &probed {
+        Some((_, p)) if p.aes_key_gen.is_some() || p.hmac.is_some() => ExitCode::FAILURE,
+        _ => ExitCode::SUCCESS,
+    };
     if json_out {
-        println!(
-            "{}",
-            serde_json::to_string_pretty(&json!({ "library": library, "slots": slots }))?
-        );
-        return Ok(ExitCode::SUCCESS);
+        let mut out = json!({ "library": library, "slots": slots });
+        if let Some((token, p)) = &probed {
+            out["probe"] = json!({ "token": token, "aes_key_gen": p.aes_key_gen, "hmac": p.hmac });
+        }
+        println!("{}", serde_json::to_string_pretty(&out)?);
+        return Ok(code);
     }
     println!("Module        {}", library.path.display());
     println!("Manufacturer  {}", library.manufacturer);
@@ -199,7 +230,22 @@ fn info(data: &DataDir, t: &TargetArgs, json_out: bool) -> Result<ExitCode, CliE
             println!("  Not shown: {n}");
         }
     }
-    Ok(ExitCode::SUCCESS)
+    if let Some((token, p)) = &probed {
+        println!();
+        println!(
+            "Probe of token {:?} (session keys, destroyed at once):",
+            token.label
+        );
+        for (what, ok, detail) in p.checks() {
+            println!("  {:<6} {what}: {detail}", if ok { "ok" } else { "FAILED" });
+        }
+        if code != ExitCode::SUCCESS {
+            println!(
+                "A mechanism Oracle or tdekey's audit checkpoints need failed when used (a mechanism list is no proof): they cannot rely on this token as it is. Check the crypto user's rights and the token's policy with the HSM vendor's tool."
+            );
+        }
+    }
+    Ok(code)
 }
 
 pub(super) fn read_password(login: &LoginArgs) -> Result<Secret, CliError> {
@@ -273,7 +319,11 @@ fn print_table(rows: &[InventoryRow]) {
         println!(
             "{:<8}  {:<56}  {:<16}  {:<7}  {:>4}  {}",
             health,
-            r.object.label,
+            if r.object.unreadable.is_some() {
+                format!("(unreadable: handle {})", r.object.handle)
+            } else {
+                r.object.label.clone()
+            },
             r.object.class,
             r.object
                 .key_type

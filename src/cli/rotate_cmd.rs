@@ -86,6 +86,40 @@ pub(super) fn rotate(data: &DataDir, args: RotateArgs) -> Result<ExitCode, CliEr
         reason: args.compromise.clone(),
         only_if_due_at: None,
     };
+    if args.dry_run {
+        let way = args.way.map(Into::into);
+        let dry = session::with_login(&mut a, &target, credentials, "cli", |a, hsm, _| {
+            let mut operator = TerminalOperator;
+            let mut ctx = rotation::Context {
+                data,
+                hsm,
+                operator: manual.then_some(&mut operator as &mut dyn Operator),
+                db_password,
+                pin_format,
+                hsm_password,
+            };
+            rotation::dry_run(a, &mut ctx, &name, way).map_err(CliError::from)
+        })?;
+        if args.json {
+            println!("{}", serde_json::to_string_pretty(&dry)?);
+        } else {
+            println!(
+                "{}: {} ({}). Dry run: nothing was changed.",
+                dry.database,
+                if dry.would_rotate {
+                    "would rotate"
+                } else {
+                    "WOULD FAIL"
+                },
+                dry.message
+            );
+        }
+        return Ok(if dry.would_rotate {
+            ExitCode::SUCCESS
+        } else {
+            ExitCode::FAILURE
+        });
+    }
     let report = session::with_login(&mut a, &target, credentials, "cli", |a, hsm, _| {
         let mut operator = TerminalOperator;
         let mut ctx = rotation::Context {

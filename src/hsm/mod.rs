@@ -9,6 +9,7 @@ pub mod cloudhsm_cli;
 pub mod demo;
 pub mod error;
 mod keys;
+mod lookup;
 pub mod module;
 pub mod objects;
 mod raw;
@@ -588,8 +589,7 @@ impl Hsm {
         let total = handles.len();
         let mut out = Vec::with_capacity(total);
         for (i, h) in handles.into_iter().enumerate() {
-            let attrs = self.attributes(session, h, objects::INVENTORY_ATTRIBUTES)?;
-            out.push(objects::object_info(wide(h.handle()), attrs));
+            out.push(self.object(session, h)?);
             if i % 256 == 255 {
                 progress(i + 1, total);
             }

@@ -1,6 +1,7 @@
 //! One object on the token, as the inventory shows it. Values of keys are never read: the
 //! attribute list below holds no CKA_VALUE.
 
+use super::HsmError;
 use crate::model::ObjectInfo;
 use cryptoki::object::{Attribute, AttributeType};
 
@@ -86,4 +87,19 @@ pub(crate) fn object_info(handle: u64, attributes: Vec<Attribute>) -> ObjectInfo
         }
     }
     o
+}
+
+/// An object the token lists but whose attributes it will not give (a process killed inside
+/// `C_GenerateKey` or `C_CreateObject` can leave one): kept, with what failed, so that one
+/// such object does not hide every other. A lost session or login, or a busy HSM, is not about
+/// the object: that error is returned.
+pub(crate) fn unreadable(handle: u64, e: HsmError) -> Result<ObjectInfo, HsmError> {
+    match e {
+        HsmError::Pkcs11 { what, ckr } => Ok(ObjectInfo {
+            handle,
+            unreadable: Some(format!("{what}: {ckr}")),
+            ..Default::default()
+        }),
+        other => Err(other),
+    }
 }

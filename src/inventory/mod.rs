@@ -18,7 +18,7 @@ pub enum Severity {
 pub struct HealthFlag {
     pub severity: Severity,
     /// Stable short name: `extractable`, `not-sensitive`, `not-aes-256`, `no-encrypt-decrypt`,
-    /// `not-a-secret-key`, `session-object`, `duplicate-label`, `malformed-label`.
+    /// `not-a-secret-key`, `session-object`, `duplicate-label`, `malformed-label`, `unreadable`.
     pub code: &'static str,
     pub reason: String,
 }
@@ -138,6 +138,9 @@ pub fn analyze(objects: Vec<ObjectInfo>) -> Vec<InventoryRow> {
     objects
         .into_iter()
         .map(|o| {
+            if let Some(why) = &o.unreadable {
+                return unreadable_row(why.clone(), o);
+            }
             let meaning = classify(&o.label);
             let mut health = Vec::new();
             match &meaning {
@@ -180,6 +183,30 @@ pub fn analyze(objects: Vec<ObjectInfo>) -> Vec<InventoryRow> {
             }
         })
         .collect()
+}
+
+/// What to do about an object whose attributes the token would not give.
+pub fn unreadable_advice(handle: u64) -> String {
+    format!(
+        "Identify object handle {handle} with the HSM's own tool (pkcs11-tool --list-objects, cloudhsm-cli key list): a process killed while creating an object can leave it half-written. tdekey never deletes it; remove it with that tool only once you know it holds no master key."
+    )
+}
+
+fn unreadable_row(why: String, o: ObjectInfo) -> InventoryRow {
+    InventoryRow {
+        kind: "unreadable",
+        meaning: format!("An object whose attributes cannot be read ({why})."),
+        master_key_id: None,
+        health: vec![HealthFlag {
+            severity: Severity::Critical,
+            code: "unreadable",
+            reason: format!(
+                "The token lists this object but will not give its attributes ({why}). {}",
+                unreadable_advice(o.handle)
+            ),
+        }],
+        object: o,
+    }
 }
 
 /// Columns of the Keys table that can be sorted.

@@ -87,7 +87,7 @@ impl StepId {
     pub fn about(self) -> &'static str {
         match self {
             StepId::Choose => {
-                "Logs in to the HSM as the crypto user Oracle will use, lists the token's objects (a snapshot to compare with after the migration), reads the session's privileges and roles (SESSION_PRIVS, SESSION_ROLES: the later steps need ADMINISTER KEY MANAGEMENT, ALTER SYSTEM and SHOW PARAMETER) and reads V$ENCRYPTION_WALLET and TDE_CONFIGURATION to tell where the master key is now."
+                "Logs in to the HSM as the crypto user Oracle will use, proves that the token generates an AES-256 key and computes the checkpoint HMAC (with session keys, destroyed at once: a mechanism list is no proof), reads the session's privileges and roles (SESSION_PRIVS, SESSION_ROLES: the later steps need ADMINISTER KEY MANAGEMENT, ALTER SYSTEM and SHOW PARAMETER) and reads V$ENCRYPTION_WALLET, TDE_CONFIGURATION and V$ENCRYPTION_KEYS to tell where the master key is now (the key ids it lists are recorded: the migration's key is the one the database did not know, found on the token by its label, whatever other databases add to a shared HSM meanwhile)."
             }
             StepId::FromOtherHsm => {
                 "Path B only (skipped when the master key is in a file wallet): with the old vendor's PKCS#11 library still in place, TDE_CONFIGURATION becomes FILE|HSM, the master key is reverse-migrated from the old HSM into the file wallet, and TDE_CONFIGURATION becomes FILE. Then the old library is replaced by this HSM's (step 4) and the migration goes on as from a file wallet."
@@ -114,7 +114,7 @@ impl StepId {
                 "ADMINISTER KEY MANAGEMENT SET ENCRYPTION KEY … MIGRATE USING … makes a new master key on the HSM and re-encrypts the table and tablespace keys with it; the data itself is not re-encrypted. The passwords are asked here only."
             }
             StepId::Verify => {
-                "V$ENCRYPTION_WALLET must show the HSM keystore OPEN and PRIMARY, the token exactly one new ORACLE.TDE.HSM.MK.06… key (and its metadata object) since the first step, healthy, and V$ENCRYPTION_KEYS that key active in the HSM."
+                "V$ENCRYPTION_WALLET must show the HSM keystore OPEN and PRIMARY, V$ENCRYPTION_KEYS exactly one new key since the first step, active, in the HSM, and the token that key once under the ORACLE.TDE.HSM.MK.06… label its id gives (and its metadata object), healthy. Only those labels are looked up: keys other databases make on a shared HSM meanwhile change nothing."
             }
             StepId::AutoLogin => {
                 "Optional (recommended for RAC and Data Guard): the HSM password is added as the secret HSM_PASSWORD to the software keystore under WALLET_ROOT/tde (WITH BACKUP), the password keystore is closed, an auto-login keystore is made from it, and after a restart the auto-login file keystore opens the HSM keystore by itself (TDE_CONFIGURATION HSM|FILE). Separately, and only if chosen, the HSM password also goes to the external store (WALLET_ROOT/tde_seps) so statements can say IDENTIFIED BY EXTERNAL STORE; that store opens nothing by itself."

@@ -224,8 +224,15 @@ pub struct MigrationState {
     /// rollback sets back.
     #[serde(default)]
     pub configuration_before: Option<String>,
-    /// Labels of the master keys on the token at the first step.
+    /// Labels of the master keys on the token at the first step, as earlier versions
+    /// recorded them; no longer written (other databases' keys on a shared HSM made a
+    /// comparison with it wrong). Read only to leave those keys out of orphan notes.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub snapshot: Vec<String>,
+    /// The key ids V$ENCRYPTION_KEYS listed at the first step: the migration's key is the
+    /// active HSM key not among them, looked up on the token by the label its id gives.
+    #[serde(default)]
+    pub keys_before: Vec<String>,
     /// The master key the migration made, once verified.
     pub new_key: Option<String>,
     pub backup: Option<BackupRecord>,
@@ -258,6 +265,7 @@ impl MigrationState {
             wallet_root: None,
             configuration_before: None,
             snapshot: Vec::new(),
+            keys_before: Vec::new(),
             new_key: None,
             backup: None,
             first_seq: None,

@@ -72,6 +72,10 @@ pub struct ObjectInfo {
     pub application: Option<String>,
     /// CKA_OBJECT_ID of data objects, hex.
     pub object_id_hex: Option<String>,
+    /// Set when the token lists the object but its attributes could not be read: which call
+    /// failed and its CKR_ code. Every other field is then empty.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unreadable: Option<String>,
 }
 
 impl ObjectInfo {

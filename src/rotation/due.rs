@@ -174,32 +174,7 @@ pub fn rotate_due(
     for g in groups {
         let creds = credentials.as_ref().map_err(ToString::to_string);
         if dry_run {
-            for (db, way, due) in &g.items {
-                let problem = creds.clone().and_then(|c| {
-                    c.check(super::credentials::HSM_PIN, g.profile.as_deref())
-                        .map_err(|e| e.to_string())?;
-                    if needs_db_password(db) {
-                        c.check(super::credentials::DB_PASSWORD, Some(&db.name))
-                            .map_err(|e| e.to_string())?;
-                    }
-                    Ok(())
-                });
-                items.push(match problem {
-                    Ok(()) => item(
-                        &db.name,
-                        *way,
-                        *due,
-                        DueOutcome::WouldRotate,
-                        format!(
-                            "would be rotated ({}), logged in to {} as {}",
-                            way.describe(),
-                            g.target.selector.describe(),
-                            g.user
-                        ),
-                    ),
-                    Err(e) => item(&db.name, *way, *due, DueOutcome::WouldFail, e),
-                });
-            }
+            items.extend(dry_run_group(a, data, &g, &credentials));
             continue;
         }
         let pin = creds.and_then(|c| c.hsm_pin(g.profile.as_deref()).map_err(|e| e.to_string()));
@@ -287,6 +262,118 @@ pub fn rotate_due(
     })
     .into_result::<RotationError>("The due rotations ran")?;
     Ok(report)
+}
+
+/// A dry run over one HSM login's databases: the credentials read, the login made (and
+/// audited like any), key generation probed with a session key, then each database's keystore
+/// and active keys read. Says per database what would fail; changes nothing.
+fn dry_run_group(
+    a: &mut Auditor,
+    data: &DataDir,
+    g: &Group,
+    credentials: &Result<Credentials, super::CredentialError>,
+) -> Vec<DueItem> {
+    let fail_all = |e: String| -> Vec<DueItem> {
+        g.items
+            .iter()
+            .map(|(db, way, due)| item(&db.name, *way, *due, DueOutcome::WouldFail, e.clone()))
+            .collect()
+    };
+    let pin = match credentials
+        .as_ref()
+        .map_err(ToString::to_string)
+        .and_then(|c| c.hsm_pin(g.profile.as_deref()).map_err(|e| e.to_string()))
+    {
+        Ok(p) => p,
+        Err(e) => return fail_all(e),
+    };
+    let login = session::Credentials {
+        user: Some(g.user.clone()),
+        format: Some(g.format),
+        password: pin.clone(),
+    };
+    let mut out = Vec::new();
+    let r = session::with_login(
+        a,
+        &g.target,
+        login,
+        "rotate --due --dry-run",
+        |a, hsm, _| {
+            let probe = session::probe(a, hsm)?;
+            for (db, way, due) in &g.items {
+                out.push(dry_run_one(
+                    a,
+                    data,
+                    hsm,
+                    credentials,
+                    &pin,
+                    g,
+                    &probe,
+                    db,
+                    *way,
+                    *due,
+                ));
+            }
+            Ok::<_, RotationError>(())
+        },
+    );
+    match r {
+        Ok(()) => out,
+        Err(e) => fail_all(format!("{e} Nothing was changed.")),
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn dry_run_one(
+    a: &mut Auditor,
+    data: &DataDir,
+    hsm: &mut crate::hsm::Hsm,
+    credentials: &Result<Credentials, super::CredentialError>,
+    pin: &crate::secret::Secret,
+    g: &Group,
+    probe: &session::Probe,
+    db: &DatabaseProfile,
+    way: Way,
+    due: i64,
+) -> DueItem {
+    let fail = |m: String| item(&db.name, way, due, DueOutcome::WouldFail, m);
+    if let Some(e) = &probe.aes_key_gen {
+        return fail(format!(
+            "The token refuses to generate an AES-256 key ({e}): the new master key is generated there, by tdekey (way hsm) or by Oracle (SET KEY)."
+        ));
+    }
+    let db_password = if needs_db_password(db) {
+        match credentials.as_ref().map(|c| c.db_password(&db.name)) {
+            Ok(Ok(p)) => Some(p),
+            Ok(Err(e)) => return fail(e.to_string()),
+            Err(e) => return fail(e.to_string()),
+        }
+    } else {
+        None
+    };
+    let mut ctx = Context {
+        data,
+        hsm,
+        operator: None,
+        db_password,
+        pin_format: g.format,
+        hsm_password: pin.clone(),
+    };
+    match super::preflight::preflight(a, &mut ctx, db) {
+        Ok(found) => item(
+            &db.name,
+            way,
+            due,
+            DueOutcome::WouldRotate,
+            format!(
+                "would be rotated ({}), logged in to {} as {}: {found}; key generation proved with a session key",
+                way.describe(),
+                g.target.selector.describe(),
+                g.user
+            ),
+        ),
+        Err(e) => fail(e),
+    }
 }
 
 fn needs_db_password(db: &DatabaseProfile) -> bool {

@@ -14,6 +14,7 @@ mod keygen;
 mod overview;
 mod phases;
 mod policy;
+mod preflight;
 mod run;
 mod schedule;
 
@@ -24,6 +25,7 @@ pub use keygen::{
 };
 pub use overview::{DatabaseRotation, KeyClaim, TimelineRow, key_claims, overview};
 pub use policy::{Policy, PolicyChange, policies, policy, remove_policy, set_policy};
+pub use preflight::{DryRun, dry_run};
 pub use run::{Check, Context, RotateRequest, RunReport, rotate};
 pub use schedule::{
     DUE_SOON_DAYS, DueStatus, Every, Schedule, ScheduleError, local_date, local_minute, local_zone,

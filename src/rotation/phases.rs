@@ -57,7 +57,7 @@ fn rows<T>(
     }
 }
 
-fn wallet_rows(
+pub(super) fn wallet_rows(
     a: &mut Auditor,
     ctx: &mut Context<'_>,
     db: &DatabaseProfile,
@@ -67,7 +67,7 @@ fn wallet_rows(
     })
 }
 
-fn key_rows(
+pub(super) fn key_rows(
     a: &mut Auditor,
     ctx: &mut Context<'_>,
     db: &DatabaseProfile,
@@ -132,7 +132,7 @@ fn partial_state(run: &Run<'_>, a: &mut Auditor, ctx: &mut Context<'_>) -> Strin
 }
 
 /// The active key of each container: the one activated last.
-fn active(keys: &[KeyRow]) -> BTreeMap<String, &KeyRow> {
+pub(super) fn active(keys: &[KeyRow]) -> BTreeMap<String, &KeyRow> {
     let mut out: BTreeMap<String, &KeyRow> = BTreeMap::new();
     for k in keys {
         let c = container(k);
@@ -143,7 +143,7 @@ fn active(keys: &[KeyRow]) -> BTreeMap<String, &KeyRow> {
     out
 }
 
-fn hsm_label(k: &KeyRow) -> Option<String> {
+pub(super) fn hsm_label(k: &KeyRow) -> Option<String> {
     parse_key_id(&k.key_id).ok().map(|(_, id)| id.hsm_label())
 }
 
@@ -311,6 +311,22 @@ fn inventory(a: &mut Auditor, ctx: &mut Context<'_>) -> Result<Vec<InventoryRow>
     crate::session::inventory(a, ctx.hsm, &mut |_, _| {}).map_err(|e| e.to_string())
 }
 
+/// The objects carrying `labels` and the previous active keys' labels (one search each).
+fn look_up(
+    a: &mut Auditor,
+    ctx: &mut Context<'_>,
+    labels: &[String],
+    run: &Run<'_>,
+) -> Result<Vec<InventoryRow>, String> {
+    let mut all = labels.to_vec();
+    for old in run.old.values() {
+        if !all.contains(old) {
+            all.push(old.clone());
+        }
+    }
+    crate::session::lookup(a, ctx.hsm, &all).map_err(|e| e.to_string())
+}
+
 fn old_text(run: &Run<'_>) -> String {
     run.old.values().cloned().collect::<Vec<_>>().join(", ")
 }
@@ -446,28 +462,56 @@ pub(super) fn verify(
             old_text(run)
         )
     };
+    let read = |e: String| {
+        stop(
+            "verify",
+            format!("Reading the database failed: {e}"),
+            unsure(run),
+        )
+    };
+    let keys = key_rows(a, ctx, run.db).map_err(read)?;
+    let act = active(&keys);
     let mut fresh: Vec<InventoryRow> = Vec::new();
-    // The whole token, when it was read (way oracle, a reused key); else the key generated
-    // and read back, and handles found in `check`: no search of the token.
+    // The labels the database names (the new active keys and the previous ones), looked up
+    // on the token one by one (a reused key, way oracle); else the key generated and read
+    // back, and handles found in `check`. Never a listing of the token: on a shared HSM
+    // other databases' keys come and go meanwhile.
     let mut all: Option<Vec<InventoryRow>> = None;
     if run.way == Way::Oracle {
-        let rows = inventory(a, ctx).map_err(|e| stop("verify", e, unsure(run)))?;
+        let mut new_labels: Vec<String> = Vec::new();
+        for (c, old) in &run.old {
+            if let Some(l) = act.get(c).and_then(|k| hsm_label(k)).filter(|l| l != old)
+                && !new_labels.contains(&l)
+            {
+                new_labels.push(l);
+            }
+        }
+        let rows = look_up(a, ctx, &new_labels, run).map_err(|e| stop("verify", e, unsure(run)))?;
         fresh = rows
             .iter()
-            .filter(|r| r.kind == "tde-master-key" && !run.before.contains(&r.object.label))
+            .filter(|r| r.kind == "tde-master-key" && new_labels.contains(&r.object.label))
             .cloned()
             .collect();
         all = Some(rows);
         let want = run.old.len();
         run.checks.push(Check::new(
             if want == 1 {
-                "The token has exactly one new master key".to_owned()
+                "The token has the one new master key V$ENCRYPTION_KEYS names".to_owned()
             } else {
-                format!("The token has exactly {want} new master keys, one per container")
+                format!(
+                    "The token has the {want} new master keys V$ENCRYPTION_KEYS names, one per container"
+                )
             },
             fresh.len() == want,
             match fresh.len() {
-                0 => "none".to_owned(),
+                0 => format!(
+                    "none found ({})",
+                    if new_labels.is_empty() {
+                        "no container has a new active key".to_owned()
+                    } else {
+                        new_labels.join(", ")
+                    }
+                ),
                 _ => fresh
                     .iter()
                     .map(|r| r.object.label.clone())
@@ -478,7 +522,8 @@ pub(super) fn verify(
         run.new_keys = fresh.iter().map(|r| r.object.label.clone()).collect();
     } else if run.generated.is_none() {
         // A reused key: read it back now.
-        let rows = inventory(a, ctx).map_err(|e| stop("verify", e, unsure(run)))?;
+        let labels = run.new_keys.clone();
+        let rows = look_up(a, ctx, &labels, run).map_err(|e| stop("verify", e, unsure(run)))?;
         fresh = rows
             .iter()
             .filter(|r| run.new_keys.contains(&r.object.label))
@@ -488,15 +533,6 @@ pub(super) fn verify(
     } else {
         fresh.extend(run.generated.clone());
     }
-    let read = |e: String| {
-        stop(
-            "verify",
-            format!("Reading the database failed: {e}"),
-            unsure(run),
-        )
-    };
-    let keys = key_rows(a, ctx, run.db).map_err(read)?;
-    let act = active(&keys);
     let mut now_active = Vec::new();
     for (c, old) in run.old.clone() {
         let label = act.get(&c).and_then(|k| hsm_label(k));

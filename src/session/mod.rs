@@ -3,10 +3,12 @@
 //! audit log, the same way for the window (through the engine) and the command line.
 
 mod demo;
+mod lookup;
 mod profiles;
 mod target;
 
 pub use demo::{DemoReport, demo_token};
+pub use lookup::{Probe, lookup, probe};
 pub use profiles::{HsmProfiles, delete_hsm_profile, load_hsm_profiles, save_hsm_profile};
 pub use target::{Target, TargetSpec};
 

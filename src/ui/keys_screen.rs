@@ -416,9 +416,12 @@ fn table_ui(ui: &mut egui::Ui, st: &mut KeysState) {
                             ui.label(severity_text(r.worst()));
                         });
                         row.col(|ui| {
+                            let label = match &r.object.unreadable {
+                                Some(_) => format!("(unreadable: handle {})", r.object.handle),
+                                None => r.object.label.clone(),
+                            };
                             ui.add(
-                                egui::Label::new(RichText::new(&r.object.label).monospace())
-                                    .truncate(),
+                                egui::Label::new(RichText::new(label).monospace()).truncate(),
                             );
                         });
                         row.col(|ui| {

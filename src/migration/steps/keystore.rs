@@ -1,18 +1,20 @@
 //! Steps 7 to 10 and 12: HSM|FILE, the file keystore open, the migration, its verification on
 //! both sides, and the end (step 11, auto-login, is in `auto_login.rs`).
 
+use super::in_flight::InFlight;
 use super::{
     Check, Context, MigrationError, Need, StepResult, Wizard, cdb, is_rehearsal, key_rows,
     keystore_configuration, primary_of, refusal, restart_commands, row_of, wallet_rows,
 };
 use crate::audit::{Action, Auditor, Entry};
+use crate::inventory::InventoryRow;
 use crate::migration::StepId;
 use crate::migration::state::Path;
 use crate::secret::Secret;
 use crate::tde::labels::{hsm_key_id, key_metadata_label, parse_key_id};
 use crate::tde::request::Request;
 use crate::tde::sql::Credential;
-use crate::tde::views::{KeystoreType, WalletOrder, WalletStatus, WrlType};
+use crate::tde::views::{KeyRow, KeystoreType, WalletOrder, WalletStatus, WrlType};
 use serde_json::json;
 
 const HSM_FILE: &str = "HSM|FILE";
@@ -161,16 +163,38 @@ pub(super) fn file_open(
     Ok(StepResult::from_checks(opened))
 }
 
-/// The master keys on the token now that were not there at step 1.
-fn new_keys(
-    w: &Wizard,
+/// The migration's key, as the database tells it: the root's active key (the one activated
+/// last) when it is an HSM key V$ENCRYPTION_KEYS did not list at step 1, with the label its
+/// id gives on the token and Oracle's metadata label.
+pub(super) struct Migrated {
+    pub key_id: String,
+    pub label: String,
+    pub metadata: String,
+}
+
+pub(super) fn migrated(w: &Wizard, keys: &[KeyRow]) -> Option<Migrated> {
+    let current = keys
+        .iter()
+        .filter(|k| k.con_id <= 1)
+        .max_by_key(|k| k.activated_ms)?;
+    if current.keystore_type != KeystoreType::Hsm || w.state.keys_before.contains(&current.key_id) {
+        return None;
+    }
+    let (_, id) = parse_key_id(&current.key_id).ok()?;
+    Some(Migrated {
+        key_id: current.key_id.clone(),
+        label: id.hsm_label(),
+        metadata: key_metadata_label(&hsm_key_id(&id)),
+    })
+}
+
+/// Looks up `labels` on the token (one search each, audited).
+fn look_up(
     a: &mut Auditor,
     ctx: &mut Context<'_>,
-) -> Result<Vec<crate::inventory::InventoryRow>, MigrationError> {
-    Ok(super::token_master_keys(a, ctx)?
-        .into_iter()
-        .filter(|r| !w.state.snapshot.contains(&r.object.label))
-        .collect())
+    labels: &[String],
+) -> Result<Vec<InventoryRow>, MigrationError> {
+    Ok(crate::session::lookup(a, ctx.hsm, labels)?)
 }
 
 pub(super) fn migrate(
@@ -182,30 +206,13 @@ pub(super) fn migrate(
     let rows = wallet_rows(w, a, ctx)?;
     let hsm_open = row_of(&rows, WrlType::Hsm).is_some_and(|r| r.status == WalletStatus::Open)
         && primary_of(&rows) == Some(WrlType::Hsm);
+    let mut notes = Vec::new();
     if unknown || hsm_open {
-        let fresh = new_keys(w, a, ctx)?;
         // A migrate sent earlier whose answer was never seen, or a database that looks
-        // migrated already: read both sides before anything is sent again.
-        if hsm_open && !fresh.is_empty() {
-            return Ok(StepResult::done(vec![Check::new(
-                "The migration ran",
-                true,
-                format!(
-                    "V$ENCRYPTION_WALLET shows the HSM keystore OPEN and PRIMARY, and the token has {} new master key(s)",
-                    fresh.len()
-                ),
-            )])
-            .note("The migrate statement sent before tdekey stopped had run: it is not sent again."));
-        }
-        if !fresh.is_empty() || hsm_open {
-            return Ok(StepResult::attention(
-                "The database and the token disagree about whether the migration ran: the HSM keystore and the new master keys do not both show. tdekey will not send the statement again; look at both sides.",
-                vec![
-                    "SELECT * FROM V$ENCRYPTION_WALLET;".into(),
-                    "SELECT * FROM V$ENCRYPTION_KEYS;".into(),
-                ],
-                Vec::new(),
-            ));
+        // migrated already: read both sides and continue from what they show.
+        match super::in_flight::in_flight(w, a, ctx, hsm_open, unknown)? {
+            InFlight::Ran(r) | InFlight::Stop(r) => return Ok(r),
+            InFlight::NotRun(n) => notes = n,
         }
     }
     let file_open = row_of(&rows, WrlType::File).is_some_and(|r| r.status == WalletStatus::Open);
@@ -222,7 +229,9 @@ pub(super) fn migrate(
         ),
     ];
     if before.iter().any(|c| !c.ok) {
-        return Ok(StepResult::from_checks(before));
+        let mut r = StepResult::from_checks(before);
+        r.notes = notes;
+        return Ok(r);
     }
     let (Some(hsm_password), Some(wallet_password)) =
         (ctx.inputs.hsm_password.clone(), wallet_password(ctx))
@@ -234,10 +243,12 @@ pub(super) fn migrate(
         if ctx.inputs.wallet_password.is_none() {
             needs.push(Need::WalletPassword);
         }
-        return Ok(StepResult::needs(
+        let mut r = StepResult::needs(
             "The migration needs the crypto user's HSM password and the file keystore's password.",
             needs,
-        ));
+        );
+        r.notes = notes;
+        return Ok(r);
     };
     let hsm_user = ctx.hsm.user().unwrap_or("").to_owned();
     let tag = ctx
@@ -256,25 +267,29 @@ pub(super) fn migrate(
     drop(request);
     ctx.inputs.hsm_password = None;
     if let Some(r) = refusal(&ran.answer.reply) {
-        let nothing = new_keys(w, a, ctx)?.is_empty();
+        let keys = key_rows(w, a, ctx)?;
+        let nothing = migrated(w, &keys).is_none();
         let mut r = StepResult::failed(format!(
             "{r}{}",
             if nothing {
-                " Nothing was created on the HSM; check the passwords and run this step again."
+                " The statement did not take effect (V$ENCRYPTION_KEYS shows no new active key in the HSM): check the passwords and run this step again."
             } else {
                 ""
             }
         ));
+        r.notes = notes;
         if ctx.hsm.module_path().to_string_lossy().contains("cloudhsm") {
             r = r.note("On a single-HSM CloudHSM cluster, key generation fails unless the client configuration sets disable_key_availability_check.");
         }
         return Ok(r);
     }
-    Ok(StepResult::done(vec![Check::new(
+    let mut r = StepResult::done(vec![Check::new(
         "Oracle migrated the master key",
         true,
         ran.answer.reply.summary(),
-    )]))
+    )]);
+    r.notes = notes;
+    Ok(r)
 }
 
 pub(super) fn verify(
@@ -303,44 +318,84 @@ pub(super) fn verify(
             }),
         ),
     ];
-    let all = crate::session::inventory(a, ctx.hsm, &mut |_, _| {})?;
-    let fresh: Vec<&crate::inventory::InventoryRow> = all
-        .iter()
-        .filter(|r| r.kind == "tde-master-key" && !w.state.snapshot.contains(&r.object.label))
-        .collect();
-    let containers = if cdb(w) { "each container's" } else { "the" };
-    checks.push(Check::new(
-        "The token has exactly one new TDE master key since step 1",
-        fresh.len() == 1 || (cdb(w) && !fresh.is_empty()),
-        match fresh.len() {
-            0 => "none".to_owned(),
-            _ => fresh
-                .iter()
-                .map(|r| r.object.label.clone())
-                .collect::<Vec<_>>()
-                .join(", "),
-        },
-    ));
     let keys = key_rows(w, a, ctx)?;
+    // Each container's active key (the one activated last) must be an HSM key the database
+    // did not list at step 1.
+    let mut active: std::collections::BTreeMap<u32, &KeyRow> = std::collections::BTreeMap::new();
+    for k in &keys {
+        if active
+            .get(&k.con_id)
+            .is_none_or(|o| k.activated_ms >= o.activated_ms)
+        {
+            active.insert(k.con_id, k);
+        }
+    }
+    let stale: Vec<String> = active
+        .values()
+        .filter(|k| k.keystore_type != KeystoreType::Hsm || w.state.keys_before.contains(&k.key_id))
+        .map(|k| {
+            format!(
+                "CON_ID {}: {} ({})",
+                k.con_id,
+                k.key_id,
+                k.keystore_type.as_str()
+            )
+        })
+        .collect();
+    if cdb(w) {
+        checks.push(Check::new(
+            "V$ENCRYPTION_KEYS: each container's active key is new since step 1, in the HSM",
+            !active.is_empty() && stale.is_empty(),
+            if active.is_empty() {
+                "no active key".to_owned()
+            } else if stale.is_empty() {
+                format!("{} container(s)", active.len())
+            } else {
+                format!("not new: {}", stale.join("; "))
+            },
+        ));
+    }
     let current = keys
         .iter()
         .filter(|k| k.con_id <= 1)
         .max_by_key(|k| k.activated_ms);
-    let current_label = current
-        .and_then(|k| parse_key_id(&k.key_id).ok())
-        .map(|(_, id)| id.hsm_label());
-    let new = current_label
-        .as_ref()
-        .and_then(|l| fresh.iter().find(|r| &r.object.label == l).copied());
+    let m = migrated(w, &keys);
     checks.push(Check::new(
-        format!("V$ENCRYPTION_KEYS: {containers} active key is the new one, in the HSM"),
-        current.is_some_and(|k| k.keystore_type == KeystoreType::Hsm) && new.is_some(),
-        match (current, &current_label) {
-            (Some(k), Some(l)) => format!("{} ({l}), {}", k.key_id, k.keystore_type.as_str()),
-            _ => "no active key".into(),
+        "V$ENCRYPTION_KEYS: the active key is new since step 1, in the HSM",
+        m.is_some(),
+        match (current, &m) {
+            (_, Some(m)) => format!("{} ({}), HSM", m.key_id, m.label),
+            (Some(k), None) => format!(
+                "{}, {}: not a key made in the HSM since step 1",
+                k.key_id,
+                k.keystore_type.as_str()
+            ),
+            (None, None) => "no active key".into(),
         },
     ));
-    if let Some(n) = new {
+    // Only the migration's labels are read from the token: a key another database makes on
+    // a shared HSM meanwhile changes nothing here.
+    let found = match &m {
+        Some(m) => look_up(a, ctx, &[m.label.clone(), m.metadata.clone()])?,
+        None => Vec::new(),
+    };
+    let new: Option<&InventoryRow> = m
+        .as_ref()
+        .and_then(|m| found.iter().find(|r| r.object.label == m.label));
+    if let Some(m) = &m {
+        let n = found.iter().filter(|r| r.object.label == m.label).count();
+        checks.push(Check::new(
+            "The new key is on the token, once, under the label its id gives",
+            n == 1,
+            format!(
+                "{}: {n} object{} on token {:?}",
+                m.label,
+                if n == 1 { "" } else { "s" },
+                ctx.hsm.token().map(|t| t.label.as_str()).unwrap_or("")
+            ),
+        ));
+    }
+    if let (Some(m), Some(n)) = (&m, new) {
         let healthy = n.health.is_empty();
         checks.push(Check::new(
             "The new key is healthy (AES-256, sensitive, never extractable)",
@@ -355,13 +410,10 @@ pub(super) fn verify(
                     .join(" ")
             },
         ));
-        let km = parse_key_id(current.map(|k| k.key_id.as_str()).unwrap_or(""))
-            .map(|(_, id)| key_metadata_label(&hsm_key_id(&id)))
-            .unwrap_or_default();
         checks.push(Check::new(
             "Oracle's key metadata object is on the token",
-            all.iter().any(|r| r.object.label == km),
-            km.clone(),
+            found.iter().any(|r| r.object.label == m.metadata),
+            m.metadata.clone(),
         ));
     }
     let result = StepResult::from_checks(checks);

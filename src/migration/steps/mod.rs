@@ -2,6 +2,7 @@
 
 mod auto_login;
 mod host_steps;
+mod in_flight;
 mod keystore;
 mod per_host;
 mod privileges;
@@ -20,7 +21,6 @@ use super::state::{Check, StepStatus};
 use super::wizard::Wizard;
 use super::{Context, MigrationError, Need, StepId};
 use crate::audit::Auditor;
-use crate::inventory::InventoryRow;
 use crate::model::ConnectorKind;
 use crate::tde::ora;
 use crate::tde::request::{ParameterName, Reply, Request};
@@ -199,18 +199,6 @@ pub(super) fn primary_of(rows: &[WalletRow]) -> Option<WrlType> {
 
 pub(super) fn row_of(rows: &[WalletRow], kind: WrlType) -> Option<&WalletRow> {
     rows.iter().find(|r| r.con_id <= 1 && r.wrl_type == kind)
-}
-
-/// The token's TDE master keys (from an audited inventory).
-pub(super) fn token_master_keys(
-    a: &mut Auditor,
-    ctx: &mut Context<'_>,
-) -> Result<Vec<InventoryRow>, MigrationError> {
-    let rows = crate::session::inventory(a, ctx.hsm, &mut |_, _| {})?;
-    Ok(rows
-        .into_iter()
-        .filter(|r| r.kind == "tde-master-key")
-        .collect())
 }
 
 /// Whether the profile is a CDB (statements then name CONTAINER = ALL).

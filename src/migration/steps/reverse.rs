@@ -508,8 +508,7 @@ fn reverse_from_other(
             // With both keystores open, V$ENCRYPTION_KEYS lists every key the other HSM holds
             // for this database, the older ones too.
             let keys = key_rows(w, a, ctx)?;
-            let on_token = w.state.snapshot.clone();
-            note_old_hsm_keys(w, &keys, &on_token);
+            note_old_hsm_keys(w, &keys, ctx.hsm)?;
             Ok(None)
         }
         Stage::Stop(r) => Ok(Some(r)),
@@ -517,21 +516,23 @@ fn reverse_from_other(
 }
 
 /// Path B: the HSM master keys V$ENCRYPTION_KEYS shows that are not on this token (they are
-/// on the other HSM), added to the state's list.
+/// on the other HSM), added to the state's list. Each is looked up by its label (one search
+/// per key, not a listing of the token).
 pub(super) fn note_old_hsm_keys(
     w: &mut Wizard,
     keys: &[crate::tde::views::KeyRow],
-    on_token: &[String],
-) {
+    hsm: &crate::hsm::Hsm,
+) -> Result<(), MigrationError> {
     for k in keys.iter().filter(|k| k.keystore_type == KeystoreType::Hsm) {
         let Ok((_, id)) = crate::tde::labels::parse_key_id(&k.key_id) else {
             continue;
         };
         let label = id.hsm_label();
-        if !on_token.contains(&label) && !w.state.old_hsm_keys.contains(&label) {
+        if !w.state.old_hsm_keys.contains(&label) && hsm.count_label(&label)? == 0 {
             w.state.old_hsm_keys.push(label);
         }
     }
+    Ok(())
 }
 
 /// Path B, said at the end and in the report: keep the other HSM reachable.

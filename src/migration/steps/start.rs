@@ -2,7 +2,7 @@
 
 use super::{
     Check, Context, MigrationError, StepResult, Wizard, key_rows, keystore_configuration,
-    token_master_keys, wallet_rows,
+    wallet_rows,
 };
 use crate::audit::Auditor;
 use crate::migration::StepId;
@@ -38,11 +38,21 @@ pub(super) fn choose(
             "without it Oracle cannot make a master key on this token"
         },
     ));
-    let on_token: Vec<String> = token_master_keys(a, ctx)?
-        .into_iter()
-        .map(|r| r.object.label)
-        .collect();
-    w.state.snapshot = on_token.clone();
+    // The list is not proof (tpm2-pkcs11 lists the mechanism and refuses the call): generate
+    // a session key, as Oracle will generate its master key, before the database changes.
+    let probe = crate::session::probe(a, ctx.hsm)?;
+    let proved = probe.aes_ok();
+    checks.extend(
+        probe
+            .checks()
+            .into_iter()
+            .map(|(what, ok, detail)| Check::new(what, ok, detail)),
+    );
+    if !aes || !proved || probe.hmac.is_some() {
+        return Ok(StepResult::from_checks(checks).note(
+            "Nothing was changed on the database. Oracle makes the master key with C_GenerateKey (CKM_AES_KEY_GEN) on this token, and tdekey signs its audit checkpoints there with CKM_SHA256_HMAC: use a token and crypto user that can do both, then run step 1 again.",
+        ));
+    }
     w.state.token = Some(token.label.clone());
     w.state.hsm_user = Some(user);
     w.state.hsm_module = Some(ctx.hsm.module_path().display().to_string());
@@ -90,6 +100,9 @@ pub(super) fn choose(
     }
     let configuration = keystore_configuration(w, a, ctx)?;
     let keys = key_rows(w, a, ctx)?;
+    // What the database knows now: the migration's key is the one it did not know, found by
+    // its id, whatever else other databases put on a shared HSM meanwhile.
+    w.state.keys_before = keys.iter().map(|k| k.key_id.clone()).collect();
     let current = keys
         .iter()
         .filter(|k| k.con_id <= 1)
@@ -100,7 +113,7 @@ pub(super) fn choose(
             let label = parse_key_id(&k.key_id)
                 .map(|(_, id)| id.hsm_label())
                 .unwrap_or_default();
-            if on_token.contains(&label) {
+            if ctx.hsm.count_label(&label)? > 0 {
                 (
                     Path::AlreadyOnHsm,
                     format!("The current master key is already on this HSM ({label})."),
@@ -139,7 +152,7 @@ pub(super) fn choose(
     };
     checks.push(Check::new("Where the master key is", true, why));
     if path == Path::OtherHsm {
-        super::reverse::note_old_hsm_keys(w, &keys, &on_token);
+        super::reverse::note_old_hsm_keys(w, &keys, ctx.hsm)?;
     }
     w.state.path = Some(path);
     w.state.configuration_before.get_or_insert(configuration);
