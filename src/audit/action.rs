@@ -56,6 +56,9 @@ pub enum Action {
     WalletBackupCheck,
     /// A master key recorded as a database's.
     KeyOwner,
+    /// A master key found on the token that nothing claims, after a run stopped while Oracle
+    /// made a key (with what to do about it).
+    KeyOrphan,
     /// A rotation of a database's master key (started, then its outcome).
     RotationRun,
     /// A rotation policy set, changed or removed (with the old and new values).
@@ -110,6 +113,7 @@ impl Action {
         Action::WalletRestore,
         Action::WalletBackupCheck,
         Action::KeyOwner,
+        Action::KeyOrphan,
         Action::RotationRun,
         Action::RotationPolicy,
         Action::RotationDue,
@@ -144,6 +148,7 @@ impl Action {
             Action::WalletRestore => "wallet.restore",
             Action::WalletBackupCheck => "wallet.backup_check",
             Action::KeyOwner => "key.owner",
+            Action::KeyOrphan => "key.orphan",
             Action::RotationRun => "rotation.run",
             Action::RotationPolicy => "rotation.policy",
             Action::RotationDue => "rotation.due",

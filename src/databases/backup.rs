@@ -193,6 +193,11 @@ pub fn backup_wallet(
     .into_result("The wallet backup was written")
 }
 
+/// The temporary file of a backup being written, beside the backup.
+const BACKUP_TEMP: &str = ".tdekey-backup-";
+/// The temporary file of a keystore file being restored, beside it.
+const RESTORE_TEMP: &str = ".tdekey-restore-";
+
 fn write_backup(
     files: &[PathBuf],
     out: &Path,
@@ -210,8 +215,11 @@ fn write_backup(
         ))
     };
     crate::paths::create_private_dir(dir).map_err(|e| write_err(&e))?;
+    // A backup killed while it was written left `.tdekey-backup-<pid>-…`: an unfinished copy
+    // (the keystore files it copies are where they were), removed once its process is gone.
+    crate::paths::remove_dead_temps(dir, BACKUP_TEMP).map_err(|e| write_err(&e))?;
     let mut tmp = tempfile::Builder::new()
-        .prefix(".tdekey-backup-")
+        .prefix(&crate::paths::temp_prefix(BACKUP_TEMP))
         .tempfile_in(dir)
         .map_err(|e| write_err(&e))?;
     match passphrase {
@@ -321,7 +329,13 @@ fn write_file(path: &Path, bytes: &[u8], mode: u32) -> Result<(), DatabaseError>
     };
     let dir = path.parent().unwrap_or(Path::new("."));
     std::fs::create_dir_all(dir).map_err(|e| fail(&e))?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(&e))?;
+    // A restore killed while it wrote left `.tdekey-restore-<pid>-…`: an unfinished copy of a
+    // file the backup still holds, removed once its process is gone.
+    crate::paths::remove_dead_temps(dir, RESTORE_TEMP).map_err(|e| fail(&e))?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&crate::paths::temp_prefix(RESTORE_TEMP))
+        .tempfile_in(dir)
+        .map_err(|e| fail(&e))?;
     tmp.write_all(bytes).map_err(|e| fail(&e))?;
     tmp.as_file().sync_all().map_err(|e| fail(&e))?;
     crate::paths::set_mode(tmp.path(), mode).map_err(|e| fail(&e))?;

@@ -14,6 +14,7 @@ mod keygen;
 mod overview;
 mod phases;
 mod policy;
+mod recover;
 mod run;
 mod schedule;
 

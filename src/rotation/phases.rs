@@ -222,6 +222,11 @@ pub(super) fn check(run: &mut Run<'_>, a: &mut Auditor, ctx: &mut Context<'_>) -
         format!("{} {}", hsm.status.as_str(), hsm.wallet_order.as_str()),
     ));
     let keys = key_rows(a, ctx, db).map_err(read)?;
+    run.seen = keys
+        .iter()
+        .filter(|k| k.keystore_type == KeystoreType::Hsm)
+        .filter_map(hsm_label)
+        .collect();
     let token = run.row.token_label.clone().unwrap_or_default();
     let seen: Vec<KeyOwner> = keys
         .iter()
@@ -299,7 +304,7 @@ pub(super) fn check(run: &mut Run<'_>, a: &mut Auditor, ctx: &mut Context<'_>) -
 }
 
 /// The labels of the token's TDE master keys (an audited inventory).
-fn master_keys(a: &mut Auditor, ctx: &mut Context<'_>) -> Result<Vec<String>, String> {
+pub(super) fn master_keys(a: &mut Auditor, ctx: &mut Context<'_>) -> Result<Vec<String>, String> {
     Ok(inventory(a, ctx)?
         .into_iter()
         .filter(|r| r.kind == "tde-master-key")
@@ -315,17 +320,51 @@ fn old_text(run: &Run<'_>) -> String {
     run.old.values().cloned().collect::<Vec<_>>().join(", ")
 }
 
+/// Way hsm: a new key, its id drawn from the HSM's random generator (or `id`, the one a
+/// stopped run drew and recorded), recorded as this run's intent before C_GenerateKey so a
+/// run stopped in between is found again by its label and never followed by a second key.
 pub(super) fn generate(
     run: &mut Run<'_>,
     a: &mut Auditor,
     ctx: &mut Context<'_>,
+    id: Option<MasterKeyId>,
 ) -> Result<(), Stop> {
     let req = KeyRequest {
         tag: run.tag.clone(),
         oracle_user: None,
         database: Some(run.db.name.clone()),
     };
-    let key = keygen::generate_key(a, ctx.hsm, &req).map_err(|e| {
+    let id = match id {
+        Some(id) => id,
+        None => {
+            let id = ctx.hsm.random_master_key_id().map_err(|e| {
+                stop(
+                    "generate",
+                    e.to_string(),
+                    format!(
+                        "The database was not changed: it still uses {}. Nothing was generated.",
+                        old_text(run)
+                    ),
+                )
+            })?;
+            crate::faults::point(crate::faults::AFTER_RANDOM);
+            id
+        }
+    };
+    let label = id.hsm_label();
+    // An id already in use (a collision of the random generator) is refused by keygen below;
+    // it must not become this run's intent, or the next run would take that object for its key.
+    let taken =
+        ctx.hsm.count_label(&label).unwrap_or(0) > 0 || ctx.hsm.count_id(&id.0).unwrap_or(0) > 0;
+    if !taken {
+        run.row.pending_key = Some(label.clone());
+        let intent = super::run::Intent {
+            generate: Some(label),
+            set_key: None,
+        };
+        super::run::save_intent(run, a, "generate", intent)?;
+    }
+    let key = keygen::generate_key_with_id(a, ctx.hsm, &req, id).map_err(|e| {
         stop(
             "generate",
             e.to_string(),
@@ -390,6 +429,19 @@ pub(super) fn activate(
         ),
     };
     let title = request.title();
+    if run.way == Way::Oracle {
+        // The keys seen before Oracle makes one: a run stopped inside SET KEY is followed by
+        // one that names any key that appeared without being claimed.
+        let intent = super::run::Intent {
+            generate: None,
+            set_key: Some(super::run::SetKeyIntent {
+                keys_before: run.seen.clone(),
+                token_before: run.before.clone(),
+            }),
+        };
+        super::run::save_intent(run, a, "activate", intent)?;
+        crate::faults::point(crate::faults::ROTATION_BEFORE_SET_KEY);
+    }
     match statement(a, ctx, run.db, &request) {
         Err(e) if e.never_sent() => Err(stop(
             "activate",
