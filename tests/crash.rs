@@ -625,3 +625,4 @@ fn every_kill_point_of_a_rotation_ends_with_one_key_and_no_unrecorded_key() {
     );
     assert!(kills >= 20, "{kills}");
 }
+
