@@ -533,6 +533,47 @@ fn temporary_files_a_killed_write_left_are_removed_at_the_next_write() {
         leftovers(&out_dir),
         vec![live_tmp.file_name().unwrap().to_string_lossy().into_owned()]
     );
+
+    // The same for an audit export and its manifest, and a migration report.
+    let dead_export = out_dir.join(format!(".tdekey-export-{dead}-x3"));
+    let dead_manifest = out_dir.join(format!(".tdekey-manifest-{dead}-x4"));
+    let dead_report = out_dir.join(format!(".tdekey-report-{dead}-x5"));
+    for f in [&dead_export, &dead_manifest, &dead_report] {
+        std::fs::write(f, b"half").unwrap();
+    }
+    let export = out_dir.join("audit.csv");
+    let (code, o, err) = tdekey(
+        &env,
+        &[
+            "audit",
+            "export",
+            "--format",
+            "csv",
+            "--out",
+            export.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{o}{err}");
+    assert!(export.is_file() && !dead_export.exists() && !dead_manifest.exists());
+    let (code, o, err) = tdekey(&env, &["migrate", "run", DEMO_DATABASE_NAME, "--yes"]);
+    assert_eq!(code, 0, "{o}{err}");
+    let report = out_dir.join("report.html");
+    let (code, o, err) = tdekey(
+        &env,
+        &[
+            "migrate",
+            "report",
+            DEMO_DATABASE_NAME,
+            "--out",
+            report.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(code, 0, "{o}{err}");
+    assert!(report.is_file() && !dead_report.exists());
+    assert_eq!(
+        leftovers(&out_dir),
+        vec![live_tmp.file_name().unwrap().to_string_lossy().into_owned()]
+    );
 }
 
 fn leftovers(dir: &Path) -> Vec<String> {
@@ -625,4 +666,3 @@ fn every_kill_point_of_a_rotation_ends_with_one_key_and_no_unrecorded_key() {
     );
     assert!(kills >= 20, "{kills}");
 }
-

@@ -326,8 +326,11 @@ fn temp_beside(out: &Path, prefix: &str) -> Result<tempfile::NamedTempFile, Expo
             format!("the directory {} does not exist", dir.display()),
         ));
     }
+    // An export killed while it was written left `<prefix><pid>-…`: an unfinished copy of
+    // what the audit log still holds, removed once its process is gone.
+    crate::paths::remove_dead_temps(dir, prefix).map_err(|e| write_err(out, e))?;
     tempfile::Builder::new()
-        .prefix(prefix)
+        .prefix(&crate::paths::temp_prefix(prefix))
         .tempfile_in(dir)
         .map_err(|e| write_err(out, e))
 }

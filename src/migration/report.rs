@@ -32,6 +32,9 @@ pub fn report(a: &Auditor, database: &str) -> Result<Report, MigrationError> {
     })
 }
 
+/// The temporary file of a report being written, beside it.
+const REPORT_TEMP: &str = ".tdekey-report-";
+
 /// Writes the report of a database's latest migration to `path` (JSON when `json`, else the
 /// HTML page), through a temporary file renamed when complete; recorded as `migration.report`
 /// with the file's SHA-256.
@@ -62,7 +65,13 @@ pub fn write_report(
             .parent()
             .filter(|p| !p.as_os_str().is_empty())
             .unwrap_or(std::path::Path::new("."));
-        let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(|e| fail(&e))?;
+        // A report killed while it was written left `.tdekey-report-<pid>-…`: removed once its
+        // process is gone (the report can be written again from the stored migration).
+        crate::paths::remove_dead_temps(dir, REPORT_TEMP).map_err(|e| fail(&e))?;
+        let mut tmp = tempfile::Builder::new()
+            .prefix(&crate::paths::temp_prefix(REPORT_TEMP))
+            .tempfile_in(dir)
+            .map_err(|e| fail(&e))?;
         std::io::Write::write_all(&mut tmp, text.as_bytes()).map_err(|e| fail(&e))?;
         tmp.persist(path).map_err(|e| fail(&e.error))?;
         step.note("sha256", crate::databases::sha256_hex(text.as_bytes()));
