@@ -10,6 +10,7 @@
 
 mod credentials;
 mod due;
+mod generate;
 mod keygen;
 mod overview;
 mod phases;

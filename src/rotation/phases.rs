@@ -1,7 +1,6 @@
 //! The phases of a rotation run: `check`, `generate` (way hsm), `activate`, `verify`; each
 //! reads the database and the HSM, and says in what state it leaves them when it stops.
 
-use super::keygen::{self, KeyRequest};
 use super::run::{Check, Context, Run, Stop, UNCHANGED, save, stop};
 use super::{RotationError, Way};
 use crate::audit::{Action, Auditor, Entry};
@@ -316,74 +315,8 @@ fn inventory(a: &mut Auditor, ctx: &mut Context<'_>) -> Result<Vec<InventoryRow>
     crate::session::inventory(a, ctx.hsm, &mut |_, _| {}).map_err(|e| e.to_string())
 }
 
-fn old_text(run: &Run<'_>) -> String {
+pub(super) fn old_text(run: &Run<'_>) -> String {
     run.old.values().cloned().collect::<Vec<_>>().join(", ")
-}
-
-/// Way hsm: a new key, its id drawn from the HSM's random generator (or `id`, the one a
-/// stopped run drew and recorded), recorded as this run's intent before C_GenerateKey so a
-/// run stopped in between is found again by its label and never followed by a second key.
-pub(super) fn generate(
-    run: &mut Run<'_>,
-    a: &mut Auditor,
-    ctx: &mut Context<'_>,
-    id: Option<MasterKeyId>,
-) -> Result<(), Stop> {
-    let req = KeyRequest {
-        tag: run.tag.clone(),
-        oracle_user: None,
-        database: Some(run.db.name.clone()),
-    };
-    let id = match id {
-        Some(id) => id,
-        None => {
-            let id = ctx.hsm.random_master_key_id().map_err(|e| {
-                stop(
-                    "generate",
-                    e.to_string(),
-                    format!(
-                        "The database was not changed: it still uses {}. Nothing was generated.",
-                        old_text(run)
-                    ),
-                )
-            })?;
-            crate::faults::point(crate::faults::AFTER_RANDOM);
-            id
-        }
-    };
-    let label = id.hsm_label();
-    // An id already in use (a collision of the random generator) is refused by keygen below;
-    // it must not become this run's intent, or the next run would take that object for its key.
-    let taken =
-        ctx.hsm.count_label(&label).unwrap_or(0) > 0 || ctx.hsm.count_id(&id.0).unwrap_or(0) > 0;
-    if !taken {
-        run.row.pending_key = Some(label.clone());
-        let intent = super::run::Intent {
-            generate: Some(label),
-            set_key: None,
-        };
-        super::run::save_intent(run, a, "generate", intent)?;
-    }
-    let key = keygen::generate_key_with_id(a, ctx.hsm, &req, id).map_err(|e| {
-        stop(
-            "generate",
-            e.to_string(),
-            format!(
-                "The database was not changed: it still uses {}. No key was activated.",
-                old_text(run)
-            ),
-        )
-    })?;
-    run.checks.push(Check::new(
-        "A new AES-256 key generated on the HSM and read back healthy",
-        true,
-        format!("{} (CKA_ID {})", key.label, key.cka_id),
-    ));
-    run.row.pending_key = Some(key.label.clone());
-    run.new_keys = vec![key.label.clone()];
-    run.generated = Some(key.row);
-    save(run, a);
-    Ok(())
 }
 
 pub(super) fn activate(

@@ -403,7 +403,8 @@ pub fn rotate(
 }
 
 fn phases(run: &mut Run<'_>, a: &mut Auditor, ctx: &mut Context<'_>) -> Result<(), Stop> {
-    use super::phases::{activate, check, generate, verify};
+    use super::generate::generate;
+    use super::phases::{activate, check, verify};
     use super::recover::{Next, after_stop};
     check(run, a, ctx)?;
     let prev = a
