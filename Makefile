@@ -44,13 +44,16 @@ run: deps-run
 lint:
 	$(CARGO) fmt --check
 	$(CARGO) clippy --all-targets -- -D warnings
+	$(CARGO) clippy --all-targets --features failpoints -- -D warnings
 
-## Every test: unit, SoftHSM2 integration, egui_kittest UI (each test in its own process).
+## Every test: unit, SoftHSM2 integration, egui_kittest UI (each test in its own process),
+## built with the fault points (`--features failpoints`: the crash tests stop the real binary
+## at named points; release builds have none).
 ## The tests marked #[ignore = "Needs root…"] run too when root (as CI is); the summary at
 ## the end names every test that did not run and why.
 test: deps-test lint
 	@if [ "$$(id -u)" = 0 ]; then which=all; else which=default; fi; \
-	$(CARGO) nextest run --no-fail-fast --run-ignored $$which; rc=$$?; \
+	$(CARGO) nextest run --features failpoints --no-fail-fast --run-ignored $$which; rc=$$?; \
 	echo; bash tests/not-run.sh $$which; exit $$rc
 
 ## Benchmarks (figures go in the README's Performance section).

@@ -15,6 +15,7 @@ pub mod audit;
 pub mod cli;
 pub mod databases;
 pub mod engine;
+pub mod faults;
 pub mod hsm;
 pub mod inventory;
 pub mod migration;

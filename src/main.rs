@@ -8,5 +8,7 @@ fn main() -> std::process::ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
+    // The crash tests' fault points (a build with the `failpoints` feature only).
+    let _faults = tdekey::faults::setup();
     tdekey::cli::main()
 }

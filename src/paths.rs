@@ -165,3 +165,116 @@ fn name_in(file: &str, id: u32) -> Option<String> {
         })
     })
 }
+
+/// Removes the files of `dir` named `<prefix>…<suffix>`: temporary files of an atomic write
+/// that a killed process left. Only for a caller that holds what keeps any other process from
+/// writing such files there now (a file lock); each is an unfinished copy, never the only one.
+/// Returns the names removed.
+pub fn remove_leftovers(dir: &Path, prefix: &str, suffix: &str) -> std::io::Result<Vec<String>> {
+    let mut removed = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(removed),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.len() > prefix.len() + suffix.len()
+            && name.starts_with(prefix)
+            && name.ends_with(suffix)
+            && entry.file_type()?.is_file()
+        {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => removed.push(name),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(removed)
+}
+
+/// The prefix of a temporary file this process writes beside `kind` files (`.tdekey-backup-`
+/// → `.tdekey-backup-<pid>-`): [`remove_dead_temps`] knows from it whether its writer still
+/// runs.
+pub fn temp_prefix(kind: &str) -> String {
+    format!("{kind}{}-", std::process::id())
+}
+
+/// Removes the files of `dir` named `<kind><pid>-…` whose process no longer runs on this host
+/// (a write killed before it finished: an unfinished copy, never the only one). A file whose
+/// writer still runs, or whose name carries no pid, is left. Returns the names removed.
+pub fn remove_dead_temps(dir: &Path, kind: &str) -> std::io::Result<Vec<String>> {
+    let mut removed = Vec::new();
+    let entries = match std::fs::read_dir(dir) {
+        Ok(e) => e,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(removed),
+        Err(e) => return Err(e),
+    };
+    for entry in entries {
+        let entry = entry?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Some(rest) = name.strip_prefix(kind) else {
+            continue;
+        };
+        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
+            continue;
+        };
+        let gone = cfg!(target_os = "linux")
+            && pid != std::process::id()
+            && !Path::new(&format!("/proc/{pid}")).exists();
+        if gone && entry.file_type()?.is_file() {
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => removed.push(name),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(e),
+            }
+        }
+    }
+    Ok(removed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn leftovers_and_dead_temps_are_removed_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = |n: &str| dir.path().join(n);
+        let dead = {
+            // A pid that ran and ended.
+            let mut c = std::process::Command::new("true").spawn().unwrap();
+            let pid = c.id();
+            c.wait().unwrap();
+            pid
+        };
+        let me = std::process::id();
+        for n in [
+            ".db.json.a1.tmp".to_owned(),
+            ".db.json.tmp".to_owned(),
+            "db.json".to_owned(),
+            ".other.json.b2.tmp".to_owned(),
+            format!(".tdekey-backup-{dead}-x"),
+            format!(".tdekey-backup-{me}-y"),
+            ".tdekey-backup-nopid".to_owned(),
+        ] {
+            std::fs::write(p(&n), b"x").unwrap();
+        }
+        let removed = remove_leftovers(dir.path(), ".db.json.", ".tmp").unwrap();
+        assert_eq!(removed, vec![".db.json.a1.tmp".to_owned()]);
+        assert!(p(".db.json.tmp").exists() && p("db.json").exists());
+        assert!(p(".other.json.b2.tmp").exists());
+        let removed = remove_dead_temps(dir.path(), ".tdekey-backup-").unwrap();
+        assert_eq!(removed, vec![format!(".tdekey-backup-{dead}-x")]);
+        assert!(p(&format!(".tdekey-backup-{me}-y")).exists());
+        assert!(p(".tdekey-backup-nopid").exists());
+        assert!(temp_prefix(".tdekey-backup-").starts_with(&format!(".tdekey-backup-{me}-")));
+        assert!(
+            remove_leftovers(&p("absent"), ".", ".tmp")
+                .unwrap()
+                .is_empty()
+        );
+    }
+}

@@ -58,8 +58,8 @@ pub enum Action {
     WalletBackupCheck,
     /// A master key recorded as a database's.
     KeyOwner,
-    /// Master keys on the token that an interrupted statement may have made and that no
-    /// database claims: named, never deleted.
+    /// A master key on the token that nothing claims (neither V$ENCRYPTION_KEYS nor tdekey's
+    /// records), after a run stopped while a key was being made: named, with what to do; never deleted.
     KeyOrphan,
     /// A rotation of a database's master key (started, then its outcome).
     RotationRun,

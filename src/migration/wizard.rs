@@ -171,6 +171,7 @@ impl Wizard {
 
     /// Saves the state (renewing the lease), `done` when the migration is over.
     pub(super) fn save(&self, a: &mut Auditor, status: &str) -> Result<(), MigrationError> {
+        crate::faults::point(crate::faults::MIGRATION_BEFORE_SAVE);
         let json = to_json(&self.state)?;
         a.store_mut()
             .lease_migration(self.id, &self.owner, now_ms() + LEASE_MS, false)?;

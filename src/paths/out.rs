@@ -115,8 +115,11 @@ impl OutFile {
                 dir: dir.to_path_buf(),
             });
         }
+        // A write killed before it finished left `<prefix><pid>-…`: an unfinished copy of what
+        // its source still holds, removed once its process is gone (never one still writing).
+        crate::paths::remove_dead_temps(dir, prefix).map_err(|e| io(path, e))?;
         let tmp = tempfile::Builder::new()
-            .prefix(prefix)
+            .prefix(&crate::paths::temp_prefix(prefix))
             .tempfile_in(dir)
             .map_err(|e| io(path, e))?;
         Ok(Self {

@@ -85,6 +85,7 @@ pub fn generate_key(
         ));
     }
     let id = hsm.random_master_key_id()?;
+    crate::faults::point(crate::faults::AFTER_RANDOM);
     generate_key_with_id(a, hsm, req, id)
 }
 
@@ -130,9 +131,11 @@ pub fn generate_key_with_id(
             "database": req.database,
             "oracle_user": oracle_user,
         }));
+    crate::faults::point(crate::faults::BEFORE_GENERATE);
     let object = a
         .act(entry, |step| {
             let o = hsm.generate_tde_master_key(&id)?;
+            crate::faults::point(crate::faults::AFTER_GENERATE);
             step.note("handle", o.handle);
             step.note("cka_id", o.id_hex.as_str());
             Ok::<_, HsmError>(o)

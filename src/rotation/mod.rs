@@ -10,11 +10,13 @@
 
 mod credentials;
 mod due;
+mod generate;
 mod keygen;
 mod overview;
 mod phases;
 mod policy;
 mod preflight;
+mod recover;
 mod run;
 mod schedule;
 

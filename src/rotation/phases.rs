@@ -1,7 +1,6 @@
 //! The phases of a rotation run: `check`, `generate` (way hsm), `activate`, `verify`; each
 //! reads the database and the HSM, and says in what state it leaves them when it stops.
 
-use super::keygen::{self, KeyRequest};
 use super::run::{Check, Context, Run, Stop, UNCHANGED, save, stop};
 use super::{RotationError, Way};
 use crate::audit::{Action, Auditor, Entry};
@@ -222,6 +221,11 @@ pub(super) fn check(run: &mut Run<'_>, a: &mut Auditor, ctx: &mut Context<'_>) -
         format!("{} {}", hsm.status.as_str(), hsm.wallet_order.as_str()),
     ));
     let keys = key_rows(a, ctx, db).map_err(read)?;
+    run.seen = keys
+        .iter()
+        .filter(|k| k.keystore_type == KeystoreType::Hsm)
+        .filter_map(hsm_label)
+        .collect();
     let token = run.row.token_label.clone().unwrap_or_default();
     let seen: Vec<KeyOwner> = keys
         .iter()
@@ -299,7 +303,7 @@ pub(super) fn check(run: &mut Run<'_>, a: &mut Auditor, ctx: &mut Context<'_>) -
 }
 
 /// The labels of the token's TDE master keys (an audited inventory).
-fn master_keys(a: &mut Auditor, ctx: &mut Context<'_>) -> Result<Vec<String>, String> {
+pub(super) fn master_keys(a: &mut Auditor, ctx: &mut Context<'_>) -> Result<Vec<String>, String> {
     Ok(inventory(a, ctx)?
         .into_iter()
         .filter(|r| r.kind == "tde-master-key")
@@ -327,40 +331,8 @@ fn look_up(
     crate::session::lookup(a, ctx.hsm, &all).map_err(|e| e.to_string())
 }
 
-fn old_text(run: &Run<'_>) -> String {
+pub(super) fn old_text(run: &Run<'_>) -> String {
     run.old.values().cloned().collect::<Vec<_>>().join(", ")
-}
-
-pub(super) fn generate(
-    run: &mut Run<'_>,
-    a: &mut Auditor,
-    ctx: &mut Context<'_>,
-) -> Result<(), Stop> {
-    let req = KeyRequest {
-        tag: run.tag.clone(),
-        oracle_user: None,
-        database: Some(run.db.name.clone()),
-    };
-    let key = keygen::generate_key(a, ctx.hsm, &req).map_err(|e| {
-        stop(
-            "generate",
-            e.to_string(),
-            format!(
-                "The database was not changed: it still uses {}. No key was activated.",
-                old_text(run)
-            ),
-        )
-    })?;
-    run.checks.push(Check::new(
-        "A new AES-256 key generated on the HSM and read back healthy",
-        true,
-        format!("{} (CKA_ID {})", key.label, key.cka_id),
-    ));
-    run.row.pending_key = Some(key.label.clone());
-    run.new_keys = vec![key.label.clone()];
-    run.generated = Some(key.row);
-    save(run, a);
-    Ok(())
 }
 
 pub(super) fn activate(
@@ -406,6 +378,19 @@ pub(super) fn activate(
         ),
     };
     let title = request.title();
+    if run.way == Way::Oracle {
+        // The keys seen before Oracle makes one: a run stopped inside SET KEY is followed by
+        // one that names any key that appeared without being claimed.
+        let intent = super::run::Intent {
+            generate: None,
+            set_key: Some(super::run::SetKeyIntent {
+                keys_before: run.seen.clone(),
+                token_before: run.before.clone(),
+            }),
+        };
+        super::run::save_intent(run, a, "activate", intent)?;
+        crate::faults::point(crate::faults::ROTATION_BEFORE_SET_KEY);
+    }
     match statement(a, ctx, run.db, &request) {
         Err(e) if e.never_sent() => Err(stop(
             "activate",

@@ -156,6 +156,39 @@ pub(super) struct Run<'d> {
     pub before: Vec<String>,
     /// The objects found under each previous key's label in `check`.
     pub old_refs: BTreeMap<String, Vec<crate::hsm::ObjectRef>>,
+    /// The HSM keys V$ENCRYPTION_KEYS showed in `check` (labels, every container, active or
+    /// not).
+    pub seen: Vec<String>,
+}
+
+/// What a run was about to do, stored in its row before it did it, so that the run after a
+/// crash finds what the stopped one made instead of making another.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub(super) struct Intent {
+    /// Way hsm: the label of the key about to be generated (its id drawn from
+    /// C_GenerateRandom), recorded before C_GenerateKey.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub generate: Option<String>,
+    /// Way oracle: SET KEY is about to be sent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub set_key: Option<SetKeyIntent>,
+}
+
+/// The keys seen before SET KEY.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+pub(super) struct SetKeyIntent {
+    /// The HSM keys V$ENCRYPTION_KEYS showed (labels).
+    pub keys_before: Vec<String>,
+    /// The TDE master keys on the token, where they were listed.
+    #[serde(default)]
+    pub token_before: Vec<String>,
+}
+
+impl Intent {
+    pub(super) fn parse(text: Option<&str>) -> Self {
+        text.and_then(|t| serde_json::from_str(t).ok())
+            .unwrap_or_default()
+    }
 }
 
 /// Rotates the master key of `database` (see the module's phases). A run that starts always
@@ -218,6 +251,7 @@ pub fn rotate(
         checks: "[]".into(),
         lock_owner: None,
         lock_until_ms: None,
+        intent: None,
     };
     let id = match a.store_mut().claim_rotation(
         &row,
@@ -256,6 +290,7 @@ pub fn rotate(
         generated: None,
         before: Vec::new(),
         old_refs: BTreeMap::new(),
+        seen: Vec::new(),
     };
     let started = a.record(
         Action::RotationRun,
@@ -368,59 +403,21 @@ pub fn rotate(
 }
 
 fn phases(run: &mut Run<'_>, a: &mut Auditor, ctx: &mut Context<'_>) -> Result<(), Stop> {
-    use super::phases::{activate, check, generate, verify};
+    use super::generate::generate;
+    use super::phases::{activate, check, verify};
+    use super::recover::{Next, after_stop};
     check(run, a, ctx)?;
     let prev = a
         .store()
         .last_rotation_run(&run.db.name)
         .map_err(|e| stop("check", e.to_string(), UNCHANGED))?;
-    if run.way == Way::Hsm
-        && let Some(p) = prev.filter(|p| p.outcome == "failure" && p.way == "hsm")
-        && let Some(pending) = p.pending_key.clone()
-    {
-        if run.old.values().any(|l| l == &pending) {
-            // The previous run's USE KEY took effect after all (its answer was never seen).
-            run.notes.push(format!(
-                "Run {} generated {pending} and its USE KEY did take effect: this run verifies it.",
-                p.id
-            ));
-            let old: Vec<String> = serde_json::from_str(&p.old_keys).unwrap_or_default();
-            // The key it replaced is the previous run's old key.
-            for l in run.old.values_mut() {
-                if *l == pending
-                    && let Some(o) = old.first()
-                {
-                    l.clone_from(o);
-                }
+    match after_stop(run, a, ctx, prev)? {
+        Next::Verify => return verify(run, a, ctx),
+        Next::Generate(id) => {
+            if run.way == Way::Hsm && run.new_keys.is_empty() {
+                generate(run, a, ctx, id)?;
             }
-            run.reused = Some(pending.clone());
-            run.new_keys = vec![pending];
-            save(run, a);
-            return verify(run, a, ctx);
         }
-        let free = ctx
-            .hsm
-            .count_label(&pending)
-            .map_err(|e| stop("generate", e.to_string(), UNCHANGED))?
-            == 1
-            && a.store()
-                .key_owners()
-                .map_err(|e| stop("generate", e.to_string(), UNCHANGED))?
-                .iter()
-                .all(|k| k.label != pending || k.database == run.db.name);
-        if free {
-            run.notes.push(format!(
-                "Run {} generated {pending} and did not activate it: this run uses it instead of generating another.",
-                p.id
-            ));
-            run.reused = Some(pending.clone());
-            run.row.pending_key = Some(pending.clone());
-            run.new_keys = vec![pending];
-            save(run, a);
-        }
-    }
-    if run.way == Way::Hsm && run.new_keys.is_empty() {
-        generate(run, a, ctx)?;
     }
     activate(run, a, ctx)?;
     verify(run, a, ctx)
@@ -429,11 +426,44 @@ fn phases(run: &mut Run<'_>, a: &mut Auditor, ctx: &mut Context<'_>) -> Result<(
 /// Saves what the run found so far (an unsaved step is only lost detail: the outcome is
 /// written when the run ends).
 pub(super) fn save(run: &mut Run<'_>, a: &mut Auditor) {
+    let _ = save_row(run, a);
+}
+
+fn save_row(run: &mut Run<'_>, a: &mut Auditor) -> Result<bool, crate::store::StoreError> {
+    crate::faults::point(crate::faults::ROTATION_BEFORE_SAVE);
     run.row.old_keys =
         serde_json::to_string(&run.old.values().collect::<Vec<_>>()).unwrap_or_default();
     run.row.new_keys = serde_json::to_string(&run.new_keys).unwrap_or_default();
     run.row.checks = serde_json::to_string(&run.checks).unwrap_or_default();
-    let _ = a
-        .store()
-        .save_rotation_run(&run.row, &run.owner, now_ms() + LEASE_MS);
+    a.store()
+        .save_rotation_run(&run.row, &run.owner, now_ms() + LEASE_MS)
+}
+
+/// Records what the run is about to do (`intent`, audited as part of the run) before it does
+/// it; when it cannot be recorded, nothing is done.
+pub(super) fn save_intent(
+    run: &mut Run<'_>,
+    a: &mut Auditor,
+    step: &'static str,
+    intent: Intent,
+) -> Result<(), Stop> {
+    run.row.intent = serde_json::to_string(&intent).ok();
+    match save_row(run, a) {
+        Ok(true) => Ok(()),
+        Ok(false) => Err(stop(
+            step,
+            format!(
+                "Run {} of {} no longer holds its lease (another tdekey took it over): nothing more was done.",
+                run.row.id, run.db.name
+            ),
+            UNCHANGED,
+        )),
+        Err(e) => Err(stop(
+            step,
+            format!(
+                "What this run is about to do could not be recorded ({e}), so it was not done."
+            ),
+            UNCHANGED,
+        )),
+    }
 }

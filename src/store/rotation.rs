@@ -44,6 +44,9 @@ pub struct RunRow {
     pub checks: String,
     pub lock_owner: Option<String>,
     pub lock_until_ms: Option<i64>,
+    /// What the run was about to do, recorded before it did it (JSON; see
+    /// `rotation::run::Intent`); kept when the run ends.
+    pub intent: Option<String>,
 }
 
 /// What a process asked for when it tried to start a run.
@@ -73,7 +76,7 @@ pub struct KeyOwner {
 const POLICY_COLUMNS: &str = "database, schedule, way, next_due_ms, created_ms, updated_ms";
 const RUN_COLUMNS: &str = "id, database, way, trigger, reason, who, token_label, started_ms, \
      finished_ms, outcome, old_keys, new_keys, pending_key, failed_step, state_left, checks, \
-     lock_owner, lock_until_ms";
+     lock_owner, lock_until_ms, intent";
 
 fn policy(r: &rusqlite::Row<'_>) -> rusqlite::Result<PolicyRow> {
     Ok(PolicyRow {
@@ -106,6 +109,7 @@ fn run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
         checks: r.get(15)?,
         lock_owner: r.get(16)?,
         lock_until_ms: r.get(17)?,
+        intent: r.get(18)?,
     })
 }
 
@@ -261,7 +265,7 @@ impl Store {
             .execute(
                 "UPDATE rotation_runs SET old_keys = ?3, new_keys = ?4, pending_key = ?5,
                    failed_step = ?6, state_left = ?7, checks = ?8, token_label = ?9,
-                   lock_until_ms = ?10
+                   lock_until_ms = ?10, intent = ?11
                  WHERE id = ?1 AND lock_owner = ?2 AND outcome = 'running'",
                 params![
                     row.id,
@@ -273,7 +277,8 @@ impl Store {
                     row.state_left,
                     row.checks,
                     row.token_label,
-                    until_ms
+                    until_ms,
+                    row.intent
                 ],
             )
             .map_err(|e| self.err(e))?;
@@ -299,7 +304,8 @@ impl Store {
             .execute(
                 "UPDATE rotation_runs SET outcome = ?3, finished_ms = ?4, old_keys = ?5,
                    new_keys = ?6, pending_key = ?7, failed_step = ?8, state_left = ?9,
-                   checks = ?10, token_label = ?11, lock_owner = NULL, lock_until_ms = NULL
+                   checks = ?10, token_label = ?11, lock_owner = NULL, lock_until_ms = NULL,
+                   intent = ?12
                  WHERE id = ?1 AND lock_owner = ?2 AND outcome = 'running'",
                 params![
                     row.id,
@@ -312,7 +318,8 @@ impl Store {
                     row.failed_step,
                     row.state_left,
                     row.checks,
-                    row.token_label
+                    row.token_label,
+                    row.intent
                 ],
             )
             .map_err(e)?;
@@ -492,6 +499,7 @@ mod tests {
             checks: "[]".into(),
             lock_owner: None,
             lock_until_ms: None,
+            intent: None,
         }
     }
 

@@ -172,6 +172,12 @@ ALTER TABLE databases ADD COLUMN connect_as TEXT NOT NULL DEFAULT 'syskm';
 ALTER TABLE databases ADD COLUMN rac_nodes TEXT NOT NULL DEFAULT '[]';
 ALTER TABLE databases ADD COLUMN standbys TEXT NOT NULL DEFAULT '[]';
 "#,
+    // v10: what a rotation run was about to do, recorded before it did it (JSON: the id of the
+    // key it draws before C_GenerateKey; the keys seen before SET KEY), so that the run after a
+    // crash finds what the stopped one made.
+    r#"
+ALTER TABLE rotation_runs ADD COLUMN intent TEXT;
+"#,
 ];
 
 /// The schema version this build writes.

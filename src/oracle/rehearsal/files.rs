@@ -25,12 +25,21 @@ fn failed(what: &str, e: impl std::fmt::Display) -> OracleError {
     OracleError::Rehearsal(format!("the rehearsal's {what} could not be written: {e}."))
 }
 
+/// The temporary files of the keystore files' atomic writes on the simulated host.
+const TEMP_PREFIX: &str = ".tdekey-rehearsal-";
+
 fn write_private(path: &std::path::Path, bytes: &[u8]) -> Result<(), OracleError> {
     use std::io::Write;
     let dir = path.parent().unwrap_or(std::path::Path::new("."));
     let fail = |e: std::io::Error| failed(&path.display().to_string(), e);
     crate::paths::create_private_dir(dir).map_err(fail)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
+    // Written under the simulated database's lock: a temporary file here is a killed write's.
+    crate::paths::remove_leftovers(dir, TEMP_PREFIX, ".tmp").map_err(fail)?;
+    let mut tmp = tempfile::Builder::new()
+        .prefix(TEMP_PREFIX)
+        .suffix(".tmp")
+        .tempfile_in(dir)
+        .map_err(fail)?;
     tmp.write_all(bytes).map_err(fail)?;
     tmp.as_file().sync_all().map_err(fail)?;
     crate::paths::set_mode(tmp.path(), 0o600).map_err(fail)?;

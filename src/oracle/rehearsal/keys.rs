@@ -58,6 +58,7 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
                 }
                 for i in open {
                     let key_id = self.new_hsm_key()?;
+                    crate::faults::point(crate::faults::REHEARSAL_SET_KEY);
                     let con = self.state.containers[i].con_id;
                     self.add_key(key_id, Ks::Hsm, tag, con);
                 }
@@ -232,6 +233,7 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
         }
         for i in targets {
             let key_id = self.new_hsm_key()?;
+            crate::faults::point(crate::faults::REHEARSAL_MIGRATE);
             let ct = &mut self.state.containers[i];
             ct.hsm_open = true;
             ct.file_open.get_or_insert_with(|| "PASSWORD".to_owned());

@@ -149,6 +149,8 @@ pub fn seed_requests(wallet_root: &str, wallet_password: &Secret) -> Vec<Request
 
 pub struct Rehearsal<'h, K: HsmKeystore + ?Sized = dyn HsmKeystore + 'h> {
     path: PathBuf,
+    database: String,
+    multitenant: Multitenant,
     state: State,
     hsm: &'h mut K,
     pin_format: PinFormat,
@@ -187,6 +189,8 @@ impl<'h, K: HsmKeystore + ?Sized> Rehearsal<'h, K> {
         let state = state::load(path, database, multitenant)?;
         Ok(Self {
             path: path.to_path_buf(),
+            database: database.to_owned(),
+            multitenant,
             state,
             hsm,
             pin_format,
@@ -414,6 +418,11 @@ impl<K: HsmKeystore + ?Sized> Connector for Rehearsal<'_, K> {
     fn run(&mut self, request: &Request) -> Result<Answer, OracleError> {
         // The statement must build, exactly as for a real database.
         request.statement()?;
+        // One statement at a time per simulated database, across processes: read the state
+        // under the lock (another process may have moved it since), apply, write, release.
+        let _lock = state::lock(&self.path)?;
+        self.state = state::load(&self.path, &self.database, self.multitenant)?;
+        crate::faults::point(crate::faults::REHEARSAL_STATEMENT);
         self.notes.clear();
         self.created.clear();
         let snapshot = |s: &State| serde_json::to_vec(s).unwrap_or_default();

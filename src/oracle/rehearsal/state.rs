@@ -274,13 +274,67 @@ pub(super) fn write(path: &Path, state: &State) -> Result<(), OracleError> {
         ))
     };
     crate::paths::create_private_dir(dir).map_err(fail)?;
-    let mut tmp = tempfile::NamedTempFile::new_in(dir).map_err(fail)?;
+    let (prefix, suffix) = temp_name(path);
+    let mut tmp = tempfile::Builder::new()
+        .prefix(&prefix)
+        .suffix(suffix)
+        .tempfile_in(dir)
+        .map_err(fail)?;
     let json = serde_json::to_vec_pretty(state)
         .map_err(|e| OracleError::Rehearsal(format!("the state could not be encoded: {e}.")))?;
     tmp.write_all(&json).map_err(fail)?;
     tmp.as_file().sync_all().map_err(fail)?;
     tmp.persist(path).map_err(|e| fail(e.error))?;
     Ok(())
+}
+
+/// The temporary file of an atomic write of `path`: `.<name>.<random>.tmp` beside it.
+fn temp_name(path: &Path) -> (String, &'static str) {
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    (format!(".{name}."), ".tmp")
+}
+
+/// The simulated database's file lock (`<state>.lock` beside it), held for one statement:
+/// read the state, apply, write it atomically, release. Another process (the window's console
+/// and a command line at once) waits for it, so no statement loses another's update. Under it,
+/// the temporary files of the state's writes that a killed process left are removed.
+pub(super) struct Lock {
+    _file: std::fs::File,
+}
+
+pub(super) fn lock(path: &Path) -> Result<Lock, OracleError> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let mut lock_path = path.as_os_str().to_owned();
+    lock_path.push(".lock");
+    let lock_path = std::path::PathBuf::from(lock_path);
+    let fail = |e: std::io::Error| {
+        OracleError::Rehearsal(format!(
+            "the rehearsal database's lock {} could not be taken: {e}.",
+            lock_path.display()
+        ))
+    };
+    crate::paths::create_private_dir(dir).map_err(fail)?;
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&lock_path)
+        .map_err(fail)?;
+    crate::paths::set_mode(&lock_path, 0o600).map_err(fail)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(std::fs::TryLockError::WouldBlock) => {
+            crate::faults::point(crate::faults::REHEARSAL_LOCK_WAIT);
+            file.lock().map_err(fail)?;
+        }
+        Err(std::fs::TryLockError::Error(e)) => return Err(fail(e)),
+    }
+    let (prefix, suffix) = temp_name(path);
+    crate::paths::remove_leftovers(dir, &prefix, suffix).map_err(fail)?;
+    Ok(Lock { _file: file })
 }
 
 /// An Oracle DB_NAME for a profile name: its last word of at most 8 letters and digits, else

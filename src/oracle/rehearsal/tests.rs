@@ -506,3 +506,50 @@ fn a_state_file_from_before_the_other_hsm_still_loads_and_is_written_alike() {
         "no new field in the file of a database like before"
     );
 }
+
+#[test]
+fn two_rehearsals_of_one_database_lose_no_update_and_clean_a_killed_write() {
+    use crate::tde::request::ParameterName;
+    let mut w1 = World::new();
+    let dir = w1.dir.path().to_path_buf();
+    let path = state_path(&dir, NAME);
+    let mut token2 = Token {
+        module: w1.token.module.clone(),
+        logged_in: false,
+        logins: Vec::new(),
+        labels: RefCell::new(Vec::new()),
+    };
+    // Both opened before either ran a statement (the window's console and a command line).
+    let mut r1 = w1.rehearsal();
+    let mut r2 = Rehearsal::open(
+        &path,
+        NAME,
+        Multitenant::NonCdb,
+        &mut token2,
+        PinFormat::Plain,
+    )
+    .unwrap();
+    let set = Request::SetWalletRoot {
+        dir: ROOT.into(),
+        all_instances: false,
+    };
+    assert!(!r1.run(&set).unwrap().reply.is_error());
+    // A write a killed process left beside the state.
+    let leftover = path.parent().unwrap().join(format!(
+        ".{}.k1LLed.tmp",
+        path.file_name().unwrap().to_string_lossy()
+    ));
+    std::fs::write(&leftover, b"{\"half\":").unwrap();
+    // r2 restarts from what r1 wrote, not from the state it loaded when it opened.
+    assert!(!r2.run(&Request::Restart).unwrap().reply.is_error());
+    assert!(!leftover.exists(), "removed under the lock");
+    drop(r2);
+    let shown = r1
+        .run(&Request::ShowParameter(ParameterName::WalletRoot))
+        .unwrap()
+        .reply;
+    assert!(format!("{shown:?}").contains(ROOT), "{shown:?}");
+    let st = super::state::load(&path, NAME, Multitenant::NonCdb).unwrap();
+    assert_eq!(st.memory.wallet_root.as_deref(), Some(ROOT));
+    assert_eq!(st.restarts, 1);
+}
