@@ -666,3 +666,49 @@ fn every_kill_point_of_a_rotation_ends_with_one_key_and_no_unrecorded_key() {
     );
     assert!(kills >= 20, "{kills}");
 }
+
+/// Killed inside the migrate statement, after Oracle (the Rehearsal) made the new HSM key and
+/// before it answered or recorded it: the next run reads both sides (V$ENCRYPTION_KEYS does not
+/// know the key; the FILE keystore is still primary), names and audits the key Oracle left as
+/// an orphan (it stays on the token), sends the statement again and finishes with the key that
+/// statement made as the database's.
+#[test]
+fn a_migration_killed_inside_its_migrate_statement_names_the_orphan_and_finishes() {
+    let env = demo();
+    let before = master_keys(&env);
+    next_until_migrate(&env);
+    killed_at(
+        &env,
+        &["migrate", "next", DEMO_DATABASE_NAME, "--yes"],
+        &format!("{}=return(abort)", faults::REHEARSAL_MIGRATE),
+    );
+    let stray: Vec<String> = master_keys(&env)
+        .into_iter()
+        .filter(|k| !before.contains(k))
+        .collect();
+    assert_eq!(stray.len(), 1, "the killed MIGRATE made its key: {stray:?}");
+    let (code, out, err) = tdekey(&env, &["migrate", "run", DEMO_DATABASE_NAME, "--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v = common::migration_status(&env, DEMO_DATABASE_NAME);
+    assert!(v["finished_ms"].is_number(), "{v}");
+    let after = master_keys(&env);
+    assert_eq!(after.len(), before.len() + 2, "{after:?}");
+    let new_key = v["new_key"].as_str().expect("a new key").to_owned();
+    assert!(
+        !before.contains(&new_key) && new_key != stray[0],
+        "{new_key}"
+    );
+    let orphans = json(&audit_of(&env, "key.orphan"));
+    let named: Vec<&serde_json::Value> = orphans
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e.to_string().contains(stray[0].as_str()))
+        .collect();
+    assert_eq!(named.len(), 1, "the orphan is audited once: {orphans}");
+    assert!(
+        !orphans.to_string().contains(new_key.as_str()),
+        "the migrated key is not called an orphan: {orphans}"
+    );
+    common::audit_intact(&env);
+}
