@@ -16,6 +16,9 @@
 pub const AFTER_RANDOM: &str = "keygen.after-random";
 /// The id is recorded (the run's intent); `C_GenerateKey` comes next.
 pub const BEFORE_GENERATE: &str = "keygen.before-generate";
+/// The `key.generate` entry is written (`started`, naming the label); `C_GenerateKey` is
+/// next.
+pub const GENERATE_STARTED: &str = "keygen.started";
 /// `C_GenerateKey` returned; nothing has been recorded of the key yet.
 pub const AFTER_GENERATE: &str = "keygen.after-generate";
 /// Inside the Rehearsal's MIGRATE: the new HSM key is made, the answer not given, the

@@ -599,6 +599,7 @@ fn every_kill_point_of_a_rotation_ends_with_one_key_and_no_unrecorded_key() {
     let points = [
         faults::AFTER_RANDOM,
         faults::BEFORE_GENERATE,
+        faults::GENERATE_STARTED,
         faults::AFTER_GENERATE,
         faults::REHEARSAL_STATEMENT,
         faults::REHEARSAL_SET_KEY,
@@ -709,6 +710,78 @@ fn a_migration_killed_inside_its_migrate_statement_names_the_orphan_and_finishes
     assert!(
         !orphans.to_string().contains(new_key.as_str()),
         "the migrated key is not called an orphan: {orphans}"
+    );
+    common::audit_intact(&env);
+}
+
+/// A `key generate` killed after `C_GenerateKey` (its `started` entry names the label, no
+/// outcome): the next `key generate` for the same database returns that key and records its
+/// outcome, so one request never leaves two keys; one killed before the key was made is closed
+/// as a failure and the next makes exactly one key. A different database's request makes its
+/// own key.
+#[test]
+fn a_key_generate_killed_after_its_key_was_made_returns_that_key_next_time() {
+    let env = demo();
+    let before = master_keys(&env);
+    let generate = [
+        "key",
+        "generate",
+        "--json",
+        "--database",
+        DEMO_DATABASE_NAME,
+    ];
+    killed_at(
+        &env,
+        &generate,
+        &format!("{}=return(abort)", faults::AFTER_GENERATE),
+    );
+    let made: Vec<String> = master_keys(&env)
+        .into_iter()
+        .filter(|k| !before.contains(k))
+        .collect();
+    assert_eq!(made.len(), 1, "{made:?}");
+    let (code, out, err) = tdekey(&env, &generate);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        json(&out)["label"].as_str(),
+        Some(made[0].as_str()),
+        "{out}"
+    );
+    assert_eq!(master_keys(&env).len(), before.len() + 1);
+    let entries = json(&audit_of(&env, "key.generate"));
+    let about: Vec<&serde_json::Value> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["target"] == made[0].as_str())
+        .collect();
+    assert_eq!(
+        about.len(),
+        2,
+        "started, then the outcome the next run wrote: {entries}"
+    );
+    // Another run of the same request now makes a new key: the interrupted one is answered.
+    let (code, out, err) = tdekey(&env, &generate);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_ne!(json(&out)["label"].as_str(), Some(made[0].as_str()));
+    assert_eq!(master_keys(&env).len(), before.len() + 2);
+
+    // Killed after its entry named the key and before the key was made: closed as a failure,
+    // the next run makes one key.
+    let before = master_keys(&env);
+    killed_at(
+        &env,
+        &generate,
+        &format!("{}=return(abort)", faults::GENERATE_STARTED),
+    );
+    assert_eq!(master_keys(&env), before);
+    let (code, out, err) = tdekey(&env, &generate);
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(master_keys(&env).len(), before.len() + 1);
+    let failures = audit_of(&env, "key.generate");
+    assert!(
+        failures.contains("stopped before the key was made"),
+        "{failures}"
     );
     common::audit_intact(&env);
 }

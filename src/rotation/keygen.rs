@@ -84,18 +84,35 @@ pub fn generate_key(
             "Log in as a crypto user first: keys are generated in a logged-in session.".into(),
         ));
     }
+    if let Some(found) = super::keygen_resume::interrupted_key(a, hsm, req)? {
+        return Ok(found);
+    }
     let id = hsm.random_master_key_id()?;
     crate::faults::point(crate::faults::AFTER_RANDOM);
-    generate_key_with_id(a, hsm, req, id)
+    generate(a, hsm, req, id, true)
 }
 
-/// [`generate_key`] with an id the caller drew: refused when its label or CKA_ID is on the
-/// token already, as a collision of the HSM's random ids would be.
+/// [`generate_key`] with an id the caller drew (a rotation run, which records the id in its
+/// own state first): refused when its label or CKA_ID is on the token already, as a collision
+/// of the HSM's random ids would be.
 pub fn generate_key_with_id(
     a: &mut Auditor,
     hsm: &Hsm,
     req: &KeyRequest,
     id: MasterKeyId,
+) -> Result<GeneratedKey, RotationError> {
+    generate(a, hsm, req, id, false)
+}
+
+/// Generates the key. `standalone` (a `key generate`, not a rotation run): the `started` entry
+/// names this process, so that a later `key generate` can tell a run killed after
+/// `C_GenerateKey` from one still running (see `keygen_resume`).
+fn generate(
+    a: &mut Auditor,
+    hsm: &Hsm,
+    req: &KeyRequest,
+    id: MasterKeyId,
+    standalone: bool,
 ) -> Result<GeneratedKey, RotationError> {
     let owner = hsm.user().unwrap_or("").to_owned();
     if !hsm.logged_in() {
@@ -131,9 +148,18 @@ pub fn generate_key_with_id(
             "database": req.database,
             "oracle_user": oracle_user,
         }));
+    let entry = if standalone {
+        let mut e = entry;
+        e.details["standalone"] = true.into();
+        e.details["process"] = crate::migration::lease_owner().into();
+        e
+    } else {
+        entry
+    };
     crate::faults::point(crate::faults::BEFORE_GENERATE);
     let object = a
         .act(entry, |step| {
+            crate::faults::point(crate::faults::GENERATE_STARTED);
             let o = hsm.generate_tde_master_key(&id)?;
             crate::faults::point(crate::faults::AFTER_GENERATE);
             step.note("handle", o.handle);
@@ -141,6 +167,19 @@ pub fn generate_key_with_id(
             Ok::<_, HsmError>(o)
         })?
         .into_result::<RotationError>(&format!("The key {label} was generated"))?;
+    read_back(object, &id, &label, token, owner, &oracle_user, req)
+}
+
+/// The key as read back, checked with the health rules, with what to run next.
+pub(super) fn read_back(
+    object: crate::model::ObjectInfo,
+    id: &MasterKeyId,
+    label: &str,
+    token: String,
+    owner: String,
+    oracle_user: &str,
+    req: &KeyRequest,
+) -> Result<GeneratedKey, RotationError> {
     let row = inventory::analyze(vec![object])
         .pop()
         .ok_or_else(|| RotationError::Invalid("The key read back is missing.".into()))?;
@@ -164,19 +203,19 @@ pub fn generate_key_with_id(
             problems.join(" ")
         )));
     }
-    let use_key_statement = use_key_display(&id, req.tag.as_deref(), &oracle_user)?;
+    let use_key_statement = use_key_display(id, req.tag.as_deref(), oracle_user)?;
     Ok(GeneratedKey {
         use_key_id: id.use_key_id(),
         cka_id: row.object.id_hex.clone(),
         token,
-        share_command: (oracle_user != owner).then(|| share_command(&label, &owner, &oracle_user)),
+        share_command: (oracle_user != owner).then(|| share_command(label, &owner, oracle_user)),
         share_interactive: if oracle_user != owner {
-            share_interactive(&label, &owner, &oracle_user)
+            share_interactive(label, &owner, oracle_user)
         } else {
             Vec::new()
         },
         owner,
-        label,
+        label: label.to_owned(),
         row,
         use_key_statement,
     })

@@ -12,6 +12,7 @@ mod credentials;
 mod due;
 mod generate;
 mod keygen;
+mod keygen_resume;
 mod overview;
 mod phases;
 mod policy;
