@@ -261,7 +261,8 @@ impl tdekey::oracle::Operator for SlowDba {
         use tdekey::tde::request::{ParameterName, Request};
         if let Some(asked) = self.asked.take() {
             asked.send(()).unwrap();
-            self.go.recv().unwrap();
+            // Dropped without a word when the test fails first: go on.
+            let _ = self.go.recv();
         }
         Ok(match request {
             Request::QueryPrivileges => "\"KIND\",\"NAME\"\n\"PRIVILEGE\",\"ALTER SYSTEM\"\n\"PRIVILEGE\",\"ADMINISTER KEY MANAGEMENT\"\n\"PRIVILEGE\",\"SELECT ANY DICTIONARY\"\n\n3 rows selected.\n".to_owned(),
@@ -299,6 +300,8 @@ fn a_lease_is_renewed_while_a_person_pastes_and_no_one_takes_it_over() {
     let (go, go_rx) = std::sync::mpsc::channel();
     let data = env.data.clone();
     std::thread::scope(|s| {
+        // Owned here, so that a failing assertion below releases the DBA as it unwinds.
+        let go = go;
         let worker = s.spawn(move || {
             let mut dba = SlowDba {
                 asked: Some(asked_tx),
@@ -346,5 +349,172 @@ fn a_lease_is_renewed_while_a_person_pastes_and_no_one_takes_it_over() {
         assert_eq!(p.step, migration::StepId::Choose);
         let row = store.active_migration("FIN").unwrap().unwrap();
         assert_eq!(row.lock_owner, None, "given back at the end of the step");
+    });
+}
+
+/// A DBA answering as a united CDB whose PDB keystore is closed (so a rotation stops at its
+/// check, sending nothing), who takes their time over the first question.
+struct SlowCdb {
+    root: String,
+    pdb: String,
+    asked: Option<std::sync::mpsc::Sender<()>>,
+    go: std::sync::mpsc::Receiver<()>,
+}
+
+impl tdekey::oracle::Operator for SlowCdb {
+    fn ask(
+        &mut self,
+        request: &tdekey::tde::request::Request,
+        _statement: &tdekey::tde::sql::Statement,
+        _problem: Option<&str>,
+    ) -> Result<String, tdekey::oracle::OracleError> {
+        use tdekey::tde::request::Request;
+        if let Some(asked) = self.asked.take() {
+            asked.send(()).unwrap();
+            // Dropped without a word when the test fails first: go on.
+            let _ = self.go.recv();
+        }
+        let t = "02-JAN-26 10.00.00.000000 AM +00:00";
+        let row = |id: &str, con: u32, pdb: &str| {
+            format!(
+                "\"{id}\",\"\",\"{t}\",\"{t}\",\"SYS\",\"HSM\",\"LOCAL\",\"NO\",\"{pdb}\",\"{con}\",\"TDE IN PDB\",\"{con}\"\n"
+            )
+        };
+        Ok(match request {
+            Request::QueryWallet => "\"WRL_TYPE\",\"WRL_PARAMETER\",\"STATUS\",\"WALLET_TYPE\",\"WALLET_ORDER\",\"KEYSTORE_MODE\",\"FULLY_BACKED_UP\",\"CON_ID\"\n\"HSM\",\"\",\"OPEN\",\"HSM\",\"PRIMARY\",\"NONE\",\"UNDEFINED\",1\n\"FILE\",\"/u01/wr/tde/\",\"OPEN\",\"PASSWORD\",\"SECONDARY\",\"NONE\",\"NO\",1\n\"HSM\",\"\",\"CLOSED\",\"HSM\",\"PRIMARY\",\"UNITED\",\"UNDEFINED\",3\n".to_owned(),
+            Request::QueryKeys => format!(
+                "\"KEY_ID\",\"TAG\",\"CREATION_TIME\",\"ACTIVATION_TIME\",\"CREATOR\",\"KEYSTORE_TYPE\",\"ORIGIN\",\"BACKED_UP\",\"CREATOR_PDBNAME\",\"CREATOR_PDBID\",\"KEY_USE\",\"CON_ID\"\n{}{}",
+                row(&self.root, 1, "CDB$ROOT"),
+                row(&self.pdb, 3, "PDB1")
+            ),
+            _ => {
+                return Err(tdekey::oracle::OracleError::Cancelled {
+                    title: request.title(),
+                });
+            }
+        })
+    }
+}
+
+#[test]
+fn a_rotation_runs_lease_is_renewed_while_a_person_pastes() {
+    use tdekey::audit::Auditor;
+    use tdekey::hsm::demo::{DEMO_PROFILE_NAME, DEMO_TOKEN_LABEL, DEMO_USER};
+    use tdekey::model::{PinFormat, TokenSelector};
+    use tdekey::rotation::{self, RotateRequest, Way};
+    use tdekey::store::{Claim, Store};
+    let env = common::demo();
+    let mut ids = Vec::new();
+    for _ in 0..2 {
+        let (code, out, err) = run({
+            let mut c = env.tdekey();
+            c.args(["key", "generate", "--json"])
+                .env("TDEKEY_PIN", DEMO_USER_PIN);
+            c
+        });
+        assert_eq!(code, 0, "{out}{err}");
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        ids.push(v["use_key_id"].as_str().unwrap().to_owned());
+    }
+    let (code, out, err) = run({
+        let mut c = env.tdekey();
+        c.args(["db", "add", "CDBM", "--connector", "manual"])
+            .args([
+                "--multitenant",
+                "cdb-united",
+                "--hsm-profile",
+                DEMO_PROFILE_NAME,
+            ]);
+        c
+    });
+    assert_eq!(code, 0, "{out}{err}");
+    let mut a = Auditor::open(&env.data).unwrap();
+    let lease_ms = 1_500;
+    a.store()
+        .set_setting(tdekey::migration::LEASE_SETTING, &lease_ms.to_string())
+        .unwrap();
+    let mut hsm = tdekey::hsm::Hsm::load(&env.module).unwrap();
+    hsm.open(&TokenSelector::Label(DEMO_TOKEN_LABEL.into()))
+        .unwrap();
+    hsm.login(
+        DEMO_USER,
+        &tdekey::secret::Secret::from(DEMO_USER_PIN),
+        PinFormat::Plain,
+    )
+    .unwrap();
+    let (asked_tx, asked) = std::sync::mpsc::channel();
+    let (go, go_rx) = std::sync::mpsc::channel();
+    let data = env.data.clone();
+    std::thread::scope(|s| {
+        // Owned here, so that a failing assertion below releases the DBA as it unwinds.
+        let go = go;
+        let worker = s.spawn(move || {
+            let mut dba = SlowCdb {
+                root: ids[0].clone(),
+                pdb: ids[1].clone(),
+                asked: Some(asked_tx),
+                go: go_rx,
+            };
+            let mut ctx = rotation::Context {
+                data: &data,
+                hsm: &mut hsm,
+                operator: Some(&mut dba),
+                db_password: None,
+                pin_format: PinFormat::Plain,
+                hsm_password: tdekey::secret::Secret::from(DEMO_USER_PIN),
+            };
+            let req = RotateRequest::manual(Some(Way::Oracle), None);
+            rotation::rotate(&mut a, &mut ctx, "CDBM", &req)
+        });
+        // The barrier: the run now waits for the person's paste.
+        asked.recv().unwrap();
+        let mut store = Store::open(&env.data.database()).unwrap();
+        let running = |store: &Store| {
+            let runs = store.rotation_runs(Some("CDBM"), 0).unwrap();
+            assert_eq!(runs.len(), 1, "{runs:?}");
+            runs[0].clone()
+        };
+        let first = running(&store);
+        assert_eq!(first.outcome, "running");
+        let owner = first.lock_owner.clone().unwrap();
+        let first_end = first.lock_until_ms.unwrap();
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while now_ms() <= first_end || running(&store).lock_until_ms.unwrap() <= first_end {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the lease was never renewed"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        // Another process claiming a run of CDBM now is refused: the holder runs, its lease
+        // did not run out.
+        let mut other = first.clone();
+        other.lock_owner = None;
+        other.lock_until_ms = None;
+        match store
+            .claim_rotation(
+                &other,
+                "another:1:1:00000000",
+                now_ms() + lease_ms,
+                None,
+                &tdekey::migration::holder_gone,
+            )
+            .unwrap()
+        {
+            Claim::Busy { owner: held, .. } => assert_eq!(held, owner),
+            other => panic!("expected Busy, got {other:?}"),
+        }
+        go.send(()).unwrap();
+        let report = worker
+            .join()
+            .unwrap()
+            .expect("the run was not closed by another");
+        assert_eq!(
+            report.failed_step.as_deref(),
+            Some("check"),
+            "{}",
+            report.message
+        );
+        assert_ne!(running(&store).outcome, "running");
     });
 }
