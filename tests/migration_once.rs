@@ -518,3 +518,77 @@ fn a_rotation_runs_lease_is_renewed_while_a_person_pastes() {
         assert_ne!(running(&store).outcome, "running");
     });
 }
+
+fn rollback_step(v: &serde_json::Value, name: &str) -> String {
+    v["rollback"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["step"] == name)
+        .map(|s| s["status"].as_str().unwrap().to_owned())
+        .unwrap()
+}
+
+#[test]
+fn a_rollback_confirmation_answers_its_step_and_after_a_rollback_the_wizard_starts_again() {
+    let env = common::demo();
+    let (code, out, err) = migrate(&env, "run", &["--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let id = common::migration_status(&env, DEMO_DATABASE_NAME)["id"]
+        .as_i64()
+        .unwrap();
+    let (code, out, err) = migrate(
+        &env,
+        "rollback",
+        &["--reason", "Stepping back by hand, one restart at a time."],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.contains(&format!(
+            "tdekey migrate rollback {DEMO_DATABASE_NAME:?} --confirm --step R1"
+        )),
+        "the line that waits names the step: {out}"
+    );
+    let (code, out, err) = migrate(&env, "rollback", &["--confirm", "--step", "R1"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let v = common::migration_status(&env, DEMO_DATABASE_NAME);
+    assert_eq!(rollback_step(&v, "file-first"), "done");
+    assert_eq!(rollback_step(&v, "file-only"), "needs-attention", "{out}");
+
+    // The same confirmation again (a second terminal, a repeated command): the restart it
+    // answered is behind, and the one now waiting is not confirmed by it.
+    let (code, out, err) = migrate(&env, "rollback", &["--confirm", "--step", "R1"]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("You confirmed rollback step R1 (")
+            && err.contains("now stands at rollback step R3 (")
+            && err.contains("nothing was run"),
+        "{err}"
+    );
+    assert_eq!(common::migration_status(&env, DEMO_DATABASE_NAME), v);
+
+    let (code, out, err) = migrate(
+        &env,
+        "rollback",
+        &["--confirm", "--step", "R3", "--migration", &id.to_string()],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("is rolled back"), "{out}");
+    let rolled_back = common::migration_status(&env, DEMO_DATABASE_NAME);
+    assert_eq!(rolled_back["id"], id);
+
+    // After a rollback, running the wizard again is the normal path: a new migration starts,
+    // recorded with the one before it.
+    let (code, out, err) = migrate(&env, "next", &["--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let fresh = common::migration_status(&env, DEMO_DATABASE_NAME);
+    assert_ne!(fresh["id"], id);
+    assert!(fresh["rollback"].is_null());
+    assert_eq!(step(&fresh, "choose")["attempts"], 1);
+    assert!(migration_starts(&env).iter().any(|e| {
+        let d: serde_json::Value =
+            serde_json::from_str(e["details"].as_str().unwrap_or("{}")).unwrap();
+        d["after"]["migration"] == id && d["after"]["status"] == "rolled-back"
+    }));
+    common::audit_intact(&env);
+}

@@ -179,3 +179,67 @@ fn a_finished_migration_is_left_behind_only_through_its_confirmation() {
     assert_ne!(fresh["id"].as_i64().unwrap(), id);
     assert!(fresh["new_key"].is_null());
 }
+
+#[test]
+fn a_rollback_confirmed_after_another_process_started_it_runs_nothing() {
+    let env = common::demo();
+    let (code, out, err) = migrate(&env, "run", &["--yes"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let mut h = migration_tab(&env);
+    h.get_by_label("Roll back this migration").click();
+    h.step();
+    type_into(
+        &mut h,
+        "Reason to roll back",
+        "The application owners asked to stay on the wallet.",
+    );
+    h.get_by_label("Roll back the migration").click();
+    h.run_steps(3);
+    assert!(
+        h.query_by_label(&format!("Roll back the migration of {DEMO_DATABASE_NAME}?"))
+            .is_some()
+    );
+    // While the question is open, the command line starts the rollback with its own reason.
+    let (code, out, err) = migrate(
+        &env,
+        "rollback",
+        &["--reason", "Started from a terminal at the same time."],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let started = common::migration_status(&env, DEMO_DATABASE_NAME);
+    assert_eq!(
+        started["rollback"]["reason"],
+        "Started from a terminal at the same time."
+    );
+
+    h.get_by_label(&format!("Roll back {DEMO_DATABASE_NAME}"))
+        .click();
+    h.step();
+    wait_until(&mut h, "the refusal", |h| {
+        !h.state().is_pending(Task::Migration) && h.state().databases.migration.error.is_some()
+    });
+    let error = h.state().databases.migration.error.clone().unwrap();
+    assert!(
+        error.contains("You confirmed the start of the rollback of")
+            && error.contains("now stands at rollback step R1 (")
+            && error.contains("nothing was run"),
+        "{error}"
+    );
+    assert_eq!(
+        common::migration_status(&env, DEMO_DATABASE_NAME),
+        started,
+        "neither a second start nor the window's reason, nor step R1 run"
+    );
+    // The window reads the plan again and shows the rollback under way.
+    wait_until(&mut h, "the rollback shown", |h| {
+        !h.state().is_pending(Task::Migration)
+            && h.state()
+                .databases
+                .migration
+                .state
+                .as_ref()
+                .is_some_and(|s| s.rollback.is_some())
+    });
+    h.run_steps(2);
+    assert!(h.query_by_label("Run rollback step R1").is_some());
+}

@@ -163,12 +163,12 @@ pub enum ExpectedStep {
 }
 
 impl ExpectedStep {
-    /// "step 8 (…)", "rollback step R2 (…)", "the start of its rollback".
+    /// "step 8 (…)", "rollback step R2 (…)", "the start of the rollback".
     pub fn describe(self) -> String {
         match self {
             ExpectedStep::Plan(s) => format!("step {} ({})", s.number(), s.title()),
             ExpectedStep::Back(b) => format!("rollback step R{} ({})", b.number(), b.title()),
-            ExpectedStep::StartRollback => "the start of its rollback".into(),
+            ExpectedStep::StartRollback => "the start of the rollback".into(),
         }
     }
 }

@@ -85,31 +85,23 @@ impl Wizard {
         expect: Option<Expected>,
     ) -> Result<Self, MigrationError> {
         if a.store().active_migration(database)?.is_none() {
-            match a.store().latest_migration(database)? {
-                Some(r) if r.status == "done" => {
-                    same_migration(database, expect, Some(r.id))?;
-                    return Err(begin::finished(&r)?);
-                }
-                // A confirmation given for a migration that ended: nothing new starts.
-                latest => {
-                    same_migration(database, expect, None).map_err(|e| match (e, latest) {
-                        (
-                            MigrationError::Moved {
-                                database,
-                                confirmed,
-                                ..
-                            },
-                            Some(r),
-                        ) => MigrationError::Moved {
-                            database,
-                            confirmed,
-                            now: format!("migration number {} ({})", r.id, r.status),
-                        },
-                        (e, _) => e,
-                    })?
-                }
+            let latest = a.store().latest_migration(database)?;
+            if let Some(r) = latest.as_ref().filter(|r| r.status == "done") {
+                same_migration(database, expect, Some(r.id))?;
+                return Err(begin::finished(r)?);
             }
-            begin::insert(a, database, None)?;
+            // A confirmation given for a migration that ended: nothing new starts.
+            if let Err(e) = same_migration(database, expect, None) {
+                return Err(match (e, &latest) {
+                    (MigrationError::Moved { confirmed, .. }, Some(r)) => MigrationError::Moved {
+                        database: database.to_owned(),
+                        confirmed,
+                        now: format!("migration number {} ({})", r.id, r.status),
+                    },
+                    (e, _) => e,
+                });
+            }
+            begin::insert(a, database, latest.as_ref())?;
         }
         Self::resume(a, database)
     }
