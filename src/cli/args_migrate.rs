@@ -14,6 +14,16 @@ pub enum MigrateCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Start a new migration of the database without running a step. After a finished
+    /// migration only with --new: the wizard never starts a second migration by itself, and
+    /// status, report and rollback keep speaking of the finished one until this is run.
+    Start {
+        /// The database profile.
+        name: String,
+        /// Leave the finished migration behind and start a new one (audited, naming it).
+        #[arg(long)]
+        new: bool,
+    },
     /// Run (or check again) the next step; stops where a person must act.
     Next {
         /// The database profile.
@@ -78,6 +88,13 @@ pub struct StepArgs {
     /// host, a backup made there).
     #[arg(long)]
     pub confirm: bool,
+    /// Run only if the current step is still this one (a number of the plan; for a rollback,
+    /// R1…R5): nothing runs when another tdekey moved the migration on. Give it with --confirm.
+    #[arg(long, value_name = "N")]
+    pub step: Option<String>,
+    /// Run only if the migration is still this one (its number, as `migrate status` shows it).
+    #[arg(long, value_name = "ID", requires = "step")]
+    pub migration: Option<i64>,
     /// Rehearsal only: apply the fixes on its simulated host and confirm its restarts, so
     /// that the whole path runs unattended.
     #[arg(long)]

@@ -4,7 +4,9 @@ use super::db_cmd::TerminalOperator;
 use super::hsm_cmd::{auditor, read_password};
 use super::{CliError, MigrateCommand, ReportFormat, StepArgs, given_secret, read_secret};
 use crate::databases;
-use crate::migration::{self, Context, Inputs, MigrationState, Need, Progress, StepStatus};
+use crate::migration::{
+    self, Context, Expected, ExpectedStep, Inputs, MigrationState, Need, Progress, StepStatus,
+};
 use crate::model::ConnectorKind;
 use crate::oracle::Operator;
 use crate::paths::DataDir;
@@ -25,6 +27,29 @@ pub(super) fn run(data: &DataDir, cmd: MigrateCommand) -> Result<ExitCode, CliEr
                     ),
                     Some(s) => print_plan(s),
                 }
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        MigrateCommand::Start { name, new } => {
+            let mut a = auditor(data)?;
+            let before = migration::status(&a, &name)?;
+            let replacing = before.as_ref().filter(|_| new).map(|s| s.id);
+            let s = migration::start(&mut a, &name, replacing)?;
+            match before {
+                Some(old) => println!(
+                    "Started migration number {} of {name:?}; migration number {} ({}) stays in the audit log. `tdekey migrate next {name:?}` runs its first step.",
+                    s.id,
+                    old.id,
+                    if old.rollback.is_some() {
+                        "rolled back"
+                    } else {
+                        "finished"
+                    }
+                ),
+                None => println!(
+                    "Started migration number {} of {name:?}. `tdekey migrate next {name:?}` runs its first step.",
+                    s.id
+                ),
             }
             Ok(ExitCode::SUCCESS)
         }
@@ -72,7 +97,7 @@ pub(super) fn run(data: &DataDir, cmd: MigrateCommand) -> Result<ExitCode, CliEr
 
 fn print_plan(s: &MigrationState) {
     use crate::model::printable as p;
-    println!("Migration of {}", p(&s.database));
+    println!("Migration number {} of {}", s.id, p(&s.database));
     for r in &s.steps {
         println!(
             "{:>3}. {:<38} {}",
@@ -171,6 +196,45 @@ enum Mode {
     Rollback(Option<String>),
 }
 
+/// What `--step` and `--migration` say the person confirmed.
+fn expected(args: &StepArgs, rollback: bool) -> Result<Option<Expected>, CliError> {
+    let Some(step) = args.step.as_deref().map(str::trim) else {
+        return Ok(None);
+    };
+    let number = step.trim_start_matches(['R', 'r']);
+    let back = number.len() < step.len();
+    let bad = || {
+        CliError(format!(
+            "--step {step:?} is not a step of the {}: give its number as `tdekey migrate status` shows it ({}).",
+            if rollback { "rollback" } else { "plan" },
+            if rollback {
+                format!("R1 to R{}", migration::BackStep::ALL.len())
+            } else {
+                format!("1 to {}", migration::StepId::ALL.len())
+            }
+        ))
+    };
+    let n: usize = number.parse().map_err(|_| bad())?;
+    let step = if rollback {
+        migration::BackStep::ALL
+            .iter()
+            .find(|b| b.number() == n)
+            .map(|b| ExpectedStep::Back(*b))
+    } else if back {
+        None
+    } else {
+        migration::StepId::ALL
+            .iter()
+            .find(|s| s.number() == n)
+            .map(|s| ExpectedStep::Plan(*s))
+    }
+    .ok_or_else(bad)?;
+    Ok(Some(Expected {
+        migration: args.migration,
+        step,
+    }))
+}
+
 /// Runs the next step (or every step it can), asking for the secrets a step needs, once.
 fn drive(data: &DataDir, name: &str, args: &StepArgs, mode: Mode) -> Result<ExitCode, CliError> {
     let (all, mut reason) = match mode {
@@ -179,8 +243,31 @@ fn drive(data: &DataDir, name: &str, args: &StepArgs, mode: Mode) -> Result<Exit
         Mode::Rollback(r) => (true, Some(r)),
     };
     let rollback = reason.is_some();
+    let expect = expected(args, rollback)?;
     let mut a = auditor(data)?;
     let db = databases::get(&a, name)?;
+    // A finished migration stays finished: the wizard run again has nothing to do (and the
+    // workflow would refuse to start another); a step confirmed for it is not there.
+    if !rollback
+        && let Some(s) =
+            migration::status(&a, name)?.filter(|s| s.finished_ms.is_some() && s.rollback.is_none())
+    {
+        let message = format!(
+            "The migration of {name:?} (number {}) is finished{}: nothing to run. Running the wizard again does not start another; `tdekey migrate start {name:?} --new` starts a new migration.",
+            s.id,
+            s.new_key
+                .as_deref()
+                .map(|k| format!(", with master key {k}"))
+                .unwrap_or_default()
+        );
+        if args.step.is_some() {
+            return Err(CliError(format!(
+                "{message} The step you confirmed was not run."
+            )));
+        }
+        println!("{message}");
+        return Ok(ExitCode::SUCCESS);
+    }
     let rehearsal = db.connector == ConnectorKind::Rehearsal;
     if args.yes && !rehearsal {
         return Err(CliError(
@@ -219,6 +306,7 @@ fn drive(data: &DataDir, name: &str, args: &StepArgs, mode: Mode) -> Result<Exit
                 old_hsm_user: args.old_hsm_user.clone(),
                 old_hsm_password_only: args.old_hsm_password_only,
                 host_output,
+                expect,
                 // Given without a prompt: ready for the step that needs it.
                 wallet_password: given_secret(
                     "TDEKEY_WALLET_PASSWORD",
@@ -244,8 +332,11 @@ fn drive(data: &DataDir, name: &str, args: &StepArgs, mode: Mode) -> Result<Exit
                 None => migration::next(a, &mut ctx, name)?,
             };
             // A confirmation answers the step that asked for it, not the ones after.
-            if p.status.settled() && !args.yes {
-                ctx.inputs.confirmed = false;
+            if p.status.settled() {
+                ctx.inputs.expect = None;
+                if !args.yes {
+                    ctx.inputs.confirmed = false;
+                }
             }
             let missing: Vec<Need> = p
                 .needs
@@ -325,10 +416,13 @@ fn drive(data: &DataDir, name: &str, args: &StepArgs, mode: Mode) -> Result<Exit
             if p.status.settled() && all {
                 continue;
             }
+            let (verb, at) = match p.back {
+                Some(b) => ("rollback", format!("R{}", b.number())),
+                None => ("next", p.step.number().to_string()),
+            };
             if p.needs.contains(&Need::Confirmation) {
                 println!(
-                    "Waiting for a person: when it is done, run `tdekey migrate {} {name:?} --confirm`.",
-                    if rollback { "rollback" } else { "next" }
+                    "Waiting for a person: when it is done, run `tdekey migrate {verb} {name:?} --confirm --step {at}` (it runs only while the migration still stands at that step)."
                 );
             } else if p.needs.contains(&Need::HostOutput) {
                 println!(

@@ -38,6 +38,12 @@ pub enum StoreCommand {
     MigrationStatus {
         database: String,
     },
+    /// Start a new migration of a database; `replacing`: the finished migration the person
+    /// chose to leave behind (refused if it is no longer the newest).
+    MigrationStart {
+        database: String,
+        replacing: Option<i64>,
+    },
     /// Accept the current step's failed checks with a reason.
     MigrationOverride {
         database: String,
@@ -76,6 +82,7 @@ impl StoreCommand {
             | StoreCommand::DeleteDatabase { .. } => Task::Databases,
             StoreCommand::WalletInspect { .. } => Task::Wallet,
             StoreCommand::MigrationStatus { .. }
+            | StoreCommand::MigrationStart { .. }
             | StoreCommand::MigrationOverride { .. }
             | StoreCommand::MigrationReport { .. } => Task::Migration,
             StoreCommand::RotationOverview { .. }
@@ -162,6 +169,14 @@ impl Worker for StoreWorker {
             ))),
             StoreCommand::MigrationStatus { database } => Ok(Event::Migration {
                 state: crate::migration::status(a, &database)?.map(Box::new),
+                database,
+                progress: None,
+            }),
+            StoreCommand::MigrationStart {
+                database,
+                replacing,
+            } => Ok(Event::Migration {
+                state: Some(Box::new(crate::migration::start(a, &database, replacing)?)),
                 database,
                 progress: None,
             }),

@@ -9,9 +9,11 @@
 //! again before anything is sent. A lease keeps two processes from driving one migration.
 //! Every step's run, every override and the migration's start and end are audited.
 
+mod begin;
 mod host;
 mod host_output;
 mod hosts;
+mod lease;
 mod plan;
 mod preview;
 mod relocate;
@@ -20,7 +22,10 @@ mod report_check;
 mod state;
 mod steps;
 mod wizard;
-pub(crate) use wizard::{holder_gone, owner as lease_owner};
+pub use lease::{
+    Holder, LEASE_SETTING, holder_gone, parse_holder, process_start_time, stat_start_time,
+};
+pub(crate) use lease::{lease_ms, owner as lease_owner};
 
 pub use plan::{BackStep, StepId};
 pub use preview::{back_statements, statements};
@@ -64,6 +69,23 @@ pub enum MigrationError {
     },
     #[error("No migration of {0} has been started: run its first step.")]
     NotStarted(String),
+    #[error(
+        "The migration of {database} (number {id}) is finished{key}: status, report and rollback speak of it, and running the wizard again does not start another. To start a new migration of {database}, run `tdekey migrate start {database:?} --new` (or \"Start a new migration\" in the window)."
+    )]
+    Finished {
+        database: String,
+        id: i64,
+        /// ", with master key …" when it made one.
+        key: String,
+    },
+    #[error(
+        "You confirmed {confirmed} of {database}, but the migration now stands at {now} (another tdekey, or another window, moved it on): nothing was run. Look at the migration again and confirm what it shows now."
+    )]
+    Moved {
+        database: String,
+        confirmed: String,
+        now: String,
+    },
     #[error("{0}")]
     Invalid(String),
 }
@@ -78,7 +100,10 @@ impl MigrationError {
             MigrationError::Hsm(e) => e.retry(),
             MigrationError::Oracle(e) => e.retry(),
             MigrationError::Busy { .. } => Retry::Yes,
-            MigrationError::NotStarted(_) | MigrationError::Invalid(_) => Retry::AfterFix,
+            MigrationError::NotStarted(_)
+            | MigrationError::Invalid(_)
+            | MigrationError::Finished { .. } => Retry::AfterFix,
+            MigrationError::Moved { .. } => Retry::CheckFirst,
         }
     }
 }
@@ -114,6 +139,40 @@ pub struct Inputs {
     /// What the person pasted from the database host (the output of the command a step shows
     /// when tdekey does not run there).
     pub host_output: Option<String>,
+    /// The migration and step the person confirmed (the window's "Run step N?", `--step N`):
+    /// the run goes ahead only while they are still the current ones.
+    pub expect: Option<Expected>,
+}
+
+/// What a person confirmed: a run goes ahead only while the migration and its current step are
+/// still these, so a confirmation answers one step and never the one after it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Expected {
+    /// The migration the person saw (its number); none when none had been started.
+    pub migration: Option<i64>,
+    pub step: ExpectedStep,
+}
+
+/// The step a person confirmed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ExpectedStep {
+    /// A step of the plan.
+    Plan(StepId),
+    /// A step of the rollback.
+    Back(BackStep),
+    /// The start of the rollback (none is under way yet).
+    StartRollback,
+}
+
+impl ExpectedStep {
+    /// "step 8 (…)", "rollback step R2 (…)", "the start of the rollback".
+    pub fn describe(self) -> String {
+        match self {
+            ExpectedStep::Plan(s) => format!("step {} ({})", s.number(), s.title()),
+            ExpectedStep::Back(b) => format!("rollback step R{} ({})", b.number(), b.title()),
+            ExpectedStep::StartRollback => "the start of the rollback".into(),
+        }
+    }
 }
 
 /// What a step needs before it can go on.
@@ -224,7 +283,20 @@ pub fn next(
     ctx: &mut Context<'_>,
     database: &str,
 ) -> Result<Progress, MigrationError> {
-    wizard::Wizard::open(a, database)?.next(a, ctx)
+    wizard::Wizard::open(a, database, ctx.inputs.expect)?.next(a, ctx)
+}
+
+/// Starts a new migration of a database without running a step (audited). Refused while one is
+/// under way. After a finished migration only with `replacing` naming it (the person saw it and
+/// chose to leave it behind: status, report and rollback then speak of the new one); after a
+/// rolled-back migration, or none, it simply starts.
+pub fn start(
+    a: &mut crate::audit::Auditor,
+    database: &str,
+    replacing: Option<i64>,
+) -> Result<MigrationState, MigrationError> {
+    begin::start(a, database, replacing)?;
+    wizard::load(a, database)?.ok_or_else(|| MigrationError::NotStarted(database.to_owned()))
 }
 
 /// Runs steps in order until one stops: waiting for a person, failed, or the end.
@@ -236,6 +308,11 @@ pub fn run(
     let mut done = Vec::new();
     loop {
         let p = next(a, ctx, database)?;
+        // A confirmation answers the step it was given for, not the ones after it.
+        if p.status.settled() {
+            ctx.inputs.expect = None;
+            ctx.inputs.confirmed = false;
+        }
         let go_on = p.status.settled() && !p.finished;
         done.push(p);
         if !go_on {
@@ -256,6 +333,11 @@ pub fn rollback(
     let mut reason = reason;
     loop {
         let p = rollback_next(a, ctx, database, reason.take())?;
+        // A confirmation answers the step it was given for, not the ones after it.
+        if p.status.settled() {
+            ctx.inputs.expect = None;
+            ctx.inputs.confirmed = false;
+        }
         let go_on = p.status.settled() && !p.finished;
         done.push(p);
         if !go_on {
@@ -271,7 +353,7 @@ pub fn rollback_next(
     database: &str,
     reason: Option<&str>,
 ) -> Result<Progress, MigrationError> {
-    wizard::Wizard::resume_for_rollback(a, database)?.back(a, ctx, reason)
+    wizard::Wizard::resume_for_rollback(a, database, ctx.inputs.expect)?.back(a, ctx, reason)
 }
 
 /// Accepts the failed checks of the current step with a reason (audited, and in the report),

@@ -212,6 +212,10 @@ impl Rollback {
 /// Everything the wizard knows about one migration.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct MigrationState {
+    /// The migration's number in the store (0 until it is first saved): what a confirmation
+    /// names, so that it never answers another migration.
+    #[serde(default)]
+    pub id: i64,
     pub database: String,
     pub path: Option<Path>,
     pub hsm_module: Option<String>,
@@ -257,6 +261,7 @@ pub struct MigrationState {
 impl MigrationState {
     pub fn new(database: &str, now_ms: i64) -> Self {
         Self {
+            id: 0,
             database: database.to_owned(),
             path: None,
             hsm_module: None,

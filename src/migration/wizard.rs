@@ -1,18 +1,16 @@
 //! Driving one migration: its row and lease, saving the state around every statement, running
 //! the current step and recording what it did.
 
+use super::begin::{self, same_migration};
 use super::state::{MigrationState, Rollback, Sent, StepRecord, StepStatus};
 use super::steps::{self, StepResult};
-use super::{BackStep, Context, MigrationError, Need, Progress, StepId};
+use super::{BackStep, Context, Expected, MigrationError, Need, Progress, StepId, lease};
 use crate::audit::{Action, Auditor, Entry, Outcome};
 use crate::databases::{self, Ran, Reach};
 use crate::model::{DatabaseProfile, now_ms};
 use crate::oracle::Operator;
 use crate::tde::request::{Reply, Request};
 use serde_json::json;
-
-/// How long a lease lasts without being renewed (every save renews it).
-const LEASE_MS: i64 = 10 * 60 * 1000;
 
 /// Where a statement is recorded: a step of the plan or of the rollback.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,64 +46,62 @@ fn settle<S>(rec: &mut StepRecord<S>, r: &StepResult) {
     }
 }
 
-/// This process, as a lease holder: host, pid and a random part.
-pub(crate) fn owner() -> String {
-    use aes_gcm::aead::{OsRng, rand_core::RngCore};
-    let host = gethostname::gethostname().to_string_lossy().into_owned();
-    format!("{host}:{}:{:08x}", std::process::id(), OsRng.next_u32())
-}
-
-/// A lease held by a process of this host that no longer runs can be taken over at once.
-pub(crate) fn holder_gone(holder: &str) -> bool {
-    let mut parts = holder.rsplitn(3, ':');
-    let (_, pid, host) = (parts.next(), parts.next(), parts.next());
-    let this = gethostname::gethostname().to_string_lossy().into_owned();
-    match (host, pid.and_then(|p| p.parse::<u32>().ok())) {
-        (Some(h), Some(pid)) if h == this => {
-            !std::path::Path::new(&format!("/proc/{pid}")).exists()
-        }
-        _ => false,
-    }
-}
-
 pub(super) fn load(a: &Auditor, database: &str) -> Result<Option<MigrationState>, MigrationError> {
     let Some(row) = a.store().latest_migration(database)? else {
         return Ok(None);
     };
-    parse(&row.state).map(Some)
+    parse(&row).map(Some)
 }
 
-fn parse(state: &str) -> Result<MigrationState, MigrationError> {
-    serde_json::from_str(state).map_err(|e| {
+pub(super) fn parse(row: &crate::store::MigrationRow) -> Result<MigrationState, MigrationError> {
+    let mut state: MigrationState = serde_json::from_str(&row.state).map_err(|e| {
         MigrationError::Invalid(format!(
             "The stored state of this migration cannot be read ({e}); it was written by another version of tdekey."
         ))
-    })
+    })?;
+    state.id = row.id;
+    Ok(state)
 }
 
 pub(super) struct Wizard {
     id: i64,
     owner: String,
+    /// How long the lease lasts without renewal.
+    lease_ms: i64,
+    /// Renews the lease while this process works on the migration (a person pasting an answer
+    /// may take longer than the lease).
+    _keeper: crate::store::LeaseKeeper,
     pub(super) db: DatabaseProfile,
     pub(super) state: MigrationState,
 }
 
 impl Wizard {
-    /// The active migration of `database`, or a new one; with its lease.
-    pub(super) fn open(a: &mut Auditor, database: &str) -> Result<Self, MigrationError> {
+    /// The active migration of `database`, or a new one when none was started or the last
+    /// was rolled back; with its lease. A finished migration stays the database's migration:
+    /// only [`super::start`] with its number leaves it behind.
+    pub(super) fn open(
+        a: &mut Auditor,
+        database: &str,
+        expect: Option<Expected>,
+    ) -> Result<Self, MigrationError> {
         if a.store().active_migration(database)?.is_none() {
-            let db = databases::get(a, database)?;
-            let mut state = MigrationState::new(&db.name, now_ms());
-            state.first_seq = a.store().audit_head()?.map(|(seq, _)| seq + 1);
-            let json = to_json(&state)?;
-            let entry = Entry::new(Action::MigrationStart, format!("database {}", db.name))
-                .details(json!({ "connector": db.connector.label(), "multitenant": db.multitenant.as_str(), "rac": db.rac, "rac_nodes": db.rac_nodes, "standbys": db.standbys }));
-            a.act(entry, |step| {
-                let id = step.store().insert_migration(&db.name, &json)?;
-                step.note("migration", id);
-                Ok::<_, crate::store::StoreError>(id)
-            })?
-            .into_result::<MigrationError>("The migration was started")?;
+            let latest = a.store().latest_migration(database)?;
+            if let Some(r) = latest.as_ref().filter(|r| r.status == "done") {
+                same_migration(database, expect, Some(r.id))?;
+                return Err(begin::finished(r)?);
+            }
+            // A confirmation given for a migration that ended: nothing new starts.
+            if let Err(e) = same_migration(database, expect, None) {
+                return Err(match (e, &latest) {
+                    (MigrationError::Moved { confirmed, .. }, Some(r)) => MigrationError::Moved {
+                        database: database.to_owned(),
+                        confirmed,
+                        now: format!("migration number {} ({})", r.id, r.status),
+                    },
+                    (e, _) => e,
+                });
+            }
+            begin::insert(a, database, latest.as_ref())?;
         }
         Self::resume(a, database)
     }
@@ -126,11 +122,12 @@ impl Wizard {
         database: &str,
         row: crate::store::MigrationRow,
     ) -> Result<Self, MigrationError> {
-        let owner = owner();
-        let steal = row.lock_owner.as_deref().is_some_and(holder_gone);
+        let owner = lease::owner();
+        let lease_ms = lease::lease_ms(a.store());
+        let steal = row.lock_owner.as_deref().is_some_and(lease::holder_gone);
         if let Some(held) =
             a.store_mut()
-                .lease_migration(row.id, &owner, now_ms() + LEASE_MS, steal)?
+                .lease_migration(row.id, &owner, now_ms() + lease_ms, steal)?
         {
             return Err(MigrationError::Busy {
                 database: database.to_owned(),
@@ -138,13 +135,21 @@ impl Wizard {
                 until: crate::audit::export::utc(held.until_ms),
             });
         }
-        let db = databases::get(a, database)?;
-        Ok(Self {
+        let keeper = crate::store::LeaseKeeper::start(
+            a.store().path(),
+            crate::store::Leased::Migration(row.id),
+            &owner,
+            lease_ms,
+        );
+        let wizard = Self {
             id: row.id,
             owner,
-            db,
-            state: parse(&row.state)?,
-        })
+            lease_ms,
+            _keeper: keeper,
+            db: databases::get(a, database)?,
+            state: parse(&row)?,
+        };
+        Ok(wizard)
     }
 
     /// The migration to roll back: the active one, or else the newest if it finished (a
@@ -152,6 +157,7 @@ impl Wizard {
     pub(super) fn resume_for_rollback(
         a: &mut Auditor,
         database: &str,
+        expect: Option<Expected>,
     ) -> Result<Self, MigrationError> {
         if a.store().active_migration(database)?.is_some() {
             return Self::resume(a, database);
@@ -159,6 +165,7 @@ impl Wizard {
         let row = match a.store().latest_migration(database)? {
             Some(r) if r.status == "done" => r,
             Some(r) => {
+                same_migration(database, expect, Some(r.id))?;
                 return Err(MigrationError::Invalid(format!(
                     "The last migration of {database} is {}: there is nothing to roll back.",
                     r.status
@@ -174,7 +181,7 @@ impl Wizard {
         crate::faults::point(crate::faults::MIGRATION_BEFORE_SAVE);
         let json = to_json(&self.state)?;
         a.store_mut()
-            .lease_migration(self.id, &self.owner, now_ms() + LEASE_MS, false)?;
+            .lease_migration(self.id, &self.owner, now_ms() + self.lease_ms, false)?;
         if !a
             .store()
             .save_migration(self.id, &self.owner, status, &json)?
@@ -207,6 +214,7 @@ impl Wizard {
         a: &mut Auditor,
         ctx: &mut Context<'_>,
     ) -> Result<Progress, MigrationError> {
+        begin::check_expected(&self.state, &self.db.name, ctx.inputs.expect)?;
         if self.state.rollback.is_some() {
             return Err(MigrationError::Invalid(format!(
                 "The migration of {} is being rolled back: go on with the rollback (tdekey migrate rollback, or Roll back in the window).",
@@ -363,6 +371,7 @@ impl Wizard {
         ctx: &mut Context<'_>,
         reason: Option<&str>,
     ) -> Result<Progress, MigrationError> {
+        begin::check_expected(&self.state, &self.db.name, ctx.inputs.expect)?;
         if self.state.rollback.is_none() {
             let reason = reason.map(str::trim).unwrap_or("");
             if reason.len() < 10 {
@@ -615,7 +624,7 @@ fn run(
     databases::run_statement(a, db, request, reach)
 }
 
-fn to_json(state: &MigrationState) -> Result<String, MigrationError> {
+pub(super) fn to_json(state: &MigrationState) -> Result<String, MigrationError> {
     serde_json::to_string(state).map_err(|e| {
         MigrationError::Invalid(format!("The migration state could not be written: {e}"))
     })

@@ -20,9 +20,6 @@ use serde::Serialize;
 use serde_json::json;
 use std::collections::BTreeMap;
 
-/// How long a run's lease lasts without being renewed (every save renews it).
-const LEASE_MS: i64 = 10 * 60 * 1000;
-
 /// How a database and its HSM are reached for a rotation.
 pub struct Context<'a> {
     pub data: &'a DataDir,
@@ -231,6 +228,9 @@ pub fn rotate(
         ));
     }
     let owner = crate::migration::lease_owner();
+    // How long the run's lease lasts without renewal: every save renews it, and a thread does
+    // while the run waits (a person pasting an answer may take longer).
+    let lease_ms = crate::migration::lease_ms(a.store());
     let token = ctx.hsm.token().map(|t| t.label.clone());
     let row = RunRow {
         id: 0,
@@ -256,7 +256,7 @@ pub fn rotate(
     let id = match a.store_mut().claim_rotation(
         &row,
         &owner,
-        now_ms() + LEASE_MS,
+        now_ms() + lease_ms,
         req.only_if_due_at,
         &crate::migration::holder_gone,
     )? {
@@ -270,6 +270,12 @@ pub fn rotate(
             });
         }
     };
+    let keeper = crate::store::LeaseKeeper::start(
+        a.store().path(),
+        crate::store::Leased::RotationRun(id),
+        &owner,
+        lease_ms,
+    );
     let row = a
         .store()
         .rotation_run(id)?
@@ -334,6 +340,7 @@ pub fn rotate(
     let finished = a
         .store_mut()
         .finish_rotation_run(&run.row, &run.owner, next_due)?;
+    drop(keeper);
     if !finished {
         return Err(RotationError::Invalid(format!(
             "Run {id} of {} was closed by another tdekey while this one ran (its lease ran out); read the runs and V$ENCRYPTION_KEYS before rotating again.",
@@ -435,8 +442,9 @@ fn save_row(run: &mut Run<'_>, a: &mut Auditor) -> Result<bool, crate::store::St
         serde_json::to_string(&run.old.values().collect::<Vec<_>>()).unwrap_or_default();
     run.row.new_keys = serde_json::to_string(&run.new_keys).unwrap_or_default();
     run.row.checks = serde_json::to_string(&run.checks).unwrap_or_default();
+    let lease = crate::migration::lease_ms(a.store());
     a.store()
-        .save_rotation_run(&run.row, &run.owner, now_ms() + LEASE_MS)
+        .save_rotation_run(&run.row, &run.owner, now_ms() + lease)
 }
 
 /// Records what the run is about to do (`intent`, audited as part of the run) before it does

@@ -1,13 +1,14 @@
 //! The rollback in the migration tab: offered once the migration has changed the database,
-//! then its steps like the plan's (what each does and may send, its checks, what it waits for).
+//! then its steps like the plan's (what each does and may send, its checks, what it waits for);
+//! and, under a finished or rolled-back migration, starting a new one.
 
 use super::migration_tab::{
     MigrationTabState, OK, WAIT, host_output_ui, id, progress_ui, reason_ui, report_ui,
     statements_ui,
 };
 use super::secret_field::password_ui;
-use crate::engine::{Command, HsmCommand};
-use crate::migration::{BackStep, MigrationState, Need};
+use crate::engine::{Command, HsmCommand, StoreCommand};
+use crate::migration::{BackStep, ExpectedStep, MigrationState, Need};
 use crate::model::{DatabaseProfile, HsmProfile, PinFormat};
 use egui::RichText;
 
@@ -19,10 +20,18 @@ fn run_rollback(
     confirmed: bool,
     queue: &mut Vec<Command>,
 ) {
+    // The click answers the rollback's current step (or its start) of this migration: if
+    // another process moved it on, nothing runs.
+    let step = match st.state.as_ref().and_then(|s| s.rollback.as_ref()) {
+        Some(r) => r.current().map(ExpectedStep::Back),
+        None => Some(ExpectedStep::StartRollback),
+    };
+    let mut inputs = st.inputs(confirmed, false);
+    inputs.expect = step.and_then(|s| st.confirming(s));
     queue.push(Command::Hsm(HsmCommand::MigrationRollback {
         database: db.name.clone(),
         reason,
-        inputs: Box::new(st.inputs(confirmed, false)),
+        inputs: Box::new(inputs),
         db_password: None,
         pin_format: hsm_profile.map_or(PinFormat::Plain, |p| p.pin_format),
     }));
@@ -122,19 +131,7 @@ pub(super) fn rollback_ui(
             }
         }
         report_ui(ui, st, db, queue, idle);
-        ui.add_space(6.0);
-        if ui
-            .add_enabled(can_run, egui::Button::new("Start a new migration"))
-            .on_hover_text("A new plan from step 1; this one stays in the history and its report")
-            .clicked()
-        {
-            queue.push(Command::Hsm(HsmCommand::MigrationStep {
-                database: db.name.clone(),
-                inputs: Box::new(st.inputs(false, false)),
-                db_password: None,
-                pin_format: hsm_profile.map_or(PinFormat::Plain, |p| p.pin_format),
-            }));
-        }
+        new_migration_ui(ui, st, db, can_run, queue);
         return;
     };
     ui.label(RichText::new(format!("R{}. {}", step.number(), step.title())).strong());
@@ -237,5 +234,64 @@ pub(super) fn rollback_ui(
             Some(super::confirm::Answer::No) => st.confirm_rollback = None,
             None => {}
         }
+    }
+}
+
+/// Under a finished (or rolled-back) migration: a new one starts only when a person asks, after
+/// a confirmation naming the migration it leaves behind.
+pub(super) fn new_migration_ui(
+    ui: &mut egui::Ui,
+    st: &mut MigrationTabState,
+    db: &DatabaseProfile,
+    idle: bool,
+    queue: &mut Vec<Command>,
+) {
+    let Some(old) = st.state.as_ref() else {
+        return;
+    };
+    let (id, rolled_back, key) = (old.id, old.rollback.is_some(), old.new_key.clone());
+    ui.add_space(6.0);
+    if ui
+        .add_enabled(idle, egui::Button::new("Start a new migration…"))
+        .on_hover_text("A new plan from step 1; this one stays in the history and its report")
+        .clicked()
+    {
+        st.confirm_new = Some(id);
+    }
+    let Some(id) = st.confirm_new else {
+        return;
+    };
+    let what = if rolled_back {
+        format!(
+            "Migration number {id} of {} was rolled back: the master key is in the file wallet again.",
+            db.name
+        )
+    } else {
+        format!(
+            "Migration number {id} of {} is finished{}. Running the wizard again does not start another by itself.",
+            db.name,
+            key.map(|k| format!(": it moved the master key to the HSM ({k})"))
+                .unwrap_or_default()
+        )
+    };
+    match super::confirm::confirm_ui(
+        ui.ctx(),
+        &format!("Start a new migration of {}?", db.name),
+        &format!(
+            "{what}
+
+A new migration opens a new plan from step 1 (recorded in the audit log, naming number {id}); from then on status, report and rollback speak of the new one. Write this one's report first if you need it."
+        ),
+        &format!("Start a new migration of {}", db.name),
+    ) {
+        Some(super::confirm::Answer::Yes) => {
+            st.confirm_new = None;
+            queue.push(Command::Store(StoreCommand::MigrationStart {
+                database: db.name.clone(),
+                replacing: Some(id),
+            }));
+        }
+        Some(super::confirm::Answer::No) => st.confirm_new = None,
+        None => {}
     }
 }

@@ -4,7 +4,9 @@
 
 use super::secret_field::{clear_password, password_ui};
 use crate::engine::{Command, Engine, HsmCommand, StoreCommand, Task};
-use crate::migration::{BackStep, Inputs, MigrationState, Need, Progress, StepId, StepStatus};
+use crate::migration::{
+    BackStep, Expected, ExpectedStep, Inputs, MigrationState, Need, Progress, StepId, StepStatus,
+};
 use crate::model::{ConnectorKind, DatabaseProfile, HsmProfile, PinFormat};
 use crate::secret::SecretBuffer;
 use egui::{Color32, RichText};
@@ -22,6 +24,11 @@ pub struct MigrationTabState {
     pub go_to_rotation: Option<String>,
     /// "Run step N on NAME?" is open for the step it names.
     pub confirm_run: Option<StepId>,
+    /// "Start a new migration of NAME?" is open, for the migration it names (the finished or
+    /// rolled-back one it leaves behind).
+    pub confirm_new: Option<i64>,
+    /// A task failed: the plan is read again (another process may have moved it on).
+    pub reload: bool,
     /// The shown database's rotation policy in words ("every 90 days; next due …"), if any.
     pub policy: Option<String>,
     /// "Roll back … on NAME?" is open: `Some(reason)` to start the rollback, `None` for its
@@ -66,7 +73,16 @@ impl MigrationTabState {
         if self.database.as_deref() != Some(database.as_str()) {
             return;
         }
-        self.error = None;
+        // Another migration than the one shown (a new one started): what its predecessor's
+        // last step said is not this one's.
+        let other = self.state.as_ref().map(|s| s.id) != state.as_ref().map(|s| s.id);
+        if other {
+            self.progress = None;
+        }
+        // A plan read again after a refusal keeps the refusal shown.
+        if progress.is_some() || other {
+            self.error = None;
+        }
         self.state = state;
         // Opened on a migration run elsewhere (or before the window closed): show what its
         // current step found and offer what it waits for.
@@ -88,6 +104,7 @@ impl MigrationTabState {
 
     pub fn on_failed(&mut self, ctx: &egui::Context, message: String) {
         self.error = Some(message);
+        self.reload = true;
         self.clear_secrets(ctx);
     }
 
@@ -96,6 +113,14 @@ impl MigrationTabState {
         clear_password(ctx, id("wallet_pw"), &mut self.wallet_password);
         clear_password(ctx, id("backup_pw"), &mut self.backup_passphrase);
         clear_password(ctx, id("old_hsm_pw"), &mut self.old_hsm_password);
+    }
+
+    /// What the person confirms by a click: this step of the migration shown, and no other.
+    pub(super) fn confirming(&self, step: ExpectedStep) -> Option<Expected> {
+        Some(Expected {
+            migration: self.state.as_ref().map(|s| s.id),
+            step,
+        })
     }
 
     pub(super) fn inputs(&self, confirmed: bool, apply_fix: bool) -> Inputs {
@@ -115,6 +140,7 @@ impl MigrationTabState {
             old_hsm_password: secret(&self.old_hsm_password),
             old_hsm_password_only: self.old_hsm_password_only,
             host_output: Some(self.host_output.clone()).filter(|t| !t.trim().is_empty()),
+            expect: None,
         }
     }
 }
@@ -147,6 +173,12 @@ pub fn migration_ui(
         }));
     }
     let busy = engine.is_pending(Task::Migration);
+    if st.reload && !busy {
+        st.reload = false;
+        queue.push(Command::Store(StoreCommand::MigrationStatus {
+            database: db.name.clone(),
+        }));
+    }
     ui.horizontal(|ui| {
         ui.heading(format!("Migrate {} to the HSM", db.name));
         if db.connector == ConnectorKind::Rehearsal {
@@ -279,6 +311,7 @@ fn step_ui(
                 .color(OK),
         );
         report_ui(ui, st, db, queue, idle);
+        super::migration_rollback::new_migration_ui(ui, st, db, idle, queue);
         return;
     };
     ui.label(RichText::new(format!("Step {}. {}", step.number(), step.title())).strong());
@@ -393,10 +426,14 @@ fn step_ui(
     let pin_format = hsm_profile.map_or(PinFormat::Plain, |p| p.pin_format);
     let statements =
         crate::migration::statements(st.state.as_ref(), db, step, Some(st.tag.as_str()));
+    // Every click answers this step of this migration: if another process moved it on, nothing
+    // runs.
     let mut run = |st: &MigrationTabState, confirmed: bool, fix: bool| {
+        let mut inputs = st.inputs(confirmed, fix);
+        inputs.expect = st.confirming(ExpectedStep::Plan(step));
         queue.push(Command::Hsm(HsmCommand::MigrationStep {
             database: db.name.clone(),
-            inputs: Box::new(st.inputs(confirmed, fix)),
+            inputs: Box::new(inputs),
             db_password: None,
             pin_format,
         }));
@@ -466,12 +503,8 @@ fn step_ui(
         ) {
             Some(super::confirm::Answer::Yes) => {
                 st.confirm_run = None;
-                queue.push(Command::Hsm(HsmCommand::MigrationStep {
-                    database: db.name.clone(),
-                    inputs: Box::new(st.inputs(false, false)),
-                    db_password: None,
-                    pin_format,
-                }));
+                // The step confirmed, or nothing.
+                run(st, false, false);
             }
             Some(super::confirm::Answer::No) => st.confirm_run = None,
             None => {}

@@ -1,0 +1,167 @@
+//! Keeping a lease while a process waits (for a person pasting an answer, a slow statement): a
+//! thread with its own connection renews it every third of its length until it is dropped.
+
+use super::{Store, StoreError};
+use crate::model::now_ms;
+use rusqlite::params;
+use std::path::Path;
+use std::sync::mpsc::{RecvTimeoutError, Sender, channel};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+/// What a lease is on.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Leased {
+    Migration(i64),
+    RotationRun(i64),
+}
+
+impl Store {
+    /// Moves the end of `owner`'s lease to `until_ms`; false when `owner` no longer holds it
+    /// (it is never taken back from another holder).
+    pub fn renew_lease(
+        &self,
+        what: Leased,
+        owner: &str,
+        until_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let n = match what {
+            Leased::Migration(id) => self.conn.execute(
+                "UPDATE migrations SET lock_until_ms = ?3 WHERE id = ?1 AND lock_owner = ?2",
+                params![id, owner, until_ms],
+            ),
+            Leased::RotationRun(id) => self.conn.execute(
+                "UPDATE rotation_runs SET lock_until_ms = ?3
+                 WHERE id = ?1 AND lock_owner = ?2 AND outcome = 'running'",
+                params![id, owner, until_ms],
+            ),
+        }
+        .map_err(|e| self.err(e))?;
+        Ok(n == 1)
+    }
+}
+
+/// Renews a lease every third of its length while it lives; dropping it stops the renewals
+/// (the lease then ends by itself unless given back). A lease taken over by another process is
+/// left to it.
+pub struct LeaseKeeper {
+    stop: Option<Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl LeaseKeeper {
+    pub fn start(store: &Path, what: Leased, owner: &str, lease_ms: i64) -> Self {
+        let (stop, stopped) = channel::<()>();
+        let path = store.to_path_buf();
+        let owner = owner.to_owned();
+        let period = Duration::from_millis(u64::try_from(lease_ms / 3).unwrap_or(1).max(1));
+        let thread = std::thread::Builder::new()
+            .name("tdekey-lease".into())
+            .spawn(move || {
+                // Without a connection nothing is renewed: the lease ends by itself, and the
+                // process's next save finds out whether another took it.
+                let Ok(store) = Store::open(&path) else {
+                    return;
+                };
+                while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(period) {
+                    match store.renew_lease(what, &owner, now_ms() + lease_ms) {
+                        Ok(true) => {}
+                        // Given back, or taken over: nothing left to keep.
+                        Ok(false) => return,
+                        // A busy or failing database: try again at the next tick.
+                        Err(_) => {}
+                    }
+                }
+            })
+            .ok();
+        Self {
+            stop: Some(stop),
+            thread,
+        }
+    }
+}
+
+impl Drop for LeaseKeeper {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_renewal_keeps_its_own_lease_and_never_takes_another() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("t.sqlite3")).unwrap();
+        let id = s.insert_migration("ORCL", "{}").unwrap();
+        let soon = now_ms() + 1_000;
+        assert_eq!(s.lease_migration(id, "a", soon, false).unwrap(), None);
+        assert!(
+            s.renew_lease(Leased::Migration(id), "a", soon + 5_000)
+                .unwrap()
+        );
+        assert_eq!(
+            s.active_migration("ORCL").unwrap().unwrap().lock_until_ms,
+            Some(soon + 5_000)
+        );
+        assert!(
+            !s.renew_lease(Leased::Migration(id), "b", soon + 9_000)
+                .unwrap()
+        );
+        let row = s.active_migration("ORCL").unwrap().unwrap();
+        assert_eq!(row.lock_owner.as_deref(), Some("a"));
+        assert_eq!(row.lock_until_ms, Some(soon + 5_000));
+    }
+
+    #[test]
+    fn a_keeper_renews_a_running_rotations_lease_while_it_lives() {
+        use super::super::{Claim, RunRow};
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("t.sqlite3")).unwrap();
+        let row = RunRow {
+            id: 0,
+            database: "ORCL".into(),
+            way: "hsm".into(),
+            trigger: "manual".into(),
+            reason: None,
+            who: "test".into(),
+            token_label: None,
+            started_ms: 0,
+            finished_ms: None,
+            outcome: "running".into(),
+            old_keys: "[]".into(),
+            new_keys: "[]".into(),
+            pending_key: None,
+            failed_step: None,
+            state_left: None,
+            checks: "[]".into(),
+            intent: None,
+            lock_owner: None,
+            lock_until_ms: None,
+        };
+        let lease_ms = 300;
+        let Claim::Started(id) = s
+            .claim_rotation(&row, "a", now_ms() + lease_ms, None, &|_| false)
+            .unwrap()
+        else {
+            panic!("the run did not start");
+        };
+        let until = |s: &Store| s.rotation_run(id).unwrap().unwrap().lock_until_ms.unwrap();
+        let first = until(&s);
+        let keeper = LeaseKeeper::start(s.path(), Leased::RotationRun(id), "a", lease_ms);
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        while until(&s) <= first {
+            assert!(std::time::Instant::now() < deadline, "never renewed");
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        drop(keeper);
+        let run = s.rotation_run(id).unwrap().unwrap();
+        assert_eq!(run.lock_owner.as_deref(), Some("a"));
+        assert_eq!(run.outcome, "running");
+    }
+}
