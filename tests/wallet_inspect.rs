@@ -244,10 +244,21 @@ fn a_local_auto_login_file_opens_for_its_host_and_user_and_elsewhere_says_why_no
     );
     assert!(err.contains("ORA-12578"), "{err}");
     assert!(!out.contains("ORACLE.SECURITY"), "nothing listed: {out}");
-    let audit = audited(&env);
-    assert_eq!(audit.len(), 2, "{audit:?}");
+    // Under a WALLET_ROOT the report is still printed, with the reason: exit 0.
+    let root = env.dir.path().join("wallet_root");
+    std::fs::create_dir_all(root.join("tde")).unwrap();
+    std::fs::copy(&there, root.join("tde/cwallet.sso")).unwrap();
+    let (code, out, err) = inspect(&env, &["--wallet-root".as_ref(), root.as_os_str()]);
+    assert_eq!(code, 0, "{err}");
     assert!(
-        audit[0].contains("failure"),
+        out.lines().any(|l| l.starts_with("! ")
+            && l.contains("local auto-login wallet that does not open for OS user")),
+        "{out}"
+    );
+    let audit = audited(&env);
+    assert_eq!(audit.len(), 3, "{audit:?}");
+    assert!(
+        audit[0].contains("failure") && audit[1].contains("failure"),
         "the newest is the refusal: {audit:?}"
     );
 }
