@@ -11,6 +11,11 @@
 //! | 12 | 1 | scheme: `0x06` AES-128-CBC, `0x35` DES-CBC (11g) |
 //! | 12 + length | … | a PKCS#12 wallet, read with [`super::read_wallet`] |
 //!
+//! Checked on real files: Oracle-made auto-login wallets of type `0x36` and `0x37` with scheme
+//! 6 open with this reading (their PKCS#12 MAC verifies with the password read from them;
+//! `tests/fixtures/wallets/SOURCES.md`). Not checked on an Oracle-made file (none public):
+//! type `0x38` (local auto-login), scheme `0x35` (DES), a header version other than 6.
+//!
 //! Points the reference leaves open, and the reading chosen here (writer and reader agree):
 //!
 //! - **Scheme 6, padding** (unverified). The `length − 17` encrypted bytes (16 with `0x21`)

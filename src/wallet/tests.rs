@@ -384,3 +384,20 @@ fn a_directory_with_ewallet_p12_itself_is_a_wallet_directory() {
     std::fs::create_dir(dir.path().join("tde")).unwrap();
     assert_eq!(inspect_root(dir.path()).layout, RootLayout::WalletRoot);
 }
+
+#[test]
+fn the_real_oracle_type_0x37_auto_login_wallet_opens() {
+    // Written by Oracle's tools with the newer type byte (tests/fixtures/wallets/SOURCES.md).
+    let sso = fixture("one-cert-type37/cwallet.sso");
+    let h = sso_header(&sso).unwrap();
+    assert_eq!(
+        (h.kind, h.type_byte, h.version),
+        (SsoKind::AutoLogin, 0x37, 6)
+    );
+    let c = open_sso(&sso, None).unwrap();
+    assert_eq!((c.certificates, c.other_items, c.entries.len()), (1, 0, 0));
+    assert_eq!(
+        c.summary(),
+        "0 master keys: this is not a TDE keystore (1 certificate)"
+    );
+}
