@@ -171,6 +171,24 @@ fn a_real_auto_login_file_lists_its_entries_without_a_password() {
     );
     let audit = audited(&env);
     assert_eq!(audit.len(), 1, "{audit:?}");
+    // A password given for it is not needed, and the output says so.
+    let pw = env.dir.path().join("pw.txt");
+    std::fs::write(&pw, "not-needed\n").unwrap();
+    let (code, out, err) = inspect(
+        &env,
+        &[
+            "--file".as_ref(),
+            sso.as_os_str(),
+            "--password-file".as_ref(),
+            pw.as_os_str(),
+        ],
+    );
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("holds its own password, so the password file was not read"),
+        "{out}"
+    );
+    assert_eq!(audited(&env).len(), 2);
     assert!(
         audit[0].contains("success") && audit[0].contains("cwallet.sso"),
         "{audit:?}"
@@ -203,7 +221,7 @@ fn a_real_auto_login_file_lists_its_entries_without_a_password() {
         &env.all_bytes_except_tokens(),
         &values[0]
     ));
-    assert_eq!(audited(&env).len(), 3);
+    assert_eq!(audited(&env).len(), 4);
 }
 
 #[test]

@@ -221,6 +221,12 @@ fn inspect(
             // A cwallet.sso holds its own password: nothing is asked.
             let a = opened(&mut a, data)?;
             contents = Some(read_auto_login_file(a, w)?);
+            if password_file.is_some() {
+                note = Some(format!(
+                    "{} is an auto-login wallet: it holds its own password, so the password file was not read.",
+                    w.display()
+                ));
+            }
         } else {
             let password = match super::read_secret(
                 "TDEKEY_WALLET_PASSWORD",

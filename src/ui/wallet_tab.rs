@@ -161,12 +161,11 @@ fn report_ui(ui: &mut egui::Ui, r: &WalletReport) {
     let warn = Color32::from_rgb(230, 170, 60);
     let error = Color32::from_rgb(220, 90, 90);
     let sso_line = |ui: &mut egui::Ui, a: &crate::wallet::AutoLoginFile| {
-        let text = format!("{}: {}", under(&rep.root, &a.path), a.describe());
-        if a.problem.is_some() {
-            ui.colored_label(warn, text);
-        } else {
-            ui.label(text);
-        }
+        // A problem is a sentence that names the file itself.
+        match &a.problem {
+            Some(p) => ui.colored_label(warn, p),
+            None => ui.label(format!("{}: {}", under(&rep.root, &a.path), a.describe())),
+        };
     };
     for k in &rep.pdb_keystores {
         ui.label(RichText::new(format!("Isolated PDB keystore {}", k.guid)).strong());
