@@ -236,7 +236,10 @@ pub fn inspect_root(root: &std::path::Path) -> RootReport {
 fn inspect_wallet_directory(root: &std::path::Path) -> RootReport {
     let paths = [root.join(layout::EWALLET), root.join(layout::CWALLET)];
     let files: Vec<FileInfo> = paths.iter().map(|p| info(p)).collect();
-    let mut warnings = Vec::new();
+    let mut warnings = vec![format!(
+        "{} holds the keystore itself, not in tde/: a wallet directory of the layout before WALLET_ROOT. Once WALLET_ROOT is set, Oracle looks for the keystore in <WALLET_ROOT>/tde/.",
+        root.display()
+    )];
     permission_warnings(&paths, &files, &mut warnings);
     RootReport {
         root: root.display().to_string(),
