@@ -821,9 +821,10 @@ fn the_wallet_tab_lists_files_warnings_and_entries_without_values() {
         h.query_by_label_contains("cwallet.sso (auto-login) is readable by other users")
             .is_some()
     );
-    // Each cwallet.sso is named with what its header says (here: too short to have one).
+    // Each cwallet.sso is named with what its header says (here: not one at all).
     assert!(
-        h.query_by_label_contains("tde/cwallet.sso: ").is_some(),
+        h.query_by_label_contains("tde/cwallet.sso is not an auto-login wallet")
+            .is_some(),
         "the auto-login file's kind or problem is shown"
     );
     assert!(

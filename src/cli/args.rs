@@ -326,10 +326,12 @@ pub enum MultitenantArg {
 
 #[derive(Subcommand, Debug)]
 pub enum WalletCommand {
-    /// The keystore files of a WALLET_ROOT (owners, modes, warnings) and, with the wallet
-    /// password, the TDE master key entries of ewallet.p12 (never their values).
+    /// The keystore files of a WALLET_ROOT (owners, modes, warnings, each cwallet.sso's kind),
+    /// the entries of an auto-login cwallet.sso (no password needed) and, with the wallet
+    /// password, those of ewallet.p12: entry names only, never their values.
     Inspect {
-        /// The WALLET_ROOT directory (the wallet is WALLET_ROOT/tde/ewallet.p12).
+        /// The WALLET_ROOT directory (the wallet is WALLET_ROOT/tde/ewallet.p12), or a wallet
+        /// directory holding ewallet.p12 itself (the layout before WALLET_ROOT).
         #[arg(
             long,
             value_name = "DIR",
@@ -337,14 +339,16 @@ pub enum WalletCommand {
             conflicts_with = "file"
         )]
         wallet_root: Option<PathBuf>,
-        /// A wallet file instead of a WALLET_ROOT.
+        /// A wallet file instead of a WALLET_ROOT: ewallet.p12 (needs the password) or
+        /// cwallet.sso (opened without one).
         #[arg(long, value_name = "FILE")]
         file: Option<PathBuf>,
-        /// Read the wallet password from the first line of FILE (else $TDEKEY_WALLET_PASSWORD,
-        /// else a prompt).
+        /// Read the wallet password from the first line of FILE (else $TDEKEY_WALLET_PASSWORD
+        /// when it is not empty, else a prompt).
         #[arg(long, value_name = "FILE")]
         password_file: Option<PathBuf>,
-        /// Report the files only; do not ask for the password.
+        /// Report the files only (with --file: what the file is, from its first bytes); open
+        /// no wallet, ask for no password.
         #[arg(long)]
         files_only: bool,
         /// Print JSON instead of text (a stable format: fields are only ever added).

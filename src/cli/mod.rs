@@ -41,7 +41,8 @@ pub(crate) fn read_secret(
 ) -> Result<crate::secret::Secret, CliError> {
     use crate::secret::Secret;
     let what_lc = what.to_lowercase();
-    if let Some(v) = std::env::var_os(env) {
+    // An empty variable is treated as absent: no secret is empty.
+    if let Some(v) = std::env::var_os(env).filter(|v| !v.is_empty()) {
         return Ok(Secret::new(v.to_string_lossy().into_owned())
             .within_limit(&format!("{what_lc} in {env}"))?);
     }

@@ -197,108 +197,217 @@ fn inspect(
     files_only: bool,
     json_out: bool,
 ) -> Result<ExitCode, CliError> {
-    use crate::databases::{keystore_file, wallet_files};
-    use crate::wallet::EntryKind;
+    use crate::databases::{
+        is_auto_login_file, keystore_file, open_auto_login, read_auto_login_file, wallet_file,
+        wallet_files,
+    };
     let report = root.map(wallet_files);
     let wallet = match (file, root) {
         (Some(f), _) => Some(f.to_path_buf()),
         (None, Some(r)) => keystore_file(r),
         (None, None) => None,
     };
+    // --file with --files-only: what the file is, from its first bytes.
+    let file_report = match file.filter(|_| files_only) {
+        Some(f) => Some(wallet_file(f)?),
+        None => None,
+    };
     let mut contents = None;
+    let mut auto_login = None;
     let mut note = None;
-    if let Some(w) = wallet.filter(|_| !files_only) {
-        let password = match super::read_secret(
-            "TDEKEY_WALLET_PASSWORD",
-            password_file,
-            &format!("Password of {}", w.display()),
-            false,
-        ) {
-            Ok(p) => Some(p),
-            Err(e) if password_file.is_some() => return Err(e),
-            Err(_) => None,
-        };
-        match password {
-            None => {
-                note = Some("Entries not listed: give the wallet password ($TDEKEY_WALLET_PASSWORD, --password-file, or run in a terminal).".to_owned())
+    let mut a = None;
+    if let Some(w) = wallet.as_ref().filter(|_| !files_only) {
+        if file.is_some() && is_auto_login_file(w) {
+            // A cwallet.sso holds its own password: nothing is asked.
+            let a = opened(&mut a, data)?;
+            contents = Some(read_auto_login_file(a, w)?);
+            if password_file.is_some() {
+                note = Some(format!(
+                    "{} is an auto-login wallet: it holds its own password, so the password file was not read.",
+                    w.display()
+                ));
             }
-            Some(pw) => {
-                let mut a = auditor(data)?;
-                contents = Some(crate::databases::read_wallet_file(&mut a, &w, pw)?);
+        } else {
+            let password = match super::read_secret(
+                "TDEKEY_WALLET_PASSWORD",
+                password_file,
+                &format!("Password of {}", w.display()),
+                false,
+            ) {
+                Ok(p) => Some(p),
+                Err(e) if password_file.is_some() => return Err(e),
+                Err(_) => None,
+            };
+            match password {
+                None => {
+                    note = Some("Entries of ewallet.p12 not listed: give the wallet password ($TDEKEY_WALLET_PASSWORD, --password-file, or run in a terminal).".to_owned())
+                }
+                Some(pw) => {
+                    let a = opened(&mut a, data)?;
+                    contents = Some(crate::databases::read_wallet_file(a, w, pw)?);
+                }
             }
         }
     }
+    if let (Some(r), Some(rep), false) = (root, &report, files_only)
+        && crate::databases::auto_login_file(r).is_some()
+    {
+        let a = opened(&mut a, data)?;
+        auto_login = open_auto_login(a, r, rep);
+    }
     if json_out {
+        let auto_json = match &auto_login {
+            None => serde_json::Value::Null,
+            Some(Ok(c)) => serde_json::to_value(c)?,
+            Some(Err(e)) => serde_json::json!({ "error": e }),
+        };
         println!(
             "{}",
             serde_json::to_string_pretty(&serde_json::json!({
                 "wallet_root": report,
                 "wallet": contents,
+                "auto_login_wallet": auto_json,
+                "file": file_report,
                 "note": note,
             }))?
         );
         return Ok(ExitCode::SUCCESS);
     }
     if let Some(r) = &report {
-        println!("WALLET_ROOT {}", r.root);
-        for f in &r.files {
-            match (&f.mode, &f.owner) {
-                (Some(m), Some(o)) => println!(
-                    "  {}  {m} {o}  {}",
-                    f.path,
-                    f.size
-                        .map(|s| format!("{s} bytes"))
-                        .unwrap_or_else(|| "directory".into())
-                ),
-                _ => println!("  {}  (absent)", f.path),
-            }
-        }
-        for b in &r.backups {
-            println!("  backup: {b}");
-        }
-        for k in &r.pdb_keystores {
-            println!("  isolated PDB keystore {}:", k.guid);
-            for f in &k.files {
-                match &f.mode {
-                    Some(m) => {
-                        println!("    {}  {m} {}", f.path, f.owner.as_deref().unwrap_or("?"))
-                    }
-                    None => println!("    {}  (absent)", f.path),
-                }
-            }
-            for b in &k.backups {
-                println!("    backup: {b}");
-            }
-        }
-        for w in &r.warnings {
-            println!("  ! {w}");
-        }
+        print_root(r);
     }
-    if let Some(c) = &contents {
-        println!(
-            "Wallet: {}; MAC {} ({} iterations)",
-            c.encryption, c.mac, c.iterations
-        );
-        for e in &c.entries {
-            let what = match e.kind {
-                EntryKind::MasterKey if e.current => "master key (current)",
-                EntryKind::MasterKey => "master key",
-                EntryKind::CurrentKeyPointer => "names the current key",
-                EntryKind::KeyMetadata => "key metadata",
-                EntryKind::Identity => "identity",
-                EntryKind::KeyBag => "key bag",
-                EntryKind::Tablespace => "tablespace key",
-                EntryKind::Other => "other",
-            };
-            println!("  {:<24} {}", what, e.name);
-            if let (EntryKind::CurrentKeyPointer, Some(k)) = (e.kind, &e.key_id) {
-                println!("  {:<24} -> {k}", "");
-            }
-        }
-        println!("(Key values are never shown.)");
+    if let Some(f) = &file_report {
+        print_file(f);
+    }
+    if let (Some(c), Some(w)) = (&contents, &wallet) {
+        print_contents(&w.display().to_string(), c);
+    }
+    match (
+        &auto_login,
+        root.and_then(crate::databases::auto_login_file),
+    ) {
+        (Some(Ok(c)), Some(f)) => print_contents(&f.display().to_string(), c),
+        (Some(Err(e)), _) => println!("! {e}"),
+        _ => {}
     }
     if let Some(n) = note {
         println!("{n}");
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// The auditor, opened the first time it is needed.
+fn opened<'a>(
+    slot: &'a mut Option<crate::audit::Auditor>,
+    data: &DataDir,
+) -> Result<&'a mut crate::audit::Auditor, CliError> {
+    match slot {
+        Some(a) => Ok(a),
+        None => Ok(slot.insert(auditor(data)?)),
+    }
+}
+
+fn size_of(f: &crate::wallet::FileInfo) -> String {
+    f.size
+        .map(|s| format!("{s} bytes"))
+        .unwrap_or_else(|| "directory".into())
+}
+
+fn print_root(r: &crate::wallet::RootReport) {
+    println!("{}", r.layout.heading(&r.root));
+    for f in &r.files {
+        match (&f.mode, &f.owner) {
+            (Some(m), Some(o)) => println!("  {}  {m} {o}  {}", f.path, size_of(f)),
+            _ => println!("  {}  (absent)", f.path),
+        }
+    }
+    for b in &r.backups {
+        println!("  backup: {b}");
+    }
+    let sso = |a: &crate::wallet::AutoLoginFile, indent: &str| match &a.problem {
+        Some(p) => println!("{indent}! {p}"),
+        None => println!("{indent}{}: {}", a.path, a.describe()),
+    };
+    for k in &r.pdb_keystores {
+        println!("  isolated PDB keystore {}:", k.guid);
+        for f in &k.files {
+            match &f.mode {
+                Some(m) => {
+                    println!("    {}  {m} {}", f.path, f.owner.as_deref().unwrap_or("?"))
+                }
+                None => println!("    {}  (absent)", f.path),
+            }
+        }
+        for b in &k.backups {
+            println!("    backup: {b}");
+        }
+        if let Some(a) = &k.auto_login {
+            sso(a, "    ");
+        }
+    }
+    for a in &r.auto_login {
+        sso(a, "  ");
+    }
+    for w in &r.warnings {
+        println!("  ! {w}");
+    }
+}
+
+fn print_file(f: &crate::wallet::FileReport) {
+    let i = &f.file;
+    println!(
+        "File {}  {} {}  {}",
+        i.path,
+        i.mode.as_deref().unwrap_or("?"),
+        i.owner.as_deref().unwrap_or("?"),
+        size_of(i)
+    );
+    match (f.format, &f.auto_login) {
+        ("auto-login", Some(a)) => match &a.problem {
+            Some(p) => println!("  ! {p}"),
+            None => println!(
+                "  an auto-login wallet (cwallet.sso): {}; without --files-only its entries are listed, no password needed",
+                a.describe()
+            ),
+        },
+        ("pkcs12", _) => println!(
+            "  a PKCS#12 wallet (the ewallet.p12 format): its entries need the wallet password, not asked with --files-only"
+        ),
+        _ => println!(
+            "  ! not a wallet file tdekey knows: it starts neither with the cwallet.sso header (A1 F8 4E) nor like a PKCS#12 file"
+        ),
+    }
+}
+
+fn print_contents(title: &str, c: &crate::wallet::WalletContents) {
+    use crate::wallet::EntryKind;
+    match &c.auto_login {
+        Some(h) => println!(
+            "{title}: {}, opened without a password: {}",
+            h.kind.describe(),
+            c.summary()
+        ),
+        None => println!("{title}: {}", c.summary()),
+    }
+    println!(
+        "  encryption {}; MAC {} ({} iterations)",
+        c.encryption, c.mac, c.iterations
+    );
+    for e in &c.entries {
+        let what = match e.kind {
+            EntryKind::MasterKey if e.current => "master key (current)",
+            EntryKind::MasterKey => "master key",
+            EntryKind::CurrentKeyPointer => "names the current key",
+            EntryKind::KeyMetadata => "key metadata",
+            EntryKind::Identity => "identity",
+            EntryKind::KeyBag => "key bag",
+            EntryKind::Tablespace => "tablespace key",
+            EntryKind::Other => "other",
+        };
+        println!("  {:<24} {}", what, e.name);
+        if let (EntryKind::CurrentKeyPointer, Some(k)) = (e.kind, &e.key_id) {
+            println!("  {:<24} -> {k}", "");
+        }
+    }
+    println!("(Key values are never shown.)");
 }

@@ -17,7 +17,8 @@ pub use demo::{ensure_demo_database, seed_file_wallet, start_on_other_hsm};
 pub use restore::{RESTORE_MODES, Restored, plan_restore, restore_wallet};
 pub use statement::{Ran, Reach, connector_for, run_statement};
 pub use wallet::{
-    WalletReport, inspect_wallet_root, keystore_file, read_wallet_file, wallet_files,
+    WalletReport, auto_login_file, inspect_wallet_root, is_auto_login_file, keystore_file,
+    open_auto_login, read_auto_login_file, read_wallet_file, wallet_file, wallet_files,
 };
 
 use crate::audit::{Action, AuditError, Auditor, Entry};

@@ -1,12 +1,13 @@
 //! The wallet inspector in the window: a WALLET_ROOT's keystore files on this machine (owners,
-//! modes, backups, isolated PDB keystores, warnings) and, with the wallet password, the TDE
+//! modes, backups, isolated PDB keystores, warnings), the entries of an auto-login
+//! cwallet.sso (no password needed: it holds its own) and, with the wallet password, the TDE
 //! master key entries of ewallet.p12. Key values are never read into the window.
 
 use super::secret_field::{clear_password, password_ui};
 use crate::engine::{Command, Engine, StoreCommand, Task, WalletReport};
 use crate::model::{ConnectorKind, DatabaseProfile};
 use crate::secret::SecretBuffer;
-use crate::wallet::{EntryKind, FileInfo};
+use crate::wallet::{EntryKind, FileInfo, WalletContents};
 use egui::{Color32, RichText};
 use std::path::Path;
 
@@ -93,7 +94,7 @@ pub fn wallet_ui(
         st.report = None;
     }
     ui.heading("Wallet inspector");
-    ui.label("Reads the keystore files under a WALLET_ROOT on this machine. With the wallet password it lists the master key entries of tde/ewallet.p12 (never their values); the password is not kept.");
+    ui.label("Reads the keystore files under a WALLET_ROOT (or a wallet directory holding ewallet.p12) on this machine. It lists the entries of an auto-login cwallet.sso without a password, and with the wallet password those of ewallet.p12 (never their values); the password is not kept. Enter in the password field inspects.");
     if db.connector == ConnectorKind::Rehearsal {
         ui.label(
             RichText::new(format!(
@@ -104,6 +105,7 @@ pub fn wallet_ui(
         );
     }
     let busy = engine.is_pending(Task::Wallet);
+    let mut enter = false;
     // Wide enough for a Rehearsal's simulated host path (the label column takes about 180).
     let width = (ui.available_width() - 200.0).clamp(420.0, 900.0);
     egui::Grid::new("wallet_form")
@@ -119,17 +121,16 @@ pub fn wallet_ui(
             );
             ui.end_row();
             let l = ui.label("Wallet password (optional)");
-            password_ui(ui, l.id, password_id(), &mut st.password);
+            let field = password_ui(ui, l.id, password_id(), &mut st.password);
+            enter = field.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
             ui.end_row();
         });
     ui.horizontal(|ui| {
-        if ui
-            .add_enabled(
-                !busy && !st.root.trim().is_empty(),
-                egui::Button::new("Inspect"),
-            )
-            .clicked()
-        {
+        let ready = !busy && !st.root.trim().is_empty();
+        let clicked = ui
+            .add_enabled(ready, egui::Button::new("Inspect"))
+            .clicked();
+        if clicked || (enter && ready) {
             queue.push(Command::Store(StoreCommand::WalletInspect {
                 root: st.root.trim().into(),
                 password: (!st.password.is_empty()).then(|| st.password.to_secret()),
@@ -152,70 +153,103 @@ pub fn wallet_ui(
 
 fn report_ui(ui: &mut egui::Ui, r: &WalletReport) {
     let rep = &r.report;
-    ui.label(RichText::new(format!("WALLET_ROOT {}", rep.root)).strong());
+    ui.label(RichText::new(rep.layout.heading(&rep.root)).strong());
     files_ui(ui, "wallet_files", &rep.root, &rep.files);
     for b in &rep.backups {
         ui.label(format!("Backup: {b}"));
     }
+    let warn = Color32::from_rgb(230, 170, 60);
+    let error = Color32::from_rgb(220, 90, 90);
+    let sso_line = |ui: &mut egui::Ui, a: &crate::wallet::AutoLoginFile| {
+        // A problem is a sentence that names the file itself.
+        match &a.problem {
+            Some(p) => ui.colored_label(warn, p),
+            None => ui.label(format!("{}: {}", under(&rep.root, &a.path), a.describe())),
+        };
+    };
     for k in &rep.pdb_keystores {
         ui.label(RichText::new(format!("Isolated PDB keystore {}", k.guid)).strong());
         files_ui(ui, &format!("pdb_files_{}", k.guid), &rep.root, &k.files);
         for b in &k.backups {
             ui.label(format!("Backup: {b}"));
         }
+        if let Some(a) = &k.auto_login {
+            sso_line(ui, a);
+        }
     }
     for a in &rep.auto_login {
-        let what = match (&a.kind, &a.header, &a.problem) {
-            (Some(k), Some(h), _) => format!("{} ({h})", k.describe()),
-            (_, _, Some(p)) => p.clone(),
-            _ => "its header cannot be read".to_owned(),
-        };
-        ui.label(format!("{}: {what}", under(&rep.root, &a.path)));
+        sso_line(ui, a);
     }
     for w in &rep.warnings {
-        ui.colored_label(Color32::from_rgb(230, 170, 60), format!("Warning: {w}"));
+        ui.colored_label(warn, format!("Warning: {w}"));
     }
-    match &r.contents {
-        None => {
-            ui.weak("Entries not listed: type the wallet password to list them.");
-        }
+    match &r.auto_login {
+        None => {}
         Some(Err(e)) => {
-            ui.colored_label(Color32::from_rgb(220, 90, 90), e);
+            ui.colored_label(error, e);
+        }
+        Some(Ok(c)) => {
+            let kind = c.auto_login.map_or("auto-login", |h| h.kind.describe());
+            ui.separator();
+            ui.label(format!(
+                "cwallet.sso ({kind}), opened without a password: {}; {}; integrity {}.",
+                c.summary(),
+                c.encryption,
+                c.mac
+            ));
+            entries_ui(ui, "sso_entries", c);
+        }
+    }
+    ui.separator();
+    match &r.contents {
+        None if rep.files.first().is_some_and(|f| f.exists) => {
+            ui.weak("Entries of ewallet.p12 not listed: type the wallet password to list them.");
+        }
+        None => {}
+        Some(Err(e)) => {
+            ui.colored_label(error, e);
         }
         Some(Ok(c)) => {
             ui.label(format!(
-                "ewallet.p12: {} entries; {}; integrity {}.",
+                "ewallet.p12: {}; {} entries; {}; integrity {}.",
+                c.summary(),
                 c.entries.len(),
                 c.encryption,
                 c.mac
             ));
-            egui::Grid::new("wallet_entries")
-                .striped(true)
-                .spacing([14.0, 4.0])
-                .show(ui, |ui| {
-                    // The key id before the long entry name, so it is seen without scrolling.
-                    for h in ["Kind", "Current", "Master key id", "Entry"] {
-                        ui.label(RichText::new(h).strong());
-                    }
-                    ui.end_row();
-                    for e in &c.entries {
-                        ui.label(match e.kind {
-                            EntryKind::MasterKey => "master key",
-                            EntryKind::CurrentKeyPointer => "current-key pointer",
-                            EntryKind::KeyMetadata => "key metadata",
-                            EntryKind::Identity => "identity",
-                            EntryKind::KeyBag => "key bag",
-                            EntryKind::Tablespace => "tablespace key",
-                            EntryKind::Other => "other",
-                        });
-                        ui.label(if e.current { "current" } else { "" });
-                        ui.label(
-                            RichText::new(e.master_key_id.as_deref().unwrap_or("")).monospace(),
-                        );
-                        ui.label(RichText::new(&e.name).monospace());
-                        ui.end_row();
-                    }
-                });
+            entries_ui(ui, "wallet_entries", c);
         }
     }
+}
+
+/// The entries of an opened wallet: names and what they are, never values.
+fn entries_ui(ui: &mut egui::Ui, id: &str, c: &WalletContents) {
+    if c.entries.is_empty() {
+        return;
+    }
+    egui::Grid::new(id)
+        .striped(true)
+        .spacing([14.0, 4.0])
+        .show(ui, |ui| {
+            // The key id before the long entry name, so it is seen without scrolling.
+            for h in ["Kind", "Current", "Master key id", "Entry"] {
+                ui.label(RichText::new(h).strong());
+            }
+            ui.end_row();
+            for e in &c.entries {
+                ui.label(match e.kind {
+                    EntryKind::MasterKey => "master key",
+                    EntryKind::CurrentKeyPointer => "current-key pointer",
+                    EntryKind::KeyMetadata => "key metadata",
+                    EntryKind::Identity => "identity",
+                    EntryKind::KeyBag => "key bag",
+                    EntryKind::Tablespace => "tablespace key",
+                    EntryKind::Other => "other",
+                });
+                ui.label(if e.current { "current" } else { "" });
+                ui.label(RichText::new(e.master_key_id.as_deref().unwrap_or("")).monospace());
+                ui.label(RichText::new(&e.name).monospace());
+                ui.end_row();
+            }
+        });
 }

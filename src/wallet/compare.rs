@@ -94,6 +94,9 @@ mod tests {
             mac: "HMAC-SHA1".into(),
             iterations: 1,
             entries,
+            certificates: 0,
+            other_items: 0,
+            auto_login: None,
         }
     }
 

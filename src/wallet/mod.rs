@@ -16,10 +16,13 @@ mod sso;
 mod write;
 
 pub use compare::compare_entries;
-pub use root::{AutoLoginFile, FileInfo, PdbKeystore, RootReport, inspect_root, rac_warnings};
+pub use root::{
+    AutoLoginFile, FileInfo, FileReport, PdbKeystore, RootLayout, RootReport, inspect_file,
+    inspect_root, layout_of, rac_warnings,
+};
 pub use sso::{
-    SsoHeader, SsoKind, current_host_user, open_sso, open_sso_named, sso_header, sso_kind,
-    write_sso,
+    SsoHeader, SsoKind, current_host_user, is_auto_login, open_sso, open_sso_named, sso_header,
+    sso_kind, write_sso,
 };
 pub use write::{MacDigest, WriteOptions, tde_keystore_entries, write_wallet, write_wallet_with};
 
@@ -39,6 +42,7 @@ const ID_SHA1: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.3.14.3.2.26");
 const ID_SHA256: ObjectIdentifier = ObjectIdentifier::new_unwrap("2.16.840.1.101.3.4.2.1");
 const ID_PBES2: ObjectIdentifier = ObjectIdentifier::new_unwrap("1.2.840.113549.1.5.13");
 const ID_SECRET_BAG: ObjectIdentifier = pkcs12::PKCS_12_SECRET_BAG_OID;
+const ID_CERT_BAG: ObjectIdentifier = pkcs12::PKCS_12_CERT_BAG_OID;
 const ID_PBE_3DES: ObjectIdentifier = pkcs12::PKCS_12_PBE_WITH_SHAAND3_KEY_TRIPLE_DES_CBC;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -127,6 +131,66 @@ pub struct WalletContents {
     pub mac: String,
     pub iterations: i64,
     pub entries: Vec<Entry>,
+    /// Certificates in the wallet (certBags): counted, never listed by value. Added after the
+    /// fields above.
+    pub certificates: usize,
+    /// Other items that are not Oracle secret entries (private keys, CRLs, unknown bags).
+    pub other_items: usize,
+    /// For a `cwallet.sso`: its header (kind, type byte, version, scheme); `None` for a
+    /// PKCS#12 file opened with its password.
+    pub auto_login: Option<SsoHeader>,
+}
+
+impl WalletContents {
+    /// How many TDE master keys (`ORACLE.SECURITY.DB.ENCRYPTION.<KEY_ID>`) the wallet holds.
+    pub fn master_keys(&self) -> usize {
+        self.entries
+            .iter()
+            .filter(|e| e.kind == EntryKind::MasterKey)
+            .count()
+    }
+
+    /// One line for a person: `2 master keys (1 current)`; for a wallet without any,
+    /// `0 master keys: this is not a TDE keystore (10 certificates)` when it holds only
+    /// certificates (or private keys), `0 master keys (3 other entries, listed below)` when it
+    /// holds secret entries (a keystore that keeps only an HSM password for auto-login has no
+    /// master key either), `0 master keys (the wallet is empty)`.
+    pub fn summary(&self) -> String {
+        let plural =
+            |n: usize, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+        let keys = self.master_keys();
+        if keys > 0 {
+            let current = self.entries.iter().filter(|e| e.current).count();
+            return format!(
+                "{} ({current} current)",
+                plural(keys, "master key", "master keys")
+            );
+        }
+        if !self.entries.is_empty() {
+            return format!(
+                "0 master keys ({}, listed below)",
+                plural(self.entries.len(), "other entry", "other entries")
+            );
+        }
+        let mut held = Vec::new();
+        if self.certificates > 0 {
+            held.push(plural(self.certificates, "certificate", "certificates"));
+        }
+        if self.other_items > 0 {
+            held.push(plural(
+                self.other_items,
+                "private key or other item",
+                "private keys or other items",
+            ));
+        }
+        if held.is_empty() {
+            return "0 master keys (the wallet is empty)".to_owned();
+        }
+        format!(
+            "0 master keys: this is not a TDE keystore ({})",
+            held.join(", ")
+        )
+    }
 }
 
 fn classify(name: &str) -> (EntryKind, Option<String>, Option<String>) {
@@ -242,6 +306,7 @@ fn open_wallet(
     let mut names = Vec::new();
     let mut values = Vec::new();
     let mut other_bags = 0;
+    let mut certificates = 0;
     let mut current_ids: Vec<(Option<String>, String)> = Vec::new();
     let mut encryption = String::from("none");
     for ci in safes {
@@ -272,6 +337,10 @@ fn open_wallet(
         let bags: Vec<pkcs12::safe_bag::SafeBag> =
             Vec::from_der(&contents).map_err(|e| der_err(file, e))?;
         for bag in bags {
+            if bag.bag_id == ID_CERT_BAG {
+                certificates += 1;
+                continue;
+            }
             if bag.bag_id != ID_SECRET_BAG {
                 other_bags += 1;
                 continue;
@@ -327,9 +396,12 @@ fn open_wallet(
             mac: mac_name,
             iterations: i64::from(mac.iterations),
             entries,
+            certificates,
+            other_items: other_bags,
+            auto_login: None,
         },
         values,
-        other_bags,
+        other_bags: other_bags + certificates,
     })
 }
 

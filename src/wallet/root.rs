@@ -30,6 +30,56 @@ pub struct RootReport {
     /// Each `cwallet.sso` found (`tde/` first, then `tde_seps/`), with its kind from the
     /// header. Added after the fields above; they keep their names and meaning.
     pub auto_login: Vec<AutoLoginFile>,
+    /// Whether the directory is a WALLET_ROOT (`tde/ewallet.p12`) or a wallet directory of
+    /// the layout before WALLET_ROOT (`ewallet.p12` directly in it). Added after the fields
+    /// above.
+    pub layout: RootLayout,
+}
+
+/// How the keystore files sit in the directory that was inspected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum RootLayout {
+    /// `<WALLET_ROOT>/tde/ewallet.p12` (18c and later).
+    WalletRoot,
+    /// `ewallet.p12` (or `cwallet.sso`) directly in the directory and no `tde/`: the layout
+    /// before WALLET_ROOT, named by `ENCRYPTION_WALLET_LOCATION` in sqlnet.ora.
+    WalletDirectory,
+}
+
+impl RootLayout {
+    /// The heading line of a report: `WALLET_ROOT /u01/…` or `Wallet directory /u01/… (…)`.
+    pub fn heading(&self, root: &str) -> String {
+        match self {
+            RootLayout::WalletRoot => format!("WALLET_ROOT {root}"),
+            RootLayout::WalletDirectory => format!(
+                "Wallet directory {root}: ewallet.p12 is directly in it, the layout before WALLET_ROOT (ENCRYPTION_WALLET_LOCATION in sqlnet.ora); with WALLET_ROOT it would be in {root}/tde/"
+            ),
+        }
+    }
+}
+
+impl AutoLoginFile {
+    /// What to say about it: its kind and header, or why it cannot be read.
+    pub fn describe(&self) -> String {
+        match (&self.problem, &self.kind, &self.header) {
+            (Some(p), _, _) => p.clone(),
+            (None, Some(k), Some(h)) => format!("{} ({h})", k.describe()),
+            _ => "its header cannot be read".to_owned(),
+        }
+    }
+}
+
+/// The layout of `root`: a wallet directory when it has no `tde/` directory and holds
+/// `ewallet.p12` or `cwallet.sso` itself.
+pub fn layout_of(root: &std::path::Path) -> RootLayout {
+    if !root.join(layout::KEYSTORE_DIR).is_dir()
+        && (root.join(layout::EWALLET).is_file() || root.join(layout::CWALLET).is_file())
+    {
+        RootLayout::WalletDirectory
+    } else {
+        RootLayout::WalletRoot
+    }
 }
 
 /// A `cwallet.sso` and what its header says; the file is not decrypted.
@@ -118,6 +168,10 @@ fn info(path: &std::path::Path) -> FileInfo {
 
 /// Lists the keystore files of a WALLET_ROOT, with warnings about their permissions.
 pub fn inspect_root(root: &std::path::Path) -> RootReport {
+    let kind = layout_of(root);
+    if kind == RootLayout::WalletDirectory {
+        return inspect_wallet_directory(root);
+    }
     let tde = root.join(layout::KEYSTORE_DIR);
     let seps = root.join(layout::SEPS_DIR);
     let paths = [
@@ -173,7 +227,67 @@ pub fn inspect_root(root: &std::path::Path) -> RootReport {
         pdb_keystores,
         warnings,
         auto_login,
+        layout: kind,
     }
+}
+
+/// A wallet directory of the layout before WALLET_ROOT: `ewallet.p12`, `cwallet.sso` and
+/// Oracle's backups directly in it.
+fn inspect_wallet_directory(root: &std::path::Path) -> RootReport {
+    let paths = [root.join(layout::EWALLET), root.join(layout::CWALLET)];
+    let files: Vec<FileInfo> = paths.iter().map(|p| info(p)).collect();
+    let mut warnings = vec![format!(
+        "{} holds the keystore itself, not in tde/: a wallet directory of the layout before WALLET_ROOT. Once WALLET_ROOT is set, Oracle looks for the keystore in <WALLET_ROOT>/tde/.",
+        root.display()
+    )];
+    permission_warnings(&paths, &files, &mut warnings);
+    RootReport {
+        root: root.display().to_string(),
+        files,
+        backups: backups_in(root),
+        pdb_keystores: Vec::new(),
+        warnings,
+        auto_login: auto_login_file(&paths[1]).into_iter().collect(),
+        layout: RootLayout::WalletDirectory,
+    }
+}
+
+/// What a single wallet file is, from its first bytes: for `--file … --files-only`.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileReport {
+    pub file: FileInfo,
+    /// `auto-login` (a `cwallet.sso`, with its header), `pkcs12` (an `ewallet.p12`-like file,
+    /// whose entries need the password) or `unknown`.
+    pub format: &'static str,
+    /// For a `cwallet.sso`: its kind and header, or why they cannot be read.
+    pub auto_login: Option<AutoLoginFile>,
+}
+
+/// Reads the first bytes of `path` and says what kind of wallet file it is; nothing is
+/// decrypted.
+pub fn inspect_file(path: &std::path::Path) -> Result<FileReport, super::WalletError> {
+    use std::io::Read;
+    let name = path.display().to_string();
+    let io = |e: std::io::Error| super::WalletError::Io {
+        path: name.clone(),
+        detail: e.to_string(),
+    };
+    let mut head = Vec::with_capacity(13);
+    std::fs::File::open(path)
+        .and_then(|f| f.take(13).read_to_end(&mut head))
+        .map_err(io)?;
+    let (format, auto_login) = if super::sso::is_auto_login(&head) {
+        ("auto-login", auto_login_file(path))
+    } else if head.first() == Some(&0x30) {
+        ("pkcs12", None)
+    } else {
+        ("unknown", None)
+    };
+    Ok(FileReport {
+        file: info(path),
+        format,
+        auto_login,
+    })
 }
 
 /// The header of `path`, when it is a file: its first 13 bytes only.
@@ -196,13 +310,18 @@ fn auto_login_file(path: &std::path::Path) -> Option<AutoLoginFile> {
         return Some(out);
     }
     match kind_of(&head, &name) {
-        Ok(kind) => {
-            out.kind = Some(kind);
-            match header_of(&head, &name) {
-                Ok(h) => out.header = Some(h.describe()),
-                Err(e) => out.problem = Some(e.to_string()),
+        Ok(kind) => match header_of(&head, &name) {
+            Ok(h) => {
+                out.header = Some(h.describe());
+                out.problem = h.problem().map(|p| format!("{name}: {p}."));
+                // A header version tdekey does not read does not vouch for the kind byte.
+                out.kind = Some(kind).filter(|_| h.version == 6);
             }
-        }
+            Err(e) => {
+                out.kind = Some(kind);
+                out.problem = Some(e.to_string());
+            }
+        },
         Err(e) => out.problem = Some(e.to_string()),
     }
     Some(out)

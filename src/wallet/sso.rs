@@ -11,6 +11,11 @@
 //! | 12 | 1 | scheme: `0x06` AES-128-CBC, `0x35` DES-CBC (11g) |
 //! | 12 + length | … | a PKCS#12 wallet, read with [`super::read_wallet`] |
 //!
+//! Checked on real files: Oracle-made auto-login wallets of type `0x36` and `0x37` with scheme
+//! 6 open with this reading (their PKCS#12 MAC verifies with the password read from them;
+//! `tests/fixtures/wallets/SOURCES.md`). Not checked on an Oracle-made file (none public):
+//! type `0x38` (local auto-login), scheme `0x35` (DES), a header version other than 6.
+//!
 //! Points the reference leaves open, and the reading chosen here (writer and reader agree):
 //!
 //! - **Scheme 6, padding** (unverified). The `length − 17` encrypted bytes (16 with `0x21`)
@@ -118,6 +123,35 @@ impl SsoHeader {
             self.type_byte, self.version, self.scheme
         )
     }
+
+    /// Why tdekey cannot open a file with this header, as a sentence; `None` when it can try
+    /// (header version 6, scheme AES or DES). The public readers and the real files tdekey
+    /// was checked against all have version 6; another version is never shown as readable.
+    pub fn problem(&self) -> Option<String> {
+        if self.version != 6 {
+            return Some(format!(
+                "header version {}{}: tdekey reads only version 6, so it cannot open this file and does not vouch for its kind. Recreate it with ADMINISTER KEY MANAGEMENT CREATE [LOCAL] AUTO_LOGIN KEYSTORE (or orapki) on a current release",
+                self.version,
+                if self.version == 5 {
+                    " (a 10g wallet)"
+                } else {
+                    ""
+                }
+            ));
+        }
+        if self.scheme != SCHEME_AES && self.scheme != SCHEME_DES {
+            return Some(format!(
+                "scheme 0x{:02X}: tdekey knows only 0x06 (AES) and 0x35 (DES), so it cannot open this file",
+                self.scheme
+            ));
+        }
+        None
+    }
+}
+
+/// Whether `bytes` start like a `cwallet.sso` (Oracle's `A1 F8 4E` magic).
+pub fn is_auto_login(bytes: &[u8]) -> bool {
+    bytes.len() >= 3 && bytes[..3] == SSO_MAGIC
 }
 
 /// The kind of a `cwallet.sso` from its first four bytes; nothing is decrypted.
@@ -223,7 +257,7 @@ pub fn open_sso_named(
     if p12.is_empty() {
         return Err(WalletError::Truncated(file.to_owned()));
     }
-    match header.kind {
+    let opened = match header.kind {
         SsoKind::AutoLogin => {
             let password = stored_password(&stored);
             read_wallet(p12, &password, file).map_err(|e| match e {
@@ -243,7 +277,11 @@ pub fn open_sso_named(
                 other => other,
             })
         }
-    }
+    };
+    opened.map(|mut c| {
+        c.auto_login = Some(header);
+        c
+    })
 }
 
 /// The stored bytes as the PKCS#12 password, one character per byte. Oracle's are 1–127

@@ -291,3 +291,113 @@ fn an_unreadable_auto_login_header_is_reported_not_warned() {
             .contains("is not an auto-login wallet")
     );
 }
+
+#[test]
+fn the_real_oracle_auto_login_wallet_opens_without_a_password() {
+    // Written by Oracle's tools (tests/fixtures/wallets/SOURCES.md): certificates only.
+    let sso = fixture("dbms-cloud-certs/cwallet.sso");
+    let h = sso_header(&sso).unwrap();
+    assert_eq!(
+        (h.kind, h.type_byte, h.version, h.scheme),
+        (SsoKind::AutoLogin, 0x36, 6, 6)
+    );
+    assert_eq!(h.problem(), None);
+    let c = open_sso(&sso, None).unwrap();
+    assert_eq!((c.certificates, c.other_items, c.entries.len()), (10, 0, 0));
+    assert_eq!(c.auto_login, Some(h));
+    assert_eq!(
+        c.summary(),
+        "0 master keys: this is not a TDE keystore (10 certificates)"
+    );
+    // The password wallet beside it holds the same certificates.
+    let p12 = read_wallet(
+        &fixture("dbms-cloud-certs/ewallet.p12"),
+        &Secret::from("asdf1234"),
+        "ewallet.p12",
+    )
+    .unwrap();
+    assert_eq!((p12.certificates, p12.auto_login), (10, None));
+    // A changed byte in its PKCS#12 fails the integrity check: damaged, not another password.
+    let mut bad = sso.clone();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    assert!(matches!(
+        open_sso(&bad, None),
+        Err(WalletError::SsoDamaged(_) | WalletError::NotAWallet(_))
+    ));
+    // Another header version is not readable, whatever its type byte says.
+    let mut v5 = sso;
+    v5[7] = 5;
+    let p = sso_header(&v5).unwrap().problem().unwrap();
+    assert!(
+        p.starts_with("header version 5 (a 10g wallet): tdekey reads only version 6"),
+        "{p}"
+    );
+}
+
+#[test]
+fn the_summary_says_what_a_wallet_without_master_keys_is() {
+    let entries = tde_keystore_entries(&[crate::tde::labels::MasterKeyId([5; 16])]).unwrap();
+    let p12 = write_wallet(&entries, &Secret::from("pw-summary-1"), 1000).unwrap();
+    let c = read_wallet(&p12, &Secret::from("pw-summary-1"), "w").unwrap();
+    assert_eq!(c.summary(), "1 master key (1 current)");
+    let secrets = read_wallet(
+        &fixture("oracle-secret-store-3des.p12"),
+        &Secret::from("123Wallet"),
+        "f",
+    )
+    .unwrap();
+    assert_eq!(
+        secrets.summary(),
+        "0 master keys (4 other entries, listed below)"
+    );
+    let empty = write_wallet(&[], &Secret::from("pw-summary-1"), 1000).unwrap();
+    let c = read_wallet(&empty, &Secret::from("pw-summary-1"), "w").unwrap();
+    assert_eq!(c.summary(), "0 master keys (the wallet is empty)");
+}
+
+#[test]
+fn a_directory_with_ewallet_p12_itself_is_a_wallet_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    assert_eq!(layout_of(dir.path()), RootLayout::WalletRoot);
+    std::fs::write(
+        dir.path().join("ewallet.p12"),
+        fixture("dbms-cloud-certs/ewallet.p12"),
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("cwallet.sso"),
+        fixture("dbms-cloud-certs/cwallet.sso"),
+    )
+    .unwrap();
+    let r = inspect_root(dir.path());
+    assert_eq!(r.layout, RootLayout::WalletDirectory);
+    assert!(r.files.iter().all(|f| f.exists), "{:?}", r.files);
+    assert_eq!(r.auto_login.len(), 1);
+    assert_eq!(r.auto_login[0].kind, Some(SsoKind::AutoLogin));
+    assert!(
+        r.warnings
+            .iter()
+            .all(|w| !w.contains("has not been created"))
+    );
+    // Once a tde/ directory exists it is a WALLET_ROOT again.
+    std::fs::create_dir(dir.path().join("tde")).unwrap();
+    assert_eq!(inspect_root(dir.path()).layout, RootLayout::WalletRoot);
+}
+
+#[test]
+fn the_real_oracle_type_0x37_auto_login_wallet_opens() {
+    // Written by Oracle's tools with the newer type byte (tests/fixtures/wallets/SOURCES.md).
+    let sso = fixture("one-cert-type37/cwallet.sso");
+    let h = sso_header(&sso).unwrap();
+    assert_eq!(
+        (h.kind, h.type_byte, h.version),
+        (SsoKind::AutoLogin, 0x37, 6)
+    );
+    let c = open_sso(&sso, None).unwrap();
+    assert_eq!((c.certificates, c.other_items, c.entries.len()), (1, 0, 0));
+    assert_eq!(
+        c.summary(),
+        "0 master keys: this is not a TDE keystore (1 certificate)"
+    );
+}
