@@ -785,3 +785,65 @@ fn a_key_generate_killed_after_its_key_was_made_returns_that_key_next_time() {
     );
     common::audit_intact(&env);
 }
+
+/// Killed after Oracle answered the migrate statement and before the step was saved, with the
+/// new key then missing from the token tdekey is logged in to (as when the database uses another
+/// token or crypto user): the next run reads both sides, finds V$ENCRYPTION_KEYS naming a key
+/// the token does not hold, says so, and sends nothing again.
+#[test]
+fn a_migrated_key_missing_from_the_token_stops_step_9_without_sending_again() {
+    let env = demo();
+    let before = master_keys(&env);
+    next_until_migrate(&env);
+    killed_at(
+        &env,
+        &["migrate", "next", DEMO_DATABASE_NAME, "--yes"],
+        &format!("{}=1*off->return(abort)", faults::MIGRATION_BEFORE_SAVE),
+    );
+    let made: Vec<String> = master_keys(&env)
+        .into_iter()
+        .filter(|k| !before.contains(k))
+        .collect();
+    assert_eq!(made.len(), 1, "{made:?}");
+    let o = Command::new("pkcs11-tool")
+        .arg("--module")
+        .arg(&env.module)
+        .args([
+            "--token-label",
+            tdekey::hsm::demo::DEMO_TOKEN_LABEL,
+            "--login",
+            "--pin",
+            DEMO_USER_PIN,
+            "--delete-object",
+            "--type",
+            "secrkey",
+            "--label",
+        ])
+        .arg(&made[0])
+        .env("SOFTHSM2_CONF", &env.conf)
+        .output()
+        .expect("pkcs11-tool is installed with OpenSC (make test installs it)");
+    assert!(o.status.success(), "{}", String::from_utf8_lossy(&o.stderr));
+    assert_eq!(master_keys(&env), before);
+    let sent = |env: &Env| audit_of(env, "oracle.statement").matches("MIGRATE").count();
+    let sent_before = sent(&env);
+    assert!(
+        sent_before >= 1,
+        "the killed run's MIGRATE is in the audit log"
+    );
+    let (_, out, err) = tdekey(&env, &["migrate", "next", DEMO_DATABASE_NAME, "--yes"]);
+    assert!(
+        format!("{out}{err}").contains(&format!("has no object labelled {}", made[0])),
+        "{out}{err}"
+    );
+    let v = common::migration_status(&env, DEMO_DATABASE_NAME);
+    assert_ne!(common::step_status(&v, "migrate"), "done", "{v}");
+    assert!(v["finished_ms"].is_null(), "{v}");
+    assert_eq!(
+        sent(&env),
+        sent_before,
+        "the migrate statement is not sent again"
+    );
+    assert_eq!(master_keys(&env), before, "no key is made");
+    common::audit_intact(&env);
+}
