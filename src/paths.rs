@@ -171,6 +171,15 @@ fn name_in(file: &str, id: u32) -> Option<String> {
 /// writing such files there now (a file lock); each is an unfinished copy, never the only one.
 /// Returns the names removed.
 pub fn remove_leftovers(dir: &Path, prefix: &str, suffix: &str) -> std::io::Result<Vec<String>> {
+    remove_files_where(dir, |name| {
+        name.len() > prefix.len() + suffix.len()
+            && name.starts_with(prefix)
+            && name.ends_with(suffix)
+    })
+}
+
+/// Removes the regular files of `dir` whose name `doomed` accepts; returns the names removed.
+fn remove_files_where(dir: &Path, doomed: impl Fn(&str) -> bool) -> std::io::Result<Vec<String>> {
     let mut removed = Vec::new();
     let entries = match std::fs::read_dir(dir) {
         Ok(e) => e,
@@ -180,11 +189,7 @@ pub fn remove_leftovers(dir: &Path, prefix: &str, suffix: &str) -> std::io::Resu
     for entry in entries {
         let entry = entry?;
         let name = entry.file_name().to_string_lossy().into_owned();
-        if name.len() > prefix.len() + suffix.len()
-            && name.starts_with(prefix)
-            && name.ends_with(suffix)
-            && entry.file_type()?.is_file()
-        {
+        if doomed(&name) && entry.file_type()?.is_file() {
             match std::fs::remove_file(entry.path()) {
                 Ok(()) => removed.push(name),
                 Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
@@ -206,33 +211,18 @@ pub fn temp_prefix(kind: &str) -> String {
 /// (a write killed before it finished: an unfinished copy, never the only one). A file whose
 /// writer still runs, or whose name carries no pid, is left. Returns the names removed.
 pub fn remove_dead_temps(dir: &Path, kind: &str) -> std::io::Result<Vec<String>> {
-    let mut removed = Vec::new();
-    let entries = match std::fs::read_dir(dir) {
-        Ok(e) => e,
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(removed),
-        Err(e) => return Err(e),
-    };
-    for entry in entries {
-        let entry = entry?;
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Some(rest) = name.strip_prefix(kind) else {
-            continue;
+    remove_files_where(dir, |name| {
+        let Some(pid) = name
+            .strip_prefix(kind)
+            .and_then(|rest| rest.split('-').next())
+            .and_then(|p| p.parse::<u32>().ok())
+        else {
+            return false;
         };
-        let Some(pid) = rest.split('-').next().and_then(|p| p.parse::<u32>().ok()) else {
-            continue;
-        };
-        let gone = cfg!(target_os = "linux")
+        cfg!(target_os = "linux")
             && pid != std::process::id()
-            && !Path::new(&format!("/proc/{pid}")).exists();
-        if gone && entry.file_type()?.is_file() {
-            match std::fs::remove_file(entry.path()) {
-                Ok(()) => removed.push(name),
-                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
-                Err(e) => return Err(e),
-            }
-        }
-    }
-    Ok(removed)
+            && !Path::new(&format!("/proc/{pid}")).exists()
+    })
 }
 
 #[cfg(test)]
