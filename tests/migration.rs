@@ -790,3 +790,41 @@ fn a_manual_paste_that_answers_another_statement_is_refused_and_nothing_is_taken
         "nothing was concluded from the paste: {v}"
     );
 }
+
+/// Step 5 names a `cwallet.sso` tdekey cannot read (a header version other than 6, a header
+/// cut short) by its problem, never as a kind without it (the wallet inspector says the same).
+#[test]
+fn step_5_names_an_unreadable_auto_login_header_by_its_problem() {
+    use tdekey::wallet::{SsoKind, write_sso};
+    for (what, expected) in [
+        ("version 5", "header version 5"),
+        ("cut short", "the file is truncated"),
+    ] {
+        let env = demo();
+        next_until(&env, "wallet-config");
+        let root = tdekey::oracle::rehearsal::host_root(env.data.root(), DEMO_DATABASE_NAME)
+            .join("u01/app/oracle/admin/REHEARSAL/wallet/tde");
+        let ewallet = std::fs::read(root.join("ewallet.p12")).unwrap();
+        let mut sso = write_sso(
+            &ewallet,
+            &Secret::from(DEMO_WALLET_PASSWORD),
+            SsoKind::AutoLogin,
+            None,
+        )
+        .unwrap();
+        if what == "version 5" {
+            // Header version 5 (bytes 4..8, big-endian), as a 10g wallet has.
+            sso[4..8].copy_from_slice(&5u32.to_be_bytes());
+        } else {
+            // The type byte says auto-login; the rest of the header is missing.
+            sso.truncate(8);
+        }
+        std::fs::write(root.join("cwallet.sso"), &sso).unwrap();
+        let (_, out, err) = migrate(&env, &["next"], DEMO_WALLET_PASSWORD);
+        assert!(out.contains(expected), "{what}: {out}{err}");
+        assert!(
+            !out.contains("cwallet.sso: auto-login"),
+            "{what}: not shown as a kind without its problem: {out}"
+        );
+    }
+}

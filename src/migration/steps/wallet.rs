@@ -351,10 +351,11 @@ fn auto_login(
     notes: &mut Vec<String>,
 ) -> Result<Option<StepResult>, MigrationError> {
     for al in &report.auto_login {
-        notes.push(match (&al.kind, &al.problem) {
-            (Some(k), _) => format!("{}: {}.", al.path, k.describe()),
-            (None, Some(p)) => format!("{}: its header cannot be read: {p}", al.path),
-            (None, None) => format!("{}: an auto-login wallet of unknown kind.", al.path),
+        // A problem wins over a kind (a file tdekey cannot read is never shown as a kind
+        // without it); the problem's sentence names the file itself.
+        notes.push(match &al.problem {
+            Some(p) => p.clone(),
+            None => format!("{}: {}.", al.path, al.describe()),
         });
     }
     if w.db.rac {
