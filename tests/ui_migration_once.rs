@@ -125,7 +125,7 @@ fn a_run_step_confirmed_after_another_process_moved_on_runs_nothing() {
     assert!(h.query_by_label_contains("You confirmed step").is_some());
     assert!(
         h.query_by_label(&format!("Run step {}", n + 1)).is_some()
-            || h.query_by_label(&format!("Check step {} again", n + 1))
+            || h.query_by_label(&format!("Run step {} again", n + 1))
                 .is_some()
     );
 }

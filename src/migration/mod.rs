@@ -28,7 +28,7 @@ pub use lease::{
 pub(crate) use lease::{lease_ms, owner as lease_owner};
 
 pub use plan::{BackStep, StepId};
-pub use preview::{back_statements, statements};
+pub use preview::{auto_login_statements, back_statements, statements};
 pub use report::{Report, report, write_report};
 pub use report_check::ChainCheck;
 pub use state::{Check, HostResult, MigrationState, Path, Rollback, StepRecord, StepStatus};
@@ -299,7 +299,10 @@ pub fn start(
     wizard::load(a, database)?.ok_or_else(|| MigrationError::NotStarted(database.to_owned()))
 }
 
-/// Runs steps in order until one stops: waiting for a person, failed, or the end.
+/// Runs the current step (the one the person confirmed), then goes on through the steps after
+/// it only while they do not apply and are skipped without sending anything (path A's step 2,
+/// step 3 with an HSM other than CloudHSM): a click answers one step, and a step that may send a
+/// statement waits for its own. Stops where a step waits for a person, fails, or at the end.
 pub fn run(
     a: &mut crate::audit::Auditor,
     ctx: &mut Context<'_>,
@@ -313,16 +316,25 @@ pub fn run(
             ctx.inputs.expect = None;
             ctx.inputs.confirmed = false;
         }
-        let go_on = p.status.settled() && !p.finished;
+        let mut go_on = p.status.settled() && !p.finished;
         done.push(p);
+        if go_on {
+            let state = status(a, database)?;
+            go_on = state.as_ref().is_some_and(|s| {
+                s.current()
+                    .is_some_and(|n| preview::skipped_alone(s, n, ctx.hsm.module_path()).is_some())
+            });
+        }
         if !go_on {
             return Ok(done);
         }
     }
 }
 
-/// Starts (with the person's reason) or goes on with the rollback of a database's migration,
-/// running its steps in order until one stops: waiting for a person, failed, or the end.
+/// Starts (with the person's reason) or goes on with the rollback of a database's migration:
+/// runs its current step, then the steps after it only while they do not apply and settle
+/// without sending or changing anything (nothing to reverse when the migrate statement never
+/// ran). Stops where a step waits for a person, fails, may send a statement, or at the end.
 pub fn rollback(
     a: &mut crate::audit::Auditor,
     ctx: &mut Context<'_>,
@@ -338,8 +350,17 @@ pub fn rollback(
             ctx.inputs.expect = None;
             ctx.inputs.confirmed = false;
         }
-        let go_on = p.status.settled() && !p.finished;
+        let mut go_on = p.status.settled() && !p.finished;
         done.push(p);
+        if go_on {
+            let state = status(a, database)?;
+            go_on = state.as_ref().is_some_and(|s| {
+                s.rollback
+                    .as_ref()
+                    .and_then(Rollback::current)
+                    .is_some_and(|b| preview::back_settles_alone(s, b))
+            });
+        }
         if !go_on {
             return Ok(done);
         }

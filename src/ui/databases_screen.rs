@@ -263,7 +263,7 @@ pub fn databases_ui(
                     db,
                     profile,
                     hsm.login.is_some(),
-                    engine,
+                    (engine, &st.data_root),
                     queue,
                 )
             }

@@ -8,6 +8,7 @@ mod console;
 mod databases_screen;
 mod hsm_screen;
 mod keys_screen;
+mod migration_record;
 mod migration_rollback;
 mod migration_tab;
 mod prefs;
