@@ -9,6 +9,7 @@ mod common;
 mod ui_common;
 
 use egui_kittest::Harness;
+use egui_kittest::kittest::NodeT;
 use egui_kittest::kittest::Queryable;
 use std::collections::BTreeMap;
 use tdekey::engine::Task;
@@ -380,4 +381,98 @@ fn each_click_sends_only_what_its_step_listed_and_the_past_stays_visible() {
     assert!(h.query_by_label("Run step 1").is_some());
     assert!(h.query_by_label_contains("Report written to").is_none());
     assert!(h.state().databases.migration.report_written.is_none());
+}
+
+fn migrate(env: &common::Env, verb: &str, args: &[&str]) -> (i32, String, String) {
+    common::run({
+        let mut c = env.tdekey();
+        c.args(["migrate", verb, DEMO_DATABASE_NAME])
+            .args(args)
+            .env("TDEKEY_PIN", DEMO_USER_PIN)
+            .env("TDEKEY_WALLET_PASSWORD", WALLET)
+            .env("TDEKEY_BACKUP_PASSPHRASE", "a long passphrase for tests");
+        c
+    })
+}
+
+#[test]
+fn a_migration_under_way_reopens_on_its_step_and_a_login_comes_back_to_it() {
+    let env = common::demo();
+    // The command line takes the migration to step 7, which waits for its confirmation.
+    for _ in 0..12 {
+        let v = common::migration_status(&env, DEMO_DATABASE_NAME);
+        let at = v["steps"].as_array().and_then(|steps| {
+            steps
+                .iter()
+                .find(|s| !matches!(s["status"].as_str(), Some("done" | "skipped")))
+                .map(|s| s["step"].as_str().unwrap().to_owned())
+        });
+        if at.as_deref() == Some(StepId::HsmFile.as_str()) {
+            break;
+        }
+        let (code, out, err) = migrate(&env, "next", &["--yes"]);
+        assert_eq!(code, 0, "{out}{err}");
+    }
+    let data = env.data.clone();
+    let mut h = Harness::builder()
+        .with_size(egui::Vec2::new(1400.0, 900.0))
+        .build_eframe(|cc| App::new(cc, data));
+    wait_until(&mut h, "the automatic connection", |h| {
+        h.state().hsm.connection.is_some() && !h.state().hsm.profiles.is_empty()
+    });
+    h.get_by_label("Databases").click();
+    // Opened on the database whose migration is under way, on its Migration tab, at its step.
+    wait_until(&mut h, "the plan", |h| {
+        !h.state().is_pending(Task::Migration) && h.state().databases.migration.state.is_some()
+    });
+    h.run_steps(2);
+    assert_eq!(h.state().databases.tab, tdekey::ui::DbTab::Migration);
+    assert!(
+        h.query_by_label("Step 7. TDE_CONFIGURATION HSM|FILE")
+            .is_some()
+    );
+    // The list says where each database stands.
+    assert!(
+        h.query_by_label_contains("migrating: step 7").is_some(),
+        "the database list names the migration's step"
+    );
+    // Not logged in: the step offers the login and the window comes back to it after.
+    assert!(
+        h.get_by_label("Run step 7").accesskit_node().is_disabled(),
+        "nothing runs without the HSM session"
+    );
+    h.get_by_label("Log in on the HSM screen").click();
+    h.run_steps(2);
+    assert_eq!(h.state().screen, tdekey::ui::Screen::Hsm);
+    type_into(&mut h, "Password", DEMO_USER_PIN);
+    h.get_by_label("Log in").click();
+    wait_until(&mut h, "the login", |h| h.state().hsm.login.is_some());
+    h.run_steps(2);
+    assert_eq!(h.state().screen, tdekey::ui::Screen::Databases);
+    assert!(
+        h.query_by_label("Step 7. TDE_CONFIGURATION HSM|FILE")
+            .is_some()
+    );
+    assert!(!h.get_by_label("Run step 7").accesskit_node().is_disabled());
+    // The list follows the wizard: a step run in the window moves it on.
+    h.get_by_label("Run step 7").click();
+    h.run_steps(3);
+    h.get_by_label(&format!("Run step 7 on {DEMO_DATABASE_NAME}"))
+        .click();
+    h.step();
+    wait_until(&mut h, "step 7", |h| !h.state().is_pending(Task::Migration));
+    h.get_by_label("Done: continue").click();
+    h.step();
+    wait_until(&mut h, "step 7's restart", |h| {
+        !h.state().is_pending(Task::Migration)
+            && h.state()
+                .databases
+                .migration
+                .state
+                .as_ref()
+                .and_then(|s| s.current())
+                == Some(StepId::FileOpen)
+    });
+    h.run_steps(2);
+    assert!(h.query_by_label_contains("migrating: step 8").is_some());
 }

@@ -208,6 +208,8 @@ pub enum Event {
         databases: Vec<DatabaseProfile>,
         /// The name of the profile just saved, if any.
         saved: Option<String>,
+        /// Where each database stands with its migrations.
+        standings: std::collections::BTreeMap<String, crate::migration::Standing>,
     },
     Failed {
         task: Task,

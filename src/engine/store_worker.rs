@@ -114,8 +114,11 @@ fn profiles(a: &Auditor, saved: Option<i64>) -> Result<Event, Failure> {
 }
 
 fn databases(a: &Auditor, saved: Option<String>) -> Result<Event, Failure> {
+    let databases = databases::list(a)?;
+    let names: Vec<String> = databases.iter().map(|d| d.name.clone()).collect();
     Ok(Event::Databases {
-        databases: databases::list(a)?,
+        standings: crate::migration::standings(a, &names)?,
+        databases,
         saved,
     })
 }

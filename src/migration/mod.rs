@@ -269,6 +269,64 @@ impl MigrationState {
     }
 }
 
+/// Where a database stands with tdekey's migrations, as its list in the window shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Standing {
+    /// tdekey never migrated it (where its master key is, only the database says).
+    NotMigrated,
+    /// A migration is under way, at this step.
+    Migrating(StepId),
+    /// A rollback is under way, at this step.
+    RollingBack(BackStep),
+    /// Its last migration finished: the master key is on the HSM.
+    OnHsm,
+    /// Its last migration was rolled back: the master key is in the file wallet.
+    RolledBack,
+}
+
+impl Standing {
+    /// From the database's latest migration.
+    pub fn of(state: Option<&MigrationState>) -> Self {
+        let Some(s) = state else {
+            return Standing::NotMigrated;
+        };
+        match (&s.rollback, s.current()) {
+            (Some(r), _) => r
+                .current()
+                .map_or(Standing::RolledBack, Standing::RollingBack),
+            (None, Some(step)) => Standing::Migrating(step),
+            (None, None) => Standing::OnHsm,
+        }
+    }
+
+    /// Whether a migration or its rollback is under way.
+    pub fn in_progress(self) -> bool {
+        matches!(self, Standing::Migrating(_) | Standing::RollingBack(_))
+    }
+
+    /// "migrating: step 7", "on the HSM", "file wallet (rolled back)".
+    pub fn describe(self) -> String {
+        match self {
+            Standing::NotMigrated => "not migrated yet".into(),
+            Standing::Migrating(s) => format!("migrating: step {}", s.number()),
+            Standing::RollingBack(b) => format!("rolling back: R{}", b.number()),
+            Standing::OnHsm => "on the HSM".into(),
+            Standing::RolledBack => "file wallet (rolled back)".into(),
+        }
+    }
+}
+
+/// Where each of these databases stands (read from their latest migrations).
+pub fn standings(
+    a: &crate::audit::Auditor,
+    databases: &[String],
+) -> Result<std::collections::BTreeMap<String, Standing>, MigrationError> {
+    databases
+        .iter()
+        .map(|d| Ok((d.clone(), Standing::of(status(a, d)?.as_ref()))))
+        .collect()
+}
+
 /// The plan of a database's migration and each step's state (none when never started).
 pub fn status(
     a: &crate::audit::Auditor,

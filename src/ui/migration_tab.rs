@@ -25,6 +25,10 @@ pub struct MigrationTabState {
     /// "Set a rotation policy" was clicked for this database: the window opens the Rotation
     /// screen on it.
     pub go_to_rotation: Option<String>,
+    /// "Log in on the HSM screen" was clicked: the window opens it ...
+    pub go_to_login: bool,
+    /// ... and comes back to this step once the login succeeds.
+    pub return_after_login: bool,
     /// "Run step N on NAME?" is open for the step it names.
     pub confirm_run: Option<StepId>,
     /// "Start a new migration of NAME?" is open, for the migration it names (the finished or
@@ -208,10 +212,20 @@ pub fn migration_ui(
         }
     });
     if !logged_in {
-        ui.colored_label(
-            WAIT,
-            "Log in to the HSM first (HSM screen): the wizard uses that session as the crypto user Oracle will use.",
-        );
+        ui.horizontal_wrapped(|ui| {
+            ui.colored_label(
+                WAIT,
+                "Log in to the HSM first: the wizard uses that session as the crypto user Oracle will use.",
+            );
+            if ui
+                .button("Log in on the HSM screen")
+                .on_hover_text("After the login the window comes back to this step.")
+                .clicked()
+            {
+                st.go_to_login = true;
+                st.return_after_login = true;
+            }
+        });
     }
     if let Some(e) = &st.error {
         ui.colored_label(BAD, e);
