@@ -381,6 +381,37 @@ fn each_click_sends_only_what_its_step_listed_and_the_past_stays_visible() {
     assert!(h.query_by_label("Run step 1").is_some());
     assert!(h.query_by_label_contains("Report written to").is_none());
     assert!(h.state().databases.migration.report_written.is_none());
+
+    // The rolled-back migration opens read-only: its plan, its rollback and every record.
+    h.get_by_label_contains("Migration number 1: rolled back")
+        .click();
+    h.run_steps(2);
+    assert!(
+        h.query_by_label("Migration number 1 (rolled back), read-only")
+            .is_some()
+    );
+    assert!(h.query_by_label_contains("Run step").is_none(), "read-only");
+    assert!(h.query_by_label("Every step's result").is_some());
+    h.get_by_label("9. Migrate the master key").click();
+    h.run_steps(2);
+    assert!(
+        h.query_by_label("Record of step 9. Migrate the master key")
+            .is_some()
+    );
+    assert!(
+        h.query_by_label_contains("MIGRATE USING \"<hidden>\"")
+            .is_some()
+    );
+    h.get_by_label("R2. Reverse migration").click();
+    h.run_steps(2);
+    assert!(
+        h.query_by_label("Record of rollback step R2. Reverse migration")
+            .is_some()
+    );
+    assert!(h.query_by_label_contains("REVERSE MIGRATE USING").is_some());
+    h.get_by_label("Back to the current migration").click();
+    h.run_steps(2);
+    assert!(h.query_by_label("Run step 1").is_some());
 }
 
 fn migrate(env: &common::Env, verb: &str, args: &[&str]) -> (i32, String, String) {

@@ -183,6 +183,7 @@ impl<'w> Parts<'w> {
         };
         let state = crate::migration::status(a, &database)?;
         Ok(Event::Migration {
+            past: crate::migration::past(a, &database)?,
             database,
             state: state.map(Box::new),
             progress: Some(Box::new(progress)),

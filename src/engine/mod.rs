@@ -226,6 +226,8 @@ pub enum Event {
         database: String,
         state: Option<Box<crate::migration::MigrationState>>,
         progress: Option<Box<crate::migration::Progress>>,
+        /// The database's earlier migrations, newest first (read-only in the window).
+        past: Vec<crate::migration::MigrationState>,
     },
     /// The migration report was written.
     MigrationReport(PathBuf),

@@ -172,6 +172,7 @@ impl Worker for StoreWorker {
             ))),
             StoreCommand::MigrationStatus { database } => Ok(Event::Migration {
                 state: crate::migration::status(a, &database)?.map(Box::new),
+                past: crate::migration::past(a, &database)?,
                 database,
                 progress: None,
             }),
@@ -180,6 +181,7 @@ impl Worker for StoreWorker {
                 replacing,
             } => Ok(Event::Migration {
                 state: Some(Box::new(crate::migration::start(a, &database, replacing)?)),
+                past: crate::migration::past(a, &database)?,
                 database,
                 progress: None,
             }),
@@ -187,6 +189,7 @@ impl Worker for StoreWorker {
                 let progress = crate::migration::override_step(a, &database, &reason)?;
                 Ok(Event::Migration {
                     state: crate::migration::status(a, &database)?.map(Box::new),
+                    past: crate::migration::past(a, &database)?,
                     database,
                     progress: Some(Box::new(progress)),
                 })

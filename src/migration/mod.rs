@@ -344,6 +344,20 @@ pub fn next(
     wizard::Wizard::open(a, database, ctx.inputs.expect)?.next(a, ctx)
 }
 
+/// The earlier migrations of a database (finished, rolled back or abandoned; every one but
+/// the latest), newest first, as they were left: the window shows them read-only.
+pub fn past(
+    a: &crate::audit::Auditor,
+    database: &str,
+) -> Result<Vec<MigrationState>, MigrationError> {
+    a.store()
+        .migrations_of(database)?
+        .iter()
+        .skip(1)
+        .map(wizard::parse)
+        .collect()
+}
+
 /// Starts a new migration of a database without running a step (audited). Refused while one is
 /// under way. After a finished migration only with `replacing` naming it (the person saw it and
 /// chose to leave it behind: status, report and rollback then speak of the new one); after a

@@ -4,7 +4,7 @@
 
 use super::migration_tab::{MigrationTabState, OK, WAIT};
 use crate::engine::{Command, StoreCommand};
-use crate::migration::{BackStep, Check, StepId, StepRecord, StepStatus};
+use crate::migration::{BackStep, Check, MigrationState, Standing, StepId, StepRecord, StepStatus};
 use crate::model::DatabaseProfile;
 use egui::{Color32, RichText};
 
@@ -41,7 +41,8 @@ fn status_text(s: StepStatus) -> RichText {
 /// The plan (and the rollback's), each step a button that shows its record.
 pub(super) fn plan_ui(
     ui: &mut egui::Ui,
-    st: &mut MigrationTabState,
+    state: Option<&MigrationState>,
+    viewing: &mut Option<Viewing>,
     current: Option<StepId>,
     back: Option<BackStep>,
 ) {
@@ -53,7 +54,7 @@ pub(super) fn plan_ui(
         .spacing([10.0, 4.0])
         .show(ui, |ui| {
             for step in StepId::ALL {
-                let rec = st.state.as_ref().and_then(|s| s.step(*step));
+                let rec = state.and_then(|s| s.step(*step));
                 let status = rec.map_or(StepStatus::NotStarted, |r| r.status);
                 let title = format!("{}. {}", step.number(), step.title());
                 let title = if Some(*step) == current {
@@ -61,7 +62,7 @@ pub(super) fn plan_ui(
                 } else {
                     RichText::new(title)
                 };
-                let selected = st.viewing == Some(Viewing::Plan(*step));
+                let selected = *viewing == Some(Viewing::Plan(*step));
                 if ui.selectable_label(selected, title).clicked() {
                     clicked = Some(Viewing::Plan(*step));
                 }
@@ -72,7 +73,7 @@ pub(super) fn plan_ui(
                 ui.end_row();
             }
         });
-    if let Some(r) = st.state.as_ref().and_then(|s| s.rollback.as_ref()) {
+    if let Some(r) = state.and_then(|s| s.rollback.as_ref()) {
         ui.add_space(6.0);
         ui.label(RichText::new("Rollback").strong());
         egui::Grid::new("migration_rollback_plan")
@@ -86,7 +87,7 @@ pub(super) fn plan_ui(
                     } else {
                         RichText::new(title)
                     };
-                    let selected = st.viewing == Some(Viewing::Back(rec.step));
+                    let selected = *viewing == Some(Viewing::Back(rec.step));
                     if ui.selectable_label(selected, title).clicked() {
                         clicked = Some(Viewing::Back(rec.step));
                     }
@@ -98,25 +99,31 @@ pub(super) fn plan_ui(
                 }
             });
     }
-    if let Some(k) = st.state.as_ref().and_then(|s| s.new_key.as_deref()) {
+    if let Some(k) = state.and_then(|s| s.new_key.as_deref()) {
         ui.add_space(6.0);
         ui.label("New master key:");
         ui.label(RichText::new(k).monospace());
     }
     if let Some(v) = clicked {
         // A second click on the step shown goes back to the current step.
-        st.viewing = (st.viewing != Some(v)).then_some(v);
+        *viewing = (*viewing != Some(v)).then_some(v);
     }
 }
 
 /// The record of the step a person clicked in the plan, read-only.
-pub(super) fn record_ui(ui: &mut egui::Ui, st: &mut MigrationTabState, v: Viewing) {
-    let Some(state) = st.state.as_ref() else {
-        st.viewing = None;
+pub(super) fn record_ui(
+    ui: &mut egui::Ui,
+    state: Option<&MigrationState>,
+    viewing: &mut Option<Viewing>,
+    v: Viewing,
+    back: &str,
+) {
+    let Some(state) = state else {
+        *viewing = None;
         return;
     };
-    if ui.button("Back to the current step").clicked() {
-        st.viewing = None;
+    if ui.button(back).clicked() {
+        *viewing = None;
         return;
     }
     match v {
@@ -265,10 +272,7 @@ pub(super) fn skipped_ui(ui: &mut egui::Ui, st: &MigrationTabState) {
 }
 
 /// Every step's result, once the migration is over.
-pub(super) fn results_ui(ui: &mut egui::Ui, st: &MigrationTabState) {
-    let Some(state) = st.state.as_ref() else {
-        return;
-    };
+pub(super) fn results_ui(ui: &mut egui::Ui, state: &MigrationState) {
     ui.label(RichText::new("Every step's result").strong());
     egui::Grid::new("migration_results")
         .num_columns(2)
@@ -390,4 +394,69 @@ pub(super) fn write_report(st: &MigrationTabState, db: &DatabaseProfile, queue: 
         database: db.name.clone(),
         path: st.report_path.trim().into(),
     }));
+}
+
+/// "finished", "rolled back", "left unfinished": how an earlier migration ended.
+fn ended(m: &MigrationState) -> &'static str {
+    match Standing::of(Some(m)) {
+        Standing::OnHsm => "finished",
+        Standing::RolledBack => "rolled back",
+        _ => "left unfinished",
+    }
+}
+
+/// The database's earlier migrations, each opened read-only by a click.
+pub(super) fn past_list_ui(ui: &mut egui::Ui, st: &mut MigrationTabState) {
+    if st.past.is_empty() {
+        return;
+    }
+    ui.add_space(6.0);
+    ui.label(RichText::new("Earlier migrations").strong());
+    for m in &st.past {
+        let label = format!(
+            "Migration number {}: {}, {}",
+            m.id,
+            ended(m),
+            when(m.finished_ms)
+        );
+        if ui
+            .button(label)
+            .on_hover_text("Opens its plan and records, read-only")
+            .clicked()
+        {
+            st.viewing_past = Some(m.id);
+            st.viewing = None;
+        }
+    }
+}
+
+/// An earlier migration, read-only: its plan, each step's record, every step's result.
+pub(super) fn past_ui(ui: &mut egui::Ui, st: &mut MigrationTabState, past: &MigrationState) {
+    ui.horizontal_wrapped(|ui| {
+        ui.label(
+            RichText::new(format!(
+                "Migration number {} ({}), read-only",
+                past.id,
+                ended(past)
+            ))
+            .strong(),
+        );
+        if ui.button("Back to the current migration").clicked() {
+            st.viewing_past = None;
+            st.viewing = None;
+        }
+    });
+    if let Some(r) = &past.rollback {
+        ui.label(format!("Rolled back because: {}", r.reason));
+    }
+    ui.columns(2, |cols| {
+        let left = egui::Layout::top_down(egui::Align::Min);
+        cols[0].with_layout(left, |ui| {
+            plan_ui(ui, Some(past), &mut st.viewing, None, None)
+        });
+        cols[1].with_layout(left, |ui| match st.viewing {
+            Some(v) => record_ui(ui, Some(past), &mut st.viewing, v, "Back to its results"),
+            None => results_ui(ui, past),
+        });
+    });
 }

@@ -65,6 +65,10 @@ pub struct MigrationTabState {
     pub report_written: Option<String>,
     /// A step clicked in the plan: its record is shown instead of the current step.
     pub viewing: Option<Viewing>,
+    /// The database's earlier migrations, newest first.
+    pub past: Vec<MigrationState>,
+    /// The earlier migration shown read-only (its number).
+    pub viewing_past: Option<i64>,
     /// Step 12 was run: the report is written once it is done.
     pub report_after: bool,
     /// tdekey's data directory (where the report goes by default).
@@ -118,6 +122,16 @@ impl MigrationTabState {
             self.progress = progress;
             self.clear_secrets(ctx);
         }
+    }
+
+    pub fn on_past(&mut self, database: &str, past: Vec<MigrationState>) {
+        if self.database.as_deref() != Some(database) {
+            return;
+        }
+        if !past.iter().any(|m| Some(m.id) == self.viewing_past) {
+            self.viewing_past = None;
+        }
+        self.past = past;
     }
 
     pub fn on_failed(&mut self, ctx: &egui::Context, message: String) {
@@ -230,6 +244,14 @@ pub fn migration_ui(
     if let Some(e) = &st.error {
         ui.colored_label(BAD, e);
     }
+    if let Some(past) = st
+        .viewing_past
+        .and_then(|id| st.past.iter().find(|m| m.id == id))
+        .cloned()
+    {
+        super::migration_record::past_ui(ui, st, &past);
+        return;
+    }
     let current = st
         .state
         .as_ref()
@@ -238,9 +260,24 @@ pub fn migration_ui(
     let back = rollback.map(|r| r.current());
     ui.columns(2, |cols| {
         let left = egui::Layout::top_down(egui::Align::Min);
-        cols[0].with_layout(left, |ui| plan_ui(ui, st, current, back.flatten()));
+        cols[0].with_layout(left, |ui| {
+            plan_ui(
+                ui,
+                st.state.as_ref(),
+                &mut st.viewing,
+                current,
+                back.flatten(),
+            );
+            super::migration_record::past_list_ui(ui, st);
+        });
         cols[1].with_layout(left, |ui| match (st.viewing, back) {
-            (Some(v), _) => record_ui(ui, st, v),
+            (Some(v), _) => record_ui(
+                ui,
+                st.state.as_ref(),
+                &mut st.viewing,
+                v,
+                "Back to the current step",
+            ),
             (None, back) => match back {
                 Some(back) => super::migration_rollback::rollback_ui(
                     ui,
@@ -269,9 +306,9 @@ pub fn migration_ui(
                         logged_in && !busy,
                         queue,
                     );
-                    if current.is_none() {
+                    if let Some(s) = st.state.as_ref().filter(|_| current.is_none()) {
                         ui.add_space(6.0);
-                        results_ui(ui, st);
+                        results_ui(ui, s);
                     }
                 }
             },

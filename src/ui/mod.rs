@@ -266,6 +266,7 @@ impl App {
                     database,
                     state,
                     progress,
+                    past,
                 } => {
                     let created = progress
                         .as_ref()
@@ -274,6 +275,7 @@ impl App {
                         database.clone(),
                         crate::migration::Standing::of(state.as_deref()),
                     );
+                    self.databases.migration.on_past(&database, past);
                     self.databases.migration.on_migration(
                         ctx,
                         database,
