@@ -174,7 +174,7 @@ fn each_click_sends_only_what_its_step_listed_and_the_past_stays_visible() {
             let path = h.state().databases.migration.report_path.clone();
             assert!(
                 std::path::Path::new(&path).starts_with(env.data.root())
-                    && path.ends_with(&format!("{DEMO_DATABASE_NAME}-migration-1-report.html")),
+                    && path.ends_with("Rehearsal-demo-migration-1-report.html"),
                 "the report's default file is under the data directory: {path}"
             );
         }

@@ -179,6 +179,7 @@ fn one_record<S>(ui: &mut egui::Ui, rec: &StepRecord<S>) {
         let prefix = match rec.status {
             StepStatus::Skipped => "Skipped because",
             StepStatus::Failed => "Failed:",
+            StepStatus::NeedsAttention => "Waiting:",
             _ => "Said:",
         };
         ui.label(format!("{prefix} {why}"));
@@ -202,7 +203,7 @@ fn one_record<S>(ui: &mut egui::Ui, rec: &StepRecord<S>) {
         });
     if !rec.checks.is_empty() {
         ui.label(RichText::new("Checks").strong());
-        checks_ui(ui, &rec.checks, false);
+        checks_ui(ui, &rec.checks, rec.status == StepStatus::NeedsAttention);
     }
     ui.label(RichText::new("What it sent").strong());
     if rec.sent.is_empty() {
@@ -274,24 +275,21 @@ pub(super) fn skipped_ui(ui: &mut egui::Ui, st: &MigrationTabState) {
 /// Every step's result, once the migration is over.
 pub(super) fn results_ui(ui: &mut egui::Ui, state: &MigrationState) {
     ui.label(RichText::new("Every step's result").strong());
-    egui::Grid::new("migration_results")
-        .num_columns(2)
-        .spacing([10.0, 2.0])
-        .show(ui, |ui| {
-            for r in &state.steps {
-                ui.label(status_text(r.status));
-                ui.label(format!(
-                    "Step {} ({}){}",
-                    r.step.number(),
-                    r.step.title(),
-                    match (r.status, r.reason.as_deref()) {
-                        (StepStatus::Skipped, Some(why)) => format!(": {why}"),
-                        _ => String::new(),
-                    }
-                ));
-                ui.end_row();
-            }
+    for r in &state.steps {
+        // Wrapped, so that a skipped step's reason stays inside the panel.
+        ui.horizontal_wrapped(|ui| {
+            ui.label(status_text(r.status));
+            ui.label(format!(
+                "Step {} ({}){}",
+                r.step.number(),
+                r.step.title(),
+                match (r.status, r.reason.as_deref()) {
+                    (StepStatus::Skipped, Some(why)) => format!(": {why}"),
+                    _ => String::new(),
+                }
+            ));
         });
+    }
 }
 
 /// The checks of a step; while the step waits for a person, a check that has not passed yet
@@ -315,8 +313,20 @@ pub(super) fn checks_ui(ui: &mut egui::Ui, checks: &[Check], waiting: bool) {
 /// migration's number.
 pub(super) fn default_report(st: &MigrationTabState, db: &DatabaseProfile) -> String {
     let id = st.state.as_ref().map_or(0, |s| s.id);
+    // The database's name as a file name: letters, digits, '-' and '_' only.
+    let name: String = db
+        .name
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect();
     st.data_root
-        .join(format!("{}-migration-{id}-report.html", db.name))
+        .join(format!("{name}-migration-{id}-report.html"))
         .display()
         .to_string()
 }
@@ -366,12 +376,14 @@ pub(super) fn report_file_ui(
         st.report_path = default_report(st, db);
     }
     ui.horizontal(|ui| {
+        // Room for the label and the button on the same line, inside the panel.
+        let width = (ui.available_width() - if button { 230.0 } else { 100.0 }).clamp(160.0, 420.0);
         super::labelled_edit(
             ui,
             "Report file",
             &mut st.report_path,
             "a file name ending in .html (or .json)",
-            420.0,
+            width,
         );
         if button
             && ui
