@@ -433,7 +433,7 @@ pub(super) fn past_list_ui(ui: &mut egui::Ui, st: &mut MigrationTabState) {
         );
         if ui
             .button(label)
-            .on_hover_text("Opens its plan and records, read-only")
+            .on_hover_text("Opens its plan and records, read-only.")
             .clicked()
         {
             st.viewing_past = Some(m.id);

@@ -223,7 +223,7 @@ pub(super) fn rollback_ui(
             && ui
                 .add_enabled(can_run, egui::Button::new("Done: continue"))
                 .on_hover_text(
-                    "You did what the step asks (a restart, a check on the database host)",
+                    "You did what the step asks (a restart, a check on the database host). On a Rehearsal database this restarts its simulated database, as the step listed.",
                 )
                 .clicked()
         {
@@ -270,7 +270,7 @@ pub(super) fn new_migration_ui(
     ui.add_space(6.0);
     if ui
         .add_enabled(idle, egui::Button::new("Start a new migration…"))
-        .on_hover_text("A new plan from step 1; this one stays in the history and its report")
+        .on_hover_text("A new plan from step 1; this one stays in the history and its report.")
         .clicked()
     {
         st.confirm_new = Some(id);

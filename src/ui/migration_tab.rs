@@ -399,7 +399,7 @@ fn step_ui(
                     &mut st.old_hsm_password_only,
                     "The other HSM takes a password only (no user name)",
                 )
-                .on_hover_text("Some vendors' Oracle guides write IDENTIFIED BY \"<password>\" without \"user:\"");
+                .on_hover_text("Some vendors' Oracle guides write IDENTIFIED BY \"<password>\" without \"user:\".");
                 ui.end_row();
                 if !st.old_hsm_password_only {
                     super::labelled_edit(
@@ -491,7 +491,7 @@ fn step_ui(
             && ui
                 .add_enabled(can_run, egui::Button::new("Done: continue"))
                 .on_hover_text(
-                    "You did what the step asks (a restart, a check on the database host)",
+                    "You did what the step asks (a restart, a check on the database host). On a Rehearsal database this restarts its simulated database, as the step listed.",
                 )
                 .clicked()
         {
