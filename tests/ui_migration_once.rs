@@ -63,9 +63,9 @@ fn migration_tab(env: &Env) -> Harness<'static, App> {
     h.get_by_label("Log in").click();
     wait_until(&mut h, "the login", |h| h.state().hsm.login.is_some());
     h.get_by_label("Databases").click();
+    // The demo is opened on its console, or on its Migration tab when a migration is under way.
     wait_until(&mut h, "the Rehearsal demo", |h| {
-        h.query_by_label_contains("Run against Rehearsal demo")
-            .is_some()
+        h.query_by_label("Migration").is_some()
     });
     h.get_by_label("Migration").click();
     wait_until(&mut h, "the plan", |h| {
@@ -125,7 +125,7 @@ fn a_run_step_confirmed_after_another_process_moved_on_runs_nothing() {
     assert!(h.query_by_label_contains("You confirmed step").is_some());
     assert!(
         h.query_by_label(&format!("Run step {}", n + 1)).is_some()
-            || h.query_by_label(&format!("Check step {} again", n + 1))
+            || h.query_by_label(&format!("Run step {} again", n + 1))
                 .is_some()
     );
 }

@@ -165,15 +165,25 @@ impl<'w> Parts<'w> {
             inputs,
         };
         let progress = match rollback {
-            None => crate::migration::next(a, &mut ctx, &database)?,
-            // The rollback goes on through the steps that settle by themselves (skipped ones,
-            // ones with nothing to do) and stops where a person must act, as on the command line.
+            // The step clicked, then the steps after it that do not apply (skipped without
+            // sending anything); what the clicked step found is what the window shows.
+            None => {
+                let mut ran = crate::migration::run(a, &mut ctx, &database)?;
+                if ran.is_empty() {
+                    return Err(Failure::new("The migration ran no step.".to_owned()));
+                }
+                ran.swap_remove(0)
+            }
+            // The rollback goes on through the steps that settle by themselves (nothing to
+            // reverse, nothing to compare) and stops at the next step that may send a statement
+            // or waits for a person.
             Some(reason) => crate::migration::rollback(a, &mut ctx, &database, reason.as_deref())?
                 .pop()
                 .ok_or_else(|| Failure::new("The rollback ran no step.".to_owned()))?,
         };
         let state = crate::migration::status(a, &database)?;
         Ok(Event::Migration {
+            past: crate::migration::past(a, &database)?,
             database,
             state: state.map(Box::new),
             progress: Some(Box::new(progress)),

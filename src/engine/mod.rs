@@ -208,6 +208,8 @@ pub enum Event {
         databases: Vec<DatabaseProfile>,
         /// The name of the profile just saved, if any.
         saved: Option<String>,
+        /// Where each database stands with its migrations.
+        standings: std::collections::BTreeMap<String, crate::migration::Standing>,
     },
     Failed {
         task: Task,
@@ -224,6 +226,8 @@ pub enum Event {
         database: String,
         state: Option<Box<crate::migration::MigrationState>>,
         progress: Option<Box<crate::migration::Progress>>,
+        /// The database's earlier migrations, newest first (read-only in the window).
+        past: Vec<crate::migration::MigrationState>,
     },
     /// The migration report was written.
     MigrationReport(PathBuf),

@@ -114,8 +114,11 @@ fn profiles(a: &Auditor, saved: Option<i64>) -> Result<Event, Failure> {
 }
 
 fn databases(a: &Auditor, saved: Option<String>) -> Result<Event, Failure> {
+    let databases = databases::list(a)?;
+    let names: Vec<String> = databases.iter().map(|d| d.name.clone()).collect();
     Ok(Event::Databases {
-        databases: databases::list(a)?,
+        standings: crate::migration::standings(a, &names)?,
+        databases,
         saved,
     })
 }
@@ -169,6 +172,7 @@ impl Worker for StoreWorker {
             ))),
             StoreCommand::MigrationStatus { database } => Ok(Event::Migration {
                 state: crate::migration::status(a, &database)?.map(Box::new),
+                past: crate::migration::past(a, &database)?,
                 database,
                 progress: None,
             }),
@@ -177,6 +181,7 @@ impl Worker for StoreWorker {
                 replacing,
             } => Ok(Event::Migration {
                 state: Some(Box::new(crate::migration::start(a, &database, replacing)?)),
+                past: crate::migration::past(a, &database)?,
                 database,
                 progress: None,
             }),
@@ -184,6 +189,7 @@ impl Worker for StoreWorker {
                 let progress = crate::migration::override_step(a, &database, &reason)?;
                 Ok(Event::Migration {
                     state: crate::migration::status(a, &database)?.map(Box::new),
+                    past: crate::migration::past(a, &database)?,
                     database,
                     progress: Some(Box::new(progress)),
                 })

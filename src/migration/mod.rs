@@ -28,7 +28,7 @@ pub use lease::{
 pub(crate) use lease::{lease_ms, owner as lease_owner};
 
 pub use plan::{BackStep, StepId};
-pub use preview::{back_statements, statements};
+pub use preview::{auto_login_statements, back_statements, statements};
 pub use report::{Report, report, write_report};
 pub use report_check::ChainCheck;
 pub use state::{Check, HostResult, MigrationState, Path, Rollback, StepRecord, StepStatus};
@@ -269,6 +269,64 @@ impl MigrationState {
     }
 }
 
+/// Where a database stands with tdekey's migrations, as its list in the window shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Standing {
+    /// tdekey never migrated it (where its master key is, only the database says).
+    NotMigrated,
+    /// A migration is under way, at this step.
+    Migrating(StepId),
+    /// A rollback is under way, at this step.
+    RollingBack(BackStep),
+    /// Its last migration finished: the master key is on the HSM.
+    OnHsm,
+    /// Its last migration was rolled back: the master key is in the file wallet.
+    RolledBack,
+}
+
+impl Standing {
+    /// From the database's latest migration.
+    pub fn of(state: Option<&MigrationState>) -> Self {
+        let Some(s) = state else {
+            return Standing::NotMigrated;
+        };
+        match (&s.rollback, s.current()) {
+            (Some(r), _) => r
+                .current()
+                .map_or(Standing::RolledBack, Standing::RollingBack),
+            (None, Some(step)) => Standing::Migrating(step),
+            (None, None) => Standing::OnHsm,
+        }
+    }
+
+    /// Whether a migration or its rollback is under way.
+    pub fn in_progress(self) -> bool {
+        matches!(self, Standing::Migrating(_) | Standing::RollingBack(_))
+    }
+
+    /// "migrating: step 7", "on the HSM", "file wallet (rolled back)".
+    pub fn describe(self) -> String {
+        match self {
+            Standing::NotMigrated => "not migrated yet".into(),
+            Standing::Migrating(s) => format!("migrating: step {}", s.number()),
+            Standing::RollingBack(b) => format!("rolling back: R{}", b.number()),
+            Standing::OnHsm => "on the HSM".into(),
+            Standing::RolledBack => "file wallet (rolled back)".into(),
+        }
+    }
+}
+
+/// Where each of these databases stands (read from their latest migrations).
+pub fn standings(
+    a: &crate::audit::Auditor,
+    databases: &[String],
+) -> Result<std::collections::BTreeMap<String, Standing>, MigrationError> {
+    databases
+        .iter()
+        .map(|d| Ok((d.clone(), Standing::of(status(a, d)?.as_ref()))))
+        .collect()
+}
+
 /// The plan of a database's migration and each step's state (none when never started).
 pub fn status(
     a: &crate::audit::Auditor,
@@ -286,6 +344,20 @@ pub fn next(
     wizard::Wizard::open(a, database, ctx.inputs.expect)?.next(a, ctx)
 }
 
+/// The earlier migrations of a database (finished, rolled back or abandoned; every one but
+/// the latest), newest first, as they were left: the window shows them read-only.
+pub fn past(
+    a: &crate::audit::Auditor,
+    database: &str,
+) -> Result<Vec<MigrationState>, MigrationError> {
+    a.store()
+        .migrations_of(database)?
+        .iter()
+        .skip(1)
+        .map(wizard::parse)
+        .collect()
+}
+
 /// Starts a new migration of a database without running a step (audited). Refused while one is
 /// under way. After a finished migration only with `replacing` naming it (the person saw it and
 /// chose to leave it behind: status, report and rollback then speak of the new one); after a
@@ -299,7 +371,10 @@ pub fn start(
     wizard::load(a, database)?.ok_or_else(|| MigrationError::NotStarted(database.to_owned()))
 }
 
-/// Runs steps in order until one stops: waiting for a person, failed, or the end.
+/// Runs the current step (the one the person confirmed), then goes on through the steps after
+/// it only while they do not apply and are skipped without sending anything (path A's step 2,
+/// step 3 with an HSM other than CloudHSM): a click answers one step, and a step that may send a
+/// statement waits for its own. Stops where a step waits for a person, fails, or at the end.
 pub fn run(
     a: &mut crate::audit::Auditor,
     ctx: &mut Context<'_>,
@@ -313,16 +388,25 @@ pub fn run(
             ctx.inputs.expect = None;
             ctx.inputs.confirmed = false;
         }
-        let go_on = p.status.settled() && !p.finished;
+        let mut go_on = p.status.settled() && !p.finished;
         done.push(p);
+        if go_on {
+            let state = status(a, database)?;
+            go_on = state.as_ref().is_some_and(|s| {
+                s.current()
+                    .is_some_and(|n| preview::skipped_alone(s, n, ctx.hsm.module_path()).is_some())
+            });
+        }
         if !go_on {
             return Ok(done);
         }
     }
 }
 
-/// Starts (with the person's reason) or goes on with the rollback of a database's migration,
-/// running its steps in order until one stops: waiting for a person, failed, or the end.
+/// Starts (with the person's reason) or goes on with the rollback of a database's migration:
+/// runs its current step, then the steps after it only while they do not apply and settle
+/// without sending or changing anything (nothing to reverse when the migrate statement never
+/// ran). Stops where a step waits for a person, fails, may send a statement, or at the end.
 pub fn rollback(
     a: &mut crate::audit::Auditor,
     ctx: &mut Context<'_>,
@@ -338,8 +422,17 @@ pub fn rollback(
             ctx.inputs.expect = None;
             ctx.inputs.confirmed = false;
         }
-        let go_on = p.status.settled() && !p.finished;
+        let mut go_on = p.status.settled() && !p.finished;
         done.push(p);
+        if go_on {
+            let state = status(a, database)?;
+            go_on = state.as_ref().is_some_and(|s| {
+                s.rollback
+                    .as_ref()
+                    .and_then(Rollback::current)
+                    .is_some_and(|b| preview::back_settles_alone(s, b))
+            });
+        }
         if !go_on {
             return Ok(done);
         }

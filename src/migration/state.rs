@@ -98,6 +98,9 @@ pub struct StepRecord<S = StepId> {
     pub notes: Vec<String>,
     #[serde(default)]
     pub attempts: u32,
+    /// Who ran it last: the HSM user of the session that ran it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
     pub started_ms: Option<i64>,
     pub finished_ms: Option<i64>,
     /// A step that checks every host (RAC nodes, standbys): what each host's check found.
@@ -135,6 +138,7 @@ impl<S> StepRecord<S> {
             sent: Vec::new(),
             notes: Vec::new(),
             attempts: 0,
+            by: None,
             started_ms: None,
             finished_ms: None,
             hosts: Vec::new(),

@@ -237,6 +237,7 @@ impl Wizard {
             rec.attempts += 1;
             rec.started_ms.get_or_insert_with(now_ms);
         }
+        self.record(step).by = ctx.hsm.user().map(str::to_owned);
         let unknown = self.record(step).status == StepStatus::Unknown;
         let waiting = self.record(step).status == StepStatus::NeedsAttention;
         let result = steps::run(self, a, ctx, step, unknown, waiting);
@@ -416,6 +417,7 @@ impl Wizard {
             rec.started_ms.get_or_insert_with(now_ms);
             rec.status == StepStatus::NeedsAttention
         };
+        self.back_record(step).by = ctx.hsm.user().map(str::to_owned);
         let (result, error) = match steps::run_back(self, a, ctx, step, waiting) {
             Ok(r) => (r, None),
             Err(e) => (StepResult::failed(e.to_string()), Some(e)),

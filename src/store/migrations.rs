@@ -73,6 +73,19 @@ impl Store {
             .map_err(|e| self.err(e))
     }
 
+    /// Every migration of a database, newest first.
+    pub fn migrations_of(&self, database: &str) -> Result<Vec<MigrationRow>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {COLUMNS} FROM migrations WHERE database = ?1 ORDER BY id DESC"
+            ))
+            .map_err(|e| self.err(e))?;
+        stmt.query_map([database], row)
+            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
+            .map_err(|e| self.err(e))
+    }
+
     /// Starts a migration for a database (refused by the unique index while one is active).
     pub fn insert_migration(&self, database: &str, state: &str) -> Result<i64, StoreError> {
         let now = now_ms();

@@ -146,12 +146,32 @@ pub struct DatabasesState {
     pub missing_keys: std::collections::HashSet<String>,
     /// tdekey's data directory (where Rehearsal databases keep their simulated hosts).
     pub data_root: std::path::PathBuf,
+    /// Where each database stands with its migrations (shown in the list).
+    pub standings: std::collections::BTreeMap<String, crate::migration::Standing>,
 }
 
 impl DatabasesState {
-    pub fn on_databases(&mut self, databases: Vec<DatabaseProfile>, saved: Option<String>) {
+    pub fn on_databases(
+        &mut self,
+        databases: Vec<DatabaseProfile>,
+        saved: Option<String>,
+        standings: std::collections::BTreeMap<String, crate::migration::Standing>,
+    ) {
         let first_load = self.databases.is_empty() && saved.is_none();
         self.databases = databases;
+        self.standings = standings;
+        // A database with a migration under way reopens on its Migration tab, where it stands.
+        if first_load
+            && self.form == DbForm::default()
+            && let Some(d) = self
+                .databases
+                .iter()
+                .find(|d| self.standings.get(&d.name).is_some_and(|s| s.in_progress()))
+        {
+            self.form = DbForm::from_profile(d);
+            self.tab = DbTab::Migration;
+            return;
+        }
         // A new user's first look: the first profile (the Rehearsal demo after `make run`),
         // on its console, rather than an empty form.
         if first_load
@@ -209,7 +229,16 @@ pub fn databases_ui(
             ui.separator();
             for d in &st.databases {
                 let missing = st.missing_keys.contains(&d.name);
-                let label = egui::RichText::new(format!("{} — {}", d.name, d.connector.as_str()));
+                let standing = st
+                    .standings
+                    .get(&d.name)
+                    .map(|s| format!("\n{}", s.describe()))
+                    .unwrap_or_default();
+                let label = egui::RichText::new(format!(
+                    "{} — {}{standing}",
+                    d.name,
+                    d.connector.as_str()
+                ));
                 let label = if missing {
                     label.color(egui::Color32::from_rgb(235, 90, 80))
                 } else {
@@ -263,7 +292,7 @@ pub fn databases_ui(
                     db,
                     profile,
                     hsm.login.is_some(),
-                    engine,
+                    (engine, &st.data_root),
                     queue,
                 )
             }

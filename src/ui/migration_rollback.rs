@@ -2,9 +2,9 @@
 //! then its steps like the plan's (what each does and may send, its checks, what it waits for);
 //! and, under a finished or rolled-back migration, starting a new one.
 
+use super::migration_record::report_ui;
 use super::migration_tab::{
-    MigrationTabState, OK, WAIT, host_output_ui, id, progress_ui, reason_ui, report_ui,
-    statements_ui,
+    MigrationTabState, OK, WAIT, host_output_ui, id, progress_ui, reason_ui, statements_ui,
 };
 use super::secret_field::password_ui;
 use crate::engine::{Command, HsmCommand, StoreCommand};
@@ -77,13 +77,30 @@ pub(super) fn start_rollback_ui(
             }
         });
     if let Some(Some(reason)) = st.confirm_rollback.clone() {
+        // The click runs R1 only (R1 and R2 are skipped by themselves when the migrate
+        // statement never ran): what it may send is R1's.
+        let first = st
+            .state
+            .as_ref()
+            .filter(|s| s.migrate_may_have_run())
+            .map(|s| crate::migration::back_statements(s, db, BackStep::FileFirst))
+            .unwrap_or_default();
+        let sends = if first.is_empty() {
+            "It sends nothing to the database yet: the master key never left the file wallet, so R1 and R2 are skipped, and R3 asks before it sends anything.".to_owned()
+        } else {
+            format!(
+                "Its first step (R1, {}) may send to {} through its {} connector:\n{}",
+                BackStep::FileFirst.title(),
+                db.name,
+                db.connector.label(),
+                first.join("\n")
+            )
+        };
         match super::confirm::confirm_ui(
             ui.ctx(),
             &format!("Roll back the migration of {}?", db.name),
             &format!(
-                "Reason: {reason}\n\nThe rollback's first step may send statements that change {} through its {} connector (TDE_CONFIGURATION, then a restart you make). Each step is shown before it runs; no master key on the HSM is deleted, and a rollback, once started, is finished by its own steps.",
-                db.name,
-                db.connector.label()
+                "Reason: {reason}\n\n{sends}\n\nEach later step asks before it sends anything; no master key on the HSM is deleted, and a rollback, once started, is finished by its own steps."
             ),
             &format!("Roll back {}", db.name),
         ) {
@@ -206,7 +223,7 @@ pub(super) fn rollback_ui(
             && ui
                 .add_enabled(can_run, egui::Button::new("Done: continue"))
                 .on_hover_text(
-                    "You did what the step asks (a restart, a check on the database host)",
+                    "You did what the step asks (a restart, a check on the database host). On a Rehearsal database this restarts its simulated database, as the step listed.",
                 )
                 .clicked()
         {
@@ -253,7 +270,7 @@ pub(super) fn new_migration_ui(
     ui.add_space(6.0);
     if ui
         .add_enabled(idle, egui::Button::new("Start a new migration…"))
-        .on_hover_text("A new plan from step 1; this one stays in the history and its report")
+        .on_hover_text("A new plan from step 1; this one stays in the history and its report.")
         .clicked()
     {
         st.confirm_new = Some(id);

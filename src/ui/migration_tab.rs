@@ -2,17 +2,20 @@
 //! step's state, the current step on the right with what it does, its checks turning green or
 //! red, what a person must do, and the passwords it needs (asked at that step only).
 
+use super::migration_record::{
+    BAD, Viewing, checks_ui, plan_ui, record_ui, report_file_ui, report_ui, results_ui, skipped_ui,
+    status_color,
+};
 use super::secret_field::{clear_password, password_ui};
 use crate::engine::{Command, Engine, HsmCommand, StoreCommand, Task};
 use crate::migration::{
-    BackStep, Expected, ExpectedStep, Inputs, MigrationState, Need, Progress, StepId, StepStatus,
+    Expected, ExpectedStep, Inputs, MigrationState, Need, Progress, StepId, StepStatus,
 };
 use crate::model::{ConnectorKind, DatabaseProfile, HsmProfile, PinFormat};
 use crate::secret::SecretBuffer;
 use egui::{Color32, RichText};
 
 pub(super) const OK: Color32 = Color32::from_rgb(90, 180, 90);
-const BAD: Color32 = Color32::from_rgb(220, 90, 90);
 pub(super) const WAIT: Color32 = Color32::from_rgb(230, 170, 60);
 
 #[derive(Default)]
@@ -22,6 +25,10 @@ pub struct MigrationTabState {
     /// "Set a rotation policy" was clicked for this database: the window opens the Rotation
     /// screen on it.
     pub go_to_rotation: Option<String>,
+    /// "Log in on the HSM screen" was clicked: the window opens it ...
+    pub go_to_login: bool,
+    /// ... and comes back to this step once the login succeeds.
+    pub return_after_login: bool,
     /// "Run step N on NAME?" is open for the step it names.
     pub confirm_run: Option<StepId>,
     /// "Start a new migration of NAME?" is open, for the migration it names (the finished or
@@ -56,6 +63,16 @@ pub struct MigrationTabState {
     pub host_output: String,
     pub report_path: String,
     pub report_written: Option<String>,
+    /// A step clicked in the plan: its record is shown instead of the current step.
+    pub viewing: Option<Viewing>,
+    /// The database's earlier migrations, newest first.
+    pub past: Vec<MigrationState>,
+    /// The earlier migration shown read-only (its number).
+    pub viewing_past: Option<i64>,
+    /// Step 12 was run: the report is written once it is done.
+    pub report_after: bool,
+    /// tdekey's data directory (where the report goes by default).
+    pub data_root: std::path::PathBuf,
 }
 
 pub(super) fn id(name: &str) -> egui::Id {
@@ -78,6 +95,11 @@ impl MigrationTabState {
         let other = self.state.as_ref().map(|s| s.id) != state.as_ref().map(|s| s.id);
         if other {
             self.progress = None;
+            // The report and the record shown were the other migration's.
+            self.report_written = None;
+            self.report_path.clear();
+            self.report_after = false;
+            self.viewing = None;
         }
         // A plan read again after a refusal keeps the refusal shown.
         if progress.is_some() || other {
@@ -102,8 +124,19 @@ impl MigrationTabState {
         }
     }
 
+    pub fn on_past(&mut self, database: &str, past: Vec<MigrationState>) {
+        if self.database.as_deref() != Some(database) {
+            return;
+        }
+        if !past.iter().any(|m| Some(m.id) == self.viewing_past) {
+            self.viewing_past = None;
+        }
+        self.past = past;
+    }
+
     pub fn on_failed(&mut self, ctx: &egui::Context, message: String) {
         self.error = Some(message);
+        self.report_after = false;
         self.reload = true;
         self.clear_secrets(ctx);
     }
@@ -145,27 +178,19 @@ impl MigrationTabState {
     }
 }
 
-fn status_color(s: StepStatus) -> Color32 {
-    match s {
-        StepStatus::Done | StepStatus::Skipped => OK,
-        StepStatus::Failed | StepStatus::Unknown => BAD,
-        StepStatus::NeedsAttention => WAIT,
-        StepStatus::NotStarted => Color32::GRAY,
-    }
-}
-
 pub fn migration_ui(
     ui: &mut egui::Ui,
     st: &mut MigrationTabState,
     db: &DatabaseProfile,
     hsm_profile: Option<&HsmProfile>,
     logged_in: bool,
-    engine: &Engine,
+    (engine, data_root): (&Engine, &std::path::Path),
     queue: &mut Vec<Command>,
 ) {
     if st.database.as_deref() != Some(db.name.as_str()) {
         *st = MigrationTabState {
             database: Some(db.name.clone()),
+            data_root: data_root.to_path_buf(),
             ..MigrationTabState::default()
         };
         queue.push(Command::Store(StoreCommand::MigrationStatus {
@@ -173,6 +198,13 @@ pub fn migration_ui(
         }));
     }
     let busy = engine.is_pending(Task::Migration);
+    // Step 12 ran: its report is written once the step is done.
+    if st.report_after && !busy {
+        st.report_after = false;
+        if st.state.as_ref().is_some_and(MigrationState::finished) {
+            super::migration_record::write_report(st, db, queue);
+        }
+    }
     if st.reload && !busy {
         st.reload = false;
         queue.push(Command::Store(StoreCommand::MigrationStatus {
@@ -194,13 +226,31 @@ pub fn migration_ui(
         }
     });
     if !logged_in {
-        ui.colored_label(
-            WAIT,
-            "Log in to the HSM first (HSM screen): the wizard uses that session as the crypto user Oracle will use.",
-        );
+        ui.horizontal_wrapped(|ui| {
+            ui.colored_label(
+                WAIT,
+                "Log in to the HSM first: the wizard uses that session as the crypto user Oracle will use.",
+            );
+            if ui
+                .button("Log in on the HSM screen")
+                .on_hover_text("After the login the window comes back to this step.")
+                .clicked()
+            {
+                st.go_to_login = true;
+                st.return_after_login = true;
+            }
+        });
     }
     if let Some(e) = &st.error {
         ui.colored_label(BAD, e);
+    }
+    if let Some(past) = st
+        .viewing_past
+        .and_then(|id| st.past.iter().find(|m| m.id == id))
+        .cloned()
+    {
+        super::migration_record::past_ui(ui, st, &past);
+        return;
     }
     let current = st
         .state
@@ -210,88 +260,60 @@ pub fn migration_ui(
     let back = rollback.map(|r| r.current());
     ui.columns(2, |cols| {
         let left = egui::Layout::top_down(egui::Align::Min);
-        cols[0].with_layout(left, |ui| plan_ui(ui, st, current, back.flatten()));
-        cols[1].with_layout(left, |ui| match back {
-            Some(back) => super::migration_rollback::rollback_ui(
+        cols[0].with_layout(left, |ui| {
+            plan_ui(
                 ui,
-                st,
-                db,
-                hsm_profile,
-                back,
-                (logged_in && !busy, !busy),
-                queue,
+                st.state.as_ref(),
+                &mut st.viewing,
+                current,
+                back.flatten(),
+            );
+            super::migration_record::past_list_ui(ui, st);
+        });
+        cols[1].with_layout(left, |ui| match (st.viewing, back) {
+            (Some(v), _) => record_ui(
+                ui,
+                st.state.as_ref(),
+                &mut st.viewing,
+                v,
+                "Back to the current step",
             ),
-            None => {
-                step_ui(
+            (None, back) => match back {
+                Some(back) => super::migration_rollback::rollback_ui(
                     ui,
                     st,
                     db,
                     hsm_profile,
-                    current,
+                    back,
                     (logged_in && !busy, !busy),
                     queue,
-                );
-                super::migration_rollback::start_rollback_ui(
-                    ui,
-                    st,
-                    db,
-                    hsm_profile,
-                    logged_in && !busy,
-                    queue,
-                );
-            }
+                ),
+                None => {
+                    step_ui(
+                        ui,
+                        st,
+                        db,
+                        hsm_profile,
+                        current,
+                        (logged_in && !busy, !busy),
+                        queue,
+                    );
+                    super::migration_rollback::start_rollback_ui(
+                        ui,
+                        st,
+                        db,
+                        hsm_profile,
+                        logged_in && !busy,
+                        queue,
+                    );
+                    if let Some(s) = st.state.as_ref().filter(|_| current.is_none()) {
+                        ui.add_space(6.0);
+                        results_ui(ui, s);
+                    }
+                }
+            },
         });
     });
-}
-
-fn plan_ui(
-    ui: &mut egui::Ui,
-    st: &MigrationTabState,
-    current: Option<StepId>,
-    back: Option<BackStep>,
-) {
-    ui.label(RichText::new("Plan").strong());
-    egui::Grid::new("migration_plan")
-        .striped(true)
-        .spacing([10.0, 4.0])
-        .show(ui, |ui| {
-            for step in StepId::ALL {
-                let rec = st.state.as_ref().and_then(|s| s.step(*step));
-                let status = rec.map_or(StepStatus::NotStarted, |r| r.status);
-                let title = format!("{}. {}", step.number(), step.title());
-                if Some(*step) == current {
-                    ui.label(RichText::new(title).strong());
-                } else {
-                    ui.label(title);
-                }
-                ui.colored_label(status_color(status), status.as_str());
-                ui.end_row();
-            }
-        });
-    if let Some(r) = st.state.as_ref().and_then(|s| s.rollback.as_ref()) {
-        ui.add_space(6.0);
-        ui.label(RichText::new("Rollback").strong());
-        egui::Grid::new("migration_rollback_plan")
-            .striped(true)
-            .spacing([10.0, 4.0])
-            .show(ui, |ui| {
-                for rec in &r.steps {
-                    let title = format!("R{}. {}", rec.step.number(), rec.step.title());
-                    if Some(rec.step) == back {
-                        ui.label(RichText::new(title).strong());
-                    } else {
-                        ui.label(title);
-                    }
-                    ui.colored_label(status_color(rec.status), rec.status.as_str());
-                    ui.end_row();
-                }
-            });
-    }
-    if let Some(k) = st.state.as_ref().and_then(|s| s.new_key.as_deref()) {
-        ui.add_space(6.0);
-        ui.label("New master key:");
-        ui.label(RichText::new(k).monospace());
-    }
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -316,11 +338,10 @@ fn step_ui(
     };
     ui.label(RichText::new(format!("Step {}. {}", step.number(), step.title())).strong());
     ui.label(step.about());
-    statements_ui(
-        ui,
-        &crate::migration::statements(st.state.as_ref(), db, step, Some(st.tag.as_str())),
-    );
+    let statements = step_statements(st, db, step);
+    statements_ui(ui, &statements);
     ui.add_space(4.0);
+    skipped_ui(ui, st);
     // What the step run last found, when the wizard has moved on from it.
     if let Some(last) = st.progress.as_ref().filter(|p| p.step != step) {
         egui::CollapsingHeader::new(format!(
@@ -378,7 +399,7 @@ fn step_ui(
                     &mut st.old_hsm_password_only,
                     "The other HSM takes a password only (no user name)",
                 )
-                .on_hover_text("Some vendors' Oracle guides write IDENTIFIED BY \"<password>\" without \"user:\"");
+                .on_hover_text("Some vendors' Oracle guides write IDENTIFIED BY \"<password>\" without \"user:\".");
                 ui.end_row();
                 if !st.old_hsm_password_only {
                     super::labelled_edit(
@@ -423,9 +444,11 @@ fn step_ui(
     if needs.contains(&Need::HostOutput) {
         host_output_ui(ui, st);
     }
+    if step == StepId::Done {
+        // Step 12 writes the report: its file, with a default name under the data directory.
+        report_file_ui(ui, st, db, queue, idle, false);
+    }
     let pin_format = hsm_profile.map_or(PinFormat::Plain, |p| p.pin_format);
-    let statements =
-        crate::migration::statements(st.state.as_ref(), db, step, Some(st.tag.as_str()));
     // Every click answers this step of this migration: if another process moved it on, nothing
     // runs.
     let mut run = |st: &MigrationTabState, confirmed: bool, fix: bool| {
@@ -439,19 +462,27 @@ fn step_ui(
         }));
     };
     ui.horizontal(|ui| {
-        let label = match st
-            .state
-            .as_ref()
-            .and_then(|s| s.step(step))
-            .map(|r| r.status)
-        {
-            None | Some(StepStatus::NotStarted) => format!("Run step {}", step.number()),
-            _ => format!("Check step {} again", step.number()),
+        let first = matches!(
+            st.state
+                .as_ref()
+                .and_then(|s| s.step(step))
+                .map(|r| r.status),
+            None | Some(StepStatus::NotStarted)
+        );
+        let label = match step {
+            // Optional and nothing chosen: it sends nothing, so nothing is confirmed.
+            StepId::AutoLogin if statements.is_empty() => format!("Skip step {}", step.number()),
+            StepId::Done => format!("Run step {} and write the report", step.number()),
+            _ if first => format!("Run step {}", step.number()),
+            _ => format!("Run step {} again", step.number()),
         };
-        if ui.add_enabled(can_run, egui::Button::new(label)).clicked() {
+        let enabled = can_run && (step != StepId::Done || !st.report_path.trim().is_empty());
+        if ui.add_enabled(enabled, egui::Button::new(label)).clicked() {
             // A step that may send statements that change the database asks first.
             if statements.is_empty() {
                 run(st, false, false);
+                st.report_after = step == StepId::Done;
+                st.report_written = None;
             } else {
                 st.confirm_run = Some(step);
             }
@@ -460,7 +491,7 @@ fn step_ui(
             && ui
                 .add_enabled(can_run, egui::Button::new("Done: continue"))
                 .on_hover_text(
-                    "You did what the step asks (a restart, a check on the database host)",
+                    "You did what the step asks (a restart, a check on the database host). On a Rehearsal database this restarts its simulated database, as the step listed.",
                 )
                 .clicked()
         {
@@ -533,9 +564,19 @@ fn step_ui(
             }
         });
     }
-    if st.state.is_some() {
-        ui.separator();
-        report_ui(ui, st, db, queue, idle);
+}
+
+/// What the step may send, for what is chosen on it (step 11: nothing when neither auto-login
+/// nor the external store is ticked).
+fn step_statements(st: &MigrationTabState, db: &DatabaseProfile, step: StepId) -> Vec<String> {
+    match step {
+        StepId::AutoLogin => crate::migration::auto_login_statements(
+            st.state.as_ref(),
+            db,
+            st.auto_login,
+            st.external_store,
+        ),
+        _ => crate::migration::statements(st.state.as_ref(), db, step, Some(st.tag.as_str())),
     }
 }
 
@@ -599,76 +640,4 @@ pub(super) fn host_output_ui(ui: &mut egui::Ui, st: &mut MigrationTabState) {
             .hint_text("paste everything the command printed, down to END (several hosts' outputs at once if you like: each begins with its HOST line)"),
     )
     .labelled_by(l.id);
-}
-
-/// The checks of a step; while the step waits for a person, a check that has not passed yet
-/// says "not yet" rather than "FAILED".
-fn checks_ui(ui: &mut egui::Ui, checks: &[crate::migration::Check], waiting: bool) {
-    for c in checks {
-        let (mark, color) = match (c.ok, &c.overridden) {
-            (true, _) => ("passed", OK),
-            (false, Some(_)) => ("accepted", WAIT),
-            (false, None) if waiting => ("not yet", WAIT),
-            (false, None) => ("FAILED", BAD),
-        };
-        ui.horizontal_wrapped(|ui| {
-            ui.colored_label(color, mark);
-            ui.label(format!("{} — {}", c.what, c.detail));
-        });
-    }
-}
-
-pub(super) fn report_ui(
-    ui: &mut egui::Ui,
-    st: &mut MigrationTabState,
-    db: &DatabaseProfile,
-    queue: &mut Vec<Command>,
-    can_run: bool,
-) {
-    // Once the migration is finished (and not rolled back): its key is the one to rotate.
-    if st
-        .state
-        .as_ref()
-        .is_some_and(|s| s.rollback.is_none() && s.finished())
-    {
-        ui.horizontal(|ui| {
-            let button = match &st.policy {
-                Some(p) => {
-                    ui.label(format!("Rotation policy: {p}."));
-                    "Open its rotation…"
-                }
-                None => {
-                    ui.label("Next: rotate this master key on a schedule.");
-                    "Set a rotation policy…"
-                }
-            };
-            if ui.button(button).clicked() {
-                st.go_to_rotation = Some(db.name.clone());
-            }
-        });
-    }
-    ui.horizontal(|ui| {
-        super::labelled_edit(
-            ui,
-            "Report file",
-            &mut st.report_path,
-            "/tmp/migration-report.html (or .json)",
-            300.0,
-        );
-        if ui
-            .add_enabled(
-                can_run && !st.report_path.trim().is_empty(),
-                egui::Button::new("Write the report"),
-            )
-            .clicked()
-        {
-            queue.push(Command::Store(StoreCommand::MigrationReport {
-                database: db.name.clone(),
-                path: st.report_path.trim().into(),
-            }));
-        }
-    });
-    if let Some(p) = &st.report_written {
-        ui.colored_label(OK, format!("Report written to {p}."));
-    }
 }

@@ -8,6 +8,7 @@ mod console;
 mod databases_screen;
 mod hsm_screen;
 mod keys_screen;
+mod migration_record;
 mod migration_rollback;
 mod migration_tab;
 mod prefs;
@@ -173,6 +174,9 @@ impl App {
                 }
                 Event::LoggedIn { token, user, note } => {
                     self.hsm.on_logged_in(ctx, token, user, note);
+                    if std::mem::take(&mut self.databases.migration.return_after_login) {
+                        self.screen = Screen::Databases;
+                    }
                     self.keys.clear();
                     self.queue.push(Command::Hsm(HsmCommand::Inventory));
                 }
@@ -262,10 +266,16 @@ impl App {
                     database,
                     state,
                     progress,
+                    past,
                 } => {
                     let created = progress
                         .as_ref()
                         .is_some_and(|p| p.step == crate::migration::StepId::Verify);
+                    self.databases.standings.insert(
+                        database.clone(),
+                        crate::migration::Standing::of(state.as_deref()),
+                    );
+                    self.databases.migration.on_past(&database, past);
                     self.databases.migration.on_migration(
                         ctx,
                         database,
@@ -282,9 +292,11 @@ impl App {
                 Event::WalletInspected(report) => {
                     self.databases.wallet.on_report(ctx, *report)
                 }
-                Event::Databases { databases, saved } => {
-                    self.databases.on_databases(databases, saved)
-                }
+                Event::Databases {
+                    databases,
+                    saved,
+                    standings,
+                } => self.databases.on_databases(databases, saved, standings),
                 Event::SavePathPicked(Some(p)) => self.audit.export_path = p.display().to_string(),
                 Event::SavePathPicked(None) => {
                     self.audit.banner = Some(Banner {
@@ -515,6 +527,10 @@ impl eframe::App for App {
                 .show(&ctx, |ui| {
                     console::manual_ui(ui, &mut self.databases.console, &ask, &self.engine)
                 });
+        }
+        // The wizard asked for a login: the HSM screen, and back to the step after it.
+        if std::mem::take(&mut self.databases.migration.go_to_login) {
+            self.screen = Screen::Hsm;
         }
         if let Some(db) = self.databases.migration.go_to_rotation.take() {
             self.rotation.selected = Some(db);

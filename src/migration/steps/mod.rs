@@ -214,7 +214,7 @@ pub(super) fn is_rehearsal(w: &Wizard) -> bool {
 /// simulated database is restarted when the person confirms.
 pub(super) fn restart_commands(w: &Wizard) -> Vec<String> {
     if is_rehearsal(w) {
-        vec!["Rehearsal: confirming (\"Done: continue\", or --confirm / --yes) restarts its simulated database, as you would restart a real one with SHUTDOWN IMMEDIATE and STARTUP.".into()]
+        vec!["Rehearsal: confirming that the restart is done restarts its simulated database, as you would restart a real one with SHUTDOWN IMMEDIATE and STARTUP.".into()]
     } else if w.db.rac {
         vec![
             "srvctl stop database -d <db_unique_name>".into(),

@@ -231,7 +231,7 @@ fn wallet(
     }
     let Some(root) = w.state.wallet_root.as_deref().and_then(|r| host.path(r)) else {
         return Ok(StepResult::failed(
-            "WALLET_ROOT is not known here, so the backup has nowhere safe to be restored to. Restore it with `tdekey wallet restore BACKUP --wallet-root DIR`.",
+            "WALLET_ROOT is not known here, so the backup has nowhere safe to be restored to. Restore it with tdekey wallet restore, naming the backup file and the wallet root.",
         ));
     };
     let restored = crate::databases::restore_wallet(

@@ -119,7 +119,7 @@ pub(super) fn ready(w: &mut Wizard, ctx: &Context<'_>, mut checks: Vec<Check>) -
                 .join(", ")
         ));
     }
-    lines.push("When every standby is ready, confirm (\"Done: continue\", or --confirm).".into());
+    lines.push("When every standby is ready, confirm it.".into());
     let mut r = StepResult::attention(
         "Data Guard: prepare each standby before the migration (step 9), then confirm.",
         lines,

@@ -17,7 +17,7 @@ pub(super) fn choose(
 ) -> Result<StepResult, MigrationError> {
     let Some(token) = ctx.hsm.token().cloned().filter(|_| ctx.hsm.logged_in()) else {
         return Ok(StepResult::attention(
-            "Log in to the HSM as the crypto user Oracle will use first (the HSM screen; on the command line the password comes from TDEKEY_PIN, --pin-file or a prompt).",
+            "Log in to the HSM first, as the crypto user Oracle will use.",
             Vec::new(),
             Vec::new(),
         ));
@@ -79,7 +79,7 @@ pub(super) fn choose(
     checks.extend(session);
     if lacking {
         return Ok(StepResult::from_checks(checks).note(
-            "Change the profile's \"Connect as\" (Databases screen, or tdekey db add --connect-as sysdba), or grant what is missing, then run step 1 again.",
+            "Change the profile's \"Connect as\" to SYSDBA, or grant what is missing, then run step 1 again.",
         ));
     }
     let rows = wallet_rows(w, a, ctx)?;
