@@ -3,9 +3,10 @@
 
 use super::hsm_worker::usable;
 use super::{Event, EventSink, Failure, Task, Worker};
-use crate::audit::export::Format;
+use crate::audit::export::{ExportError, Format};
 use crate::audit::{self, Auditor};
 use crate::paths::DataDir;
+use crate::paths::out::OutError;
 use crate::secret::Secret;
 use crate::store::AuditFilter;
 use std::path::PathBuf;
@@ -29,6 +30,9 @@ pub enum AuditCommand {
         format: Format,
         path: PathBuf,
         passphrase: Option<Secret>,
+        /// The person answered "replace it?" for this path: an existing regular file is
+        /// replaced (a link, a device or a FIFO never is).
+        replace: bool,
         cancel: Arc<AtomicBool>,
     },
 }
@@ -99,24 +103,31 @@ impl Worker for AuditWorker {
                 format,
                 path,
                 passphrase,
+                replace,
                 cancel,
             } => {
-                let manifest = audit::export(
+                let result = audit::export(
                     a,
                     &filter,
                     format,
                     passphrase,
                     &path,
-                    // The save dialog asked before replacing a file; a link, a device or a
-                    // FIFO is refused all the same.
-                    true,
+                    replace,
                     "gui",
                     &mut |done, total| {
                         sink.send(Event::AuditExportProgress { done, total });
                         !cancel.load(Ordering::Relaxed)
                     },
-                )?;
-                Ok(Event::AuditExported(Box::new(manifest), path))
+                );
+                match result {
+                    Ok(manifest) => Ok(Event::AuditExported(Box::new(manifest), path)),
+                    // Not every desktop's save dialog asks before replacing a file: the window
+                    // asks itself.
+                    Err(audit::LogError::Export(ExportError::Out(OutError::Exists { path }))) => {
+                        Ok(Event::AuditExportExists(path))
+                    }
+                    Err(e) => Err(e.into()),
+                }
             }
         }
     }

@@ -199,6 +199,9 @@ pub enum Event {
         total: u64,
     },
     AuditExported(Box<Manifest>, PathBuf),
+    /// The export was not written: this file (the export or its manifest) exists already. The
+    /// window asks whether to replace it and sends the export again with `replace`.
+    AuditExportExists(PathBuf),
     AuditVerified {
         ok: bool,
         text: String,
@@ -259,7 +262,7 @@ impl Event {
             Event::Modules(_) => Some(Task::DetectModules),
             Event::AuditPage { count, .. } => count.map(|_| Task::AuditQuery),
             Event::AuditExportProgress { .. } => None,
-            Event::AuditExported(..) => Some(Task::AuditExport),
+            Event::AuditExported(..) | Event::AuditExportExists(_) => Some(Task::AuditExport),
             Event::AuditVerified { .. } => Some(Task::AuditVerify),
             Event::SavePathPicked(_) => Some(Task::SaveDialog),
             Event::Databases { .. } => Some(Task::Databases),

@@ -1,6 +1,8 @@
 //! A masked text field that edits a [`SecretBuffer`] in place.
 
+use crate::model::PinFormat;
 use crate::secret::SecretBuffer;
+use crate::secret::sealed::MIN_PASSPHRASE_CHARS;
 use egui::text::CharIndex;
 
 impl egui::TextBuffer for SecretBuffer {
@@ -58,4 +60,67 @@ pub fn password_ui(
 pub fn clear_password(ctx: &egui::Context, id: egui::Id, buf: &mut SecretBuffer) {
     buf.clear();
     egui::text_edit::TextEditState::default().store(ctx, id);
+}
+
+/// Whether a new passphrase typed twice may be used: long enough, and the same both times.
+pub fn passphrase_ok(first: &SecretBuffer, second: &SecretBuffer) -> bool {
+    first.as_str().chars().count() >= MIN_PASSPHRASE_CHARS && first.as_str() == second.as_str()
+}
+
+/// A new passphrase, typed twice, as rows of a two-column grid (`ids` name the two fields,
+/// `labels` their labels). The minimum length is shown before anything is typed; what is
+/// wrong is said as soon as it can be (too short, or the two differ).
+pub fn new_passphrase_ui(
+    ui: &mut egui::Ui,
+    ids: (egui::Id, egui::Id),
+    labels: (&str, &str),
+    first: &mut SecretBuffer,
+    second: &mut SecretBuffer,
+) {
+    let l = ui.label(labels.0);
+    ui.horizontal(|ui| {
+        password_ui(ui, l.id, ids.0, first);
+        let n = first.as_str().chars().count();
+        let text = if n == 0 || n >= MIN_PASSPHRASE_CHARS {
+            format!("at least {MIN_PASSPHRASE_CHARS} characters")
+        } else {
+            format!("at least {MIN_PASSPHRASE_CHARS} characters: {n} so far")
+        };
+        ui.small(text);
+    });
+    ui.end_row();
+    let l = ui.label(labels.1);
+    ui.horizontal(|ui| {
+        password_ui(ui, l.id, ids.1, second);
+        if !second.is_empty() && first.as_str() != second.as_str() {
+            ui.colored_label(ui.visuals().error_fg_color, "The two passphrases differ.");
+        }
+    });
+    ui.end_row();
+}
+
+/// Clears both fields of a [`new_passphrase_ui`].
+pub fn clear_new_passphrase(
+    ctx: &egui::Context,
+    ids: (egui::Id, egui::Id),
+    first: &mut SecretBuffer,
+    second: &mut SecretBuffer,
+) {
+    clear_password(ctx, ids.0, first);
+    clear_password(ctx, ids.1, second);
+}
+
+/// What to type in a field for the HSM password, for the profile's PIN format and crypto user.
+/// tdekey itself puts the user name before the password where `user:password` is needed.
+pub fn hsm_password_hint(format: PinFormat, user: &str) -> String {
+    let user = user.trim();
+    match format {
+        PinFormat::CloudHsm if user.is_empty() => {
+            "Type the crypto user's password alone: tdekey puts the user name before it (user:password).".to_owned()
+        }
+        PinFormat::CloudHsm => format!(
+            "Type the password of {user} alone: tdekey sends it as {user}:password."
+        ),
+        PinFormat::Plain => "Type the token's PIN: the password alone, no user name.".to_owned(),
+    }
 }
