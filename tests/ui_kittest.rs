@@ -1032,7 +1032,12 @@ fn the_migration_wizard_runs_to_the_end_in_the_window() {
         let Some(step) = current else { break };
         let n = step.number();
         match step {
-            StepId::Backup => type_into(&mut h, "Backup passphrase", passphrase),
+            StepId::Backup => {
+                // Typed twice: the minimum length shows before the first try.
+                assert!(h.query_by_label("at least 12 characters").is_some());
+                type_into(&mut h, "Backup passphrase", passphrase);
+                type_into(&mut h, "Repeat backup passphrase", passphrase);
+            }
             StepId::FileOpen => type_into(&mut h, "Wallet password", "demo-wallet-1234"),
             StepId::Migrate => {
                 assert!(

@@ -36,7 +36,10 @@ pub fn dialog_ui<R>(
     // A new area's first pass only sizes it: the focus is asked for on the first two, and again
     // whenever nothing has it (a click on the dialog's background drops it).
     let focus = pass.saturating_sub(opened_at) < 2 || ctx.memory(|m| m.focused()).is_none();
-    let r = egui::Modal::new(id).show(ctx, |ui| {
+    // Anchored by its top edge: a dialog that grows or shrinks (a field shown, a sentence added)
+    // keeps its controls where they were, so a click is not moved onto another one.
+    let area = egui::Modal::default_area(id).anchor(egui::Align2::CENTER_TOP, [0.0, 120.0]);
+    let r = egui::Modal::new(id).area(area).show(ctx, |ui| {
         ui.set_width(width);
         ui.heading(title);
         ui.add_space(6.0);
