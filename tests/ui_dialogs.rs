@@ -142,6 +142,11 @@ fn the_export_asks_before_replacing_a_file_and_its_name_follows_the_format() {
         h.query_by_label("at least 12 characters").is_some(),
         "the minimum length shows before anything is typed"
     );
+    h.step();
+    assert!(
+        h.get_by_label("Passphrase").is_focused(),
+        "the first empty field has the focus"
+    );
     h.get_by_label("Encrypt for transport (Argon2id + AES-256-GCM)")
         .click();
     h.step();

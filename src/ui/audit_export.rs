@@ -128,6 +128,8 @@ pub(super) fn export_window_ui(
         540.0,
         |ui, focus| {
             let before = (st.export_format, st.export_encrypt);
+            // The first empty field takes the focus; with none, the default button.
+            let mut focus_left = focus;
             ui.add_enabled_ui(!running, |ui| {
                 ui.horizontal(|ui| {
                     ui.label("Format");
@@ -140,12 +142,20 @@ pub(super) fn export_window_ui(
                     ui.radio_value(&mut st.export_all, false, format!("the current filter ({n})"));
                     ui.radio_value(&mut st.export_all, true, "the whole log");
                 });
-                ui.checkbox(&mut st.export_encrypt, "Encrypt for transport (Argon2id + AES-256-GCM)");
+                // Ticked: the passphrase is what is typed next.
+                if ui
+                    .checkbox(&mut st.export_encrypt, "Encrypt for transport (Argon2id + AES-256-GCM)")
+                    .changed()
+                    && st.export_encrypt
+                {
+                    focus_left = true;
+                }
                 let ext = extension(st.export_format, st.export_encrypt);
                 ui.horizontal(|ui| {
                     let r = labelled_edit(ui, "Export file", &mut st.export_path, &format!("/path/to/audit.{ext}"), 320.0);
-                    if focus && st.export_path.trim().is_empty() {
+                    if focus_left && st.export_path.trim().is_empty() {
                         r.request_focus();
+                        focus_left = false;
                     }
                     if ui
                         .add_enabled(!engine.is_pending(Task::SaveDialog), egui::Button::new("Browse…"))
@@ -158,7 +168,11 @@ pub(super) fn export_window_ui(
                 });
                 if st.export_encrypt {
                     egui::Grid::new("export_pass").num_columns(2).show(ui, |ui| {
-                        new_passphrase_ui(ui, pass_ids(), ("Passphrase", "Repeat passphrase"), &mut st.pass1, &mut st.pass2);
+                        let r = new_passphrase_ui(ui, pass_ids(), ("Passphrase", "Repeat passphrase"), &mut st.pass1, &mut st.pass2);
+                        if focus_left && st.pass1.is_empty() {
+                            r.request_focus();
+                            focus_left = false;
+                        }
                     });
                     ui.small("tdekey cannot recover an export whose passphrase is lost. The command line's audit decrypt reads it back.");
                 }

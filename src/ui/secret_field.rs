@@ -69,17 +69,18 @@ pub fn passphrase_ok(first: &SecretBuffer, second: &SecretBuffer) -> bool {
 
 /// A new passphrase, typed twice, as rows of a two-column grid (`ids` name the two fields,
 /// `labels` their labels). The minimum length is shown before anything is typed; what is
-/// wrong is said as soon as it can be (too short, or the two differ).
+/// wrong is said as soon as it can be (too short, or the two differ). Returns the first
+/// field's response.
 pub fn new_passphrase_ui(
     ui: &mut egui::Ui,
     ids: (egui::Id, egui::Id),
     labels: (&str, &str),
     first: &mut SecretBuffer,
     second: &mut SecretBuffer,
-) {
+) -> egui::Response {
     let l = ui.label(labels.0);
-    ui.horizontal(|ui| {
-        password_ui(ui, l.id, ids.0, first);
+    let r = ui.horizontal(|ui| {
+        let r = password_ui(ui, l.id, ids.0, first);
         let n = first.as_str().chars().count();
         let text = if n == 0 || n >= MIN_PASSPHRASE_CHARS {
             format!("at least {MIN_PASSPHRASE_CHARS} characters")
@@ -87,6 +88,7 @@ pub fn new_passphrase_ui(
             format!("at least {MIN_PASSPHRASE_CHARS} characters: {n} so far")
         };
         ui.small(text);
+        r
     });
     ui.end_row();
     let l = ui.label(labels.1);
@@ -97,6 +99,7 @@ pub fn new_passphrase_ui(
         }
     });
     ui.end_row();
+    r.inner
 }
 
 /// Clears both fields of a [`new_passphrase_ui`].
