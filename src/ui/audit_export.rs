@@ -236,3 +236,27 @@ pub(super) fn export_window_ui(
         st.clear_passphrases(ctx);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::with_extension;
+    use crate::audit::export::Format;
+
+    #[test]
+    fn the_file_name_follows_the_format_and_the_encryption() {
+        let cases = [
+            ("/x/log.csv", Format::Jsonl, false, "/x/log.jsonl"),
+            ("/x/log.jsonl", Format::Csv, false, "/x/log.csv"),
+            ("/x/log.csv", Format::Csv, true, "/x/log.csv.enc"),
+            ("/x/log.jsonl.enc", Format::Csv, false, "/x/log.csv"),
+            ("/x/LOG.CSV", Format::Jsonl, false, "/x/LOG.jsonl"),
+            ("/x/log.txt", Format::Csv, false, "/x/log.txt.csv"),
+            ("/x/log", Format::Jsonl, true, "/x/log.jsonl.enc"),
+            ("/x/.csv", Format::Jsonl, false, "/x/.csv.jsonl"),
+            ("", Format::Jsonl, false, ""),
+        ];
+        for (path, format, encrypt, want) in cases {
+            assert_eq!(with_extension(path, format, encrypt), want, "{path}");
+        }
+    }
+}
