@@ -6,6 +6,7 @@ mod ui_common;
 
 use common::{Env, run};
 use egui_kittest::Harness;
+use egui_kittest::kittest::NodeT;
 use egui_kittest::kittest::Queryable;
 use tdekey::hsm::demo::{DEMO_PROFILE_NAME, DEMO_USER_PIN};
 use tdekey::ui::{App, Screen};
@@ -139,7 +140,8 @@ fn the_export_asks_before_replacing_a_file_and_its_name_follows_the_format() {
     );
     h.step();
     assert!(
-        h.query_by_label("at least 12 characters").is_some(),
+        h.query_by_label("At least 12 characters, typed twice.")
+            .is_some(),
         "the minimum length shows before anything is typed"
     );
     h.step();
@@ -147,6 +149,24 @@ fn the_export_asks_before_replacing_a_file_and_its_name_follows_the_format() {
         h.get_by_label("Passphrase").is_focused(),
         "the first empty field has the focus"
     );
+    h.get_by_label("Passphrase").type_text("short");
+    h.step();
+    h.step();
+    assert!(
+        h.query_by_label("At least 12 characters: 5 so far.")
+            .is_some()
+    );
+    h.get_by_label("Passphrase").type_text(" and long enough");
+    h.get_by_label("Repeat passphrase").focus();
+    h.step();
+    h.get_by_label("Repeat passphrase").type_text("short and");
+    h.run_steps(2);
+    assert!(
+        h.query_by_label("The two passphrases differ.").is_some(),
+        "{:?}",
+        h.state().audit.export_path
+    );
+    assert!(h.get_by_label("Export").accesskit_node().is_disabled());
     h.get_by_label("Encrypt for transport (Argon2id + AES-256-GCM)")
         .click();
     h.step();

@@ -1034,7 +1034,10 @@ fn the_migration_wizard_runs_to_the_end_in_the_window() {
         match step {
             StepId::Backup => {
                 // Typed twice: the minimum length shows before the first try.
-                assert!(h.query_by_label("at least 12 characters").is_some());
+                assert!(
+                    h.query_by_label("At least 12 characters, typed twice.")
+                        .is_some()
+                );
                 type_into(&mut h, "Backup passphrase", passphrase);
                 type_into(&mut h, "Repeat backup passphrase", passphrase);
             }

@@ -68,9 +68,9 @@ pub fn passphrase_ok(first: &SecretBuffer, second: &SecretBuffer) -> bool {
 }
 
 /// A new passphrase, typed twice, as rows of a two-column grid (`ids` name the two fields,
-/// `labels` their labels). The minimum length is shown before anything is typed; what is
-/// wrong is said as soon as it can be (too short, or the two differ). Returns the first
-/// field's response.
+/// `labels` their labels). A row under them says, before anything is typed, how long it must
+/// be, and then what is still wrong (too short, the two differ). That row is always there, so
+/// nothing below it moves while the person types. Returns the first field's response.
 pub fn new_passphrase_ui(
     ui: &mut egui::Ui,
     ids: (egui::Id, egui::Id),
@@ -79,27 +79,38 @@ pub fn new_passphrase_ui(
     second: &mut SecretBuffer,
 ) -> egui::Response {
     let l = ui.label(labels.0);
-    let r = ui.horizontal(|ui| {
-        let r = password_ui(ui, l.id, ids.0, first);
-        let n = first.as_str().chars().count();
-        let text = if n == 0 || n >= MIN_PASSPHRASE_CHARS {
-            format!("at least {MIN_PASSPHRASE_CHARS} characters")
-        } else {
-            format!("at least {MIN_PASSPHRASE_CHARS} characters: {n} so far")
-        };
-        ui.small(text);
-        r
-    });
+    let r = password_ui(ui, l.id, ids.0, first);
     ui.end_row();
     let l = ui.label(labels.1);
-    ui.horizontal(|ui| {
-        password_ui(ui, l.id, ids.1, second);
-        if !second.is_empty() && first.as_str() != second.as_str() {
-            ui.colored_label(ui.visuals().error_fg_color, "The two passphrases differ.");
-        }
-    });
+    password_ui(ui, l.id, ids.1, second);
     ui.end_row();
-    r.inner
+    ui.label("");
+    let n = first.as_str().chars().count();
+    let (text, bad) = if n == 0 {
+        (
+            format!("At least {MIN_PASSPHRASE_CHARS} characters, typed twice."),
+            false,
+        )
+    } else if n < MIN_PASSPHRASE_CHARS {
+        (
+            format!("At least {MIN_PASSPHRASE_CHARS} characters: {n} so far."),
+            true,
+        )
+    } else if second.is_empty() {
+        ("Type it again below.".to_owned(), false)
+    } else if first.as_str() != second.as_str() {
+        ("The two passphrases differ.".to_owned(), true)
+    } else {
+        ("The two passphrases match.".to_owned(), false)
+    };
+    let color = if bad {
+        ui.visuals().error_fg_color
+    } else {
+        ui.visuals().weak_text_color()
+    };
+    ui.add(egui::Label::new(egui::RichText::new(text).small().color(color)).wrap());
+    ui.end_row();
+    r
 }
 
 /// Clears both fields of a [`new_passphrase_ui`].
