@@ -446,6 +446,11 @@ fn step_ui(
     let pin_format = hsm_profile.map_or(PinFormat::Plain, |p| p.pin_format);
     let statements =
         crate::migration::statements(st.state.as_ref(), db, step, Some(st.tag.as_str()));
+    // Two different backup passphrases: nothing runs until they are the same (the row under
+    // them says so).
+    let can_run = can_run
+        && !(step == StepId::Backup
+            && st.backup_passphrase.as_str() != st.backup_passphrase2.as_str());
     // Every click answers this step of this migration: if another process moved it on, nothing
     // runs.
     let mut run = |st: &MigrationTabState, confirmed: bool, fix: bool| {

@@ -103,12 +103,12 @@ pub fn new_passphrase_ui(
     } else {
         ("The two passphrases match.".to_owned(), false)
     };
-    let color = if bad {
-        ui.visuals().error_fg_color
+    let text = if bad {
+        egui::RichText::new(text).color(ui.visuals().error_fg_color)
     } else {
-        ui.visuals().weak_text_color()
+        egui::RichText::new(text).weak()
     };
-    ui.add(egui::Label::new(egui::RichText::new(text).small().color(color)).wrap());
+    ui.add(egui::Label::new(text).wrap());
     ui.end_row();
     r
 }
