@@ -279,6 +279,33 @@ fn the_audit_list_is_fresh_when_shown_and_a_fixed_filter_clears_its_banner() {
         h.state().audit.banner
     );
 
+    // Another process writes to the log while the screen is shown: it says how many entries
+    // it does not show yet, and Refresh shows them.
+    let shown = h.state().audit.count.unwrap();
+    let (_, _, _) = run({
+        let mut c = env.tdekey();
+        c.args(["hsm", "info", "--module", "/nonexistent/other.so"]);
+        c
+    });
+    wait_until(&mut h, "the newer entries' count", |h| {
+        h.state().audit.newer() == 1
+    });
+    h.step();
+    assert!(
+        h.query_by_label_contains("1 newer entry in the log")
+            .is_some()
+    );
+    assert_eq!(
+        h.state().audit.count,
+        Some(shown),
+        "nothing moved under the reader"
+    );
+    h.get_by_label("Refresh").click();
+    wait_until(&mut h, "the refreshed list", |h| {
+        h.state().audit.count.is_some_and(|n| n > shown)
+    });
+    assert_eq!(h.state().audit.newer(), 0);
+
     // Another process writes to the log while another screen is shown.
     h.get_by_label("HSM").click();
     h.step();

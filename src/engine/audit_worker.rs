@@ -24,6 +24,8 @@ pub enum AuditCommand {
         /// The HSM user logged in in the window, recorded with the reading.
         hsm_user: Option<String>,
     },
+    /// The newest entry's sequence number (not an access to the entries: nothing is recorded).
+    Head,
     /// Export the entries matching `filter`; set `cancel` to stop.
     Export {
         filter: AuditFilter,
@@ -41,6 +43,7 @@ impl AuditCommand {
     pub fn task(&self) -> Task {
         match self {
             AuditCommand::Query { .. } => Task::AuditQuery,
+            AuditCommand::Head => Task::AuditHead,
             AuditCommand::Export { .. } => Task::AuditExport,
         }
     }
@@ -82,6 +85,7 @@ impl Worker for AuditWorker {
                     })?;
                     self.reading_recorded = true;
                 }
+                let head = audit::head_seq(a)?;
                 // The page first, so it shows without waiting for the count.
                 let rows = audit::page(a, &filter, before_seq, limit)?;
                 let exhausted = rows.len() < limit;
@@ -90,14 +94,17 @@ impl Worker for AuditWorker {
                     rows,
                     exhausted,
                     count: None,
+                    head,
                 });
                 Ok(Event::AuditPage {
                     generation,
                     rows: Vec::new(),
                     exhausted,
                     count: Some(audit::count(a, &filter)?),
+                    head,
                 })
             }
+            AuditCommand::Head => Ok(Event::AuditHead(audit::head_seq(a)?)),
             AuditCommand::Export {
                 filter,
                 format,

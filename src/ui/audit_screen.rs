@@ -51,6 +51,12 @@ pub struct AuditState {
     pub banner_cause: Option<BannerCause>,
     /// When the first page of what is shown was read (UTC, HH:MM:SS).
     pub as_of: Option<String>,
+    /// The newest entry in the log when the first page was read, and now (read every few
+    /// seconds while the screen is shown): the difference is what the list does not show yet.
+    pub head_shown: Option<i64>,
+    pub head_now: Option<i64>,
+    /// When the newest entry was last asked for (egui's clock, seconds).
+    head_asked: f64,
     /// The entry selected before a refresh, selected again when it is loaded.
     reselect: Option<i64>,
     pub verify: Option<(bool, String)>,
@@ -95,6 +101,9 @@ impl Default for AuditState {
             banner: None,
             banner_cause: None,
             as_of: None,
+            head_shown: None,
+            head_now: None,
+            head_asked: f64::NEG_INFINITY,
             reselect: None,
             verify: None,
             export_open: false,
@@ -201,6 +210,32 @@ impl AuditState {
         self.verify = Some((ok, text));
     }
 
+    /// How many entries the log holds that were written after the list was read.
+    pub fn newer(&self) -> i64 {
+        match (self.head_shown, self.head_now) {
+            (Some(shown), Some(now)) => (now - shown).max(0),
+            (None, Some(now)) => now.max(0),
+            _ => 0,
+        }
+    }
+
+    /// While the screen is shown: asks every few seconds for the newest entry, so the screen
+    /// can say how many it does not show yet.
+    fn poll_head(&mut self, ui: &egui::Ui, engine: &Engine, queue: &mut Vec<Command>) {
+        const EVERY: f64 = 3.0;
+        let now = ui.input(|i| i.time);
+        if self.as_of.is_some()
+            && !engine.is_pending(Task::AuditHead)
+            && !engine.is_pending(Task::AuditQuery)
+            && now - self.head_asked >= EVERY
+        {
+            self.head_asked = now;
+            queue.push(Command::Audit(AuditCommand::Head));
+        }
+        ui.ctx()
+            .request_repaint_after(std::time::Duration::from_secs_f64(EVERY));
+    }
+
     /// The export stopped before writing anything: `path` exists. The dialog asks.
     pub fn on_export_exists(&mut self, path: PathBuf) {
         self.progress = None;
@@ -228,6 +263,7 @@ impl AuditState {
         rows: Vec<AuditRow>,
         exhausted: bool,
         count: Option<u64>,
+        head: Option<i64>,
     ) {
         if generation != self.generation {
             return;
@@ -236,6 +272,8 @@ impl AuditState {
         if self.rows.is_empty() && count.is_none() {
             let now = utc(crate::model::now_ms());
             self.as_of = Some(now.get(11..19).unwrap_or(&now).to_owned());
+            self.head_shown = head;
+            self.head_now = head;
         }
         if let Some(seq) = self.reselect
             && let Some(i) = rows.iter().position(|r| r.seq == seq)
@@ -334,6 +372,7 @@ pub fn audit_ui(
         st.request(before, engine, queue);
     }
     banner_ui(ui, &mut st.banner);
+    st.poll_head(ui, engine, queue);
 
     let mut apply = false;
     ui.horizontal_wrapped(|ui| {
@@ -406,8 +445,19 @@ pub fn audit_ui(
                 ui.label(format!("{} loaded, counting…", st.rows.len()))
             }
         };
+        let newer = st.newer();
         if let Some(t) = &st.as_of {
-            ui.label(format!("as of {t} UTC"));
+            if newer > 0 {
+                ui.label(
+                    RichText::new(format!(
+                        "as of {t} UTC, {newer} newer {} in the log:",
+                        if newer == 1 { "entry" } else { "entries" }
+                    ))
+                    .color(Color32::from_rgb(230, 180, 60)),
+                );
+            } else {
+                ui.label(format!("as of {t} UTC"));
+            }
         }
         if ui
             .add_enabled(!engine.is_pending(Task::AuditQuery), egui::Button::new("Refresh"))

@@ -227,7 +227,9 @@ impl App {
                     rows,
                     exhausted,
                     count,
-                } => self.audit.on_page(generation, rows, exhausted, count),
+                    head,
+                } => self.audit.on_page(generation, rows, exhausted, count, head),
+                Event::AuditHead(head) => self.audit.head_now = head,
                 Event::AuditExportProgress { done, total } => {
                     self.audit.progress = Some((done, total))
                 }
@@ -316,9 +318,10 @@ impl App {
                             }
                         }
                         Task::RotationOverview => self.rotation.banner = Some(banner),
-                        Task::AuditQuery | Task::AuditVerify | Task::SaveDialog => {
-                            self.audit.on_failed(task, banner.text)
-                        }
+                        Task::AuditQuery
+                        | Task::AuditHead
+                        | Task::AuditVerify
+                        | Task::SaveDialog => self.audit.on_failed(task, banner.text),
                         Task::Login => {
                             self.hsm.on_login_failed(ctx);
                             self.hsm.banner = Some(banner);
