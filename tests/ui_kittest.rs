@@ -1032,7 +1032,28 @@ fn the_migration_wizard_runs_to_the_end_in_the_window() {
         let Some(step) = current else { break };
         let n = step.number();
         match step {
-            StepId::Backup => type_into(&mut h, "Backup passphrase", passphrase),
+            StepId::Backup => {
+                // Typed twice: the minimum length shows before the first try.
+                assert!(
+                    h.query_by_label("At least 12 characters, typed twice.")
+                        .is_some()
+                );
+                type_into(&mut h, "Backup passphrase", passphrase);
+                // Two different passphrases: the step does not run, and the row says why.
+                type_into(&mut h, "Repeat backup passphrase", "not the same");
+                h.step();
+                assert!(h.query_by_label("The two passphrases differ.").is_some());
+                assert!(
+                    h.get_by_label(&format!("Run step {n}"))
+                        .accesskit_node()
+                        .is_disabled()
+                );
+                h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+                h.step();
+                h.get_by_label("Repeat backup passphrase")
+                    .type_text(passphrase);
+                h.step();
+            }
             StepId::FileOpen => type_into(&mut h, "Wallet password", "demo-wallet-1234"),
             StepId::Migrate => {
                 assert!(

@@ -127,7 +127,14 @@ fn each_click_sends_only_what_its_step_listed_and_the_past_stays_visible() {
         };
         let n = step.number();
         match step {
-            StepId::Backup => type_into(&mut h, "Backup passphrase", "a long backup passphrase 9"),
+            StepId::Backup => {
+                type_into(&mut h, "Backup passphrase", "a long backup passphrase 9");
+                type_into(
+                    &mut h,
+                    "Repeat backup passphrase",
+                    "a long backup passphrase 9",
+                );
+            }
             StepId::FileOpen => type_into(&mut h, "Wallet password", WALLET),
             StepId::Migrate => {
                 type_into(&mut h, "HSM password", DEMO_USER_PIN);

@@ -106,6 +106,11 @@ pub fn page(
     Ok(a.store().audit_page(filter, before_seq, limit)?)
 }
 
+/// The sequence number of the newest entry in the log (none while it is empty).
+pub fn head_seq(a: &Auditor) -> Result<Option<i64>, LogError> {
+    Ok(a.store().audit_head()?.map(|(seq, _)| seq))
+}
+
 /// How many entries match the filter.
 pub fn count(a: &Auditor, filter: &AuditFilter) -> Result<u64, LogError> {
     Ok(a.store().audit_count(filter)?)

@@ -20,7 +20,7 @@ pub use auditor::{Acted, AuditError, Auditor, Entry, Origin, Step};
 pub use chain::{Verification, canonical, checkpoint_message, row_hash, verify};
 pub use checkpoint::{Checked, MacCheck, check_macs, checkpoint, verification_summary, verify_log};
 pub use log::{
-    LogError, OUTCOMES, begin_reading, check_outcome, count, decrypt, export, list, page,
+    LogError, OUTCOMES, begin_reading, check_outcome, count, decrypt, export, head_seq, list, page,
     parse_time,
 };
 

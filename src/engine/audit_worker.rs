@@ -3,9 +3,10 @@
 
 use super::hsm_worker::usable;
 use super::{Event, EventSink, Failure, Task, Worker};
-use crate::audit::export::Format;
+use crate::audit::export::{ExportError, Format};
 use crate::audit::{self, Auditor};
 use crate::paths::DataDir;
+use crate::paths::out::OutError;
 use crate::secret::Secret;
 use crate::store::AuditFilter;
 use std::path::PathBuf;
@@ -23,12 +24,17 @@ pub enum AuditCommand {
         /// The HSM user logged in in the window, recorded with the reading.
         hsm_user: Option<String>,
     },
+    /// The newest entry's sequence number (not an access to the entries: nothing is recorded).
+    Head,
     /// Export the entries matching `filter`; set `cancel` to stop.
     Export {
         filter: AuditFilter,
         format: Format,
         path: PathBuf,
         passphrase: Option<Secret>,
+        /// The person answered "replace it?" for this path: an existing regular file is
+        /// replaced (a link, a device or a FIFO never is).
+        replace: bool,
         cancel: Arc<AtomicBool>,
     },
 }
@@ -37,6 +43,7 @@ impl AuditCommand {
     pub fn task(&self) -> Task {
         match self {
             AuditCommand::Query { .. } => Task::AuditQuery,
+            AuditCommand::Head => Task::AuditHead,
             AuditCommand::Export { .. } => Task::AuditExport,
         }
     }
@@ -78,6 +85,7 @@ impl Worker for AuditWorker {
                     })?;
                     self.reading_recorded = true;
                 }
+                let head = audit::head_seq(a)?;
                 // The page first, so it shows without waiting for the count.
                 let rows = audit::page(a, &filter, before_seq, limit)?;
                 let exhausted = rows.len() < limit;
@@ -86,37 +94,47 @@ impl Worker for AuditWorker {
                     rows,
                     exhausted,
                     count: None,
+                    head,
                 });
                 Ok(Event::AuditPage {
                     generation,
                     rows: Vec::new(),
                     exhausted,
                     count: Some(audit::count(a, &filter)?),
+                    head,
                 })
             }
+            AuditCommand::Head => Ok(Event::AuditHead(audit::head_seq(a)?)),
             AuditCommand::Export {
                 filter,
                 format,
                 path,
                 passphrase,
+                replace,
                 cancel,
             } => {
-                let manifest = audit::export(
+                let result = audit::export(
                     a,
                     &filter,
                     format,
                     passphrase,
                     &path,
-                    // The save dialog asked before replacing a file; a link, a device or a
-                    // FIFO is refused all the same.
-                    true,
+                    replace,
                     "gui",
                     &mut |done, total| {
                         sink.send(Event::AuditExportProgress { done, total });
                         !cancel.load(Ordering::Relaxed)
                     },
-                )?;
-                Ok(Event::AuditExported(Box::new(manifest), path))
+                );
+                match result {
+                    Ok(manifest) => Ok(Event::AuditExported(Box::new(manifest), path)),
+                    // Not every desktop's save dialog asks before replacing a file: the window
+                    // asks itself.
+                    Err(audit::LogError::Export(ExportError::Out(OutError::Exists { path }))) => {
+                        Ok(Event::AuditExportExists(path))
+                    }
+                    Err(e) => Err(e.into()),
+                }
             }
         }
     }

@@ -46,6 +46,8 @@ pub enum Task {
     FileDialog,
     DetectModules,
     AuditQuery,
+    /// The newest entry's sequence number, read while the Audit screen is shown.
+    AuditHead,
     AuditExport,
     /// Verification and checkpoints (run where the HSM session is).
     AuditVerify,
@@ -193,12 +195,20 @@ pub enum Event {
         exhausted: bool,
         /// Number of matching entries (counted after the page was sent).
         count: Option<u64>,
+        /// The newest entry in the log when the first page was read (read before it: an entry
+        /// written meanwhile is in the page and counted as newer, never missed).
+        head: Option<i64>,
     },
+    /// The newest entry in the log now.
+    AuditHead(Option<i64>),
     AuditExportProgress {
         done: u64,
         total: u64,
     },
     AuditExported(Box<Manifest>, PathBuf),
+    /// The export was not written: this file (the export or its manifest) exists already. The
+    /// window asks whether to replace it and sends the export again with `replace`.
+    AuditExportExists(PathBuf),
     AuditVerified {
         ok: bool,
         text: String,
@@ -262,8 +272,9 @@ impl Event {
             Event::ModulePicked(_) => Some(Task::FileDialog),
             Event::Modules(_) => Some(Task::DetectModules),
             Event::AuditPage { count, .. } => count.map(|_| Task::AuditQuery),
+            Event::AuditHead(_) => Some(Task::AuditHead),
             Event::AuditExportProgress { .. } => None,
-            Event::AuditExported(..) => Some(Task::AuditExport),
+            Event::AuditExported(..) | Event::AuditExportExists(_) => Some(Task::AuditExport),
             Event::AuditVerified { .. } => Some(Task::AuditVerify),
             Event::SavePathPicked(_) => Some(Task::SaveDialog),
             Event::Databases { .. } => Some(Task::Databases),

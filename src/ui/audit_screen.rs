@@ -2,9 +2,10 @@
 //! shows at once; more pages load as you scroll), a details pane, verification, checkpoints and
 //! exports.
 
-use super::secret_field::{clear_password, password_ui};
+use super::audit_export::{export_window_ui, pass_ids};
+use super::secret_field::clear_new_passphrase;
 use super::{Banner, banner_ui, labelled_edit};
-use crate::audit::export::{Format, MIN_PASSPHRASE_CHARS, utc};
+use crate::audit::export::{Format, utc};
 use crate::engine::{AuditCommand, Command, Engine, HsmCommand, Task};
 use crate::secret::SecretBuffer;
 use crate::store::{AuditFilter, AuditRow};
@@ -12,7 +13,19 @@ use egui::{Color32, RichText};
 use egui_extras::{Column, TableBuilder};
 use std::path::PathBuf;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::AtomicBool;
+
+/// What a banner of the Audit screen reports, so it goes once its cause is fixed: a filter that
+/// could not be read goes when one is applied, a failed query when a page arrives, a failed
+/// verification when one succeeds, a failed export when an export is written.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum BannerCause {
+    Filter,
+    Query,
+    Verify,
+    Export,
+    SaveDialog,
+}
 
 const PAGE: usize = 200;
 const OUTCOMES: &[&str] = &["", "started", "success", "failure", "cancelled"];
@@ -24,7 +37,7 @@ pub struct AuditState {
     pub user: String,
     pub outcome: String,
     pub text: String,
-    applied: AuditFilter,
+    pub(super) applied: AuditFilter,
     generation: u64,
     pub rows: Vec<AuditRow>,
     pub count: Option<u64>,
@@ -34,16 +47,32 @@ pub struct AuditState {
     started: bool,
     pub selected: Option<usize>,
     pub banner: Option<Banner>,
+    /// What the banner reports (none: a message that stays until dismissed).
+    pub banner_cause: Option<BannerCause>,
+    /// When the first page of what is shown was read (UTC, HH:MM:SS).
+    pub as_of: Option<String>,
+    /// The newest entry in the log when the first page was read, and now (read every few
+    /// seconds while the screen is shown): the difference is what the list does not show yet.
+    pub head_shown: Option<i64>,
+    pub head_now: Option<i64>,
+    /// When the newest entry was last asked for (egui's clock, seconds).
+    head_asked: f64,
+    /// The entry selected before a refresh, selected again when it is loaded.
+    reselect: Option<i64>,
     pub verify: Option<(bool, String)>,
     pub export_open: bool,
     pub export_path: String,
     pub export_format: Format,
     pub export_all: bool,
     pub export_encrypt: bool,
-    pass1: SecretBuffer,
-    pass2: SecretBuffer,
+    pub(super) pass1: SecretBuffer,
+    pub(super) pass2: SecretBuffer,
     pub progress: Option<(u64, u64)>,
-    cancel: Option<Arc<AtomicBool>>,
+    pub(super) cancel: Option<Arc<AtomicBool>>,
+    /// The export stopped because this file exists: the dialog asks whether to replace it.
+    pub replace_ask: Option<PathBuf>,
+    /// A sentence shown in the export dialog (a file kept rather than replaced).
+    pub export_note: Option<String>,
     /// Set after a successful export: (entries, path, sha256).
     pub last_export: Option<(u64, PathBuf, String)>,
     /// The table's resizable column widths, remembered between runs.
@@ -70,6 +99,12 @@ impl Default for AuditState {
             started: false,
             selected: None,
             banner: None,
+            banner_cause: None,
+            as_of: None,
+            head_shown: None,
+            head_now: None,
+            head_asked: f64::NEG_INFINITY,
+            reselect: None,
             verify: None,
             export_open: false,
             export_path: String::new(),
@@ -80,6 +115,8 @@ impl Default for AuditState {
             pass2: SecretBuffer::new(),
             progress: None,
             cancel: None,
+            replace_ask: None,
+            export_note: None,
             last_export: None,
             columns: Default::default(),
             hsm_user: None,
@@ -111,6 +148,7 @@ impl AuditState {
     fn apply(&mut self, engine: &Engine, queue: &mut Vec<Command>) {
         match self.filter_from_inputs() {
             Ok(f) => {
+                self.clear_banner(BannerCause::Filter);
                 self.applied = f;
                 self.generation += 1;
                 self.rows.clear();
@@ -119,14 +157,90 @@ impl AuditState {
                 self.selected = None;
                 self.request(None, engine, queue);
             }
-            Err(e) => {
-                self.banner = Some(Banner {
-                    text: e,
-                    error: true,
-                    reconnect: false,
-                })
-            }
+            Err(e) => self.show_banner(e, true, Some(BannerCause::Filter)),
         }
+    }
+
+    fn show_banner(&mut self, text: String, error: bool, cause: Option<BannerCause>) {
+        self.banner = Some(Banner {
+            text,
+            error,
+            reconnect: false,
+        });
+        self.banner_cause = cause;
+    }
+
+    /// Takes the banner down if `cause` is what it reports.
+    fn clear_banner(&mut self, cause: BannerCause) {
+        if self.banner.is_some() && self.banner_cause == Some(cause) {
+            self.banner = None;
+            self.banner_cause = None;
+        }
+    }
+
+    /// A task of the Audit screen failed: its sentence, until its cause is fixed.
+    pub fn on_failed(&mut self, task: Task, message: String) {
+        let cause = match task {
+            Task::AuditQuery => BannerCause::Query,
+            Task::AuditVerify => BannerCause::Verify,
+            Task::SaveDialog => BannerCause::SaveDialog,
+            _ => BannerCause::Export,
+        };
+        self.show_banner(message, true, Some(cause));
+    }
+
+    /// The save dialog answered.
+    pub fn on_save_path(&mut self, path: Option<PathBuf>) {
+        self.clear_banner(BannerCause::SaveDialog);
+        match path {
+            Some(p) => self.export_path = p.display().to_string(),
+            None => self.show_banner(
+                "No file was chosen. If no dialog appeared, this desktop has no file-chooser portal: type the path into the Export file field instead.".into(),
+                false,
+                Some(BannerCause::SaveDialog),
+            ),
+        }
+    }
+
+    /// A verification ended: a failed one's banner goes when one succeeds.
+    pub fn on_verified(&mut self, ok: bool, text: String) {
+        if ok {
+            self.clear_banner(BannerCause::Verify);
+        }
+        self.verify = Some((ok, text));
+    }
+
+    /// How many entries the log holds that were written after the list was read.
+    pub fn newer(&self) -> i64 {
+        match (self.head_shown, self.head_now) {
+            (Some(shown), Some(now)) => (now - shown).max(0),
+            (None, Some(now)) => now.max(0),
+            _ => 0,
+        }
+    }
+
+    /// While the screen is shown: asks every few seconds for the newest entry, so the screen
+    /// can say how many it does not show yet.
+    fn poll_head(&mut self, ui: &egui::Ui, engine: &Engine, queue: &mut Vec<Command>) {
+        const EVERY: f64 = 3.0;
+        let now = ui.input(|i| i.time);
+        if self.as_of.is_some()
+            && !engine.is_pending(Task::AuditHead)
+            && !engine.is_pending(Task::AuditQuery)
+            && now - self.head_asked >= EVERY
+        {
+            self.head_asked = now;
+            queue.push(Command::Audit(AuditCommand::Head));
+        }
+        ui.ctx()
+            .request_repaint_after(std::time::Duration::from_secs_f64(EVERY));
+    }
+
+    /// The export stopped before writing anything: `path` exists. The dialog asks.
+    pub fn on_export_exists(&mut self, path: PathBuf) {
+        self.progress = None;
+        self.cancel = None;
+        self.replace_ask = Some(path);
     }
 
     fn request(&mut self, before_seq: Option<i64>, engine: &Engine, queue: &mut Vec<Command>) {
@@ -149,9 +263,23 @@ impl AuditState {
         rows: Vec<AuditRow>,
         exhausted: bool,
         count: Option<u64>,
+        head: Option<i64>,
     ) {
         if generation != self.generation {
             return;
+        }
+        self.clear_banner(BannerCause::Query);
+        if self.rows.is_empty() && count.is_none() {
+            let now = utc(crate::model::now_ms());
+            self.as_of = Some(now.get(11..19).unwrap_or(&now).to_owned());
+            self.head_shown = head;
+            self.head_now = head;
+        }
+        if let Some(seq) = self.reselect
+            && let Some(i) = rows.iter().position(|r| r.seq == seq)
+        {
+            self.selected = Some(self.rows.len() + i);
+            self.reselect = None;
         }
         self.rows.extend(rows);
         self.exhausted = exhausted;
@@ -160,9 +288,11 @@ impl AuditState {
         }
     }
 
-    /// After the log changed (an export, a verification): show the newest entries again.
+    /// After the log changed (an export, a verification) or when the screen is shown again:
+    /// the newest entries again, the selected one still selected once it is loaded.
     pub fn refresh(&mut self, engine: &Engine, queue: &mut Vec<Command>) {
         if self.started {
+            self.reselect = self.selected.and_then(|i| self.rows.get(i)).map(|r| r.seq);
             self.generation += 1;
             self.rows.clear();
             self.count = None;
@@ -176,15 +306,16 @@ impl AuditState {
         self.progress = None;
         self.cancel = None;
         self.export_open = false;
+        self.export_note = None;
         self.clear_passphrases(ctx);
-        self.banner = Some(Banner {
-            text: format!(
+        self.show_banner(
+            format!(
                 "Exported {entries} entries to {} (manifest beside it, SHA-256 {sha}).",
                 path.display()
             ),
-            error: false,
-            reconnect: false,
-        });
+            false,
+            None,
+        );
         self.last_export = Some((entries, path, sha));
     }
 
@@ -192,16 +323,11 @@ impl AuditState {
         self.progress = None;
         self.cancel = None;
         self.clear_passphrases(ctx);
-        self.banner = Some(Banner {
-            text: message,
-            error: true,
-            reconnect: false,
-        });
+        self.show_banner(message, true, Some(BannerCause::Export));
     }
 
-    fn clear_passphrases(&mut self, ctx: &egui::Context) {
-        clear_password(ctx, egui::Id::unique("export_pass1"), &mut self.pass1);
-        clear_password(ctx, egui::Id::unique("export_pass2"), &mut self.pass2);
+    pub(super) fn clear_passphrases(&mut self, ctx: &egui::Context) {
+        clear_new_passphrase(ctx, pass_ids(), &mut self.pass1, &mut self.pass2);
     }
 }
 
@@ -246,13 +372,14 @@ pub fn audit_ui(
         st.request(before, engine, queue);
     }
     banner_ui(ui, &mut st.banner);
+    st.poll_head(ui, engine, queue);
 
     let mut apply = false;
     ui.horizontal_wrapped(|ui| {
         for (label, field, hint, w) in [
-            ("From", &mut st.since, "2026-11-01", 150.0),
-            ("To", &mut st.until, "2026-12-01", 150.0),
-            ("User", &mut st.user, "OS or HSM user", 110.0),
+            ("From", &mut st.since, "earliest · YYYY-MM-DD", 150.0),
+            ("To", &mut st.until, "now · YYYY-MM-DD", 150.0),
+            ("User", &mut st.user, "any OS or HSM user", 130.0),
             ("Search", &mut st.text, "target or details", 170.0),
         ] {
             let r = labelled_edit(ui, label, field, hint, w);
@@ -318,16 +445,43 @@ pub fn audit_ui(
                 ui.label(format!("{} loaded, counting…", st.rows.len()))
             }
         };
+        let newer = st.newer();
+        if let Some(t) = &st.as_of {
+            if newer > 0 {
+                ui.label(
+                    RichText::new(format!(
+                        "as of {t} UTC, {newer} newer {} in the log:",
+                        if newer == 1 { "entry" } else { "entries" }
+                    ))
+                    .color(Color32::from_rgb(230, 180, 60)),
+                );
+            } else {
+                ui.label(format!("as of {t} UTC"));
+            }
+        }
+        if ui
+            .add_enabled(!engine.is_pending(Task::AuditQuery), egui::Button::new("Refresh"))
+            .on_hover_text("Read the newest entries again")
+            .clicked()
+        {
+            st.refresh(engine, queue);
+        }
     });
-    if let Some((ok, text)) = &st.verify {
-        let color = if *ok {
-            Color32::from_rgb(90, 190, 110)
-        } else {
-            Color32::from_rgb(235, 90, 80)
-        };
-        ui.label(RichText::new(text).color(color));
+    // The line is always there, so the table does not move down when a verification ends.
+    match &st.verify {
+        Some((ok, text)) => {
+            let color = if *ok {
+                Color32::from_rgb(90, 190, 110)
+            } else {
+                Color32::from_rgb(235, 90, 80)
+            };
+            ui.label(RichText::new(text).color(color));
+        }
+        None => {
+            ui.weak("Not verified in this window yet: Verify recomputes the hash chain.");
+        }
     }
-    export_window_ui(ui, st, engine, queue, logged_in);
+    export_window_ui(ui.ctx(), st, engine, queue, logged_in);
 
     egui::Panel::right("audit_details")
         .resizable(true)
@@ -473,108 +627,4 @@ fn details_ui(ui: &mut egui::Ui, st: &AuditState) {
         ui.strong("Previous hash");
         ui.add(egui::Label::new(RichText::new(hex::encode(r.prev_hash)).monospace()).wrap());
     });
-}
-
-fn export_window_ui(
-    ui: &mut egui::Ui,
-    st: &mut AuditState,
-    engine: &Engine,
-    queue: &mut Vec<Command>,
-    logged_in: bool,
-) {
-    if !st.export_open {
-        return;
-    }
-    let mut open = true;
-    let running = engine.is_pending(Task::AuditExport);
-    egui::Window::new("Export the audit log")
-        .open(&mut open)
-        .collapsible(false)
-        .resizable(false)
-        .default_width(520.0)
-        .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
-        .show(ui.ctx(), |ui| {
-            ui.add_enabled_ui(!running, |ui| {
-                ui.horizontal(|ui| {
-                    ui.label("Format");
-                    ui.radio_value(&mut st.export_format, Format::Csv, "CSV (RFC 4180)");
-                    ui.radio_value(&mut st.export_format, Format::Jsonl, "JSON Lines");
-                });
-                ui.horizontal(|ui| {
-                    ui.label("Entries");
-                    let n = st.count.map(|n| n.to_string()).unwrap_or_else(|| "…".into());
-                    ui.radio_value(&mut st.export_all, false, format!("the current filter ({n})"));
-                    ui.radio_value(&mut st.export_all, true, "the whole log");
-                });
-                ui.horizontal(|ui| {
-                    labelled_edit(ui, "Export file", &mut st.export_path, "/path/to/audit.csv", 300.0);
-                    if ui
-                        .add_enabled(!engine.is_pending(Task::SaveDialog), egui::Button::new("Browse…"))
-                        .clicked()
-                    {
-                        let ext = match st.export_format {
-                            Format::Csv => "csv",
-                            Format::Jsonl => "jsonl",
-                        };
-                        queue.push(Command::PickSavePath {
-                            suggested: format!("tdekey-audit.{ext}"),
-                        });
-                    }
-                });
-                ui.checkbox(&mut st.export_encrypt, "Encrypt for transport (Argon2id + AES-256-GCM)");
-                if st.export_encrypt {
-                    egui::Grid::new("export_pass").num_columns(2).show(ui, |ui| {
-                        let l = ui.label("Passphrase");
-                        password_ui(ui, l.id, egui::Id::unique("export_pass1"), &mut st.pass1);
-                        ui.end_row();
-                        let l = ui.label("Repeat passphrase");
-                        password_ui(ui, l.id, egui::Id::unique("export_pass2"), &mut st.pass2);
-                        ui.end_row();
-                    });
-                    ui.small(format!(
-                        "At least {MIN_PASSPHRASE_CHARS} characters. tdekey cannot recover an export whose passphrase is lost. Decrypt with: tdekey audit decrypt --in FILE --out FILE"
-                    ));
-                }
-            });
-            let pass_ok = !st.export_encrypt
-                || (st.pass1.as_str().chars().count() >= MIN_PASSPHRASE_CHARS
-                    && st.pass1.as_str() == st.pass2.as_str());
-            if st.export_encrypt && !st.pass1.is_empty() && st.pass1.as_str() != st.pass2.as_str() {
-                ui.colored_label(Color32::from_rgb(235, 90, 80), "The two passphrases differ.");
-            }
-            if !logged_in {
-                ui.small("Not logged in to the HSM: no checkpoint will be written after the export.");
-            }
-            ui.horizontal(|ui| {
-                let can = !running && !st.export_path.trim().is_empty() && pass_ok;
-                if ui.add_enabled(can, egui::Button::new("Export")).clicked() {
-                    let cancel = Arc::new(AtomicBool::new(false));
-                    st.cancel = Some(cancel.clone());
-                    st.progress = Some((0, st.count.unwrap_or(0)));
-                    queue.push(Command::Audit(AuditCommand::Export {
-                        filter: if st.export_all { AuditFilter::default() } else { st.applied.clone() },
-                        format: st.export_format,
-                        path: PathBuf::from(st.export_path.trim()),
-                        passphrase: st.export_encrypt.then(|| st.pass1.to_secret()),
-                        cancel,
-                    }));
-                }
-                if running {
-                    if ui.button("Cancel").clicked()
-                        && let Some(c) = &st.cancel
-                    {
-                        c.store(true, Ordering::Relaxed);
-                    }
-                    ui.spinner();
-                }
-            });
-            if let Some((done, total)) = st.progress.filter(|_| running) {
-                let f = if total == 0 { 0.0 } else { done as f32 / total as f32 };
-                ui.add(egui::ProgressBar::new(f.min(1.0)).text(format!("{done} of {total} entries")));
-            }
-        });
-    if !open && !running {
-        st.export_open = false;
-        st.clear_passphrases(ui.ctx());
-    }
 }

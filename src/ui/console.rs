@@ -152,7 +152,7 @@ pub fn console_ui(
                 .response
                 .labelled_by(l.id);
             ui.end_row();
-            form_rows_ui(ui, st, db);
+            form_rows_ui(ui, st, db, pin_format);
         });
     let request = st.request(db);
     ui.add_space(4.0);
@@ -239,7 +239,12 @@ pub fn console_ui(
     }
 }
 
-fn form_rows_ui(ui: &mut egui::Ui, st: &mut ConsoleState, db: &DatabaseProfile) {
+fn form_rows_ui(
+    ui: &mut egui::Ui,
+    st: &mut ConsoleState,
+    db: &DatabaseProfile,
+    pin_format: PinFormat,
+) {
     let needs = st.draft.needs();
     if needs.credential_choice {
         ui.label("Authenticate with");
@@ -272,6 +277,12 @@ fn form_rows_ui(ui: &mut egui::Ui, st: &mut ConsoleState, db: &DatabaseProfile) 
             egui::Id::unique("console_hsm_pw"),
             &mut st.hsm_password,
         );
+        ui.end_row();
+        ui.label("");
+        ui.small(super::secret_field::hsm_password_hint(
+            pin_format,
+            &st.draft.hsm_user,
+        ));
         ui.end_row();
     }
     if needs.wallet_password {

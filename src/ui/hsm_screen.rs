@@ -80,6 +80,9 @@ pub struct HsmState {
     pub banner: Option<Banner>,
     /// "Delete the HSM profile NAME?" is open: (id, name).
     pub confirm_delete: Option<(i64, String)>,
+    /// The login form puts the focus on its first empty field when it next shows (after a
+    /// connection, a logout or a refused password).
+    focus_login: bool,
 }
 
 const PASSWORD_ID: &str = "login_password";
@@ -100,6 +103,12 @@ impl HsmState {
         self.connection = Some(report);
         self.login = None;
         self.banner = None;
+        self.focus_login = true;
+    }
+
+    pub fn on_logged_out(&mut self) {
+        self.login = None;
+        self.focus_login = true;
     }
 
     pub fn on_disconnected(&mut self) {
@@ -124,8 +133,10 @@ impl HsmState {
         });
     }
 
+    /// A refused login: the password field is emptied and has the focus again.
     pub fn on_login_failed(&mut self, ctx: &egui::Context) {
         clear_password(ctx, password_id(), &mut self.password);
+        self.focus_login = true;
     }
 
     /// Takes a fresh profile list. On the first load, opens the default profile and returns the
@@ -226,12 +237,12 @@ pub fn hsm_ui(
     queue: &mut Vec<Command>,
     screen: &mut Screen,
 ) {
+    if banner_ui(ui, &mut st.banner)
+        && let Some(m) = st.connected_module.clone()
+    {
+        queue.push(Command::Hsm(HsmCommand::Connect { module: m }));
+    }
     egui::ScrollArea::vertical().show(ui, |ui| {
-        if banner_ui(ui, &mut st.banner)
-            && let Some(m) = st.connected_module.clone()
-        {
-            queue.push(Command::Hsm(HsmCommand::Connect { module: m }));
-        }
         ui.columns(2, |cols| {
             profile_ui(&mut cols[0], st, engine, queue);
             connection_ui(&mut cols[1], st, engine, queue, screen);
@@ -559,8 +570,9 @@ fn connection_ui(
             }
         });
     let mut submit = false;
+    let focus = std::mem::take(&mut st.focus_login);
     egui::Grid::new("login_form").num_columns(2).show(ui, |ui| {
-        labelled_edit(
+        let user = labelled_edit(
             ui,
             "User name",
             &mut st.form.user_name,
@@ -574,6 +586,22 @@ fn connection_ui(
             submit = true;
         }
         ui.end_row();
+        ui.label("");
+        ui.small(super::secret_field::hsm_password_hint(
+            st.form.pin_format,
+            &st.form.user_name,
+        ));
+        ui.end_row();
+        // The first empty field takes the focus (the user name matters for CloudHSM only).
+        if focus {
+            let user_first =
+                st.form.pin_format == PinFormat::CloudHsm && st.form.user_name.trim().is_empty();
+            if user_first {
+                user.request_focus();
+            } else {
+                r.request_focus();
+            }
+        }
     });
     let chosen_is_demo = tokens
         .iter()
@@ -593,7 +621,7 @@ fn connection_ui(
         });
     }
     if st.form.pin_format == PinFormat::CloudHsm {
-        ui.small("CloudHSM: the PIN sent is user:password. 5 failed logins lock the crypto user.");
+        ui.small("CloudHSM locks the crypto user after 5 failed logins.");
     }
     let busy = engine.is_pending(Task::Login);
     ui.horizontal(|ui| {

@@ -560,43 +560,33 @@ fn generate_ui(ui: &mut egui::Ui, st: &mut KeysState, hsm: &HsmState, queue: &mu
         .as_ref()
         .map(|l| l.0.label.clone())
         .unwrap_or_default();
-    let mut open = true;
-    let mut go = false;
-    let mut cancel = false;
-    egui::Window::new(format!("Generate a TDE master key on {token}?"))
-        .id(egui::Id::unique("generate_master_key"))
-        .collapsible(false)
-        .resizable(false)
-        .default_width(520.0)
-        .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
-        .open(&mut open)
-        .show(ui.ctx(), |ui| {
+    let (answer, cancelled) = super::confirm::dialog_ui(
+        ui.ctx(),
+        egui::Id::unique("generate_master_key"),
+        &format!("Generate a TDE master key on {token}?"),
+        520.0,
+        |ui, focus| {
             ui.label("tdekey draws a 16-byte id from the HSM's random generator and generates an AES-256 key labelled ORACLE.TDE.HSM.MK.06<id>: token, private, sensitive, never extractable, encrypt and decrypt. It reads the key back and checks it before reporting it. A key on an HSM is never deleted by tdekey.");
-            egui::Grid::new("generate_fields").num_columns(2).show(ui, |ui| {
-                super::labelled_edit(ui, "Tag for USE KEY", &mut st.gen_tag, "optional", 200.0);
-                ui.end_row();
-                super::labelled_edit(
-                    ui,
-                    "Oracle's crypto user",
-                    &mut st.gen_oracle_user,
-                    "who must use the key",
-                    200.0,
-                );
-                ui.end_row();
-            });
-            ui.horizontal(|ui| {
-                if ui.button("Generate").clicked() {
-                    go = true;
-                }
-                if ui.button("Cancel").clicked() {
-                    cancel = true;
-                }
-            });
-        });
-    // Esc closes the dialog, as Cancel does.
-    if ui.ctx().input(|i| i.key_pressed(egui::Key::Escape)) {
-        cancel = true;
-    }
+            egui::Grid::new("generate_fields")
+                .num_columns(2)
+                .show(ui, |ui| {
+                    super::labelled_edit(ui, "Tag for USE KEY", &mut st.gen_tag, "optional", 200.0);
+                    ui.end_row();
+                    super::labelled_edit(
+                        ui,
+                        "Oracle's crypto user",
+                        &mut st.gen_oracle_user,
+                        "who must use the key",
+                        200.0,
+                    );
+                    ui.end_row();
+                });
+            ui.add_space(4.0);
+            super::confirm::buttons_ui(ui, focus, "Generate", true)
+        },
+    );
+    let go = answer == Some(super::confirm::Answer::Yes) && !cancelled;
+    let cancel = cancelled || answer == Some(super::confirm::Answer::No);
     if go {
         queue.push(Command::Hsm(HsmCommand::GenerateKey {
             request: KeyRequest {
@@ -606,7 +596,7 @@ fn generate_ui(ui: &mut egui::Ui, st: &mut KeysState, hsm: &HsmState, queue: &mu
             },
         }));
     }
-    if go || cancel || !open {
+    if go || cancel {
         st.generating = false;
     }
 }

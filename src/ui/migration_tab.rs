@@ -48,6 +48,8 @@ pub struct MigrationTabState {
     pub hsm_password: SecretBuffer,
     pub wallet_password: SecretBuffer,
     pub backup_passphrase: SecretBuffer,
+    /// The backup passphrase typed a second time.
+    pub backup_passphrase2: SecretBuffer,
     pub unencrypted_backup: bool,
     pub auto_login: bool,
     pub external_store: bool,
@@ -144,7 +146,13 @@ impl MigrationTabState {
     fn clear_secrets(&mut self, ctx: &egui::Context) {
         clear_password(ctx, id("hsm_pw"), &mut self.hsm_password);
         clear_password(ctx, id("wallet_pw"), &mut self.wallet_password);
-        clear_password(ctx, id("backup_pw"), &mut self.backup_passphrase);
+        let ids = (id("backup_pw"), id("backup_pw2"));
+        super::secret_field::clear_new_passphrase(
+            ctx,
+            ids,
+            &mut self.backup_passphrase,
+            &mut self.backup_passphrase2,
+        );
         clear_password(ctx, id("old_hsm_pw"), &mut self.old_hsm_password);
     }
 
@@ -161,7 +169,9 @@ impl MigrationTabState {
         Inputs {
             hsm_password: secret(&self.hsm_password),
             wallet_password: secret(&self.wallet_password),
-            backup_passphrase: secret(&self.backup_passphrase),
+            // Typed twice, the same both times: else none is given, and the step asks again.
+            backup_passphrase: secret(&self.backup_passphrase)
+                .filter(|_| self.backup_passphrase.as_str() == self.backup_passphrase2.as_str()),
             confirmed,
             apply_fix,
             unencrypted_backup: self.unencrypted_backup,
@@ -379,6 +389,12 @@ fn step_ui(
                 let l = ui.label("HSM password");
                 password_ui(ui, l.id, id("hsm_pw"), &mut st.hsm_password);
                 ui.end_row();
+                ui.label("");
+                ui.small(super::secret_field::hsm_password_hint(
+                    hsm_profile.map_or(PinFormat::Plain, |p| p.pin_format),
+                    hsm_profile.map_or("", |p| p.user_name.as_str()),
+                ));
+                ui.end_row();
             }
             let path_b = step == StepId::FromOtherHsm
                 && st
@@ -416,9 +432,13 @@ fn step_ui(
                 ui.end_row();
             }
             if step == StepId::Backup {
-                let l = ui.label("Backup passphrase");
-                password_ui(ui, l.id, id("backup_pw"), &mut st.backup_passphrase);
-                ui.end_row();
+                super::secret_field::new_passphrase_ui(
+                    ui,
+                    (id("backup_pw"), id("backup_pw2")),
+                    ("Backup passphrase", "Repeat backup passphrase"),
+                    &mut st.backup_passphrase,
+                    &mut st.backup_passphrase2,
+                );
                 ui.label("");
                 ui.checkbox(&mut st.unencrypted_backup, "Back up without encryption");
                 ui.end_row();
@@ -449,6 +469,11 @@ fn step_ui(
         report_file_ui(ui, st, db, queue, idle, false);
     }
     let pin_format = hsm_profile.map_or(PinFormat::Plain, |p| p.pin_format);
+    // Two different backup passphrases: nothing runs until they are the same (the row under
+    // them says so).
+    let can_run = can_run
+        && !(step == StepId::Backup
+            && st.backup_passphrase.as_str() != st.backup_passphrase2.as_str());
     // Every click answers this step of this migration: if another process moved it on, nothing
     // runs.
     let mut run = |st: &MigrationTabState, confirmed: bool, fix: bool| {

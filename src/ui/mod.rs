@@ -2,6 +2,7 @@
 //! never touch the HSM, SQLite or the disk: they queue [`Command`]s, which the app hands to
 //! the engine at the end of the frame, and the engine's [`Event`]s update the state.
 
+mod audit_export;
 mod audit_screen;
 mod confirm;
 mod console;
@@ -181,7 +182,7 @@ impl App {
                     self.queue.push(Command::Hsm(HsmCommand::Inventory));
                 }
                 Event::LoggedOut => {
-                    self.hsm.login = None;
+                    self.hsm.on_logged_out();
                     self.keys.clear();
                 }
                 Event::InventoryProgress { done, total } => {
@@ -230,7 +231,9 @@ impl App {
                     rows,
                     exhausted,
                     count,
-                } => self.audit.on_page(generation, rows, exhausted, count),
+                    head,
+                } => self.audit.on_page(generation, rows, exhausted, count, head),
+                Event::AuditHead(head) => self.audit.head_now = head,
                 Event::AuditExportProgress { done, total } => {
                     self.audit.progress = Some((done, total))
                 }
@@ -243,10 +246,13 @@ impl App {
                     }
                     self.audit.refresh(&self.engine, &mut self.queue);
                 }
+                Event::AuditExportExists(path) => self.audit.on_export_exists(path),
                 Event::AuditVerified { ok, text } => {
                     // The count checked stops before the audit.verify entry that records it.
-                    let text = format!("{text} This verification is recorded after them, as the next entry.");
-                    self.audit.verify = Some((ok, text));
+                    let text = format!(
+                        "{text} This verification is recorded after them, as the next entry."
+                    );
+                    self.audit.on_verified(ok, text);
                     self.audit.refresh(&self.engine, &mut self.queue);
                 }
                 Event::OracleAsk(ask) => self.databases.console.ask = Some(*ask),
@@ -289,22 +295,13 @@ impl App {
                 Event::MigrationReport(path) => {
                     self.databases.migration.report_written = Some(path.display().to_string())
                 }
-                Event::WalletInspected(report) => {
-                    self.databases.wallet.on_report(ctx, *report)
-                }
+                Event::WalletInspected(report) => self.databases.wallet.on_report(ctx, *report),
                 Event::Databases {
                     databases,
                     saved,
                     standings,
                 } => self.databases.on_databases(databases, saved, standings),
-                Event::SavePathPicked(Some(p)) => self.audit.export_path = p.display().to_string(),
-                Event::SavePathPicked(None) => {
-                    self.audit.banner = Some(Banner {
-                        text: "No file was chosen. If no dialog appeared, this desktop has no file-chooser portal: type the path into the Export file field instead.".into(),
-                        error: false,
-                        reconnect: false,
-                    })
-                }
+                Event::SavePathPicked(p) => self.audit.on_save_path(p),
                 Event::Failed {
                     task,
                     message,
@@ -333,9 +330,10 @@ impl App {
                             }
                         }
                         Task::RotationOverview => self.rotation.banner = Some(banner),
-                        Task::AuditQuery | Task::AuditVerify | Task::SaveDialog => {
-                            self.audit.banner = Some(banner)
-                        }
+                        Task::AuditQuery
+                        | Task::AuditHead
+                        | Task::AuditVerify
+                        | Task::SaveDialog => self.audit.on_failed(task, banner.text),
                         Task::Login => {
                             self.hsm.on_login_failed(ctx);
                             self.hsm.banner = Some(banner);
@@ -441,6 +439,10 @@ impl eframe::App for App {
             self.shown = Some(self.screen);
             if opened_again && self.databases.loaded && self.screen == Screen::Databases {
                 self.queue.push(Command::Store(StoreCommand::LoadDatabases));
+            }
+            // The log grew while another screen was shown: its newest entries show at once.
+            if opened_again && self.screen == Screen::Audit {
+                self.audit.refresh(&self.engine, &mut self.queue);
             }
         }
         egui::Panel::top("top_bar").show(ui, |ui| self.top_bar_ui(ui));
@@ -560,43 +562,56 @@ pub(crate) fn labelled_edit(
     .labelled_by(l.id)
 }
 
-/// Draws a banner with Dismiss (and Reconnect when offered). Returns true when Reconnect was clicked.
+/// Draws a banner with Dismiss (and Reconnect when offered) along the bottom of the screen's
+/// area, above the status bar: a banner that appears or goes never moves the controls above it
+/// (a click aimed at one never lands on another). Returns true when Reconnect was clicked.
 pub(crate) fn banner_ui(ui: &mut egui::Ui, banner: &mut Option<Banner>) -> bool {
     let mut reconnect = false;
     let mut dismiss = false;
-    if let Some(b) = banner.as_ref() {
-        let (fill, stroke) = if b.error {
-            (
-                egui::Color32::from_rgb(80, 24, 24),
-                egui::Color32::from_rgb(200, 80, 80),
-            )
-        } else {
-            (
-                egui::Color32::from_rgb(24, 48, 72),
-                egui::Color32::from_rgb(90, 140, 200),
-            )
-        };
-        egui::Frame::new()
-            .fill(fill)
-            .stroke(egui::Stroke::new(1.0, stroke))
-            .inner_margin(8.0)
-            .corner_radius(4.0)
-            .show(ui, |ui| {
-                ui.set_width(ui.available_width());
-                ui.horizontal_wrapped(|ui| {
-                    ui.label(egui::RichText::new(&b.text).color(egui::Color32::WHITE));
+    let Some(b) = banner.as_ref() else {
+        return false;
+    };
+    let (fill, stroke) = if b.error {
+        (
+            egui::Color32::from_rgb(80, 24, 24),
+            egui::Color32::from_rgb(200, 80, 80),
+        )
+    } else {
+        (
+            egui::Color32::from_rgb(24, 48, 72),
+            egui::Color32::from_rgb(90, 140, 200),
+        )
+    };
+    egui::Panel::bottom(ui.scope_id().with("banner"))
+        .resizable(false)
+        .show_separator_line(false)
+        .frame(egui::Frame::new().inner_margin(egui::Margin::symmetric(0, 6)))
+        .show(ui, |ui| {
+            egui::Frame::new()
+                .fill(fill)
+                .stroke(egui::Stroke::new(1.0, stroke))
+                .inner_margin(8.0)
+                .corner_radius(4.0)
+                .show(ui, |ui| {
+                    ui.set_width(ui.available_width());
+                    ui.horizontal(|ui| {
+                        // The buttons first, at the left edge: where they are does not depend on
+                        // the sentence's length.
+                        if ui.button("Dismiss").clicked() {
+                            dismiss = true;
+                        }
+                        if b.reconnect && ui.button("Reconnect").clicked() {
+                            reconnect = true;
+                        }
+                        ui.add(
+                            egui::Label::new(
+                                egui::RichText::new(&b.text).color(egui::Color32::WHITE),
+                            )
+                            .wrap(),
+                        );
+                    });
                 });
-                ui.horizontal(|ui| {
-                    if b.reconnect && ui.button("Reconnect").clicked() {
-                        reconnect = true;
-                    }
-                    if ui.button("Dismiss").clicked() {
-                        dismiss = true;
-                    }
-                });
-            });
-        ui.add_space(6.0);
-    }
+        });
     if dismiss || reconnect {
         *banner = None;
     }

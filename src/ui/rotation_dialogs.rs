@@ -2,7 +2,7 @@
 //! a run.
 
 use super::rotation_screen::{RotationState, id};
-use super::rotation_timeline::{BLUE, GREEN, ORANGE, RED, tone};
+use super::rotation_timeline::{GREEN, ORANGE, RED, tone};
 use crate::engine::{Command, HsmCommand};
 use crate::model::{DatabaseProfile, PinFormat};
 use crate::rotation::{RotateRequest, RunReport, Trigger, Way, local_date, local_zone};
@@ -16,17 +16,12 @@ pub(super) fn confirm_ui(
     pin_format: PinFormat,
     queue: &mut Vec<Command>,
 ) {
-    let mut open = true;
-    let mut go = false;
-    let mut cancel = false;
-    egui::Window::new(format!("Rotate the master key of {} now?", db.name))
-        .id(id("confirm"))
-        .collapsible(false)
-        .resizable(false)
-        .default_width(520.0)
-        .anchor(egui::Align2::CENTER_CENTER, [0.0, 0.0])
-        .open(&mut open)
-        .show(ui.ctx(), |ui| {
+    let (answer, cancelled) = super::confirm::dialog_ui(
+        ui.ctx(),
+        id("confirm"),
+        &format!("Rotate the master key of {} now?", db.name),
+        520.0,
+        |ui, focus| {
             ui.label(match way {
                 Way::Hsm => format!("tdekey generates a new AES-256 master key on the HSM, then sends ADMINISTER KEY MANAGEMENT USE KEY … FORCE KEYSTORE to {} through its {} connector, and checks V$ENCRYPTION_KEYS and the token.", db.name, db.connector.label()),
                 Way::Oracle => format!("tdekey sends ADMINISTER KEY MANAGEMENT SET KEY{} to {} through its {} connector; Oracle generates the new key on the HSM; tdekey finds it on the token and checks V$ENCRYPTION_KEYS.", if db.multitenant == crate::model::Multitenant::NonCdb { "" } else { " … CONTAINER = ALL" }, db.name, db.connector.label()),
@@ -41,19 +36,12 @@ pub(super) fn confirm_ui(
                 );
             }
             ui.label("This cannot be undone: the new key becomes the one that protects the data keys from now on. The old key stays on the HSM, as it must for backups and archived redo.");
-            ui.horizontal(|ui| {
-                if ui.button(RichText::new(format!("Rotate {}", db.name)).color(tone(ui, BLUE))).clicked() {
-                    go = true;
-                }
-                if ui.button("Cancel").clicked() {
-                    cancel = true;
-                }
-            });
-        });
-    // Esc closes the dialog, as Cancel does.
-    if ui.ctx().input(|i| i.key_pressed(egui::Key::Escape)) {
-        cancel = true;
-    }
+            ui.add_space(4.0);
+            super::confirm::buttons_ui(ui, focus, &format!("Rotate {}", db.name), true)
+        },
+    );
+    let go = answer == Some(super::confirm::Answer::Yes) && !cancelled;
+    let cancel = cancelled || answer == Some(super::confirm::Answer::No);
     if go {
         let db_password = (!st.db_password.is_empty()).then(|| st.db_password.to_secret());
         queue.push(Command::Hsm(HsmCommand::Rotate {
@@ -74,7 +62,7 @@ pub(super) fn confirm_ui(
             pin_format,
         }));
     }
-    if go || cancel || !open {
+    if go || cancel {
         st.confirming = false;
     }
 }

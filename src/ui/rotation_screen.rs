@@ -557,6 +557,18 @@ fn rotate_ui(
             let l = ui.label("HSM password (for IDENTIFIED BY)");
             password_ui(ui, l.id, id("hsm_pw"), &mut st.hsm_password);
             ui.end_row();
+            if let Some(p) = db
+                .hsm_profile
+                .as_ref()
+                .and_then(|n| hsm.profiles.iter().find(|p| &p.name == n))
+            {
+                ui.label("");
+                ui.small(super::secret_field::hsm_password_hint(
+                    p.pin_format,
+                    &p.user_name,
+                ));
+                ui.end_row();
+            }
             if let (ConnectorKind::Sqlplus, DbAuth::User(u)) = (&db.connector, &db.auth) {
                 let l = ui.label(format!("Password of database user {u}"));
                 password_ui(ui, l.id, id("db_pw"), &mut st.db_password);
