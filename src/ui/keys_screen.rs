@@ -525,6 +525,12 @@ fn details_ui(ui: &mut egui::Ui, st: &KeysState) {
                 ),
                 None => "No database claims this key: no migration, rotation or V$ENCRYPTION_KEYS tdekey has seen names it.".to_owned(),
             });
+            if let Some(why) = st.claims.get(&r.object.label).and_then(|c| c.retired_why.as_ref()) {
+                ui.label(
+                    RichText::new(format!("Not in use: {why}. It stays on the HSM (backups taken while it was current need it)."))
+                        .color(Color32::from_rgb(230, 180, 60)),
+                );
+            }
         }
         ui.add_space(6.0);
         if r.health.is_empty() {

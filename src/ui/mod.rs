@@ -490,7 +490,11 @@ impl eframe::App for App {
                     labels,
                     &self.engine,
                     &mut self.queue,
-                )
+                );
+                if let Some(name) = self.rotation.open_migration.take() {
+                    self.databases.open_migration(&name);
+                    self.screen = Screen::Databases;
+                }
             }
             Screen::Audit => {
                 self.audit.hsm_user = self.hsm.login.as_ref().map(|(_, user)| user.clone());

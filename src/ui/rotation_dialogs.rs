@@ -113,3 +113,22 @@ pub(super) fn run_report_ui(ui: &mut egui::Ui, r: &RunReport) {
         ui.label(format!("Next rotation due {}.", local_date(d, &tz)));
     }
 }
+
+/// The selected database has no master key on the HSM (its migration was rolled back): said
+/// above its policy and "Rotate now", with the way to its Migration tab.
+pub(super) fn not_on_hsm_ui(ui: &mut egui::Ui, st: &mut RotationState, database: &str, why: &str) {
+    ui.label(
+        RichText::new(format!(
+            "{database} is not on the HSM: {why}. Its keys on the HSM are retired (kept for backups). Migrate it first; until then it has nothing to rotate and no policy can be saved."
+        ))
+        .color(tone(ui, ORANGE))
+        .strong(),
+    );
+    if ui
+        .button(format!("Open the Migration tab of {database}"))
+        .clicked()
+    {
+        st.open_migration = Some(database.to_owned());
+    }
+    ui.add_space(4.0);
+}

@@ -45,6 +45,8 @@ pub struct RotationState {
     /// "Rotate … now?" is open.
     pub confirming: bool,
     pub last_run: Option<RunReport>,
+    /// "Open its Migration tab" was clicked for this database (the app goes there).
+    pub open_migration: Option<String>,
     /// The database the editor was last filled from.
     edited: Option<String>,
 }
@@ -68,6 +70,7 @@ impl Default for RotationState {
             reason: String::new(),
             confirming: false,
             last_run: None,
+            open_migration: None,
             edited: None,
         }
     }
@@ -161,6 +164,7 @@ pub fn status_text(ui: &egui::Ui, s: DueStatus) -> RichText {
         DueStatus::Ok => GREEN,
         DueStatus::DueSoon => ORANGE,
         DueStatus::Overdue | DueStatus::LastRunFailed => RED,
+        DueStatus::NotOnHsm => ORANGE,
         DueStatus::NoPolicy => ui.visuals().weak_text_color(),
     };
     RichText::new(s.label()).color(tone(ui, color)).strong()
@@ -266,6 +270,9 @@ fn page_ui(
     };
     let db = databases.iter().find(|d| d.name == row.database).cloned();
     st.fill_editor(&row, db.as_ref());
+    if let Some(why) = &row.not_on_hsm {
+        super::rotation_dialogs::not_on_hsm_ui(ui, st, &row.database, why);
+    }
     ui.columns(2, |cols| {
         let top_down = egui::Layout::top_down(egui::Align::Min);
         cols[0].with_layout(top_down, |ui| {
@@ -316,6 +323,7 @@ fn table_ui(ui: &mut egui::Ui, st: &mut RotationState, o: &RotationOverview) {
                     });
                     row.col(|ui| {
                         let text = match r.current_keys.as_slice() {
+                            [] if r.not_on_hsm.is_some() => "none on the HSM (rolled back)".into(),
                             [] => "not known yet".to_owned(),
                             [(_, l)] => l.clone(),
                             many => format!("{} (+{} containers)", many[0].1, many.len() - 1),
@@ -439,7 +447,11 @@ fn policy_ui(
     });
     ui.horizontal(|ui| {
         if ui
-            .add_enabled(!busy, egui::Button::new("Save policy"))
+            .add_enabled(
+                !busy && row.not_on_hsm.is_none(),
+                egui::Button::new("Save policy"),
+            )
+            .on_disabled_hover_text("Its master key is not on the HSM: migrate it first")
             .clicked()
         {
             let schedule = match st.period {
@@ -588,10 +600,13 @@ fn rotate_ui(
     }
     let ready = logged_in
         && !running
+        && row.not_on_hsm.is_none()
         && refusal.is_none()
         && !st.hsm_password.is_empty()
         && (!st.compromise || st.reason.trim().len() >= 10);
-    let hint = if !logged_in {
+    let hint = if row.not_on_hsm.is_some() {
+        "Its master key is not on the HSM: migrate it first"
+    } else if !logged_in {
         "Log in as Oracle's crypto user on the HSM screen first"
     } else if st.hsm_password.is_empty() {
         "Type the HSM password: the statement needs it"
