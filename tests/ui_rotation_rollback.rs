@@ -96,10 +96,55 @@ fn a_rolled_back_database_is_not_on_the_hsm_and_its_key_is_retired() {
     });
     let claim = h.state().keys.claims[&key].clone();
     assert!(!claim.current, "{claim:?}");
+    assert!(h.query_by_label("(retired)").is_some(), "said in the table");
+
+    // The filter matches what the table shows: "retired", the database's name, "unclaimed",
+    // the health words.
+    let shown = |h: &mut Harness<'_, App>, filter: &str| {
+        h.get_by_label("Filter").focus();
+        h.step();
+        h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+        h.key_press(egui::Key::Backspace);
+        h.step();
+        h.get_by_label("Filter").type_text(filter);
+        h.step();
+        h.step();
+        let st = &h.state().keys;
+        let mut labels: Vec<String> = (0..st.rows.len())
+            .filter(|i| st.filter_shows(*i))
+            .map(|i| st.rows[i].object.label.clone())
+            .collect();
+        labels.sort();
+        labels
+    };
+    assert_eq!(shown(&mut h, "retired"), std::slice::from_ref(&key));
+    let by_name = shown(&mut h, "rehearsal demo");
     assert!(
-        h.query_by_label(&format!("{DEMO_DATABASE_NAME} (retired)"))
-            .is_some()
+        by_name.contains(&key) && by_name.len() == 2,
+        "the key and its metadata: {by_name:?}"
     );
+    let unclaimed = shown(&mut h, "unclaimed");
+    assert!(
+        !unclaimed.is_empty() && !unclaimed.contains(&key),
+        "{unclaimed:?}"
+    );
+    let ok = shown(&mut h, "ok");
+    assert!(ok.contains(&key), "its health word: {ok:?}");
+    let mut critical: Vec<String> = h
+        .state()
+        .keys
+        .rows
+        .iter()
+        .filter(|r| r.worst() == Some(tdekey::inventory::Severity::Critical))
+        .map(|r| r.object.label.clone())
+        .collect();
+    critical.sort();
+    assert!(
+        !critical.is_empty(),
+        "the demo token has a critical finding"
+    );
+    assert_eq!(shown(&mut h, "critical"), critical);
+    shown(&mut h, "");
     h.get_by_label(&key).click();
     h.step();
     h.step();

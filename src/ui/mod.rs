@@ -188,7 +188,7 @@ impl App {
                     self.refresh_rotation();
                 }
                 Event::RotationOverview(o) => {
-                    self.keys.claims = o.claims.clone();
+                    self.keys.set_claims(o.claims.clone());
                     self.databases.missing_keys = o
                         .rows
                         .iter()
