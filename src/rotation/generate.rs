@@ -6,6 +6,7 @@ use super::keygen::{self, KeyRequest};
 use super::phases::old_text;
 use super::run::{Check, Context, Run, Stop, save, stop};
 use crate::audit::Auditor;
+use crate::inventory::Severity;
 use crate::tde::labels::MasterKeyId;
 
 /// Way hsm: a new key, its id drawn from the HSM's random generator (or `id`, the one a
@@ -79,6 +80,76 @@ pub(super) fn generate(
     run.row.pending_key = Some(key.label.clone());
     run.new_keys = vec![key.label.clone()];
     run.generated = Some(key.row);
+    save(run, a);
+    Ok(())
+}
+
+/// Way hsm with a key generated beforehand (Keys › Generate, `tdekey key generate`): that key
+/// is activated instead of a new one, once it is known to be a healthy TDE master key, alone
+/// under its label on the token, that no database claims.
+pub(super) fn use_chosen(
+    run: &mut Run<'_>,
+    a: &mut Auditor,
+    ctx: &mut Context<'_>,
+    label: &str,
+) -> Result<(), Stop> {
+    let unchanged = format!(
+        "The database was not changed: it still uses {}. Nothing was generated.",
+        old_text(run)
+    );
+    let refuse = |why: String| stop("generate", why, unchanged.clone());
+    if crate::tde::labels::classify(label).master_key().is_none() {
+        return Err(refuse(format!(
+            "{label} is not a TDE master key label (ORACLE.TDE.HSM.MK.06 and 32 hexadecimal digits): choose a key generated for USE KEY."
+        )));
+    }
+    let owners = a.store().key_owners().map_err(|e| refuse(e.to_string()))?;
+    if let Some(k) = owners.iter().find(|k| k.label == label) {
+        return Err(refuse(format!(
+            "{label} is recorded as a master key of {} already: a key is never made the master key of a second database, nor made current again. Choose an unclaimed key, or let the rotation generate one.",
+            k.database
+        )));
+    }
+    let rows = crate::session::lookup(a, ctx.hsm, &[label.to_owned()])
+        .map_err(|e| refuse(e.to_string()))?;
+    let token = run.row.token_label.clone().unwrap_or_default();
+    let row = match rows.as_slice() {
+        [] => {
+            return Err(refuse(format!(
+                "{label} is not on the token {token}: choose a key on the token the database uses, or let the rotation generate one."
+            )));
+        }
+        [r] => r.clone(),
+        many => {
+            return Err(refuse(format!(
+                "{} objects on {token} carry the label {label}: Oracle could not tell which one is its master key. Choose another key.",
+                many.len()
+            )));
+        }
+    };
+    let problems: Vec<&str> = row
+        .health
+        .iter()
+        .filter(|h| h.severity == Severity::Critical)
+        .map(|h| h.reason.as_str())
+        .collect();
+    if !problems.is_empty() {
+        return Err(refuse(format!(
+            "{label} breaks the master-key rules: {} Choose a healthy key.",
+            problems.join(" ")
+        )));
+    }
+    run.checks.push(Check::new(
+        "The key chosen for this rotation is a healthy master key on the token that no database claims",
+        true,
+        format!("{label} (CKA_ID {})", row.object.id_hex),
+    ));
+    run.notes.push(format!(
+        "{label} was generated beforehand and chosen for this rotation: no key was generated."
+    ));
+    run.row.pending_key = Some(label.to_owned());
+    run.new_keys = vec![label.to_owned()];
+    run.generated = Some(row);
     save(run, a);
     Ok(())
 }

@@ -482,6 +482,7 @@ impl eframe::App for App {
                         .map(|r| r.object.label.clone())
                         .collect()
                 });
+                self.rotation.spare_keys = rotation_dialogs::spare_keys(&self.keys);
                 rotation_screen::rotation_ui(
                     ui,
                     &mut self.rotation,

@@ -45,6 +45,11 @@ pub struct RotationState {
     /// "Rotate … now?" is open.
     pub confirming: bool,
     pub last_run: Option<RunReport>,
+    /// Way hsm: the key generated beforehand that "Rotate now" activates (None: a new one).
+    pub key_choice: Option<String>,
+    /// The unclaimed master keys on the token, with their tags when known (from the Keys
+    /// screen).
+    pub spare_keys: Vec<(String, Option<String>)>,
     /// "Open its Migration tab" was clicked for this database (the app goes there).
     pub open_migration: Option<String>,
     /// The database the editor was last filled from.
@@ -70,6 +75,8 @@ impl Default for RotationState {
             reason: String::new(),
             confirming: false,
             last_run: None,
+            key_choice: None,
+            spare_keys: Vec::new(),
             open_migration: None,
             edited: None,
         }
@@ -114,6 +121,7 @@ impl RotationState {
         });
         self.compromise = false;
         self.reason.clear();
+        self.key_choice = None;
         self.last_run = Some(r);
     }
 
@@ -135,6 +143,7 @@ impl RotationState {
         self.edited = Some(row.database.clone());
         self.next_due.clear();
         self.rotate_way = None;
+        self.key_choice = None;
         self.policy_way = db.map_or(Way::Hsm, |d| Way::default_for(d.multitenant));
         let Some(p) = &row.policy else {
             self.period = Period::Preset(0);
@@ -559,6 +568,9 @@ fn rotate_ui(
     });
     let way = st.rotate_way.unwrap_or(default_way);
     ui.small(way.describe());
+    if way == Way::Hsm {
+        super::rotation_dialogs::key_choice_ui(ui, st);
+    }
     ui.horizontal(|ui| {
         super::labelled_edit(ui, "Tag", &mut st.tag, "optional, e.g. q4-2026", 160.0);
     });
