@@ -8,8 +8,9 @@ use ui_common::{type_into, wait_until};
 
 use common::demo;
 use egui_kittest::Harness;
-use egui_kittest::kittest::Queryable;
+use egui_kittest::kittest::{NodeT, Queryable};
 use tdekey::hsm::demo::DEMO_USER_PIN;
+use tdekey::rotation::{local_minute, local_zone};
 use tdekey::ui::App;
 
 #[test]
@@ -51,6 +52,50 @@ fn a_key_generated_on_the_keys_screen_is_chosen_and_activated_by_rotate_now() {
     });
     h.step();
     assert_eq!(h.state().rotation.selected.as_deref(), Some("FIN"));
+    // The policy form shows the date the policy has; saved untouched with a new schedule, the
+    // date follows the schedule.
+    assert_eq!(h.state().rotation.next_due, "", "no policy yet");
+    h.get_by_label("90 days").click();
+    h.step();
+    h.get_by_label("Save policy").click();
+    wait_until(&mut h, "the saved policy", |h| {
+        h.state().rotation.overview.as_ref().is_some_and(|o| {
+            o.rows
+                .iter()
+                .any(|r| r.database == "FIN" && r.policy.is_some())
+        })
+    });
+    h.step();
+    let due = |h: &Harness<'_, App>| {
+        let o = h.state().rotation.overview.clone().unwrap();
+        let p = o.rows.iter().find(|r| r.database == "FIN").unwrap();
+        local_minute(p.policy.as_ref().unwrap().next_due_ms, &local_zone())
+    };
+    let first = due(&h);
+    assert_eq!(h.state().rotation.next_due, first, "shown in the form");
+    assert_eq!(
+        h.get_by_label("Next due date").accesskit_node().value(),
+        Some(first.clone()),
+        "the field shows it"
+    );
+    h.get_by_label("180 days").click();
+    h.step();
+    h.get_by_label("Save policy").click();
+    wait_until(&mut h, "the new schedule", |h| {
+        h.state().rotation.overview.as_ref().is_some_and(|o| {
+            o.rows.iter().any(|r| {
+                r.database == "FIN"
+                    && r.policy
+                        .as_ref()
+                        .is_some_and(|p| p.schedule == "every:180d")
+            })
+        })
+    });
+    h.step();
+    let second = due(&h);
+    assert_ne!(second, first, "the date follows the new schedule");
+    assert_eq!(h.state().rotation.next_due, second);
+
     // FIN is a non-CDB: the policy's way is hsm, so the key can be chosen.
     h.get_by_label("Key to activate").click();
     h.step();

@@ -34,6 +34,9 @@ pub struct RotationState {
     pub every: String,
     pub cron: String,
     pub next_due: String,
+    /// The policy's next due date as the editor was filled with it: saved unchanged, the
+    /// policy keeps its date (or, with a new schedule, the date follows from the last key).
+    next_due_filled: String,
     pub policy_way: Way,
     /// None: the policy's way (else the database's default).
     pub rotate_way: Option<Way>,
@@ -66,6 +69,7 @@ impl Default for RotationState {
             every: "90d".into(),
             cron: "0 2 1 */3 *".into(),
             next_due: String::new(),
+            next_due_filled: String::new(),
             policy_way: Way::Hsm,
             rotate_way: None,
             tag: String::new(),
@@ -142,6 +146,7 @@ impl RotationState {
         }
         self.edited = Some(row.database.clone());
         self.next_due.clear();
+        self.next_due_filled.clear();
         self.rotate_way = None;
         self.key_choice = None;
         self.policy_way = db.map_or(Way::Hsm, |d| Way::default_for(d.multitenant));
@@ -150,6 +155,8 @@ impl RotationState {
             return;
         };
         self.policy_way = p.way;
+        self.next_due = local_minute(p.next_due_ms, &local_zone());
+        self.next_due_filled = self.next_due.clone();
         let schedule = p.parsed_schedule().ok();
         let preset = Schedule::presets()
             .iter()
@@ -439,11 +446,16 @@ fn policy_ui(
     ui.horizontal(|ui| {
         super::labelled_edit(
             ui,
-            "First due date",
+            "Next due date",
             &mut st.next_due,
             "YYYY-MM-DD (optional)",
             150.0,
         );
+        ui.small(if row.policy.is_some() {
+            "the policy's date; change it to line up with a maintenance window"
+        } else {
+            "empty: one period after the current key was made"
+        });
     });
     ui.horizontal(|ui| {
         ui.label("Way");
@@ -468,7 +480,9 @@ fn policy_ui(
                 Period::Interval => Schedule::parse_every(&st.every),
                 Period::Cron => Schedule::parse_cron(&st.cron),
             };
-            let next_due = if st.next_due.trim().is_empty() {
+            let untouched =
+                !st.next_due_filled.is_empty() && st.next_due.trim() == st.next_due_filled;
+            let next_due = if st.next_due.trim().is_empty() || untouched {
                 Ok(None)
             } else {
                 crate::rotation::parse_due_date(&st.next_due, &tz).map(Some)
