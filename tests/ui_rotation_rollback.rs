@@ -77,6 +77,17 @@ fn a_rolled_back_database_is_not_on_the_hsm_and_its_key_is_retired() {
     );
     assert!(h.query_by_label("none on the HSM (rolled back)").is_some());
     assert!(
+        h.query_by_label("on hold").is_some(),
+        "no next due date while nothing is on the HSM"
+    );
+    let o = h.state().rotation.overview.clone().unwrap();
+    assert!(
+        o.timeline
+            .iter()
+            .all(|t| t.database != DEMO_DATABASE_NAME || t.due.is_empty()),
+        "no due dates in the timeline"
+    );
+    assert!(
         h.query_by_label_contains(&format!(
             "{DEMO_DATABASE_NAME} is not on the HSM: its migration was rolled back"
         ))

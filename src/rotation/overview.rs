@@ -217,7 +217,8 @@ pub fn overview(
         } else {
             super::schedule::status(next_due_ms, failed, now_ms)
         };
-        let due = match &policy {
+        // A database with nothing on the HSM has no rotation coming, whatever its policy says.
+        let due = match policy.as_ref().filter(|_| not_on_hsm.is_none()) {
             Some(p) => p
                 .parsed_schedule()
                 .map(|s| s.due_dates(p.next_due_ms, now_ms + TIMELINE_DAYS * DAY_MS, &tz))

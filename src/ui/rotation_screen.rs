@@ -376,7 +376,13 @@ fn table_ui(ui: &mut egui::Ui, st: &mut RotationState, o: &RotationOverview) {
                         });
                     });
                     row.col(|ui| {
-                        ui.label(r.next_due_ms.map_or("—".into(), |d| local_date(d, &tz)));
+                        if r.not_on_hsm.is_some() {
+                            ui.weak("on hold").on_hover_text(
+                                "The policy's date waits until the database is on the HSM again",
+                            );
+                        } else {
+                            ui.label(r.next_due_ms.map_or("—".into(), |d| local_date(d, &tz)));
+                        }
                     });
                     row.col(|ui| {
                         if r.missing_keys.is_empty() {
