@@ -299,7 +299,9 @@ pub fn keys_ui(
     }
     egui::Panel::right("key_details")
         .resizable(true)
-        .default_size(430.0)
+        // Wide enough for a master key's label and its USE KEY id on one line each.
+        .default_size(470.0)
+        .min_size(470.0)
         .show(ui, |ui| details_ui(ui, st));
 
     egui::CentralPanel::default().show(ui, |ui| table_ui(ui, st));
@@ -535,6 +537,7 @@ fn details_ui(ui: &mut egui::Ui, st: &KeysState) {
     };
     egui::ScrollArea::vertical().show(ui, |ui| {
         ui.label(RichText::new(&r.meaning).strong());
+        ui.label(RichText::new(&r.object.label).monospace());
         if let Some(id) = &r.master_key_id {
             ui.label(RichText::new(format!("Key id for USE KEY: {id}")).monospace());
         }
