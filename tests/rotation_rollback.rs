@@ -62,6 +62,15 @@ fn a_rolled_back_migration_retires_its_key_and_a_later_migration_makes_the_datab
         &["policy", "set", DEMO_DATABASE_NAME, "--every", "90d"],
     );
     assert_eq!(code, 0, "{out}{err}");
+    // Rotated once on the HSM before the rollback: that key is retired with the first.
+    let (code, out, err) = tdekey(&env, &["rotate", DEMO_DATABASE_NAME, "--json"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let rotated = current(&row(&env));
+    assert!(
+        !rotated.is_empty() && !rotated.contains(&first),
+        "{rotated:?}"
+    );
+    let rotated_at = row(&env)["last_run"]["finished_ms"].as_i64().unwrap();
 
     let (code, out, err) = tdekey(
         &env,
@@ -83,6 +92,12 @@ fn a_rolled_back_migration_retires_its_key_and_a_later_migration_makes_the_datab
     // Nobody's current key: the database is not on the HSM, whatever its policy says.
     let r = row(&env);
     assert!(current(&r).is_empty(), "{r}");
+    let claims = {
+        let (code, out, err) = tdekey(&env, &["policy", "show", DEMO_DATABASE_NAME, "--json"]);
+        assert_eq!(code, 0, "{err}");
+        out
+    };
+    assert!(claims.contains("not-on-hsm"), "{claims}");
     assert_eq!(r["status"], "not-on-hsm", "{r}");
     assert!(r["key_since_ms"].is_null(), "{r}");
     assert!(
@@ -97,7 +112,10 @@ fn a_rolled_back_migration_retires_its_key_and_a_later_migration_makes_the_datab
         .iter()
         .find(|e| {
             let d = e["details"].as_str().unwrap_or("");
-            e["outcome"] == "started" && d.contains("\"retire\"") && d.contains(&first)
+            e["outcome"] == "started"
+                && d.contains("\"retire\"")
+                && d.contains(&first)
+                && rotated.iter().all(|k| d.contains(k.as_str()))
         })
         .unwrap_or_else(|| panic!("no retire entry naming {first}: {out}"));
     let seq = format!("\"started_seq\":{}", started["seq"]);
@@ -132,6 +150,10 @@ fn a_rolled_back_migration_retires_its_key_and_a_later_migration_makes_the_datab
     assert_ne!(second, first);
     let r = row(&env);
     assert_eq!(current(&r), [second], "{r}");
+    assert!(
+        r["key_since_ms"].as_i64().unwrap() > rotated_at,
+        "the key's age counts from the new migration, not the rotation before the rollback: {r}"
+    );
     assert!(r["not_on_hsm"].is_null(), "{r}");
     assert_eq!(
         r["last_run"]["outcome"], "failure",

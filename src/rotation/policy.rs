@@ -72,22 +72,26 @@ pub fn policies(a: &Auditor) -> Result<Vec<Policy>, RotationError> {
         .collect()
 }
 
-/// When the current key was made the database's: its last successful rotation, else the
-/// newest key recorded as its own (a migration, V$ENCRYPTION_KEYS).
+/// When the current key was made the database's: the later of its last successful rotation
+/// and the newest key recorded as its own and in use (a migration after a rolled-back one is
+/// newer than the rotations before it); `None` when it has no key on the HSM.
 pub(super) fn key_since(a: &Auditor, database: &str) -> Result<Option<i64>, StoreError> {
     let owners = a.store().key_owners()?;
     if super::overview::not_on_hsm(&owners, database).is_some() {
         return Ok(None);
     }
     let runs = a.store().rotation_runs(Some(database), 0)?;
-    if let Some(r) = runs.iter().rev().find(|r| r.outcome == "success") {
-        return Ok(r.finished_ms.or(Some(r.started_ms)));
-    }
-    Ok(owners
+    let rotated = runs
+        .iter()
+        .rev()
+        .find(|r| r.outcome == "success")
+        .map(|r| r.finished_ms.unwrap_or(r.started_ms));
+    let recorded = owners
         .iter()
         .filter(|k| k.database == database && k.retired_ms.is_none())
         .map(|k| k.since_ms)
-        .max())
+        .max();
+    Ok(rotated.max(recorded))
 }
 
 /// Sets (or replaces) a database's policy, audited (`rotation.policy`) with the old and new
