@@ -295,4 +295,28 @@ mod tests {
             "the migration's unnamed key gave way"
         );
     }
+
+    #[test]
+    fn a_retired_key_is_nobodys_current_key() {
+        let mut rolled = owner("M1", "ORCL", "", 1);
+        rolled.retired_ms = Some(2);
+        rolled.retired_why = Some("its migration was rolled back".into());
+        let owners = [rolled.clone(), owner("F1", "FIN", "", 1)];
+        let c = current_keys(&owners);
+        assert!(!c.contains_key("ORCL"), "{c:?}");
+        assert_eq!(
+            not_on_hsm(&owners, "ORCL").as_deref(),
+            Some("its migration was rolled back")
+        );
+        assert_eq!(not_on_hsm(&owners, "FIN"), None, "in use");
+        assert_eq!(
+            not_on_hsm(&owners, "NEW"),
+            None,
+            "nothing recorded: not known"
+        );
+        // Migrated again: the new key is current, the database on the HSM.
+        let again = [rolled, owner("M2", "ORCL", "", 3)];
+        assert_eq!(current_keys(&again)["ORCL"][0].1, "M2");
+        assert_eq!(not_on_hsm(&again, "ORCL"), None);
+    }
 }

@@ -643,4 +643,35 @@ mod tests {
         assert_eq!(owner("ORACLE.TDE.HSM.MK.06AA"), "ORCL");
         assert_eq!(owner("ORACLE.TDE.HSM.MK.06BB"), "OTHER");
     }
+
+    #[test]
+    fn a_retired_key_stays_retired_until_it_is_recorded_in_use_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("t.sqlite3")).unwrap();
+        s.set_key_owner("MK.A", "ORCL", "tok", "migration").unwrap();
+        s.set_key_owner("MK.B", "OTHER", "tok", "migration")
+            .unwrap();
+        assert_eq!(
+            s.retire_key_owners("ORCL", "rolled back").unwrap(),
+            ["MK.A"]
+        );
+        assert!(s.retire_key_owners("ORCL", "again").unwrap().is_empty());
+        let get = |s: &Store, l: &str| {
+            s.key_owners()
+                .unwrap()
+                .into_iter()
+                .find(|k| k.label == l)
+                .unwrap()
+        };
+        assert_eq!(get(&s, "MK.A").retired_why.as_deref(), Some("rolled back"));
+        assert_eq!(get(&s, "MK.B").retired_ms, None, "another database's key");
+        // Seen in V$ENCRYPTION_KEYS again: the claim keeps its retirement.
+        let mut seen = get(&s, "MK.A");
+        seen.retired_ms = None;
+        seen.source = "V$ENCRYPTION_KEYS".into();
+        s.claim_seen_keys(&[seen]).unwrap();
+        assert!(get(&s, "MK.A").retired_ms.is_some());
+        s.set_key_owner("MK.A", "ORCL", "tok", "rotation").unwrap();
+        assert_eq!(get(&s, "MK.A").retired_ms, None, "in use again");
+    }
 }
