@@ -162,7 +162,22 @@ pub fn spare_keys(keys: &super::KeysState) -> Vec<(String, Option<String>)> {
 
 /// Way hsm: which key "Rotate now" activates, a new one or one generated beforehand (Keys ›
 /// Generate). Choosing a key whose tag this window knows fills an empty Tag with it.
-pub(super) fn key_choice_ui(ui: &mut egui::Ui, st: &mut RotationState) {
+pub(super) fn key_choice_ui(ui: &mut egui::Ui, st: &mut RotationState, database: &str) {
+    // A key a failed run of another database left waits to be that database's next key.
+    let pending: Vec<String> = st
+        .overview
+        .as_ref()
+        .map(|o| {
+            o.rows
+                .iter()
+                .filter(|r| r.database != database)
+                .filter_map(|r| r.last_run.as_ref())
+                .filter(|run| run.outcome == "failure")
+                .filter_map(|run| run.pending_key.clone())
+                .collect()
+        })
+        .unwrap_or_default();
+    st.spare_keys.retain(|(l, _)| !pending.contains(l));
     if st
         .key_choice
         .as_ref()

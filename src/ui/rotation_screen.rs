@@ -589,7 +589,7 @@ fn rotate_ui(
     let way = st.rotate_way.unwrap_or(default_way);
     ui.small(way.describe());
     if way == Way::Hsm {
-        super::rotation_dialogs::key_choice_ui(ui, st);
+        super::rotation_dialogs::key_choice_ui(ui, st, &row.database);
     }
     ui.horizontal(|ui| {
         super::labelled_edit(ui, "Tag", &mut st.tag, "optional, e.g. q4-2026", 160.0);
