@@ -85,6 +85,7 @@ pub(super) fn rotate(data: &DataDir, args: RotateArgs) -> Result<ExitCode, CliEr
         },
         reason: args.compromise.clone(),
         only_if_due_at: None,
+        key: None,
     };
     if args.dry_run {
         let way = args.way.map(Into::into);
@@ -341,6 +342,12 @@ pub(super) fn policy(data: &DataDir, cmd: PolicyCommand) -> Result<ExitCode, Cli
 fn print_status(r: &rotation::DatabaseRotation) {
     let tz = local_zone();
     println!("{}: {}", r.database, r.status.label());
+    if let Some(why) = &r.not_on_hsm {
+        println!(
+            "  No master key on the HSM: {why}. Its keys there are retired (kept for backups). `tdekey migrate run {:?}` migrates it again.",
+            r.database
+        );
+    }
     match &r.policy {
         Some(p) => println!(
             "  Policy: {}, {}; next due {}.",

@@ -229,6 +229,18 @@ pub fn view(
     column: SortColumn,
     ascending: bool,
 ) -> Vec<usize> {
+    view_with(rows, filter, &|_| String::new(), column, ascending)
+}
+
+/// [`view`], the filter also matching what a screen shows of each row besides the object
+/// (`shown`: the database that claims a key, "unclaimed", "retired").
+pub fn view_with(
+    rows: &[InventoryRow],
+    filter: &str,
+    shown: &dyn Fn(&InventoryRow) -> String,
+    column: SortColumn,
+    ascending: bool,
+) -> Vec<usize> {
     let words: Vec<String> = filter.split_whitespace().map(str::to_lowercase).collect();
     let mut idx: Vec<usize> = (0..rows.len())
         .filter(|&i| {
@@ -236,8 +248,14 @@ pub fn view(
                 return true;
             }
             let r = &rows[i];
+            // The health word the table shows ("ok", "warning", "critical").
+            let health = match r.worst() {
+                Some(Severity::Critical) => "critical",
+                Some(Severity::Warning) => "warning",
+                None => "ok",
+            };
             let hay = format!(
-                "{} {} {} {} {} {} {}",
+                "{} {} {} {} {} {} {} {health} {}",
                 r.object.label,
                 r.meaning,
                 r.object.class,
@@ -248,7 +266,8 @@ pub fn view(
                     .iter()
                     .map(|h| h.code)
                     .collect::<Vec<_>>()
-                    .join(" ")
+                    .join(" "),
+                shown(r)
             )
             .to_lowercase();
             words.iter().all(|w| hay.contains(w.as_str()))

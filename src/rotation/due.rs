@@ -416,6 +416,7 @@ fn rotate_one(
         trigger: Trigger::Scheduled,
         reason: None,
         only_if_due_at: Some(now_ms),
+        key: None,
     };
     match rotate(a, &mut ctx, &db.name, &req) {
         Ok(r) => {

@@ -46,6 +46,9 @@ pub struct GeneratedKey {
     pub share_interactive: Vec<String>,
     /// The statement that makes it the database's master key (password hidden).
     pub use_key_statement: String,
+    /// The tag given for its USE KEY, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tag: Option<String>,
 }
 
 /// The `cloudhsm-cli` command with which the key's owner shares it with Oracle's crypto user,
@@ -218,6 +221,7 @@ pub(super) fn read_back(
         label: label.to_owned(),
         row,
         use_key_statement,
+        tag: req.tag.clone(),
     })
 }
 

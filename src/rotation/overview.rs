@@ -66,6 +66,9 @@ pub struct DatabaseRotation {
     /// Current keys that are not on the token tdekey is connected to (checked only when an
     /// inventory of that token was given).
     pub missing_keys: Vec<String>,
+    /// Why the database's master key is not on the HSM, when every key tdekey recorded for it
+    /// was retired without a successor (its migration was rolled back).
+    pub not_on_hsm: Option<String>,
 }
 
 /// One row of the timeline: rotations of the past twelve months and due dates of the next.
@@ -84,6 +87,9 @@ pub struct KeyClaim {
     pub container: String,
     /// The database's active key (else a retired one, kept for backups and redo).
     pub current: bool,
+    /// Why the key was retired with no key of the database after it (a rolled-back
+    /// migration); `None` for a key in use or replaced by a newer one.
+    pub retired_why: Option<String>,
     pub source: String,
     pub since_ms: i64,
     pub token_label: String,
@@ -91,10 +97,10 @@ pub struct KeyClaim {
 
 /// The current key of each container of each database, from the recorded owners: per
 /// container the newest; a key recorded without a container (a migration) gives way to named
-/// containers' newer keys.
+/// containers' newer keys. A retired key (a rolled-back migration's) is nobody's current key.
 fn current_keys(owners: &[KeyOwner]) -> HashMap<String, Vec<(String, String, i64)>> {
     let mut per: BTreeMap<(String, String), &KeyOwner> = BTreeMap::new();
-    for k in owners {
+    for k in owners.iter().filter(|k| k.retired_ms.is_none()) {
         let key = (k.database.clone(), k.container.clone());
         if per.get(&key).is_none_or(|o| k.since_ms >= o.since_ms) {
             per.insert(key, k);
@@ -135,6 +141,7 @@ pub fn key_claims(a: &Auditor) -> Result<HashMap<String, KeyClaim>, RotationErro
                     database: k.database.clone(),
                     container: k.container.clone(),
                     current: is_current,
+                    retired_why: k.retired_why.clone(),
                     source: k.source.clone(),
                     since_ms: k.since_ms,
                     token_label: k.token_label.clone(),
@@ -142,6 +149,20 @@ pub fn key_claims(a: &Auditor) -> Result<HashMap<String, KeyClaim>, RotationErro
             )
         })
         .collect())
+}
+
+/// Why a database's master key is not on the HSM: it has recorded keys, every one retired
+/// without a successor (the newest retirement's reason).
+pub(super) fn not_on_hsm(owners: &[KeyOwner], database: &str) -> Option<String> {
+    let mine: Vec<&KeyOwner> = owners.iter().filter(|k| k.database == database).collect();
+    if mine.is_empty() || mine.iter().any(|k| k.retired_ms.is_none()) {
+        return None;
+    }
+    mine.iter().max_by_key(|k| k.retired_ms).map(|k| {
+        k.retired_why
+            .clone()
+            .unwrap_or_else(|| "its keys on the HSM were retired".into())
+    })
 }
 
 /// Every database with where it stands, and the timeline. `on_token` is the label of the
@@ -183,10 +204,21 @@ pub fn overview(
                 .collect(),
             None => Vec::new(),
         };
-        let failed = last_run.as_ref().is_some_and(|r| r.outcome == "failure");
+        // A failed run is history once a later migration or rotation made a key current.
+        let newest_key = keys.iter().map(|(_, _, s)| *s).max();
+        let failed = last_run.as_ref().is_some_and(|r| {
+            r.outcome == "failure"
+                && newest_key.is_none_or(|k| k <= r.finished_ms.unwrap_or(r.started_ms))
+        });
         let next_due_ms = policy.as_ref().map(|p| p.next_due_ms);
-        let status = super::schedule::status(next_due_ms, failed, now_ms);
-        let due = match &policy {
+        let not_on_hsm = not_on_hsm(&owners, &db.name);
+        let status = if not_on_hsm.is_some() {
+            DueStatus::NotOnHsm
+        } else {
+            super::schedule::status(next_due_ms, failed, now_ms)
+        };
+        // A database with nothing on the HSM has no rotation coming, whatever its policy says.
+        let due = match policy.as_ref().filter(|_| not_on_hsm.is_none()) {
             Some(p) => p
                 .parsed_schedule()
                 .map(|s| s.due_dates(p.next_due_ms, now_ms + TIMELINE_DAYS * DAY_MS, &tz))
@@ -217,6 +249,7 @@ pub fn overview(
             next_due_ms,
             status,
             missing_keys,
+            not_on_hsm,
         });
     }
     Ok((rows, timeline))
@@ -234,6 +267,8 @@ mod tests {
             since_ms: since,
             source: "rotation".into(),
             container: container.into(),
+            retired_ms: None,
+            retired_why: None,
         }
     }
 
@@ -259,5 +294,29 @@ mod tests {
             ["P2", "R2"],
             "the migration's unnamed key gave way"
         );
+    }
+
+    #[test]
+    fn a_retired_key_is_nobodys_current_key() {
+        let mut rolled = owner("M1", "ORCL", "", 1);
+        rolled.retired_ms = Some(2);
+        rolled.retired_why = Some("its migration was rolled back".into());
+        let owners = [rolled.clone(), owner("F1", "FIN", "", 1)];
+        let c = current_keys(&owners);
+        assert!(!c.contains_key("ORCL"), "{c:?}");
+        assert_eq!(
+            not_on_hsm(&owners, "ORCL").as_deref(),
+            Some("its migration was rolled back")
+        );
+        assert_eq!(not_on_hsm(&owners, "FIN"), None, "in use");
+        assert_eq!(
+            not_on_hsm(&owners, "NEW"),
+            None,
+            "nothing recorded: not known"
+        );
+        // Migrated again: the new key is current, the database on the HSM.
+        let again = [rolled, owner("M2", "ORCL", "", 3)];
+        assert_eq!(current_keys(&again)["ORCL"][0].1, "M2");
+        assert_eq!(not_on_hsm(&again, "ORCL"), None);
     }
 }

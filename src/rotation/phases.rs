@@ -238,6 +238,8 @@ pub(super) fn check(run: &mut Run<'_>, a: &mut Auditor, ctx: &mut Context<'_>) -
                 since_ms: k.activated_ms,
                 source: "V$ENCRYPTION_KEYS".into(),
                 container: k.pdb.as_ref().map(|p| p.name.clone()).unwrap_or_default(),
+                retired_ms: None,
+                retired_why: None,
             })
         })
         .collect();
@@ -627,6 +629,8 @@ fn record_owners(
             } else {
                 c.clone()
             },
+            retired_ms: None,
+            retired_why: None,
         };
         let entry = Entry::new(Action::KeyOwner, label)
             .user(ctx.hsm.user())

@@ -72,19 +72,26 @@ pub fn policies(a: &Auditor) -> Result<Vec<Policy>, RotationError> {
         .collect()
 }
 
-/// When the current key was made the database's: its last successful rotation, else the
-/// newest key recorded as its own (a migration, V$ENCRYPTION_KEYS).
+/// When the current key was made the database's: the later of its last successful rotation
+/// and the newest key recorded as its own and in use (a migration after a rolled-back one is
+/// newer than the rotations before it); `None` when it has no key on the HSM.
 pub(super) fn key_since(a: &Auditor, database: &str) -> Result<Option<i64>, StoreError> {
-    let runs = a.store().rotation_runs(Some(database), 0)?;
-    if let Some(r) = runs.iter().rev().find(|r| r.outcome == "success") {
-        return Ok(r.finished_ms.or(Some(r.started_ms)));
+    let owners = a.store().key_owners()?;
+    if super::overview::not_on_hsm(&owners, database).is_some() {
+        return Ok(None);
     }
-    Ok(a.store()
-        .key_owners()?
+    let runs = a.store().rotation_runs(Some(database), 0)?;
+    let rotated = runs
         .iter()
-        .filter(|k| k.database == database)
+        .rev()
+        .find(|r| r.outcome == "success")
+        .map(|r| r.finished_ms.unwrap_or(r.started_ms));
+    let recorded = owners
+        .iter()
+        .filter(|k| k.database == database && k.retired_ms.is_none())
         .map(|k| k.since_ms)
-        .max())
+        .max();
+    Ok(rotated.max(recorded))
 }
 
 /// Sets (or replaces) a database's policy, audited (`rotation.policy`) with the old and new
@@ -100,6 +107,12 @@ pub fn set_policy(a: &mut Auditor, change: &PolicyChange) -> Result<Policy, Rota
         .unwrap_or_else(|| Way::default_for(db.multitenant));
     if let Some(r) = way.refusal(&db.name, db.multitenant) {
         return Err(RotationError::Invalid(r));
+    }
+    if let Some(why) = super::overview::not_on_hsm(&a.store().key_owners()?, &db.name) {
+        return Err(RotationError::Invalid(format!(
+            "{name} has no master key on the HSM ({why}), so there is nothing to rotate: migrate it to the HSM first (the Migration tab of {name}, or tdekey migrate {name}), then set its policy. No policy was saved.",
+            name = db.name
+        )));
     }
     let text = change.schedule.to_text();
     let tz = local_zone();

@@ -45,6 +45,9 @@ pub struct RotateRequest {
     pub reason: Option<String>,
     /// Only if the database's policy is due at this instant (decided with the claim).
     pub only_if_due_at: Option<i64>,
+    /// Way hsm: a key generated beforehand (Keys › Generate, `tdekey key generate`), by its
+    /// label, activated instead of a new one; it must be healthy and claimed by no database.
+    pub key: Option<String>,
 }
 
 impl RotateRequest {
@@ -55,6 +58,7 @@ impl RotateRequest {
             trigger: Trigger::Manual,
             reason: None,
             only_if_due_at: None,
+            key: None,
         }
     }
 }
@@ -210,6 +214,11 @@ pub fn rotate(
     if let Some(r) = way.refusal(&db.name, db.multitenant) {
         return Err(RotationError::Invalid(r));
     }
+    if req.key.is_some() && way != Way::Hsm {
+        return Err(RotationError::Invalid(
+            "A key generated beforehand is activated with USE KEY, the hsm way; with the oracle way Oracle makes the key itself. Choose the hsm way, or no key.".into(),
+        ));
+    }
     let reason = req.reason.as_deref().map(str::trim).unwrap_or("");
     if req.trigger == Trigger::Compromise && reason.len() < 10 {
         return Err(RotationError::Invalid(
@@ -306,7 +315,7 @@ pub fn rotate(
         json!({ "run": id, "way": way.as_str(), "trigger": req.trigger.as_str(), "reason": run.row.reason, "tag": run.tag, "token": run.row.token_label }),
     );
     let result = match &started {
-        Ok(_) => phases(&mut run, a, ctx),
+        Ok(_) => phases(&mut run, a, ctx, req.key.as_deref()),
         Err(e) => Err(stop(
             "start",
             format!("The audit log could not record the start ({e}), so nothing was done."),
@@ -409,8 +418,13 @@ pub fn rotate(
     Ok(report)
 }
 
-fn phases(run: &mut Run<'_>, a: &mut Auditor, ctx: &mut Context<'_>) -> Result<(), Stop> {
-    use super::generate::generate;
+fn phases(
+    run: &mut Run<'_>,
+    a: &mut Auditor,
+    ctx: &mut Context<'_>,
+    chosen: Option<&str>,
+) -> Result<(), Stop> {
+    use super::generate::{generate, use_chosen};
     use super::phases::{activate, check, verify};
     use super::recover::{Next, after_stop};
     check(run, a, ctx)?;
@@ -421,8 +435,18 @@ fn phases(run: &mut Run<'_>, a: &mut Auditor, ctx: &mut Context<'_>) -> Result<(
     match after_stop(run, a, ctx, prev)? {
         Next::Verify => return verify(run, a, ctx),
         Next::Generate(id) => {
+            if let (Some(c), Some(k)) = (chosen, run.new_keys.first())
+                && c != k
+            {
+                run.notes.push(format!(
+                    "{c} was chosen and not used: a failed run left {k} generated and not active, and this run activates it first (one spare key less on the HSM). {c} stays unclaimed for a later rotation."
+                ));
+            }
             if run.way == Way::Hsm && run.new_keys.is_empty() {
-                generate(run, a, ctx, id)?;
+                match chosen {
+                    Some(label) => use_chosen(run, a, ctx, label)?,
+                    None => generate(run, a, ctx, id)?,
+                }
             }
         }
     }

@@ -271,6 +271,9 @@ pub enum DueStatus {
     DueSoon,
     Overdue,
     LastRunFailed,
+    /// Every key tdekey recorded for the database was retired without a successor on the HSM
+    /// (its migration was rolled back): there is nothing on the HSM to rotate.
+    NotOnHsm,
 }
 
 impl DueStatus {
@@ -282,6 +285,7 @@ impl DueStatus {
             DueStatus::DueSoon => "due-soon",
             DueStatus::Overdue => "overdue",
             DueStatus::LastRunFailed => "last-run-failed",
+            DueStatus::NotOnHsm => "not-on-hsm",
         }
     }
 
@@ -293,6 +297,7 @@ impl DueStatus {
             DueStatus::DueSoon => "Due within 14 days",
             DueStatus::Overdue => "Overdue",
             DueStatus::LastRunFailed => "Last run failed",
+            DueStatus::NotOnHsm => "Not on the HSM: migrate first",
         }
     }
 }

@@ -71,6 +71,12 @@ pub struct KeyOwner {
     pub source: String,
     /// The container whose key it is ("" for a non-CDB or unknown).
     pub container: String,
+    /// When the key stopped being the database's master key with no key of that database on
+    /// the HSM after it (its migration was rolled back); `None` while it is in use, or
+    /// retired the ordinary way (a newer key of the database replaced it).
+    pub retired_ms: Option<i64>,
+    /// Why, for people.
+    pub retired_why: Option<String>,
 }
 
 const POLICY_COLUMNS: &str = "database, schedule, way, next_due_ms, created_ms, updated_ms";
@@ -402,10 +408,13 @@ impl Store {
             since_ms: now_ms(),
             source: source.to_owned(),
             container: String::new(),
+            retired_ms: None,
+            retired_why: None,
         })
     }
 
-    /// Records a key as a database's; a label recorded already is given the new owner.
+    /// Records a key as a database's, in use; a label recorded already is given the new owner
+    /// (and is no longer retired).
     pub fn record_key_owner(&self, k: &KeyOwner) -> Result<(), StoreError> {
         self.conn
             .execute(
@@ -413,7 +422,8 @@ impl Store {
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6)
                  ON CONFLICT (label) DO UPDATE SET database = excluded.database,
                    token_label = excluded.token_label, since_ms = excluded.since_ms,
-                   source = excluded.source, container = excluded.container",
+                   source = excluded.source, container = excluded.container,
+                   retired_ms = NULL, retired_why = NULL",
                 params![
                     k.label,
                     k.database,
@@ -449,13 +459,34 @@ impl Store {
         Ok(n)
     }
 
+    /// Retires every key of `database` still in use (a rolled-back migration: the database
+    /// reads its keys from the file wallet again, and none on the HSM is its master key); the
+    /// claims stay, with when and why. The labels retired.
+    pub fn retire_key_owners(&self, database: &str, why: &str) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "UPDATE key_owners SET retired_ms = ?2, retired_why = ?3
+                 WHERE database = ?1 AND retired_ms IS NULL RETURNING label",
+            )
+            .map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map(params![database, now_ms(), why], |r| r.get::<_, String>(0))
+            .map_err(|e| self.err(e))?;
+        let mut labels = rows
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| map_err(&self.path, e))?;
+        labels.sort();
+        Ok(labels)
+    }
+
     /// Every recorded key, by database then age.
     pub fn key_owners(&self) -> Result<Vec<KeyOwner>, StoreError> {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT label, database, token_label, since_ms, source, container FROM key_owners
-                 ORDER BY database, since_ms, label",
+                "SELECT label, database, token_label, since_ms, source, container, retired_ms,
+                   retired_why FROM key_owners ORDER BY database, since_ms, label",
             )
             .map_err(|e| self.err(e))?;
         let rows = stmt
@@ -467,6 +498,8 @@ impl Store {
                     since_ms: r.get(3)?,
                     source: r.get(4)?,
                     container: r.get(5)?,
+                    retired_ms: r.get(6)?,
+                    retired_why: r.get(7)?,
                 })
             })
             .map_err(|e| self.err(e))?;
@@ -588,6 +621,8 @@ mod tests {
             since_ms: 5,
             source: "V$ENCRYPTION_KEYS".into(),
             container: "CDB$ROOT".into(),
+            retired_ms: None,
+            retired_why: None,
         };
         let n = s
             .claim_seen_keys(&[
@@ -607,5 +642,36 @@ mod tests {
         };
         assert_eq!(owner("ORACLE.TDE.HSM.MK.06AA"), "ORCL");
         assert_eq!(owner("ORACLE.TDE.HSM.MK.06BB"), "OTHER");
+    }
+
+    #[test]
+    fn a_retired_key_stays_retired_until_it_is_recorded_in_use_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut s = Store::open(&dir.path().join("t.sqlite3")).unwrap();
+        s.set_key_owner("MK.A", "ORCL", "tok", "migration").unwrap();
+        s.set_key_owner("MK.B", "OTHER", "tok", "migration")
+            .unwrap();
+        assert_eq!(
+            s.retire_key_owners("ORCL", "rolled back").unwrap(),
+            ["MK.A"]
+        );
+        assert!(s.retire_key_owners("ORCL", "again").unwrap().is_empty());
+        let get = |s: &Store, l: &str| {
+            s.key_owners()
+                .unwrap()
+                .into_iter()
+                .find(|k| k.label == l)
+                .unwrap()
+        };
+        assert_eq!(get(&s, "MK.A").retired_why.as_deref(), Some("rolled back"));
+        assert_eq!(get(&s, "MK.B").retired_ms, None, "another database's key");
+        // Seen in V$ENCRYPTION_KEYS again: the claim keeps its retirement.
+        let mut seen = get(&s, "MK.A");
+        seen.retired_ms = None;
+        seen.source = "V$ENCRYPTION_KEYS".into();
+        s.claim_seen_keys(&[seen]).unwrap();
+        assert!(get(&s, "MK.A").retired_ms.is_some());
+        s.set_key_owner("MK.A", "ORCL", "tok", "rotation").unwrap();
+        assert_eq!(get(&s, "MK.A").retired_ms, None, "in use again");
     }
 }

@@ -178,6 +178,13 @@ ALTER TABLE databases ADD COLUMN standbys TEXT NOT NULL DEFAULT '[]';
     r#"
 ALTER TABLE rotation_runs ADD COLUMN intent TEXT;
 "#,
+    // v11: a recorded key that stopped being its database's master key without another key of
+    // that database on the HSM replacing it (a rolled-back migration's reverse migration): when
+    // and why. The claim stays (backups taken while it was current need the key).
+    r#"
+ALTER TABLE key_owners ADD COLUMN retired_ms INTEGER;
+ALTER TABLE key_owners ADD COLUMN retired_why TEXT;
+"#,
 ];
 
 /// The schema version this build writes.

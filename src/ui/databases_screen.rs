@@ -199,6 +199,14 @@ impl DatabasesState {
             self.form = DbForm::default();
         }
     }
+
+    /// Shows a saved database's Migration tab (from another screen's link).
+    pub fn open_migration(&mut self, name: &str) {
+        if let Some(d) = self.databases.iter().find(|d| d.name == name) {
+            self.form = DbForm::from_profile(d);
+            self.tab = DbTab::Migration;
+        }
+    }
 }
 
 pub fn databases_ui(

@@ -109,6 +109,13 @@ impl KeysState {
         }
     }
 
+    /// Which database claims each master key, as read with the rotation overview; the filter
+    /// matches the database names, so the view is worked out again.
+    pub fn set_claims(&mut self, claims: HashMap<String, KeyClaim>) {
+        self.claims = claims;
+        self.dirty = true;
+    }
+
     /// Whether the inventory lists an object with this label.
     pub fn rows_contain(&self, label: &str) -> bool {
         self.rows.iter().any(|r| r.object.label == label)
@@ -125,13 +132,22 @@ impl KeysState {
 
     fn refresh_view(&mut self) {
         if self.dirty {
-            self.view = inventory::view(&self.rows, &self.filter, self.sort, self.ascending);
+            // The filter matches what the table shows: the Database column too.
+            let shown = |r: &InventoryRow| self.claim_text(r).0;
+            let view =
+                inventory::view_with(&self.rows, &self.filter, &shown, self.sort, self.ascending);
+            self.view = view;
             self.dirty = false;
             // A selection the filter hides is dropped, so the details pane matches the table.
             if self.selected.is_some_and(|i| !self.view.contains(&i)) {
                 self.selected = None;
             }
         }
+    }
+
+    /// Whether the table shows the row at index `i` of `rows` (after the filter).
+    pub fn filter_shows(&self, i: usize) -> bool {
+        self.view.contains(&i)
     }
 
     /// Number of rows the table shows (after the filter).
@@ -195,8 +211,8 @@ pub fn keys_ui(
         let r = ui
             .add(
                 egui::TextEdit::singleline(&mut st.filter)
-                    .hint_text("label, key id, class, health…")
-                    .desired_width(280.0),
+                    .hint_text("label, key id, database, unclaimed, retired, ok, warning…")
+                    .desired_width(330.0),
             )
             .labelled_by(l.id);
         if r.changed() {
@@ -283,7 +299,9 @@ pub fn keys_ui(
     }
     egui::Panel::right("key_details")
         .resizable(true)
-        .default_size(330.0)
+        // Wide enough for a master key's label and its USE KEY id on one line each.
+        .default_size(470.0)
+        .min_size(470.0)
         .show(ui, |ui| details_ui(ui, st));
 
     egui::CentralPanel::default().show(ui, |ui| table_ui(ui, st));
@@ -312,7 +330,7 @@ fn table_ui(ui: &mut egui::Ui, st: &mut KeysState) {
             table = table
                 .column(Column::initial(w.get(1, 300.0)).clip(true))
                 .column(Column::initial(w.get(2, 170.0)).clip(true))
-                .column(Column::initial(w.get(3, 110.0)).clip(true))
+                .column(Column::initial(w.get(3, 170.0)).clip(true))
                 .column(Column::initial(w.get(4, 90.0)))
                 .column(Column::initial(w.get(5, 50.0)))
                 .column(Column::exact(44.0));
@@ -429,8 +447,25 @@ fn table_ui(ui: &mut egui::Ui, st: &mut KeysState) {
                         });
                         row.col(|ui| {
                             let (text, unclaimed) = st.claim_text(r);
+                            let retired = text.ends_with("(retired)");
                             if unclaimed {
                                 ui.weak(text);
+                            } else if retired {
+                                // "(retired)" is what matters: a long name is cut, never it.
+                                let name = text.trim_end_matches(" (retired)").to_owned();
+                                ui.with_layout(
+                                    egui::Layout::right_to_left(egui::Align::Center),
+                                    |ui| {
+                                        ui.label(
+                                            RichText::new("(retired)")
+                                                .color(Color32::from_rgb(230, 180, 60)),
+                                        );
+                                        ui.with_layout(
+                                            egui::Layout::left_to_right(egui::Align::Center),
+                                            |ui| ui.add(egui::Label::new(name).truncate()),
+                                        );
+                                    },
+                                );
                             } else {
                                 ui.add(egui::Label::new(text).truncate());
                             }
@@ -502,6 +537,7 @@ fn details_ui(ui: &mut egui::Ui, st: &KeysState) {
     };
     egui::ScrollArea::vertical().show(ui, |ui| {
         ui.label(RichText::new(&r.meaning).strong());
+        ui.label(RichText::new(&r.object.label).monospace());
         if let Some(id) = &r.master_key_id {
             ui.label(RichText::new(format!("Key id for USE KEY: {id}")).monospace());
         }
@@ -525,6 +561,12 @@ fn details_ui(ui: &mut egui::Ui, st: &KeysState) {
                 ),
                 None => "No database claims this key: no migration, rotation or V$ENCRYPTION_KEYS tdekey has seen names it.".to_owned(),
             });
+            if let Some(why) = st.claims.get(&r.object.label).and_then(|c| c.retired_why.as_ref()) {
+                ui.label(
+                    RichText::new(format!("Not in use: {why}. It stays on the HSM (backups taken while it was current need it)."))
+                        .color(Color32::from_rgb(230, 180, 60)),
+                );
+            }
         }
         ui.add_space(6.0);
         if r.health.is_empty() {

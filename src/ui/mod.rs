@@ -193,7 +193,7 @@ impl App {
                     self.refresh_rotation();
                 }
                 Event::RotationOverview(o) => {
-                    self.keys.claims = o.claims.clone();
+                    self.keys.set_claims(o.claims.clone());
                     self.databases.missing_keys = o
                         .rows
                         .iter()
@@ -496,6 +496,7 @@ impl eframe::App for App {
                         .map(|r| r.object.label.clone())
                         .collect()
                 });
+                self.rotation.spare_keys = rotation_dialogs::spare_keys(&self.keys);
                 rotation_screen::rotation_ui(
                     ui,
                     &mut self.rotation,
@@ -504,7 +505,11 @@ impl eframe::App for App {
                     labels,
                     &self.engine,
                     &mut self.queue,
-                )
+                );
+                if let Some(name) = self.rotation.open_migration.take() {
+                    self.databases.open_migration(&name);
+                    self.screen = Screen::Databases;
+                }
             }
             Screen::Audit => {
                 self.audit.hsm_user = self.hsm.login.as_ref().map(|(_, user)| user.clone());

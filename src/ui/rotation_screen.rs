@@ -34,6 +34,9 @@ pub struct RotationState {
     pub every: String,
     pub cron: String,
     pub next_due: String,
+    /// The policy's next due date as the editor was filled with it: saved unchanged, the
+    /// policy keeps its date (or, with a new schedule, the date follows from the last key).
+    next_due_filled: String,
     pub policy_way: Way,
     /// None: the policy's way (else the database's default).
     pub rotate_way: Option<Way>,
@@ -45,6 +48,13 @@ pub struct RotationState {
     /// "Rotate … now?" is open.
     pub confirming: bool,
     pub last_run: Option<RunReport>,
+    /// Way hsm: the key generated beforehand that "Rotate now" activates (None: a new one).
+    pub key_choice: Option<String>,
+    /// The unclaimed master keys on the token, with their tags when known (from the Keys
+    /// screen).
+    pub spare_keys: Vec<(String, Option<String>)>,
+    /// "Open its Migration tab" was clicked for this database (the app goes there).
+    pub open_migration: Option<String>,
     /// The database the editor was last filled from.
     edited: Option<String>,
 }
@@ -59,6 +69,7 @@ impl Default for RotationState {
             every: "90d".into(),
             cron: "0 2 1 */3 *".into(),
             next_due: String::new(),
+            next_due_filled: String::new(),
             policy_way: Way::Hsm,
             rotate_way: None,
             tag: String::new(),
@@ -68,6 +79,9 @@ impl Default for RotationState {
             reason: String::new(),
             confirming: false,
             last_run: None,
+            key_choice: None,
+            spare_keys: Vec::new(),
+            open_migration: None,
             edited: None,
         }
     }
@@ -111,6 +125,7 @@ impl RotationState {
         });
         self.compromise = false;
         self.reason.clear();
+        self.key_choice = None;
         self.last_run = Some(r);
     }
 
@@ -131,13 +146,17 @@ impl RotationState {
         }
         self.edited = Some(row.database.clone());
         self.next_due.clear();
+        self.next_due_filled.clear();
         self.rotate_way = None;
+        self.key_choice = None;
         self.policy_way = db.map_or(Way::Hsm, |d| Way::default_for(d.multitenant));
         let Some(p) = &row.policy else {
             self.period = Period::Preset(0);
             return;
         };
         self.policy_way = p.way;
+        self.next_due = local_minute(p.next_due_ms, &local_zone());
+        self.next_due_filled = self.next_due.clone();
         let schedule = p.parsed_schedule().ok();
         let preset = Schedule::presets()
             .iter()
@@ -161,6 +180,7 @@ pub fn status_text(ui: &egui::Ui, s: DueStatus) -> RichText {
         DueStatus::Ok => GREEN,
         DueStatus::DueSoon => ORANGE,
         DueStatus::Overdue | DueStatus::LastRunFailed => RED,
+        DueStatus::NotOnHsm => ORANGE,
         DueStatus::NoPolicy => ui.visuals().weak_text_color(),
     };
     RichText::new(s.label()).color(tone(ui, color)).strong()
@@ -266,6 +286,9 @@ fn page_ui(
     };
     let db = databases.iter().find(|d| d.name == row.database).cloned();
     st.fill_editor(&row, db.as_ref());
+    if let Some(why) = &row.not_on_hsm {
+        super::rotation_dialogs::not_on_hsm_ui(ui, st, &row.database, why);
+    }
     ui.columns(2, |cols| {
         let top_down = egui::Layout::top_down(egui::Align::Min);
         cols[0].with_layout(top_down, |ui| {
@@ -316,6 +339,7 @@ fn table_ui(ui: &mut egui::Ui, st: &mut RotationState, o: &RotationOverview) {
                     });
                     row.col(|ui| {
                         let text = match r.current_keys.as_slice() {
+                            [] if r.not_on_hsm.is_some() => "none on the HSM (rolled back)".into(),
                             [] => "not known yet".to_owned(),
                             [(_, l)] => l.clone(),
                             many => format!("{} (+{} containers)", many[0].1, many.len() - 1),
@@ -352,7 +376,13 @@ fn table_ui(ui: &mut egui::Ui, st: &mut RotationState, o: &RotationOverview) {
                         });
                     });
                     row.col(|ui| {
-                        ui.label(r.next_due_ms.map_or("—".into(), |d| local_date(d, &tz)));
+                        if r.not_on_hsm.is_some() {
+                            ui.weak("on hold").on_hover_text(
+                                "The policy's date waits until the database is on the HSM again",
+                            );
+                        } else {
+                            ui.label(r.next_due_ms.map_or("—".into(), |d| local_date(d, &tz)));
+                        }
                     });
                     row.col(|ui| {
                         if r.missing_keys.is_empty() {
@@ -422,11 +452,16 @@ fn policy_ui(
     ui.horizontal(|ui| {
         super::labelled_edit(
             ui,
-            "First due date",
+            "Next due date",
             &mut st.next_due,
             "YYYY-MM-DD (optional)",
             150.0,
         );
+        ui.small(if row.policy.is_some() {
+            "the policy's date; change it to line up with a maintenance window"
+        } else {
+            "empty: one period after the current key was made"
+        });
     });
     ui.horizontal(|ui| {
         ui.label("Way");
@@ -439,7 +474,11 @@ fn policy_ui(
     });
     ui.horizontal(|ui| {
         if ui
-            .add_enabled(!busy, egui::Button::new("Save policy"))
+            .add_enabled(
+                !busy && row.not_on_hsm.is_none(),
+                egui::Button::new("Save policy"),
+            )
+            .on_disabled_hover_text("Its master key is not on the HSM: migrate it first")
             .clicked()
         {
             let schedule = match st.period {
@@ -447,7 +486,9 @@ fn policy_ui(
                 Period::Interval => Schedule::parse_every(&st.every),
                 Period::Cron => Schedule::parse_cron(&st.cron),
             };
-            let next_due = if st.next_due.trim().is_empty() {
+            let untouched =
+                !st.next_due_filled.is_empty() && st.next_due.trim() == st.next_due_filled;
+            let next_due = if st.next_due.trim().is_empty() || untouched {
                 Ok(None)
             } else {
                 crate::rotation::parse_due_date(&st.next_due, &tz).map(Some)
@@ -547,6 +588,9 @@ fn rotate_ui(
     });
     let way = st.rotate_way.unwrap_or(default_way);
     ui.small(way.describe());
+    if way == Way::Hsm {
+        super::rotation_dialogs::key_choice_ui(ui, st, &row.database);
+    }
     ui.horizontal(|ui| {
         super::labelled_edit(ui, "Tag", &mut st.tag, "optional, e.g. q4-2026", 160.0);
     });
@@ -600,10 +644,13 @@ fn rotate_ui(
     }
     let ready = logged_in
         && !running
+        && row.not_on_hsm.is_none()
         && refusal.is_none()
         && !st.hsm_password.is_empty()
         && (!st.compromise || st.reason.trim().len() >= 10);
-    let hint = if !logged_in {
+    let hint = if row.not_on_hsm.is_some() {
+        "Its master key is not on the HSM: migrate it first"
+    } else if !logged_in {
         "Log in as Oracle's crypto user on the HSM screen first"
     } else if st.hsm_password.is_empty() {
         "Type the HSM password: the statement needs it"

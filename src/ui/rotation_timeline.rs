@@ -65,6 +65,46 @@ fn month_starts(from_ms: i64, to_ms: i64) -> Vec<(i64, String)> {
     out
 }
 
+/// One mark of a row: runs close enough to be drawn as one (the same day, or days apart on a
+/// year's scale).
+#[derive(Debug, PartialEq)]
+struct Mark<'a> {
+    x: f32,
+    /// (time, verified, trigger) of each run it stands for.
+    runs: Vec<&'a (i64, bool, String)>,
+    /// Red when one of them failed, else green.
+    failed: bool,
+    /// One of them was a rotation for a suspected compromise: an orange ring, whatever the
+    /// fill, so a failed run the same day never hides it.
+    compromise: bool,
+}
+
+/// The marks of a row's runs since `from`, left to right.
+fn marks<'a>(
+    runs: &'a [(i64, bool, String)],
+    from: i64,
+    x_of: impl Fn(i64) -> f32,
+) -> Vec<Mark<'a>> {
+    let mut out: Vec<Mark<'a>> = Vec::new();
+    for run in runs.iter().filter(|r| r.0 >= from) {
+        let x = x_of(run.0);
+        match out.last_mut() {
+            Some(m) if (x - m.x).abs() < 4.0 => m.runs.push(run),
+            _ => out.push(Mark {
+                x,
+                runs: vec![run],
+                failed: false,
+                compromise: false,
+            }),
+        }
+    }
+    for m in &mut out {
+        m.failed = m.runs.iter().any(|r| !r.1);
+        m.compromise = m.runs.iter().any(|r| r.2 == "compromise");
+    }
+    out
+}
+
 /// Draws the timeline; a click on a row's name selects that database.
 pub fn timeline_ui(
     ui: &mut egui::Ui,
@@ -151,30 +191,16 @@ pub fn timeline_ui(
         let tz = local_zone();
         // Runs closer than a few points (the same day, or days apart on a year's scale) are
         // drawn as one mark with their count, and listed together when hovered.
-        // (time, verified, trigger) of each run.
-        type Run = (i64, bool, String);
-        let mut groups: Vec<(f32, Vec<&Run>)> = Vec::new();
-        for run in row.runs.iter().filter(|r| r.0 >= from) {
-            let x = x_of(run.0);
-            match groups.last_mut() {
-                Some((gx, g)) if (x - *gx).abs() < 4.0 => g.push(run),
-                _ => groups.push((x, vec![run])),
+        for m in marks(&row.runs, from, x_of) {
+            let (x, group) = (m.x, &m.runs);
+            let c = Pos2::new(x, y);
+            painter.circle_filled(c, 5.5, if m.failed { RED } else { GREEN });
+            if m.compromise {
+                painter.circle_stroke(c, 8.5, Stroke::new(2.5, ORANGE));
             }
-        }
-        for (x, group) in &groups {
-            let c = Pos2::new(*x, y);
-            // A failure shows over a compromise rotation, which shows over a verified one.
-            let color = if group.iter().any(|r| !r.1) {
-                RED
-            } else if group.iter().any(|r| r.2 == "compromise") {
-                ORANGE
-            } else {
-                GREEN
-            };
-            painter.circle_filled(c, 5.5, color);
             if group.len() > 1 {
                 painter.text(
-                    c + vec2(8.0, 0.0),
+                    c + vec2(11.0, 0.0),
                     egui::Align2::LEFT_CENTER,
                     format!("×{}", group.len()),
                     egui::FontId::proportional(10.0),
@@ -243,7 +269,7 @@ pub fn timeline_ui(
         for (filled, color, text) in [
             (true, GREEN, "verified"),
             (true, RED, "failed"),
-            (true, ORANGE, "suspected compromise"),
+            (false, ORANGE, "ringed: suspected compromise"),
             (false, BLUE, "due"),
             (false, RED, "overdue"),
         ] {
@@ -309,4 +335,36 @@ pub fn timeline_text(rows: &[TimelineRow], now_ms: i64) -> Vec<String> {
             )
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_compromise_rotation_keeps_its_ring_among_other_runs_of_the_day() {
+        let day = 1_800_000_000_000;
+        let runs = vec![
+            (day, false, "manual".to_owned()),
+            (day + 3_600_000, true, "compromise".to_owned()),
+            (day + 7_200_000, true, "scheduled".to_owned()),
+            (day + 90 * DAY_MS, true, "scheduled".to_owned()),
+            (day + 200 * DAY_MS, true, "compromise".to_owned()),
+        ];
+        let from = day - 10 * DAY_MS;
+        let x_of = |ms: i64| (ms - from) as f32 / DAY_MS as f32;
+        let m = marks(&runs, from, x_of);
+        assert_eq!(m.len(), 3, "{m:?}");
+        assert_eq!(m[0].runs.len(), 3, "one day, one mark");
+        assert!(
+            m[0].failed && m[0].compromise,
+            "the failure does not hide it"
+        );
+        assert!(!m[1].failed && !m[1].compromise);
+        assert!(!m[2].failed && m[2].compromise);
+        assert!(
+            marks(&runs, day + 100 * DAY_MS, x_of).len() == 1,
+            "only since `from`"
+        );
+    }
 }

@@ -6,7 +6,7 @@ use super::reverse::{
     HsmLogin, Stage, configuration_before, confirmation, file_first, file_only, reverse,
 };
 use super::{Check, Context, MigrationError, Need, StepResult, Wizard, key_rows};
-use crate::audit::Auditor;
+use crate::audit::{Action, Auditor, Entry};
 use crate::migration::BackStep;
 use crate::migration::host::Host;
 use crate::migration::wizard::At;
@@ -42,11 +42,20 @@ pub(in crate::migration) fn run_back(
                 password: ctx.inputs.hsm_password.clone(),
                 need: Need::HsmPassword,
             };
-            let s = reverse(w, a, ctx, at, login)?;
-            if matches!(s, Stage::Go(_)) {
+            let mut s = reverse(w, a, ctx, at, login)?;
+            if let Stage::Go(checks) = &mut s {
                 ctx.inputs.hsm_password = None;
                 if let Some(r) = w.state.rollback.as_mut() {
                     r.reversed = true;
+                }
+                match retire_keys(w, a, ctx) {
+                    Ok(c) => checks.extend(c),
+                    Err(e) => {
+                        // The reverse migration is done: the step is not run again for this.
+                        let mut r = StepResult::from_checks(std::mem::take(checks));
+                        r.notes.push(format!("The keys on the HSM recorded as {}'s could not be marked as no longer in use ({e}): the Keys and Rotation screens still call them its active keys.", w.db.name));
+                        return Ok(r);
+                    }
                 }
             }
             s
@@ -67,6 +76,39 @@ pub(in crate::migration) fn run_back(
         Stage::Go(checks) => StepResult::from_checks(checks),
         Stage::Stop(r) => r,
     })
+}
+
+/// After the reverse migration: no key on the HSM is the database's master key any more. The
+/// keys recorded as its own are retired (the claims stay, with why: backups taken while a key
+/// was current need it), audited as `key.owner` with operation `retire`.
+fn retire_keys(
+    w: &Wizard,
+    a: &mut Auditor,
+    ctx: &Context<'_>,
+) -> Result<Option<Check>, MigrationError> {
+    let database = w.db.name.clone();
+    let mine: Vec<String> = a
+        .store()
+        .key_owners()?
+        .into_iter()
+        .filter(|k| k.database == database && k.retired_ms.is_none())
+        .map(|k| k.label)
+        .collect();
+    if mine.is_empty() {
+        return Ok(None);
+    }
+    let why = "its migration was rolled back: REVERSE MIGRATE moved its master key back to the file wallet";
+    let entry = Entry::new(Action::KeyOwner, format!("database {database}"))
+        .user(ctx.hsm.user())
+        .details(serde_json::json!({ "operation": "retire", "database": database, "labels": mine, "why": why }));
+    let retired = a
+        .act(entry, |step| step.store().retire_key_owners(&database, why))?
+        .into_result::<MigrationError>("The keys were retired")?;
+    Ok(Some(Check::new(
+        "The HSM keys recorded as the database's are marked as no longer in use",
+        true,
+        format!("retired (kept on the HSM): {}", retired.join(", ")),
+    )))
 }
 
 /// R4: the wallet against the step-6 backup.
