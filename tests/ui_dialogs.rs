@@ -68,8 +68,8 @@ fn the_login_form_has_the_focus_at_start_and_again_after_a_wrong_pin() {
 fn a_confirmation_takes_the_focus_keeps_tab_inside_and_answers_esc_and_enter() {
     let env = demo_env();
     let mut h = app(&env);
-    wait_until(&mut h, "the demo profile", |h| {
-        h.state().hsm.form.id.is_some()
+    wait_until(&mut h, "the demo profile and its connection", |h| {
+        h.state().hsm.form.id.is_some() && h.state().hsm.connection.is_some()
     });
     let yes = format!("Delete {DEMO_PROFILE_NAME}");
     let question = format!("Delete the HSM profile {DEMO_PROFILE_NAME}?");
@@ -80,6 +80,14 @@ fn a_confirmation_takes_the_focus_keeps_tab_inside_and_answers_esc_and_enter() {
     assert!(
         h.get_by_label(&yes).is_focused(),
         "focus starts on the default button"
+    );
+    // The login form behind the dialog asks for the focus (as when a connection or a logout
+    // ends while the dialog is open): the dialog keeps it.
+    h.state_mut().hsm.on_logged_out();
+    h.run_steps(3);
+    assert!(
+        h.get_by_label(&yes).is_focused(),
+        "the login form behind the dialog does not take the focus"
     );
     h.key_press(egui::Key::Tab);
     h.step();

@@ -570,7 +570,10 @@ fn connection_ui(
             }
         });
     let mut submit = false;
-    let focus = std::mem::take(&mut st.focus_login);
+    // Not while a dialog is open (it keeps the focus): the form takes it when it next shows
+    // with no dialog above it.
+    let behind_dialog = ui.ctx().memory(|m| m.top_modal_layer().is_some());
+    let focus = !behind_dialog && std::mem::take(&mut st.focus_login);
     egui::Grid::new("login_form").num_columns(2).show(ui, |ui| {
         let user = labelled_edit(
             ui,
