@@ -144,13 +144,11 @@ pub fn timeline_ui(
             plot.top()..=plot.bottom(),
             Stroke::new(1.0, visuals.faint_bg_color.gamma_multiply(2.0)),
         );
-        painter.text(
-            Pos2::new(x + 2.0, rect.top() + 4.0),
-            egui::Align2::LEFT_TOP,
-            label,
-            font.clone(),
-            weak,
-        );
+        // A month whose name would run past the right edge is left unnamed, never cut.
+        let galley = painter.layout_no_wrap(label, font.clone(), weak);
+        if x + 2.0 + galley.size().x <= rect.right() {
+            painter.galley(Pos2::new(x + 2.0, rect.top() + 4.0), galley, weak);
+        }
     }
     let now_x = x_of(now_ms);
     painter.vline(now_x, rect.top()..=plot.bottom(), Stroke::new(1.5, ORANGE));
