@@ -657,3 +657,23 @@ fn unattended_rotation_reads_credentials_only_from_a_private_directory_of_regula
     assert_eq!(code, 0, "{out}{err}");
     assert_eq!(runs(), 1);
 }
+
+/// A profile saved by an older version with a newline in its name (names are checked before
+/// saving now, so the store is written directly here): `policy list` prints it escaped, on one
+/// line, so it cannot forge a line of the listing.
+#[test]
+fn rotation_listings_escape_a_legacy_name() {
+    let env = Env::new();
+    let store = tdekey::store::Store::open(&env.data.database()).unwrap();
+    store
+        .save_database(&common::manual_profile("LEGACY\nFORGED: OK", "/u01/w"))
+        .unwrap();
+    drop(store);
+    let (code, out, err) = tdekey(&env, &["policy", "list"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("LEGACY\\nFORGED: OK"), "{out}");
+    assert!(
+        !out.lines().any(|l| l.starts_with("FORGED")),
+        "no forged line: {out}"
+    );
+}

@@ -5,6 +5,7 @@ use super::hsm_cmd::auditor;
 use super::{CliError, KeyCommand, PolicyCommand, RotateArgs};
 use crate::databases;
 use crate::model::now_ms;
+use crate::model::printable as p;
 use crate::oracle::Operator;
 use crate::paths::DataDir;
 use crate::rotation::{
@@ -151,28 +152,30 @@ fn exit(r: &RunReport) -> ExitCode {
     }
 }
 
+/// Names and sentences from the store are printed with their control characters escaped
+/// (`model::printable`): a name saved by an older version cannot forge a line.
 fn print_run(r: &RunReport) {
     println!(
         "Rotation run #{} of {} ({}): {}",
         r.run_id,
-        r.database,
+        p(&r.database),
         r.way.describe(),
         if r.succeeded() { "verified" } else { "FAILED" }
     );
-    println!("  {}", r.message);
+    println!("  {}", p(&r.message));
     for c in &r.checks {
         println!(
             "  {} {} — {}",
             if c.ok { "ok  " } else { "FAIL" },
-            c.what,
-            c.detail
+            p(&c.what),
+            p(&c.detail)
         );
     }
     for n in &r.notes {
-        println!("  Note: {n}");
+        println!("  Note: {}", p(n));
     }
     if let Some(s) = &r.state_left {
-        println!("  State: {s}");
+        println!("  State: {}", p(s));
     }
     if let Some(d) = r.next_due_ms {
         println!("  Next rotation due {}.", local_date(d, &local_zone()));
@@ -200,10 +203,13 @@ fn due(data: &DataDir, args: &RotateArgs) -> Result<ExitCode, CliError> {
             };
             println!(
                 "{:<14} {} (due {}): {}",
-                mark, i.database, i.next_due, i.message
+                mark,
+                p(&i.database),
+                i.next_due,
+                p(&i.message)
             );
             if let Some(s) = i.run.as_ref().and_then(|r| r.state_left.as_ref()) {
-                println!("{:<14} State: {s}", "");
+                println!("{:<14} State: {}", "", p(s));
             }
         }
         if !report.items.is_empty() {
@@ -259,7 +265,7 @@ pub(super) fn policy(data: &DataDir, cmd: PolicyCommand) -> Result<ExitCode, Cli
             )?;
             println!(
                 "{}: rotated {}, {}; next due {}.",
-                p.database,
+                crate::model::printable(&p.database),
                 p.describe,
                 p.way.describe(),
                 local_minute(p.next_due_ms, &tz)
@@ -267,7 +273,7 @@ pub(super) fn policy(data: &DataDir, cmd: PolicyCommand) -> Result<ExitCode, Cli
             if p.next_due_ms <= now_ms() {
                 println!(
                     "That date is past: {} is due now, and the next `tdekey rotate --due` rotates it.",
-                    p.database
+                    crate::model::printable(&p.database)
                 );
             }
         }
@@ -312,7 +318,7 @@ pub(super) fn policy(data: &DataDir, cmd: PolicyCommand) -> Result<ExitCode, Cli
                         .join(", ")
                 );
                 if let Some(s) = &r.state_left {
-                    println!("            {s}");
+                    println!("            {}", p(s));
                 }
             }
         }
@@ -341,7 +347,7 @@ pub(super) fn policy(data: &DataDir, cmd: PolicyCommand) -> Result<ExitCode, Cli
 
 fn print_status(r: &rotation::DatabaseRotation) {
     let tz = local_zone();
-    println!("{}: {}", r.database, r.status.label());
+    println!("{}: {}", p(&r.database), r.status.label());
     if let Some(why) = &r.not_on_hsm {
         println!(
             "  No master key on the HSM: {why}. Its keys there are retired (kept for backups). `tdekey migrate run {:?}` migrates it again.",
