@@ -812,3 +812,33 @@ fn a_container_all_rotation_done_in_some_containers_only_says_which_holds_which_
     );
     assert!(!state.contains("nothing was generated"), "{state}");
 }
+
+/// `rotate NAME --key LABEL` activates a key generated beforehand (`key generate`) instead of
+/// making one; a label that is not on the token stops the run before anything changes.
+#[test]
+fn rotate_with_key_activates_a_key_generated_beforehand() {
+    let env = demo();
+    common::rehearsal_on_hsm(&env, &["FIN"]);
+    let (code, out, err) = tdekey(&env, &["key", "generate", "--json", "--tag", "q4"]);
+    assert_eq!(code, 0, "{out}{err}");
+    let label = json(&out)["label"].as_str().unwrap().to_owned();
+    let before = master_keys(&env);
+
+    let missing = format!("ORACLE.TDE.HSM.MK.06{}", "0".repeat(32));
+    let (code, out, err) = tdekey(
+        &env,
+        &["rotate", "FIN", "--way", "hsm", "--key", &missing, "--json"],
+    );
+    assert_ne!(code, 0, "{out}{err}");
+    assert_eq!(master_keys(&env), before, "nothing generated");
+
+    let (code, out, err) = tdekey(
+        &env,
+        &["rotate", "FIN", "--way", "hsm", "--key", &label, "--json"],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let r = json(&out);
+    assert_eq!(r["outcome"], "success", "{out}");
+    assert_eq!(r["new_keys"][0].as_str(), Some(label.as_str()), "{out}");
+    assert_eq!(master_keys(&env), before, "the chosen key, no other");
+}

@@ -146,6 +146,11 @@ pub struct RotateArgs {
     /// The tag Oracle records with the new key.
     #[arg(long, value_name = "TAG", conflicts_with = "due")]
     pub tag: Option<String>,
+    /// Way hsm: activate this key generated beforehand (`tdekey key generate`), by its label,
+    /// instead of generating one; it must be healthy, on the token once and claimed by no
+    /// database.
+    #[arg(long, value_name = "LABEL", conflicts_with = "due")]
+    pub key: Option<String>,
     /// Rotate now because the key may be compromised: the reason (at least a sentence) is
     /// recorded with the run and in the audit log.
     #[arg(long, value_name = "REASON", conflicts_with = "due")]

@@ -86,7 +86,7 @@ pub(super) fn rotate(data: &DataDir, args: RotateArgs) -> Result<ExitCode, CliEr
         },
         reason: args.compromise.clone(),
         only_if_due_at: None,
-        key: None,
+        key: args.key.clone(),
     };
     if args.dry_run {
         let way = args.way.map(Into::into);
