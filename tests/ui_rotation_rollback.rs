@@ -128,7 +128,17 @@ fn a_rolled_back_database_is_not_on_the_hsm_and_its_key_is_retired() {
         labels.sort();
         labels
     };
-    assert_eq!(shown(&mut h, "retired"), std::slice::from_ref(&key));
+    // The key and Oracle's metadata object of it, both said retired.
+    let retired = shown(&mut h, "retired");
+    assert!(
+        retired.contains(&key) && retired.len() == 2,
+        "the key and its metadata: {retired:?}"
+    );
+    assert!(
+        h.query_by_label("Rehearsal demo (metadata, retired)")
+            .is_some(),
+        "the metadata object is said retired too"
+    );
     let by_name = shown(&mut h, "rehearsal demo");
     assert!(
         by_name.contains(&key) && by_name.len() == 2,

@@ -96,7 +96,8 @@ impl KeysState {
             ("oracle-key-metadata", Some(id)) => {
                 let label = format!("{}{id}", crate::tde::labels::MASTER_KEY_PREFIX);
                 return match self.claims.get(&label) {
-                    Some(c) => (format!("{} (metadata)", c.database), false),
+                    Some(c) if c.current => (format!("{} (metadata)", c.database), false),
+                    Some(c) => (format!("{} (metadata, retired)", c.database), false),
                     None => (String::new(), false),
                 };
             }
