@@ -130,32 +130,7 @@ fn echoes(paste: &str) -> Vec<Echo> {
 /// Upper case and single spaces outside quotes (none around `=`, `,` and `;`), quoted text
 /// as it is.
 fn normalize(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    let mut quote: Option<char> = None;
-    let mut space = false;
-    for c in s.trim().chars() {
-        if let Some(q) = quote {
-            out.push(c);
-            if c == q {
-                quote = None;
-            }
-            continue;
-        }
-        if c.is_whitespace() {
-            space = true;
-            continue;
-        }
-        let tight = |x: char| matches!(x, '=' | ',' | ';');
-        if space && !tight(c) && !out.ends_with(tight) && !out.is_empty() {
-            out.push(' ');
-        }
-        space = false;
-        if c == '\'' || c == '"' {
-            quote = Some(c);
-        }
-        out.push(c.to_ascii_uppercase());
-    }
-    out
+    crate::tde::output::normalize_sql(s, true)
 }
 
 /// A normalized ALTER SYSTEM statement with its string values in one kind of quotes (Oracle

@@ -26,7 +26,7 @@ mod lines;
 mod rules;
 mod scan;
 
-pub use lines::after_prompt;
+pub use lines::{after_prompt, normalize_sql};
 
 use scan::{Body, Doc, Found, queries_other};
 use serde::Serialize;

@@ -316,9 +316,16 @@ pub(super) fn needs_more(statement: &str) -> bool {
 
 /// Upper case and single spaces outside quotes; quoted text as it is.
 pub(super) fn normalize(s: &str) -> String {
+    normalize_sql(s, false)
+}
+
+/// Upper case and single spaces outside quotes, quoted text as it is; with `tight`, no space
+/// around `=`, `,` and `;` either (how a pasted statement is compared with the one shown).
+pub fn normalize_sql(s: &str, tight: bool) -> String {
     let mut out = String::with_capacity(s.len());
     let mut quote: Option<char> = None;
     let mut space = false;
+    let punct = |x: char| tight && matches!(x, '=' | ',' | ';');
     for c in s.trim().chars() {
         if let Some(q) = quote {
             out.push(c);
@@ -331,7 +338,7 @@ pub(super) fn normalize(s: &str) -> String {
             space = true;
             continue;
         }
-        if space && !out.is_empty() {
+        if space && !punct(c) && !out.ends_with(punct) && !out.is_empty() {
             out.push(' ');
         }
         space = false;
