@@ -88,41 +88,8 @@ pub(super) fn rotate(data: &DataDir, args: RotateArgs) -> Result<ExitCode, CliEr
         only_if_due_at: None,
         key: args.key.clone(),
     };
-    if args.dry_run {
-        let way = args.way.map(Into::into);
-        let dry = session::with_login(&mut a, &target, credentials, "cli", |a, hsm, _| {
-            let mut operator = TerminalOperator;
-            let mut ctx = rotation::Context {
-                data,
-                hsm,
-                operator: manual.then_some(&mut operator as &mut dyn Operator),
-                db_password,
-                pin_format,
-                hsm_password,
-            };
-            rotation::dry_run(a, &mut ctx, &name, way).map_err(CliError::from)
-        })?;
-        if args.json {
-            println!("{}", serde_json::to_string_pretty(&dry)?);
-        } else {
-            println!(
-                "{}: {} ({}). Dry run: nothing was changed.",
-                dry.database,
-                if dry.would_rotate {
-                    "would rotate"
-                } else {
-                    "WOULD FAIL"
-                },
-                dry.message
-            );
-        }
-        return Ok(if dry.would_rotate {
-            ExitCode::SUCCESS
-        } else {
-            ExitCode::FAILURE
-        });
-    }
-    let report = session::with_login(&mut a, &target, credentials, "cli", |a, hsm, _| {
+    // One login for either: the dry run reads and probes, the rotation acts.
+    let done = session::with_login(&mut a, &target, credentials, "cli", |a, hsm, _| {
         let mut operator = TerminalOperator;
         let mut ctx = rotation::Context {
             data,
@@ -132,14 +99,49 @@ pub(super) fn rotate(data: &DataDir, args: RotateArgs) -> Result<ExitCode, CliEr
             pin_format,
             hsm_password,
         };
-        rotation::rotate(a, &mut ctx, &name, &req).map_err(CliError::from)
+        if args.dry_run {
+            rotation::dry_run(a, &mut ctx, &name, req.way).map(Done::Dry)
+        } else {
+            rotation::rotate(a, &mut ctx, &name, &req).map(|r| Done::Ran(Box::new(r)))
+        }
+        .map_err(CliError::from)
     })?;
+    let report = match done {
+        Done::Dry(dry) => {
+            if args.json {
+                println!("{}", serde_json::to_string_pretty(&dry)?);
+            } else {
+                println!(
+                    "{}: {} ({}). Dry run: nothing was changed.",
+                    p(&dry.database),
+                    if dry.would_rotate {
+                        "would rotate"
+                    } else {
+                        "WOULD FAIL"
+                    },
+                    p(&dry.message)
+                );
+            }
+            return Ok(if dry.would_rotate {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            });
+        }
+        Done::Ran(report) => *report,
+    };
     if args.json {
         println!("{}", serde_json::to_string_pretty(&report)?);
     } else {
         print_run(&report);
     }
     Ok(exit(&report))
+}
+
+/// What `rotate NAME` did: a dry run, or a rotation.
+enum Done {
+    Dry(rotation::DryRun),
+    Ran(Box<RunReport>),
 }
 
 fn exit(r: &RunReport) -> ExitCode {

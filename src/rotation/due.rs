@@ -342,14 +342,9 @@ fn dry_run_one(
             "The token refuses to generate an AES-256 key ({e}): the new master key is generated there, by tdekey (way hsm) or by Oracle (SET KEY)."
         ));
     }
-    let db_password = if needs_db_password(db) {
-        match credentials.as_ref().map(|c| c.db_password(&db.name)) {
-            Ok(Ok(p)) => Some(p),
-            Ok(Err(e)) => return fail(e.to_string()),
-            Err(e) => return fail(e.to_string()),
-        }
-    } else {
-        None
+    let db_password = match db_password_of(db, credentials) {
+        Ok(p) => p,
+        Err(e) => return fail(e),
     };
     let mut ctx = Context {
         data,
@@ -380,6 +375,22 @@ fn needs_db_password(db: &DatabaseProfile) -> bool {
     db.connector == ConnectorKind::Sqlplus && matches!(db.auth, DbAuth::User(_))
 }
 
+/// The database password an unattended run needs (a SQL*Plus profile that connects as a named
+/// user), from the credentials; or why it cannot be had.
+fn db_password_of(
+    db: &DatabaseProfile,
+    credentials: &Result<Credentials, super::CredentialError>,
+) -> Result<Option<crate::secret::Secret>, String> {
+    if !needs_db_password(db) {
+        return Ok(None);
+    }
+    match credentials.as_ref().map(|c| c.db_password(&db.name)) {
+        Ok(Ok(p)) => Ok(Some(p)),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 #[allow(clippy::too_many_arguments)]
 fn rotate_one(
     a: &mut Auditor,
@@ -393,14 +404,9 @@ fn rotate_one(
     due: i64,
     now_ms: i64,
 ) -> DueItem {
-    let db_password = if needs_db_password(db) {
-        match credentials.as_ref().map(|c| c.db_password(&db.name)) {
-            Ok(Ok(p)) => Some(p),
-            Ok(Err(e)) => return item(&db.name, way, due, DueOutcome::Failed, e.to_string()),
-            Err(e) => return item(&db.name, way, due, DueOutcome::Failed, e.to_string()),
-        }
-    } else {
-        None
+    let db_password = match db_password_of(db, credentials) {
+        Ok(p) => p,
+        Err(e) => return item(&db.name, way, due, DueOutcome::Failed, e),
     };
     let mut ctx = Context {
         data,
