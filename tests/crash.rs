@@ -322,6 +322,21 @@ fn next_until_migrate(env: &Env) {
     panic!("never reached the migrate step");
 }
 
+/// Walks the migration to its migrate step, then runs that step killed at `failpoints`; returns
+/// the master keys that appeared on the token (beside `before`).
+fn killed_migrating(env: &Env, before: &[String], failpoints: &str) -> Vec<String> {
+    next_until_migrate(env);
+    killed_at(
+        env,
+        &["migrate", "next", DEMO_DATABASE_NAME, "--yes"],
+        failpoints,
+    );
+    master_keys(env)
+        .into_iter()
+        .filter(|k| !before.contains(k))
+        .collect()
+}
+
 #[test]
 fn a_migration_stopped_before_and_after_its_migrate_statement_ends_with_one_key() {
     for (what, failpoints) in [
@@ -677,16 +692,11 @@ fn every_kill_point_of_a_rotation_ends_with_one_key_and_no_unrecorded_key() {
 fn a_migration_killed_inside_its_migrate_statement_names_the_orphan_and_finishes() {
     let env = demo();
     let before = master_keys(&env);
-    next_until_migrate(&env);
-    killed_at(
+    let stray = killed_migrating(
         &env,
-        &["migrate", "next", DEMO_DATABASE_NAME, "--yes"],
+        &before,
         &format!("{}=return(abort)", faults::REHEARSAL_MIGRATE),
     );
-    let stray: Vec<String> = master_keys(&env)
-        .into_iter()
-        .filter(|k| !before.contains(k))
-        .collect();
     assert_eq!(stray.len(), 1, "the killed MIGRATE made its key: {stray:?}");
     let (code, out, err) = tdekey(&env, &["migrate", "run", DEMO_DATABASE_NAME, "--yes"]);
     assert_eq!(code, 0, "{out}{err}");
@@ -794,16 +804,11 @@ fn a_key_generate_killed_after_its_key_was_made_returns_that_key_next_time() {
 fn a_migrated_key_missing_from_the_token_stops_step_9_without_sending_again() {
     let env = demo();
     let before = master_keys(&env);
-    next_until_migrate(&env);
-    killed_at(
+    let made = killed_migrating(
         &env,
-        &["migrate", "next", DEMO_DATABASE_NAME, "--yes"],
+        &before,
         &format!("{}=1*off->return(abort)", faults::MIGRATION_BEFORE_SAVE),
     );
-    let made: Vec<String> = master_keys(&env)
-        .into_iter()
-        .filter(|k| !before.contains(k))
-        .collect();
     assert_eq!(made.len(), 1, "{made:?}");
     let o = Command::new("pkcs11-tool")
         .arg("--module")
