@@ -23,18 +23,7 @@ const WALLET: &str = "demo-wallet-1234";
 
 /// The window on the demo, logged in, showing the Rehearsal demo's Migration tab.
 fn migration_tab(env: &common::Env) -> Harness<'static, App> {
-    let data = env.data.clone();
-    let mut h = Harness::builder()
-        .with_size(egui::Vec2::new(1400.0, 900.0))
-        .build_eframe(|cc| App::new(cc, data));
-    wait_until(&mut h, "the automatic connection", |h| {
-        h.state().hsm.connection.is_some() && !h.state().hsm.profiles.is_empty()
-    });
-    h.get_by_label("HSM").click();
-    h.step();
-    type_into(&mut h, "Password", DEMO_USER_PIN);
-    h.get_by_label("Log in").click();
-    wait_until(&mut h, "the login", |h| h.state().hsm.login.is_some());
+    let mut h = ui_common::logged_in_on_demo(env.data.clone());
     h.get_by_label("Databases").click();
     wait_until(&mut h, "the Rehearsal demo", |h| {
         h.query_by_label_contains("Run against Rehearsal demo")

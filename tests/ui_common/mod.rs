@@ -33,6 +33,23 @@ pub fn type_into(h: &mut Harness<'_, App>, label: &str, text: &str) {
     h.step();
 }
 
+/// The window on the data directory `data` (the demo token's), 1400×900, connected by its
+/// default profile and logged in as the demo crypto user on the HSM screen.
+pub fn logged_in_on_demo(data: tdekey::paths::DataDir) -> Harness<'static, App> {
+    let mut h = Harness::builder()
+        .with_size(egui::Vec2::new(1400.0, 900.0))
+        .build_eframe(|cc| App::new(cc, data));
+    wait_until(&mut h, "the automatic connection", |h| {
+        h.state().hsm.connection.is_some() && !h.state().hsm.profiles.is_empty()
+    });
+    h.get_by_label("HSM").click();
+    h.step();
+    type_into(&mut h, "Password", tdekey::hsm::demo::DEMO_USER_PIN);
+    h.get_by_label("Log in").click();
+    wait_until(&mut h, "the login", |h| h.state().hsm.login.is_some());
+    h
+}
+
 /// eframe's storage as the native window uses it (kittest has none): what the app's `save`
 /// hands over, kept in memory and, when `file` is set, written there on `flush` as eframe
 /// writes `window.ron`.
