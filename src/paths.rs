@@ -12,21 +12,28 @@ pub const DATA_DIR_ENV: &str = "TDEKEY_DATA_DIR";
 #[derive(Clone, Debug)]
 pub struct DataDir {
     root: PathBuf,
+    store: Option<SharedStore>,
+}
+
+/// A team's shared store named on the command line (`--store`, `TDEKEY_STORE`): a PostgreSQL
+/// URL without password, and where the password is, if in a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SharedStore {
+    pub url: String,
+    pub password_file: Option<PathBuf>,
 }
 
 impl DataDir {
     /// `--data-dir`, else `$TDEKEY_DATA_DIR`, else the XDG data directory (`~/.local/share/tdekey`).
     pub fn resolve(explicit: Option<PathBuf>) -> Result<Self, String> {
         if let Some(p) = explicit {
-            return Ok(Self { root: p });
+            return Ok(Self::at(p));
         }
         if let Some(p) = std::env::var_os(DATA_DIR_ENV).filter(|v| !v.is_empty()) {
-            return Ok(Self { root: p.into() });
+            return Ok(Self::at(p));
         }
         directories::ProjectDirs::from("", "", "tdekey")
-            .map(|d| Self {
-                root: d.data_dir().to_path_buf(),
-            })
+            .map(|d| Self::at(d.data_dir()))
             .ok_or_else(|| {
                 "Cannot find a home directory for tdekey's data. Pass --data-dir DIR or set TDEKEY_DATA_DIR."
                     .to_owned()
@@ -34,7 +41,22 @@ impl DataDir {
     }
 
     pub fn at(root: impl Into<PathBuf>) -> Self {
-        Self { root: root.into() }
+        Self {
+            root: root.into(),
+            store: None,
+        }
+    }
+
+    /// The same data directory, with its store on a team's PostgreSQL server (`None`: the
+    /// directory's own SQLite file).
+    pub fn with_store(mut self, store: Option<SharedStore>) -> Self {
+        self.store = store;
+        self
+    }
+
+    /// The shared store in use, if any.
+    pub fn shared_store(&self) -> Option<&SharedStore> {
+        self.store.as_ref()
     }
 
     pub fn root(&self) -> &Path {

@@ -209,7 +209,7 @@ impl Auditor {
             details,
         )])?;
         last.ok_or_else(|| StoreError::Other {
-            path: self.store.path().to_path_buf(),
+            at: self.store.at().clone(),
             detail: "an append of one entry wrote none".to_owned(),
         })
     }

@@ -4,6 +4,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
 pub use super::args_migrate::{MigrateCommand, ReportFormat, StepArgs};
+pub use super::args_store::StoreCommand;
 
 #[derive(Parser, Debug)]
 #[command(
@@ -16,6 +17,14 @@ pub struct Cli {
     /// tdekey's data directory (database, demo token). Default: $TDEKEY_DATA_DIR, else ~/.local/share/tdekey.
     #[arg(long, global = true, value_name = "DIR")]
     pub data_dir: Option<PathBuf>,
+
+    /// A team's shared store on PostgreSQL, postgresql://USER@HOST:PORT/DB?sslmode=verify-full (no password in it). Default: the data directory's SQLite file.
+    #[arg(long, global = true, value_name = "URL", env = "TDEKEY_STORE", hide_env_values = true)]
+    pub store: Option<String>,
+
+    /// A file (mode 0600) whose first line is the store's PostgreSQL password. Else PGPASSWORD, else PGPASSFILE or ~/.pgpass.
+    #[arg(long, global = true, value_name = "FILE")]
+    pub store_password_file: Option<PathBuf>,
 
     #[command(subcommand)]
     pub command: Option<Command>,
@@ -68,6 +77,11 @@ pub enum Command {
     Policy {
         #[command(subcommand)]
         command: PolicyCommand,
+    },
+    /// The store: this computer's SQLite file, or a team's PostgreSQL database (--store).
+    Store {
+        #[command(subcommand)]
+        command: StoreCommand,
     },
     /// Write the manual pages (tdekey.1 and one per subcommand) and the shell completions
     /// (bash, zsh, fish) generated from this command line's definition, for packaging.

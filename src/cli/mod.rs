@@ -4,6 +4,7 @@
 
 mod args;
 mod args_migrate;
+mod args_store;
 mod audit_cmd;
 mod db_cmd;
 mod hsm_cmd;
@@ -11,6 +12,7 @@ mod migrate_cmd;
 mod oracle_cmd;
 mod reference;
 mod rotate_cmd;
+mod store_cmd;
 mod wallet_cmd;
 
 pub use args::*;
@@ -191,7 +193,15 @@ fn generate_docs(out: &std::path::Path) -> Result<ExitCode, CliError> {
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
     let data = match DataDir::resolve(cli.data_dir.clone()) {
-        Ok(d) => d,
+        Ok(d) => d.with_store(
+            cli.store
+                .clone()
+                .filter(|u| !u.trim().is_empty())
+                .map(|url| crate::paths::SharedStore {
+                    url,
+                    password_file: cli.store_password_file.clone(),
+                }),
+        ),
         Err(e) => {
             eprintln!("tdekey: {e}");
             return ExitCode::FAILURE;
@@ -224,6 +234,7 @@ pub fn main() -> ExitCode {
         Some(Command::Key { command }) => rotate_cmd::key(&data, command),
         Some(Command::Rotate(args)) => rotate_cmd::rotate(&data, args),
         Some(Command::Policy { command }) => rotate_cmd::policy(&data, command),
+        Some(Command::Store { command }) => store_cmd::run(&data, command),
         Some(Command::GenerateDocs { out }) => generate_docs(&out),
     };
     match result {

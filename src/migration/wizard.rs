@@ -136,7 +136,7 @@ impl Wizard {
             });
         }
         let keeper = crate::store::LeaseKeeper::start(
-            a.store().path(),
+            a.store(),
             crate::store::Leased::Migration(row.id),
             &owner,
             lease_ms,

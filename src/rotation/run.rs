@@ -280,7 +280,7 @@ pub fn rotate(
         }
     };
     let keeper = crate::store::LeaseKeeper::start(
-        a.store().path(),
+        a.store(),
         crate::store::Leased::RotationRun(id),
         &owner,
         lease_ms,

@@ -1,8 +1,9 @@
 //! Filtered reads of the audit log: pages newest first (keyset paging on seq, so the first page
 //! of a filtered view comes back without scanning the whole result) and ordered walks for exports.
 
-use super::{AuditRow, Store, StoreError, map_err};
-use rusqlite::types::Value;
+use super::db::{Conn, Fault, Row, Val};
+use super::{AuditRow, Store, StoreError};
+use std::borrow::Cow;
 
 /// Which entries to show or export. Empty fields match everything.
 #[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
@@ -26,35 +27,37 @@ impl AuditFilter {
         *self == AuditFilter::default()
     }
 
-    fn where_clause(&self, extra: Option<(&str, Value)>) -> (String, Vec<Value>) {
+    /// The WHERE clause and its parameters; `pg`: written for PostgreSQL (its trigram index
+    /// serves ILIKE, where SQLite's serves an FTS5 MATCH).
+    fn where_clause(&self, pg: bool, extra: Option<(&str, i64)>) -> (String, Vec<Val<'static>>) {
         let mut parts: Vec<String> = Vec::new();
-        let mut args: Vec<Value> = Vec::new();
+        let mut args: Vec<Val<'static>> = Vec::new();
         if let Some(v) = self.since_ms {
             parts.push("ts_ms >= ?".into());
-            args.push(Value::Integer(v));
+            args.push(Val::Int(v));
         }
         if let Some(v) = self.until_ms {
             parts.push("ts_ms < ?".into());
-            args.push(Value::Integer(v));
+            args.push(Val::Int(v));
         }
         if let Some(a) = self.action.as_deref().filter(|s| !s.is_empty()) {
             if a.ends_with('.') {
                 parts.push("substr(action, 1, ?) = ?".into());
-                args.push(Value::Integer(a.len() as i64));
-                args.push(Value::Text(a.to_owned()));
+                args.push(Val::Int(a.len() as i64));
+                args.push(text(a.to_owned()));
             } else {
                 parts.push("action = ?".into());
-                args.push(Value::Text(a.to_owned()));
+                args.push(text(a.to_owned()));
             }
         }
         if let Some(u) = self.user.as_deref().filter(|s| !s.is_empty()) {
             parts.push("(os_user = ? OR hsm_user = ?)".into());
-            args.push(Value::Text(u.to_owned()));
-            args.push(Value::Text(u.to_owned()));
+            args.push(text(u.to_owned()));
+            args.push(text(u.to_owned()));
         }
         if let Some(o) = self.outcome.as_deref().filter(|s| !s.is_empty()) {
             parts.push("outcome = ?".into());
-            args.push(Value::Text(o.to_owned()));
+            args.push(text(o.to_owned()));
         }
         if let Some(t) = self
             .text
@@ -62,10 +65,10 @@ impl AuditFilter {
             .map(str::trim)
             .filter(|s| !s.is_empty())
         {
-            if t.chars().count() >= 3 {
+            if t.chars().count() >= 3 && !pg {
                 // The trigram index finds substrings (case-insensitively) without a scan.
                 parts.push("seq IN (SELECT rowid FROM audit_text WHERE audit_text MATCH ?)".into());
-                args.push(Value::Text(format!("\"{}\"", t.replace('"', "\"\""))));
+                args.push(text(format!("\"{}\"", t.replace('"', "\"\""))));
             } else {
                 let pattern = format!(
                     "%{}%",
@@ -73,14 +76,19 @@ impl AuditFilter {
                         .replace('%', "\\%")
                         .replace('_', "\\_")
                 );
-                parts.push("(target LIKE ? ESCAPE '\\' OR details LIKE ? ESCAPE '\\')".into());
-                args.push(Value::Text(pattern.clone()));
-                args.push(Value::Text(pattern));
+                // SQLite's LIKE ignores ASCII case; PostgreSQL's ILIKE does the same (and uses
+                // the trigram indexes when the extension is there).
+                let like = if pg { "ILIKE" } else { "LIKE" };
+                parts.push(format!(
+                    "(target {like} ? ESCAPE '\\' OR details {like} ? ESCAPE '\\')"
+                ));
+                args.push(text(pattern.clone()));
+                args.push(text(pattern));
             }
         }
         if let Some((sql, v)) = extra {
             parts.push(sql.into());
-            args.push(v);
+            args.push(Val::Int(v));
         }
         if parts.is_empty() {
             (String::new(), args)
@@ -88,6 +96,10 @@ impl AuditFilter {
             (format!("WHERE {}", parts.join(" AND ")), args)
         }
     }
+}
+
+fn text(s: String) -> Val<'static> {
+    Val::Text(Cow::Owned(s))
 }
 
 /// A borrowed view of an audit row, valid inside the callback that receives it.
@@ -128,23 +140,35 @@ impl AuditRowRef<'_> {
 const COLUMNS: &str =
     "seq, ts_ms, os_user, hsm_user, host, action, target, outcome, details, prev_hash, hash";
 
-fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AuditRow> {
-    let blob = |i: usize| -> rusqlite::Result<[u8; 32]> {
-        let v: Vec<u8> = r.get(i)?;
-        Ok(v.try_into().unwrap_or([0u8; 32]))
-    };
+fn read_row(r: &Row<'_>) -> Result<AuditRow, Fault> {
     Ok(AuditRow {
-        seq: r.get(0)?,
-        ts_ms: r.get(1)?,
-        os_user: r.get(2)?,
-        hsm_user: r.get(3)?,
-        host: r.get(4)?,
-        action: r.get(5)?,
-        target: r.get(6)?,
-        outcome: r.get(7)?,
-        details: r.get(8)?,
-        prev_hash: blob(9)?,
-        hash: blob(10)?,
+        seq: r.int(0)?,
+        ts_ms: r.int(1)?,
+        os_user: r.text(2)?,
+        hsm_user: r.opt_text(3)?,
+        host: r.text(4)?,
+        action: r.text(5)?,
+        target: r.text(6)?,
+        outcome: r.text(7)?,
+        details: r.text(8)?,
+        prev_hash: r.hash32(9)?,
+        hash: r.hash32(10)?,
+    })
+}
+
+fn read_ref<'r>(r: &Row<'r>) -> Result<AuditRowRef<'r>, Fault> {
+    Ok(AuditRowRef {
+        seq: r.int(0)?,
+        ts_ms: r.int(1)?,
+        os_user: r.str_ref(2)?,
+        hsm_user: r.opt_str_ref(3)?,
+        host: r.str_ref(4)?,
+        action: r.str_ref(5)?,
+        target: r.str_ref(6)?,
+        outcome: r.str_ref(7)?,
+        details: r.str_ref(8)?,
+        prev_hash: r.bytes_ref(9)?,
+        hash: r.bytes_ref(10)?,
     })
 }
 
@@ -157,27 +181,17 @@ impl Store {
         limit: usize,
     ) -> Result<Vec<AuditRow>, StoreError> {
         let (clause, mut args) =
-            filter.where_clause(before_seq.map(|s| ("seq < ?", Value::Integer(s))));
-        args.push(Value::Integer(limit as i64));
+            filter.where_clause(self.on_pg(), before_seq.map(|s| ("seq < ?", s)));
+        args.push(Val::Int(limit as i64));
         let sql = format!("SELECT {COLUMNS} FROM audit_log {clause} ORDER BY seq DESC LIMIT ?");
-        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map(rusqlite::params_from_iter(args), read_row)
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(|e| map_err(&self.path, e))
+        self.query_map(&sql, &args, read_row)
     }
 
     /// Number of matching entries.
     pub fn audit_count(&self, filter: &AuditFilter) -> Result<u64, StoreError> {
-        let (clause, args) = filter.where_clause(None);
+        let (clause, args) = filter.where_clause(self.on_pg(), None);
         let sql = format!("SELECT count(*) FROM audit_log {clause}");
-        self.conn
-            .query_row(&sql, rusqlite::params_from_iter(args), |r| {
-                r.get::<_, i64>(0)
-            })
-            .map(|n| n as u64)
-            .map_err(|e| self.err(e))
+        self.query_one(&sql, &args, |r| r.int(0)).map(|n| n as u64)
     }
 
     /// Calls `f` for each matching entry in seq order (one consistent snapshot); stops when `f`
@@ -198,58 +212,18 @@ impl Store {
         filter: &AuditFilter,
         mut f: impl FnMut(&AuditRowRef<'_>) -> bool,
     ) -> Result<(), StoreError> {
-        let (clause, args) = filter.where_clause(None);
+        let (clause, args) = filter.where_clause(self.on_pg(), None);
         let sql = format!("SELECT {COLUMNS} FROM audit_log {clause} ORDER BY seq");
-        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
-        let mut rows = stmt
-            .query(rusqlite::params_from_iter(args))
-            .map_err(|e| self.err(e))?;
-        while let Some(r) = rows.next().map_err(|e| map_err(&self.path, e))? {
-            let view = (|| -> rusqlite::Result<AuditRowRef<'_>> {
-                let text = |i: usize| -> rusqlite::Result<&str> {
-                    r.get_ref(i)?.as_str().map_err(|e| {
-                        rusqlite::Error::FromSqlConversionFailure(
-                            i,
-                            rusqlite::types::Type::Text,
-                            Box::new(e),
-                        )
-                    })
-                };
-                let blob = |i: usize| -> rusqlite::Result<&[u8]> {
-                    r.get_ref(i)?.as_blob().map_err(|e| {
-                        rusqlite::Error::FromSqlConversionFailure(
-                            i,
-                            rusqlite::types::Type::Blob,
-                            Box::new(e),
-                        )
-                    })
-                };
-                Ok(AuditRowRef {
-                    seq: r.get(0)?,
-                    ts_ms: r.get(1)?,
-                    os_user: text(2)?,
-                    hsm_user: r.get_ref(3)?.as_str_or_null().map_err(|e| {
-                        rusqlite::Error::FromSqlConversionFailure(
-                            3,
-                            rusqlite::types::Type::Text,
-                            Box::new(e),
-                        )
-                    })?,
-                    host: text(4)?,
-                    action: text(5)?,
-                    target: text(6)?,
-                    outcome: text(7)?,
-                    details: text(8)?,
-                    prev_hash: blob(9)?,
-                    hash: blob(10)?,
-                })
-            })()
-            .map_err(|e| map_err(&self.path, e))?;
-            if !f(&view) {
-                break;
-            }
-        }
-        Ok(())
+        self.read_snapshot(|ex| {
+            ex.each(&sql, &args, &mut |r| {
+                let view = read_ref(r)?;
+                Ok(f(&view))
+            })
+        })
+    }
+
+    fn on_pg(&self) -> bool {
+        matches!(self.conn, Conn::Pg(_))
     }
 }
 

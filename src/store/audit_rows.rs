@@ -1,9 +1,8 @@
 //! Rows of `audit_log` and `audit_checkpoints`: appends (one chain across processes), the
 //! chain head, ordered walks and checkpoints. The hashing itself is the audit workflow's.
 
-use super::errors::{map_err, retry_busy};
+use super::db::{Domain, p};
 use super::{AuditFilter, Store, StoreError};
-use rusqlite::{TransactionBehavior, params};
 
 /// One row of `audit_log`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
@@ -55,7 +54,7 @@ impl Store {
     ) -> Result<AuditRow, StoreError> {
         self.append_audit_batch(1, |_, seq, prev| build(seq, prev))?
             .ok_or_else(|| StoreError::Other {
-                path: self.path.clone(),
+                at: self.at.clone(),
                 detail: "an append of one entry wrote none".to_owned(),
             })
     }
@@ -67,38 +66,22 @@ impl Store {
         n: usize,
         build: impl Fn(usize, i64, [u8; 32]) -> AuditRow,
     ) -> Result<Option<AuditRow>, StoreError> {
-        retry_busy(|| {
-            let path = self.path.clone();
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(|e| map_err(&path, e))?;
-            let (mut next, mut prev) = {
-                use rusqlite::OptionalExtension;
-                let head: Option<(i64, Vec<u8>)> = tx
-                    .query_row(
-                        "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-                        [],
-                        |r| Ok((r.get(0)?, r.get(1)?)),
-                    )
-                    .optional()
-                    .map_err(|e| map_err(&path, e))?;
-                match head {
-                    Some((seq, h)) => (seq + 1, h.try_into().unwrap_or([0u8; 32])),
-                    None => (1, [0u8; 32]),
-                }
-            };
+        self.write_tx(Domain::Audit, |tx| {
+            // On PostgreSQL this is a statement of its own after the lock is granted: under
+            // READ COMMITTED it sees the previous holder's rows.
+            let head = tx.query_opt(
+                "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+                p![],
+                |r| Ok((r.int(0)?, r.hash32(1)?)),
+            )?;
+            let (mut next, mut prev) = head.map_or((1, [0u8; 32]), |(seq, h)| (seq + 1, h));
             let mut last = None;
-            {
-                let mut stmt = tx
-                    .prepare(
-                        "INSERT INTO audit_log (seq, ts_ms, os_user, hsm_user, host, action, target, outcome, details, prev_hash, hash)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                    )
-                    .map_err(|e| map_err(&path, e))?;
-                for i in 0..n {
-                    let row = build(i, next, prev);
-                    stmt.execute(params![
+            for i in 0..n {
+                let row = build(i, next, prev);
+                tx.execute(
+                    "INSERT INTO audit_log (seq, ts_ms, os_user, hsm_user, host, action, target, outcome, details, prev_hash, hash)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                    p![
                         row.seq,
                         row.ts_ms,
                         row.os_user,
@@ -108,16 +91,14 @@ impl Store {
                         row.target,
                         row.outcome,
                         row.details,
-                        row.prev_hash.as_slice(),
-                        row.hash.as_slice()
-                    ])
-                    .map_err(|e| map_err(&path, e))?;
-                    next += 1;
-                    prev = row.hash;
-                    last = Some(row);
-                }
+                        row.prev_hash,
+                        row.hash
+                    ],
+                )?;
+                next += 1;
+                prev = row.hash;
+                last = Some(row);
             }
-            tx.commit().map_err(|e| map_err(&path, e))?;
             Ok(last)
         })
     }
@@ -129,62 +110,47 @@ impl Store {
 
     /// The chain head: the last seq and its hash.
     pub fn audit_head(&self) -> Result<Option<(i64, [u8; 32])>, StoreError> {
-        use rusqlite::OptionalExtension;
-        let row: Option<(i64, Vec<u8>)> = self
-            .conn
-            .query_row(
-                "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
-                [],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(|e| self.err(e))?;
-        Ok(row.map(|(seq, h)| (seq, h.try_into().unwrap_or([0u8; 32]))))
+        self.query_opt(
+            "SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1",
+            p![],
+            |r| Ok((r.int(0)?, r.hash32(1)?)),
+        )
     }
 
     pub fn insert_checkpoint(&self, c: &CheckpointRow) -> Result<i64, StoreError> {
-        self.conn
-            .execute(
-                "INSERT INTO audit_checkpoints (seq, head_hash, mac, key_label, token_label, created_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    c.seq,
-                    c.head_hash.as_slice(),
-                    c.mac,
-                    c.key_label,
-                    c.token_label,
-                    c.created_ms
-                ],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(self.conn.last_insert_rowid())
+        self.query_one(
+            "INSERT INTO audit_checkpoints (seq, head_hash, mac, key_label, token_label, created_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6) RETURNING id",
+            p![
+                c.seq,
+                c.head_hash,
+                c.mac,
+                c.key_label,
+                c.token_label,
+                c.created_ms
+            ],
+            |r| r.int(0),
+        )
     }
 
     /// Every checkpoint, oldest first.
     pub fn checkpoints(&self) -> Result<Vec<CheckpointRow>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT id, seq, head_hash, mac, key_label, token_label, created_ms
-                 FROM audit_checkpoints ORDER BY id",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                let h: Vec<u8> = r.get(2)?;
+        self.query_map(
+            "SELECT id, seq, head_hash, mac, key_label, token_label, created_ms
+             FROM audit_checkpoints ORDER BY id",
+            p![],
+            |r| {
                 Ok(CheckpointRow {
-                    id: Some(r.get(0)?),
-                    seq: r.get(1)?,
-                    head_hash: h.try_into().unwrap_or([0u8; 32]),
-                    mac: r.get(3)?,
-                    key_label: r.get(4)?,
-                    token_label: r.get(5)?,
-                    created_ms: r.get(6)?,
+                    id: Some(r.int(0)?),
+                    seq: r.int(1)?,
+                    head_hash: r.hash32(2)?,
+                    mac: r.bytes(3)?,
+                    key_label: r.text(4)?,
+                    token_label: r.text(5)?,
+                    created_ms: r.int(6)?,
                 })
-            })
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(|e| map_err(&self.path, e))
+            },
+        )
     }
 
     /// The newest `limit` audit rows, newest first.

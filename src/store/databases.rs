@@ -1,56 +1,49 @@
 //! Database profiles: how tdekey reaches one Oracle database. Never a password.
 
-use super::{Store, StoreError, map_err};
+use super::db::{Fault, Row, p};
+use super::{Store, StoreError};
 use crate::model::{ConnectAs, ConnectorKind, DatabaseProfile, DbAuth, Multitenant, now_ms};
-use rusqlite::params;
 
 const COLUMNS: &str = "d.id, d.name, d.connector, d.oracle_home, d.oracle_sid, d.connect_string, d.auth_user, d.wallet_root, d.multitenant, d.rac, h.name, d.connect_as, d.rac_nodes, d.standbys";
 
 /// A JSON list column (the RAC nodes, the standbys); a value another version wrote that does
 /// not read is an error, not an empty list.
-fn json_list<T: serde::de::DeserializeOwned>(
-    r: &rusqlite::Row<'_>,
-    i: usize,
-) -> rusqlite::Result<Vec<T>> {
-    let text: String = r.get(i)?;
-    serde_json::from_str(&text).map_err(|e| {
-        rusqlite::Error::FromSqlConversionFailure(i, rusqlite::types::Type::Text, Box::new(e))
-    })
+fn json_list<T: serde::de::DeserializeOwned>(r: &Row<'_>, i: usize) -> Result<Vec<T>, Fault> {
+    let text = r.text(i)?;
+    serde_json::from_str(&text).map_err(|e| Fault::Decode(format!("column {i}: {e}")))
 }
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<DatabaseProfile> {
-    let connector: String = r.get(2)?;
-    let mt: String = r.get(8)?;
-    let user: Option<String> = r.get(6)?;
+fn row(r: &Row<'_>) -> Result<DatabaseProfile, Fault> {
+    let connector = r.text(2)?;
+    let mt = r.text(8)?;
+    let user = r.opt_text(6)?;
     Ok(DatabaseProfile {
-        id: Some(r.get(0)?),
-        name: r.get(1)?,
+        id: Some(r.int(0)?),
+        name: r.text(1)?,
         connector: ConnectorKind::parse(&connector).unwrap_or(ConnectorKind::Manual),
-        oracle_home: r.get(3)?,
-        oracle_sid: r.get(4)?,
-        connect_string: r.get(5)?,
+        oracle_home: r.opt_text(3)?,
+        oracle_sid: r.opt_text(4)?,
+        connect_string: r.opt_text(5)?,
         auth: user.map_or(DbAuth::Os, DbAuth::User),
-        wallet_root: r.get(7)?,
+        wallet_root: r.opt_text(7)?,
         multitenant: Multitenant::parse(&mt).unwrap_or(Multitenant::NonCdb),
-        rac: r.get::<_, i64>(9)? != 0,
+        rac: r.int(9)? != 0,
         rac_nodes: json_list(r, 12)?,
         standbys: json_list(r, 13)?,
-        hsm_profile: r.get(10)?,
-        connect_as: ConnectAs::parse(&r.get::<_, String>(11)?).unwrap_or(ConnectAs::Syskm),
+        hsm_profile: r.opt_text(10)?,
+        connect_as: ConnectAs::parse(&r.text(11)?).unwrap_or(ConnectAs::Syskm),
     })
 }
 
 impl Store {
     pub fn databases(&self) -> Result<Vec<DatabaseProfile>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!(
+        self.query_map(
+            &format!(
                 "SELECT {COLUMNS} FROM databases d LEFT JOIN hsm_profiles h ON h.id = d.hsm_profile_id ORDER BY d.name"
-            ))
-            .map_err(|e| self.err(e))?;
-        let rows = stmt.query_map([], row).map_err(|e| self.err(e))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(|e| map_err(&self.path, e))
+            ),
+            p![],
+            row,
+        )
     }
 
     pub fn database(&self, name: &str) -> Result<Option<DatabaseProfile>, StoreError> {
@@ -64,7 +57,7 @@ impl Store {
                 None => None,
                 Some(n) => Some(self.hsm_profile_by_name(n)?.and_then(|p| p.id).ok_or_else(
                     || StoreError::Other {
-                        path: self.path.clone(),
+                        at: self.at.clone(),
                         detail: format!("no HSM connection profile is named {n:?}"),
                     },
                 )?),
@@ -76,22 +69,22 @@ impl Store {
         let now = now_ms();
         let json = |v: serde_json::Result<String>| {
             v.map_err(|e| StoreError::Other {
-                path: self.path.clone(),
+                at: self.at.clone(),
                 detail: format!("the profile's hosts could not be written: {e}"),
             })
         };
         let rac_nodes = json(serde_json::to_string(&d.rac_nodes))?;
         let standbys = json(serde_json::to_string(&d.standbys))?;
-        self.conn
-            .execute(
+        self.query_one(
                 "INSERT INTO databases (name, connector, oracle_home, oracle_sid, connect_string, auth_user, wallet_root, multitenant, rac, hsm_profile_id, created_ms, updated_ms, connect_as, rac_nodes, standbys)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?11, ?12, ?13, ?14)
                  ON CONFLICT (name) DO UPDATE SET connector = excluded.connector, oracle_home = excluded.oracle_home,
                    oracle_sid = excluded.oracle_sid, connect_string = excluded.connect_string, auth_user = excluded.auth_user,
                    wallet_root = excluded.wallet_root, multitenant = excluded.multitenant, rac = excluded.rac,
                    hsm_profile_id = excluded.hsm_profile_id, updated_ms = excluded.updated_ms,
-                   connect_as = excluded.connect_as, rac_nodes = excluded.rac_nodes, standbys = excluded.standbys",
-                params![
+                   connect_as = excluded.connect_as, rac_nodes = excluded.rac_nodes, standbys = excluded.standbys
+                 RETURNING id",
+                p![
                     d.name,
                     d.connector.as_str(),
                     d.oracle_home,
@@ -100,28 +93,21 @@ impl Store {
                     user,
                     d.wallet_root,
                     d.multitenant.as_str(),
-                    i64::from(d.rac),
+                    d.rac,
                     hsm_id,
                     now,
                     d.connect_as.as_str(),
                     rac_nodes,
                     standbys
                 ],
+                |r| r.int(0),
             )
-            .map_err(|e| self.err(e))?;
-        self.conn
-            .query_row("SELECT id FROM databases WHERE name = ?1", [&d.name], |r| {
-                r.get(0)
-            })
-            .map_err(|e| self.err(e))
     }
 
     /// Removes a profile by name; returns whether one existed.
     pub fn remove_database(&self, name: &str) -> Result<bool, StoreError> {
-        self.conn
-            .execute("DELETE FROM databases WHERE name = ?1", [name])
+        self.execute("DELETE FROM databases WHERE name = ?1", p![name])
             .map(|n| n > 0)
-            .map_err(|e| self.err(e))
     }
 }
 

@@ -2,52 +2,68 @@
 //! SQLite's errors to them.
 
 use super::BUSY_TIMEOUT;
+use super::db::StoreName;
 use rusqlite::ErrorCode;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::time::Duration;
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error(
-        "{path} is not a tdekey database ({detail}). tdekey has not changed it. Move the file aside, or start tdekey with another data directory (--data-dir DIR)."
+        "{at} is not a tdekey database ({detail}). tdekey has not changed it. Move the file aside, or start tdekey with another data directory (--data-dir DIR)."
     )]
-    NotADatabase { path: PathBuf, detail: String },
+    NotADatabase { at: StoreName, detail: String },
 
     #[error(
-        "The database {path} was written by a newer tdekey (schema version {found}; this build knows up to {known}). Use the newer tdekey; this one will not change the file."
+        "The database {at} was written by a newer tdekey (schema version {found}; this build knows up to {known}). Use the newer tdekey; this one will not change the file."
     )]
     TooNew {
-        path: PathBuf,
+        at: StoreName,
         found: i64,
         known: i64,
     },
 
     #[error(
-        "The database {path} cannot be written (read-only file, directory or file system). Make it writable by this user, or use another data directory (--data-dir DIR)."
+        "The database {at} cannot be written (read-only file, directory or file system). Make it writable by this user, or use another data directory (--data-dir DIR)."
     )]
-    ReadOnly { path: PathBuf },
+    ReadOnly { at: StoreName },
 
     #[error(
-        "The database {path} stayed locked by another process for more than 5 seconds. Close the other tdekey window or command and try again."
+        "The database {at} stayed locked by another process for more than 5 seconds. Close the other tdekey window or command and try again."
     )]
-    Busy { path: PathBuf },
+    Busy { at: StoreName },
 
-    #[error("The disk holding {path} is full. Free some space and try again; nothing was written.")]
-    DiskFull { path: PathBuf },
+    #[error("The disk holding {at} is full. Free some space and try again; nothing was written.")]
+    DiskFull { at: StoreName },
 
     #[error(
-        "Reading or writing the database {path} failed (SQLite: {detail}). Check the disk and the file system; tdekey did not act."
+        "Reading or writing the database {at} failed (SQLite: {detail}). Check the disk and the file system; tdekey did not act."
     )]
-    DiskError { path: PathBuf, detail: String },
+    DiskError { at: StoreName, detail: String },
 
-    #[error("Cannot open the database {path}: {detail}.")]
-    CannotOpen { path: PathBuf, detail: String },
+    #[error("Cannot open the database {at}: {detail}.")]
+    CannotOpen { at: StoreName, detail: String },
 
     #[error("A profile named {name:?} already exists. Choose another name.")]
     DuplicateName { name: String },
 
-    #[error("Database error on {path}: {detail}.")]
-    Other { path: PathBuf, detail: String },
+    #[error(
+        "The connection to the store {at} was lost. Check the network and the PostgreSQL server, then try again; what was not confirmed was not written."
+    )]
+    ConnectionLost { at: StoreName },
+
+    #[error(
+        "The PostgreSQL server refused tdekey's request on {at} ({detail}). Grant tdekey's PostgreSQL user the rights the README lists, or use the user that owns tdekey's tables."
+    )]
+    Denied { at: StoreName, detail: String },
+
+    #[error(
+        "The store {at} cannot be used: {detail}. Leave out --store (and TDEKEY_STORE) to use this computer's store, or fix what the sentence names."
+    )]
+    NotHere { at: StoreName, detail: String },
+
+    #[error("Database error on {at}: {detail}.")]
+    Other { at: StoreName, detail: String },
 }
 
 impl StoreError {
@@ -55,7 +71,7 @@ impl StoreError {
     pub fn retry(&self) -> crate::model::Retry {
         use crate::model::Retry;
         match self {
-            StoreError::Busy { .. } => Retry::Yes,
+            StoreError::Busy { .. } | StoreError::ConnectionLost { .. } => Retry::Yes,
             StoreError::DiskError { .. } => Retry::CheckFirst,
             _ => Retry::AfterFix,
         }
@@ -104,47 +120,45 @@ fn free_bytes(_path: &Path) -> Option<u64> {
 }
 
 pub(super) fn io_error(path: &Path, e: &std::io::Error) -> StoreError {
+    let path = StoreName::file(path);
     match e.kind() {
         std::io::ErrorKind::PermissionDenied | std::io::ErrorKind::ReadOnlyFilesystem => {
-            StoreError::ReadOnly {
-                path: path.to_path_buf(),
-            }
+            StoreError::ReadOnly { at: path }
         }
-        std::io::ErrorKind::StorageFull => StoreError::DiskFull {
-            path: path.to_path_buf(),
-        },
+        std::io::ErrorKind::StorageFull => StoreError::DiskFull { at: path },
         _ => StoreError::CannotOpen {
-            path: path.to_path_buf(),
+            at: path,
             detail: e.to_string(),
         },
     }
 }
 
-pub(super) fn map_err(path: &Path, e: rusqlite::Error) -> StoreError {
-    let path = path.to_path_buf();
+pub(super) fn map_err(at: &StoreName, e: rusqlite::Error) -> StoreError {
+    let path = at.clone();
+    let file = at.as_file();
     if let rusqlite::Error::SqliteFailure(f, msg) = &e {
         return match f.code {
             ErrorCode::NotADatabase => StoreError::NotADatabase {
-                path,
+                at: path,
                 detail: "SQLite says the file is not a database".to_owned(),
             },
             ErrorCode::DatabaseCorrupt => StoreError::NotADatabase {
-                path,
+                at: path,
                 detail: "SQLite says the file is corrupt".to_owned(),
             },
-            ErrorCode::ReadOnly => StoreError::ReadOnly { path },
-            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => StoreError::Busy { path },
-            ErrorCode::DiskFull => StoreError::DiskFull { path },
+            ErrorCode::ReadOnly => StoreError::ReadOnly { at: path },
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => StoreError::Busy { at: path },
+            ErrorCode::DiskFull => StoreError::DiskFull { at: path },
             // A full disk often surfaces as an I/O error (growing the WAL index fails).
-            ErrorCode::SystemIoFailure if free_bytes(&path).is_some_and(|b| b < 64 * 1024) => {
-                StoreError::DiskFull { path }
+            ErrorCode::SystemIoFailure if file.and_then(free_bytes).is_some_and(|b| b < 64 * 1024) => {
+                StoreError::DiskFull { at: path }
             }
             ErrorCode::SystemIoFailure => StoreError::DiskError {
-                path,
+                at: path,
                 detail: msg.clone().unwrap_or_else(|| e.to_string()),
             },
             ErrorCode::CannotOpen | ErrorCode::PermissionDenied => StoreError::CannotOpen {
-                path,
+                at: path,
                 detail: msg.clone().unwrap_or_else(|| e.to_string()),
             },
             ErrorCode::ConstraintViolation
@@ -157,13 +171,13 @@ pub(super) fn map_err(path: &Path, e: rusqlite::Error) -> StoreError {
                 }
             }
             _ => StoreError::Other {
-                path,
+                at: path,
                 detail: msg.clone().unwrap_or_else(|| e.to_string()),
             },
         };
     }
     StoreError::Other {
-        path,
+        at: path,
         detail: e.to_string(),
     }
 }

@@ -1,10 +1,9 @@
 //! Keeping a lease while a process waits (for a person pasting an answer, a slow statement): a
 //! thread with its own connection renews it every third of its length until it is dropped.
 
-use super::{Store, StoreError};
+use super::db::p;
+use super::{Location, Store, StoreError};
 use crate::model::now_ms;
-use rusqlite::params;
-use std::path::Path;
 use std::sync::mpsc::{RecvTimeoutError, Sender, channel};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -26,17 +25,16 @@ impl Store {
         until_ms: i64,
     ) -> Result<bool, StoreError> {
         let n = match what {
-            Leased::Migration(id) => self.conn.execute(
+            Leased::Migration(id) => self.execute(
                 "UPDATE migrations SET lock_until_ms = ?3 WHERE id = ?1 AND lock_owner = ?2",
-                params![id, owner, until_ms],
+                p![id, owner, until_ms],
             ),
-            Leased::RotationRun(id) => self.conn.execute(
+            Leased::RotationRun(id) => self.execute(
                 "UPDATE rotation_runs SET lock_until_ms = ?3
                  WHERE id = ?1 AND lock_owner = ?2 AND outcome = 'running'",
-                params![id, owner, until_ms],
+                p![id, owner, until_ms],
             ),
-        }
-        .map_err(|e| self.err(e))?;
+        }?;
         Ok(n == 1)
     }
 }
@@ -50,9 +48,10 @@ pub struct LeaseKeeper {
 }
 
 impl LeaseKeeper {
-    pub fn start(store: &Path, what: Leased, owner: &str, lease_ms: i64) -> Self {
+    /// Starts renewing `owner`'s lease on `what`, on a connection of its own to `store`'s store.
+    pub fn start(store: &Store, what: Leased, owner: &str, lease_ms: i64) -> Self {
         let (stop, stopped) = channel::<()>();
-        let path = store.to_path_buf();
+        let location: Location = store.location().clone();
         let owner = owner.to_owned();
         let period = Duration::from_millis(u64::try_from(lease_ms / 3).unwrap_or(1).max(1));
         let thread = std::thread::Builder::new()
@@ -60,7 +59,7 @@ impl LeaseKeeper {
             .spawn(move || {
                 // Without a connection nothing is renewed: the lease ends by itself, and the
                 // process's next save finds out whether another took it.
-                let Ok(store) = Store::open(&path) else {
+                let Ok(store) = Store::connect(&location) else {
                     return;
                 };
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(period) {
@@ -153,7 +152,7 @@ mod tests {
         };
         let until = |s: &Store| s.rotation_run(id).unwrap().unwrap().lock_until_ms.unwrap();
         let first = until(&s);
-        let keeper = LeaseKeeper::start(s.path(), Leased::RotationRun(id), "a", lease_ms);
+        let keeper = LeaseKeeper::start(&s, Leased::RotationRun(id), "a", lease_ms);
         let deadline = std::time::Instant::now() + Duration::from_secs(60);
         while until(&s) <= first {
             assert!(std::time::Instant::now() < deadline, "never renewed");

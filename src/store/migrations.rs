@@ -1,10 +1,9 @@
 //! Rows of `migrations` (the wizard's state, stored as the JSON the migration workflow writes)
 //! with their lease.
 
-use super::errors::map_err;
+use super::db::{Domain, Fault, Row, p};
 use super::{Store, StoreError};
 use crate::model::now_ms;
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 /// One migration as stored.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -31,72 +30,58 @@ pub struct Lease {
 const COLUMNS: &str =
     "id, database, status, state, created_ms, updated_ms, lock_owner, lock_until_ms";
 
-fn row(r: &rusqlite::Row<'_>) -> rusqlite::Result<MigrationRow> {
+fn row(r: &Row<'_>) -> Result<MigrationRow, Fault> {
     Ok(MigrationRow {
-        id: r.get(0)?,
-        database: r.get(1)?,
-        status: r.get(2)?,
-        state: r.get(3)?,
-        created_ms: r.get(4)?,
-        updated_ms: r.get(5)?,
-        lock_owner: r.get(6)?,
-        lock_until_ms: r.get(7)?,
+        id: r.int(0)?,
+        database: r.text(1)?,
+        status: r.text(2)?,
+        state: r.text(3)?,
+        created_ms: r.int(4)?,
+        updated_ms: r.int(5)?,
+        lock_owner: r.opt_text(6)?,
+        lock_until_ms: r.opt_int(7)?,
     })
 }
 
 impl Store {
     /// The active migration of a database, if one is under way.
     pub fn active_migration(&self, database: &str) -> Result<Option<MigrationRow>, StoreError> {
-        self.conn
-            .query_row(
-                &format!(
-                    "SELECT {COLUMNS} FROM migrations WHERE database = ?1 AND status = 'active'"
-                ),
-                [database],
-                row,
-            )
-            .optional()
-            .map_err(|e| self.err(e))
+        self.query_opt(
+            &format!("SELECT {COLUMNS} FROM migrations WHERE database = ?1 AND status = 'active'"),
+            p![database],
+            row,
+        )
     }
 
     /// The newest migration of a database, whatever its status.
     pub fn latest_migration(&self, database: &str) -> Result<Option<MigrationRow>, StoreError> {
-        self.conn
-            .query_row(
-                &format!(
-                    "SELECT {COLUMNS} FROM migrations WHERE database = ?1 ORDER BY id DESC LIMIT 1"
-                ),
-                [database],
-                row,
-            )
-            .optional()
-            .map_err(|e| self.err(e))
+        self.query_opt(
+            &format!(
+                "SELECT {COLUMNS} FROM migrations WHERE database = ?1 ORDER BY id DESC LIMIT 1"
+            ),
+            p![database],
+            row,
+        )
     }
 
     /// Every migration of a database, newest first.
     pub fn migrations_of(&self, database: &str) -> Result<Vec<MigrationRow>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!(
-                "SELECT {COLUMNS} FROM migrations WHERE database = ?1 ORDER BY id DESC"
-            ))
-            .map_err(|e| self.err(e))?;
-        stmt.query_map([database], row)
-            .and_then(|rows| rows.collect::<Result<Vec<_>, _>>())
-            .map_err(|e| self.err(e))
+        self.query_map(
+            &format!("SELECT {COLUMNS} FROM migrations WHERE database = ?1 ORDER BY id DESC"),
+            p![database],
+            row,
+        )
     }
 
     /// Starts a migration for a database (refused by the unique index while one is active).
     pub fn insert_migration(&self, database: &str, state: &str) -> Result<i64, StoreError> {
         let now = now_ms();
-        self.conn
-            .execute(
-                "INSERT INTO migrations (database, status, state, created_ms, updated_ms)
-                 VALUES (?1, 'active', ?2, ?3, ?3)",
-                params![database, state, now],
-            )
-            .map_err(|e| self.err(e))?;
-        Ok(self.conn.last_insert_rowid())
+        self.query_one(
+            "INSERT INTO migrations (database, status, state, created_ms, updated_ms)
+             VALUES (?1, 'active', ?2, ?3, ?3) RETURNING id",
+            p![database, state, now],
+            |r| r.int(0),
+        )
     }
 
     /// Writes a migration's state and status, only while `owner` holds its lease.
@@ -107,14 +92,11 @@ impl Store {
         status: &str,
         state: &str,
     ) -> Result<bool, StoreError> {
-        let n = self
-            .conn
-            .execute(
-                "UPDATE migrations SET state = ?3, status = ?4, updated_ms = ?5
-                 WHERE id = ?1 AND lock_owner = ?2",
-                params![id, owner, state, status, now_ms()],
-            )
-            .map_err(|e| self.err(e))?;
+        let n = self.execute(
+            "UPDATE migrations SET state = ?3, status = ?4, updated_ms = ?5
+             WHERE id = ?1 AND lock_owner = ?2",
+            p![id, owner, state, status, now_ms()],
+        )?;
         Ok(n == 1)
     }
 
@@ -128,48 +110,37 @@ impl Store {
         until_ms: i64,
         steal: bool,
     ) -> Result<Option<Lease>, StoreError> {
-        let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| map_err(&path, e))?;
-        let held: Option<(Option<String>, Option<i64>)> = tx
-            .query_row(
+        self.write_tx(Domain::Migrations, |tx| {
+            let held = tx.query_opt(
                 "SELECT lock_owner, lock_until_ms FROM migrations WHERE id = ?1",
-                [id],
-                |r| Ok((r.get(0)?, r.get(1)?)),
-            )
-            .optional()
-            .map_err(|e| map_err(&path, e))?;
-        if let Some((Some(other), Some(until))) = held
-            && other != owner
-            && until > now_ms()
-            && !steal
-        {
-            return Ok(Some(Lease {
-                owner: other,
-                until_ms: until,
-            }));
-        }
-        tx.execute(
-            "UPDATE migrations SET lock_owner = ?2, lock_until_ms = ?3 WHERE id = ?1",
-            params![id, owner, until_ms],
-        )
-        .map_err(|e| map_err(&path, e))?;
-        tx.commit().map_err(|e| map_err(&path, e))?;
-        Ok(None)
+                p![id],
+                |r| Ok((r.opt_text(0)?, r.opt_int(1)?)),
+            )?;
+            if let Some((Some(other), Some(until))) = held
+                && other != owner
+                && until > now_ms()
+                && !steal
+            {
+                return Ok(Some(Lease {
+                    owner: other,
+                    until_ms: until,
+                }));
+            }
+            tx.execute(
+                "UPDATE migrations SET lock_owner = ?2, lock_until_ms = ?3 WHERE id = ?1",
+                p![id, owner, until_ms],
+            )?;
+            Ok(None)
+        })
     }
 
-    /// Gives a lease back.
     pub fn release_migration(&self, id: i64, owner: &str) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "UPDATE migrations SET lock_owner = NULL, lock_until_ms = NULL
-                 WHERE id = ?1 AND lock_owner = ?2",
-                params![id, owner],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+        self.execute(
+            "UPDATE migrations SET lock_owner = NULL, lock_until_ms = NULL
+             WHERE id = ?1 AND lock_owner = ?2",
+            p![id, owner],
+        )
+        .map(|_| ())
     }
 }
 

@@ -1,13 +1,17 @@
-//! SQLite storage: the only module that names rusqlite. One `Store` per thread that needs one.
+//! Storage: the only module that names rusqlite and postgres. One `Store` per thread that needs
+//! one, on this computer's SQLite file (the default) or a team's PostgreSQL database.
 //!
 //! The file is created with mode 0600 inside a 0700 directory; WAL, `synchronous=FULL`, a 5 s
 //! busy timeout; the schema is versioned with `PRAGMA user_version`, each migration in one
 //! transaction, tables STRICT. A file that is not a tdekey database is never written to.
+//! Every statement is written once and run by the executor in `db/` on either engine.
 
 mod audit_query;
 mod audit_rows;
 mod databases;
+pub(crate) mod db;
 mod errors;
+mod info;
 mod lease;
 mod migrations;
 mod profiles;
@@ -15,28 +19,32 @@ mod rotation;
 mod schema;
 
 pub use audit_query::{AuditFilter, AuditRowRef};
+pub use db::{Location, StoreName};
 pub use audit_rows::{AuditRow, CheckpointRow};
 pub use errors::StoreError;
+pub use info::StoreFacts;
 pub use lease::{LeaseKeeper, Leased};
 pub use migrations::{Lease, MigrationRow};
 pub use rotation::{Claim, KeyOwner, PolicyRow, RunRow};
 pub use schema::SCHEMA_VERSION;
 
+use db::{Conn, p};
 use errors::{io_error, map_err, retry_busy};
-use rusqlite::{Connection, OpenFlags, params};
-use std::path::{Path, PathBuf};
+use rusqlite::{Connection, OpenFlags};
+use std::path::Path;
 use std::time::Duration;
 
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
 pub struct Store {
-    conn: Connection,
-    path: PathBuf,
+    conn: Conn,
+    at: StoreName,
+    location: Location,
 }
 
 impl std::fmt::Debug for Store {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Store").field("path", &self.path).finish()
+        f.debug_struct("Store").field("at", &self.at).finish()
     }
 }
 
@@ -58,56 +66,64 @@ impl Store {
                 Err(e) => return Err(io_error(path, &e)),
             }
         }
+        let at = StoreName::file(path);
         retry_busy(|| {
-            let conn = Connection::open_with_flags(
+            let mut conn = Connection::open_with_flags(
                 path,
                 OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
             )
-            .map_err(|e| map_err(path, e))?;
-            let mut store = Store {
-                conn,
-                path: path.to_path_buf(),
-            };
-            store.configure()?;
-            store.migrate()?;
-            Ok(store)
+            .map_err(|e| map_err(&at, e))?;
+            schema::configure(&mut conn, &at)?;
+            schema::migrate(&mut conn, &at)?;
+            Ok(Store {
+                conn: Conn::Lite(conn),
+                at: at.clone(),
+                location: Location::Sqlite(path.to_path_buf()),
+            })
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
+    /// Opens the store at `location` (creating and migrating its schema if needed).
+    pub fn connect(location: &Location) -> Result<Self, StoreError> {
+        match location {
+            Location::Sqlite(path) => Self::open(path),
+        }
     }
 
-    fn err(&self, e: rusqlite::Error) -> StoreError {
-        map_err(&self.path, e)
+    /// How to open this store again (a second connection for another thread).
+    pub fn location(&self) -> &Location {
+        &self.location
     }
 
-    /// The schema version of the open file.
+    /// Where this store is: its file, or its PostgreSQL location (never with a password).
+    pub fn at(&self) -> &StoreName {
+        &self.at
+    }
+
+    /// The schema version of the open store.
     pub fn schema_version(&self) -> Result<i64, StoreError> {
-        self.conn
-            .query_row("PRAGMA user_version", [], |r| r.get(0))
-            .map_err(|e| self.err(e))
+        let sql = match &self.conn {
+            Conn::Lite(_) => "PRAGMA user_version",
+            Conn::Pg(_) => "SELECT version FROM tdekey_schema",
+        };
+        self.query_one(sql, p![], |r| r.int(0))
     }
 
     pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
-        use rusqlite::OptionalExtension;
-        self.conn
-            .query_row("SELECT value FROM settings WHERE key = ?1", [key], |r| {
-                r.get(0)
-            })
-            .optional()
-            .map_err(|e| self.err(e))
+        self.query_opt(
+            "SELECT value FROM settings WHERE key = ?1",
+            p![key],
+            |r| r.text(0),
+        )
     }
 
     pub fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "INSERT INTO settings (key, value) VALUES (?1, ?2)
-                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
-                params![key, value],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+        self.execute(
+            "INSERT INTO settings (key, value) VALUES (?1, ?2)
+             ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            p![key, value],
+        )
+        .map(|_| ())
     }
 }
 
@@ -193,11 +209,10 @@ mod tests {
         })
         .unwrap();
         let e = s
-            .conn
-            .execute("UPDATE audit_log SET target = 'x'", [])
+            .execute("UPDATE audit_log SET target = 'x'", p![])
             .unwrap_err();
         assert!(e.to_string().contains("append-only"), "{e}");
-        let e = s.conn.execute("DELETE FROM audit_log", []).unwrap_err();
+        let e = s.execute("DELETE FROM audit_log", p![]).unwrap_err();
         assert!(e.to_string().contains("append-only"), "{e}");
     }
 }

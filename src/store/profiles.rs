@@ -1,66 +1,76 @@
 //! HSM profiles (table `hsm_profiles`): module path, token, user name, PIN format. Never a password.
 
-use super::{Store, StoreError, map_err};
+use super::db::{Row, p};
+use super::{Store, StoreError, db::Fault};
 use crate::model::{HsmProfile, PinFormat, now_ms};
-use rusqlite::params;
 use std::path::PathBuf;
 
 /// Settings key of the profile the GUI opens at start.
 pub const DEFAULT_PROFILE_KEY: &str = "default_hsm_profile";
 
+fn profile(r: &Row<'_>) -> Result<HsmProfile, Fault> {
+    Ok(HsmProfile {
+        id: Some(r.int(0)?),
+        name: r.text(1)?,
+        module_path: PathBuf::from(r.text(2)?),
+        token_label: r.opt_text(3)?,
+        slot_id: r.opt_int(4)?.map(|v| v as u64),
+        user_name: r.text(5)?,
+        pin_format: PinFormat::parse(&r.text(6)?).unwrap_or(PinFormat::Plain),
+    })
+}
+
 impl Store {
     pub fn hsm_profiles(&self) -> Result<Vec<HsmProfile>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT id, name, module_path, token_label, slot_id, user_name, pin_format
-                 FROM hsm_profiles ORDER BY name",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                let fmt: String = r.get(6)?;
-                Ok(HsmProfile {
-                    id: Some(r.get(0)?),
-                    name: r.get(1)?,
-                    module_path: PathBuf::from(r.get::<_, String>(2)?),
-                    token_label: r.get(3)?,
-                    slot_id: r.get::<_, Option<i64>>(4)?.map(|v| v as u64),
-                    user_name: r.get(5)?,
-                    pin_format: PinFormat::parse(&fmt).unwrap_or(PinFormat::Plain),
-                })
-            })
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(|e| map_err(&self.path, e))
+        self.query_map(
+            "SELECT id, name, module_path, token_label, slot_id, user_name, pin_format
+             FROM hsm_profiles ORDER BY name",
+            p![],
+            profile,
+        )
     }
 
-    /// Inserts or updates (by id) a profile; returns its id.
+    /// Inserts (no id) or updates (by id) a profile; returns its id.
     pub fn save_hsm_profile(&self, p: &HsmProfile) -> Result<i64, StoreError> {
         let now = now_ms();
         let module = p.module_path.to_string_lossy().into_owned();
         let slot = p.slot_id.map(|s| s as i64);
-        // A new profile (no id) gets one; an existing one is updated in place.
-        let result = self.conn.query_row(
-            "INSERT INTO hsm_profiles (id, name, module_path, token_label, slot_id, user_name, pin_format, created_ms, updated_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?8)
-             ON CONFLICT (id) DO UPDATE SET name = excluded.name, module_path = excluded.module_path,
-               token_label = excluded.token_label, slot_id = excluded.slot_id, user_name = excluded.user_name,
-               pin_format = excluded.pin_format, updated_ms = excluded.updated_ms
-             RETURNING id",
-            params![
-                p.id,
-                p.name,
-                module,
-                p.token_label,
-                slot,
-                p.user_name,
-                p.pin_format.as_str(),
-                now
-            ],
-            |r| r.get(0),
-        );
-        result.map_err(|e| match self.err(e) {
+        let format = p.pin_format.as_str();
+        let fields = p![p.name, module, p.token_label, slot, p.user_name, format, now];
+        // Two statements, not one upsert on id: PostgreSQL's identity column takes no NULL.
+        let result = match p.id {
+            None => self.query_one(
+                "INSERT INTO hsm_profiles (name, module_path, token_label, slot_id, user_name, pin_format, created_ms, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+                 RETURNING id",
+                fields,
+                |r| r.int(0),
+            ),
+            Some(id) => {
+                let mut args = fields.to_vec();
+                args.push(super::db::ToVal::val(&id));
+                self.query_opt(
+                    "UPDATE hsm_profiles SET name = ?1, module_path = ?2, token_label = ?3,
+                       slot_id = ?4, user_name = ?5, pin_format = ?6, updated_ms = ?7
+                     WHERE id = ?8
+                     RETURNING id",
+                    &args,
+                    |r| r.int(0),
+                )
+                .and_then(|found| match found {
+                    Some(id) => Ok(id),
+                    // Deleted meanwhile (by another window or host): saved again as new.
+                    None => self.query_one(
+                        "INSERT INTO hsm_profiles (name, module_path, token_label, slot_id, user_name, pin_format, created_ms, updated_ms)
+                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+                         RETURNING id",
+                        fields,
+                        |r| r.int(0),
+                    ),
+                })
+            }
+        };
+        result.map_err(|e| match e {
             StoreError::DuplicateName { .. } => StoreError::DuplicateName {
                 name: p.name.clone(),
             },
@@ -69,10 +79,8 @@ impl Store {
     }
 
     pub fn delete_hsm_profile(&self, id: i64) -> Result<(), StoreError> {
-        self.conn
-            .execute("DELETE FROM hsm_profiles WHERE id = ?1", [id])
+        self.execute("DELETE FROM hsm_profiles WHERE id = ?1", p![id])
             .map(|_| ())
-            .map_err(|e| self.err(e))
     }
 
     pub fn hsm_profile_by_name(&self, name: &str) -> Result<Option<HsmProfile>, StoreError> {

@@ -1,10 +1,9 @@
 //! Rows of `rotation_policies`, `rotation_runs` (with the lease that keeps two processes from
 //! rotating one database at once) and `key_owners`.
 
-use super::errors::map_err;
+use super::db::{Domain, Fault, Row, p};
 use super::{Store, StoreError};
 use crate::model::now_ms;
-use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 /// A database's rotation policy as stored; the schedule is the rotation workflow's text form.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -84,91 +83,80 @@ const RUN_COLUMNS: &str = "id, database, way, trigger, reason, who, token_label,
      finished_ms, outcome, old_keys, new_keys, pending_key, failed_step, state_left, checks, \
      lock_owner, lock_until_ms, intent";
 
-fn policy(r: &rusqlite::Row<'_>) -> rusqlite::Result<PolicyRow> {
+fn policy(r: &Row<'_>) -> Result<PolicyRow, Fault> {
     Ok(PolicyRow {
-        database: r.get(0)?,
-        schedule: r.get(1)?,
-        way: r.get(2)?,
-        next_due_ms: r.get(3)?,
-        created_ms: r.get(4)?,
-        updated_ms: r.get(5)?,
+        database: r.text(0)?,
+        schedule: r.text(1)?,
+        way: r.text(2)?,
+        next_due_ms: r.int(3)?,
+        created_ms: r.int(4)?,
+        updated_ms: r.int(5)?,
     })
 }
 
-fn run(r: &rusqlite::Row<'_>) -> rusqlite::Result<RunRow> {
+fn run(r: &Row<'_>) -> Result<RunRow, Fault> {
     Ok(RunRow {
-        id: r.get(0)?,
-        database: r.get(1)?,
-        way: r.get(2)?,
-        trigger: r.get(3)?,
-        reason: r.get(4)?,
-        who: r.get(5)?,
-        token_label: r.get(6)?,
-        started_ms: r.get(7)?,
-        finished_ms: r.get(8)?,
-        outcome: r.get(9)?,
-        old_keys: r.get(10)?,
-        new_keys: r.get(11)?,
-        pending_key: r.get(12)?,
-        failed_step: r.get(13)?,
-        state_left: r.get(14)?,
-        checks: r.get(15)?,
-        lock_owner: r.get(16)?,
-        lock_until_ms: r.get(17)?,
-        intent: r.get(18)?,
+        id: r.int(0)?,
+        database: r.text(1)?,
+        way: r.text(2)?,
+        trigger: r.text(3)?,
+        reason: r.opt_text(4)?,
+        who: r.text(5)?,
+        token_label: r.opt_text(6)?,
+        started_ms: r.int(7)?,
+        finished_ms: r.opt_int(8)?,
+        outcome: r.text(9)?,
+        old_keys: r.text(10)?,
+        new_keys: r.text(11)?,
+        pending_key: r.opt_text(12)?,
+        failed_step: r.opt_text(13)?,
+        state_left: r.opt_text(14)?,
+        checks: r.text(15)?,
+        lock_owner: r.opt_text(16)?,
+        lock_until_ms: r.opt_int(17)?,
+        intent: r.opt_text(18)?,
     })
 }
 
 impl Store {
     pub fn rotation_policy(&self, database: &str) -> Result<Option<PolicyRow>, StoreError> {
-        self.conn
-            .query_row(
-                &format!("SELECT {POLICY_COLUMNS} FROM rotation_policies WHERE database = ?1"),
-                [database],
-                policy,
-            )
-            .optional()
-            .map_err(|e| self.err(e))
+        self.query_opt(
+            &format!("SELECT {POLICY_COLUMNS} FROM rotation_policies WHERE database = ?1"),
+            p![database],
+            policy,
+        )
     }
 
     /// Every policy, by database name.
     pub fn rotation_policies(&self) -> Result<Vec<PolicyRow>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!(
-                "SELECT {POLICY_COLUMNS} FROM rotation_policies ORDER BY database"
-            ))
-            .map_err(|e| self.err(e))?;
-        let rows = stmt.query_map([], policy).map_err(|e| self.err(e))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(|e| map_err(&self.path, e))
+        self.query_map(
+            &format!("SELECT {POLICY_COLUMNS} FROM rotation_policies ORDER BY database"),
+            p![],
+            policy,
+        )
     }
 
     /// Writes a database's policy (a new one, or over the old one).
     pub fn set_rotation_policy(&self, p: &PolicyRow) -> Result<(), StoreError> {
         let now = now_ms();
-        self.conn
-            .execute(
-                "INSERT INTO rotation_policies (database, schedule, way, next_due_ms, created_ms, updated_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?5)
-                 ON CONFLICT (database) DO UPDATE SET schedule = excluded.schedule,
-                   way = excluded.way, next_due_ms = excluded.next_due_ms,
-                   updated_ms = excluded.updated_ms",
-                params![p.database, p.schedule, p.way, p.next_due_ms, now],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+        self.execute(
+            "INSERT INTO rotation_policies (database, schedule, way, next_due_ms, created_ms, updated_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?5)
+             ON CONFLICT (database) DO UPDATE SET schedule = excluded.schedule,
+               way = excluded.way, next_due_ms = excluded.next_due_ms,
+               updated_ms = excluded.updated_ms",
+            p![p.database, p.schedule, p.way, p.next_due_ms, now],
+        )
+        .map(|_| ())
     }
 
     /// Removes a database's policy; whether there was one.
     pub fn remove_rotation_policy(&self, database: &str) -> Result<bool, StoreError> {
-        self.conn
-            .execute(
-                "DELETE FROM rotation_policies WHERE database = ?1",
-                [database],
-            )
-            .map(|n| n > 0)
-            .map_err(|e| self.err(e))
+        self.execute(
+            "DELETE FROM rotation_policies WHERE database = ?1",
+            p![database],
+        )
+        .map(|n| n > 0)
     }
 
     /// Starts a rotation run of `row.database` for `owner` (lease until `until_ms`), in one
@@ -184,78 +172,68 @@ impl Store {
         due_at: Option<i64>,
         gone: &dyn Fn(&str) -> bool,
     ) -> Result<Claim, StoreError> {
-        let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| map_err(&path, e))?;
-        let e = |e| map_err(&path, e);
-        if let Some(at) = due_at {
-            let next: Option<i64> = tx
-                .query_row(
+        self.write_tx(Domain::Rotation, |tx| {
+            if let Some(at) = due_at {
+                let next = tx.query_opt(
                     "SELECT next_due_ms FROM rotation_policies WHERE database = ?1",
-                    [&row.database],
-                    |r| r.get(0),
-                )
-                .optional()
-                .map_err(e)?;
-            if next.is_none_or(|n| n > at) {
-                return Ok(Claim::NotDue);
+                    p![row.database],
+                    |r| r.int(0),
+                )?;
+                if next.is_none_or(|n| n > at) {
+                    return Ok(Claim::NotDue);
+                }
             }
-        }
-        let running: Option<(i64, Option<String>, Option<i64>)> = tx
-            .query_row(
+            let running = tx.query_opt(
                 "SELECT id, lock_owner, lock_until_ms FROM rotation_runs
                  WHERE database = ?1 AND outcome = 'running'",
-                [&row.database],
-                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
-            )
-            .optional()
-            .map_err(e)?;
-        let now = now_ms();
-        if let Some((id, holder, until)) = running {
-            let holder = holder.unwrap_or_default();
-            let alive = until.is_some_and(|u| u > now) && !gone(&holder);
-            if alive {
-                return Ok(Claim::Busy {
-                    owner: holder,
-                    until_ms: until.unwrap_or(0),
-                });
+                p![row.database],
+                |r| Ok((r.int(0)?, r.opt_text(1)?, r.opt_int(2)?)),
+            )?;
+            let now = now_ms();
+            if let Some((id, holder, until)) = running {
+                let holder = holder.unwrap_or_default();
+                let alive = until.is_some_and(|u| u > now) && !gone(&holder);
+                if alive {
+                    return Ok(Claim::Busy {
+                        owner: holder,
+                        until_ms: until.unwrap_or(0),
+                    });
+                }
+                tx.execute(
+                    "UPDATE rotation_runs SET outcome = 'failure', finished_ms = ?2,
+                       failed_step = coalesce(failed_step, 'interrupted'),
+                       state_left = coalesce(state_left || ' ', '') || ?3,
+                       lock_owner = NULL, lock_until_ms = NULL
+                     WHERE id = ?1",
+                    p![
+                        id,
+                        now,
+                        "The run was interrupted (its process ended before it finished): the next run reads the database and the HSM before it does anything."
+                    ],
+                )?;
             }
-            tx.execute(
-                "UPDATE rotation_runs SET outcome = 'failure', finished_ms = ?2,
-                   failed_step = coalesce(failed_step, 'interrupted'),
-                   state_left = coalesce(state_left || ' ', '') || ?3,
-                   lock_owner = NULL, lock_until_ms = NULL
-                 WHERE id = ?1",
-                params![
-                    id,
-                    now,
-                    "The run was interrupted (its process ended before it finished): the next run reads the database and the HSM before it does anything."
-                ],
-            )
-            .map_err(e)?;
-        }
-        tx.execute(
-            "INSERT INTO rotation_runs (database, way, trigger, reason, who, token_label,
-               started_ms, outcome, lock_owner, lock_until_ms)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'running', ?8, ?9)",
-            params![
-                row.database,
-                row.way,
-                row.trigger,
-                row.reason,
-                row.who,
-                row.token_label,
-                now,
-                owner,
-                until_ms
-            ],
-        )
-        .map_err(e)?;
-        let id = tx.last_insert_rowid();
-        tx.commit().map_err(e)?;
-        Ok(Claim::Started(id))
+            let id = tx
+                .query_opt(
+                    "INSERT INTO rotation_runs (database, way, trigger, reason, who, token_label,
+                       started_ms, outcome, lock_owner, lock_until_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 'running', ?8, ?9)
+                     RETURNING id",
+                    p![
+                        row.database,
+                        row.way,
+                        row.trigger,
+                        row.reason,
+                        row.who,
+                        row.token_label,
+                        now,
+                        owner,
+                        until_ms
+                    ],
+                    |r| r.int(0),
+                )?
+                .ok_or_else(|| Fault::Decode("the new run was given no id".to_owned()))?;
+            Ok(Claim::Started(id))
+        })
     }
 
     /// Writes what a running run found so far (keys, checks, the failed step), renewing the
@@ -266,28 +244,25 @@ impl Store {
         owner: &str,
         until_ms: i64,
     ) -> Result<bool, StoreError> {
-        let n = self
-            .conn
-            .execute(
-                "UPDATE rotation_runs SET old_keys = ?3, new_keys = ?4, pending_key = ?5,
-                   failed_step = ?6, state_left = ?7, checks = ?8, token_label = ?9,
-                   lock_until_ms = ?10, intent = ?11
-                 WHERE id = ?1 AND lock_owner = ?2 AND outcome = 'running'",
-                params![
-                    row.id,
-                    owner,
-                    row.old_keys,
-                    row.new_keys,
-                    row.pending_key,
-                    row.failed_step,
-                    row.state_left,
-                    row.checks,
-                    row.token_label,
-                    until_ms,
-                    row.intent
-                ],
-            )
-            .map_err(|e| self.err(e))?;
+        let n = self.execute(
+            "UPDATE rotation_runs SET old_keys = ?3, new_keys = ?4, pending_key = ?5,
+               failed_step = ?6, state_left = ?7, checks = ?8, token_label = ?9,
+               lock_until_ms = ?10, intent = ?11
+             WHERE id = ?1 AND lock_owner = ?2 AND outcome = 'running'",
+            p![
+                row.id,
+                owner,
+                row.old_keys,
+                row.new_keys,
+                row.pending_key,
+                row.failed_step,
+                row.state_left,
+                row.checks,
+                row.token_label,
+                until_ms,
+                row.intent
+            ],
+        )?;
         Ok(n == 1)
     }
 
@@ -300,20 +275,14 @@ impl Store {
         owner: &str,
         next_due_ms: Option<i64>,
     ) -> Result<bool, StoreError> {
-        let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| map_err(&path, e))?;
-        let e = |e| map_err(&path, e);
-        let n = tx
-            .execute(
+        self.write_tx(Domain::Rotation, |tx| {
+            let n = tx.execute(
                 "UPDATE rotation_runs SET outcome = ?3, finished_ms = ?4, old_keys = ?5,
                    new_keys = ?6, pending_key = ?7, failed_step = ?8, state_left = ?9,
                    checks = ?10, token_label = ?11, lock_owner = NULL, lock_until_ms = NULL,
                    intent = ?12
                  WHERE id = ?1 AND lock_owner = ?2 AND outcome = 'running'",
-                params![
+                p![
                     row.id,
                     owner,
                     row.outcome,
@@ -327,32 +296,27 @@ impl Store {
                     row.token_label,
                     row.intent
                 ],
-            )
-            .map_err(e)?;
-        if n != 1 {
-            return Ok(false);
-        }
-        if let Some(next) = next_due_ms {
-            tx.execute(
-                "UPDATE rotation_policies SET next_due_ms = ?2, updated_ms = ?3
-                 WHERE database = ?1",
-                params![row.database, next, now_ms()],
-            )
-            .map_err(e)?;
-        }
-        tx.commit().map_err(e)?;
-        Ok(true)
+            )?;
+            if n != 1 {
+                return Ok(false);
+            }
+            if let Some(next) = next_due_ms {
+                tx.execute(
+                    "UPDATE rotation_policies SET next_due_ms = ?2, updated_ms = ?3
+                     WHERE database = ?1",
+                    p![row.database, next, now_ms()],
+                )?;
+            }
+            Ok(true)
+        })
     }
 
     pub fn rotation_run(&self, id: i64) -> Result<Option<RunRow>, StoreError> {
-        self.conn
-            .query_row(
-                &format!("SELECT {RUN_COLUMNS} FROM rotation_runs WHERE id = ?1"),
-                [id],
-                run,
-            )
-            .optional()
-            .map_err(|e| self.err(e))
+        self.query_opt(
+            &format!("SELECT {RUN_COLUMNS} FROM rotation_runs WHERE id = ?1"),
+            p![id],
+            run,
+        )
     }
 
     /// Runs started at or after `since_ms`, of one database or of all, oldest first.
@@ -361,35 +325,29 @@ impl Store {
         database: Option<&str>,
         since_ms: i64,
     ) -> Result<Vec<RunRow>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(&format!(
+        // The CAST types the parameter for PostgreSQL, which cannot infer it from IS NULL.
+        self.query_map(
+            &format!(
                 "SELECT {RUN_COLUMNS} FROM rotation_runs
-                 WHERE (?1 IS NULL OR database = ?1) AND started_ms >= ?2
+                 WHERE (CAST(?1 AS TEXT) IS NULL OR database = ?1) AND started_ms >= ?2
                  ORDER BY started_ms, id"
-            ))
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map(params![database, since_ms], run)
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(|e| map_err(&self.path, e))
+            ),
+            p![database, since_ms],
+            run,
+        )
     }
 
     /// The newest finished run of a database.
     pub fn last_rotation_run(&self, database: &str) -> Result<Option<RunRow>, StoreError> {
-        self.conn
-            .query_row(
-                &format!(
-                    "SELECT {RUN_COLUMNS} FROM rotation_runs
-                     WHERE database = ?1 AND outcome <> 'running'
-                     ORDER BY started_ms DESC, id DESC LIMIT 1"
-                ),
-                [database],
-                run,
-            )
-            .optional()
-            .map_err(|e| self.err(e))
+        self.query_opt(
+            &format!(
+                "SELECT {RUN_COLUMNS} FROM rotation_runs
+                 WHERE database = ?1 AND outcome <> 'running'
+                 ORDER BY started_ms DESC, id DESC LIMIT 1"
+            ),
+            p![database],
+            run,
+        )
     }
 
     /// Records that a master key (by its HSM label) belongs to a database, from now on (a
@@ -413,98 +371,79 @@ impl Store {
         })
     }
 
+
     /// Records a key as a database's, in use; a label recorded already is given the new owner
     /// (and is no longer retired).
     pub fn record_key_owner(&self, k: &KeyOwner) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "INSERT INTO key_owners (label, database, token_label, since_ms, source, container)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)
-                 ON CONFLICT (label) DO UPDATE SET database = excluded.database,
-                   token_label = excluded.token_label, since_ms = excluded.since_ms,
-                   source = excluded.source, container = excluded.container,
-                   retired_ms = NULL, retired_why = NULL",
-                params![
-                    k.label,
-                    k.database,
-                    k.token_label,
-                    k.since_ms,
-                    k.source,
-                    k.container
-                ],
-            )
-            .map(|_| ())
-            .map_err(|e| self.err(e))
+        self.execute(
+            "INSERT INTO key_owners (label, database, token_label, since_ms, source, container)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (label) DO UPDATE SET database = excluded.database,
+               token_label = excluded.token_label, since_ms = excluded.since_ms,
+               source = excluded.source, container = excluded.container,
+               retired_ms = NULL, retired_why = NULL",
+            p![
+                k.label,
+                k.database,
+                k.token_label,
+                k.since_ms,
+                k.source,
+                k.container
+            ],
+        )
+        .map(|_| ())
     }
 
     /// Records keys seen in a database's V$ENCRYPTION_KEYS that no database claims yet; a key
     /// recorded already keeps its owner. How many were new.
     pub fn claim_seen_keys(&mut self, keys: &[KeyOwner]) -> Result<usize, StoreError> {
-        let path = self.path.clone();
-        let tx = self
-            .conn
-            .transaction_with_behavior(TransactionBehavior::Immediate)
-            .map_err(|e| map_err(&path, e))?;
-        let mut n = 0;
-        for k in keys {
-            n += tx
-                .execute(
-                    "INSERT OR IGNORE INTO key_owners (label, database, token_label, since_ms, source, container)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                    params![k.label, k.database, k.token_label, k.since_ms, k.source, k.container],
-                )
-                .map_err(|e| map_err(&path, e))?;
-        }
-        tx.commit().map_err(|e| map_err(&path, e))?;
-        Ok(n)
+        self.write_tx(Domain::KeyOwners, |tx| {
+            let mut n = 0;
+            for k in keys {
+                n += tx.execute(
+                    "INSERT INTO key_owners (label, database, token_label, since_ms, source, container)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+                     ON CONFLICT (label) DO NOTHING",
+                    p![k.label, k.database, k.token_label, k.since_ms, k.source, k.container],
+                )? as usize;
+            }
+            Ok(n)
+        })
     }
 
     /// Retires every key of `database` still in use (a rolled-back migration: the database
     /// reads its keys from the file wallet again, and none on the HSM is its master key); the
     /// claims stay, with when and why. The labels retired.
     pub fn retire_key_owners(&self, database: &str, why: &str) -> Result<Vec<String>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "UPDATE key_owners SET retired_ms = ?2, retired_why = ?3
-                 WHERE database = ?1 AND retired_ms IS NULL RETURNING label",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map(params![database, now_ms(), why], |r| r.get::<_, String>(0))
-            .map_err(|e| self.err(e))?;
-        let mut labels = rows
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| map_err(&self.path, e))?;
+        let mut labels = self.query_map(
+            "UPDATE key_owners SET retired_ms = ?2, retired_why = ?3
+             WHERE database = ?1 AND retired_ms IS NULL RETURNING label",
+            p![database, now_ms(), why],
+            |r| r.text(0),
+        )?;
         labels.sort();
         Ok(labels)
     }
 
     /// Every recorded key, by database then age.
     pub fn key_owners(&self) -> Result<Vec<KeyOwner>, StoreError> {
-        let mut stmt = self
-            .conn
-            .prepare(
-                "SELECT label, database, token_label, since_ms, source, container, retired_ms,
-                   retired_why FROM key_owners ORDER BY database, since_ms, label",
-            )
-            .map_err(|e| self.err(e))?;
-        let rows = stmt
-            .query_map([], |r| {
+        self.query_map(
+            "SELECT label, database, token_label, since_ms, source, container, retired_ms,
+               retired_why FROM key_owners ORDER BY database, since_ms, label",
+            p![],
+            |r| {
                 Ok(KeyOwner {
-                    label: r.get(0)?,
-                    database: r.get(1)?,
-                    token_label: r.get(2)?,
-                    since_ms: r.get(3)?,
-                    source: r.get(4)?,
-                    container: r.get(5)?,
-                    retired_ms: r.get(6)?,
-                    retired_why: r.get(7)?,
+                    label: r.text(0)?,
+                    database: r.text(1)?,
+                    token_label: r.text(2)?,
+                    since_ms: r.int(3)?,
+                    source: r.text(4)?,
+                    container: r.text(5)?,
+                    retired_ms: r.opt_int(6)?,
+                    retired_why: r.opt_text(7)?,
                 })
-            })
-            .map_err(|e| self.err(e))?;
-        rows.collect::<Result<Vec<_>, _>>()
-            .map_err(|e| map_err(&self.path, e))
+            },
+        )
     }
 }
 

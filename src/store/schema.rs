@@ -2,9 +2,10 @@
 //! `PRAGMA user_version`; a file that is not a tdekey database is refused before anything is
 //! written.
 
+use super::db::StoreName;
 use super::errors::map_err;
-use super::{BUSY_TIMEOUT, Store, StoreError};
-use rusqlite::TransactionBehavior;
+use super::{BUSY_TIMEOUT, StoreError};
+use rusqlite::{Connection, TransactionBehavior};
 
 /// Schema migrations; entry `i` takes the schema from version `i` to `i + 1`.
 const MIGRATIONS: &[&str] = &[
@@ -190,102 +191,98 @@ ALTER TABLE key_owners ADD COLUMN retired_why TEXT;
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
-impl Store {
-    pub(super) fn configure(&mut self) -> Result<(), StoreError> {
-        self.conn
-            .busy_timeout(BUSY_TIMEOUT)
-            .map_err(|e| self.err(e))?;
-        // Reading the schema version first proves the file is SQLite before anything is written.
-        // Both reads come from one read transaction: another process may be migrating the file.
-        let (version, tables, ours) = {
-            let tx = self
-                .conn
-                .transaction()
-                .map_err(|e| map_err(&self.path, e))?;
-            let read = |sql: &str| tx.query_row(sql, [], |r| r.get::<_, i64>(0));
-            let version = read("PRAGMA user_version");
-            let tables = read("SELECT count(*) FROM sqlite_master");
-            let ours = read(
-                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'audit_log'",
-            );
-            // On an error SQLite may already have ended the transaction: report the error
-            // itself (dropping `tx` rolls back whatever is left), and commit only on success.
-            let r = (|| Ok::<_, rusqlite::Error>((version?, tables?, ours? == 1)))()
-                .map_err(|e| map_err(&self.path, e))?;
-            tx.commit().map_err(|e| map_err(&self.path, e))?;
-            r
-        };
-        if version > SCHEMA_VERSION {
-            return Err(StoreError::TooNew {
-                path: self.path.clone(),
-                found: version,
-                known: SCHEMA_VERSION,
-            });
-        }
-        if version > 0 && !ours {
-            return Err(StoreError::NotADatabase {
-                path: self.path.clone(),
-                detail: "it is an SQLite file without tdekey's tables".to_owned(),
-            });
-        }
-        if version == 0 && tables > 0 {
-            return Err(StoreError::NotADatabase {
-                path: self.path.clone(),
-                detail: "it is an SQLite file that belongs to another program".to_owned(),
-            });
-        }
-        let mode: String = self
-            .conn
-            .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
-            .map_err(|e| self.err(e))?;
-        if !mode.eq_ignore_ascii_case("wal") {
-            return Err(StoreError::Other {
-                path: self.path.clone(),
-                detail: format!(
-                    "the file system refused write-ahead logging (journal mode {mode})"
-                ),
-            });
-        }
-        self.conn
-            .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
-            .map_err(|e| self.err(e))?;
-        Ok(())
+/// Sets the connection up and checks that the file is SQLite and tdekey's (or empty).
+pub(super) fn configure(conn: &mut Connection, at: &StoreName) -> Result<(), StoreError> {
+    conn
+        .busy_timeout(BUSY_TIMEOUT)
+        .map_err(|e| map_err(at, e))?;
+    // Reading the schema version first proves the file is SQLite before anything is written.
+    // Both reads come from one read transaction: another process may be migrating the file.
+    let (version, tables, ours) = {
+        let tx = conn
+            .transaction()
+            .map_err(|e| map_err(at, e))?;
+        let read = |sql: &str| tx.query_row(sql, [], |r| r.get::<_, i64>(0));
+        let version = read("PRAGMA user_version");
+        let tables = read("SELECT count(*) FROM sqlite_master");
+        let ours = read(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'audit_log'",
+        );
+        // On an error SQLite may already have ended the transaction: report the error
+        // itself (dropping `tx` rolls back whatever is left), and commit only on success.
+        let r = (|| Ok::<_, rusqlite::Error>((version?, tables?, ours? == 1)))()
+            .map_err(|e| map_err(at, e))?;
+        tx.commit().map_err(|e| map_err(at, e))?;
+        r
+    };
+    if version > SCHEMA_VERSION {
+        return Err(StoreError::TooNew {
+            at: at.clone(),
+            found: version,
+            known: SCHEMA_VERSION,
+        });
     }
+    if version > 0 && !ours {
+        return Err(StoreError::NotADatabase {
+            at: at.clone(),
+            detail: "it is an SQLite file without tdekey's tables".to_owned(),
+        });
+    }
+    if version == 0 && tables > 0 {
+        return Err(StoreError::NotADatabase {
+            at: at.clone(),
+            detail: "it is an SQLite file that belongs to another program".to_owned(),
+        });
+    }
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode = WAL", [], |r| r.get(0))
+        .map_err(|e| map_err(at, e))?;
+    if !mode.eq_ignore_ascii_case("wal") {
+        return Err(StoreError::Other {
+            at: at.clone(),
+            detail: format!(
+                "the file system refused write-ahead logging (journal mode {mode})"
+            ),
+        });
+    }
+    conn
+        .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+        .map_err(|e| map_err(at, e))?;
+    Ok(())
+}
 
-    pub(super) fn migrate(&mut self) -> Result<(), StoreError> {
-        loop {
-            let version: i64 = self
-                .conn
-                .query_row("PRAGMA user_version", [], |r| r.get(0))
-                .map_err(|e| self.err(e))?;
-            let Some(sql) = usize::try_from(version)
-                .ok()
-                .and_then(|v| MIGRATIONS.get(v))
-            else {
-                return Ok(());
-            };
-            let path = self.path.clone();
-            let tx = self
-                .conn
-                .transaction_with_behavior(TransactionBehavior::Immediate)
-                .map_err(|e| map_err(&path, e))?;
-            // Another process may have migrated while we waited for the lock.
-            let now: i64 = tx
-                .query_row("PRAGMA user_version", [], |r| r.get(0))
-                .map_err(|e| map_err(&path, e))?;
-            if now == version {
-                tx.execute_batch(sql).map_err(|e| map_err(&path, e))?;
-                tx.execute_batch(&format!("PRAGMA user_version = {}", version + 1))
-                    .map_err(|e| map_err(&path, e))?;
-            }
-            tx.commit().map_err(|e| map_err(&path, e))?;
+/// Brings the file to [`SCHEMA_VERSION`], one migration per transaction.
+pub(super) fn migrate(conn: &mut Connection, at: &StoreName) -> Result<(), StoreError> {
+    loop {
+        let version: i64 = conn
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| map_err(at, e))?;
+        let Some(sql) = usize::try_from(version)
+            .ok()
+            .and_then(|v| MIGRATIONS.get(v))
+        else {
+            return Ok(());
+        };
+        let tx = conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(|e| map_err(at, e))?;
+        // Another process may have migrated while we waited for the lock.
+        let now: i64 = tx
+            .query_row("PRAGMA user_version", [], |r| r.get(0))
+            .map_err(|e| map_err(at, e))?;
+        if now == version {
+            tx.execute_batch(sql).map_err(|e| map_err(at, e))?;
+            tx.execute_batch(&format!("PRAGMA user_version = {}", version + 1))
+                .map_err(|e| map_err(at, e))?;
         }
+        tx.commit().map_err(|e| map_err(at, e))?;
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::Store;
 
     #[test]
     fn version_8_profiles_gain_no_hosts_and_keep_the_rest() {
