@@ -124,7 +124,24 @@ impl Wizard {
     ) -> Result<Self, MigrationError> {
         let owner = lease::owner();
         let lease_ms = lease::lease_ms(a.store());
-        let steal = row.lock_owner.as_deref().is_some_and(lease::holder_gone);
+        // On a shared store, the database lock first: held, it proves that the lease's holder
+        // (wherever it ran) is gone; refused, another live process drives this migration.
+        let Some(mut keeper) = crate::store::LeaseKeeper::lock(
+            a.store(),
+            crate::store::LeaseKey::Migration(database),
+        )?
+        else {
+            return Err(MigrationError::Busy {
+                database: database.to_owned(),
+                owner: row
+                    .lock_owner
+                    .clone()
+                    .unwrap_or_else(|| "another tdekey using the shared store".to_owned()),
+                until: crate::audit::export::utc(row.lock_until_ms.unwrap_or_else(now_ms)),
+            });
+        };
+        let steal =
+            keeper.holds_lock() || row.lock_owner.as_deref().is_some_and(lease::holder_gone);
         if let Some(held) =
             a.store_mut()
                 .lease_migration(row.id, &owner, now_ms() + lease_ms, steal)?
@@ -135,7 +152,7 @@ impl Wizard {
                 until: crate::audit::export::utc(held.until_ms),
             });
         }
-        let keeper = crate::store::LeaseKeeper::start(
+        keeper.renew(
             a.store(),
             crate::store::Leased::Migration(row.id),
             &owner,

@@ -262,12 +262,28 @@ pub fn rotate(
         lock_until_ms: None,
         intent: None,
     };
+    // On a shared store, the database lock first: held, it proves that whoever holds a running
+    // run's lease has gone (wherever it ran); refused, another live process is rotating.
+    let Some(mut keeper) = crate::store::LeaseKeeper::lock(a.store(), crate::store::LeaseKey::Rotation(&db.name))? else {
+        let running = a.store().running_rotation(&db.name)?;
+        return Err(RotationError::Busy {
+            database: db.name.clone(),
+            owner: running
+                .as_ref()
+                .and_then(|r| r.lock_owner.clone())
+                .unwrap_or_else(|| "another tdekey using the shared store".to_owned()),
+            until: crate::audit::export::utc(
+                running.and_then(|r| r.lock_until_ms).unwrap_or_else(now_ms),
+            ),
+        });
+    };
+    let locked = keeper.holds_lock();
     let id = match a.store_mut().claim_rotation(
         &row,
         &owner,
         now_ms() + lease_ms,
         req.only_if_due_at,
-        &crate::migration::holder_gone,
+        &|holder| locked || crate::migration::holder_gone(holder),
     )? {
         Claim::Started(id) => id,
         Claim::NotDue => return Err(RotationError::NotDue(db.name.clone())),
@@ -279,12 +295,7 @@ pub fn rotate(
             });
         }
     };
-    let keeper = crate::store::LeaseKeeper::start(
-        a.store(),
-        crate::store::Leased::RotationRun(id),
-        &owner,
-        lease_ms,
-    );
+    keeper.renew(a.store(), crate::store::Leased::RotationRun(id), &owner, lease_ms);
     let row = a
         .store()
         .rotation_run(id)?

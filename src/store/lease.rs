@@ -39,27 +39,105 @@ impl Store {
     }
 }
 
-/// Renews a lease every third of its length while it lives; dropping it stops the renewals
-/// (the lease then ends by itself unless given back). A lease taken over by another process is
-/// left to it.
+/// What a lease is taken for, before the row it guards exists: one driver per database's
+/// migration, one run per database's rotation.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LeaseKey<'a> {
+    Migration(&'a str),
+    Rotation(&'a str),
+}
+
+impl LeaseKey<'_> {
+    /// The advisory lock's key on PostgreSQL: a tag in the top byte, then 56 bits of the
+    /// database name's SHA-256.
+    fn lock_id(&self) -> i64 {
+        use sha2::{Digest, Sha256};
+        let (tag, name) = match self {
+            LeaseKey::Migration(n) => (0x4du8, n),
+            LeaseKey::Rotation(n) => (0x52u8, n),
+        };
+        let h = Sha256::digest(name.as_bytes());
+        let mut b = [0u8; 8];
+        b[0] = tag;
+        b[1..].copy_from_slice(&h[..7]);
+        i64::from_be_bytes(b)
+    }
+}
+
+impl Store {
+    /// Takes the session-level advisory lock `id` on this connection without waiting; whether
+    /// it was free. (PostgreSQL only: a SQLite store has no such lock and says false.)
+    fn try_session_lock(&self, id: i64) -> Result<bool, StoreError> {
+        if !self.is_shared() {
+            return Ok(false);
+        }
+        self.query_one(
+            "SELECT CAST(CASE WHEN pg_try_advisory_lock(?1) THEN 1 ELSE 0 END AS BIGINT)",
+            p![id],
+            |r| r.int(0),
+        )
+        .map(|v| v == 1)
+    }
+}
+
+/// Keeps a lease: on a shared store, the database lock that proves its holder alive (held by a
+/// connection of the keeper's own: a holder that dies loses it when its connection ends); on
+/// either store, the lease's row, renewed every third of its length until the keeper is
+/// dropped (the lease then ends by itself unless given back). A lease taken over by another
+/// process is left to it.
 pub struct LeaseKeeper {
+    /// The keeper's own connection until the renewals start (they take it over).
+    store: Option<Store>,
+    locked: bool,
     stop: Option<Sender<()>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl LeaseKeeper {
-    /// Starts renewing `owner`'s lease on `what`, on a connection of its own to `store`'s store.
-    pub fn start(store: &Store, what: Leased, owner: &str, lease_ms: i64) -> Self {
+    /// Takes `key`'s lock for this process. On a shared (PostgreSQL) store: `None` when another
+    /// session holds it, a live holder wherever it runs. On this computer's store there is no
+    /// lock to take (the rows' leases and the holders' process ids decide) and the keeper
+    /// holds none.
+    pub fn lock(store: &Store, key: LeaseKey<'_>) -> Result<Option<Self>, StoreError> {
+        if !store.is_shared() {
+            return Ok(Some(Self {
+                store: None,
+                locked: false,
+                stop: None,
+                thread: None,
+            }));
+        }
+        let own = Store::connect(store.location())?;
+        if !own.try_session_lock(key.lock_id())? {
+            return Ok(None);
+        }
+        Ok(Some(Self {
+            store: Some(own),
+            locked: true,
+            stop: None,
+            thread: None,
+        }))
+    }
+
+    /// Whether this keeper holds the store's lock: then whoever holds the lease's row has lost
+    /// its lock, so its process (or its connection) ended, and the row may be taken over.
+    pub fn holds_lock(&self) -> bool {
+        self.locked
+    }
+
+    /// Starts renewing `owner`'s lease on `what` every third of `lease_ms`.
+    pub fn renew(&mut self, from: &Store, what: Leased, owner: &str, lease_ms: i64) {
         let (stop, stopped) = channel::<()>();
-        let location: Location = store.location().clone();
+        let location: Location = from.location().clone();
+        let own = self.store.take();
         let owner = owner.to_owned();
         let period = Duration::from_millis(u64::try_from(lease_ms / 3).unwrap_or(1).max(1));
-        let thread = std::thread::Builder::new()
+        self.thread = std::thread::Builder::new()
             .name("tdekey-lease".into())
             .spawn(move || {
                 // Without a connection nothing is renewed: the lease ends by itself, and the
                 // process's next save finds out whether another took it.
-                let Ok(store) = Store::connect(&location) else {
+                let Some(store) = own.or_else(|| Store::connect(&location).ok()) else {
                     return;
                 };
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(period) {
@@ -67,16 +145,27 @@ impl LeaseKeeper {
                         Ok(true) => {}
                         // Given back, or taken over: nothing left to keep.
                         Ok(false) => return,
-                        // A busy or failing database: try again at the next tick.
+                        // A busy or failing database: try again at the next tick. (A lost
+                        // connection lost its lock too: another process may take the lease
+                        // over, and this one's next save then finds it gone and stops.)
                         Err(_) => {}
                     }
                 }
             })
             .ok();
-        Self {
-            stop: Some(stop),
-            thread,
-        }
+        self.stop = Some(stop);
+    }
+
+    /// `lock` and `renew` in one, for a lease whose row exists already.
+    pub fn start(store: &Store, what: Leased, owner: &str, lease_ms: i64) -> Self {
+        let mut k = Self {
+            store: None,
+            locked: false,
+            stop: None,
+            thread: None,
+        };
+        k.renew(store, what, owner, lease_ms);
+        k
     }
 }
 

@@ -8,6 +8,7 @@
 
 mod audit_query;
 mod audit_rows;
+mod copy;
 mod databases;
 pub(crate) mod db;
 mod errors;
@@ -21,9 +22,10 @@ mod schema;
 pub use audit_query::{AuditFilter, AuditRowRef};
 pub use db::{Location, StoreName};
 pub use audit_rows::{AuditRow, CheckpointRow};
+pub use copy::TABLES;
 pub use errors::StoreError;
 pub use info::StoreFacts;
-pub use lease::{LeaseKeeper, Leased};
+pub use lease::{LeaseKeeper, LeaseKey, Leased};
 pub use migrations::{Lease, MigrationRow};
 pub use rotation::{Claim, KeyOwner, PolicyRow, RunRow};
 pub use schema::SCHEMA_VERSION;

@@ -337,6 +337,17 @@ impl Store {
         )
     }
 
+    /// The run of a database that is running, if any.
+    pub fn running_rotation(&self, database: &str) -> Result<Option<RunRow>, StoreError> {
+        self.query_opt(
+            &format!(
+                "SELECT {RUN_COLUMNS} FROM rotation_runs WHERE database = ?1 AND outcome = 'running'"
+            ),
+            p![database],
+            run,
+        )
+    }
+
     /// The newest finished run of a database.
     pub fn last_rotation_run(&self, database: &str) -> Result<Option<RunRow>, StoreError> {
         self.query_opt(

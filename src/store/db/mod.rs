@@ -242,6 +242,42 @@ impl<'r> Row<'r> {
     pub(super) fn hash32(&self, i: usize) -> Result<[u8; 32], Fault> {
         Ok(self.bytes_ref(i)?.try_into().unwrap_or([0u8; 32]))
     }
+    /// Any column as an owned parameter (for copying rows between stores).
+    pub(super) fn owned(&self, i: usize) -> Result<Val<'static>, Fault> {
+        match self {
+            Row::Lite(r) => {
+                use rusqlite::types::ValueRef;
+                Ok(match r.get_ref(i)? {
+                    ValueRef::Null => Val::Null,
+                    ValueRef::Integer(v) => Val::Int(v),
+                    ValueRef::Text(t) => Val::Text(Cow::Owned(
+                        String::from_utf8(t.to_vec())
+                            .map_err(|e| Fault::Decode(format!("column {i}: {e}")))?,
+                    )),
+                    ValueRef::Blob(b) => Val::Bytes(Cow::Owned(b.to_vec())),
+                    ValueRef::Real(_) => {
+                        return Err(Fault::Decode(format!(
+                            "column {i} holds a real number, which no tdekey column does"
+                        )));
+                    }
+                })
+            }
+            Row::Pg(r) => {
+                use postgres::types::Type;
+                let ty = r.columns().get(i).map(|c| c.type_().clone());
+                Ok(match ty {
+                    Some(Type::INT8) => r.try_get::<_, Option<i64>>(i)?.map_or(Val::Null, Val::Int),
+                    Some(Type::BYTEA) => r
+                        .try_get::<_, Option<Vec<u8>>>(i)?
+                        .map_or(Val::Null, |b| Val::Bytes(Cow::Owned(b))),
+                    _ => r
+                        .try_get::<_, Option<String>>(i)?
+                        .map_or(Val::Null, |t| Val::Text(Cow::Owned(t))),
+                })
+            }
+        }
+    }
+
     pub(super) fn str_ref(&self, i: usize) -> Result<&'r str, Fault> {
         match self {
             Row::Lite(r) => r

@@ -1,0 +1,138 @@
+//! Copying a store into another, row for row with the same ids (`tdekey store copy`): this
+//! computer's SQLite file into a team's empty PostgreSQL database.
+
+use super::db::{Domain, Val, p};
+use super::{Store, StoreError};
+
+/// Every table a store holds, parents before children: the order a copy writes them in.
+/// (A test checks that it names every table of the SQLite schema.)
+pub const TABLES: &[&str] = &[
+    "hsm_profiles",
+    "settings",
+    "databases",
+    "migrations",
+    "key_owners",
+    "rotation_policies",
+    "rotation_runs",
+    "audit_log",
+    "audit_checkpoints",
+];
+
+impl Store {
+    /// The columns of `table`, in the order the SQLite schema has them.
+    fn columns_of(&self, table: &str) -> Result<Vec<String>, StoreError> {
+        if self.is_shared() {
+            self.query_map(
+                "SELECT column_name FROM information_schema.columns
+                 WHERE table_schema = current_schema() AND table_name = ?1 ORDER BY ordinal_position",
+                p![table],
+                |r| r.text(0),
+            )
+        } else {
+            self.query_map(
+                "SELECT name FROM pragma_table_info(?1) ORDER BY cid",
+                p![table],
+                |r| r.text(0),
+            )
+        }
+    }
+
+    /// The number of rows in each of the store's tables.
+    pub fn row_counts(&self) -> Result<Vec<(&'static str, i64)>, StoreError> {
+        TABLES
+            .iter()
+            .map(|t| {
+                self.query_one(&format!("SELECT count(*) FROM {t}"), p![], |r| r.int(0))
+                    .map(|n| (*t, n))
+            })
+            .collect()
+    }
+
+    /// Copies every row of this store into `to`, which must be empty, in one transaction on
+    /// `to` (all or nothing), keeping ids; returns the rows copied per table.
+    pub fn copy_into(&self, to: &Store) -> Result<Vec<(&'static str, u64)>, StoreError> {
+        let mut plans = Vec::new();
+        for t in TABLES {
+            let cols = self.columns_of(t)?;
+            let theirs = to.columns_of(t)?;
+            if let Some(c) = cols.iter().find(|c| !theirs.contains(c)) {
+                return Err(StoreError::NotHere {
+                    at: to.at.clone(),
+                    detail: format!(
+                        "its table {t} has no column {c}: its schema is older than this store's"
+                    ),
+                });
+            }
+            let list = cols.join(", ");
+            let marks = (1..=cols.len())
+                .map(|i| format!("?{i}"))
+                .collect::<Vec<_>>()
+                .join(", ");
+            plans.push((
+                *t,
+                format!("SELECT {list} FROM {t} ORDER BY 1"),
+                format!("INSERT INTO {t} ({list}) VALUES ({marks})"),
+                cols.iter().any(|c| c == "id") && *t != "settings",
+                cols.len(),
+            ));
+        }
+        to.write_tx(Domain::Schema, |tx| {
+            let mut counts = Vec::new();
+            for (table, select, insert, has_id, width) in &plans {
+                let mut n = 0u64;
+                let mut failed = None;
+                self.ex()
+                    .each(select, p![], &mut |r| {
+                        let row = (0..*width)
+                            .map(|i| r.owned(i))
+                            .collect::<Result<Vec<Val<'static>>, _>>()?;
+                        if let Err(e) = tx.execute(insert, &row) {
+                            failed = Some(e);
+                            return Ok(false);
+                        }
+                        n += 1;
+                        Ok(true)
+                    })
+                    .map_err(|e| super::db::Fault::Decode(self.err(e).to_string()))?;
+                if let Some(e) = failed {
+                    return Err(e);
+                }
+                if *has_id && to.is_shared() {
+                    // The identity column goes on after the highest id copied.
+                    tx.query_opt(
+                        &format!(
+                            "SELECT setval(pg_get_serial_sequence('{table}', 'id'), max(id)) FROM {table} HAVING max(id) IS NOT NULL"
+                        ),
+                        p![],
+                        |_| Ok(()),
+                    )?;
+                }
+                counts.push((*table, n));
+            }
+            Ok(counts)
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_copy_list_names_every_table_of_the_schema() {
+        let dir = tempfile::tempdir().unwrap();
+        let s = Store::open(&dir.path().join("t.sqlite3")).unwrap();
+        let mut tables = s
+            .query_map(
+                "SELECT name FROM sqlite_master WHERE type = 'table'
+                   AND name NOT LIKE 'sqlite_%' AND name NOT LIKE 'audit_text%'",
+                p![],
+                |r| r.text(0),
+            )
+            .unwrap();
+        tables.sort();
+        let mut listed: Vec<String> = TABLES.iter().map(|t| t.to_string()).collect();
+        listed.sort();
+        assert_eq!(tables, listed);
+    }
+}
