@@ -82,7 +82,10 @@ pub fn classify(e: &postgres::Error, at: &str) -> PgError {
                 ),
                 at,
             },
-            "3D000" => PgError::DatabaseMissing { at, detail },
+            "3D000" => PgError::DatabaseMissing {
+                at,
+                detail: db.message().to_owned(),
+            },
             // The server is shutting down, crashed, or the session was terminated.
             "57P01" | "57P02" => PgError::ConnectionLost { at, detail },
             // Starting up or shutting down: not serving yet.
@@ -96,8 +99,12 @@ pub fn classify(e: &postgres::Error, at: &str) -> PgError {
             detail: "the server closed it".to_owned(),
         };
     }
+    // The crate's Display leaves out the cause: "invalid configuration", not why.
     let cause = std::error::Error::source(e);
-    let text = e.to_string();
+    let text = match cause {
+        Some(c) => format!("{e}: {c}"),
+        None => e.to_string(),
+    };
     if text.starts_with("error connecting to server") {
         let detail = cause
             .and_then(|c| c.downcast_ref::<std::io::Error>())

@@ -30,6 +30,8 @@ const KEEPALIVES_IDLE: Duration = Duration::from_secs(30);
 const KEEPALIVES_INTERVAL: Duration = Duration::from_secs(10);
 const KEEPALIVES_RETRIES: u32 = 3;
 const TCP_USER_TIMEOUT: Duration = Duration::from_secs(30);
+/// A whole connection (TCP, TLS, login) may take twice the connect timeout and this.
+const DEADLINE_SLACK: Duration = Duration::from_secs(2);
 
 /// Options the `postgres` crate understands and tdekey hands to it unchanged.
 const PASSED_THROUGH: &[&str] = &[
@@ -343,8 +345,9 @@ impl PgTarget {
     }
 
     /// Opens a connection: `application_name` unless the URL names one, the connect timeout
-    /// (5 s unless the URL or PGCONNECT_TIMEOUT says otherwise), TCP keepalives, then
-    /// `lock_timeout` 5 s and `statement_timeout` 30 s, which the caller may change.
+    /// (5 s unless the URL or PGCONNECT_TIMEOUT says otherwise; the whole login gets twice that
+    /// and 2 s), TCP keepalives, then `lock_timeout` 5 s and `statement_timeout` 30 s, which
+    /// the caller may change.
     pub fn connect(&self, application_name: &str) -> Result<postgres::Client, PgError> {
         let at = self.display();
         let config = self.config(application_name)?;
@@ -352,10 +355,35 @@ impl PgTarget {
             at: at.clone(),
             detail,
         })?;
-        let connected = match connector {
-            None => config.connect(postgres::NoTls),
-            Some(c) => config.connect(c),
-        };
+        // The crate's connect_timeout covers the TCP connect only: a server that accepts and
+        // then says nothing (stopped, or a port forward to nowhere) would hold the login for
+        // ever. So the whole connection runs on a thread of its own, waited for until the
+        // deadline; past it the thread is left to end with its socket.
+        let deadline = self.connect_timeout * 2 + DEADLINE_SLACK;
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        std::thread::Builder::new()
+            .name("tdekey-pg-connect".to_owned())
+            .spawn(move || {
+                let connected = match connector {
+                    None => config.connect(postgres::NoTls),
+                    Some(c) => config.connect(c),
+                };
+                // The receiver may have given up waiting: then nobody wants the client.
+                let _ = tx.send(connected);
+            })
+            .map_err(|e| PgError::Other {
+                at: at.clone(),
+                detail: format!("no thread could be started to connect ({e})"),
+            })?;
+        let connected = rx
+            .recv_timeout(deadline)
+            .map_err(|_| PgError::Unreachable {
+                at: at.clone(),
+                detail: format!(
+                    "it accepted the connection but did not answer within {} s",
+                    deadline.as_secs()
+                ),
+            })?;
         let mut client = connected.map_err(|e| self.connect_error(&e, &at))?;
         client
             .batch_execute(SESSION_SETTINGS)

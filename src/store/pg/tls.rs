@@ -234,6 +234,14 @@ mod tests {
         );
     }
 
+    /// Mode, sslrootcert, the default root file, what is checked (or the refusal's words).
+    type Row = (
+        SslMode,
+        Option<RootCert>,
+        Option<PathBuf>,
+        Result<Check, &'static str>,
+    );
+
     /// The table at the top of this file, row by row.
     #[test]
     fn the_sslmode_table() {
@@ -244,12 +252,7 @@ mod tests {
         use Check::*;
         use SslMode::*;
         let plan = |m, explicit, default| TlsPlan::new(m, explicit, default).map(|p| p.check);
-        let rows: [(
-            SslMode,
-            Option<RootCert>,
-            Option<PathBuf>,
-            Result<Check, &str>,
-        ); 16] = [
+        let rows: [Row; 16] = [
             (Disable, None, None, Ok(Nothing)),
             (Disable, Some(RootCert::System), None, Ok(Nothing)),
             (Prefer, None, None, Ok(Nothing)),
