@@ -20,6 +20,11 @@ use std::time::Duration;
 /// The environment, injected so that tests set no process variable: `env("PGPASSWORD")`.
 pub type Env<'a> = &'a dyn Fn(&str) -> Option<OsString>;
 
+/// The process's own environment, for [`PgTarget::parse`] outside tests.
+pub fn process_env(name: &str) -> Option<OsString> {
+    std::env::var_os(name)
+}
+
 /// How long a connection attempt may take unless the URL says otherwise.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Sent on every new connection; a caller may change them afterwards (`SET LOCAL …`).
@@ -140,6 +145,11 @@ impl PgTarget {
                 "sslmode" => sslmode = Some(SslMode::parse(&value).map_err(bad)?),
                 // JDBC's spelling, which libpq takes too.
                 "ssl" if value == "true" => sslmode = Some(SslMode::Require),
+                "ssl" => {
+                    return Err(bad(
+                        "ssl=true is the only value of ssl that tdekey takes; say sslmode=disable, require or verify-full instead",
+                    ));
+                }
                 "sslrootcert" => rootcert = Some(value),
                 "connect_timeout" => connect_timeout = Some(timeout_of(&value, "connect_timeout")?),
                 "application_name" => application_name = Some(value),

@@ -15,7 +15,7 @@ mod tls;
 mod url;
 
 pub use errors::{PgError, classify};
-pub use location::{Env, PgTarget};
+pub use location::{Env, PgTarget, process_env};
 pub use pgpass::PasswordFrom;
 pub use tls::{Check, RootCert, SslMode};
 pub use url::PgHost;
