@@ -210,9 +210,10 @@ fn a_missing_database_and_a_lost_connection() {
     let db = pg.create_db();
     let target = env.target(&pg.url(&db), None);
     let mut c = target.connect("tdekey/lost").unwrap();
+    // With a timeout, pg_terminate_backend returns once the backend has ended (PostgreSQL 14+).
     pg.psql(
         "postgres",
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tdekey/lost'",
+        "SELECT pg_terminate_backend(pid, 10000) FROM pg_stat_activity WHERE application_name = 'tdekey/lost'",
     );
     let e = c.simple_query("SELECT 1").unwrap_err();
     let e = tdekey::store::pg::classify(&e, &target.display());
@@ -313,4 +314,58 @@ fn tls_by_sslmode() {
         .connect(&at("127.0.0.1", "sslmode=disable"), None)
         .unwrap();
     assert_eq!(ssl_in_use(&mut c), "false");
+}
+
+#[test]
+fn require_takes_a_self_signed_certificate_and_verify_full_refuses_it() {
+    let pg = Cluster::start();
+    let files = pg.enable_tls();
+    let db = pg.create_db();
+    // The server's certificate replaced by a self-signed one.
+    let data = pg.dir().join("data");
+    let (crt, key) = (data.join("server.crt"), data.join("server.key"));
+    let out = std::process::Command::new("openssl")
+        .args([
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+        ])
+        .args(["-nodes", "-days", "2", "-subj", "/CN=localhost"])
+        .args(["-addext", "subjectAltName=DNS:localhost", "-keyout"])
+        .arg(&key)
+        .arg("-out")
+        .arg(&crt)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let owner = std::os::unix::fs::MetadataExt::uid(&std::fs::metadata(&data).unwrap());
+    for f in [&crt, &key] {
+        std::os::unix::fs::chown(f, Some(owner), None).unwrap();
+        std::fs::set_permissions(f, std::fs::Permissions::from_mode(0o600)).unwrap();
+    }
+    // A restart, not a reload: the reload is signalled and would need waiting for.
+    pg.stop();
+    pg.start_again();
+    let env = Env::new().with("PGPASSWORD", pg.password());
+    let url =
+        |host: &str, q: &str| format!("postgresql://tdekey_test@{host}:{}/{db}?{q}", pg.port());
+    let ca = files.ca.display().to_string();
+    let full = url(
+        "localhost",
+        &format!("sslmode=verify-full&sslrootcert={ca}"),
+    );
+    let e = env.connect(&full, None).map(drop).unwrap_err();
+    assert!(matches!(e, PgError::Tls { .. }), "{e:?}");
+    assert!(e.to_string().contains("self-signed"), "{e}");
+    let mut c = env
+        .connect(&url("127.0.0.1", "sslmode=require"), None)
+        .unwrap();
+    assert_eq!(ssl_in_use(&mut c), "true");
 }
