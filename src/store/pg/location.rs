@@ -176,6 +176,11 @@ impl PgTarget {
                 "it names no host; write postgresql://user@HOST:5432/database (or ?host=/var/run/postgresql for the local socket)",
             ));
         };
+        if cfg!(not(unix)) && matches!(host, PgHost::Socket(_)) {
+            return Err(bad(
+                "a host that starts with / is a Unix socket directory, and this system has none; name the server's host",
+            ));
+        }
         let user = match raw.user.or(var(env, "PGUSER")?) {
             Some(u) => u,
             None => crate::paths::process_user().ok_or_else(|| {
@@ -407,7 +412,11 @@ impl PgTarget {
         c.user(&self.user).dbname(&self.dbname).port(self.port);
         match &self.host {
             PgHost::Tcp(h) => c.host(h),
+            #[cfg(unix)]
             PgHost::Socket(d) => c.host_path(d),
+            // Refused by `parse` where there are no Unix sockets.
+            #[cfg(not(unix))]
+            PgHost::Socket(d) => c.host(&d.to_string_lossy()),
         };
         c.ssl_mode(self.tls.crate_mode())
             .connect_timeout(self.connect_timeout)
