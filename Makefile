@@ -4,16 +4,28 @@ CARGO ?= cargo
 
 # Debian/Ubuntu packages: SoftHSM2 (the demo and test HSM), OpenSC's pkcs11-tool (benchmark
 # baseline), and the libraries eframe loads at run time (X11/GL/xkbcommon, Mesa's software GL).
+# PostgreSQL and openssl for the shared-store tests (tests/common/pg.rs starts throwaway
+# clusters; no cluster of the package's own is created); the system OpenSSL's headers for the
+# build (the PostgreSQL client's TLS links it).
+BUILD_PKGS := libssl-dev pkg-config
 TEST_PKGS := softhsm2 opensc opensc-pkcs11 opencryptoki
+TEST_PKGS += postgresql openssl
 RUN_PKGS  := softhsm2 libgl1 libegl1 libgl1-mesa-dri libx11-xcb1 libxcursor1 libxrandr2 libxi6 libxkbcommon-x11-0
 BENCH_PKGS := softhsm2 opensc sqlite3
+BENCH_PKGS += postgresql
 PACKAGE_PKGS := dpkg-dev lintian desktop-file-utils appstream
 
+# Installing postgresql would create and start a cluster on port 5432: postgresql-common's
+# createcluster.d setting stops that (written only when root and not there yet).
 define ensure_pkgs
 	@missing=""; for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || missing="$$missing $$p"; done; \
 	if [ -n "$$missing" ]; then \
 	  if [ "$$(id -u)" = 0 ]; then \
 	    echo "Installing:$$missing"; \
+	    case " $$missing " in *" postgresql "*) \
+	      conf=/etc/postgresql-common/createcluster.d/tdekey.conf; \
+	      [ -e $$conf ] || { mkdir -p $${conf%/*} && echo "create_main_cluster = false" > $$conf; };; \
+	    esac; \
 	    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends $$missing; \
 	  else \
 	    echo "tdekey needs these packages:$$missing"; \
@@ -26,14 +38,14 @@ endef
 .PHONY: run test bench deps-run deps-test deps-bench lint package package-test icons docs check-platforms
 
 deps-run:
-	$(call ensure_pkgs,$(RUN_PKGS))
+	$(call ensure_pkgs,$(BUILD_PKGS) $(RUN_PKGS))
 
 deps-test:
-	$(call ensure_pkgs,$(TEST_PKGS))
+	$(call ensure_pkgs,$(BUILD_PKGS) $(TEST_PKGS))
 	@command -v cargo-nextest >/dev/null 2>&1 || $(CARGO) install cargo-nextest --locked
 
 deps-bench:
-	$(call ensure_pkgs,$(BENCH_PKGS))
+	$(call ensure_pkgs,$(BUILD_PKGS) $(BENCH_PKGS))
 
 ## Build in release mode, make sure the demo SoftHSM2 token exists, start the window.
 run: deps-run
@@ -67,7 +79,7 @@ bench: deps-bench
 ## The Debian package, target/debian/tdekey_<version>_<arch>.deb (cargo-deb; the man pages and
 ## completions generated from the command line's definition; the desktop files validated).
 package: deps-run
-	$(call ensure_pkgs,$(PACKAGE_PKGS))
+	$(call ensure_pkgs,$(BUILD_PKGS) $(PACKAGE_PKGS))
 	@command -v cargo-deb >/dev/null 2>&1 || $(CARGO) install cargo-deb --locked
 	$(CARGO) build --release
 	rm -rf target/docs

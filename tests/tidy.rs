@@ -16,6 +16,15 @@ const WORKFLOWS: &[&str] = &["audit", "session", "databases", "migration", "rota
 const ADAPTERS: &[&str] = &["hsm", "oracle", "store", "wallet"];
 const PURE: &[&str] = &["tde", "model", "inventory", "secret", "paths"];
 
+/// Crates only `src/store/` may name, like rusqlite: the PostgreSQL client, its TLS, its runtime.
+const POSTGRES_CRATES: &[&str] = &[
+    "postgres",
+    "tokio_postgres",
+    "postgres_native_tls",
+    "native_tls",
+    "tokio",
+];
+
 /// The most lines one file in `src/` may have: a longer one holds several concerns.
 const MAX_LINES: usize = 700;
 
@@ -279,6 +288,12 @@ fn check(sources: &[Source], problems: &mut Vec<String>) {
             if names_crate(code, "rusqlite") && s.module != "store" {
                 bad("names rusqlite (only src/store/ may)".into());
             }
+            // The PostgreSQL client and what it runs on: the shared store's alone (issue #21).
+            for krate in POSTGRES_CRATES {
+                if names_crate(code, krate) && s.module != "store" {
+                    bad(format!("names {krate} (only src/store/ may)"));
+                }
+            }
             let process_command = code.contains("process::Command")
                 || (code.contains("std::process::{") && code.contains("Command"));
             if process_command && s.module != "oracle" {
@@ -418,6 +433,12 @@ fn h() -> Option<()> { None }
     assert!(names_crate("use cryptoki::object::Attribute;", "cryptoki"));
     assert!(!names_crate("report.library.cryptoki_version", "cryptoki"));
     assert!(!names_module("use crate::storeroom;", "store"));
+    assert!(names_crate(
+        "let c = postgres::Client::connect(u, t)?;",
+        "postgres"
+    ));
+    assert!(!names_crate("use tokio_postgres::Config;", "postgres"));
+    assert!(!names_crate("Engine::PostgreSql", "postgres"));
 
     let planted = Source {
         rel: "src/tde/x.rs".into(),
@@ -431,9 +452,9 @@ fn h() -> Option<()> { None }
         module: "cli".into(),
         test_file: false,
         lines: lines(
-            "let h = Hsm::load(p)?;\nauditor.record(a, b, c, d, e)?;\nlet c = std::process::Command::new(\"x\");\n",
+            "let h = Hsm::load(p)?;\nauditor.record(a, b, c, d, e)?;\nlet c = std::process::Command::new(\"x\");\nuse postgres_native_tls::MakeTlsConnector;\nlet r = tokio::runtime::Builder::new_current_thread();\n",
         ),
-        raw_lines: 3,
+        raw_lines: 5,
     };
     let mut problems = Vec::new();
     check(&[planted, front], &mut problems);
@@ -444,6 +465,8 @@ fn h() -> Option<()> { None }
         "src/cli/x.rs:1: a front end calls Hsm::load",
         "src/cli/x.rs:2: a front end writes an audit entry",
         "src/cli/x.rs:3: starts processes",
+        "src/cli/x.rs:4: names postgres_native_tls (only src/store/ may)",
+        "src/cli/x.rs:5: names tokio (only src/store/ may)",
     ] {
         assert!(all.contains(want), "missing {want:?} in:\n{all}");
     }

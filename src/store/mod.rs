@@ -15,6 +15,7 @@ mod errors;
 mod info;
 mod lease;
 mod migrations;
+pub mod pg;
 mod profiles;
 mod rotation;
 mod schema;

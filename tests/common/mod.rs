@@ -2,6 +2,9 @@
 //! own process, so setting SOFTHSM2_CONF here is safe), and the real `tdekey` binary.
 #![allow(dead_code)]
 
+/// A throwaway PostgreSQL cluster (issue #21); `#![allow(dead_code)]` above covers it too.
+pub mod pg;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use tdekey::hsm::Hsm;
