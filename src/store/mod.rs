@@ -10,6 +10,7 @@ mod databases;
 mod errors;
 mod lease;
 mod migrations;
+pub mod pg;
 mod profiles;
 mod rotation;
 mod schema;
