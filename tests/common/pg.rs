@@ -35,7 +35,7 @@ const NOBODY: u32 = 65534;
 /// Where the clusters live; `Cluster::start` sweeps the orphans among them.
 const PREFIX: &str = "tdekey-pg-";
 /// Bumped when the template's making changes, so that an old template is not reused.
-const TEMPLATE_REV: u32 = 1;
+const TEMPLATE_REV: u32 = 2;
 
 pub struct Cluster {
     /// `/tmp/tdekey-pg-XXXXXX`: owner.pid, the server log, the password file, TLS files.
@@ -457,7 +457,8 @@ fn template(bin: &Path) -> PathBuf {
     let base = PathBuf::from(env!("CARGO_TARGET_TMPDIR"));
     std::fs::create_dir_all(&base).expect("CARGO_TARGET_TMPDIR");
     let template = base.join(format!("pg-template-{version}-r{TEMPLATE_REV}"));
-    let ready = template.join(".tdekey-ready");
+    // Next to the template, not in it: the copies are data directories and nothing else.
+    let ready = base.join(format!("pg-template-{version}-r{TEMPLATE_REV}.ready"));
     if ready.exists() {
         return template;
     }

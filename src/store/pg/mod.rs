@@ -7,8 +7,10 @@
 //!   and plans TLS; [`PgTarget::connect`] opens a `postgres::Client`.
 //! - [`PgError`] says in one sentence what went wrong and what to do; [`classify`] maps the
 //!   crate's errors, from connecting or from queries.
+//! - [`schema`] makes and migrates tdekey's schema on PostgreSQL.
 
 mod errors;
+pub mod schema;
 mod location;
 mod pgpass;
 mod tls;
