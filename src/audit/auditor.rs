@@ -179,7 +179,8 @@ impl Auditor {
 
     /// Opens the audit log of a data directory (one per thread that writes).
     pub fn open(data: &DataDir) -> Result<Self, AuditError> {
-        Store::open(&data.database())
+        crate::store::Location::of(data)
+            .and_then(|l| Store::connect(&l))
             .map(Self::new)
             .map_err(AuditError::Unavailable)
     }

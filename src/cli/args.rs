@@ -19,7 +19,13 @@ pub struct Cli {
     pub data_dir: Option<PathBuf>,
 
     /// A team's shared store on PostgreSQL, postgresql://USER@HOST:PORT/DB?sslmode=verify-full (no password in it). Default: the data directory's SQLite file.
-    #[arg(long, global = true, value_name = "URL", env = "TDEKEY_STORE", hide_env_values = true)]
+    #[arg(
+        long,
+        global = true,
+        value_name = "URL",
+        env = "TDEKEY_STORE",
+        hide_env_values = true
+    )]
     pub store: Option<String>,
 
     /// A file (mode 0600) whose first line is the store's PostgreSQL password. Else PGPASSWORD, else PGPASSFILE or ~/.pgpass.

@@ -12,8 +12,9 @@ pub(super) fn run(data: &DataDir, cmd: StoreCommand) -> Result<ExitCode, CliErro
             let a = auditor(data)?;
             let facts = a.store().facts().map_err(|e| CliError(e.to_string()))?;
             if json {
-                let text = serde_json::to_string_pretty(&facts)
-                    .map_err(|e| CliError(format!("The facts could not be written as JSON: {e}.")))?;
+                let text = serde_json::to_string_pretty(&facts).map_err(|e| {
+                    CliError(format!("The facts could not be written as JSON: {e}."))
+                })?;
                 println!("{text}");
             } else {
                 print!("{}", info_text(&facts));
@@ -28,7 +29,10 @@ fn info_text(f: &StoreFacts) -> String {
     let mut line = |k: &str, v: &str| out.push_str(&format!("{k:<14}{v}\n"));
     match f.engine {
         "postgresql" => line("Store:", &format!("PostgreSQL, shared: {}", f.location)),
-        _ => line("Store:", &format!("this computer's SQLite file {}", f.location)),
+        _ => line(
+            "Store:",
+            &format!("this computer's SQLite file {}", f.location),
+        ),
     }
     if let Some(v) = &f.server_version {
         line("Server:", &format!("PostgreSQL {v}"));

@@ -264,7 +264,9 @@ pub fn rotate(
     };
     // On a shared store, the database lock first: held, it proves that whoever holds a running
     // run's lease has gone (wherever it ran); refused, another live process is rotating.
-    let Some(mut keeper) = crate::store::LeaseKeeper::lock(a.store(), crate::store::LeaseKey::Rotation(&db.name))? else {
+    let Some(mut keeper) =
+        crate::store::LeaseKeeper::lock(a.store(), crate::store::LeaseKey::Rotation(&db.name))?
+    else {
         let running = a.store().running_rotation(&db.name)?;
         return Err(RotationError::Busy {
             database: db.name.clone(),
@@ -295,7 +297,12 @@ pub fn rotate(
             });
         }
     };
-    keeper.renew(a.store(), crate::store::Leased::RotationRun(id), &owner, lease_ms);
+    keeper.renew(
+        a.store(),
+        crate::store::Leased::RotationRun(id),
+        &owner,
+        lease_ms,
+    );
     let row = a
         .store()
         .rotation_run(id)?

@@ -57,6 +57,15 @@ pub enum StoreError {
     )]
     Denied { at: StoreName, detail: String },
 
+    #[error("{0}")]
+    Connect(Box<super::pg::PgError>),
+
+    #[error("The store {at} cannot be used. {source}")]
+    Schema {
+        at: StoreName,
+        source: super::pg::schema::SchemaError,
+    },
+
     #[error(
         "The store {at} cannot be used: {detail}. Leave out --store (and TDEKEY_STORE) to use this computer's store, or fix what the sentence names."
     )]
@@ -66,6 +75,12 @@ pub enum StoreError {
     Other { at: StoreName, detail: String },
 }
 
+impl From<super::pg::PgError> for StoreError {
+    fn from(e: super::pg::PgError) -> Self {
+        StoreError::Connect(Box::new(e))
+    }
+}
+
 impl StoreError {
     /// Whether trying again can help.
     pub fn retry(&self) -> crate::model::Retry {
@@ -73,6 +88,7 @@ impl StoreError {
         match self {
             StoreError::Busy { .. } | StoreError::ConnectionLost { .. } => Retry::Yes,
             StoreError::DiskError { .. } => Retry::CheckFirst,
+            StoreError::Connect(e) => e.retry(),
             _ => Retry::AfterFix,
         }
     }
@@ -150,7 +166,9 @@ pub(super) fn map_err(at: &StoreName, e: rusqlite::Error) -> StoreError {
             ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked => StoreError::Busy { at: path },
             ErrorCode::DiskFull => StoreError::DiskFull { at: path },
             // A full disk often surfaces as an I/O error (growing the WAL index fails).
-            ErrorCode::SystemIoFailure if file.and_then(free_bytes).is_some_and(|b| b < 64 * 1024) => {
+            ErrorCode::SystemIoFailure
+                if file.and_then(free_bytes).is_some_and(|b| b < 64 * 1024) =>
+            {
                 StoreError::DiskFull { at: path }
             }
             ErrorCode::SystemIoFailure => StoreError::DiskError {

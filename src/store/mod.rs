@@ -21,9 +21,9 @@ mod rotation;
 mod schema;
 
 pub use audit_query::{AuditFilter, AuditRowRef};
-pub use db::{Location, StoreName};
 pub use audit_rows::{AuditRow, CheckpointRow};
 pub use copy::TABLES;
+pub use db::{Location, StoreName};
 pub use errors::StoreError;
 pub use info::StoreFacts;
 pub use lease::{LeaseKeeper, LeaseKey, Leased};
@@ -90,6 +90,23 @@ impl Store {
     pub fn connect(location: &Location) -> Result<Self, StoreError> {
         match location {
             Location::Sqlite(path) => Self::open(path),
+            Location::Pg(target) => {
+                let at = location.name();
+                let thread = std::thread::current();
+                let app = format!("tdekey/{}", thread.name().unwrap_or("main"));
+                let mut client = target.connect(&app)?;
+                pg::schema::migrate(&mut client, SCHEMA_VERSION).map_err(|source| {
+                    StoreError::Schema {
+                        at: at.clone(),
+                        source,
+                    }
+                })?;
+                Ok(Store {
+                    conn: Conn::Pg(Box::new(std::cell::RefCell::new(db::PgConn::new(client)))),
+                    at,
+                    location: location.clone(),
+                })
+            }
         }
     }
 
@@ -113,11 +130,9 @@ impl Store {
     }
 
     pub fn setting(&self, key: &str) -> Result<Option<String>, StoreError> {
-        self.query_opt(
-            "SELECT value FROM settings WHERE key = ?1",
-            p![key],
-            |r| r.text(0),
-        )
+        self.query_opt("SELECT value FROM settings WHERE key = ?1", p![key], |r| {
+            r.text(0)
+        })
     }
 
     pub fn set_setting(&self, key: &str, value: &str) -> Result<(), StoreError> {

@@ -36,7 +36,15 @@ impl Store {
         let module = p.module_path.to_string_lossy().into_owned();
         let slot = p.slot_id.map(|s| s as i64);
         let format = p.pin_format.as_str();
-        let fields = p![p.name, module, p.token_label, slot, p.user_name, format, now];
+        let fields = p![
+            p.name,
+            module,
+            p.token_label,
+            slot,
+            p.user_name,
+            format,
+            now
+        ];
         // Two statements, not one upsert on id: PostgreSQL's identity column takes no NULL.
         let result = match p.id {
             None => self.query_one(

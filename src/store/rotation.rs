@@ -382,7 +382,6 @@ impl Store {
         })
     }
 
-
     /// Records a key as a database's, in use; a label recorded already is given the new owner
     /// (and is no longer retired).
     pub fn record_key_owner(&self, k: &KeyOwner) -> Result<(), StoreError> {

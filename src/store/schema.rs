@@ -193,21 +193,17 @@ pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
 
 /// Sets the connection up and checks that the file is SQLite and tdekey's (or empty).
 pub(super) fn configure(conn: &mut Connection, at: &StoreName) -> Result<(), StoreError> {
-    conn
-        .busy_timeout(BUSY_TIMEOUT)
+    conn.busy_timeout(BUSY_TIMEOUT)
         .map_err(|e| map_err(at, e))?;
     // Reading the schema version first proves the file is SQLite before anything is written.
     // Both reads come from one read transaction: another process may be migrating the file.
     let (version, tables, ours) = {
-        let tx = conn
-            .transaction()
-            .map_err(|e| map_err(at, e))?;
+        let tx = conn.transaction().map_err(|e| map_err(at, e))?;
         let read = |sql: &str| tx.query_row(sql, [], |r| r.get::<_, i64>(0));
         let version = read("PRAGMA user_version");
         let tables = read("SELECT count(*) FROM sqlite_master");
-        let ours = read(
-            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'audit_log'",
-        );
+        let ours =
+            read("SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = 'audit_log'");
         // On an error SQLite may already have ended the transaction: report the error
         // itself (dropping `tx` rolls back whatever is left), and commit only on success.
         let r = (|| Ok::<_, rusqlite::Error>((version?, tables?, ours? == 1)))()
@@ -240,13 +236,10 @@ pub(super) fn configure(conn: &mut Connection, at: &StoreName) -> Result<(), Sto
     if !mode.eq_ignore_ascii_case("wal") {
         return Err(StoreError::Other {
             at: at.clone(),
-            detail: format!(
-                "the file system refused write-ahead logging (journal mode {mode})"
-            ),
+            detail: format!("the file system refused write-ahead logging (journal mode {mode})"),
         });
     }
-    conn
-        .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+    conn.execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
         .map_err(|e| map_err(at, e))?;
     Ok(())
 }

@@ -56,13 +56,31 @@ impl fmt::Display for StoreName {
 #[derive(Clone, Debug)]
 pub enum Location {
     Sqlite(PathBuf),
+    Pg(std::sync::Arc<super::pg::PgTarget>),
 }
 
 impl Location {
+    /// The store a data directory uses: its shared store if one is named (`--store`,
+    /// `TDEKEY_STORE`), else its own SQLite file. Nothing is contacted yet.
+    pub fn of(data: &crate::paths::DataDir) -> Result<Self, StoreError> {
+        match data.shared_store() {
+            None => Ok(Location::Sqlite(data.database())),
+            Some(s) => Self::shared(&s.url, s.password_file.as_deref()),
+        }
+    }
+
+    /// A PostgreSQL store at `url` (without password), the password from `password_file`,
+    /// PGPASSWORD or the pgpass file.
+    pub fn shared(url: &str, password_file: Option<&std::path::Path>) -> Result<Self, StoreError> {
+        let target = super::pg::PgTarget::parse(url, password_file, &super::pg::process_env)?;
+        Ok(Location::Pg(std::sync::Arc::new(target)))
+    }
+
     /// Where it is, as people read it (never with a password).
     pub fn name(&self) -> StoreName {
         match self {
             Location::Sqlite(p) => StoreName::file(p.clone()),
+            Location::Pg(t) => StoreName::server(t.display()),
         }
     }
 }
@@ -329,8 +347,14 @@ impl Ex<'_> {
                 let mut stmt = c.prepare(sql)?;
                 Ok(stmt.execute(rusqlite::params_from_iter(params.iter()))? as u64)
             }
-            Ex::Pg(c) => c.try_borrow_mut().map_err(|_| Fault::Reentered)?.execute(sql, params),
-            Ex::PgTx(t) => t.try_borrow_mut().map_err(|_| Fault::Reentered)?.execute(sql, params),
+            Ex::Pg(c) => c
+                .try_borrow_mut()
+                .map_err(|_| Fault::Reentered)?
+                .execute(sql, params),
+            Ex::PgTx(t) => t
+                .try_borrow_mut()
+                .map_err(|_| Fault::Reentered)?
+                .execute(sql, params),
         }
     }
 

@@ -31,10 +31,6 @@ impl PgConn {
         }
     }
 
-    pub(crate) fn client(&mut self) -> &mut Client {
-        &mut self.client
-    }
-
     pub(super) fn execute(&mut self, sql: &str, params: &[Val<'_>]) -> Result<u64, Fault> {
         let stmt = prepared(&mut self.client, &mut self.cache, sql)?;
         run_execute(&mut self.client, &stmt, params)
@@ -129,7 +125,10 @@ fn prepared_tx(
 
 /// The parameters as the server's types for them: integers narrowed where the server inferred
 /// `integer`, a NULL typed as the column.
-fn args<'a>(stmt: &Statement, params: &'a [Val<'_>]) -> Result<Vec<Box<dyn ToSql + Sync + 'a>>, Fault> {
+fn args<'a>(
+    stmt: &Statement,
+    params: &'a [Val<'_>],
+) -> Result<Vec<Box<dyn ToSql + Sync + 'a>>, Fault> {
     let types = stmt.params();
     if types.len() != params.len() {
         return Err(Fault::Decode(format!(
@@ -211,12 +210,15 @@ pub(super) fn map_err(at: &StoreName, e: postgres::Error) -> StoreError {
     {
         StoreError::Busy { at }
     } else if *code == SqlState::UNIQUE_VIOLATION
-        && db.constraint().is_some_and(|c| c.starts_with("hsm_profiles_name"))
+        && db
+            .constraint()
+            .is_some_and(|c| c.starts_with("hsm_profiles_name"))
     {
         StoreError::DuplicateName {
             name: String::new(),
         }
-    } else if *code == SqlState::INSUFFICIENT_PRIVILEGE || *code == SqlState::READ_ONLY_SQL_TRANSACTION
+    } else if *code == SqlState::INSUFFICIENT_PRIVILEGE
+        || *code == SqlState::READ_ONLY_SQL_TRANSACTION
     {
         StoreError::Denied {
             at,

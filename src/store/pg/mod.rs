@@ -10,9 +10,9 @@
 //! - [`schema`] makes and migrates tdekey's schema on PostgreSQL.
 
 mod errors;
-pub mod schema;
 mod location;
 mod pgpass;
+pub mod schema;
 mod tls;
 mod url;
 
