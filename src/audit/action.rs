@@ -67,6 +67,8 @@ pub enum Action {
     RotationPolicy,
     /// An unattended run over every due database (`tdekey rotate --due`).
     RotationDue,
+    /// This computer's store copied into a team's shared store (`tdekey store copy`).
+    StoreCopy,
 }
 
 impl Action {
@@ -120,6 +122,7 @@ impl Action {
         Action::RotationRun,
         Action::RotationPolicy,
         Action::RotationDue,
+        Action::StoreCopy,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -156,6 +159,7 @@ impl Action {
             Action::RotationRun => "rotation.run",
             Action::RotationPolicy => "rotation.policy",
             Action::RotationDue => "rotation.due",
+            Action::StoreCopy => "store.copy",
         }
     }
 }

@@ -12,6 +12,7 @@ mod action;
 mod auditor;
 mod chain;
 mod checkpoint;
+pub mod copy;
 pub mod export;
 mod log;
 

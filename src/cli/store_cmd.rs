@@ -2,8 +2,9 @@
 
 use super::hsm_cmd::auditor;
 use super::{CliError, StoreCommand};
+use crate::audit::copy;
 use crate::paths::DataDir;
-use crate::store::StoreFacts;
+use crate::store::{Location, StoreFacts};
 use std::process::ExitCode;
 
 pub(super) fn run(data: &DataDir, cmd: StoreCommand) -> Result<ExitCode, CliError> {
@@ -19,6 +20,37 @@ pub(super) fn run(data: &DataDir, cmd: StoreCommand) -> Result<ExitCode, CliErro
             } else {
                 print!("{}", info_text(&facts));
             }
+            Ok(ExitCode::SUCCESS)
+        }
+        StoreCommand::Copy {
+            to,
+            to_password_file,
+        } => {
+            let location = Location::shared(&to, to_password_file.as_deref())
+                .map_err(|e| CliError(e.to_string()))?;
+            let mut a = auditor(data)?;
+            let from = a.store().at().to_string();
+            let copied = copy::copy_store(&mut a, &location).map_err(|e| CliError(e.to_string()))?;
+            let rows: u64 = copied.tables.iter().map(|(_, n)| n).sum();
+            println!("Copied {from} into {}: {rows} rows.", location.name());
+            for (table, n) in &copied.tables {
+                println!("  {table:<18} {n}");
+            }
+            match copied.head {
+                Some((seq, hash)) => println!(
+                    "The audit chain verifies on both sides up to seq {seq} (hash {}); the copy is entry {} of the shared chain.",
+                    hex::encode(hash),
+                    copied.recorded_seq
+                ),
+                None => println!(
+                    "The audit log was empty; the copy is entry {} of the shared chain.",
+                    copied.recorded_seq
+                ),
+            }
+            println!(
+                "Use it with --store {} (or TDEKEY_STORE) on every tdekey of the team; this computer's store is left as it was.",
+                location.name()
+            );
             Ok(ExitCode::SUCCESS)
         }
     }

@@ -48,6 +48,22 @@ impl Store {
             .collect()
     }
 
+    /// What holds a lease that has not ended at `now_ms`: "migration of NAME (held by …)" or
+    /// "rotation of NAME (…)".
+    pub fn live_leases(&self, now_ms: i64) -> Result<Vec<String>, StoreError> {
+        let mut held = self.query_map(
+            "SELECT database, lock_owner FROM migrations WHERE lock_until_ms > ?1",
+            p![now_ms],
+            |r| Ok(format!("the migration of {} (held by {})", r.text(0)?, r.opt_text(1)?.unwrap_or_default())),
+        )?;
+        held.extend(self.query_map(
+            "SELECT database, lock_owner FROM rotation_runs WHERE outcome = 'running' AND lock_until_ms > ?1",
+            p![now_ms],
+            |r| Ok(format!("a rotation of {} (held by {})", r.text(0)?, r.opt_text(1)?.unwrap_or_default())),
+        )?);
+        Ok(held)
+    }
+
     /// Copies every row of this store into `to`, which must be empty, in one transaction on
     /// `to` (all or nothing), keeping ids; returns the rows copied per table.
     pub fn copy_into(&self, to: &Store) -> Result<Vec<(&'static str, u64)>, StoreError> {
