@@ -176,3 +176,36 @@ fn tls_is_served_with_a_certificate_for_localhost_only() {
     // Plain TCP still works: TLS is offered, not required.
     connect(&c, &db).expect("without TLS");
 }
+
+#[test]
+fn a_test_that_panics_leaves_no_cluster_behind() {
+    let (tx, rx) = std::sync::mpsc::channel();
+    let panicked = std::thread::spawn(move || {
+        let c = Cluster::start();
+        tx.send((c.dir().to_path_buf(), c.port())).unwrap();
+        panic!("the test failed");
+    })
+    .join();
+    assert!(panicked.is_err());
+    let (dir, port) = rx.recv().unwrap();
+    assert!(
+        !dir.exists(),
+        "{} was removed while unwinding",
+        dir.display()
+    );
+    assert!(std::net::TcpStream::connect(("127.0.0.1", port)).is_err());
+}
+
+#[test]
+fn the_password_file_is_private_and_holds_the_password() {
+    use std::os::unix::fs::MetadataExt;
+    let c = Cluster::start();
+    let f = c.password_file();
+    assert_eq!(std::fs::metadata(&f).unwrap().mode() & 0o777, 0o600);
+    let text = std::fs::read_to_string(&f).unwrap();
+    assert_eq!(text.trim_end(), c.password());
+    let db = c.create_db();
+    let mut cfg = Config::from_str(&c.url(&db)).unwrap();
+    cfg.password(text.trim_end());
+    cfg.connect(NoTls).expect("the file's password logs in");
+}

@@ -102,6 +102,15 @@ impl Cluster {
         PASSWORD
     }
 
+    /// A file holding [`Self::password`] and a newline (as `echo` writes it), mode 0600, in the
+    /// cluster's directory: for `--store-password-file`.
+    pub fn password_file(&self) -> PathBuf {
+        let f = self.dir.join("store-password");
+        std::fs::write(&f, format!("{PASSWORD}\n")).expect("password file");
+        set_mode(&f, 0o600);
+        f
+    }
+
     /// The cluster's own directory (`/tmp/tdekey-pg-…`): a place for a test's extra files.
     pub fn dir(&self) -> &Path {
         &self.dir
