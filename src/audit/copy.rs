@@ -94,7 +94,7 @@ fn copy_checked(from: &Store, to: &Location) -> Result<Copied, CopyError> {
         .row_counts()?
         .into_iter()
         .filter(|(_, n)| *n > 0)
-        .map(|(t, n)| format!("{n} rows in {t}"))
+        .map(|(t, n)| format!("{n} {} in {t}", if n == 1 { "row" } else { "rows" }))
         .collect();
     if !filled.is_empty() {
         return Err(CopyError::NotEmpty {

@@ -30,7 +30,8 @@ pub(super) fn run(data: &DataDir, cmd: StoreCommand) -> Result<ExitCode, CliErro
                 .map_err(|e| CliError(e.to_string()))?;
             let mut a = auditor(data)?;
             let from = a.store().at().to_string();
-            let copied = copy::copy_store(&mut a, &location).map_err(|e| CliError(e.to_string()))?;
+            let copied =
+                copy::copy_store(&mut a, &location).map_err(|e| CliError(e.to_string()))?;
             let rows: u64 = copied.tables.iter().map(|(_, n)| n).sum();
             println!("Copied {from} into {}: {rows} rows.", location.name());
             for (table, n) in &copied.tables {
@@ -48,8 +49,7 @@ pub(super) fn run(data: &DataDir, cmd: StoreCommand) -> Result<ExitCode, CliErro
                 ),
             }
             println!(
-                "Use it with --store {} (or TDEKEY_STORE) on every tdekey of the team; this computer's store is left as it was.",
-                location.name()
+                "Use it with --store '{to}' (or TDEKEY_STORE) on every tdekey of the team; this computer's store is left as it was."
             );
             Ok(ExitCode::SUCCESS)
         }

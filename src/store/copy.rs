@@ -54,7 +54,13 @@ impl Store {
         let mut held = self.query_map(
             "SELECT database, lock_owner FROM migrations WHERE lock_until_ms > ?1",
             p![now_ms],
-            |r| Ok(format!("the migration of {} (held by {})", r.text(0)?, r.opt_text(1)?.unwrap_or_default())),
+            |r| {
+                Ok(format!(
+                    "the migration of {} (held by {})",
+                    r.text(0)?,
+                    r.opt_text(1)?.unwrap_or_default()
+                ))
+            },
         )?;
         held.extend(self.query_map(
             "SELECT database, lock_owner FROM rotation_runs WHERE outcome = 'running' AND lock_until_ms > ?1",
