@@ -192,6 +192,13 @@ fn generate_docs(out: &std::path::Path) -> Result<ExitCode, CliError> {
 /// Entry point of the `tdekey` binary.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    let no_store = cli.store.as_deref().is_none_or(|u| u.trim().is_empty());
+    if no_store && cli.store_password_file.is_some() {
+        eprintln!(
+            "tdekey: --store-password-file (TDEKEY_STORE_PASSWORD_FILE) names the password of a shared store, and no store is named: add --store URL (or TDEKEY_STORE), or leave the password file out."
+        );
+        return ExitCode::from(2);
+    }
     let data = match DataDir::resolve(cli.data_dir.clone()) {
         Ok(d) => d.with_store(
             cli.store
