@@ -99,6 +99,16 @@ impl Store {
             ));
         }
         to.write_tx(Domain::Schema, |tx| {
+            if to.is_shared() {
+                // No append may slip in between the copied entries (the copy's seq values are
+                // taken as they are), nor any statement time out on a large store.
+                tx.query_opt(
+                    "SELECT pg_advisory_xact_lock(?1, ?2)",
+                    p![i64::from(super::db::LOCK_NAMESPACE), Domain::Audit as i64],
+                    |_| Ok(()),
+                )?;
+                tx.execute("SET LOCAL statement_timeout = 0", p![])?;
+            }
             let mut counts = Vec::new();
             for (table, select, insert, has_id, width) in &plans {
                 let mut n = 0u64;

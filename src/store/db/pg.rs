@@ -63,12 +63,15 @@ impl PgConn {
 
     /// A read-only REPEATABLE READ transaction: every statement in it sees one snapshot.
     pub(super) fn begin_snapshot(&mut self) -> Result<PgTx<'_>, Fault> {
-        let tx = self
+        let mut tx = self
             .client
             .build_transaction()
             .isolation_level(IsolationLevel::RepeatableRead)
             .read_only(true)
             .start()?;
+        // A walk (verify, export) reads the whole log: the session's 30 s limit is for single
+        // statements, not for this.
+        tx.batch_execute("SET LOCAL statement_timeout = 0")?;
         Ok(PgTx {
             tx,
             cache: &mut self.cache,
