@@ -13,6 +13,7 @@ mod auditor;
 mod chain;
 mod checkpoint;
 pub mod export;
+pub mod forward;
 mod log;
 
 pub use action::{Action, Outcome};
