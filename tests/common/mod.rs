@@ -2,6 +2,8 @@
 //! own process, so setting SOFTHSM2_CONF here is safe), and the real `tdekey` binary.
 #![allow(dead_code)]
 
+pub mod rsyslog;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 use tdekey::hsm::Hsm;

@@ -68,8 +68,20 @@ pub fn ca(dir: &Path, name: &str) -> (PathBuf, PathBuf) {
     openssl(
         dir,
         &[
-            "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-            "-nodes", "-keyout", &key, "-out", &cert, "-days", "2", "-subj",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &cert,
+            "-days",
+            "2",
+            "-subj",
             &format!("/CN={name}"),
         ],
     );
@@ -87,15 +99,38 @@ fn signed(dir: &Path, name: &str, ca: &str, ca_key: &str, ext: &str) -> (PathBuf
     openssl(
         dir,
         &[
-            "req", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-            "-keyout", &key, "-out", &csr, "-subj", &format!("/CN={name}"),
+            "req",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            &key,
+            "-out",
+            &csr,
+            "-subj",
+            &format!("/CN={name}"),
         ],
     );
     openssl(
         dir,
         &[
-            "x509", "-req", "-in", &csr, "-CA", ca, "-CAkey", ca_key, "-CAcreateserial", "-out",
-            &cert, "-days", "2", "-extfile", &extf,
+            "x509",
+            "-req",
+            "-in",
+            &csr,
+            "-CA",
+            ca,
+            "-CAkey",
+            ca_key,
+            "-CAcreateserial",
+            "-out",
+            &cert,
+            "-days",
+            "2",
+            "-extfile",
+            &extf,
         ],
     );
     (dir.join(cert), dir.join(key))
@@ -188,7 +223,12 @@ impl Rsyslog {
         Self::start(dir, free_port(), Some(tls), false)
     }
 
-    fn start(dir: &Path, port: u16, tls: Option<(PathBuf, PathBuf, PathBuf)>, to_null: bool) -> Self {
+    fn start(
+        dir: &Path,
+        port: u16,
+        tls: Option<(PathBuf, PathBuf, PathBuf)>,
+        to_null: bool,
+    ) -> Self {
         std::fs::create_dir_all(dir.join("work")).unwrap();
         let out = if to_null {
             PathBuf::from("/dev/null")
