@@ -450,7 +450,7 @@ fn tls_with_a_wrong_ca_is_refused_with_a_sentence() {
 }
 
 #[test]
-#[ignore = "Needs systemd-journald (/run/systemd/journal/socket is absent here); make test runs it when the socket exists."]
+#[ignore = "Needs systemd-journald (its socket /run/systemd/journal/socket); make test runs it when the socket exists."]
 fn journald_receives_every_entry_with_its_fields() {
     let socket = tdekey::audit::forward::JOURNAL_SOCKET;
     assert!(
