@@ -431,6 +431,25 @@ fn tls_with_a_wrong_ca_is_refused_with_a_sentence() {
     syslog.stop();
     assert!(syslog.received().is_empty());
 
+    // Following, a CA file that cannot be read is not an outage to wait out: it ends the run,
+    // recorded as its stop.
+    let missing = env.dir.path().join("no-such-ca.pem");
+    let (code, out, err) = forward(&env, &["--to", &url, "--ca", missing.to_str().unwrap()]);
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.starts_with("tdekey: Cannot read the CA certificate file"),
+        "{err}"
+    );
+    let runs = forward_entries(&env);
+    let last = runs.last().unwrap();
+    assert_eq!(last["outcome"], "failure");
+    let d = details(last);
+    assert_eq!(d["event"], "stopped");
+    assert!(
+        d["error"].as_str().unwrap().contains("no-such-ca.pem"),
+        "{d}"
+    );
+
     // TLS options on a TCP destination are a mistake said as such.
     let (code, _, err) = forward(
         &env,

@@ -85,6 +85,14 @@ pub enum ForwardError {
 }
 
 impl ForwardError {
+    /// Whether the destination (or the way to it) is what failed: worth retrying by itself.
+    pub fn is_outage(&self) -> bool {
+        matches!(
+            self,
+            ForwardError::Connect { .. } | ForwardError::Tls { .. } | ForwardError::Send { .. }
+        )
+    }
+
     pub fn retry(&self) -> Retry {
         match self {
             ForwardError::Connect { .. } | ForwardError::Send { .. } => Retry::Yes,
@@ -293,6 +301,7 @@ pub fn follow(
     let mut backoff = BACKOFF_FIRST;
     let mut failing: Option<String> = None;
     let mut reported = sent.clone();
+    let mut fatal = None;
     while !stop.load(Ordering::SeqCst) {
         let result = match link.as_mut() {
             Some(l) => pump(a.store(), opts, l, &mut f, &mut sent, stop),
@@ -324,7 +333,12 @@ pub fn follow(
                 }
             }
             Ok(()) => {}
-            Err(ForwardError::Store(e)) => return Err(e.into()),
+            // What waiting cannot mend (the database, a CA or key file, no journald here)
+            // ends the run, recorded as its stop.
+            Err(e) if !e.is_outage() => {
+                fatal = Some(e);
+                break;
+            }
             Err(e) => {
                 if let Some(l) = link.take() {
                     l.close();
@@ -360,11 +374,14 @@ pub fn follow(
         if let Some(e) = &failing {
             m.insert("failing".into(), e.clone().into());
         }
+        if let Some(e) = &fatal {
+            m.insert("error".into(), e.to_string().into());
+        }
     }
     a.record(
         Action::AuditForward,
         &key,
-        if failing.is_some() {
+        if failing.is_some() || fatal.is_some() {
             Outcome::Failure
         } else {
             Outcome::Success
@@ -379,5 +396,8 @@ pub fn follow(
         ),
         source,
     })?;
-    Ok(sent)
+    match fatal {
+        Some(e) => Err(e),
+        None => Ok(sent),
+    }
 }
