@@ -312,7 +312,7 @@ impl Journal {
         match self.socket.send_to(&self.buf, JOURNAL_SOCKET) {
             Ok(_) => Ok(()),
             Err(e) if matches!(e.raw_os_error(), Some(libc::EMSGSIZE | libc::ENOBUFS)) => {
-                send_memfd(&self.socket, &self.buf)
+                send_memfd(&self.socket, Path::new(JOURNAL_SOCKET), &self.buf)
             }
             Err(e) => Err(e),
         }
@@ -321,7 +321,11 @@ impl Journal {
 
 /// The large-entry path of the native protocol: the payload in a sealed memfd, its descriptor
 /// sent alone with SCM_RIGHTS.
-fn send_memfd(socket: &std::os::unix::net::UnixDatagram, payload: &[u8]) -> std::io::Result<()> {
+fn send_memfd(
+    socket: &std::os::unix::net::UnixDatagram,
+    to: &Path,
+    payload: &[u8],
+) -> std::io::Result<()> {
     use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
     let name = c"tdekey-journal";
     // SAFETY: a valid C string and flags; the result is checked.
@@ -339,7 +343,7 @@ fn send_memfd(socket: &std::os::unix::net::UnixDatagram, payload: &[u8]) -> std:
     if unsafe { libc::fcntl(file.as_raw_fd(), libc::F_ADD_SEALS, seals) } < 0 {
         return Err(std::io::Error::last_os_error());
     }
-    let path = JOURNAL_SOCKET.as_bytes();
+    let path = std::os::unix::ffi::OsStrExt::as_bytes(to.as_os_str());
     // SAFETY: zeroed sockaddr_un is valid; the path fits (checked).
     let mut addr: libc::sockaddr_un = unsafe { std::mem::zeroed() };
     addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
@@ -381,6 +385,53 @@ fn send_memfd(socket: &std::os::unix::net::UnixDatagram, payload: &[u8]) -> std:
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// The kernel passes the descriptor; the receiver reads exactly the payload from a memfd
+    /// it cannot change (journald's own requirements for the large-entry path).
+    #[test]
+    fn a_large_entry_goes_as_a_sealed_memfd() {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("journal.sock");
+        let rx = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
+        let tx = std::os::unix::net::UnixDatagram::unbound().unwrap();
+        let payload = b"MESSAGE=large\nTDEKEY_SEQ=7\n".repeat(20_000);
+        send_memfd(&tx, &path, &payload).unwrap();
+
+        let space = unsafe { libc::CMSG_SPACE(std::mem::size_of::<libc::c_int>() as u32) };
+        let mut control = vec![0u8; space as usize];
+        let mut data = [0u8; 16];
+        let mut iov = libc::iovec {
+            iov_base: data.as_mut_ptr().cast(),
+            iov_len: data.len(),
+        };
+        let mut msg: libc::msghdr = unsafe { std::mem::zeroed() };
+        msg.msg_iov = &raw mut iov;
+        msg.msg_iovlen = 1;
+        msg.msg_control = control.as_mut_ptr().cast();
+        msg.msg_controllen = control.len() as _;
+        let n = unsafe { libc::recvmsg(rx.as_raw_fd(), &mut msg, 0) };
+        assert_eq!(n, 0, "no bytes besides the descriptor");
+        let cmsg = unsafe { libc::CMSG_FIRSTHDR(&msg) };
+        assert!(!cmsg.is_null());
+        let (level, kind) = unsafe { ((*cmsg).cmsg_level, (*cmsg).cmsg_type) };
+        assert_eq!((level, kind), (libc::SOL_SOCKET, libc::SCM_RIGHTS));
+        let fd = unsafe { std::ptr::read_unaligned(libc::CMSG_DATA(cmsg).cast::<libc::c_int>()) };
+        let seals = unsafe { libc::fcntl(fd, libc::F_GET_SEALS) };
+        for seal in [
+            libc::F_SEAL_WRITE,
+            libc::F_SEAL_SHRINK,
+            libc::F_SEAL_GROW,
+            libc::F_SEAL_SEAL,
+        ] {
+            assert_ne!(seals & seal, 0, "seal {seal} missing from {seals:#x}");
+        }
+        let mut f = unsafe { std::fs::File::from_raw_fd(fd) };
+        let mut got = Vec::new();
+        std::io::Seek::rewind(&mut f).unwrap();
+        std::io::Read::read_to_end(&mut f, &mut got).unwrap();
+        assert_eq!(got, payload);
+    }
 
     #[test]
     fn destinations_parse_and_normalise() {
