@@ -241,6 +241,87 @@ mod tests {
         (pri, header[..6].to_vec(), sd, msg)
     }
 
+    /// RFC 5424 §6's ABNF, checked field by field: PRI, VERSION, TIMESTAMP (full-date "T"
+    /// full-time in UTC), HOSTNAME 1*255, APP-NAME 1*48, PROCID 1*128, MSGID 1*32 PRINTUSASCII
+    /// (or NILVALUE), SD-ELEMENTs whose SD-NAMEs exclude '=', SP, ']' and '"' (1*32) and whose
+    /// PARAM-VALUEs escape '"', '\' and ']', then SP and a MSG that starts with the BOM.
+    fn assert_abnf(msg: &[u8]) {
+        let printus = |s: &str, max: usize| {
+            !s.is_empty() && s.len() <= max && s.bytes().all(|b| (33..=126).contains(&b))
+        };
+        let (pri, header, sd, rest) = parse(msg);
+        let pri: u32 = pri.parse().unwrap();
+        assert!(pri <= 191);
+        assert_eq!(header[0], "1");
+        let t = chrono::DateTime::parse_from_rfc3339(&header[1]).unwrap();
+        assert_eq!(t.offset().local_minus_utc(), 0);
+        assert!(
+            header[1].ends_with('Z') && header[1].len() == 24,
+            "{}",
+            header[1]
+        );
+        assert!(printus(&header[2], 255), "{}", header[2]);
+        assert!(printus(&header[3], 48));
+        assert!(printus(&header[4], 128));
+        assert!(printus(&header[5], 32), "{}", header[5]);
+        // SD-ELEMENT = "[" SD-ID *(SP SD-PARAM) "]"
+        let sd = sd.as_bytes();
+        assert_eq!(sd[0], b'[');
+        let mut i = 1;
+        let name = |i: &mut usize| {
+            let start = *i;
+            while *i < sd.len() && !b"= ]\"".contains(&sd[*i]) && (33..=126).contains(&sd[*i]) {
+                *i += 1;
+            }
+            let n = *i - start;
+            assert!(
+                (1..=32).contains(&n),
+                "an SD-NAME of {n} characters at {start}"
+            );
+        };
+        name(&mut i);
+        while sd[i] == b' ' {
+            i += 1;
+            name(&mut i);
+            assert_eq!(&sd[i..i + 2], b"=\"");
+            i += 2;
+            loop {
+                match sd[i] {
+                    b'\\' => {
+                        assert!(b"\"\\]".contains(&sd[i + 1]), "a stray escape");
+                        i += 2;
+                    }
+                    b'"' => break,
+                    b']' => panic!("an unescaped ] inside a PARAM-VALUE"),
+                    _ => i += 1,
+                }
+            }
+            i += 1;
+        }
+        assert_eq!(sd[i], b']');
+        assert_eq!(i, sd.len() - 1);
+        std::str::from_utf8(&rest).unwrap();
+        assert!(rest.starts_with(b"\xEF\xBB\xBF"));
+    }
+
+    #[test]
+    fn hostile_fields_still_make_valid_messages() {
+        let mut f = Formatter::default();
+        let long = "h".repeat(300);
+        let cases = [
+            row("hsm.login", "db01", Some("cu"), "t"),
+            row("a.b", "x y", Some("a\"b]c\\"), "line\nbreak"),
+            row(&long, &long, None, "]\"["),
+            row("bad action", "hôte", Some(""), ""),
+        ];
+        for r in &cases {
+            assert_abnf(f.message(r));
+        }
+        let mut r = row("a.b", "h", None, "t");
+        r.os_user = "=\"] ";
+        assert_abnf(f.message(&r));
+    }
+
     #[test]
     fn a_message_follows_rfc5424() {
         let mut f = Formatter::default();
