@@ -26,6 +26,7 @@ for f in /usr/bin/tdekey \
     /usr/share/fish/vendor_completions.d/tdekey.fish \
     /usr/lib/systemd/system/tdekey-rotate.service \
     /usr/lib/systemd/system/tdekey-rotate.timer \
+    /usr/lib/systemd/system/tdekey-forward.service \
     /usr/share/doc/tdekey/copyright; do
     [ -e "$f" ] || fail "$f is missing"
 done

@@ -37,6 +37,8 @@ pub const ROTATION_BEFORE_SAVE: &str = "rotation.before-save";
 pub const MIGRATION_BEFORE_SAVE: &str = "migration.before-save";
 /// Before SET KEY is sent (way oracle): the keys seen are recorded.
 pub const ROTATION_BEFORE_SET_KEY: &str = "rotation.before-set-key";
+/// `tdekey audit forward`: a batch was acknowledged and its position saved.
+pub const FORWARD_BATCH_SAVED: &str = "forward.batch-saved";
 
 /// Reads `FAILPOINTS` (with the feature; nothing without). Keep the value alive for the
 /// life of the process.

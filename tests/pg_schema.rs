@@ -85,7 +85,7 @@ fn the_baseline_is_made_in_an_empty_database_at_this_builds_version() {
     );
     assert_eq!(
         tables,
-        "audit_checkpoints,audit_log,databases,hsm_profiles,key_owners,migrations,\
+        "audit_checkpoints,audit_log,databases,forward_positions,hsm_profiles,key_owners,migrations,\
          rotation_policies,rotation_runs,settings,tdekey_schema"
     );
     // One version row, ever.

@@ -30,6 +30,10 @@ pub enum Action {
     AuditExport,
     /// Decrypting an encrypted export.
     AuditDecrypt,
+    /// Forwarding the log to a SIEM (`tdekey audit forward`): started, failed, resumed,
+    /// stopped, with the destination, how many entries and up to which seq; never an entry per
+    /// forwarded entry.
+    AuditForward,
     /// Opening a wallet with its password to list its entries.
     WalletInspect,
     /// Adding, changing or removing a database profile.
@@ -104,6 +108,7 @@ impl Action {
         Action::AuditCheckpoint,
         Action::AuditExport,
         Action::AuditDecrypt,
+        Action::AuditForward,
         Action::WalletInspect,
         Action::DatabaseChange,
         Action::AuditRead,
@@ -141,6 +146,7 @@ impl Action {
             Action::AuditCheckpoint => "audit.checkpoint",
             Action::AuditExport => "audit.export",
             Action::AuditDecrypt => "audit.decrypt",
+            Action::AuditForward => "audit.forward",
             Action::WalletInspect => "wallet.inspect",
             Action::DatabaseChange => "database.change",
             Action::AuditRead => "audit.read",

@@ -220,14 +220,14 @@ struct JsonRow<'a> {
 
 /// Formats UTC times, reusing the text of the last second seen (log entries come in bursts).
 #[derive(Default)]
-struct UtcCache {
+pub(crate) struct UtcCache {
     second: Option<i64>,
     prefix: String,
     text: String,
 }
 
 impl UtcCache {
-    fn format(&mut self, ms: i64) -> &str {
+    pub(crate) fn format(&mut self, ms: i64) -> &str {
         let sec = ms.div_euclid(1000);
         if self.second != Some(sec) {
             let full = utc(sec * 1000);

@@ -14,6 +14,7 @@ mod chain;
 mod checkpoint;
 pub mod copy;
 pub mod export;
+pub mod forward;
 mod log;
 
 pub use action::{Action, Outcome};

@@ -3,6 +3,7 @@
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::path::PathBuf;
 
+pub use super::args_audit::ForwardArgs;
 pub use super::args_migrate::{MigrateCommand, ReportFormat, StepArgs};
 pub use super::args_store::StoreCommand;
 
@@ -593,6 +594,9 @@ pub enum AuditCommand {
         #[command(flatten)]
         login: LoginArgs,
     },
+    /// Forward the log to a SIEM (syslog over TCP or TLS, or journald), at least once, in
+    /// order, resuming where the destination stopped.
+    Forward(ForwardArgs),
     /// Decrypt an encrypted export.
     Decrypt {
         /// The encrypted export.

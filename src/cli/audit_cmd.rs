@@ -51,6 +51,7 @@ pub(super) fn run(data: &DataDir, cmd: AuditCommand) -> Result<ExitCode, CliErro
             }
             Ok(code)
         }
+        AuditCommand::Forward(args) => super::forward_cmd::run(data, &args),
         AuditCommand::Decrypt {
             input,
             out,

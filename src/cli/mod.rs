@@ -3,10 +3,12 @@
 //! stderr and exit 1; usage errors exit 2.
 
 mod args;
+mod args_audit;
 mod args_migrate;
 mod args_store;
 mod audit_cmd;
 mod db_cmd;
+mod forward_cmd;
 mod hsm_cmd;
 mod migrate_cmd;
 mod oracle_cmd;

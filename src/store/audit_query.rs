@@ -156,7 +156,7 @@ fn read_row(r: &Row<'_>) -> Result<AuditRow, Fault> {
     })
 }
 
-fn read_ref<'r>(r: &Row<'r>) -> Result<AuditRowRef<'r>, Fault> {
+pub(super) fn read_ref<'r>(r: &Row<'r>) -> Result<AuditRowRef<'r>, Fault> {
     Ok(AuditRowRef {
         seq: r.int(0)?,
         ts_ms: r.int(1)?,

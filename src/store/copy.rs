@@ -16,6 +16,7 @@ pub const TABLES: &[&str] = &[
     "rotation_runs",
     "audit_log",
     "audit_checkpoints",
+    "forward_positions",
 ];
 
 impl Store {

@@ -186,6 +186,15 @@ ALTER TABLE rotation_runs ADD COLUMN intent TEXT;
 ALTER TABLE key_owners ADD COLUMN retired_ms INTEGER;
 ALTER TABLE key_owners ADD COLUMN retired_why TEXT;
 "#,
+    // v12: how far each SIEM destination has been sent the audit log (`tdekey audit forward`):
+    // the last seq it acknowledged, keyed by the normalised destination.
+    r#"
+CREATE TABLE forward_positions (
+    destination TEXT PRIMARY KEY,
+    seq INTEGER NOT NULL,
+    updated_ms INTEGER NOT NULL
+) STRICT;
+"#,
 ];
 
 /// The schema version this build writes.

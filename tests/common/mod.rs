@@ -4,6 +4,7 @@
 
 /// A throwaway PostgreSQL cluster (issue #21); `#![allow(dead_code)]` above covers it too.
 pub mod pg;
+pub mod rsyslog;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -25,7 +25,15 @@ pub const BASELINE_VERSION: i64 = 11;
 
 /// The migrations after the baseline: `(version, sql)` takes the schema from `version - 1` to
 /// `version`, in order. The first entry, when there is one, is version 12.
-pub const LATER: &[(i64, &str)] = &[];
+pub const LATER: &[(i64, &str)] = &[(
+    12,
+    // How far each SIEM destination has been sent the audit log (`audit forward`).
+    "CREATE TABLE forward_positions (
+    destination TEXT PRIMARY KEY,
+    seq BIGINT NOT NULL,
+    updated_ms BIGINT NOT NULL
+);",
+)];
 
 /// The newest version this build can make on PostgreSQL.
 pub const LATEST: i64 = match LATER.last() {
