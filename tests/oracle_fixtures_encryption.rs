@@ -32,9 +32,12 @@ fn same_files(folder: &str, expected: &[&str]) {
     );
 }
 
+/// (tablespace, ENCRYPTIONALG, CON_ID) of each row.
+type Expected = &'static [(&'static str, &'static str, u32)];
+
 #[test]
 fn every_tablespaces_fixture_reads_as_v_encrypted_tablespaces() {
-    let cases: &[(&str, &[(&str, &str, u32)])] = &[
+    let cases: &[(&str, Expected)] = &[
         (
             "19c-exacc-adb-ts-encryptionalg-encryptedts-con-id-9-rows.txt",
             &[

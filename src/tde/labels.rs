@@ -13,8 +13,8 @@ pub const SUPPORTED_IDEN: &str = "DATA_OBJECT_SUPPORTED_IDEN";
 /// tdekey's own HMAC key for audit-log checkpoints.
 pub const AUDIT_HMAC_LABEL: &str = "TDEKEY.AUDIT.HMAC";
 
-/// A 16-byte Oracle master key id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// A 16-byte Oracle master key id (ordered by its bytes, for maps keyed by key id).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MasterKeyId(pub [u8; 16]);
 
 impl MasterKeyId {

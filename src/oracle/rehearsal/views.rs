@@ -301,3 +301,6 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
         p.reply(&value.unwrap_or_default())
     }
 }
+
+#[cfg(test)]
+mod tests;
