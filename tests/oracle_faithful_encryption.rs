@@ -55,7 +55,10 @@ fn current(env: &Env) -> MasterKeyId {
     parse_key_id(&k.key_id).unwrap().1
 }
 
-fn wrapped(env: &Env) -> (Vec<Option<MasterKeyId>>, Vec<(String, Option<MasterKeyId>)>) {
+/// The MASTERKEYID of each database key, and of each tablespace with its name.
+type Wrapped = (Vec<Option<MasterKeyId>>, Vec<(String, Option<MasterKeyId>)>);
+
+fn wrapped(env: &Env) -> Wrapped {
     let db: Vec<Option<MasterKeyId>> = rows(env, "database-key")
         .iter()
         .map(|r| DatabaseKeyRow::from_row(r).unwrap().master_key)
