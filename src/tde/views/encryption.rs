@@ -2,7 +2,8 @@
 //! container's database key and each encrypted tablespace's key. What a recoverability report
 //! stands on: every MASTERKEYID here must be found somewhere (an HSM, a wallet, a backup).
 //!
-//! What the sources say (tests/fixtures/oracle/SOURCES.md, S21–S23):
+//! What the sources say (tests/fixtures/oracle/SOURCES.md: S21–S23 and "Not found for issue
+//! #23"):
 //! - both MASTERKEYID columns are RAW(16), printed as 32 hex digits; the id is the 16 bytes
 //!   of the master key's KEY_ID ([`crate::tde::labels::parse_masterkeyid`]);
 //! - a rotation (SET KEY, USE KEY) re-wraps the database key and the tablespace keys under the
