@@ -30,7 +30,12 @@ pub struct Cli {
     pub store: Option<String>,
 
     /// A file (mode 0600) whose first line is the store's PostgreSQL password. Else PGPASSWORD, else PGPASSFILE or ~/.pgpass.
-    #[arg(long, global = true, value_name = "FILE", env = "TDEKEY_STORE_PASSWORD_FILE")]
+    #[arg(
+        long,
+        global = true,
+        value_name = "FILE",
+        env = "TDEKEY_STORE_PASSWORD_FILE"
+    )]
     pub store_password_file: Option<PathBuf>,
 
     #[command(subcommand)]

@@ -18,6 +18,10 @@ pub enum QueryArg {
     Wallet,
     /// SELECT * FROM V$ENCRYPTION_KEYS
     Keys,
+    /// V$DATABASE_KEY_INFO: the master key wrapping each container's database key
+    DatabaseKey,
+    /// V$ENCRYPTED_TABLESPACES with the tablespaces' names: the master key wrapping each one's key
+    Tablespaces,
     /// SHOW PARAMETER wallet_root
     WalletRoot,
     /// SHOW PARAMETER tde_configuration
@@ -349,6 +353,8 @@ fn query(
     let request = match what {
         QueryArg::Wallet => Request::QueryWallet,
         QueryArg::Keys => Request::QueryKeys,
+        QueryArg::DatabaseKey => Request::QueryDatabaseKey,
+        QueryArg::Tablespaces => Request::QueryTablespaces,
         QueryArg::WalletRoot => Request::ShowParameter(ParameterName::WalletRoot),
         QueryArg::TdeConfiguration => Request::ShowParameter(ParameterName::TdeConfiguration),
     };

@@ -13,8 +13,8 @@ pub const SUPPORTED_IDEN: &str = "DATA_OBJECT_SUPPORTED_IDEN";
 /// tdekey's own HMAC key for audit-log checkpoints.
 pub const AUDIT_HMAC_LABEL: &str = "TDEKEY.AUDIT.HMAC";
 
-/// A 16-byte Oracle master key id.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+/// A 16-byte Oracle master key id (ordered by its bytes, for maps keyed by key id).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct MasterKeyId(pub [u8; 16]);
 
 impl MasterKeyId {
@@ -259,6 +259,117 @@ pub fn key_metadata_label(key_id: &str) -> String {
     )
 }
 
+/// Prefix of a master key's entry in a software keystore (`ewallet.p12`, `cwallet.sso`): the
+/// V$ENCRYPTION_KEYS KEY_ID of the key follows (reference/oracle-tde.md, "Wallet entry names";
+/// tests/fixtures/oracle/software-wallet-entries/).
+pub const WALLET_MASTER_KEY_PREFIX: &str = "ORACLE.SECURITY.DB.ENCRYPTION.";
+/// The entry that names a software keystore's current master key (`MASTERKEY`, or
+/// `MASTERKEY.<PDB GUID>` for a PDB's): it holds no key of its own.
+pub const WALLET_CURRENT_KEY_ENTRY: &str = "MASTERKEY";
+
+/// Reads `V$DATABASE_KEY_INFO.MASTERKEYID` or `V$ENCRYPTED_TABLESPACES.MASTERKEYID`.
+///
+/// Both columns are RAW(16) (Oracle Database Reference 12.2 to 23ai): SQL*Plus prints a RAW as
+/// its hex digits, upper case, 32 of them, which is also what `RAWTOHEX(MASTERKEYID)` returns.
+/// Oracle's own diagnostic scripts (MOS 1541818.1, as copied in public repositories) turn the
+/// id into the KEY_ID form instead (`'01' || RAWTOHEX(mkid)` in base64), so a paste may hold
+/// that form: the 34 hex digits `06…` and the base64 KEY_ID are read too. Lower-case hex is
+/// read (a `LOWER()` or another client's display). An all-zero id means "no master key"
+/// (unverified: a database key not yet wrapped by any master key, MASTERKEY_ACTIVATED NO) and
+/// reads as `Ok(None)`.
+pub fn parse_masterkeyid(s: &str) -> Result<Option<MasterKeyId>, String> {
+    let t = s.trim();
+    if t.len() == 32 && t.bytes().all(|b| b.is_ascii_hexdigit()) {
+        let mut id = [0u8; 16];
+        hex::decode_to_slice(t, &mut id).map_err(|e| e.to_string())?;
+        return Ok((id != [0u8; 16]).then_some(MasterKeyId(id)));
+    }
+    match parse_key_id(t) {
+        Ok((_, id)) => Ok((id.0 != [0u8; 16]).then_some(id)),
+        Err(_) => Err(format!(
+            "expected the 32 hex digits of a RAW(16) master key id, found {:?}",
+            t.chars().take(60).collect::<String>()
+        )),
+    }
+}
+
+impl MasterKeyId {
+    /// The KEY_ID V$ENCRYPTION_KEYS shows for this key in a software keystore: 52 characters
+    /// of base64 starting with `A` (byte 0x01, the id, zero padding).
+    pub fn software_key_id(&self) -> String {
+        format_key_id(SOFTWARE_KEYSTORE, self)
+    }
+
+    /// The KEY_ID V$ENCRYPTION_KEYS shows for this key in the keystore `keystore` (0x01
+    /// software, 0x06 HSM): base64 for a software keystore, the 34 hex digits for an HSM.
+    pub fn key_id_in(&self, keystore: u8) -> String {
+        if keystore == HSM_KEYSTORE {
+            self.use_key_id()
+        } else {
+            format_key_id(keystore, self)
+        }
+    }
+
+    /// The name of this key's entry in a software keystore (`ewallet.p12`):
+    /// `ORACLE.SECURITY.DB.ENCRYPTION.` and its software KEY_ID.
+    pub fn wallet_entry_name(&self) -> String {
+        format!("{WALLET_MASTER_KEY_PREFIX}{}", self.software_key_id())
+    }
+
+    /// Every name this one key goes by, for a report and for matching across sources.
+    pub fn forms(&self) -> KeyForms {
+        KeyForms {
+            masterkeyid: self.raw_hex(),
+            hsm_key_id: self.use_key_id(),
+            software_key_id: self.software_key_id(),
+            hsm_label: self.hsm_label(),
+            hsm_metadata_label: key_metadata_label(&self.use_key_id()),
+            wallet_entry: self.wallet_entry_name(),
+        }
+    }
+}
+
+/// The names of one master key in each place it can appear.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
+pub struct KeyForms {
+    /// `RAWTOHEX(MASTERKEYID)`: V$DATABASE_KEY_INFO, V$ENCRYPTED_TABLESPACES (32 hex).
+    pub masterkeyid: String,
+    /// V$ENCRYPTION_KEYS.KEY_ID of an HSM key and the id `USE KEY` takes (34 hex, `06…`).
+    pub hsm_key_id: String,
+    /// V$ENCRYPTION_KEYS.KEY_ID of a software keystore's key (52 base64, `A…`).
+    pub software_key_id: String,
+    /// The HSM object `ORACLE.TDE.HSM.MK.06…`.
+    pub hsm_label: String,
+    /// Oracle's key-metadata data object beside it on the HSM.
+    pub hsm_metadata_label: String,
+    /// The entry `ORACLE.SECURITY.DB.ENCRYPTION.<software KEY_ID>` of `ewallet.p12`.
+    pub wallet_entry: String,
+}
+
+/// The master key a software keystore entry holds: `ORACLE.SECURITY.DB.ENCRYPTION.<KEY_ID>`.
+/// `None` for the `MASTERKEY[.<GUID>]` pointer entry and for any other entry.
+pub fn wallet_entry_master_key(name: &str) -> Option<MasterKeyId> {
+    let rest = name.strip_prefix(WALLET_MASTER_KEY_PREFIX)?;
+    if rest == WALLET_CURRENT_KEY_ENTRY || rest.starts_with("MASTERKEY.") {
+        return None;
+    }
+    parse_key_id(rest).ok().map(|(_, id)| id)
+}
+
+/// The master key any of its names denotes: an HSM label (`ORACLE.TDE.HSM.MK.06…`), Oracle's
+/// key-metadata label, a wallet entry name, a KEY_ID in either form, or a MASTERKEYID. `None`
+/// for text that names no master key.
+pub fn master_key_of(text: &str) -> Option<MasterKeyId> {
+    let t = text.trim();
+    if t.starts_with(MASTER_KEY_PREFIX) || t.starts_with(KEY_METADATA_PREFIX) {
+        return classify(t).master_key();
+    }
+    if t.starts_with(WALLET_MASTER_KEY_PREFIX) {
+        return wallet_entry_master_key(t);
+    }
+    parse_masterkeyid(t).ok().flatten()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -381,5 +492,73 @@ mod tests {
         ));
         assert!(parse_key_id("not base64!").is_err());
         assert!(parse_key_id("AQID").is_err());
+    }
+    /// Real ids from the fixtures: the software KEY_ID of a 12.1 output
+    /// (tests/fixtures/oracle/keys/12.1-software-keys-3-rows-backed-up-tabs.txt) and an HSM label
+    /// on a Luna HSM (tests/fixtures/oracle/hsm-objects/), each through every form and back.
+    #[test]
+    fn every_form_of_a_real_key_leads_back_to_it() {
+        let (ks, sw) =
+            parse_key_id("AWeotlcyUk+tv7GiOqqILFAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").unwrap();
+        assert_eq!(ks, SOFTWARE_KEYSTORE);
+        assert_eq!(sw.raw_hex(), "67A8B65732524FADBFB1A23AAA882C50");
+        let LabelMeaning::MasterKey(hsm) =
+            classify("ORACLE.TDE.HSM.MK.0699468E1DC88E4F27BF426176B94D4907")
+        else {
+            panic!("the Luna label is a master key")
+        };
+        for id in [sw, hsm] {
+            let f = id.forms();
+            assert_eq!(f.masterkeyid.len(), 32);
+            assert_eq!(f.software_key_id.len(), 52);
+            assert_eq!(f.hsm_metadata_label.len(), 98);
+            for text in [
+                &f.masterkeyid,
+                &f.masterkeyid.to_ascii_lowercase(),
+                &f.hsm_key_id,
+                &f.software_key_id,
+                &f.hsm_label,
+                &f.hsm_metadata_label,
+                &f.wallet_entry,
+            ] {
+                assert_eq!(master_key_of(text), Some(id), "{text}");
+            }
+            assert_eq!(parse_masterkeyid(&f.masterkeyid), Ok(Some(id)));
+            assert_eq!(wallet_entry_master_key(&f.wallet_entry), Some(id));
+            assert_eq!(id.key_id_in(HSM_KEYSTORE), f.hsm_key_id);
+            assert_eq!(id.key_id_in(SOFTWARE_KEYSTORE), f.software_key_id);
+            assert!(same_key(&f.hsm_key_id, &f.software_key_id));
+        }
+        assert_eq!(hsm.forms().masterkeyid, "99468E1DC88E4F27BF426176B94D4907");
+    }
+
+    #[test]
+    fn masterkeyid_refusals_and_the_zero_id() {
+        assert_eq!(parse_masterkeyid(&"0".repeat(32)), Ok(None));
+        assert_eq!(
+            parse_masterkeyid(&format!("06{}", "0".repeat(32))),
+            Ok(None)
+        );
+        for bad in ["", "XYZ", &"A".repeat(31), &"G".repeat(32), "not base64!"] {
+            let e = parse_masterkeyid(bad).unwrap_err();
+            assert!(e.contains("32 hex digits"), "{bad}: {e}");
+        }
+        // The pointer entry and other entries hold no key.
+        assert_eq!(
+            wallet_entry_master_key("ORACLE.SECURITY.DB.ENCRYPTION.MASTERKEY"),
+            None
+        );
+        assert_eq!(
+            wallet_entry_master_key(
+                "ORACLE.SECURITY.DB.ENCRYPTION.MASTERKEY.0123456789ABCDEF0123456789ABCDEF"
+            ),
+            None
+        );
+        assert_eq!(
+            wallet_entry_master_key("ORACLE.SECURITY.ID.ENCRYPTION."),
+            None
+        );
+        assert_eq!(master_key_of("DATA_OBJECT_SUPPORTED_IDEN"), None);
+        assert_eq!(master_key_of("ORACLE.TDE.HSM.MK.06"), None);
     }
 }

@@ -78,6 +78,36 @@ pub const KEYS_COLUMNS: &[&str] = &[
     "CON_ID",
 ];
 
+/// The columns of V$DATABASE_KEY_INFO tdekey reads, in view order (19c). The 12.2 reference
+/// lists ENCRYPTIONALG, ENCRYPTEDKEY, MASTERKEYID, CON_ID only; MASTERKEY_ACTIVATED is in the
+/// 18c–23ai references (the Japanese 19c reference spells it MASTER_ACTIVATED, but the queries
+/// and the output published use MASTERKEY_ACTIVATED: tests/fixtures/oracle/database-key/).
+/// MASTERKEY_ACTIVATED is listed before MASTERKEYID so that its heading cut to `MAS` is not
+/// taken for MASTERKEYID, which SQL*Plus prints 32 wide and never cuts.
+pub const DATABASE_KEY_COLUMNS: &[&str] = &[
+    "ENCRYPTIONALG",
+    "ENCRYPTEDKEY",
+    "MASTERKEY_ACTIVATED",
+    "MASTERKEYID",
+    "CON_ID",
+];
+
+/// The columns of V$ENCRYPTED_TABLESPACES (19c), with V$TABLESPACE's NAME after TS# for the
+/// join tdekey sends ([`crate::tde::request::Request::QueryTablespaces`]).
+pub const TABLESPACE_COLUMNS: &[&str] = &[
+    "TS#",
+    "NAME",
+    "ENCRYPTIONALG",
+    "ENCRYPTEDTS",
+    "ENCRYPTEDKEY",
+    "MASTERKEYID",
+    "BLOCKS_ENCRYPTED",
+    "BLOCKS_DECRYPTED",
+    "KEY_VERSION",
+    "STATUS",
+    "CON_ID",
+];
+
 /// `SHOW PARAMETER` columns.
 pub const PARAMETER_COLUMNS: &[&str] = &["NAME", "TYPE", "VALUE"];
 
@@ -88,6 +118,11 @@ pub enum View {
     EncryptionKeys,
     /// SESSION_PRIVS and SESSION_ROLES through [`crate::tde::privileges::QUERY`].
     SessionPrivileges,
+    /// V$DATABASE_KEY_INFO: the master key that wraps each container's database key.
+    DatabaseKeyInfo,
+    /// V$ENCRYPTED_TABLESPACES (joined to V$TABLESPACE for the names): the master key that
+    /// wraps each encrypted tablespace's key.
+    EncryptedTablespaces,
 }
 
 impl View {
@@ -96,6 +131,8 @@ impl View {
             View::EncryptionWallet => "V$ENCRYPTION_WALLET",
             View::EncryptionKeys => "V$ENCRYPTION_KEYS",
             View::SessionPrivileges => "SESSION_PRIVS and SESSION_ROLES",
+            View::DatabaseKeyInfo => "V$DATABASE_KEY_INFO",
+            View::EncryptedTablespaces => "V$ENCRYPTED_TABLESPACES",
         }
     }
 
@@ -104,6 +141,8 @@ impl View {
             View::EncryptionWallet => WALLET_COLUMNS,
             View::EncryptionKeys => KEYS_COLUMNS,
             View::SessionPrivileges => crate::tde::privileges::COLUMNS,
+            View::DatabaseKeyInfo => DATABASE_KEY_COLUMNS,
+            View::EncryptedTablespaces => TABLESPACE_COLUMNS,
         }
     }
 
@@ -129,6 +168,14 @@ impl View {
                 "ACTIVATING_DBNAME",
             ],
             View::SessionPrivileges => &["KIND"],
+            View::DatabaseKeyInfo => &["MASTERKEY_ACTIVATED"],
+            View::EncryptedTablespaces => &[
+                "TS#",
+                "ENCRYPTEDTS",
+                "BLOCKS_ENCRYPTED",
+                "BLOCKS_DECRYPTED",
+                "KEY_VERSION",
+            ],
         }
     }
 
@@ -138,6 +185,8 @@ impl View {
             View::EncryptionWallet => "ENCRYPTION_WALLET",
             View::EncryptionKeys => "ENCRYPTION_KEYS",
             View::SessionPrivileges => "SESSION_PRIVS",
+            View::DatabaseKeyInfo => "DATABASE_KEY_INFO",
+            View::EncryptedTablespaces => "ENCRYPTED_TABLESPACES",
         }
     }
 }

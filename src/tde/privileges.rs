@@ -57,7 +57,13 @@ impl Needed {
 /// SYSKM may read).
 pub fn needed(request: &Request) -> Option<Needed> {
     match request {
-        Request::QueryWallet | Request::QueryKeys | Request::QueryPrivileges => None,
+        // (unverified) for a SYSKM session: V$DATABASE_KEY_INFO and the join to V$TABLESPACE
+        // (see `request::TABLESPACES_QUERY`); a refusal is read as the answer.
+        Request::QueryWallet
+        | Request::QueryKeys
+        | Request::QueryDatabaseKey
+        | Request::QueryTablespaces
+        | Request::QueryPrivileges => None,
         Request::ShowParameter(_) => Some(Needed::ReadParameters),
         Request::SetWalletRoot { .. } | Request::SetTdeConfiguration { .. } => {
             Some(Needed::AlterSystem)

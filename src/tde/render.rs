@@ -102,10 +102,26 @@ pub fn view_column(view: Option<View>, name: &str) -> Column {
         _ if View::EncryptionKeys.columns().contains(&n) => Some(Column::text(n, 14)),
         _ => None,
     };
+    // V$DATABASE_KEY_INFO and V$ENCRYPTED_TABLESPACES: widths of their types (VARCHAR2(7),
+    // VARCHAR2(3), RAW(16) as 32 hex digits, V$TABLESPACE.NAME VARCHAR2(30); a real 19c output:
+    // tests/fixtures/oracle/tablespaces/).
+    let encryption = |n: &str| match n {
+        "ENCRYPTIONALG" => Some(Column::text(n, 7)),
+        "ENCRYPTEDTS" | "MASTERKEY_ACTIVATED" => Some(Column::text(n, 3)),
+        "MASTERKEYID" => Some(Column::text(n, 32)),
+        "ENCRYPTEDKEY" => Some(Column::text(n, 96)),
+        "NAME" => Some(Column::text(n, 30)),
+        "STATUS" => Some(Column::text(n, 10)),
+        "TS#" | "KEY_VERSION" | "BLOCKS_ENCRYPTED" | "BLOCKS_DECRYPTED" | "CON_ID" => {
+            Some(Column::number(n))
+        }
+        _ => None,
+    };
     let known = match view {
         Some(View::EncryptionWallet) => wallet(name),
         Some(View::EncryptionKeys) => keys(name),
         Some(View::SessionPrivileges) => Some(Column::text(name, 40)),
+        Some(View::DatabaseKeyInfo | View::EncryptedTablespaces) => encryption(name),
         None => None,
     };
     known.unwrap_or_else(|| Column::text(name, name.chars().count().max(1)))

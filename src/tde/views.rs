@@ -487,5 +487,8 @@ pub fn parse_oracle_time(s: &str) -> Option<i64> {
         .map(|t| t.timestamp_millis())
 }
 
+mod encryption;
+pub use encryption::{DEFAULT_ALGORITHM, DatabaseKeyRow, TablespaceRow, tablespace_label};
+
 #[cfg(test)]
 mod tests;

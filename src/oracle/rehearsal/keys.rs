@@ -31,6 +31,7 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
             creator: self.session_user(),
             activated_only: false,
         });
+        self.state.rewrap(con_id);
     }
 
     pub(super) fn set_key(
@@ -184,6 +185,7 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
                 }
             }
         }
+        self.state.rewrap(con);
         // FORCE KEYSTORE: a closed keystore is opened for the operation and left as it was.
         Ok(Reply::done(KEYSTORE_ALTERED))
     }

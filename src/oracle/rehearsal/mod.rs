@@ -330,6 +330,12 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
                     rows: self.key_rows(),
                 }
             }
+            Request::QueryDatabaseKey => Reply::Rows {
+                rows: self.database_key_rows(),
+            },
+            Request::QueryTablespaces => Reply::Rows {
+                rows: self.tablespace_rows(),
+            },
             Request::ShowParameter(p) => self.show_parameter(*p),
             Request::SetWalletRoot { dir, .. } => {
                 if dir.trim().is_empty() || !dir.starts_with('/') {

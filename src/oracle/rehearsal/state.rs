@@ -109,6 +109,47 @@ pub(super) struct State {
     /// start there.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub(super) other_hsm: Option<OtherHsm>,
+    /// The encrypted tablespaces (V$ENCRYPTED_TABLESPACES). Absent from state files written
+    /// before tdekey knew them: made from the key history when such a file is loaded
+    /// ([`State::upgrade`]), and left absent for a database that never had a master key.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub(super) tablespaces: Option<Vec<TablespaceRecord>>,
+}
+
+/// An encrypted tablespace of the simulated database, and the master key its key is wrapped
+/// by (V$ENCRYPTED_TABLESPACES.MASTERKEYID).
+#[derive(Clone, Debug, Serialize, Deserialize)]
+pub(super) struct TablespaceRecord {
+    pub(super) con_id: u32,
+    /// TS#
+    pub(super) ts: u32,
+    pub(super) name: String,
+    pub(super) algorithm: String,
+    /// The KEY_ID of the master key that wraps the tablespace key.
+    pub(super) key_id: String,
+    pub(super) key_version: u32,
+    /// A READ ONLY tablespace: a rotation does not re-wrap its key (its header cannot be
+    /// written), so it keeps needing the master key it was last wrapped by.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub(super) read_only: bool,
+}
+
+/// The tablespace the rehearsal encrypts in a container when the container gets its first
+/// master key, as a DBA does right after setting it (`ALTER TABLESPACE USERS ENCRYPTION ONLINE
+/// USING 'AES256' ENCRYPT`): USERS, TS# 4 in a non-CDB and 5 in a PDB (the numbers Oracle's
+/// seed databases give it). The root of a CDB keeps none encrypted (on premises nothing is
+/// encrypted by default; a cloud database encrypts every tablespace, as the real 19c output
+/// in tests/fixtures/oracle/tablespaces/ shows).
+fn demo_tablespace(cdb: bool, con_id: u32, key_id: &str) -> Option<TablespaceRecord> {
+    (!cdb || con_id > 1).then(|| TablespaceRecord {
+        con_id,
+        ts: if cdb { 5 } else { 4 },
+        name: "USERS".to_owned(),
+        algorithm: "AES256".to_owned(),
+        key_id: key_id.to_owned(),
+        key_version: 1,
+        read_only: false,
+    })
 }
 
 /// A simulated HSM of another vendor: its user, the Argon2id verifier of that user's
@@ -150,6 +191,7 @@ impl State {
             keys: Vec::new(),
             hsm_token: None,
             other_hsm: None,
+            tablespaces: None,
         }
     }
 
@@ -162,6 +204,37 @@ impl State {
             {
                 k.key_id = crate::tde::labels::hsm_key_id(&id);
             }
+        }
+        // Before tdekey knew the tablespaces: each container with a key has its USERS
+        // tablespace, re-wrapped by every rotation since, so wrapped by its current key now.
+        if self.tablespaces.is_none() && !self.keys.is_empty() {
+            let cons: Vec<u32> = self.containers.iter().map(|c| c.con_id).collect();
+            for con in cons {
+                self.rewrap(con);
+            }
+        }
+    }
+
+    /// After container `con_id` got a new current master key (SET KEY, USE KEY, MIGRATE,
+    /// REVERSE MIGRATE): Oracle re-wraps the database key and every tablespace key under it
+    /// (alert log "Tablespace key rewrap done"; KEY_VERSION unchanged), except a READ ONLY
+    /// tablespace's. A container's first key also encrypts its demo tablespace.
+    pub(super) fn rewrap(&mut self, con_id: u32) {
+        let Some(current) = self.current_key(con_id).map(|k| k.key_id.clone()) else {
+            return;
+        };
+        let cdb = self.cdb();
+        let list = self.tablespaces.get_or_insert_with(Vec::new);
+        if !list.iter().any(|t| t.con_id == con_id)
+            && let Some(t) = demo_tablespace(cdb, con_id, &current)
+        {
+            list.push(t);
+        }
+        for t in list
+            .iter_mut()
+            .filter(|t| t.con_id == con_id && !t.read_only)
+        {
+            t.key_id.clone_from(&current);
         }
     }
 

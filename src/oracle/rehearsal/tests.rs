@@ -17,19 +17,19 @@ use crate::tde::sql::{Credential, Options};
 use std::cell::RefCell;
 use std::path::{Path, PathBuf};
 
-const TOKEN_PIN: &str = "token-pin-1";
+pub(super) const TOKEN_PIN: &str = "token-pin-1";
 const OLD_USER: &str = "ov_oracle";
 const OLD_PW: &str = "Old-Hsm-Pw-9";
-const WALLET_PW: &str = "Wallet-Pw-3";
-const ROOT: &str = "/u01/app/oracle/admin/OTHER/wallet";
-const NAME: &str = "On other";
+pub(super) const WALLET_PW: &str = "Wallet-Pw-3";
+pub(super) const ROOT: &str = "/u01/app/oracle/admin/OTHER/wallet";
+pub(super) const NAME: &str = "On other";
 
 /// tdekey's token, as far as the rehearsal sees it.
-struct Token {
+pub(super) struct Token {
     module: PathBuf,
     logged_in: bool,
     logins: Vec<String>,
-    labels: RefCell<Vec<String>>,
+    pub(super) labels: RefCell<Vec<String>>,
 }
 
 impl HsmKeystore for Token {
@@ -71,13 +71,13 @@ impl HsmKeystore for Token {
     }
 }
 
-struct World {
-    dir: tempfile::TempDir,
-    token: Token,
+pub(super) struct World {
+    pub(super) dir: tempfile::TempDir,
+    pub(super) token: Token,
 }
 
 impl World {
-    fn new() -> Self {
+    pub(super) fn new() -> Self {
         let dir = tempfile::tempdir().unwrap();
         let module = dir.path().join("libtoken_pkcs11.so");
         std::fs::write(&module, b"\x7fELF the module tdekey loads").unwrap();
@@ -92,7 +92,7 @@ impl World {
         }
     }
 
-    fn data(&self) -> &Path {
+    pub(super) fn data(&self) -> &Path {
         self.dir.path()
     }
 
@@ -148,7 +148,7 @@ impl World {
     }
 }
 
-fn hsm(user: &str, pw: &str) -> Credential {
+pub(super) fn hsm(user: &str, pw: &str) -> Credential {
     Credential::Hsm {
         user: user.into(),
         password: Secret::from(pw),
@@ -177,7 +177,7 @@ fn reverse(wallet: &str, user: &str, pw: &str) -> Request {
     }
 }
 
-fn configuration(value: &str) -> Request {
+pub(super) fn configuration(value: &str) -> Request {
     Request::SetTdeConfiguration {
         value: value.into(),
         all_instances: false,

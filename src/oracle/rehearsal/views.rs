@@ -2,8 +2,9 @@
 //! PARAMETER, built with the typed rows of `tde::views`.
 
 use super::other_hsm::Reached;
-use super::state::{KeyRecord, Ks};
+use super::state::{KeyRecord, Ks, TablespaceRecord};
 use super::{HsmKeystore, Rehearsal};
+use crate::tde::labels::parse_key_id;
 use crate::tde::output::Row;
 use crate::tde::request::{ParameterName, Reply};
 use crate::tde::sql::tde_configuration_value;
@@ -238,6 +239,55 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
             .collect()
     }
 
+    /// V$DATABASE_KEY_INFO: one row per container, its database key wrapped by the
+    /// container's current master key (re-wrapped by every rotation), AES128 (Oracle's
+    /// default); no key yet: an all-zero MASTERKEYID and MASTERKEY_ACTIVATED NO (unverified).
+    /// The view reads the control file: it answers whether or not a keystore is open.
+    pub(super) fn database_key_rows(&self) -> Vec<Row> {
+        use crate::tde::views::{DEFAULT_ALGORITHM, DatabaseKeyRow};
+        let st = &self.state;
+        st.containers
+            .iter()
+            .map(|c| {
+                let master_key = st
+                    .current_key(c.con_id)
+                    .and_then(|k| parse_key_id(&k.key_id).ok())
+                    .map(|(_, id)| id);
+                DatabaseKeyRow {
+                    algorithm: DEFAULT_ALGORITHM.to_owned(),
+                    master_key,
+                    activated: Some(master_key.is_some()),
+                    con_id: c.con_id,
+                }
+                .to_row()
+            })
+            .collect()
+    }
+
+    /// V$ENCRYPTED_TABLESPACES with their names: each encrypted tablespace, the master key its
+    /// key is wrapped by (the tablespace header holds it: the view answers with the keystore
+    /// closed too), by container and TS#.
+    pub(super) fn tablespace_rows(&self) -> Vec<Row> {
+        use crate::tde::views::TablespaceRow;
+        let mut list: Vec<&TablespaceRecord> = self.state.tablespaces.iter().flatten().collect();
+        list.sort_by_key(|t| (t.con_id, t.ts));
+        list.into_iter()
+            .map(|t| {
+                TablespaceRow {
+                    ts: Some(t.ts),
+                    name: t.name.clone(),
+                    algorithm: t.algorithm.clone(),
+                    encrypted: true,
+                    master_key: parse_key_id(&t.key_id).ok().map(|(_, id)| id),
+                    key_version: Some(t.key_version),
+                    status: "NORMAL".to_owned(),
+                    con_id: t.con_id,
+                }
+                .to_row()
+            })
+            .collect()
+    }
+
     pub(super) fn show_parameter(&self, p: ParameterName) -> Reply {
         let value = match p {
             ParameterName::WalletRoot => self.state.memory.wallet_root.clone(),
@@ -251,3 +301,6 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
         p.reply(&value.unwrap_or_default())
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -20,6 +20,10 @@ pub(super) const NUMBER_COLUMNS: &[&str] = &[
     "ACTIVATING_INSTANCE_SERIAL",
     "ACTIVATING_PDBID",
     "ACTIVATING_PDBUID",
+    "TS#",
+    "KEY_VERSION",
+    "BLOCKS_ENCRYPTED",
+    "BLOCKS_DECRYPTED",
 ];
 
 /// V$ENCRYPTION_WALLET.STATUS values (the same as [`crate::tde::views::WalletStatus`]).
@@ -34,6 +38,20 @@ const STATUSES: &[&str] = &[
 const WALLET_ORDERS: &[&str] = &["SINGLE", "PRIMARY", "SECONDARY"];
 const KEYSTORE_MODES: &[&str] = &["NONE", "UNITED", "ISOLATED"];
 const FULLY_BACKED_UP: &[&str] = &["YES", "NO", "UNDEFINED"];
+const YES_NO: &[&str] = &["YES", "NO"];
+
+/// The width SQL*Plus gives a column by its type when no COLUMN format says otherwise, for the
+/// columns whose heading it cuts: VARCHAR2(7) ENCRYPTIONALG prints `ENCRYPT`, VARCHAR2(3)
+/// ENCRYPTEDTS and MASTERKEY_ACTIVATED print `ENC` and `MAS` (a real 19c output:
+/// tests/fixtures/oracle/tablespaces/19c-exacc-*.txt). A cut heading goes to the column whose
+/// width it has before any other it is the start of.
+pub(super) fn declared_width(column: &str) -> Option<usize> {
+    match column {
+        "ENCRYPTIONALG" => Some(7),
+        "ENCRYPTEDTS" | "MASTERKEY_ACTIVATED" => Some(3),
+        _ => None,
+    }
+}
 
 /// The longest KEY_ID: 52 characters of base64 (a software keystore's).
 const KEY_ID_LEN: usize = 52;
@@ -62,6 +80,11 @@ pub(super) fn rule(view: Option<View>, column: &str, right_aligned: bool) -> col
         (Some(View::EncryptionWallet), "FULLY_BACKED_UP") => {
             (r.domain, r.max_len) = domain(FULLY_BACKED_UP);
         }
+        (Some(View::DatabaseKeyInfo | View::EncryptedTablespaces), "ENCRYPTEDTS")
+        | (Some(View::DatabaseKeyInfo), "MASTERKEY_ACTIVATED") => {
+            (r.domain, r.max_len) = domain(YES_NO);
+        }
+        (Some(View::EncryptedTablespaces), "TS#" | "NAME" | "STATUS") => r.non_null = true,
         (Some(View::EncryptionKeys), "KEY_ID") => {
             r.non_null = true;
             r.max_len = Some(KEY_ID_LEN);

@@ -5,8 +5,8 @@
 
 use super::rules::{NUMBER_COLUMNS, check_rows, rule};
 use super::{
-    KEYS_COLUMNS, OraError, PARAMETER_COLUMNS, ParseError, Row, View, WALLET_COLUMNS, columns, csv,
-    lines, ora_errors,
+    DATABASE_KEY_COLUMNS, KEYS_COLUMNS, OraError, PARAMETER_COLUMNS, ParseError, Row,
+    TABLESPACE_COLUMNS, View, WALLET_COLUMNS, columns, csv, lines, ora_errors,
 };
 
 /// A result's column names, and its rows with the index of each one's first line.
@@ -52,6 +52,8 @@ fn any_known(n: &str) -> bool {
     WALLET_COLUMNS.contains(&n)
         || KEYS_COLUMNS.contains(&n)
         || PARAMETER_COLUMNS.contains(&n)
+        || DATABASE_KEY_COLUMNS.contains(&n)
+        || TABLESPACE_COLUMNS.contains(&n)
         || NUMBER_COLUMNS.contains(&n)
 }
 
@@ -285,6 +287,14 @@ fn resolve(
         let fits: Vec<usize> = (0..known.len())
             .filter(|&p| !used[p] && cut(known[p]))
             .collect();
+        // A cut heading goes to the column of its width first (`ENC` is ENCRYPTEDTS, never
+        // ENCRYPTIONALG, which prints `ENCRYPT`).
+        let by_width: Vec<usize> = fits
+            .iter()
+            .copied()
+            .filter(|&p| width.is_some() && super::rules::declared_width(known[p]) == *width)
+            .collect();
+        let fits = if by_width.is_empty() { fits } else { by_width };
         if let Some(&p) = fits.iter().find(|&&p| p >= next).or(fits.first()) {
             mark(known[p], &mut used, &mut next);
             out.push(known[p].to_owned());
@@ -335,6 +345,24 @@ fn scan(lines: &[Vec<char>], strs: &[String], known: &[&str]) -> Vec<Found> {
                 }
                 stmt.push(' ');
                 stmt.push_str(more);
+            }
+            // A statement pasted without SQL*Plus's line numbers (a blog's copy, the real 21c
+            // output in tests/fixtures/oracle/tablespaces/): the next few lines up to the one
+            // that ends it with `;`, none of them blank, a prompt or a result.
+            if lines::needs_more(&stmt)
+                && let Some(end) = (i..n.min(i + 8))
+                    .take_while(|&j| {
+                        !lines::is_blank(&lines[j])
+                            && lines::after_prompt(&strs[j]).is_none()
+                            && columns::dash_spans(&lines[j]).is_none()
+                    })
+                    .find(|&j| strs[j].trim_end().ends_with(';'))
+            {
+                for more in &strs[i..=end] {
+                    stmt.push(' ');
+                    stmt.push_str(more.trim());
+                }
+                i = end + 1;
             }
             if stmt.trim().is_empty() {
                 continue;

@@ -233,6 +233,57 @@ fn key_replies() -> Vec<Vec<Row>> {
     ]
 }
 
+/// V$DATABASE_KEY_INFO and V$ENCRYPTED_TABLESPACES replies: a non-CDB, a CDB with a key in
+/// each container and one without (all-zero MASTERKEYID), tablespaces without a name.
+fn encryption_replies(view: View) -> Vec<Vec<Row>> {
+    use crate::tde::labels::MasterKeyId;
+    use crate::tde::views::{DatabaseKeyRow, TablespaceRow};
+    let mk = |n: u8| Some(MasterKeyId([n; 16]));
+    match view {
+        View::DatabaseKeyInfo => {
+            let row = |master_key, con_id| {
+                DatabaseKeyRow {
+                    algorithm: "AES128".into(),
+                    master_key,
+                    activated: Some(master_key.is_some()),
+                    con_id,
+                }
+                .to_row()
+            };
+            vec![
+                vec![],
+                vec![row(mk(0x4F), 0)],
+                vec![row(mk(1), 1), row(None, 2), row(mk(0xAB), 3)],
+            ]
+        }
+        _ => {
+            let row = |ts, name: &str, alg: &str, n: u8, con_id| {
+                TablespaceRow {
+                    ts: Some(ts),
+                    name: name.into(),
+                    algorithm: alg.into(),
+                    encrypted: true,
+                    master_key: mk(n),
+                    key_version: Some(1),
+                    status: "NORMAL".into(),
+                    con_id,
+                }
+                .to_row()
+            };
+            vec![
+                vec![],
+                vec![row(4, "USERS", "AES256", 7, 0)],
+                vec![
+                    row(0, "SYSTEM", "AES128", 1, 1),
+                    row(5, "USERS", "AES256", 2, 3),
+                    row(7, "ARCHIVE_2025_WITH_A_LONG_NAME", "AES192", 3, 3),
+                    row(9, "TBSTEST", "3DES168", 3, 3),
+                ],
+            ]
+        }
+    }
+}
+
 fn errors() -> Vec<Reply> {
     vec![
         ora::NOT_OPEN.reply(),
@@ -270,6 +321,11 @@ fn replies_for(request: &Request) -> Vec<Reply> {
         Expect::Rows(View::EncryptionKeys) => {
             out.extend(key_replies().into_iter().map(|rows| Reply::Rows { rows }))
         }
+        Expect::Rows(view @ (View::DatabaseKeyInfo | View::EncryptedTablespaces)) => out.extend(
+            encryption_replies(view)
+                .into_iter()
+                .map(|rows| Reply::Rows { rows }),
+        ),
         Expect::Rows(View::SessionPrivileges) => {
             let syskm = crate::tde::privileges::SessionPrivileges {
                 privileges: ["SYSKM", "ADMINISTER KEY MANAGEMENT"]

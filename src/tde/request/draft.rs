@@ -98,6 +98,8 @@ impl Draft {
         Ok(match self.kind {
             K::QueryWallet => Request::QueryWallet,
             K::QueryKeys => Request::QueryKeys,
+            K::QueryDatabaseKey => Request::QueryDatabaseKey,
+            K::QueryTablespaces => Request::QueryTablespaces,
             K::QueryPrivileges => Request::QueryPrivileges,
             K::ShowWalletRoot => Request::ShowParameter(ParameterName::WalletRoot),
             K::ShowTdeConfiguration => Request::ShowParameter(ParameterName::TdeConfiguration),

@@ -8,6 +8,8 @@ use crate::model::DatabaseProfile;
 pub enum RequestKind {
     QueryWallet,
     QueryKeys,
+    QueryDatabaseKey,
+    QueryTablespaces,
     QueryPrivileges,
     ShowWalletRoot,
     ShowTdeConfiguration,
@@ -89,6 +91,8 @@ impl RequestKind {
     pub const ALL: &'static [RequestKind] = &[
         RequestKind::QueryWallet,
         RequestKind::QueryKeys,
+        RequestKind::QueryDatabaseKey,
+        RequestKind::QueryTablespaces,
         RequestKind::QueryPrivileges,
         RequestKind::ShowWalletRoot,
         RequestKind::ShowTdeConfiguration,
@@ -113,6 +117,8 @@ impl RequestKind {
         match self {
             RequestKind::QueryWallet => "Query V$ENCRYPTION_WALLET",
             RequestKind::QueryKeys => "Query V$ENCRYPTION_KEYS",
+            RequestKind::QueryDatabaseKey => "Query V$DATABASE_KEY_INFO",
+            RequestKind::QueryTablespaces => "Query V$ENCRYPTED_TABLESPACES (with their names)",
             RequestKind::QueryPrivileges => "Query the session's privileges and roles",
             RequestKind::ShowWalletRoot => "Show WALLET_ROOT",
             RequestKind::ShowTdeConfiguration => "Show TDE_CONFIGURATION",

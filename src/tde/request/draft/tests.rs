@@ -53,7 +53,7 @@ fn every_kind_builds_its_own_request_with_its_title() {
         assert_eq!(r.title(), kind.title());
         r.statement().unwrap_or_else(|e| panic!("{kind:?}: {e}"));
     }
-    assert_eq!(RequestKind::ALL.len(), 19);
+    assert_eq!(RequestKind::ALL.len(), 21);
     let titles: std::collections::HashSet<&str> =
         RequestKind::ALL.iter().map(|k| k.title()).collect();
     assert_eq!(titles.len(), RequestKind::ALL.len(), "titles are distinct");
