@@ -13,12 +13,14 @@
 mod audit_worker;
 mod hsm_worker;
 mod oracle_worker;
+mod store_slot;
 mod store_worker;
 
 pub use crate::databases::WalletReport;
 pub use crate::session::ConnectReport;
 pub use audit_worker::AuditCommand;
 pub use hsm_worker::HsmCommand;
+pub use store_slot::StoreShown;
 pub use store_worker::StoreCommand;
 
 use crate::audit::export::Manifest;
@@ -63,6 +65,9 @@ pub enum Task {
     Rotation,
     /// The Rotation screen's data, and policy changes (the store thread).
     RotationOverview,
+    /// Which store is in use and whether it answers (the top bar), and Retry after its
+    /// connection was lost.
+    StoreInfo,
 }
 
 /// A statement the Manual connector asks the DBA to run.
@@ -148,6 +153,10 @@ pub enum Command {
     DetectModules,
     /// Ask where to save an export.
     PickSavePath { suggested: String },
+    /// Retry after the store's connection was lost: every worker keeps a connection that
+    /// answers and opens any other again; the store thread then says how the store is
+    /// ([`Event::StoreShown`]).
+    ReconnectStore,
 }
 
 impl Command {
@@ -160,6 +169,7 @@ impl Command {
             Command::PickModuleFile { .. } => Task::FileDialog,
             Command::DetectModules => Task::DetectModules,
             Command::PickSavePath { .. } => Task::SaveDialog,
+            Command::ReconnectStore => Task::StoreInfo,
         }
     }
 }
@@ -247,6 +257,14 @@ pub enum Event {
     Rotated(Box<crate::rotation::RunReport>),
     /// A master key was generated on the HSM, read back and checked.
     KeyGenerated(Box<crate::rotation::GeneratedKey>),
+    /// Which store is in use, and whether it answers.
+    StoreShown(Box<StoreShown>),
+    /// A worker's connection to the store went away or cannot be made (ends no task: the job
+    /// that met it ends with its own failure). The sentence says what to do; Retry
+    /// ([`Command::ReconnectStore`]) reconnects.
+    StoreLost {
+        message: String,
+    },
 }
 
 /// The Rotation screen's data.
@@ -285,6 +303,8 @@ impl Event {
             Event::Migration { .. } | Event::MigrationReport(_) => Some(Task::Migration),
             Event::RotationOverview(_) => Some(Task::RotationOverview),
             Event::Rotated(_) | Event::KeyGenerated(_) => Some(Task::Rotation),
+            Event::StoreShown(_) => Some(Task::StoreInfo),
+            Event::StoreLost { .. } => None,
         }
     }
 }
@@ -400,12 +420,22 @@ impl EventSink {
 pub(crate) trait Worker: Send + 'static {
     type Job: Send + 'static;
     fn handle(&mut self, job: Self::Job, sink: &EventSink) -> Result<Event, Failure>;
+    /// The worker's connection to the store.
+    fn slot(&mut self) -> &mut store_slot::StoreSlot;
     /// Called once when the front end has gone.
     fn shut_down(&mut self) {}
 }
 
-/// Where a worker's jobs are sent, each with the task it ends.
-type JobSender<J> = Sender<(Task, J)>;
+/// What a worker's queue carries.
+enum Msg<J> {
+    /// A job, with the task it ends.
+    Job(Task, J),
+    /// Retry: keep the store's connection if it answers, else open it again.
+    Reconnect,
+}
+
+/// Where a worker's jobs are sent.
+type JobSender<J> = Sender<Msg<J>>;
 
 /// Starts a worker's thread. `finished` hears from it once its jobs are over and it has shut
 /// down (closed its HSM session, written its audit entries).
@@ -417,18 +447,32 @@ fn spawn<W: Worker>(
     sink: EventSink,
     finished: Sender<()>,
 ) -> JobSender<W::Job> {
-    let (tx, rx) = channel::<(Task, W::Job)>();
+    let (tx, rx) = channel::<Msg<W::Job>>();
     let spawned = std::thread::Builder::new()
         .name(name.to_owned())
         .spawn(move || {
             let mut worker = make();
-            while let Ok((task, job)) = rx.recv() {
-                let event = worker.handle(job, &sink).unwrap_or_else(|f| Event::Failed {
-                    task,
-                    message: f.message,
-                    reconnect: f.reconnect,
-                });
-                sink.send(event);
+            while let Ok(msg) = rx.recv() {
+                let (task, job) = match msg {
+                    Msg::Job(task, job) => (task, job),
+                    Msg::Reconnect => {
+                        worker.slot().reconnect(&sink);
+                        continue;
+                    }
+                };
+                match worker.handle(job, &sink) {
+                    Ok(event) => sink.send(event),
+                    Err(f) => {
+                        sink.send(Event::Failed {
+                            task,
+                            message: f.message,
+                            reconnect: f.reconnect,
+                        });
+                        // A job that failed because the store went away also says so, once,
+                        // and the next job opens it again.
+                        worker.slot().after_failure(&sink);
+                    }
+                }
             }
             worker.shut_down();
             let _ = finished.send(());
@@ -544,9 +588,20 @@ impl Engine {
     /// compile.
     fn route(&self, task: Task, cmd: Command) -> bool {
         match cmd {
-            Command::Hsm(c) => self.hsm.send((task, hsm_worker::Job::Command(c))).is_ok(),
-            Command::Store(c) => self.store.send((task, c)).is_ok(),
-            Command::Audit(c) => self.audit.send((task, c)).is_ok(),
+            Command::Hsm(c) => self
+                .hsm
+                .send(Msg::Job(task, hsm_worker::Job::Command(c)))
+                .is_ok(),
+            Command::Store(c) => self.store.send(Msg::Job(task, c)).is_ok(),
+            Command::Audit(c) => self.audit.send(Msg::Job(task, c)).is_ok(),
+            // Each worker reconnects between its jobs; the store thread then answers.
+            Command::ReconnectStore => {
+                let _ = self.hsm.send(Msg::Reconnect);
+                let _ = self.audit.send(Msg::Reconnect);
+                let _ = self.oracle.send(Msg::Reconnect);
+                self.store.send(Msg::Reconnect).is_ok()
+                    && self.store.send(Msg::Job(task, StoreCommand::Info)).is_ok()
+            }
             Command::OracleRun {
                 database,
                 request,
@@ -563,10 +618,10 @@ impl Engine {
                 });
                 if run.database.connector == ConnectorKind::Rehearsal {
                     self.hsm
-                        .send((task, hsm_worker::Job::Rehearse(run)))
+                        .send(Msg::Job(task, hsm_worker::Job::Rehearse(run)))
                         .is_ok()
                 } else {
-                    self.oracle.send((task, run)).is_ok()
+                    self.oracle.send(Msg::Job(task, run)).is_ok()
                 }
             }
             Command::PickModuleFile { start_dir } => self.on_thread("tdekey-file-dialog", |sink| {

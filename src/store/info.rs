@@ -26,6 +26,17 @@ pub struct StoreFacts {
 }
 
 impl Store {
+    /// Whether the store still answers: a round trip to a PostgreSQL server (bounded by the
+    /// session's statement timeout and the connection's TCP timeouts); nothing on a file.
+    pub fn ping(&self) -> Result<(), StoreError> {
+        match &self.conn {
+            Conn::Lite(_) => Ok(()),
+            Conn::Pg(_) => self
+                .query_one("SELECT CAST(1 AS BIGINT)", p![], |r| r.int(0))
+                .map(|_| ()),
+        }
+    }
+
     pub fn facts(&self) -> Result<StoreFacts, StoreError> {
         let head = self.audit_head()?;
         let entries = self.query_one("SELECT count(*) FROM audit_log", p![], |r| r.int(0))?;
