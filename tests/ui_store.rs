@@ -49,16 +49,21 @@ impl Shared {
         }))
     }
 
-    /// Another process on the same store: `tdekey --store … db add NAME --connector manual`.
-    fn add_database(&self, env: &Env, name: &str) {
+    /// Another process on the same store: `tdekey --store … ARGS`.
+    fn cli(&self, env: &Env, args: &[&str]) {
         let mut c = env.tdekey();
         c.arg("--store")
             .arg(&self.url)
             .arg("--store-password-file")
             .arg(&self.password_file)
-            .args(["db", "add", name, "--connector", "manual"]);
+            .args(args);
         let (code, out, err) = run(c);
-        assert_eq!(code, 0, "db add {name}: {out}{err}");
+        assert_eq!(code, 0, "{args:?}: {out}{err}");
+    }
+
+    /// `tdekey --store … db add NAME --connector manual`.
+    fn add_database(&self, env: &Env, name: &str) {
+        self.cli(env, &["db", "add", name, "--connector", "manual"]);
     }
 }
 
@@ -129,6 +134,32 @@ fn the_top_bar_names_the_shared_store_and_a_screen_shown_again_reads_what_anothe
     wait_until(&mut h, "FINPROD in the list", |h| {
         names(h) == ["FINPROD"] && h.query_all_by_label_contains("FINPROD").count() > 0
     });
+
+    // The Rotation screen: FINPROD without a policy. Another process sets one while the
+    // Databases screen is shown; the Rotation screen shown again has it.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num4);
+    wait_until(&mut h, "FINPROD on the Rotation screen", |h| {
+        policy_of(h, "FINPROD") == Some(None)
+    });
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num3);
+    h.step();
+    shared.cli(&env, &["policy", "set", "FINPROD", "--every", "90d"]);
+    for _ in 0..5 {
+        h.step();
+    }
+    assert_eq!(policy_of(&h, "FINPROD"), Some(None));
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num4);
+    wait_until(&mut h, "FINPROD's policy on the Rotation screen", |h| {
+        policy_of(h, "FINPROD").is_some_and(|p| p.is_some())
+    });
+}
+
+/// The Rotation screen's policy of `database` (described), as last read: None when the
+/// database is not listed, Some(None) when it has no policy.
+fn policy_of(h: &Harness<'_, App>, database: &str) -> Option<Option<String>> {
+    let o = h.state().rotation.overview.as_ref()?;
+    let row = o.rows.iter().find(|r| r.database == database)?;
+    Some(row.policy.as_ref().map(|p| p.describe.clone()))
 }
 
 #[test]
