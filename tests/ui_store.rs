@@ -15,7 +15,7 @@ use std::path::PathBuf;
 use tdekey::engine::Task;
 use tdekey::paths::{DataDir, SharedStore};
 use tdekey::ui::App;
-use ui_common::wait_until;
+use ui_common::{type_into, wait_until};
 
 /// A shared store for a test: the cluster, its URL and a 0600 password file.
 struct Shared {
@@ -27,9 +27,13 @@ struct Shared {
 
 impl Shared {
     fn new(env: &Env) -> Shared {
-        let pg = Cluster::start();
+        Self::with(env, Cluster::start(), "")
+    }
+
+    /// A store on `pg`, its URL ending in `query` (`?sslmode=…`).
+    fn with(env: &Env, pg: Cluster, query: &str) -> Shared {
         let db = pg.create_db();
-        let url = pg.url(&db);
+        let url = format!("{}{query}", pg.url(&db));
         let password_file = env.dir.path().join("store-password");
         std::fs::write(&password_file, format!("{}\n", pg.password())).unwrap();
         std::fs::set_permissions(&password_file, std::fs::Permissions::from_mode(0o600)).unwrap();
@@ -105,7 +109,7 @@ fn the_top_bar_names_the_shared_store_and_a_screen_shown_again_reads_what_anothe
     let mut h = app(shared.data(&env));
 
     let expected = format!(
-        "Store: PostgreSQL tdekey_test@127.0.0.1:{}/{} · TLS: none",
+        "Store: PostgreSQL tdekey_test@127.0.0.1:{}/{} · no TLS",
         shared.pg.port(),
         shared.db
     );
@@ -171,7 +175,7 @@ fn a_stopped_server_is_a_banner_with_retry_and_retry_brings_the_list_back() {
     databases_read(&mut h);
     wait_until(&mut h, "FINPROD in the list", |h| names(h) == ["FINPROD"]);
     wait_until(&mut h, "the store in the top bar", |h| {
-        h.query_by_label_contains("TLS: none").is_some()
+        h.query_by_label_contains("· no TLS").is_some()
     });
 
     // The server stops: the next read (the screen shown again) fails on the store thread, and
@@ -212,7 +216,7 @@ fn a_stopped_server_is_a_banner_with_retry_and_retry_brings_the_list_back() {
         h.state().store.lost.is_none() && names(h) == ["FINPROD", "HRPROD"]
     });
     assert!(h.query_by_label("Retry").is_none());
-    assert!(h.query_by_label_contains("TLS: none").is_some());
+    assert!(h.query_by_label_contains("· no TLS").is_some());
 
     // Every worker reconnected: the audit thread reads the log (it recorded the two adds).
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Num5);
@@ -234,4 +238,40 @@ fn the_top_bar_says_this_computer_on_the_data_directory_store() {
     assert_eq!(shown.tls, None);
     assert_eq!(h.state().store.lost, None);
     assert!(h.query_by_label("Retry").is_none());
+}
+
+#[test]
+fn on_a_tls_store_the_demo_token_connects_and_logs_in_and_the_store_stays() {
+    let env = Env::new();
+    let pg = Cluster::start();
+    pg.enable_tls();
+    let shared = Shared::with(&env, pg, "?sslmode=require");
+    // The demo token and its profile, made by the command line on the shared store.
+    shared.cli(&env, &["hsm", "demo-token"]);
+    let mut h = app(shared.data(&env));
+
+    // The HSM thread loads SoftHSM2 (built on the same OpenSSL as the store's TLS) and
+    // records the connection and the login on its own TLS connection to the store.
+    wait_until(&mut h, "the automatic connection", |h| {
+        h.state().hsm.connection.is_some()
+    });
+    wait_until(&mut h, "the store in the top bar", |h| {
+        h.query_by_label_contains("· TLSv1.").is_some()
+    });
+    h.get_by_label("HSM").click();
+    h.step();
+    type_into(&mut h, "Password", tdekey::hsm::demo::DEMO_USER_PIN);
+    h.get_by_label("Log in").click();
+    wait_until(&mut h, "the login", |h| h.state().hsm.login.is_some());
+    assert_eq!(h.state().store.lost, None);
+    let banner = h.state().hsm.banner.clone();
+    assert!(
+        !banner.as_ref().is_some_and(|b| b.error),
+        "{:?}",
+        banner.map(|b| b.text)
+    );
+
+    databases_read(&mut h);
+    assert_eq!(names(&h), [tdekey::hsm::demo::DEMO_DATABASE_NAME]);
+    assert_eq!(h.state().store.lost, None);
 }

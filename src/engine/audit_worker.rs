@@ -71,6 +71,10 @@ impl Worker for AuditWorker {
         &mut self.slot
     }
 
+    fn reads_only(job: &AuditCommand) -> bool {
+        matches!(job, AuditCommand::Query { .. } | AuditCommand::Head)
+    }
+
     fn handle(&mut self, job: AuditCommand, sink: &EventSink) -> Result<Event, Failure> {
         let a = self.slot.get(sink)?;
         match job {

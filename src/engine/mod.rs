@@ -15,6 +15,7 @@ mod hsm_worker;
 mod oracle_worker;
 mod store_slot;
 mod store_worker;
+mod worker;
 
 pub use crate::databases::WalletReport;
 pub use crate::session::ConnectReport;
@@ -22,6 +23,7 @@ pub use audit_worker::AuditCommand;
 pub use hsm_worker::HsmCommand;
 pub use store_slot::StoreShown;
 pub use store_worker::StoreCommand;
+use worker::{JobSender, Msg, Worker, spawn};
 
 use crate::audit::export::Manifest;
 use crate::hsm::ModuleCandidate;
@@ -236,6 +238,9 @@ pub enum Event {
         message: String,
         /// The session went away: offer to reconnect.
         reconnect: bool,
+        /// A read that failed because the store went away: the store's banner
+        /// ([`Event::StoreLost`]) says all there is to say.
+        store_lost: bool,
     },
     /// The Manual connector waits for the DBA's paste (answer with [`Engine::manual_reply`]).
     OracleAsk(Box<ManualAsk>),
@@ -415,74 +420,6 @@ impl EventSink {
     }
 }
 
-/// A worker thread: it takes one job at a time and answers each with the event that ends its
-/// task. A failure becomes `Event::Failed` for that same task, so every task ends.
-pub(crate) trait Worker: Send + 'static {
-    type Job: Send + 'static;
-    fn handle(&mut self, job: Self::Job, sink: &EventSink) -> Result<Event, Failure>;
-    /// The worker's connection to the store.
-    fn slot(&mut self) -> &mut store_slot::StoreSlot;
-    /// Called once when the front end has gone.
-    fn shut_down(&mut self) {}
-}
-
-/// What a worker's queue carries.
-enum Msg<J> {
-    /// A job, with the task it ends.
-    Job(Task, J),
-    /// Retry: keep the store's connection if it answers, else open it again.
-    Reconnect,
-}
-
-/// Where a worker's jobs are sent.
-type JobSender<J> = Sender<Msg<J>>;
-
-/// Starts a worker's thread. `finished` hears from it once its jobs are over and it has shut
-/// down (closed its HSM session, written its audit entries).
-/// Starts a worker's thread; the worker is made there (each opens the database), so the UI
-/// thread never waits on a disk or a lock while the window starts.
-fn spawn<W: Worker>(
-    name: &str,
-    make: impl FnOnce() -> W + Send + 'static,
-    sink: EventSink,
-    finished: Sender<()>,
-) -> JobSender<W::Job> {
-    let (tx, rx) = channel::<Msg<W::Job>>();
-    let spawned = std::thread::Builder::new()
-        .name(name.to_owned())
-        .spawn(move || {
-            let mut worker = make();
-            while let Ok(msg) = rx.recv() {
-                let (task, job) = match msg {
-                    Msg::Job(task, job) => (task, job),
-                    Msg::Reconnect => {
-                        worker.slot().reconnect(&sink);
-                        continue;
-                    }
-                };
-                match worker.handle(job, &sink) {
-                    Ok(event) => sink.send(event),
-                    Err(f) => {
-                        sink.send(Event::Failed {
-                            task,
-                            message: f.message,
-                            reconnect: f.reconnect,
-                        });
-                        // A job that failed because the store went away also says so, once,
-                        // and the next job opens it again.
-                        worker.slot().after_failure(&sink);
-                    }
-                }
-            }
-            worker.shut_down();
-            let _ = finished.send(());
-        });
-    // A thread that could not start drops `rx`: every send to it fails, and `Engine::send`
-    // turns that into a failure event.
-    drop(spawned);
-    tx
-}
-
 /// How long the front end waits, when it closes, for the workers to finish their job and shut
 /// down (the HSM session closed and its audit entries written) before the process ends.
 const SHUTDOWN_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
@@ -579,6 +516,7 @@ impl Engine {
                 task,
                 message: "tdekey's background worker has stopped. Restart tdekey.".to_owned(),
                 reconnect: false,
+                store_lost: false,
             });
         }
         sent

@@ -52,6 +52,9 @@ fn lost_sentence(e: &StoreError) -> String {
 pub(crate) struct StoreSlot {
     data: DataDir,
     auditor: Option<Auditor>,
+    /// The store could not be reached, or its connection went away, and it has not been
+    /// opened since.
+    lost: bool,
 }
 
 impl StoreSlot {
@@ -60,6 +63,7 @@ impl StoreSlot {
         Self {
             data: data.clone(),
             auditor: Auditor::open(data).ok(),
+            lost: false,
         }
     }
 
@@ -74,42 +78,50 @@ impl StoreSlot {
             Some(a) => a,
             None => Auditor::open(&self.data)?,
         };
+        self.lost = false;
         Ok(self.auditor.insert(a))
     }
 
     /// The worker's auditor for a job, opened again if it is not open. A store that cannot be
     /// reached is also reported as [`Event::StoreLost`], besides the job's own failure.
     pub(crate) fn get(&mut self, sink: &EventSink) -> Result<&mut Auditor, Failure> {
-        match self.ensure() {
-            Ok(a) => Ok(a),
-            Err(e) => {
-                if let AuditError::Unavailable(s) = &e
-                    && lost(s)
-                {
-                    sink.send(Event::StoreLost {
-                        message: lost_sentence(s),
-                    });
-                }
-                Err(Failure::new(e.to_string()))
+        if let Err(e) = self.ensure() {
+            if let AuditError::Unavailable(s) = &e
+                && lost(s)
+            {
+                self.lost = true;
+                sink.send(Event::StoreLost {
+                    message: lost_sentence(s),
+                });
             }
+            return Err(Failure::new(e.to_string()));
         }
+        // Open now: this returns it.
+        self.ensure().map_err(|e| Failure::new(e.to_string()))
     }
 
     /// After a job failed: whether the store still answers. A connection that does not is
-    /// closed (the next job opens another) and reported as [`Event::StoreLost`].
-    pub(crate) fn after_failure(&mut self, sink: &EventSink) {
+    /// closed (the next job opens another) and reported as [`Event::StoreLost`], after the
+    /// job's own failure: returns that sentence.
+    pub(crate) fn after_failure(&mut self) -> Option<String> {
         let Some(a) = &self.auditor else {
-            // Not open: `get` said why.
-            return;
+            // Not open: `get` said why, when it failed.
+            return None;
         };
-        if let Err(e) = a.store().ping()
-            && lost(&e)
-        {
-            self.auditor = None;
-            sink.send(Event::StoreLost {
-                message: lost_sentence(&e),
-            });
+        match a.store().ping() {
+            Err(e) if lost(&e) => {
+                self.auditor = None;
+                self.lost = true;
+                Some(lost_sentence(&e))
+            }
+            _ => None,
         }
+    }
+
+    /// Whether the store could not be reached, or its connection went away, and has not been
+    /// opened since.
+    pub(crate) fn is_lost(&self) -> bool {
+        self.lost
     }
 
     /// Retry: a connection that still answers is kept, any other is opened again. A failure
@@ -145,7 +157,10 @@ impl StoreSlot {
             Ok(a) => a.store().facts(),
             Err(e) => {
                 shown.problem = Some(match &e {
-                    AuditError::Unavailable(s) if lost(s) => lost_sentence(s),
+                    AuditError::Unavailable(s) if lost(s) => {
+                        self.lost = true;
+                        lost_sentence(s)
+                    }
                     other => other.to_string(),
                 });
                 return shown;
@@ -160,6 +175,7 @@ impl StoreSlot {
             Err(e) => {
                 if lost(&e) {
                     self.auditor = None;
+                    self.lost = true;
                 }
                 shown.problem = Some(lost_sentence(&e));
             }

@@ -150,6 +150,17 @@ impl Worker for StoreWorker {
         &mut self.slot
     }
 
+    fn reads_only(job: &StoreCommand) -> bool {
+        matches!(
+            job,
+            StoreCommand::Info
+                | StoreCommand::LoadProfiles
+                | StoreCommand::LoadDatabases
+                | StoreCommand::MigrationStatus { .. }
+                | StoreCommand::RotationOverview { .. }
+        )
+    }
+
     fn handle(&mut self, job: StoreCommand, sink: &EventSink) -> Result<Event, Failure> {
         // Answered whether the store answers or not: its problem is part of the answer.
         if let StoreCommand::Info = job {

@@ -315,10 +315,16 @@ impl App {
                     }
                 }
                 Event::StoreLost { message } => self.store.on_lost(message),
+                // The store's banner says why a read failed on a lost store: the screen does
+                // not say it again (nor read again, which would fail the same way).
+                Event::Failed {
+                    store_lost: true, ..
+                } => {}
                 Event::Failed {
                     task,
                     message,
                     reconnect,
+                    store_lost: false,
                 } => {
                     let banner = Banner {
                         text: message,

@@ -36,7 +36,7 @@ impl StoreState {
     }
 
     /// The top bar's words: `Store: this computer`, or `Store: PostgreSQL user@host:port/db`
-    /// and the connection's TLS.
+    /// and the connection's TLS (`no TLS`, `TLSv1.3`) or `not connected`.
     pub fn label(&self) -> String {
         let Some(s) = &self.shown else {
             return "Store: …".to_owned();
@@ -51,10 +51,10 @@ impl StoreState {
             .unwrap_or("(cannot be named)");
         let tls = match &s.tls {
             _ if self.lost.is_some() || s.problem.is_some() => "not connected".to_owned(),
-            Some(t) if t == "none" => "TLS: none".to_owned(),
+            Some(t) if t == "none" => "no TLS".to_owned(),
             // "TLSv1.3 TLS_AES_256_GCM_SHA384": the version here, the cipher in the tooltip.
-            Some(t) => format!("TLS: {}", t.split(' ').next().unwrap_or(t)),
-            None => "TLS: unknown".to_owned(),
+            Some(t) => t.split(' ').next().unwrap_or(t).to_owned(),
+            None => "TLS unknown".to_owned(),
         };
         format!("Store: PostgreSQL {place} · {tls}")
     }
@@ -89,7 +89,8 @@ impl StoreState {
     }
 }
 
-/// The top bar's store label (its tooltip says where the store is in full).
+/// The top bar's store label, cut short where the screens' names leave no room (its tooltip
+/// says where the store is in full).
 pub(super) fn store_label_ui(ui: &mut egui::Ui, st: &StoreState) {
     let text = RichText::new(st.label()).small();
     let text = if st.lost.is_some() {
@@ -97,7 +98,8 @@ pub(super) fn store_label_ui(ui: &mut egui::Ui, st: &StoreState) {
     } else {
         text
     };
-    ui.label(text).on_hover_text(st.tooltip());
+    ui.add(egui::Label::new(text).truncate())
+        .on_hover_text(st.tooltip());
 }
 
 /// The banner of a store that cannot be used, with Retry, along the bottom of the window above
