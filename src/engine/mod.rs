@@ -9,6 +9,11 @@
 //! reads; `tdekey-audit` reads and exports the log; `tdekey-oracle` runs Manual and SQL*Plus
 //! statements; file dialogs and module detection get a short-lived thread each. A task
 //! ([`Task`]) cannot start twice: [`Engine::send`] refuses while it is pending.
+//!
+//! Each of the four workers holds its own connection to the store (`store_slot`): opened on
+//! its thread, opened again on its next job after the store went away, or at once on Retry
+//! ([`Command::ReconnectStore`]). A job that met a lost store ends with its failure as usual,
+//! and the worker also says [`Event::StoreLost`] (a banner with Retry in the window).
 
 mod audit_worker;
 mod hsm_worker;
