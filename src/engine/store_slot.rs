@@ -153,8 +153,10 @@ impl StoreSlot {
         if self.data.shared_store().is_none() {
             shown.file = Some(self.data.database());
         }
+        // The server and the TLS only: no table is read (counting a long log would hold up
+        // the jobs queued behind).
         let facts = match self.ensure() {
-            Ok(a) => a.store().facts(),
+            Ok(a) => a.store().server().map(|s| (a.store().at().to_string(), s)),
             Err(e) => {
                 shown.problem = Some(match &e {
                     AuditError::Unavailable(s) if lost(s) => {
@@ -167,10 +169,10 @@ impl StoreSlot {
             }
         };
         match facts {
-            Ok(f) => {
-                shown.location = Some(f.location);
-                shown.tls = f.tls;
-                shown.server_version = f.server_version;
+            Ok((location, (server_version, tls))) => {
+                shown.location = Some(location);
+                shown.tls = tls;
+                shown.server_version = server_version;
             }
             Err(e) => {
                 if lost(&e) {
