@@ -476,6 +476,11 @@ fn a_migration_under_way_reopens_on_its_step_and_a_login_comes_back_to_it() {
     wait_until(&mut h, "the login", |h| h.state().hsm.login.is_some());
     h.run_steps(2);
     assert_eq!(h.state().screen, tdekey::ui::Screen::Databases);
+    // Shown again, the Migration tab reads its plan again (another host may have moved it on).
+    wait_until(&mut h, "the plan read again", |h| {
+        !h.state().is_pending(Task::Migration)
+    });
+    h.run_steps(2);
     assert!(
         h.query_by_label("Step 7. TDE_CONFIGURATION HSM|FILE")
             .is_some()

@@ -1,10 +1,10 @@
 //! The audit thread: pages of the log and exports, on its own database connection, so a query
 //! over a million entries or a long export never waits behind the HSM.
 
-use super::hsm_worker::usable;
+use super::store_slot::StoreSlot;
 use super::{Event, EventSink, Failure, Task, Worker};
+use crate::audit;
 use crate::audit::export::{ExportError, Format};
-use crate::audit::{self, Auditor};
 use crate::paths::DataDir;
 use crate::paths::out::OutError;
 use crate::secret::Secret;
@@ -50,7 +50,7 @@ impl AuditCommand {
 }
 
 pub(crate) struct AuditWorker {
-    auditor: Result<Auditor, String>,
+    slot: StoreSlot,
     /// Reading the log is recorded once per window session, before the first page shows.
     reading_recorded: bool,
 }
@@ -58,7 +58,7 @@ pub(crate) struct AuditWorker {
 impl AuditWorker {
     pub(crate) fn new(data: &DataDir) -> Self {
         Self {
-            auditor: Auditor::open(data).map_err(|e| e.to_string()),
+            slot: StoreSlot::open(data),
             reading_recorded: false,
         }
     }
@@ -67,8 +67,16 @@ impl AuditWorker {
 impl Worker for AuditWorker {
     type Job = AuditCommand;
 
+    fn slot(&mut self) -> &mut StoreSlot {
+        &mut self.slot
+    }
+
+    fn reads_only(job: &AuditCommand) -> bool {
+        matches!(job, AuditCommand::Query { .. } | AuditCommand::Head)
+    }
+
     fn handle(&mut self, job: AuditCommand, sink: &EventSink) -> Result<Event, Failure> {
-        let a = usable(&mut self.auditor)?;
+        let a = self.slot.get(sink)?;
         match job {
             AuditCommand::Query {
                 filter,

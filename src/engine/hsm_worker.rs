@@ -2,6 +2,7 @@
 //! checks that need the HSM (audit verification and checkpoints) and Rehearsal statements,
 //! whose HSM keystore is this session.
 
+use super::store_slot::StoreSlot;
 use super::{
     Event, EventSink, Failure, OracleAnswer, OracleRun, Replies, Task, WindowOperator, Worker,
 };
@@ -94,17 +95,16 @@ pub(crate) enum Job {
 pub(crate) struct HsmWorker {
     data: DataDir,
     hsm: Option<Hsm>,
-    auditor: Result<Auditor, String>,
+    slot: StoreSlot,
     replies: Replies,
 }
 
 impl HsmWorker {
     pub(crate) fn new(data: DataDir, replies: Replies) -> Self {
-        let auditor = Auditor::open(&data).map_err(|e| e.to_string());
         Self {
+            slot: StoreSlot::open(&data),
             data,
             hsm: None,
-            auditor,
             replies,
         }
     }
@@ -219,16 +219,15 @@ impl Parts<'_> {
     }
 }
 
-/// The thread's audit log, or why no action can be taken.
-pub(super) fn usable(auditor: &mut Result<Auditor, String>) -> Result<&mut Auditor, Failure> {
-    auditor.as_mut().map_err(|e| Failure::new(e.clone()))
-}
-
 impl Worker for HsmWorker {
     type Job = Job;
 
+    fn slot(&mut self) -> &mut StoreSlot {
+        &mut self.slot
+    }
+
     fn handle(&mut self, job: Job, sink: &EventSink) -> Result<Event, Failure> {
-        let a = usable(&mut self.auditor)?;
+        let a = self.slot.get(sink)?;
         fn connected(hsm: &mut Option<Hsm>) -> Result<&mut Hsm, Failure> {
             hsm.as_mut()
                 .ok_or_else(|| SessionError::from(HsmError::NotConnected).into())
@@ -381,7 +380,7 @@ impl Worker for HsmWorker {
 
     fn shut_down(&mut self) {
         // The front end is gone: close the session and finalize the module.
-        if let (Some(h), Ok(a)) = (self.hsm.take(), self.auditor.as_mut()) {
+        if let (Some(h), Some(a)) = (self.hsm.take(), self.slot.opened()) {
             let _ = session::disconnect(a, h);
         }
     }

@@ -9,17 +9,26 @@
 //! reads; `tdekey-audit` reads and exports the log; `tdekey-oracle` runs Manual and SQL*Plus
 //! statements; file dialogs and module detection get a short-lived thread each. A task
 //! ([`Task`]) cannot start twice: [`Engine::send`] refuses while it is pending.
+//!
+//! Each of the four workers holds its own connection to the store (`store_slot`): opened on
+//! its thread, opened again on its next job after the store went away, or at once on Retry
+//! ([`Command::ReconnectStore`]). A job that met a lost store ends with its failure as usual,
+//! and the worker also says [`Event::StoreLost`] (a banner with Retry in the window).
 
 mod audit_worker;
 mod hsm_worker;
 mod oracle_worker;
+mod store_slot;
 mod store_worker;
+mod worker;
 
 pub use crate::databases::WalletReport;
 pub use crate::session::ConnectReport;
 pub use audit_worker::AuditCommand;
 pub use hsm_worker::HsmCommand;
+pub use store_slot::StoreShown;
 pub use store_worker::StoreCommand;
+use worker::{JobSender, Msg, Worker, spawn};
 
 use crate::audit::export::Manifest;
 use crate::hsm::ModuleCandidate;
@@ -63,6 +72,9 @@ pub enum Task {
     Rotation,
     /// The Rotation screen's data, and policy changes (the store thread).
     RotationOverview,
+    /// Which store is in use and whether it answers (the top bar), and Retry after its
+    /// connection was lost.
+    StoreInfo,
 }
 
 /// A statement the Manual connector asks the DBA to run.
@@ -148,6 +160,10 @@ pub enum Command {
     DetectModules,
     /// Ask where to save an export.
     PickSavePath { suggested: String },
+    /// Retry after the store's connection was lost: every worker keeps a connection that
+    /// answers and opens any other again; the store thread then says how the store is
+    /// ([`Event::StoreShown`]).
+    ReconnectStore,
 }
 
 impl Command {
@@ -160,6 +176,7 @@ impl Command {
             Command::PickModuleFile { .. } => Task::FileDialog,
             Command::DetectModules => Task::DetectModules,
             Command::PickSavePath { .. } => Task::SaveDialog,
+            Command::ReconnectStore => Task::StoreInfo,
         }
     }
 }
@@ -226,6 +243,9 @@ pub enum Event {
         message: String,
         /// The session went away: offer to reconnect.
         reconnect: bool,
+        /// A read that failed because the store went away: the store's banner
+        /// ([`Event::StoreLost`]) says all there is to say.
+        store_lost: bool,
     },
     /// The Manual connector waits for the DBA's paste (answer with [`Engine::manual_reply`]).
     OracleAsk(Box<ManualAsk>),
@@ -247,6 +267,14 @@ pub enum Event {
     Rotated(Box<crate::rotation::RunReport>),
     /// A master key was generated on the HSM, read back and checked.
     KeyGenerated(Box<crate::rotation::GeneratedKey>),
+    /// Which store is in use, and whether it answers.
+    StoreShown(Box<StoreShown>),
+    /// A worker's connection to the store went away or cannot be made (ends no task: the job
+    /// that met it ends with its own failure). The sentence says what to do; Retry
+    /// ([`Command::ReconnectStore`]) reconnects.
+    StoreLost {
+        message: String,
+    },
 }
 
 /// The Rotation screen's data.
@@ -285,6 +313,8 @@ impl Event {
             Event::Migration { .. } | Event::MigrationReport(_) => Some(Task::Migration),
             Event::RotationOverview(_) => Some(Task::RotationOverview),
             Event::Rotated(_) | Event::KeyGenerated(_) => Some(Task::Rotation),
+            Event::StoreShown(_) => Some(Task::StoreInfo),
+            Event::StoreLost { .. } => None,
         }
     }
 }
@@ -395,50 +425,6 @@ impl EventSink {
     }
 }
 
-/// A worker thread: it takes one job at a time and answers each with the event that ends its
-/// task. A failure becomes `Event::Failed` for that same task, so every task ends.
-pub(crate) trait Worker: Send + 'static {
-    type Job: Send + 'static;
-    fn handle(&mut self, job: Self::Job, sink: &EventSink) -> Result<Event, Failure>;
-    /// Called once when the front end has gone.
-    fn shut_down(&mut self) {}
-}
-
-/// Where a worker's jobs are sent, each with the task it ends.
-type JobSender<J> = Sender<(Task, J)>;
-
-/// Starts a worker's thread. `finished` hears from it once its jobs are over and it has shut
-/// down (closed its HSM session, written its audit entries).
-/// Starts a worker's thread; the worker is made there (each opens the database), so the UI
-/// thread never waits on a disk or a lock while the window starts.
-fn spawn<W: Worker>(
-    name: &str,
-    make: impl FnOnce() -> W + Send + 'static,
-    sink: EventSink,
-    finished: Sender<()>,
-) -> JobSender<W::Job> {
-    let (tx, rx) = channel::<(Task, W::Job)>();
-    let spawned = std::thread::Builder::new()
-        .name(name.to_owned())
-        .spawn(move || {
-            let mut worker = make();
-            while let Ok((task, job)) = rx.recv() {
-                let event = worker.handle(job, &sink).unwrap_or_else(|f| Event::Failed {
-                    task,
-                    message: f.message,
-                    reconnect: f.reconnect,
-                });
-                sink.send(event);
-            }
-            worker.shut_down();
-            let _ = finished.send(());
-        });
-    // A thread that could not start drops `rx`: every send to it fails, and `Engine::send`
-    // turns that into a failure event.
-    drop(spawned);
-    tx
-}
-
 /// How long the front end waits, when it closes, for the workers to finish their job and shut
 /// down (the HSM session closed and its audit entries written) before the process ends.
 const SHUTDOWN_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
@@ -535,6 +521,7 @@ impl Engine {
                 task,
                 message: "tdekey's background worker has stopped. Restart tdekey.".to_owned(),
                 reconnect: false,
+                store_lost: false,
             });
         }
         sent
@@ -544,9 +531,20 @@ impl Engine {
     /// compile.
     fn route(&self, task: Task, cmd: Command) -> bool {
         match cmd {
-            Command::Hsm(c) => self.hsm.send((task, hsm_worker::Job::Command(c))).is_ok(),
-            Command::Store(c) => self.store.send((task, c)).is_ok(),
-            Command::Audit(c) => self.audit.send((task, c)).is_ok(),
+            Command::Hsm(c) => self
+                .hsm
+                .send(Msg::Job(task, hsm_worker::Job::Command(c)))
+                .is_ok(),
+            Command::Store(c) => self.store.send(Msg::Job(task, c)).is_ok(),
+            Command::Audit(c) => self.audit.send(Msg::Job(task, c)).is_ok(),
+            // Each worker reconnects between its jobs; the store thread then answers.
+            Command::ReconnectStore => {
+                let _ = self.hsm.send(Msg::Reconnect);
+                let _ = self.audit.send(Msg::Reconnect);
+                let _ = self.oracle.send(Msg::Reconnect);
+                self.store.send(Msg::Reconnect).is_ok()
+                    && self.store.send(Msg::Job(task, StoreCommand::Info)).is_ok()
+            }
             Command::OracleRun {
                 database,
                 request,
@@ -563,10 +561,10 @@ impl Engine {
                 });
                 if run.database.connector == ConnectorKind::Rehearsal {
                     self.hsm
-                        .send((task, hsm_worker::Job::Rehearse(run)))
+                        .send(Msg::Job(task, hsm_worker::Job::Rehearse(run)))
                         .is_ok()
                 } else {
-                    self.oracle.send((task, run)).is_ok()
+                    self.oracle.send(Msg::Job(task, run)).is_ok()
                 }
             }
             Command::PickModuleFile { start_dir } => self.on_thread("tdekey-file-dialog", |sink| {

@@ -1,9 +1,8 @@
 //! The Oracle thread: statements through the Manual and SQL*Plus connectors (Rehearsal runs
 //! on the HSM thread, which owns the HSM it uses).
 
-use super::hsm_worker::usable;
+use super::store_slot::StoreSlot;
 use super::{Event, EventSink, Failure, OracleAnswer, OracleRun, Replies, WindowOperator, Worker};
-use crate::audit::Auditor;
 use crate::databases::{self, Reach};
 use crate::paths::DataDir;
 
@@ -11,14 +10,14 @@ pub(crate) type Job = Box<OracleRun>;
 
 pub(crate) struct OracleWorker {
     data: DataDir,
-    auditor: Result<Auditor, String>,
+    slot: StoreSlot,
     replies: Replies,
 }
 
 impl OracleWorker {
     pub(crate) fn new(data: DataDir, replies: Replies) -> Self {
         Self {
-            auditor: Auditor::open(&data).map_err(|e| e.to_string()),
+            slot: StoreSlot::open(&data),
             data,
             replies,
         }
@@ -28,8 +27,12 @@ impl OracleWorker {
 impl Worker for OracleWorker {
     type Job = Job;
 
+    fn slot(&mut self) -> &mut StoreSlot {
+        &mut self.slot
+    }
+
     fn handle(&mut self, run: Job, sink: &EventSink) -> Result<Event, Failure> {
-        let a = usable(&mut self.auditor)?;
+        let a = self.slot.get(sink)?;
         let OracleRun {
             database,
             request,

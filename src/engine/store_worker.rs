@@ -1,6 +1,6 @@
 //! The store thread: HSM profiles, database profiles and wallet reads.
 
-use super::hsm_worker::usable;
+use super::store_slot::StoreSlot;
 use super::{Event, EventSink, Failure, Task, Worker};
 use crate::audit::Auditor;
 use crate::databases;
@@ -12,6 +12,8 @@ use std::path::PathBuf;
 
 /// What the store thread does for the window.
 pub enum StoreCommand {
+    /// Which store is in use and whether it answers (the top bar).
+    Info,
     LoadProfiles,
     /// Save a profile; `make_default` also makes it the one the window opens at start.
     SaveProfile {
@@ -74,6 +76,7 @@ pub enum StoreCommand {
 impl StoreCommand {
     pub fn task(&self) -> Task {
         match self {
+            StoreCommand::Info => Task::StoreInfo,
             StoreCommand::LoadProfiles
             | StoreCommand::SaveProfile { .. }
             | StoreCommand::DeleteProfile { .. } => Task::Profiles,
@@ -93,13 +96,13 @@ impl StoreCommand {
 }
 
 pub(crate) struct StoreWorker {
-    auditor: Result<Auditor, String>,
+    slot: StoreSlot,
 }
 
 impl StoreWorker {
     pub(crate) fn new(data: &DataDir) -> Self {
         Self {
-            auditor: Auditor::open(data).map_err(|e| e.to_string()),
+            slot: StoreSlot::open(data),
         }
     }
 }
@@ -143,9 +146,29 @@ fn rotation(
 impl Worker for StoreWorker {
     type Job = StoreCommand;
 
-    fn handle(&mut self, job: StoreCommand, _: &EventSink) -> Result<Event, Failure> {
-        let a = usable(&mut self.auditor)?;
+    fn slot(&mut self) -> &mut StoreSlot {
+        &mut self.slot
+    }
+
+    fn reads_only(job: &StoreCommand) -> bool {
+        matches!(
+            job,
+            StoreCommand::Info
+                | StoreCommand::LoadProfiles
+                | StoreCommand::LoadDatabases
+                | StoreCommand::MigrationStatus { .. }
+                | StoreCommand::RotationOverview { .. }
+        )
+    }
+
+    fn handle(&mut self, job: StoreCommand, sink: &EventSink) -> Result<Event, Failure> {
+        // Answered whether the store answers or not: its problem is part of the answer.
+        if let StoreCommand::Info = job {
+            return Ok(Event::StoreShown(Box::new(self.slot.shown())));
+        }
+        let a = self.slot.get(sink)?;
         match job {
+            StoreCommand::Info => Ok(Event::StoreShown(Box::new(self.slot.shown()))),
             StoreCommand::LoadProfiles => profiles(a, None),
             StoreCommand::SaveProfile {
                 profile,

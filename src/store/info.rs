@@ -26,6 +26,33 @@ pub struct StoreFacts {
 }
 
 impl Store {
+    /// Whether the store still answers: a round trip to a PostgreSQL server (bounded by the
+    /// session's statement timeout and the connection's TCP timeouts); nothing on a file.
+    pub fn ping(&self) -> Result<(), StoreError> {
+        match &self.conn {
+            Conn::Lite(_) => Ok(()),
+            Conn::Pg(_) => self
+                .query_one("SELECT CAST(1 AS BIGINT)", p![], |r| r.int(0))
+                .map(|_| ()),
+        }
+    }
+
+    /// The PostgreSQL server's version and this connection's TLS (`none`, or the TLS version
+    /// and cipher), read without touching a table (the window's top bar); both None on a file.
+    pub fn server(&self) -> Result<(Option<String>, Option<String>), StoreError> {
+        if let Conn::Lite(_) = &self.conn {
+            return Ok((None, None));
+        }
+        let version = self.query_opt("SHOW server_version", p![], |r| r.text(0))?;
+        let tls = self.query_opt(
+            "SELECT CASE WHEN ssl THEN version || ' ' || cipher ELSE 'none' END
+             FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
+            p![],
+            |r| r.text(0),
+        )?;
+        Ok((version, tls))
+    }
+
     pub fn facts(&self) -> Result<StoreFacts, StoreError> {
         let head = self.audit_head()?;
         let entries = self.query_one("SELECT count(*) FROM audit_log", p![], |r| r.int(0))?;
@@ -44,13 +71,7 @@ impl Store {
         };
         if let Conn::Pg(_) = &self.conn {
             facts.engine = "postgresql";
-            facts.server_version = self.query_opt("SHOW server_version", p![], |r| r.text(0))?;
-            facts.tls = self.query_opt(
-                "SELECT CASE WHEN ssl THEN version || ' ' || cipher ELSE 'none' END
-                 FROM pg_stat_ssl WHERE pid = pg_backend_pid()",
-                p![],
-                |r| r.text(0),
-            )?;
+            (facts.server_version, facts.tls) = self.server()?;
             let trigram = self.query_one(
                 "SELECT count(*) FROM pg_indexes WHERE tablename = 'audit_log' AND indexdef LIKE '%gin_trgm_ops%'",
                 p![],

@@ -17,6 +17,7 @@ mod rotation_dialogs;
 mod rotation_screen;
 mod rotation_timeline;
 mod secret_field;
+mod store_status;
 mod wallet_tab;
 
 use crate::engine::{Command, Engine, Event, HsmCommand, StoreCommand, Task};
@@ -31,6 +32,7 @@ pub use hsm_screen::HsmState;
 pub use keys_screen::KeysState;
 pub use prefs::{Prefs, STORAGE_FILE};
 pub use rotation_screen::RotationState;
+pub use store_status::StoreState;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
 pub enum Screen {
@@ -72,10 +74,12 @@ pub struct App {
     pub audit: AuditState,
     pub databases: DatabasesState,
     pub rotation: RotationState,
+    /// Which store the window uses, and whether it answers.
+    pub store: StoreState,
     queue: Vec<Command>,
-    /// The screen drawn last frame: opening the Databases screen again reads the profiles
-    /// again (the command line may have changed them meanwhile).
-    shown: Option<Screen>,
+    /// The screen (and the Databases screen's tab) drawn last frame: a screen shown again reads
+    /// its data again (the command line or another host may have changed it meanwhile).
+    shown: Option<(Screen, DbTab)>,
 }
 
 /// The window's application id: the desktop entry is `<APP_ID>.desktop` and the AppStream
@@ -139,7 +143,9 @@ impl App {
             databases,
             shown: None,
             rotation: RotationState::default(),
+            store: StoreState::default(),
             queue: vec![
+                Command::Store(StoreCommand::Info),
                 Command::Store(StoreCommand::LoadProfiles),
                 Command::DetectModules,
                 Command::Store(StoreCommand::RotationOverview { on_token: None }),
@@ -302,10 +308,23 @@ impl App {
                     standings,
                 } => self.databases.on_databases(databases, saved, standings),
                 Event::SavePathPicked(p) => self.audit.on_save_path(p),
+                Event::StoreShown(shown) => {
+                    if self.store.on_shown(*shown) {
+                        // Back after it went away: what this screen shows may be stale.
+                        self.refresh_shown();
+                    }
+                }
+                Event::StoreLost { message } => self.store.on_lost(message),
+                // The store's banner says why a read failed on a lost store: the screen does
+                // not say it again (nor read again, which would fail the same way).
+                Event::Failed {
+                    store_lost: true, ..
+                } => {}
                 Event::Failed {
                     task,
                     message,
                     reconnect,
+                    store_lost: false,
                 } => {
                     let banner = Banner {
                         text: message,
@@ -334,6 +353,7 @@ impl App {
                         | Task::AuditHead
                         | Task::AuditVerify
                         | Task::SaveDialog => self.audit.on_failed(task, banner.text),
+                        Task::StoreInfo => self.store.on_lost(banner.text),
                         Task::Login => {
                             self.hsm.on_login_failed(ctx);
                             self.hsm.banner = Some(banner);
@@ -390,6 +410,8 @@ impl App {
                 }
                 ui.separator();
                 ui.label(self.hsm.status_line());
+                ui.separator();
+                store_status::store_label_ui(ui, &self.store);
             });
         });
     }
@@ -434,19 +456,10 @@ impl eframe::App for App {
                 self.screen = *screen;
             }
         }
-        if self.shown != Some(self.screen) {
-            let opened_again = self.shown.is_some();
-            self.shown = Some(self.screen);
-            if opened_again && self.databases.loaded && self.screen == Screen::Databases {
-                self.queue.push(Command::Store(StoreCommand::LoadDatabases));
-            }
-            // The log grew while another screen was shown: its newest entries show at once.
-            if opened_again && self.screen == Screen::Audit {
-                self.audit.refresh(&self.engine, &mut self.queue);
-            }
-        }
+        self.refresh_when_shown();
         egui::Panel::top("top_bar").show(ui, |ui| self.top_bar_ui(ui));
         egui::Panel::bottom("status_bar").show(ui, |ui| self.status_bar_ui(ui));
+        store_status::store_banner_ui(ui, &self.store, &self.engine, &mut self.queue);
         egui::CentralPanel::default().show(ui, |ui| match self.screen {
             Screen::Hsm => hsm_screen::hsm_ui(
                 ui,

@@ -14,6 +14,7 @@ mod location;
 mod pgpass;
 pub mod schema;
 mod tls;
+mod tls_stream;
 mod url;
 
 pub use errors::{PgError, classify};

@@ -165,7 +165,7 @@ impl TlsPlan {
     }
 
     /// The connector for this plan, `None` for sslmode=disable. `Err` holds the reason in words.
-    pub fn connector(&self) -> Result<Option<postgres_native_tls::MakeTlsConnector>, String> {
+    pub(crate) fn connector(&self) -> Result<Option<super::tls_stream::MakeClean>, String> {
         if self.mode == SslMode::Disable {
             return Ok(None);
         }
@@ -190,7 +190,9 @@ impl TlsPlan {
         let c = b
             .build()
             .map_err(|e| format!("the TLS library cannot be set up ({e})"))?;
-        Ok(Some(postgres_native_tls::MakeTlsConnector::new(c)))
+        Ok(Some(super::tls_stream::MakeClean(
+            postgres_native_tls::MakeTlsConnector::new(c),
+        )))
     }
 }
 
