@@ -37,6 +37,9 @@ pub const ROTATION_BEFORE_SAVE: &str = "rotation.before-save";
 pub const MIGRATION_BEFORE_SAVE: &str = "migration.before-save";
 /// Before SET KEY is sent (way oracle): the keys seen are recorded.
 pub const ROTATION_BEFORE_SET_KEY: &str = "rotation.before-set-key";
+/// Inside an audit append's transaction, its write lock held and the chain head read; the
+/// rows are not written yet.
+pub const STORE_AUDIT_LOCKED: &str = "store.audit-locked";
 
 /// Reads `FAILPOINTS` (with the feature; nothing without). Keep the value alive for the
 /// life of the process.
