@@ -390,10 +390,10 @@ fn a_second_appender_waits_for_the_first_ones_lock() {
     assert_eq!(verified(&s), 3);
 }
 
-/// `db add` (a command that writes) with `args` before it, in a fresh data directory: refused
-/// with one line on stderr that holds every one of `says`, a failure exit, nothing on stdout,
-/// and no SQLite file left in the data directory. Returns the line.
-fn refused(s: &Shared, store: &[&str], says: &[&str]) -> String {
+/// `db add` (a command that writes) with `store` (the store's options) before it, in a fresh
+/// data directory: refused with one line on stderr that holds every one of `says`, a failure
+/// exit, nothing on stdout, and no SQLite file left in the data directory. Returns the line.
+fn refused(store: &[String], says: &[&str]) -> String {
     let env = Env::new();
     let mut c = env.tdekey();
     c.args(store)
@@ -418,35 +418,24 @@ fn refused(s: &Shared, store: &[&str], says: &[&str]) -> String {
         !env.data.database().exists(),
         "a refused shared store leaves no SQLite file: {line}"
     );
-    let _ = s;
+    eprintln!("{line}");
     line.to_owned()
+}
+
+/// `--store URL --store-password-file FILE`.
+fn store_args(url: &str, password_file: &Path) -> Vec<String> {
+    vec![
+        "--store".into(),
+        url.into(),
+        "--store-password-file".into(),
+        password_file.to_str().unwrap().into(),
+    ]
 }
 
 #[test]
 fn bad_input_is_one_sentence_a_failure_exit_and_nothing_written() {
     let s = Shared::new();
-    let pw_file = s.password_file.to_str().unwrap().to_owned();
-    let with = |url: &str| -> Vec<String> {
-        vec![
-            "--store".into(),
-            url.into(),
-            "--store-password-file".into(),
-            pw_file.clone(),
-        ]
-    };
-    let args = |v: &[String]| {
-        v.iter()
-            .map(String::as_str)
-            .collect::<Vec<_>>()
-            .join("\u{1}")
-    };
-    let refuse = |v: Vec<String>, says: &[&str]| {
-        let joined = args(&v);
-        let a: Vec<&str> = joined.split('\u{1}').collect();
-        let line = refused(&s, &a, says);
-        eprintln!("{line}");
-        line
-    };
+    let with = |url: &str| store_args(url, &s.password_file);
 
     // A closed port.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
@@ -454,11 +443,11 @@ fn bad_input_is_one_sentence_a_failure_exit_and_nothing_written() {
         .local_addr()
         .unwrap()
         .port();
-    refuse(
-        with(&format!(
+    refused(
+        &with(&format!(
             "postgresql://tdekey_test@127.0.0.1:{closed}/tdekey"
         )),
-        &["Cannot reach", "--store"],
+        &["Cannot reach", "check that it runs", "--store"],
     );
 
     // A wrong password: the database untouched (still empty).
@@ -467,14 +456,9 @@ fn bad_input_is_one_sentence_a_failure_exit_and_nothing_written() {
     let wrong = dir.path().join("wrong");
     std::fs::write(&wrong, "wrong-pw-58e1\n").unwrap();
     std::fs::set_permissions(&wrong, std::os::unix::fs::PermissionsExt::from_mode(0o600)).unwrap();
-    let line = refuse(
-        vec![
-            "--store".into(),
-            s.url.clone(),
-            "--store-password-file".into(),
-            wrong.to_str().unwrap().into(),
-        ],
-        &["tdekey_test"],
+    let line = refused(
+        &store_args(&s.url, &wrong),
+        &["refused user tdekey_test", "correct it there"],
     );
     assert!(!line.contains("wrong-pw-58e1"), "{line}");
     assert_eq!(s.snapshot(), empty);
@@ -486,7 +470,7 @@ fn bad_input_is_one_sentence_a_failure_exit_and_nothing_written() {
         s.pg.port(),
         s.db
     );
-    let line = refuse(with(&url), &["password"]);
+    let line = refused(&with(&url), &["holds a password", "--store-password-file"]);
     assert!(!line.contains(s.pg.password()), "{line}");
     assert_eq!(s.snapshot(), empty);
 
@@ -494,7 +478,11 @@ fn bad_input_is_one_sentence_a_failure_exit_and_nothing_written() {
     ok("store info", tdekey(&s, &Env::new(), &["store", "info"]));
     s.psql("UPDATE tdekey_schema SET version = 99");
     let newer = s.snapshot();
-    refuse(with(&s.url), &["99"]);
+    assert!(newer.contains("public.audit_log="), "{newer}");
+    refused(
+        &with(&s.url),
+        &["schema version 99", "use the newer tdekey"],
+    );
     assert_eq!(s.snapshot(), newer);
 
     // A database that is not tdekey's: someone else's table in it.
@@ -512,7 +500,11 @@ fn bad_input_is_one_sentence_a_failure_exit_and_nothing_written() {
         ) + &s.pg.psql(db, "SELECT md5(string_agg(i::text, ',' ORDER BY id)) FROM invoices i")
     };
     let before = snap(&theirs);
-    refuse(with(&s.pg.url(&theirs)), &[&theirs]);
+    assert!(before.starts_with("public.invoices"), "{before}");
+    refused(
+        &with(&s.pg.url(&theirs)),
+        &[&theirs, "invoices", "point tdekey at an empty database"],
+    );
     assert_eq!(snap(&theirs), before);
 }
 
