@@ -567,3 +567,27 @@ fn store_info_on_postgresql_says_engine_location_schema_and_head() {
     assert_eq!(s.head().unwrap(), (seq, hash));
     assert!(!env.data.database().exists());
 }
+
+#[test]
+fn a_lease_lock_given_back_can_be_taken_again_at_once() {
+    use tdekey::store::{LeaseKeeper, LeaseKey};
+    let s = Shared::new();
+    let store = Store::connect(&s.location()).unwrap();
+    // As `migrate run` does, one step after the other: each step's keeper is dropped, and the
+    // next step's takes the lock again straight away. (Each round connects twice, which a
+    // debug build's SCRAM makes slow: a few rounds.)
+    for i in 0..5 {
+        let k = LeaseKeeper::lock(&store, LeaseKey::Migration("FIN"))
+            .unwrap()
+            .unwrap_or_else(|| panic!("round {i}: the lock given back is still held"));
+        assert!(k.holds_lock());
+        // While held, nobody else gets it.
+        assert!(
+            LeaseKeeper::lock(&store, LeaseKey::Migration("FIN"))
+                .unwrap()
+                .is_none(),
+            "round {i}"
+        );
+        drop(k);
+    }
+}

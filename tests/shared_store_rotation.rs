@@ -278,3 +278,51 @@ fn a_runner_killed_holding_its_lease_frees_it_at_once_and_a_live_one_keeps_it() 
     assert_eq!(s.count(LEASE_LOCKS), 0);
     intact(&s, &env);
 }
+
+fn migrate(s: &Shared, env: &Env, args: &[&str]) -> Command {
+    let mut c = s.tdekey(env);
+    c.args(["migrate"])
+        .args(args)
+        .env("TDEKEY_PIN", DEMO_USER_PIN)
+        .env(
+            "TDEKEY_WALLET_PASSWORD",
+            tdekey::hsm::demo::DEMO_WALLET_PASSWORD,
+        )
+        .env("TDEKEY_BACKUP_PASSPHRASE", "a long backup passphrase 7")
+        .env_remove("TDEKEY_TEST_HOSTNAME");
+    c
+}
+
+#[test]
+fn a_migration_on_the_shared_store_has_one_driver_across_hosts() {
+    use tdekey::hsm::demo::DEMO_DATABASE_NAME;
+    let s = Shared::new();
+    let env = Env::new();
+    ok("hsm demo-token", tdekey(&s, &env, &["hsm", "demo-token"]));
+    let before = master_keys(&env);
+    // A drives the migration from "another host" and stands before its first save.
+    let mut c = migrate(&s, &env, &["run", DEMO_DATABASE_NAME, "--yes"]);
+    c.env("TDEKEY_TEST_HOSTNAME", "elsewhere-9");
+    let a = Held::spawn_once(env.dir.path(), "a", c, faults::MIGRATION_BEFORE_SAVE);
+    let gate = a.arrived();
+    let owner = s.psql("SELECT lock_owner FROM migrations");
+    assert!(owner.starts_with("elsewhere-9:"), "{owner}");
+    // B, on this host, is refused while A lives.
+    let (code, out, err) = run(migrate(&s, &env, &["next", DEMO_DATABASE_NAME, "--yes"]));
+    assert_eq!(code, 1, "{out}{err}");
+    assert!(
+        err.contains("Another tdekey") && err.contains("elsewhere-9"),
+        "{err}"
+    );
+    drop(gate);
+    let (code, out, err) = a.finish();
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("is finished"), "{out}");
+    assert_eq!(master_keys(&env).len(), before.len() + 1);
+    assert_eq!(
+        s.psql("SELECT status || ' ' || (lock_owner IS NULL) FROM migrations"),
+        "done true"
+    );
+    assert_eq!(s.count(LEASE_LOCKS), 0);
+    intact(&s, &env);
+}
