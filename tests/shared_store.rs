@@ -14,6 +14,7 @@ mod shared;
 use common::Env;
 use shared::{Held, Shared, json, mkfifo, run};
 use std::path::Path;
+use std::str::FromStr;
 use tdekey::audit::{Action, Auditor, Outcome};
 use tdekey::store::{AuditRow, Store};
 
@@ -569,18 +570,45 @@ fn store_info_on_postgresql_says_engine_location_schema_and_head() {
 }
 
 #[test]
-fn a_lease_lock_given_back_can_be_taken_again_at_once() {
-    use tdekey::store::{LeaseKeeper, LeaseKey};
+fn a_lease_lock_given_back_is_free_when_the_keeper_is_dropped() {
+    use tdekey::store::{LeaseKeeper, LeaseKey, Leased};
     let s = Shared::new();
-    let store = Store::connect(&s.location()).unwrap();
+    let mut store = Store::connect(&s.location()).unwrap();
+    // A watcher connected beforehand: it asks the server at once, without a connect's delay.
+    let mut watcher = postgres::Config::from_str(&s.url)
+        .unwrap()
+        .password(s.pg.password())
+        .connect(postgres::NoTls)
+        .unwrap();
+    let mut held = || -> i64 {
+        watcher
+            .query_one(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND objsubid = 1 AND granted",
+                &[],
+            )
+            .unwrap()
+            .get(0)
+    };
     // As `migrate run` does, one step after the other: each step's keeper is dropped, and the
     // next step's takes the lock again straight away. (Each round connects twice, which a
     // debug build's SCRAM makes slow: a few rounds.)
-    for i in 0..5 {
-        let k = LeaseKeeper::lock(&store, LeaseKey::Migration("FIN"))
+    // Every other round the keeper renews a lease (its thread then holds the connection).
+    let id = store.insert_migration("FIN", "{}").unwrap();
+    for i in 0..6 {
+        let mut k = LeaseKeeper::lock(&store, LeaseKey::Migration("FIN"))
             .unwrap()
             .unwrap_or_else(|| panic!("round {i}: the lock given back is still held"));
         assert!(k.holds_lock());
+        if i % 2 == 1 {
+            assert!(
+                store
+                    .lease_migration(id, "me", tdekey::model::now_ms() + 60_000, true)
+                    .unwrap()
+                    .is_none()
+            );
+            k.renew(&store, Leased::Migration(id), "me", 60_000);
+        }
+        assert_eq!(held(), 1, "round {i}");
         // While held, nobody else gets it.
         assert!(
             LeaseKeeper::lock(&store, LeaseKey::Migration("FIN"))
@@ -589,5 +617,12 @@ fn a_lease_lock_given_back_can_be_taken_again_at_once() {
             "round {i}"
         );
         drop(k);
+        // Given back when the drop returns, not when the server gets round to ending the
+        // keeper's session.
+        assert_eq!(
+            held(),
+            0,
+            "round {i}: the dropped keeper's lock is still held"
+        );
     }
 }
