@@ -4,7 +4,7 @@
 //! for the first's lock (a FIFO barrier at `store.audit-locked`, never a sleep); bad input
 //! (a closed port, a wrong password, a newer schema, someone else's database, a password in the
 //! URL) is one sentence, a failure exit and nothing written; `store info` says where the store
-//! is, its schema and its head.
+//! is, its schema and its head; a lease's database lock is free when its keeper is dropped.
 #![cfg(feature = "failpoints")]
 
 mod common;
@@ -12,22 +12,11 @@ mod common;
 mod shared;
 
 use common::Env;
-use shared::{Held, Shared, json, mkfifo, run};
+use shared::{Held, Shared, json, mkfifo, ok, run, tdekey};
 use std::path::Path;
 use std::str::FromStr;
 use tdekey::audit::{Action, Auditor, Outcome};
 use tdekey::store::{AuditRow, Store};
-
-fn tdekey(s: &Shared, env: &Env, args: &[&str]) -> (i32, String, String) {
-    let mut c = s.tdekey(env);
-    c.args(args);
-    run(c)
-}
-
-fn ok(what: &str, (code, out, err): (i32, String, String)) -> String {
-    assert_eq!(code, 0, "{what}: {out}{err}");
-    out
-}
 
 /// Every row of the chain, in seq order, read through the library.
 fn chain(s: &Shared) -> Vec<AuditRow> {

@@ -3,7 +3,7 @@
 //! FIFO barrier, never a sleep) rotate each due database exactly once; a runner killed while
 //! it holds a run's lease frees it at once, by the database lock its connection held (not by
 //! the lease's expiry, not by the check of this host's process ids), and a live holder of
-//! another host keeps it.
+//! another host keeps it; a migration driven from another host has one driver.
 //!
 //! The runners here share one data directory: the Rehearsal's simulated databases (files in
 //! it) and the demo SoftHSM2 token stand for the network databases and the HSM that runners on
@@ -17,23 +17,12 @@ mod common;
 mod shared;
 
 use common::Env;
-use shared::{Held, Shared, json, run};
+use shared::{Held, Shared, json, ok, run, tdekey};
 use std::os::unix::process::ExitStatusExt;
 use std::path::PathBuf;
 use std::process::Command;
 use tdekey::faults;
 use tdekey::hsm::demo::DEMO_USER_PIN;
-
-fn tdekey(s: &Shared, env: &Env, args: &[&str]) -> (i32, String, String) {
-    let mut c = s.tdekey(env);
-    c.args(args);
-    run(c)
-}
-
-fn ok(what: &str, (code, out, err): (i32, String, String)) -> String {
-    assert_eq!(code, 0, "{what}: {out}{err}");
-    out
-}
 
 fn master_keys(env: &Env) -> Vec<String> {
     common::demo_master_keys(env)

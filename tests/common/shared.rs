@@ -122,6 +122,19 @@ impl Shared {
     }
 }
 
+/// `tdekey ARGS` in `env`'s data directory on the shared store; (exit code, stdout, stderr).
+pub fn tdekey(s: &Shared, env: &Env, args: &[&str]) -> (i32, String, String) {
+    let mut c = s.tdekey(env);
+    c.args(args);
+    run(c)
+}
+
+/// The command's stdout, once it exited 0 (else the test fails, saying `what`).
+pub fn ok(what: &str, (code, out, err): (i32, String, String)) -> String {
+    assert_eq!(code, 0, "{what}: {out}{err}");
+    out
+}
+
 /// Runs a command; (exit code, stdout, stderr).
 pub fn run(mut c: Command) -> (i32, String, String) {
     crate::common::run({
