@@ -48,6 +48,35 @@ fn gap_free_and_linked(rows: &[AuditRow]) {
 fn two_data_directories_on_one_postgresql_see_one_state_and_write_one_chain() {
     let s = Shared::new();
     let (a, b) = (Env::new(), Env::new());
+    // A names the store with --store and --store-password-file; B, as a systemd unit or a
+    // shell profile would, with TDEKEY_STORE and its ~/.pgpass.
+    let home = b.dir.path().join("home");
+    std::fs::create_dir(&home).unwrap();
+    std::fs::write(
+        home.join(".pgpass"),
+        format!(
+            "127.0.0.1:{}:{}:{}:{}\n",
+            s.pg.port(),
+            s.db,
+            common::pg::SUPERUSER,
+            s.pg.password()
+        ),
+    )
+    .unwrap();
+    std::fs::set_permissions(
+        home.join(".pgpass"),
+        std::os::unix::fs::PermissionsExt::from_mode(0o600),
+    )
+    .unwrap();
+    let on_b = |args: &[&str]| {
+        let mut c = b.tdekey();
+        c.args(args)
+            .env("TDEKEY_STORE", &s.url)
+            .env("HOME", &home)
+            .env_remove("PGPASSWORD")
+            .env_remove("PGPASSFILE");
+        run(c)
+    };
     let module = a.module.to_str().unwrap();
     ok(
         "A adds an HSM profile",
@@ -91,7 +120,7 @@ fn two_data_directories_on_one_postgresql_see_one_state_and_write_one_chain() {
     // B, with a data directory of its own, sees both.
     let profiles = json(&ok(
         "B lists HSM profiles",
-        tdekey(&s, &b, &["hsm", "profile", "list", "--json"]),
+        on_b(&["hsm", "profile", "list", "--json"]),
     ));
     let team = profiles
         .as_array()
@@ -101,10 +130,7 @@ fn two_data_directories_on_one_postgresql_see_one_state_and_write_one_chain() {
         .unwrap_or_else(|| panic!("B does not see A's HSM profile: {profiles}"));
     assert_eq!(team["profile"]["user_name"], "team_cu", "{team}");
     assert_eq!(team["profile"]["token_label"], "team-token", "{team}");
-    let dbs = json(&ok(
-        "B lists databases",
-        tdekey(&s, &b, &["db", "list", "--json"]),
-    ));
+    let dbs = json(&ok("B lists databases", on_b(&["db", "list", "--json"])));
     let fin = dbs
         .as_array()
         .unwrap()
@@ -115,19 +141,15 @@ fn two_data_directories_on_one_postgresql_see_one_state_and_write_one_chain() {
     // A policy set by B is listed by A.
     ok(
         "B sets a policy",
-        tdekey(
-            &s,
-            &b,
-            &[
-                "policy",
-                "set",
-                "FIN",
-                "--every",
-                "90d",
-                "--next-due",
-                "2031-01-01",
-            ],
-        ),
+        on_b(&[
+            "policy",
+            "set",
+            "FIN",
+            "--every",
+            "90d",
+            "--next-due",
+            "2031-01-01",
+        ]),
     );
     let policies = ok(
         "A lists policies",
@@ -150,7 +172,7 @@ fn two_data_directories_on_one_postgresql_see_one_state_and_write_one_chain() {
     );
     // One chain: each verifies it (and records that it did), the other's entries in it.
     let va = ok("A verifies", tdekey(&s, &a, &["audit", "verify"]));
-    let vb = ok("B verifies", tdekey(&s, &b, &["audit", "verify"]));
+    let vb = ok("B verifies", on_b(&["audit", "verify"]));
     let entries = |out: &str| -> i64 {
         assert!(out.contains("chain intact"), "{out}");
         out.split_whitespace().next().unwrap().parse().unwrap()
@@ -165,24 +187,21 @@ fn two_data_directories_on_one_postgresql_see_one_state_and_write_one_chain() {
         "A's store info",
         tdekey(&s, &a, &["store", "info", "--json"]),
     ));
-    let ib = json(&ok(
-        "B's store info",
-        tdekey(&s, &b, &["store", "info", "--json"]),
-    ));
+    let ib = json(&ok("B's store info", on_b(&["store", "info", "--json"])));
     let (seq, hash) = s.head().unwrap();
     for i in [&ia, &ib] {
         assert_eq!(i["head_seq"], seq, "{i}");
         assert_eq!(i["head_hash"], hash.as_str(), "{i}");
     }
     // Who wrote what: A's list shows B's policy entry, B's shows A's profile entries.
-    let listed = |env: &Env, action: &str| {
-        ok(
-            "audit list",
-            tdekey(&s, env, &["audit", "list", "--action", action, "--json"]),
-        )
-    };
-    assert!(listed(&a, "rotation.policy").contains("FIN"));
-    assert!(listed(&b, "database.change").contains("FIN"));
+    let list = ["audit", "list", "--json", "--action"];
+    let on_a = ok(
+        "A lists",
+        tdekey(&s, &a, &[&list[..], &["rotation.policy"]].concat()),
+    );
+    assert!(on_a.contains("FIN"), "{on_a}");
+    let on_b = ok("B lists", on_b(&[&list[..], &["database.change"]].concat()));
+    assert!(on_b.contains("FIN"), "{on_b}");
     gap_free_and_linked(&chain(&s));
     for env in [&a, &b] {
         assert!(
