@@ -21,6 +21,9 @@ pub const BEFORE_GENERATE: &str = "keygen.before-generate";
 pub const GENERATE_STARTED: &str = "keygen.started";
 /// `C_GenerateKey` returned; nothing has been recorded of the key yet.
 pub const AFTER_GENERATE: &str = "keygen.after-generate";
+/// Inside an audit append's transaction, its write lock held and the chain head read; the
+/// rows are not written yet.
+pub const STORE_AUDIT_LOCKED: &str = "store.audit-locked";
 /// Inside the Rehearsal's MIGRATE: the new HSM key is made, the answer not given, the
 /// simulated database not saved.
 pub const REHEARSAL_MIGRATE: &str = "rehearsal.migrate";

@@ -62,7 +62,14 @@ pub fn process_start_time(pid: u32) -> Option<u64> {
     stat_start_time(&stat)
 }
 
+/// This host's name, as lease owners carry it. Builds with the `failpoints` feature (the crash
+/// tests' builds, never a release) take `TDEKEY_TEST_HOSTNAME` instead when it is set, so a
+/// test can make a process of this host look like one of another host's.
 fn this_host() -> String {
+    #[cfg(feature = "failpoints")]
+    if let Some(h) = std::env::var_os("TDEKEY_TEST_HOSTNAME").filter(|h| !h.is_empty()) {
+        return h.to_string_lossy().into_owned();
+    }
     gethostname::gethostname().to_string_lossy().into_owned()
 }
 

@@ -75,6 +75,7 @@ impl Store {
                 |r| Ok((r.int(0)?, r.hash32(1)?)),
             )?;
             let (mut next, mut prev) = head.map_or((1, [0u8; 32]), |(seq, h)| (seq + 1, h));
+            crate::faults::point(crate::faults::STORE_AUDIT_LOCKED);
             let mut last = None;
             for i in 0..n {
                 let row = build(i, next, prev);

@@ -78,6 +78,19 @@ impl Store {
         )
         .map(|v| v == 1)
     }
+
+    /// Gives back the session-level advisory lock `id` taken on this connection. Done before
+    /// the connection is closed: a closed connection's locks are freed only when the server has
+    /// ended its session, a moment later, and a process that takes the lock again at once (the
+    /// next step of `migrate run`) would find it still held.
+    fn release_session_lock(&self, id: i64) -> Result<(), StoreError> {
+        self.query_one(
+            "SELECT CAST(CASE WHEN pg_advisory_unlock(?1) THEN 1 ELSE 0 END AS BIGINT)",
+            p![id],
+            |r| r.int(0),
+        )
+        .map(drop)
+    }
 }
 
 /// Keeps a lease: on a shared store, the database lock that proves its holder alive (held by a
@@ -88,6 +101,8 @@ impl Store {
 pub struct LeaseKeeper {
     /// The keeper's own connection until the renewals start (they take it over).
     store: Option<Store>,
+    /// The advisory lock held on that connection, if any.
+    lock: Option<i64>,
     locked: bool,
     stop: Option<Sender<()>>,
     thread: Option<JoinHandle<()>>,
@@ -102,6 +117,7 @@ impl LeaseKeeper {
         if !store.is_shared() {
             return Ok(Some(Self {
                 store: None,
+                lock: None,
                 locked: false,
                 stop: None,
                 thread: None,
@@ -113,6 +129,7 @@ impl LeaseKeeper {
         }
         Ok(Some(Self {
             store: Some(own),
+            lock: Some(key.lock_id()),
             locked: true,
             stop: None,
             thread: None,
@@ -130,6 +147,7 @@ impl LeaseKeeper {
         let (stop, stopped) = channel::<()>();
         let location: Location = from.location().clone();
         let own = self.store.take();
+        let lock = self.lock.take();
         let owner = owner.to_owned();
         let period = Duration::from_millis(u64::try_from(lease_ms / 3).unwrap_or(1).max(1));
         self.thread = std::thread::Builder::new()
@@ -144,12 +162,16 @@ impl LeaseKeeper {
                     match store.renew_lease(what, &owner, now_ms() + lease_ms) {
                         Ok(true) => {}
                         // Given back, or taken over: nothing left to keep.
-                        Ok(false) => return,
+                        Ok(false) => break,
                         // A busy or failing database: try again at the next tick. (A lost
                         // connection lost its lock too: another process may take the lease
                         // over, and this one's next save then finds it gone and stops.)
                         Err(_) => {}
                     }
+                }
+                if let Some(id) = lock {
+                    // A lost connection has no lock left to give back.
+                    let _ = store.release_session_lock(id);
                 }
             })
             .ok();
@@ -160,6 +182,7 @@ impl LeaseKeeper {
     pub fn start(store: &Store, what: Leased, owner: &str, lease_ms: i64) -> Self {
         let mut k = Self {
             store: None,
+            lock: None,
             locked: false,
             stop: None,
             thread: None,
@@ -170,10 +193,15 @@ impl LeaseKeeper {
 }
 
 impl Drop for LeaseKeeper {
+    /// Stops the renewals and gives the lock back (the renewals' thread gives back the lock it
+    /// took over): when the drop returns, another process may take it.
     fn drop(&mut self) {
         drop(self.stop.take());
         if let Some(t) = self.thread.take() {
             let _ = t.join();
+        }
+        if let (Some(store), Some(id)) = (self.store.take(), self.lock.take()) {
+            let _ = store.release_session_lock(id);
         }
     }
 }

@@ -370,13 +370,19 @@ pub fn demo_master_keys(env: &Env) -> Vec<(String, Option<bool>, Option<bool>)> 
 /// The statements go straight to the Rehearsal (a test's set-up, not recorded). Needs
 /// `tdekey hsm demo-token` first.
 pub fn rehearsal_on_hsm(env: &Env, names: &[&str]) {
+    rehearsal_on_hsm_in(env, &env.data, names);
+}
+
+/// [`rehearsal_on_hsm`] with the profiles saved in `data`'s store (a shared store, when `data`
+/// names one); the simulated databases and the token stay in `env`'s data directory.
+pub fn rehearsal_on_hsm_in(env: &Env, data: &DataDir, names: &[&str]) {
     use tdekey::hsm::demo::{DEMO_PROFILE_NAME, DEMO_TOKEN_LABEL, DEMO_USER_PIN};
     use tdekey::model::TokenSelector;
     use tdekey::model::{ConnectorKind, DatabaseProfile, DbAuth, Multitenant, PinFormat};
     use tdekey::oracle::Connector;
     use tdekey::oracle::rehearsal::{self, Rehearsal};
     use tdekey::tde::request::{Reply, Request};
-    let mut a = tdekey::audit::Auditor::open(&env.data).unwrap();
+    let mut a = tdekey::audit::Auditor::open(data).unwrap();
     let mut hsm = Hsm::load(&env.module).unwrap();
     hsm.open(&TokenSelector::Label(DEMO_TOKEN_LABEL.into()))
         .unwrap();
