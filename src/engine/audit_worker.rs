@@ -94,6 +94,7 @@ impl Worker for AuditWorker {
                     self.reading_recorded = true;
                 }
                 let head = audit::head_seq(a)?;
+                sink.send(forward_positions(a)?);
                 // The page first, so it shows without waiting for the count.
                 let rows = audit::page(a, &filter, before_seq, limit)?;
                 let exhausted = rows.len() < limit;
@@ -112,7 +113,10 @@ impl Worker for AuditWorker {
                     head,
                 })
             }
-            AuditCommand::Head => Ok(Event::AuditHead(audit::head_seq(a)?)),
+            AuditCommand::Head => {
+                sink.send(forward_positions(a)?);
+                Ok(Event::AuditHead(audit::head_seq(a)?))
+            }
             AuditCommand::Export {
                 filter,
                 format,
@@ -146,4 +150,11 @@ impl Worker for AuditWorker {
             }
         }
     }
+}
+
+/// Where each SIEM destination stands, for the screen's forwarding line.
+fn forward_positions(a: &audit::Auditor) -> Result<Event, Failure> {
+    audit::forward::status(a.store())
+        .map(|s| Event::ForwardPositions(s.destinations))
+        .map_err(|e| Failure::new(e.to_string()))
 }

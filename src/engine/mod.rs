@@ -218,6 +218,8 @@ pub enum Event {
     },
     /// The newest entry in the log now.
     AuditHead(Option<i64>),
+    /// How far each SIEM destination has been sent the log (`tdekey audit forward`).
+    ForwardPositions(Vec<crate::store::ForwardPosition>),
     AuditExportProgress {
         done: u64,
         total: u64,
@@ -301,6 +303,7 @@ impl Event {
             Event::Modules(_) => Some(Task::DetectModules),
             Event::AuditPage { count, .. } => count.map(|_| Task::AuditQuery),
             Event::AuditHead(_) => Some(Task::AuditHead),
+            Event::ForwardPositions(_) => None,
             Event::AuditExportProgress { .. } => None,
             Event::AuditExported(..) | Event::AuditExportExists(_) => Some(Task::AuditExport),
             Event::AuditVerified { .. } => Some(Task::AuditVerify),

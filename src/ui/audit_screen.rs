@@ -55,6 +55,8 @@ pub struct AuditState {
     /// seconds while the screen is shown): the difference is what the list does not show yet.
     pub head_shown: Option<i64>,
     pub head_now: Option<i64>,
+    /// How far each SIEM destination has been sent the log (read with the head).
+    pub forward: Option<Vec<crate::store::ForwardPosition>>,
     /// When the newest entry was last asked for (egui's clock, seconds).
     head_asked: f64,
     /// The entry selected before a refresh, selected again when it is loaded.
@@ -103,6 +105,7 @@ impl Default for AuditState {
             as_of: None,
             head_shown: None,
             head_now: None,
+            forward: None,
             head_asked: f64::NEG_INFINITY,
             reselect: None,
             verify: None,
@@ -481,6 +484,7 @@ pub fn audit_ui(
             ui.weak("Not verified in this window yet: Verify recomputes the hash chain.");
         }
     }
+    forward_ui(ui, st);
     export_window_ui(ui.ctx(), st, engine, queue, logged_in);
 
     egui::Panel::right("audit_details")
@@ -492,6 +496,42 @@ pub fn audit_ui(
         if more && !st.exhausted && !engine.is_pending(Task::AuditQuery) && st.queued.is_none() {
             let before = st.rows.last().map(|r| r.seq);
             st.request(before, engine, queue);
+        }
+    });
+}
+
+/// One line: each SIEM destination and how far it has been sent the log, against the head.
+fn forward_ui(ui: &mut egui::Ui, st: &AuditState) {
+    let Some(dests) = &st.forward else {
+        return;
+    };
+    let head = st.head_now.or(st.head_shown).unwrap_or(0);
+    ui.horizontal_wrapped(|ui| {
+        ui.label("Sent to a SIEM:");
+        if dests.is_empty() {
+            ui.weak("no destination yet (README: Forwarding the audit log to a SIEM).");
+            return;
+        }
+        for d in dests {
+            let behind = (head - d.seq).max(0);
+            let text = if behind == 0 {
+                format!("{} up to seq {} (all)", d.destination, d.seq)
+            } else {
+                format!(
+                    "{} up to seq {} of {head} ({behind} behind)",
+                    d.destination, d.seq
+                )
+            };
+            let color = if behind == 0 {
+                Color32::from_rgb(90, 190, 110)
+            } else {
+                Color32::from_rgb(230, 180, 60)
+            };
+            ui.label(RichText::new(text).color(color))
+                .on_hover_text(format!(
+                    "Last acknowledged {} UTC",
+                    crate::audit::export::utc(d.updated_ms)
+                ));
         }
     });
 }

@@ -240,6 +240,7 @@ impl App {
                     head,
                 } => self.audit.on_page(generation, rows, exhausted, count, head),
                 Event::AuditHead(head) => self.audit.head_now = head,
+                Event::ForwardPositions(p) => self.audit.forward = Some(p),
                 Event::AuditExportProgress { done, total } => {
                     self.audit.progress = Some((done, total))
                 }
