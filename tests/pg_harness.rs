@@ -176,3 +176,25 @@ fn tls_is_served_with_a_certificate_for_localhost_only() {
     // Plain TCP still works: TLS is offered, not required.
     connect(&c, &db).expect("without TLS");
 }
+
+#[test]
+fn a_durable_cluster_keeps_fsync_and_synchronous_commit_on_across_restarts() {
+    let fast = Cluster::start();
+    let durable = Cluster::start_durable();
+    let settings = |c: &Cluster| {
+        c.psql(
+            "postgres",
+            "SELECT string_agg(name || '=' || setting, ' ' ORDER BY name) FROM pg_settings \
+             WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes')",
+        )
+    };
+    assert_eq!(
+        settings(&fast),
+        "fsync=off full_page_writes=off synchronous_commit=off"
+    );
+    let on = "fsync=on full_page_writes=on synchronous_commit=on";
+    assert_eq!(settings(&durable), on);
+    durable.stop();
+    durable.start_again();
+    assert_eq!(settings(&durable), on, "the restart keeps them on");
+}
