@@ -16,16 +16,21 @@ fn row(i: usize, seq: i64, prev: [u8; 32]) -> AuditRow {
         seq,
         ts_ms: 1_700_000_000_000 + i as i64,
         os_user: "oracle".into(),
-        hsm_user: (i % 3 != 0).then(|| format!("cu_{}", i % 7)),
+        hsm_user: (!i.is_multiple_of(3)).then(|| format!("cu_{}", i % 7)),
         host: "db\thost".into(),
-        action: if i % 50 == 0 {
+        action: if i.is_multiple_of(50) {
             "hsm.login"
         } else {
             "hsm.inventory"
         }
         .into(),
         target: format!("token-{i} 'q' \"d\" \\ ünïcødé"),
-        outcome: if i % 50 == 0 { "failure" } else { "success" }.into(),
+        outcome: if i.is_multiple_of(50) {
+            "failure"
+        } else {
+            "success"
+        }
+        .into(),
         details: format!("{{\"i\":{i},\"s\":\"a\\nb\"}}"),
         prev_hash: prev,
         hash: [0; 32],
@@ -100,8 +105,7 @@ fn a_batch_that_fails_on_postgresql_writes_nothing_and_the_store_goes_on() {
         .unwrap_err();
     assert!(e.to_string().contains("23505"), "{e}");
     assert_eq!(rows(&s).len(), 13, "nothing of the failed batch is kept");
-    s.append_audit_batch(100, |i, seq, prev| row(i, seq, prev))
-        .unwrap();
+    s.append_audit_batch(100, row).unwrap();
     assert_eq!(verify(&s).unwrap(), Verification::Intact { entries: 113 });
 }
 
