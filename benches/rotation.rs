@@ -25,15 +25,23 @@
 //! OpenSC's pkcs11-spy on two smaller runs (10 and 20 databases: the difference / 10 is what
 //! one more database costs, the rest is fixed).
 //!
+//! Each run is made on each store engine: the data directory's SQLite file, then a PostgreSQL
+//! database (a local cluster over TCP on 127.0.0.1, fsync and synchronous_commit on) named
+//! with `--store` and `--store-password-file`; the SoftHSM2 token, the Rehearsal hosts and the
+//! pkcs11-tool comparison are the same on both. The PKCS#11 calls are counted on SQLite only
+//! (the store does not change them).
+//!
 //! `make bench`, or `cargo bench --bench rotation`. TDEKEY_BENCH_ROTATION_RUNS changes the
-//! number of runs (3), TDEKEY_BENCH_ROTATION_DBS the number of databases (200);
+//! number of runs (3), TDEKEY_BENCH_ROTATION_DBS the number of databases (200),
+//! TDEKEY_BENCH_ENGINES=sqlite|postgresql measures one engine only;
 //! TDEKEY_BENCH_SPY=PATH uses another pkcs11-spy.so, TDEKEY_BENCH_SPY=none skips the count;
 //! TDEKEY_BENCH_ROTATION_KEEP=1 only sets up one data directory, keeps it and prints the
 //! `rotate --due` command to run on it (to profile it with perf or strace).
 
 mod common;
 
-use common::{cpu_model, env_usize, find_spy, ms, softhsm_version};
+use common::pg::Cluster;
+use common::{Engine, cpu_model, engines, env_usize, find_spy, ms, pg_facts, softhsm_version};
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::os::unix::process::ExitStatusExt;
@@ -46,7 +54,7 @@ use tdekey::hsm::{Hsm, KeyTemplate};
 use tdekey::model::{
     ConnectorKind, DatabaseProfile, DbAuth, Multitenant, PinFormat, TokenSelector, now_ms,
 };
-use tdekey::paths::DataDir;
+use tdekey::paths::{DataDir, SharedStore};
 use tdekey::secret::Secret;
 
 const GOAL_RATIO: f64 = 1.2;
@@ -151,12 +159,19 @@ struct Bench {
     module: PathBuf,
     creds: PathBuf,
     dbs: usize,
+    /// The PostgreSQL cluster the store is on (dropped last: it stops the server).
+    cluster: Option<Cluster>,
 }
 
 impl Bench {
-    fn new(dbs: usize) -> Self {
+    fn new(dbs: usize, engine: Engine) -> Self {
         let dir = tempfile::tempdir().expect("temp dir");
-        let data = DataDir::at(dir.path().join("data"));
+        let cluster = (engine == Engine::PostgreSql).then(Cluster::start_durable);
+        let store = cluster.as_ref().map(|c| SharedStore {
+            url: c.url(&c.create_db()),
+            password_file: Some(c.password_file()),
+        });
+        let data = DataDir::at(dir.path().join("data")).with_store(store);
         data.ensure().expect("data dir");
         let conf = demo::write_softhsm_conf(&data.softhsm_dir()).expect("softhsm conf");
         // SAFETY: this process runs no other thread; SoftHSM2 reads it at each C_Initialize.
@@ -171,6 +186,7 @@ impl Bench {
             module,
             creds,
             dbs,
+            cluster,
         };
         let mut c = b.tdekey();
         c.args(["hsm", "demo-token"]);
@@ -185,13 +201,21 @@ impl Bench {
         (1..=self.dbs).map(|i| format!("ROT{i:04}")).collect()
     }
 
-    /// The `tdekey` binary with this data directory and SoftHSM2 configuration, and no
-    /// secret or spy from the caller's environment.
+    /// The `tdekey` binary with this data directory, its store and SoftHSM2 configuration, and
+    /// no secret, store or spy from the caller's environment.
     fn tdekey(&self) -> Command {
         let mut c = Command::new(env!("CARGO_BIN_EXE_tdekey"));
-        c.arg("--data-dir")
-            .arg(self.data.root())
-            .env("SOFTHSM2_CONF", &self.conf)
+        c.arg("--data-dir").arg(self.data.root());
+        if let Some(s) = self.data.shared_store() {
+            c.arg("--store").arg(&s.url);
+            if let Some(f) = &s.password_file {
+                c.arg("--store-password-file").arg(f);
+            }
+        }
+        c.env("SOFTHSM2_CONF", &self.conf)
+            .env_remove("TDEKEY_STORE")
+            .env_remove("PGPASSWORD")
+            .env_remove("PGPASSFILE")
             .env_remove("TDEKEY_DATA_DIR")
             .env_remove("TDEKEY_PIN")
             .env_remove("CREDENTIALS_DIRECTORY")
@@ -449,8 +473,11 @@ fn token_probe(b: &Bench) -> (usize, Duration) {
     (n, per)
 }
 
-fn one_run(dbs: usize, first: bool) -> Measured {
-    let b = Bench::new(dbs);
+fn one_run(dbs: usize, first: bool, engine: Engine) -> Measured {
+    let b = Bench::new(dbs, engine);
+    if first && let Some(c) = &b.cluster {
+        println!("Store: {}", pg_facts(c));
+    }
     let (before, find_before) = token_probe(&b);
 
     // The rotation: one process over every due database.
@@ -527,7 +554,7 @@ fn one_run(dbs: usize, first: bool) -> Measured {
 /// One `rotate --due` over `dbs` databases through pkcs11-spy (the demo profile's module
 /// replaced by the spy): the number of calls of each PKCS#11 function.
 fn count_pkcs11_calls(spy: &Path, dbs: usize) -> BTreeMap<String, usize> {
-    let b = Bench::new(dbs);
+    let b = Bench::new(dbs, Engine::Sqlite);
     let mut a = Auditor::open(&b.data).expect("open the store");
     let mut profile = a
         .store()
@@ -574,7 +601,7 @@ fn main() {
 
     if std::env::var_os("TDEKEY_BENCH_ROTATION_KEEP").is_some() {
         // For perf or strace: one set-up, kept, and the command to run on it.
-        let b = Bench::new(dbs);
+        let b = Bench::new(dbs, Engine::Sqlite);
         let dir = b.dir.path().to_path_buf();
         let c = b.rotate_due();
         let _ = b.dir.keep();
@@ -590,12 +617,28 @@ fn main() {
         );
         return;
     }
+    println!(
+        "Machine: {} cores, {}; SoftHSM2 {} (file object store)",
+        std::thread::available_parallelism().map_or(0, |n| n.get()),
+        cpu_model(),
+        softhsm_version()
+    );
+    for engine in engines() {
+        report(engine, runs, dbs);
+    }
+    count_calls();
+}
+
+/// Runs and reports `rotate --due` over `dbs` databases, `runs` times, with its store on
+/// `engine`.
+fn report(engine: Engine, runs: usize, dbs: usize) {
     let mut m = Vec::new();
     for i in 0..runs {
         let setup = Instant::now();
-        let r = one_run(dbs, i == 0);
+        let r = one_run(dbs, i == 0, engine);
         eprintln!(
-            "run {}/{runs}: rotate --due {:.0} ms ({:.1} ms per rotation), pkcs11-tool {:.1} ms per key, C_GenerateKey {:.2} ms ({:.0} s in all)",
+            "{} run {}/{runs}: rotate --due {:.0} ms ({:.1} ms per rotation), pkcs11-tool {:.1} ms per key, C_GenerateKey {:.2} ms ({:.0} s in all)",
+            engine.name(),
             i + 1,
             ms(r.rotate_wall),
             ms(r.rotate_wall) / dbs as f64,
@@ -632,14 +675,12 @@ fn main() {
         println!("  {what:<44} {value:>10}   (runs: {runs})");
     };
 
+    let store = match engine {
+        Engine::Sqlite => "the data directory's SQLite file",
+        Engine::PostgreSql => "PostgreSQL over TCP on 127.0.0.1 (fsync on)",
+    };
     println!(
-        "Machine: {} cores, {}; SoftHSM2 {} (file object store)",
-        std::thread::available_parallelism().map_or(0, |n| n.get()),
-        cpu_model(),
-        softhsm_version()
-    );
-    println!(
-        "tdekey rotate --due over {dbs} Rehearsal databases on one SoftHSM2 token, {runs} runs, each on a fresh token; medians:"
+        "tdekey rotate --due over {dbs} Rehearsal databases on one SoftHSM2 token, store on {store}, {runs} runs, each on a fresh token; medians:"
     );
     row(
         "rotate --due, the whole process",
@@ -762,7 +803,11 @@ fn main() {
         median(&own),
         list(&own, 2)
     );
+}
 
+/// The PKCS#11 calls of `rotate --due`, through pkcs11-spy (on SQLite: the store does not
+/// change them).
+fn count_calls() {
     match find_spy() {
         None => println!(
             "PKCS#11 calls: not counted (no pkcs11-spy.so; make deps-bench installs opensc)"

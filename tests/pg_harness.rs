@@ -209,3 +209,25 @@ fn the_password_file_is_private_and_holds_the_password() {
     cfg.password(text.trim_end());
     cfg.connect(NoTls).expect("the file's password logs in");
 }
+
+#[test]
+fn a_durable_cluster_keeps_fsync_and_synchronous_commit_on_across_restarts() {
+    let fast = Cluster::start();
+    let durable = Cluster::start_durable();
+    let settings = |c: &Cluster| {
+        c.psql(
+            "postgres",
+            "SELECT string_agg(name || '=' || setting, ' ' ORDER BY name) FROM pg_settings \
+             WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes')",
+        )
+    };
+    assert_eq!(
+        settings(&fast),
+        "fsync=off full_page_writes=off synchronous_commit=off"
+    );
+    let on = "fsync=on full_page_writes=on synchronous_commit=on";
+    assert_eq!(settings(&durable), on);
+    durable.stop();
+    durable.start_again();
+    assert_eq!(settings(&durable), on, "the restart keeps them on");
+}

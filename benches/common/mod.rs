@@ -2,6 +2,11 @@
 //! pkcs11-spy is, the machine facts they print, and the token and log they fill.
 #![allow(dead_code)]
 
+/// A throwaway PostgreSQL cluster (the tests' harness): the benches run it with
+/// [`pg::Cluster::start_durable`].
+#[path = "../../tests/common/pg.rs"]
+pub mod pg;
+
 use std::path::PathBuf;
 use std::process::Command;
 use std::time::Duration;
@@ -14,6 +19,55 @@ pub const SPY_PATHS: &[&str] = &[
     "/usr/lib64/pkcs11-spy.so",
     "/usr/lib/pkcs11-spy.so",
 ];
+
+/// The store engines to measure: `TDEKEY_BENCH_ENGINES=sqlite,postgresql` (the default), or
+/// either alone.
+pub fn engines() -> Vec<Engine> {
+    let list = std::env::var("TDEKEY_BENCH_ENGINES").unwrap_or_default();
+    let all = [Engine::Sqlite, Engine::PostgreSql];
+    if list.trim().is_empty() {
+        return all.to_vec();
+    }
+    let picked: Vec<Engine> = all
+        .into_iter()
+        .filter(|e| list.split(',').any(|w| w.trim() == e.name()))
+        .collect();
+    assert!(
+        !picked.is_empty(),
+        "TDEKEY_BENCH_ENGINES={list} names no engine: use sqlite, postgresql or both"
+    );
+    picked
+}
+
+/// Where a bench's store lives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Engine {
+    /// The data directory's SQLite file (WAL, synchronous=FULL).
+    Sqlite,
+    /// A database on a local PostgreSQL cluster, over TCP on 127.0.0.1 (fsync on).
+    PostgreSql,
+}
+
+impl Engine {
+    pub fn name(self) -> &'static str {
+        match self {
+            Engine::Sqlite => "sqlite",
+            Engine::PostgreSql => "postgresql",
+        }
+    }
+}
+
+/// What the PostgreSQL figures were measured on: the server's version and its durability
+/// settings, as the server reports them.
+pub fn pg_facts(c: &pg::Cluster) -> String {
+    c.psql(
+        "postgres",
+        "SELECT 'PostgreSQL ' || current_setting('server_version') || ', ' || \
+         string_agg(name || '=' || setting, ', ' ORDER BY name) FROM pg_settings \
+         WHERE name IN ('fsync', 'synchronous_commit', 'full_page_writes', 'wal_sync_method', \
+         'shared_buffers')",
+    )
+}
 
 /// A size setting from the environment, else `default`.
 pub fn env_usize(name: &str, default: usize) -> usize {

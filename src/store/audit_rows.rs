@@ -4,6 +4,21 @@
 use super::db::{Domain, p};
 use super::{AuditFilter, Store, StoreError};
 
+/// The columns of `audit_log`, in the order of [`AuditRow`]'s fields.
+const AUDIT_COLUMNS: &[&str] = &[
+    "seq",
+    "ts_ms",
+    "os_user",
+    "hsm_user",
+    "host",
+    "action",
+    "target",
+    "outcome",
+    "details",
+    "prev_hash",
+    "hash",
+];
+
 /// One row of `audit_log`.
 #[derive(Clone, Debug, PartialEq, Eq, serde::Serialize)]
 pub struct AuditRow {
@@ -60,7 +75,8 @@ impl Store {
     }
 
     /// Appends `n` rows in one IMMEDIATE transaction (all or none); `build(i, seq, prev)` makes
-    /// the i-th row. Returns the last row.
+    /// the i-th row. Returns the last row. The rows are built first, then written at once (one
+    /// COPY on PostgreSQL), so a batch costs a few round trips however long it is.
     pub fn append_audit_batch(
         &mut self,
         n: usize,
@@ -76,31 +92,35 @@ impl Store {
             )?;
             let (mut next, mut prev) = head.map_or((1, [0u8; 32]), |(seq, h)| (seq + 1, h));
             crate::faults::point(crate::faults::STORE_AUDIT_LOCKED);
-            let mut last = None;
+            let mut rows = Vec::with_capacity(n);
             for i in 0..n {
                 let row = build(i, next, prev);
-                tx.execute(
-                    "INSERT INTO audit_log (seq, ts_ms, os_user, hsm_user, host, action, target, outcome, details, prev_hash, hash)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                    p![
-                        row.seq,
-                        row.ts_ms,
-                        row.os_user,
-                        row.hsm_user,
-                        row.host,
-                        row.action,
-                        row.target,
-                        row.outcome,
-                        row.details,
-                        row.prev_hash,
-                        row.hash
-                    ],
-                )?;
                 next += 1;
                 prev = row.hash;
-                last = Some(row);
+                rows.push(row);
             }
-            Ok(last)
+            let values: Vec<Vec<_>> = rows
+                .iter()
+                .map(|r| {
+                    p![
+                        r.seq,
+                        r.ts_ms,
+                        r.os_user,
+                        r.hsm_user,
+                        r.host,
+                        r.action,
+                        r.target,
+                        r.outcome,
+                        r.details,
+                        r.prev_hash,
+                        r.hash
+                    ]
+                    .to_vec()
+                })
+                .collect();
+            // One COPY on PostgreSQL, one prepared INSERT on SQLite.
+            tx.insert_rows("audit_log", AUDIT_COLUMNS, &values)?;
+            Ok(rows.pop())
         })
     }
 

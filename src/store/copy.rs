@@ -19,6 +19,9 @@ pub const TABLES: &[&str] = &[
     "forward_positions",
 ];
 
+/// Rows written per COPY (or per run of one prepared INSERT on SQLite) when copying.
+const COPY_BATCH: usize = 5_000;
+
 impl Store {
     /// The columns of `table`, in the order the SQLite schema has them.
     fn columns_of(&self, table: &str) -> Result<Vec<String>, StoreError> {
@@ -87,16 +90,11 @@ impl Store {
                 });
             }
             let list = cols.join(", ");
-            let marks = (1..=cols.len())
-                .map(|i| format!("?{i}"))
-                .collect::<Vec<_>>()
-                .join(", ");
             plans.push((
                 *t,
                 format!("SELECT {list} FROM {t} ORDER BY 1"),
-                format!("INSERT INTO {t} ({list}) VALUES ({marks})"),
                 cols.iter().any(|c| c == "id") && *t != "settings",
-                cols.len(),
+                cols,
             ));
         }
         to.write_tx(Domain::Schema, |tx| {
@@ -111,25 +109,34 @@ impl Store {
                 tx.execute("SET LOCAL statement_timeout = 0", p![])?;
             }
             let mut counts = Vec::new();
-            for (table, select, insert, has_id, width) in &plans {
+            for (table, select, has_id, cols) in &plans {
+                let names: Vec<&str> = cols.iter().map(String::as_str).collect();
                 let mut n = 0u64;
+                let mut batch: Vec<Vec<Val<'static>>> = Vec::with_capacity(COPY_BATCH);
                 let mut failed = None;
                 self.ex()
                     .each(select, p![], &mut |r| {
-                        let row = (0..*width)
+                        let row = (0..cols.len())
                             .map(|i| r.owned(i))
                             .collect::<Result<Vec<Val<'static>>, _>>()?;
-                        if let Err(e) = tx.execute(insert, &row) {
-                            failed = Some(e);
-                            return Ok(false);
+                        batch.push(row);
+                        if batch.len() == COPY_BATCH {
+                            match tx.insert_rows(table, &names, &batch) {
+                                Ok(k) => n += k,
+                                Err(e) => {
+                                    failed = Some(e);
+                                    return Ok(false);
+                                }
+                            }
+                            batch.clear();
                         }
-                        n += 1;
                         Ok(true)
                     })
                     .map_err(|e| super::db::Fault::Decode(self.err(e).to_string()))?;
                 if let Some(e) = failed {
                     return Err(e);
                 }
+                n += tx.insert_rows(table, &names, &batch)?;
                 if *has_id && to.is_shared() {
                     // The identity column goes on after the highest id copied.
                     tx.query_opt(

@@ -45,6 +45,8 @@ pub struct Cluster {
     bin: PathBuf,
     port: u16,
     next_db: AtomicU32,
+    /// fsync, synchronous_commit and full_page_writes left on (see [`Cluster::start_durable`]).
+    durable: bool,
 }
 
 /// What [`Cluster::enable_tls`] made.
@@ -56,8 +58,20 @@ pub struct TlsFiles {
 }
 
 impl Cluster {
-    /// A new cluster, started. Panics with a sentence when PostgreSQL is not installed.
+    /// A new cluster, started, with fsync, synchronous_commit and full_page_writes off (the
+    /// tests' speed; a crash of the machine could lose what it holds). Panics with a sentence
+    /// when PostgreSQL is not installed.
     pub fn start() -> Cluster {
+        Self::start_with(false)
+    }
+
+    /// A new cluster, started, with PostgreSQL's durable defaults (fsync, synchronous_commit
+    /// and full_page_writes on): what the benchmarks measure, as a team's server would run.
+    pub fn start_durable() -> Cluster {
+        Self::start_with(true)
+    }
+
+    fn start_with(durable: bool) -> Cluster {
         let bin = pg_bin();
         sweep_orphans(&bin);
         let template = template(&bin);
@@ -74,6 +88,7 @@ impl Cluster {
             bin,
             port: 0,
             next_db: AtomicU32::new(1),
+            durable,
         };
         let mut last = String::new();
         for _ in 0..5 {
@@ -284,9 +299,13 @@ impl Cluster {
     fn try_start(&self) -> Result<(), String> {
         let log = self.dir.join("server.log");
         let _ = std::fs::remove_file(&log);
+        let fast = if self.durable {
+            ""
+        } else {
+            " -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        };
         let opts = format!(
-            "-p {} -k {} -c listen_addresses=127.0.0.1 -c fsync=off -c synchronous_commit=off \
-             -c full_page_writes=off -c max_connections=60",
+            "-p {} -k {} -c listen_addresses=127.0.0.1 -c max_connections=60{fast}",
             self.port,
             self.data.display()
         );
