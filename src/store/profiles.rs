@@ -5,6 +5,11 @@ use super::{Store, StoreError, db::Fault};
 use crate::model::{HsmProfile, PinFormat, now_ms};
 use std::path::PathBuf;
 
+/// A new profile (its id given by the database).
+const INSERT: &str = "INSERT INTO hsm_profiles (name, module_path, token_label, slot_id, user_name, pin_format, created_ms, updated_ms)
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
+     RETURNING id";
+
 /// Settings key of the profile the GUI opens at start.
 pub const DEFAULT_PROFILE_KEY: &str = "default_hsm_profile";
 
@@ -47,13 +52,7 @@ impl Store {
         ];
         // Two statements, not one upsert on id: PostgreSQL's identity column takes no NULL.
         let result = match p.id {
-            None => self.query_one(
-                "INSERT INTO hsm_profiles (name, module_path, token_label, slot_id, user_name, pin_format, created_ms, updated_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
-                 RETURNING id",
-                fields,
-                |r| r.int(0),
-            ),
+            None => self.query_one(INSERT, fields, |r| r.int(0)),
             Some(id) => {
                 let mut args = fields.to_vec();
                 args.push(super::db::ToVal::val(&id));
@@ -68,13 +67,7 @@ impl Store {
                 .and_then(|found| match found {
                     Some(id) => Ok(id),
                     // Deleted meanwhile (by another window or host): saved again as new.
-                    None => self.query_one(
-                        "INSERT INTO hsm_profiles (name, module_path, token_label, slot_id, user_name, pin_format, created_ms, updated_ms)
-                         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?7)
-                         RETURNING id",
-                        fields,
-                        |r| r.int(0),
-                    ),
+                    None => self.query_one(INSERT, fields, |r| r.int(0)),
                 })
             }
         };
