@@ -218,7 +218,8 @@ impl State {
     /// After container `con_id` got a new current master key (SET KEY, USE KEY, MIGRATE,
     /// REVERSE MIGRATE): Oracle re-wraps the database key and every tablespace key under it
     /// (alert log "Tablespace key rewrap done"; KEY_VERSION unchanged), except a READ ONLY
-    /// tablespace's. A container's first key also encrypts its demo tablespace.
+    /// tablespace's: the 26ai lab report cited in tests/fixtures/oracle/SOURCES.md, "Not found
+    /// for issue #23". A container's first key also encrypts its demo tablespace.
     pub(super) fn rewrap(&mut self, con_id: u32) {
         let Some(current) = self.current_key(con_id).map(|k| k.key_id.clone()) else {
             return;
