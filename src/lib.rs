@@ -22,6 +22,7 @@ pub mod migration;
 pub mod model;
 pub mod oracle;
 pub mod paths;
+pub mod recover;
 pub mod rotation;
 pub mod secret;
 pub mod session;

@@ -12,7 +12,14 @@ use std::path::{Path, PathBuf};
 
 const FRONT_ENDS: &[&str] = &["cli", "ui"];
 const ENGINE: &[&str] = &["engine"];
-const WORKFLOWS: &[&str] = &["audit", "session", "databases", "migration", "rotation"];
+const WORKFLOWS: &[&str] = &[
+    "audit",
+    "session",
+    "databases",
+    "migration",
+    "rotation",
+    "recover",
+];
 const ADAPTERS: &[&str] = &["hsm", "oracle", "store", "wallet"];
 const PURE: &[&str] = &["tde", "model", "inventory", "secret", "paths"];
 

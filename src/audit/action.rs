@@ -73,6 +73,8 @@ pub enum Action {
     RotationDue,
     /// This computer's store copied into a team's shared store (`tdekey store copy`).
     StoreCopy,
+    /// A recoverability report made (counts, missing key ids) or written to a file.
+    RecoverabilityReport,
 }
 
 impl Action {
@@ -128,6 +130,7 @@ impl Action {
         Action::RotationPolicy,
         Action::RotationDue,
         Action::StoreCopy,
+        Action::RecoverabilityReport,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -166,6 +169,7 @@ impl Action {
             Action::RotationPolicy => "rotation.policy",
             Action::RotationDue => "rotation.due",
             Action::StoreCopy => "store.copy",
+            Action::RecoverabilityReport => "recoverability.report",
         }
     }
 }

@@ -6,6 +6,24 @@ use crate::model::ObjectInfo;
 use cryptoki::mechanism::Mechanism;
 use cryptoki::object::{Attribute, KeyType, ObjectClass, ObjectHandle};
 
+/// What [`Hsm::find_master_key`] found under one label.
+#[derive(Clone, Debug, Default)]
+pub struct MasterKeyLookup {
+    /// Objects found by the healthy template (their attributes were not read: they match).
+    pub healthy: usize,
+    /// Objects found by label alone, with their attributes (when the healthy search found none).
+    pub objects: Vec<ObjectInfo>,
+    /// PKCS#11 calls made (each search 3, each read 1; a read the token answers in two
+    /// calls counts one).
+    pub calls: u64,
+}
+
+impl MasterKeyLookup {
+    pub fn found(&self) -> bool {
+        self.healthy > 0 || !self.objects.is_empty()
+    }
+}
+
 impl Hsm {
     /// The objects labelled `label`, with the inventory's attributes: one search with a
     /// CKA_LABEL template and one read per object found, whatever else the token holds. An
@@ -20,6 +38,70 @@ impl Hsm {
             .into_iter()
             .map(|h| self.object(session, h))
             .collect()
+    }
+
+    /// A master key looked up by its label for the recoverability report, in as few round
+    /// trips as the answer allows. `expect_healthy`: the key is one Oracle made on an HSM, so
+    /// the first search asks for it as a healthy master key looks (AES-256, sensitive, not
+    /// extractable, encrypt and decrypt): found that way it costs 3 calls (`C_FindObjectsInit`,
+    /// one `C_FindObjects` for at most 2 handles, `C_FindObjectsFinal`) and no read. Otherwise,
+    /// or when that search finds nothing or the token refuses its template, a search by label
+    /// alone (3 calls) tells a missing key from an unhealthy one, whose attributes are then
+    /// read (1 call each with the one-call read). A second object under one label is a finding
+    /// of its own (Oracle cannot tell them apart).
+    pub fn find_master_key(
+        &self,
+        label: &str,
+        expect_healthy: bool,
+    ) -> Result<MasterKeyLookup, HsmError> {
+        self.check_label(label)?;
+        let session = self.session()?;
+        let search = |template: &[Attribute]| -> Result<Vec<ObjectHandle>, cryptoki::error::Error> {
+            session
+                .iter_objects_with_cache_size(
+                    template,
+                    std::num::NonZeroUsize::MIN.saturating_add(1),
+                )?
+                .take(2)
+                .collect()
+        };
+        let mut calls = 0u64;
+        let by_label = Attribute::Label(label.as_bytes().to_vec());
+        if expect_healthy {
+            let healthy = [
+                by_label.clone(),
+                Attribute::Class(ObjectClass::SECRET_KEY),
+                Attribute::KeyType(KeyType::AES),
+                Attribute::ValueLen(32.into()),
+                Attribute::Sensitive(true),
+                Attribute::Extractable(false),
+                Attribute::Encrypt(true),
+                Attribute::Decrypt(true),
+            ];
+            calls += 3;
+            if let Ok(found) = search(&healthy)
+                && !found.is_empty()
+            {
+                return Ok(MasterKeyLookup {
+                    healthy: found.len(),
+                    objects: Vec::new(),
+                    calls,
+                });
+            }
+        }
+        calls += 3;
+        let found = search(&[by_label])
+            .map_err(|e| HsmError::from_ck("Searching the token by label", e))?;
+        let mut objects = Vec::with_capacity(found.len());
+        for h in found {
+            calls += 1;
+            objects.push(self.object(session, h)?);
+        }
+        Ok(MasterKeyLookup {
+            healthy: 0,
+            objects,
+            calls,
+        })
     }
 
     /// One object with the inventory's attributes, or marked unreadable (see

@@ -39,6 +39,7 @@ pub(crate) fn ulong(n: u64) -> Result<cryptoki::types::Ulong, HsmError> {
 /// Object handles asked for per C_FindObjects when listing a whole token.
 pub const FIND_BATCH: usize = 256;
 pub use keys::{KeyTemplate, ObjectRef};
+pub use lookup::MasterKeyLookup;
 pub use module::{ModuleCandidate, check_module_path, detect_modules};
 
 use crate::model::{ObjectInfo, OpenToken, PinFormat, TokenSelector};

@@ -1,0 +1,662 @@
+//! Reading everything the report needs: the database's three views, tdekey's records, the
+//! wallets and backups it can open, and each key on the HSM by its label (never a listing of
+//! the token). A source that cannot be read becomes a line of the report, not an error.
+
+use super::RecoverError;
+use super::model::{Builder, Need, Place, Recoverability, Shared};
+use crate::audit::{Action, Auditor, Entry};
+use crate::databases::{self, Reach};
+use crate::hsm::Hsm;
+use crate::inventory;
+use crate::migration::MigrationState;
+use crate::model::{ConnectorKind, DatabaseProfile, PinFormat, TokenSelector};
+use crate::oracle::Operator;
+use crate::paths::DataDir;
+use crate::secret::Secret;
+use crate::tde::labels::{MasterKeyId, master_key_of, wallet_entry_master_key};
+use crate::tde::layout;
+use crate::tde::ora;
+use crate::tde::output::Row;
+use crate::tde::request::{Reply, Request};
+use crate::tde::views::{DatabaseKeyRow, KeyRow, KeystoreType, TablespaceRow};
+use crate::wallet::{self, EntryKind, WalletContents};
+use serde_json::json;
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+/// What the report may read, and with what.
+pub struct Sources<'a> {
+    pub data: &'a DataDir,
+    /// An open session on the database's HSM, logged in (private objects are visible only
+    /// then); the Rehearsal's keystore lives on it too.
+    pub hsm: &'a mut Hsm,
+    /// Manual profiles: the DBA who runs the three queries and pastes their output.
+    pub operator: Option<&'a mut dyn Operator>,
+    /// SQL*Plus with a named user: that user's password.
+    pub db_password: Option<Secret>,
+    /// Rehearsal: how an HSM password becomes the token's PIN.
+    pub pin_format: PinFormat,
+    pub token: Option<TokenSelector>,
+    /// A WALLET_ROOT to read instead of the profile's (a copy, a standby's).
+    pub wallet_root: Option<PathBuf>,
+    /// Opens `ewallet.p12`, Oracle's backups of it and the ones inside tdekey's backups.
+    pub wallet_password: Option<Secret>,
+    /// tdekey wallet backups to open, besides the ones its store records.
+    pub backups: Vec<PathBuf>,
+    /// Opens sealed backups.
+    pub backup_passphrase: Option<Secret>,
+}
+
+/// Where a profile's WALLET_ROOT is on this machine: a Rehearsal database's under its
+/// simulated host, a SQL*Plus profile's when its ORACLE_HOME is here; `None` elsewhere (the
+/// report then reads only what `--wallet-root` gives it).
+pub fn local_wallet_root(db: &DatabaseProfile, data: &DataDir) -> Option<PathBuf> {
+    let root = db.wallet_root.as_deref().filter(|r| !r.is_empty())?;
+    match db.connector {
+        ConnectorKind::Rehearsal => Some(
+            crate::oracle::rehearsal::host_root(data.root(), &db.name)
+                .join(root.trim_start_matches('/')),
+        ),
+        ConnectorKind::Sqlplus
+            if db
+                .oracle_home
+                .as_deref()
+                .is_some_and(|h| Path::new(h).is_dir()) =>
+        {
+            Some(PathBuf::from(root))
+        }
+        _ => None,
+    }
+}
+
+/// `tdekey recoverability NAME`: reads every source, builds the report and records it as
+/// `recoverability.report` (counts, missing ids, HSM calls), whether it finds everything or not.
+pub fn check(
+    a: &mut Auditor,
+    database: &str,
+    mut src: Sources<'_>,
+) -> Result<Recoverability, RecoverError> {
+    let db = databases::get(a, database)?;
+    let gathered = gather(a, &db, &mut src);
+    drop(src);
+    let mut entry = Entry::new(
+        Action::RecoverabilityReport,
+        format!("database {}", db.name),
+    );
+    if let Ok(r) = &gathered {
+        let missing: Vec<String> = r
+            .missing()
+            .iter()
+            .map(|k| k.forms.hsm_key_id.clone())
+            .collect();
+        let unusable: Vec<String> = r
+            .unusable()
+            .iter()
+            .map(|k| k.forms.hsm_key_id.clone())
+            .collect();
+        entry = entry.details(json!({
+            "keys": r.keys.len(),
+            "found": r.keys.len() - missing.len(),
+            "missing": missing.len(),
+            "missing_ids": missing,
+            "unusable_ids": unusable,
+            "complete": r.complete(),
+            "unread": r.unread.iter().map(|u| u.source.clone()).collect::<Vec<_>>(),
+            "hsm_calls": r.hsm_calls,
+            "exit_code": r.exit_code(),
+        }));
+    }
+    let acted = a.act(entry, |_| gathered)?;
+    let seq = acted.recorded.as_ref().ok().map(|row| row.seq);
+    let mut report = acted.into_result::<RecoverError>("The recoverability report was made")?;
+    report.audit_seq = seq;
+    Ok(report)
+}
+
+fn gather(
+    a: &mut Auditor,
+    db: &DatabaseProfile,
+    src: &mut Sources<'_>,
+) -> Result<Recoverability, RecoverError> {
+    let mut b = Builder::default();
+    let mut hsm_keys: BTreeSet<MasterKeyId> = BTreeSet::new();
+    let mut names: BTreeMap<u32, String> = BTreeMap::new();
+
+    // The database: every row of the three views.
+    let keys: Vec<KeyRow> = view(
+        a,
+        db,
+        src,
+        &mut b,
+        Request::QueryKeys,
+        "V$ENCRYPTION_KEYS",
+        |r| KeyRow::from_row(r).map_err(|e| e.to_string()),
+    );
+    for k in &keys {
+        if let Some(p) = &k.pdb
+            && !p.name.is_empty()
+        {
+            names.insert(k.con_id, p.name.clone());
+        }
+    }
+    let container = |c: u32| container_name(&names, c);
+    let mut latest: BTreeMap<u32, (i64, MasterKeyId)> = BTreeMap::new();
+    for k in &keys {
+        let Some(id) = master_key_of(&k.key_id) else {
+            b.unread(
+                "V$ENCRYPTION_KEYS",
+                format!("KEY_ID {:?} names no master key tdekey can read", k.key_id),
+                false,
+            );
+            continue;
+        };
+        if k.keystore_type == KeystoreType::Hsm {
+            hsm_keys.insert(id);
+        }
+        b.need(
+            id,
+            Need::History {
+                con_id: k.con_id,
+                container: container(k.con_id),
+                activated_ms: k.activated_ms,
+                tag: k.tag.clone(),
+            },
+        );
+        let e = latest.entry(k.con_id).or_insert((k.activated_ms, id));
+        if k.activated_ms > e.0 {
+            *e = (k.activated_ms, id);
+        }
+    }
+    for (con_id, (_, id)) in latest {
+        b.need(
+            id,
+            Need::Current {
+                con_id,
+                container: container(con_id),
+            },
+        );
+    }
+    let dbkeys: Vec<DatabaseKeyRow> = view(
+        a,
+        db,
+        src,
+        &mut b,
+        Request::QueryDatabaseKey,
+        "V$DATABASE_KEY_INFO",
+        |r| DatabaseKeyRow::from_row(r).map_err(|e| e.to_string()),
+    );
+    for d in dbkeys {
+        if let Some(id) = d.master_key {
+            b.need(
+                id,
+                Need::DatabaseKey {
+                    con_id: d.con_id,
+                    container: container(d.con_id),
+                },
+            );
+        }
+    }
+    let tablespaces: Vec<TablespaceRow> = view(
+        a,
+        db,
+        src,
+        &mut b,
+        Request::QueryTablespaces,
+        "V$ENCRYPTED_TABLESPACES",
+        |r| TablespaceRow::from_row(r).map_err(|e| e.to_string()),
+    );
+    for t in tablespaces {
+        if let Some(id) = t.master_key {
+            b.need(
+                id,
+                Need::Tablespace {
+                    con_id: t.con_id,
+                    container: container(t.con_id),
+                    name: t.name.clone(),
+                    ts: t.ts,
+                    encrypted: t.encrypted,
+                },
+            );
+        }
+    }
+
+    // tdekey's records.
+    let mut recorded_backups = Vec::new();
+    let oracle_user = records(a, db, &mut b, &mut hsm_keys, &mut recorded_backups)?;
+
+    // The wallets on this machine.
+    let root = src
+        .wallet_root
+        .clone()
+        .or_else(|| local_wallet_root(db, src.data));
+    match &root {
+        Some(root) => wallets(a, root, src, &mut b),
+        None => b.unread(
+            "WALLET_ROOT",
+            format!(
+                "the file keystore of {} is not on this machine: give a copy of its WALLET_ROOT with --wallet-root DIR",
+                db.name
+            ),
+            false,
+        ),
+    }
+    let mut files: Vec<PathBuf> = src.backups.clone();
+    for f in recorded_backups {
+        if !files.contains(&f) {
+            if f.is_file() {
+                files.push(f);
+            } else {
+                b.unread(
+                    f.display().to_string(),
+                    "tdekey recorded this wallet backup but the file is not there any more",
+                    false,
+                );
+            }
+        }
+    }
+    for f in &files {
+        sealed_backup(a, f, src, &mut b);
+    }
+
+    // The HSM, one lookup per key.
+    let token = src.hsm.token().map(|t| t.label.clone()).unwrap_or_default();
+    let user = src.hsm.user().unwrap_or_default().to_owned();
+    let shared = match &oracle_user {
+        Some(u) if *u == user => Shared::Yes,
+        None => Shared::Yes,
+        Some(_) => Shared::Unknown,
+    };
+    let mut calls = 0u64;
+    for id in b.ids() {
+        let label = id.hsm_label();
+        match src.hsm.find_master_key(&label, hsm_keys.contains(&id)) {
+            Ok(found) => {
+                calls += found.calls;
+                if !found.found() {
+                    continue;
+                }
+                let health = if found.objects.is_empty() {
+                    duplicate_flags(found.healthy)
+                } else {
+                    let mut flags: Vec<inventory::HealthFlag> = inventory::analyze(found.objects)
+                        .into_iter()
+                        .flat_map(|r| r.health)
+                        .collect();
+                    flags.dedup_by(|x, y| x.code == y.code);
+                    flags
+                };
+                b.place(
+                    id,
+                    Place::Hsm {
+                        token: token.clone(),
+                        label,
+                        health,
+                        shared,
+                        user: user.clone(),
+                    },
+                );
+            }
+            Err(e) => {
+                b.unread(
+                    format!("HSM token {token:?}"),
+                    format!("looking up {label} failed: {e}"),
+                    true,
+                );
+                break;
+            }
+        }
+    }
+    Ok(b.finish(
+        &db.name,
+        crate::audit::export::utc(crate::model::now_ms()),
+        calls,
+    ))
+}
+
+fn duplicate_flags(n: usize) -> Vec<inventory::HealthFlag> {
+    if n < 2 {
+        return Vec::new();
+    }
+    vec![inventory::HealthFlag {
+        severity: inventory::Severity::Critical,
+        code: "duplicate-label",
+        reason: "Several objects share this label: Oracle finds keys by label and cannot tell them apart.".into(),
+    }]
+}
+
+fn container_name(names: &BTreeMap<u32, String>, con_id: u32) -> String {
+    match (con_id, names.get(&con_id)) {
+        (0, _) => "the database".into(),
+        (1, _) => "CDB$ROOT".into(),
+        (_, Some(n)) => format!("{n} (CON_ID {con_id})"),
+        (c, None) => format!("CON_ID {c}"),
+    }
+}
+
+/// One view's rows; a view that cannot be read is a needed source left unread.
+fn view<T>(
+    a: &mut Auditor,
+    db: &DatabaseProfile,
+    src: &mut Sources<'_>,
+    b: &mut Builder,
+    request: Request,
+    name: &str,
+    parse: impl Fn(&Row) -> Result<T, String>,
+) -> Vec<T> {
+    let reach = Reach {
+        data: src.data,
+        operator: src.operator.as_deref_mut().map(|o| o as &mut dyn Operator),
+        db_password: src.db_password.clone(),
+        hsm: Some(&mut *src.hsm),
+        pin_format: src.pin_format,
+        token: src.token.clone(),
+    };
+    let why = match databases::run_statement(a, db, &request, reach) {
+        Ok(ran) => match ran.answer.reply {
+            Reply::Rows { rows } => match rows.iter().map(&parse).collect() {
+                Ok(v) => return v,
+                Err(e) => format!("its output could not be read: {e}"),
+            },
+            other => {
+                let refused = ora::refusal(&other)
+                    .unwrap_or_else(|| format!("the database answered {}", other.summary()));
+                if refused.contains("ORA-00942") || refused.contains("ORA-01031") {
+                    format!(
+                        "{refused} This connection may not read {name}: grant it SELECT_CATALOG_ROLE (or SELECT on {name})."
+                    )
+                } else {
+                    refused
+                }
+            }
+        },
+        Err(e) => e.to_string(),
+    };
+    b.unread(name, why, true);
+    Vec::new()
+}
+
+/// Keys tdekey's store records for the database (key owners, rotation runs, migrations), and
+/// the wallet backups its migrations made. Returns the HSM user Oracle's keystore uses, when a
+/// migration recorded it.
+fn records(
+    a: &Auditor,
+    db: &DatabaseProfile,
+    b: &mut Builder,
+    hsm_keys: &mut BTreeSet<MasterKeyId>,
+    backups: &mut Vec<PathBuf>,
+) -> Result<Option<String>, RecoverError> {
+    let store = a.store();
+    for o in store.key_owners()? {
+        if o.database != db.name {
+            continue;
+        }
+        let Some(id) = master_key_of(&o.label) else {
+            continue;
+        };
+        hsm_keys.insert(id);
+        let of = if o.container.is_empty() {
+            String::new()
+        } else {
+            format!(" of {}", o.container)
+        };
+        let retired = o
+            .retired_why
+            .as_deref()
+            .map(|w| format!(", retired: {w}"))
+            .unwrap_or_default();
+        b.need(
+            id,
+            Need::Recorded {
+                what: format!("key{of} recorded from the {}{retired}", o.source),
+                at_ms: o.since_ms,
+            },
+        );
+    }
+    for r in store.rotation_runs(Some(&db.name), 0)? {
+        let list = |s: &str| serde_json::from_str::<Vec<String>>(s).unwrap_or_default();
+        for k in list(&r.old_keys) {
+            if let Some(id) = master_key_of(&k) {
+                b.need(
+                    id,
+                    Need::Recorded {
+                        what: format!("the key before rotation #{} (way {})", r.id, r.way),
+                        at_ms: r.started_ms,
+                    },
+                );
+            }
+        }
+        if r.outcome == "success" {
+            for k in list(&r.new_keys) {
+                if let Some(id) = master_key_of(&k) {
+                    hsm_keys.insert(id);
+                    b.need(
+                        id,
+                        Need::Recorded {
+                            what: format!("the key rotation #{} activated (way {})", r.id, r.way),
+                            at_ms: r.started_ms,
+                        },
+                    );
+                }
+            }
+        }
+    }
+    let mut oracle_user = None;
+    for m in store.migrations_of(&db.name)? {
+        let Ok(state) = serde_json::from_str::<MigrationState>(&m.state) else {
+            b.unread(
+                format!("migration #{}", m.id),
+                "its record could not be read",
+                false,
+            );
+            continue;
+        };
+        if oracle_user.is_none() {
+            oracle_user = state.hsm_user.clone();
+        }
+        for k in &state.keys_before {
+            if let Some(id) = master_key_of(k) {
+                b.need(
+                    id,
+                    Need::Recorded {
+                        what: format!("a key the database had before migration #{}", m.id),
+                        at_ms: state.started_ms,
+                    },
+                );
+            }
+        }
+        for k in &state.old_hsm_keys {
+            if let Some(id) = master_key_of(k) {
+                b.need(
+                    id,
+                    Need::Recorded {
+                        what: format!("a key on the other HSM before migration #{}", m.id),
+                        at_ms: state.started_ms,
+                    },
+                );
+            }
+        }
+        if m.status == "done"
+            && let Some(id) = state.new_key.as_deref().and_then(master_key_of)
+        {
+            hsm_keys.insert(id);
+            b.need(
+                id,
+                Need::Recorded {
+                    what: format!("the key migration #{} made on the HSM", m.id),
+                    at_ms: state.started_ms,
+                },
+            );
+        }
+        if let Some(backup) = &state.backup {
+            backups.push(PathBuf::from(&backup.file));
+        }
+    }
+    Ok(oracle_user)
+}
+
+/// The master keys in one opened wallet, as places.
+fn entries(contents: &WalletContents, mut place: impl FnMut(String) -> Place, b: &mut Builder) {
+    for e in &contents.entries {
+        if e.kind != EntryKind::MasterKey {
+            continue;
+        }
+        let id = wallet_entry_master_key(&e.name).or_else(|| {
+            e.master_key_id
+                .as_deref()
+                .and_then(|h| crate::tde::labels::parse_masterkeyid(h).ok().flatten())
+        });
+        if let Some(id) = id {
+            b.place(id, place(e.name.clone()));
+        }
+    }
+}
+
+/// `ewallet.p12` (or, without a password, `cwallet.sso`) and Oracle's `ewallet_*.p12` backups
+/// under a WALLET_ROOT, and the keystores of isolated PDBs beside it.
+fn wallets(a: &mut Auditor, root: &Path, src: &Sources<'_>, b: &mut Builder) {
+    let report = wallet::inspect_root(root);
+    let mut dirs = vec![match report.layout {
+        wallet::RootLayout::WalletRoot => root.join(layout::KEYSTORE_DIR),
+        wallet::RootLayout::WalletDirectory => root.to_path_buf(),
+    }];
+    for p in &report.pdb_keystores {
+        dirs.push(root.join(&p.guid).join(layout::KEYSTORE_DIR));
+    }
+    for dir in dirs {
+        let current = dir.join(layout::EWALLET);
+        let sso = dir.join(layout::CWALLET);
+        match (&src.wallet_password, current.is_file()) {
+            (Some(pw), true) => match databases::read_wallet_file(a, &current, pw.clone()) {
+                Ok(c) => entries(
+                    &c,
+                    |entry| Place::CurrentWallet {
+                        path: current.clone(),
+                        entry,
+                    },
+                    b,
+                ),
+                Err(e) => b.unread(current.display().to_string(), e.to_string(), false),
+            },
+            _ if sso.is_file() => match databases::read_auto_login_file(a, &sso) {
+                Ok(c) => entries(
+                    &c,
+                    |entry| Place::CurrentWallet {
+                        path: sso.clone(),
+                        entry,
+                    },
+                    b,
+                ),
+                Err(e) => b.unread(sso.display().to_string(), e.to_string(), false),
+            },
+            (None, true) => b.unread(
+                current.display().to_string(),
+                "no wallet password was given (TDEKEY_WALLET_PASSWORD) and there is no auto-login cwallet.sso beside it",
+                false,
+            ),
+            (_, false) => {
+                if dir == root.join(layout::KEYSTORE_DIR) || dir == root {
+                    b.unread(
+                        current.display().to_string(),
+                        "there is no file keystore here",
+                        false,
+                    );
+                }
+            }
+        }
+        let backups: Vec<PathBuf> = std::fs::read_dir(&dir)
+            .map(|d| {
+                d.flatten()
+                    .map(|e| e.path())
+                    .filter(|p| {
+                        p.file_name()
+                            .and_then(|n| n.to_str())
+                            .is_some_and(layout::is_backup_name)
+                    })
+                    .collect()
+            })
+            .unwrap_or_default();
+        let mut backups = backups;
+        backups.sort();
+        for f in backups {
+            let Some(pw) = &src.wallet_password else {
+                b.unread(
+                    f.display().to_string(),
+                    "Oracle's keystore backup opens with the wallet password: none was given",
+                    false,
+                );
+                continue;
+            };
+            match databases::read_wallet_file(a, &f, pw.clone()) {
+                Ok(c) => entries(
+                    &c,
+                    |entry| Place::OracleBackup {
+                        path: f.clone(),
+                        entry,
+                    },
+                    b,
+                ),
+                Err(e) => b.unread(f.display().to_string(), e.to_string(), false),
+            }
+        }
+    }
+}
+
+/// One of tdekey's wallet backups: opened (recorded as `wallet.backup_check`), each keystore
+/// file in it read with the wallet password (a `cwallet.sso` without one).
+fn sealed_backup(a: &mut Auditor, file: &Path, src: &Sources<'_>, b: &mut Builder) {
+    let pass = src.backup_passphrase.as_ref();
+    let entry = Entry::new(Action::WalletBackupCheck, file.display().to_string());
+    let opened = a
+        .act(entry, |step| {
+            let files = databases::read_backup(file, pass)?;
+            step.note("files", files.len());
+            step.note("for", "recoverability");
+            Ok::<_, databases::DatabaseError>(files)
+        })
+        .map_err(|e| e.to_string())
+        .and_then(|acted| {
+            acted
+                .into_result::<RecoverError>("The wallet backup was opened")
+                .map_err(|e| e.to_string())
+        });
+    let files = match opened {
+        Ok(f) => f,
+        Err(e) => {
+            b.unread(file.display().to_string(), e, false);
+            return;
+        }
+    };
+    for (f, bytes) in files {
+        let inner = f.name.clone().unwrap_or_else(|| f.path.clone());
+        let base = Path::new(&inner)
+            .file_name()
+            .and_then(|n| n.to_str())
+            .unwrap_or_default()
+            .to_owned();
+        let contents = if base == layout::CWALLET {
+            wallet::open_sso_named(&bytes, None, &inner).map_err(|e| e.to_string())
+        } else if base.ends_with(".p12") {
+            match &src.wallet_password {
+                Some(pw) => wallet::read_wallet(&bytes, pw, &inner).map_err(|e| e.to_string()),
+                None => Err(
+                    "it opens with the wallet password: none was given (TDEKEY_WALLET_PASSWORD)"
+                        .to_owned(),
+                ),
+            }
+        } else {
+            continue;
+        };
+        match contents {
+            Ok(c) => entries(
+                &c,
+                |entry| Place::SealedBackup {
+                    file: file.to_path_buf(),
+                    inner: inner.clone(),
+                    entry,
+                },
+                b,
+            ),
+            Err(e) => b.unread(format!("{} ({inner})", file.display()), e, false),
+        }
+    }
+}

@@ -1,0 +1,481 @@
+//! The recoverability report as plain data: what depends on each master key and where each
+//! can be found, merged from what was read (pure: no HSM, no database, no file).
+
+use crate::inventory::HealthFlag;
+use crate::tde::labels::{KeyForms, MasterKeyId};
+use serde::Serialize;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// What depends on a master key.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Need {
+    /// The container's current master key (its latest activation in V$ENCRYPTION_KEYS).
+    Current { con_id: u32, container: String },
+    /// V$DATABASE_KEY_INFO: the container's database key (redo, undo, temp) is wrapped by it.
+    DatabaseKey { con_id: u32, container: String },
+    /// V$ENCRYPTED_TABLESPACES: the tablespace's key is wrapped by it.
+    Tablespace {
+        con_id: u32,
+        container: String,
+        name: String,
+        ts: Option<u32>,
+        /// ENCRYPTEDTS: NO for a tablespace decrypted since (its older backups still need it).
+        encrypted: bool,
+    },
+    /// A row of V$ENCRYPTION_KEYS: backups and archived redo made while it was active need it.
+    History {
+        con_id: u32,
+        container: String,
+        activated_ms: i64,
+        tag: String,
+    },
+    /// tdekey's own records: a migration, a rotation, a key owned by the database.
+    Recorded { what: String, at_ms: i64 },
+}
+
+impl Need {
+    /// One line for people.
+    pub fn describe(&self) -> String {
+        match self {
+            Need::Current { container, .. } => format!("current master key of {container}"),
+            Need::DatabaseKey { container, .. } => {
+                format!("database key of {container} (redo, undo, temporary) — V$DATABASE_KEY_INFO")
+            }
+            Need::Tablespace {
+                container,
+                name,
+                ts,
+                encrypted,
+                ..
+            } => {
+                let name = if name.is_empty() {
+                    ts.map_or("a tablespace".to_owned(), |t| format!("TS# {t}"))
+                } else {
+                    name.clone()
+                };
+                format!(
+                    "tablespace {name} of {container}{} — V$ENCRYPTED_TABLESPACES",
+                    if *encrypted {
+                        ""
+                    } else {
+                        " (decrypted since; its older backups)"
+                    }
+                )
+            }
+            Need::History {
+                container,
+                activated_ms,
+                tag,
+                ..
+            } => format!(
+                "backups and archived redo of {container} from {}{} — V$ENCRYPTION_KEYS",
+                utc(*activated_ms),
+                if tag.is_empty() {
+                    String::new()
+                } else {
+                    format!(", tag {tag}")
+                }
+            ),
+            Need::Recorded { what, at_ms } => {
+                format!("{what} ({}) — tdekey's records", utc(*at_ms))
+            }
+        }
+    }
+
+    /// Whether this need is live data (not only old backups): the current key, the database
+    /// key, an encrypted tablespace.
+    pub fn live(&self) -> bool {
+        matches!(
+            self,
+            Need::Current { .. }
+                | Need::DatabaseKey { .. }
+                | Need::Tablespace {
+                    encrypted: true,
+                    ..
+                }
+        )
+    }
+}
+
+/// Whether Oracle's crypto user can use a key found on the HSM.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Shared {
+    /// Found while logged in as the user Oracle's keystore uses.
+    Yes,
+    /// Found as another user: whether Oracle's user shares it is not visible through PKCS#11.
+    Unknown,
+}
+
+/// Where a master key was found.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(tag = "kind", rename_all = "kebab-case")]
+pub enum Place {
+    Hsm {
+        token: String,
+        label: String,
+        /// Empty when healthy.
+        health: Vec<HealthFlag>,
+        shared: Shared,
+        /// The user tdekey looked it up as.
+        user: String,
+    },
+    /// The keystore `ewallet.p12` under WALLET_ROOT/tde.
+    CurrentWallet { path: PathBuf, entry: String },
+    /// An `ewallet_<time>[_<tag>].p12` Oracle wrote beside it.
+    OracleBackup { path: PathBuf, entry: String },
+    /// A file inside one of tdekey's wallet backups.
+    SealedBackup {
+        file: PathBuf,
+        inner: String,
+        entry: String,
+    },
+}
+
+impl Place {
+    pub fn describe(&self) -> String {
+        match self {
+            Place::Hsm {
+                token,
+                label,
+                health,
+                shared,
+                user,
+            } => {
+                let mut s = format!("HSM token {token:?}: {label}");
+                if health.is_empty() {
+                    s.push_str(", healthy");
+                } else {
+                    let codes: Vec<&str> = health.iter().map(|h| h.code).collect();
+                    s.push_str(&format!(", NOT healthy ({})", codes.join(", ")));
+                }
+                match shared {
+                    Shared::Yes => s.push_str(&format!(", usable by Oracle's user {user}")),
+                    Shared::Unknown => s.push_str(&format!(
+                        ", seen as {user} (whether Oracle's crypto user shares it is not visible from here)"
+                    )),
+                }
+                s
+            }
+            Place::CurrentWallet { path, .. } => format!("file keystore {}", path.display()),
+            Place::OracleBackup { path, .. } => {
+                format!("Oracle's keystore backup {}", path.display())
+            }
+            Place::SealedBackup { file, inner, .. } => {
+                format!("tdekey's wallet backup {} ({inner})", file.display())
+            }
+        }
+    }
+
+    /// Whether the key can be used from here: a healthy HSM key, or any wallet entry.
+    pub fn usable(&self) -> bool {
+        match self {
+            Place::Hsm { health, .. } => !health
+                .iter()
+                .any(|h| h.severity == crate::inventory::Severity::Critical),
+            _ => true,
+        }
+    }
+
+    fn file(&self) -> Option<&std::path::Path> {
+        match self {
+            Place::Hsm { .. } => None,
+            Place::CurrentWallet { path, .. } | Place::OracleBackup { path, .. } => Some(path),
+            Place::SealedBackup { file, .. } => Some(file),
+        }
+    }
+}
+
+/// One master key: every name it goes by, what depends on it, where it is.
+#[derive(Clone, Debug, Serialize)]
+pub struct KeyFinding {
+    pub forms: KeyForms,
+    pub needs: Vec<Need>,
+    pub places: Vec<Place>,
+    #[serde(skip)]
+    pub id: MasterKeyId,
+}
+
+impl KeyFinding {
+    /// Something depends on it and it is found nowhere.
+    pub fn missing(&self) -> bool {
+        !self.needs.is_empty() && self.places.is_empty()
+    }
+
+    /// Found only in places that cannot serve it (an HSM object that is not healthy).
+    pub fn unusable(&self) -> bool {
+        !self.needs.is_empty() && !self.places.is_empty() && !self.places.iter().any(Place::usable)
+    }
+}
+
+/// A source that could not be read, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Unread {
+    pub source: String,
+    pub why: String,
+    /// Without it the report cannot be complete (an Oracle view, the HSM).
+    pub needed: bool,
+}
+
+/// The whole report.
+#[derive(Clone, Debug, Serialize)]
+pub struct Recoverability {
+    pub database: String,
+    pub generated_utc: String,
+    pub tdekey_version: &'static str,
+    pub keys: Vec<KeyFinding>,
+    pub unread: Vec<Unread>,
+    /// PKCS#11 calls the HSM lookups made.
+    pub hsm_calls: u64,
+    /// The audit entry that recorded the report.
+    pub audit_seq: Option<i64>,
+}
+
+/// The report's exit codes.
+pub const EXIT_ALL_FOUND: u8 = 0;
+pub const EXIT_INCOMPLETE: u8 = 1;
+pub const EXIT_MISSING: u8 = 4;
+
+impl Recoverability {
+    pub fn missing(&self) -> Vec<&KeyFinding> {
+        self.keys.iter().filter(|k| k.missing()).collect()
+    }
+
+    pub fn unusable(&self) -> Vec<&KeyFinding> {
+        self.keys.iter().filter(|k| k.unusable()).collect()
+    }
+
+    /// Whether every source a complete answer needs was read.
+    pub fn complete(&self) -> bool {
+        !self.unread.iter().any(|u| u.needed)
+    }
+
+    /// 4 when a key something depends on is found nowhere (or only unusable), else 1 when a
+    /// needed source could not be read, else 0.
+    pub fn exit_code(&self) -> u8 {
+        if !self.missing().is_empty() || !self.unusable().is_empty() {
+            EXIT_MISSING
+        } else if !self.complete() {
+            EXIT_INCOMPLETE
+        } else {
+            EXIT_ALL_FOUND
+        }
+    }
+
+    /// The verdict in one sentence.
+    pub fn summary(&self) -> String {
+        let missing = self.missing();
+        let unusable = self.unusable();
+        let found = self.keys.len() - missing.len();
+        let mut s = format!(
+            "{}: {} master key{}, {found} found",
+            self.database,
+            self.keys.len(),
+            if self.keys.len() == 1 { "" } else { "s" }
+        );
+        if !missing.is_empty() {
+            let ids: Vec<String> = missing.iter().map(|k| k.forms.hsm_key_id.clone()).collect();
+            s.push_str(&format!(
+                ", {} MISSING ({}): restores that need {} will fail. Find {} (an older wallet or backup: tdekey recoverability {} --backup FILE) before anything else is retired.",
+                missing.len(),
+                ids.join(", "),
+                if missing.len() == 1 { "it" } else { "them" },
+                if missing.len() == 1 { "it" } else { "them" },
+                self.database
+            ));
+        }
+        if !unusable.is_empty() {
+            let ids: Vec<String> = unusable
+                .iter()
+                .map(|k| k.forms.hsm_key_id.clone())
+                .collect();
+            s.push_str(&format!(
+                ", {} found only on the HSM in a state Oracle cannot use ({})",
+                unusable.len(),
+                ids.join(", ")
+            ));
+        }
+        if missing.is_empty() && unusable.is_empty() {
+            if self.complete() {
+                s.push_str(": everything that depends on them can still be decrypted.");
+            } else {
+                s.push_str(
+                    ", but some sources could not be read (below): the answer is incomplete.",
+                );
+            }
+        } else {
+            s.push('.');
+        }
+        s
+    }
+
+    /// What the report says about retiring `what`: the keys that would then be found nowhere,
+    /// with what depends on them.
+    pub fn before_retiring(&self, what: &Retiring) -> RetireVerdict {
+        let mut blocking = Vec::new();
+        for k in &self.keys {
+            if k.needs.is_empty() || k.missing() {
+                continue;
+            }
+            let left: Vec<&Place> = k
+                .places
+                .iter()
+                .filter(|p| !what.covers(p))
+                .filter(|p| p.usable())
+                .collect();
+            let here = k.places.iter().any(|p| what.covers(p));
+            if here && left.is_empty() {
+                blocking.push(Blocking {
+                    key: k.forms.hsm_key_id.clone(),
+                    needs: k.needs.iter().map(Need::describe).collect(),
+                });
+            }
+        }
+        let sentence = if blocking.is_empty() {
+            format!(
+                "The recoverability report of {} ({}) finds every key that {} holds somewhere else too: retiring it loses no key.",
+                self.database,
+                self.generated_utc,
+                what.describe()
+            )
+        } else {
+            let keys: Vec<String> = blocking
+                .iter()
+                .map(|b| format!("{} ({})", b.key, b.needs.join("; ")))
+                .collect();
+            format!(
+                "Do not retire {}: it is the only place of {} master key{} the database still needs: {}. Back it up first (tdekey wallet backup) and check again.",
+                what.describe(),
+                blocking.len(),
+                if blocking.len() == 1 { "" } else { "s" },
+                keys.join(" · ")
+            )
+        };
+        RetireVerdict { blocking, sentence }
+    }
+}
+
+/// Something a person or a step is about to retire.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Retiring {
+    /// A file keystore: `ewallet.p12` and Oracle's backups in the directory given.
+    FileWallet { dir: PathBuf },
+    /// One HSM key by its label (someone wants to delete it).
+    HsmKey { label: String },
+    /// Every HSM key of the token (a path B library about to be replaced, an HSM given back).
+    Hsm { token: String },
+}
+
+impl Retiring {
+    fn covers(&self, p: &Place) -> bool {
+        match (self, p) {
+            (Retiring::HsmKey { label }, Place::Hsm { label: l, .. }) => label == l,
+            (Retiring::Hsm { token }, Place::Hsm { token: t, .. }) => token == t,
+            (Retiring::FileWallet { dir }, p) => {
+                matches!(p, Place::CurrentWallet { .. } | Place::OracleBackup { .. })
+                    && p.file().is_some_and(|f| f.starts_with(dir))
+            }
+            _ => false,
+        }
+    }
+
+    pub fn describe(&self) -> String {
+        match self {
+            Retiring::FileWallet { dir } => format!("the file keystore in {}", dir.display()),
+            Retiring::HsmKey { label } => format!("the HSM key {label}"),
+            Retiring::Hsm { token } => format!("the HSM token {token:?}"),
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Blocking {
+    /// The 34-hex id.
+    pub key: String,
+    pub needs: Vec<String>,
+}
+
+/// The report's answer about one thing to retire.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct RetireVerdict {
+    pub blocking: Vec<Blocking>,
+    pub sentence: String,
+}
+
+impl RetireVerdict {
+    pub fn safe(&self) -> bool {
+        self.blocking.is_empty()
+    }
+}
+
+/// Gathers findings keyed by master key id, in id order.
+#[derive(Default)]
+pub struct Builder {
+    keys: BTreeMap<MasterKeyId, (Vec<Need>, Vec<Place>)>,
+    pub unread: Vec<Unread>,
+}
+
+impl Builder {
+    pub fn need(&mut self, id: MasterKeyId, need: Need) {
+        let e = self.keys.entry(id).or_default();
+        if !e.0.contains(&need) {
+            e.0.push(need);
+        }
+    }
+
+    pub fn place(&mut self, id: MasterKeyId, place: Place) {
+        let e = self.keys.entry(id).or_default();
+        if !e.1.contains(&place) {
+            e.1.push(place);
+        }
+    }
+
+    /// Every id seen so far, in order.
+    pub fn ids(&self) -> Vec<MasterKeyId> {
+        self.keys.keys().copied().collect()
+    }
+
+    pub fn unread(&mut self, source: impl Into<String>, why: impl Into<String>, needed: bool) {
+        self.unread.push(Unread {
+            source: source.into(),
+            why: why.into(),
+            needed,
+        });
+    }
+
+    pub fn finish(self, database: &str, generated_utc: String, hsm_calls: u64) -> Recoverability {
+        let mut keys: Vec<KeyFinding> = self
+            .keys
+            .into_iter()
+            .map(|(id, (needs, places))| KeyFinding {
+                forms: id.forms(),
+                needs,
+                places,
+                id,
+            })
+            .collect();
+        // Missing keys first, then the ones something depends on, then the others.
+        keys.sort_by_key(|k| (!k.missing(), !k.unusable(), k.needs.is_empty()));
+        Recoverability {
+            database: database.to_owned(),
+            generated_utc,
+            tdekey_version: crate::VERSION,
+            keys,
+            unread: self.unread,
+            hsm_calls,
+            audit_seq: None,
+        }
+    }
+}
+
+/// UTC time of milliseconds since the epoch, to the second.
+pub fn utc(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .map(|t| t.format("%Y-%m-%d %H:%M:%S UTC").to_string())
+        .unwrap_or_else(|| format!("{ms} ms"))
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,134 @@
+//! The report as pages for a change ticket: JSON (every form of every key) and one HTML page,
+//! written through a temporary file and recorded with the file's SHA-256.
+
+use super::RecoverError;
+use super::model::{KeyFinding, Recoverability};
+use crate::audit::{Action, Auditor, Entry};
+
+fn esc(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+impl Recoverability {
+    pub fn json(&self) -> Result<String, RecoverError> {
+        serde_json::to_string_pretty(self)
+            .map_err(|e| RecoverError::Invalid(format!("The report could not be written: {e}")))
+    }
+
+    pub fn html(&self) -> String {
+        let mut h = String::new();
+        h.push_str("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">");
+        h.push_str(&format!(
+            "<title>TDE recoverability: {}</title>",
+            esc(&self.database)
+        ));
+        h.push_str("<style>body{font-family:sans-serif;max-width:70em;margin:2em auto;color:#111}table{border-collapse:collapse;width:100%;margin:.5em 0}td,th{border:1px solid #999;padding:.25em .5em;text-align:left;vertical-align:top}code{font-family:monospace;word-break:break-all}.ok{color:#060}.bad{color:#a00}ul{margin:0;padding-left:1.2em}@media print{body{margin:0}}</style></head><body>");
+        h.push_str(&format!(
+            "<h1>TDE recoverability: {}</h1>",
+            esc(&self.database)
+        ));
+        let class = if self.exit_code() == 0 { "ok" } else { "bad" };
+        h.push_str(&format!(
+            "<p class=\"{class}\"><strong>{}</strong></p>",
+            esc(&self.summary())
+        ));
+        h.push_str(&format!(
+            "<p>Generated {} by tdekey {}; {} PKCS#11 calls for the HSM lookups{}.</p>",
+            esc(&self.generated_utc),
+            esc(self.tdekey_version),
+            self.hsm_calls,
+            self.audit_seq
+                .map(|s| format!("; recorded in the audit log as seq {s}"))
+                .unwrap_or_default()
+        ));
+        h.push_str(
+            "<table><tr><th>Master key</th><th>What depends on it</th><th>Where it is</th></tr>",
+        );
+        for k in &self.keys {
+            key_html(&mut h, k);
+        }
+        h.push_str("</table>");
+        if !self.unread.is_empty() {
+            h.push_str("<h2>Not read</h2><table><tr><th>Source</th><th>Why</th></tr>");
+            for u in &self.unread {
+                h.push_str(&format!(
+                    "<tr><td><code>{}</code>{}</td><td>{}</td></tr>",
+                    esc(&u.source),
+                    if u.needed {
+                        " <span class=\"bad\">(needed)</span>"
+                    } else {
+                        ""
+                    },
+                    esc(&u.why)
+                ));
+            }
+            h.push_str("</table>");
+        }
+        h.push_str("<p>A key is <em>missing</em> when something depends on it and it was found nowhere tdekey could look: on the HSM by its label, in the file keystore, in Oracle's keystore backups, in tdekey's wallet backups. Oracle does not say which keys a restore will need; every key V$ENCRYPTION_KEYS has listed may be needed by a backup or archived redo made while it was active.</p>");
+        h.push_str("</body></html>\n");
+        h
+    }
+}
+
+fn key_html(h: &mut String, k: &KeyFinding) {
+    let state = if k.missing() {
+        "<span class=\"bad\"><strong>MISSING</strong></span><br>"
+    } else if k.unusable() {
+        "<span class=\"bad\"><strong>NOT USABLE</strong></span><br>"
+    } else {
+        ""
+    };
+    let list = |items: Vec<String>| -> String {
+        if items.is_empty() {
+            "—".to_owned()
+        } else {
+            format!(
+                "<ul>{}</ul>",
+                items
+                    .iter()
+                    .map(|i| format!("<li>{}</li>", esc(i)))
+                    .collect::<String>()
+            )
+        }
+    };
+    h.push_str(&format!(
+        "<tr><td>{state}<code>{}</code><br><small>MASTERKEYID <code>{}</code><br>KEY_ID <code>{}</code></small></td><td>{}</td><td>{}</td></tr>",
+        esc(&k.forms.hsm_key_id),
+        esc(&k.forms.masterkeyid),
+        esc(&k.forms.software_key_id),
+        list(k.needs.iter().map(|n| n.describe()).collect()),
+        list(k.places.iter().map(|p| p.describe()).collect()),
+    ));
+}
+
+/// Writes the report to `path` (JSON when `json`, else the HTML page) through a temporary
+/// file renamed when complete; recorded as `recoverability.report` (with `file`) with the SHA-256.
+pub fn write_report(
+    a: &mut Auditor,
+    report: &Recoverability,
+    path: &std::path::Path,
+    force: bool,
+    json: bool,
+) -> Result<(), RecoverError> {
+    let text = if json { report.json()? } else { report.html() };
+    let entry = Entry::new(
+        Action::RecoverabilityReport,
+        format!("database {}", report.database),
+    )
+    .details(serde_json::json!({
+        "file": path.display().to_string(),
+        "format": if json { "json" } else { "html" },
+        "force": force,
+        "report_seq": report.audit_seq,
+    }));
+    a.act(entry, |step| {
+        crate::paths::out::write(path, force, ".tdekey-report-", text.as_bytes())
+            .map_err(|e| RecoverError::Invalid(e.to_string()))?;
+        step.note("sha256", crate::databases::sha256_hex(text.as_bytes()));
+        Ok::<_, RecoverError>(())
+    })?
+    .into_result::<RecoverError>("The report was written")
+}
