@@ -90,6 +90,13 @@ pub enum Command {
         #[command(subcommand)]
         command: PolicyCommand,
     },
+    /// Can everything still be decrypted? Every master key the database's data and backups
+    /// need (V$ENCRYPTION_KEYS, V$DATABASE_KEY_INFO, V$ENCRYPTED_TABLESPACES, tdekey's
+    /// migrations and rotations) and where each is found: on the HSM by its label, in the file
+    /// keystore, in Oracle's keystore backups, in tdekey's wallet backups. Exits 0 when every
+    /// key is found, 4 when one something depends on is found nowhere, 1 when a source a
+    /// complete answer needs could not be read.
+    Recoverability(super::RecoverabilityArgs),
     /// The store: this computer's SQLite file, or a team's PostgreSQL database (--store).
     Store {
         #[command(subcommand)]

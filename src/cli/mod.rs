@@ -5,6 +5,7 @@
 mod args;
 mod args_audit;
 mod args_migrate;
+mod args_recover;
 mod args_store;
 mod audit_cmd;
 mod db_cmd;
@@ -12,12 +13,14 @@ mod forward_cmd;
 mod hsm_cmd;
 mod migrate_cmd;
 mod oracle_cmd;
+mod recover_cmd;
 mod reference;
 mod rotate_cmd;
 mod store_cmd;
 mod wallet_cmd;
 
 pub use args::*;
+pub use args_recover::RecoverabilityArgs;
 
 use crate::paths::DataDir;
 use clap::Parser;
@@ -244,6 +247,7 @@ pub fn main() -> ExitCode {
         Some(Command::Rotate(args)) => rotate_cmd::rotate(&data, args),
         Some(Command::Policy { command }) => rotate_cmd::policy(&data, command),
         Some(Command::Store { command }) => store_cmd::run(&data, command),
+        Some(Command::Recoverability(args)) => recover_cmd::run(&data, args),
         Some(Command::GenerateDocs { out }) => generate_docs(&out),
     };
     match result {
