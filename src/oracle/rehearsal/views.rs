@@ -240,9 +240,11 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
     }
 
     /// V$DATABASE_KEY_INFO: one row per container, its database key wrapped by the
-    /// container's current master key (re-wrapped by every rotation), AES128 (Oracle's
-    /// default); no key yet: an all-zero MASTERKEYID and MASTERKEY_ACTIVATED NO (unverified).
-    /// The view reads the control file: it answers whether or not a keystore is open.
+    /// container's current master key (re-wrapped by every rotation), AES128 ("AES128 is the
+    /// default encryption algorithm", and the view "reflects the database key information
+    /// stored in the control file", so it answers whether or not a keystore is open: Oracle
+    /// Database Reference 12.2, tests/fixtures/oracle/SOURCES.md S24). No key yet: an all-zero
+    /// MASTERKEYID and MASTERKEY_ACTIVATED NO — ASSUMED, no published output shows it.
     pub(super) fn database_key_rows(&self) -> Vec<Row> {
         use crate::tde::views::{DEFAULT_ALGORITHM, DatabaseKeyRow};
         let st = &self.state;
@@ -265,8 +267,9 @@ impl<K: HsmKeystore + ?Sized> Rehearsal<'_, K> {
     }
 
     /// V$ENCRYPTED_TABLESPACES with their names: each encrypted tablespace, the master key its
-    /// key is wrapped by (the tablespace header holds it: the view answers with the keystore
-    /// closed too), by container and TS#.
+    /// key is wrapped by, by container and TS#. The view answers with the keystore closed too
+    /// (the tablespace key is kept wrapped, in the data files) — ASSUMED: no published output
+    /// shows the view queried with the keystore closed.
     pub(super) fn tablespace_rows(&self) -> Vec<Row> {
         use crate::tde::views::TablespaceRow;
         let mut list: Vec<&TablespaceRecord> = self.state.tablespaces.iter().flatten().collect();
