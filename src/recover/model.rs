@@ -297,6 +297,14 @@ impl Recoverability {
                 ids.join(", ")
             ));
         }
+        let unread_places = self.unread.iter().filter(|u| !u.needed).count();
+        if !missing.is_empty() && unread_places > 0 {
+            s.push_str(&format!(
+                " {unread_places} place{} could not be read (listed below): a missing key may be there — give what opens {} and check again.",
+                if unread_places == 1 { "" } else { "s" },
+                if unread_places == 1 { "it" } else { "them" }
+            ));
+        }
         if missing.is_empty() && unusable.is_empty() {
             if self.complete() {
                 s.push_str(": everything that depends on them can still be decrypted.");
@@ -305,7 +313,7 @@ impl Recoverability {
                     ", but some sources could not be read (below): the answer is incomplete.",
                 );
             }
-        } else {
+        } else if !s.ends_with('.') {
             s.push('.');
         }
         s

@@ -48,6 +48,25 @@ fn a_key_something_needs_and_found_nowhere_is_missing_with_exit_4() {
     assert_eq!(r.exit_code(), EXIT_MISSING);
     assert!(r.summary().contains("MISSING"), "{}", r.summary());
     assert!(r.summary().contains(&id(2).use_key_id()), "{}", r.summary());
+    assert!(
+        !r.summary().contains("could not be read"),
+        "{}",
+        r.summary()
+    );
+    assert!(!r.summary().contains(".."), "{}", r.summary());
+
+    // A wallet left unread may hold it: the summary says so.
+    let mut b = Builder::default();
+    b.need(id(2), ts("ARCHIVE"));
+    b.unread("/w/tde/ewallet.p12", "no wallet password was given", false);
+    let r = b.finish("DB", "now".into(), 0);
+    assert_eq!(r.exit_code(), EXIT_MISSING);
+    assert!(
+        r.summary().contains("1 place could not be read"),
+        "{}",
+        r.summary()
+    );
+    assert!(!r.summary().contains(".."), "{}", r.summary());
 }
 
 #[test]
