@@ -89,12 +89,7 @@ pub fn write_report(
     Ok(report)
 }
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+use crate::paths::out::html_escape as esc;
 
 impl Report {
     pub fn json(&self) -> Result<String, MigrationError> {
@@ -106,15 +101,9 @@ impl Report {
         let m = &self.migration;
         let utc = |ms: Option<i64>| ms.map(crate::audit::export::utc).unwrap_or_default();
         let mut h = String::new();
-        h.push_str("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">");
-        h.push_str(&format!(
-            "<title>TDE master key migration: {}</title>",
-            esc(&m.database)
-        ));
-        h.push_str("<style>body{font-family:sans-serif;max-width:60em;margin:2em auto;color:#111}table{border-collapse:collapse;width:100%;margin:.5em 0}td,th{border:1px solid #999;padding:.25em .5em;text-align:left;vertical-align:top}code,pre{font-family:monospace;white-space:pre-wrap}.ok{color:#060}.bad{color:#a00}.rehearsal{background:#fd5;padding:.2em .5em}@media print{body{margin:0}}</style></head><body>");
-        h.push_str(&format!(
-            "<h1>TDE master key migration: {}</h1>",
-            esc(&m.database)
+        h.push_str(&crate::paths::out::html_page_start(
+            &format!("TDE master key migration: {}", m.database),
+            ".rehearsal{background:#fd5;padding:.2em .5em}",
         ));
         if self.database.connector == crate::model::ConnectorKind::Rehearsal {
             h.push_str("<p class=\"rehearsal\">REHEARSAL: a simulated Oracle 19c database; its HSM keys are real keys on the token.</p>");

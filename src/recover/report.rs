@@ -5,12 +5,7 @@ use super::RecoverError;
 use super::model::{KeyFinding, Recoverability};
 use crate::audit::{Action, Auditor, Entry};
 
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
+use crate::paths::out::html_escape as esc;
 
 impl Recoverability {
     pub fn json(&self) -> Result<String, RecoverError> {
@@ -20,15 +15,9 @@ impl Recoverability {
 
     pub fn html(&self) -> String {
         let mut h = String::new();
-        h.push_str("<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\">");
-        h.push_str(&format!(
-            "<title>TDE recoverability: {}</title>",
-            esc(&self.database)
-        ));
-        h.push_str("<style>body{font-family:sans-serif;max-width:70em;margin:2em auto;color:#111}table{border-collapse:collapse;width:100%;margin:.5em 0}td,th{border:1px solid #999;padding:.25em .5em;text-align:left;vertical-align:top}code{font-family:monospace;word-break:break-all}.ok{color:#060}.bad{color:#a00}ul{margin:0;padding-left:1.2em}@media print{body{margin:0}}</style></head><body>");
-        h.push_str(&format!(
-            "<h1>TDE recoverability: {}</h1>",
-            esc(&self.database)
+        h.push_str(&crate::paths::out::html_page_start(
+            &format!("TDE recoverability: {}", self.database),
+            "body{max-width:70em}code{word-break:break-all}ul{margin:0;padding-left:1.2em}",
         ));
         let class = if self.exit_code() == 0 { "ok" } else { "bad" };
         h.push_str(&format!(
