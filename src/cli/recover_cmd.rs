@@ -117,10 +117,7 @@ fn print_report(r: &Recoverability) {
         } else {
             "found   "
         };
-        println!(
-            "\n{state} {} (MASTERKEYID {})",
-            k.forms.hsm_key_id, k.forms.masterkeyid
-        );
+        println!("\n{state} {} (MASTERKEYID {})", k.id, k.forms.masterkeyid);
         for n in &k.needs {
             println!("  needed by  {}", n.describe());
         }

@@ -3,7 +3,7 @@
 //! the token). A source that cannot be read becomes a line of the report, not an error.
 
 use super::RecoverError;
-use super::model::{Builder, Need, Place, Recoverability, Shared};
+use super::model::{Builder, KeyKind, Need, Place, Recoverability, Shared};
 use crate::audit::{Action, Auditor, Entry};
 use crate::databases::{self, Reach};
 use crate::hsm::Hsm;
@@ -84,16 +84,8 @@ pub fn check(
         format!("database {}", db.name),
     );
     if let Ok(r) = &gathered {
-        let missing: Vec<String> = r
-            .missing()
-            .iter()
-            .map(|k| k.forms.hsm_key_id.clone())
-            .collect();
-        let unusable: Vec<String> = r
-            .unusable()
-            .iter()
-            .map(|k| k.forms.hsm_key_id.clone())
-            .collect();
+        let missing: Vec<String> = r.missing().iter().map(|k| k.id.clone()).collect();
+        let unusable: Vec<String> = r.unusable().iter().map(|k| k.id.clone()).collect();
         entry = entry.details(json!({
             "keys": r.keys.len(),
             "found": r.keys.len() - missing.len(),
@@ -150,8 +142,12 @@ fn gather(
             );
             continue;
         };
-        if k.keystore_type == KeystoreType::Hsm {
-            hsm_keys.insert(id);
+        match k.keystore_type {
+            KeystoreType::Hsm => {
+                hsm_keys.insert(id);
+            }
+            KeystoreType::SoftwareKeystore => b.kind(id, KeyKind::Software),
+            _ => {}
         }
         b.need(
             id,
@@ -223,6 +219,9 @@ fn gather(
     // tdekey's records.
     let mut recorded_backups = Vec::new();
     let oracle_user = records(a, db, &mut b, &mut hsm_keys, &mut recorded_backups)?;
+    for id in &hsm_keys {
+        b.kind(*id, KeyKind::Hsm);
+    }
 
     // The wallets on this machine.
     let root = src
@@ -275,6 +274,7 @@ fn gather(
                 if !found.found() {
                     continue;
                 }
+                b.kind(id, KeyKind::Hsm);
                 let health = if found.objects.is_empty() {
                     duplicate_flags(found.healthy)
                 } else {
@@ -506,6 +506,7 @@ fn entries(contents: &WalletContents, mut place: impl FnMut(String) -> Place, b:
                 .and_then(|h| crate::tde::labels::parse_masterkeyid(h).ok().flatten())
         });
         if let Some(id) = id {
+            b.kind(id, KeyKind::Software);
             b.place(id, place(e.name.clone()));
         }
     }

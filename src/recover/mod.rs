@@ -11,7 +11,8 @@ pub mod report;
 
 pub use gather::{Sources, check, local_wallet_root};
 pub use model::{
-    Blocking, KeyFinding, Need, Place, Recoverability, RetireVerdict, Retiring, Shared, Unread,
+    Blocking, KeyFinding, KeyKind, Need, Place, Recoverability, RetireVerdict, Retiring, Shared,
+    Unread,
 };
 pub use report::write_report;
 

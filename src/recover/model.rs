@@ -188,14 +188,32 @@ impl Place {
     }
 }
 
+/// Which keystore made a key, as far as the sources tell: the id a DBA knows it by follows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum KeyKind {
+    /// Nothing says (a MASTERKEYID only).
+    #[default]
+    Unknown,
+    /// A software keystore's (`ewallet.p12`): V$ENCRYPTION_KEYS says SOFTWARE KEYSTORE, or
+    /// only a wallet holds it.
+    Software,
+    /// An HSM's: V$ENCRYPTION_KEYS says HSM, tdekey recorded it, or it is on the HSM.
+    Hsm,
+}
+
 /// One master key: every name it goes by, what depends on it, where it is.
 #[derive(Clone, Debug, Serialize)]
 pub struct KeyFinding {
+    /// The id V$ENCRYPTION_KEYS shows for it: the 34 hex digits `06…` of an HSM key, the
+    /// base64 KEY_ID of a software keystore's key, else the MASTERKEYID.
+    pub id: String,
+    pub kind: KeyKind,
     pub forms: KeyForms,
     pub needs: Vec<Need>,
     pub places: Vec<Place>,
     #[serde(skip)]
-    pub id: MasterKeyId,
+    pub key: MasterKeyId,
 }
 
 impl KeyFinding {
@@ -276,9 +294,9 @@ impl Recoverability {
             if self.keys.len() == 1 { "" } else { "s" }
         );
         if !missing.is_empty() {
-            let ids: Vec<String> = missing.iter().map(|k| k.forms.hsm_key_id.clone()).collect();
+            let ids: Vec<String> = missing.iter().map(|k| k.id.clone()).collect();
             s.push_str(&format!(
-                ", {} MISSING ({}): restores that need {} will fail. Find {} (an older wallet or backup: tdekey recoverability {} --backup FILE) before anything else is retired.",
+                ", {} MISSING ({}): restores that need {} will fail. Find {} (an older wallet or backup: tdekey recoverability {:?} --backup FILE) before anything else is retired.",
                 missing.len(),
                 ids.join(", "),
                 if missing.len() == 1 { "it" } else { "them" },
@@ -287,10 +305,7 @@ impl Recoverability {
             ));
         }
         if !unusable.is_empty() {
-            let ids: Vec<String> = unusable
-                .iter()
-                .map(|k| k.forms.hsm_key_id.clone())
-                .collect();
+            let ids: Vec<String> = unusable.iter().map(|k| k.id.clone()).collect();
             s.push_str(&format!(
                 ", {} found only on the HSM in a state Oracle cannot use ({})",
                 unusable.len(),
@@ -336,7 +351,7 @@ impl Recoverability {
             let here = k.places.iter().any(|p| what.covers(p));
             if here && left.is_empty() {
                 blocking.push(Blocking {
-                    key: k.forms.hsm_key_id.clone(),
+                    key: k.id.clone(),
                     needs: k.needs.iter().map(Need::describe).collect(),
                 });
             }
@@ -421,7 +436,7 @@ impl RetireVerdict {
 /// Gathers findings keyed by master key id, in id order.
 #[derive(Default)]
 pub struct Builder {
-    keys: BTreeMap<MasterKeyId, (Vec<Need>, Vec<Place>)>,
+    keys: BTreeMap<MasterKeyId, (Vec<Need>, Vec<Place>, KeyKind)>,
     pub unread: Vec<Unread>,
 }
 
@@ -438,6 +453,18 @@ impl Builder {
         if !e.1.contains(&place) {
             e.1.push(place);
         }
+    }
+
+    /// What a source says about which keystore made the key (the strongest word wins: HSM over
+    /// software over nothing).
+    pub fn kind(&mut self, id: MasterKeyId, kind: KeyKind) {
+        let e = self.keys.entry(id).or_default();
+        e.2 = e.2.max(kind);
+    }
+
+    /// The kind known so far.
+    pub fn kind_of(&self, id: &MasterKeyId) -> KeyKind {
+        self.keys.get(id).map(|e| e.2).unwrap_or_default()
     }
 
     /// Every id seen so far, in order.
@@ -457,11 +484,21 @@ impl Builder {
         let mut keys: Vec<KeyFinding> = self
             .keys
             .into_iter()
-            .map(|(id, (needs, places))| KeyFinding {
-                forms: id.forms(),
-                needs,
-                places,
-                id,
+            .map(|(key, (needs, places, kind))| {
+                let forms = key.forms();
+                let id = match kind {
+                    KeyKind::Hsm => forms.hsm_key_id.clone(),
+                    KeyKind::Software => forms.software_key_id.clone(),
+                    KeyKind::Unknown => forms.masterkeyid.clone(),
+                };
+                KeyFinding {
+                    id,
+                    kind,
+                    forms,
+                    needs,
+                    places,
+                    key,
+                }
             })
             .collect();
         // Missing keys first, then the ones something depends on, then the others.

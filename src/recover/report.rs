@@ -84,10 +84,11 @@ fn key_html(h: &mut String, k: &KeyFinding) {
         }
     };
     h.push_str(&format!(
-        "<tr><td>{state}<code>{}</code><br><small>MASTERKEYID <code>{}</code><br>KEY_ID <code>{}</code></small></td><td>{}</td><td>{}</td></tr>",
-        esc(&k.forms.hsm_key_id),
+        "<tr><td>{state}<code>{}</code><br><small>MASTERKEYID <code>{}</code><br>HSM label <code>{}</code><br>wallet entry <code>{}</code></small></td><td>{}</td><td>{}</td></tr>",
+        esc(&k.id),
         esc(&k.forms.masterkeyid),
-        esc(&k.forms.software_key_id),
+        esc(&k.forms.hsm_label),
+        esc(&k.forms.wallet_entry),
         list(k.needs.iter().map(|n| n.describe()).collect()),
         list(k.places.iter().map(|p| p.describe()).collect()),
     ));

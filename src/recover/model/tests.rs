@@ -42,12 +42,12 @@ fn a_key_something_needs_and_found_nowhere_is_missing_with_exit_4() {
     b.place(id(3), wallet("/w/tde"));
     let r = b.finish("DB", "now".into(), 9);
     assert_eq!(r.keys.len(), 3);
-    assert_eq!(r.keys[0].id, id(2), "missing keys first");
-    let missing: Vec<_> = r.missing().iter().map(|k| k.id).collect();
+    assert_eq!(r.keys[0].key, id(2), "missing keys first");
+    let missing: Vec<_> = r.missing().iter().map(|k| k.key).collect();
     assert_eq!(missing, vec![id(2)]);
     assert_eq!(r.exit_code(), EXIT_MISSING);
     assert!(r.summary().contains("MISSING"), "{}", r.summary());
-    assert!(r.summary().contains(&id(2).use_key_id()), "{}", r.summary());
+    assert!(r.summary().contains(&id(2).raw_hex()), "{}", r.summary());
     assert!(
         !r.summary().contains("could not be read"),
         "{}",
@@ -138,7 +138,20 @@ fn retiring_the_only_place_of_a_needed_key_is_blocked_and_a_copy_elsewhere_frees
     b.place(id(2), hsm(&id(2).hsm_label(), vec![]));
     // Nothing needs this one.
     b.place(id(3), wallet("/w/tde"));
+    b.kind(id(1), KeyKind::Software);
+    b.kind(id(2), KeyKind::Software);
+    b.kind(id(2), KeyKind::Hsm);
+    b.kind(id(2), KeyKind::Software);
     let r = b.finish("DB", "now".into(), 0);
+    let k1 = r.keys.iter().find(|k| k.key == id(1)).unwrap();
+    assert_eq!(
+        k1.id,
+        id(1).software_key_id(),
+        "a file key goes by its base64 KEY_ID"
+    );
+    let k2 = r.keys.iter().find(|k| k.key == id(2)).unwrap();
+    assert_eq!(k2.kind, KeyKind::Hsm, "HSM wins");
+    assert_eq!(k2.id, id(2).use_key_id());
 
     let wallet_dir = Retiring::FileWallet {
         dir: PathBuf::from("/w/tde"),
@@ -146,7 +159,7 @@ fn retiring_the_only_place_of_a_needed_key_is_blocked_and_a_copy_elsewhere_frees
     let v = r.before_retiring(&wallet_dir);
     assert!(!v.safe());
     assert_eq!(v.blocking.len(), 1);
-    assert_eq!(v.blocking[0].key, id(1).use_key_id());
+    assert_eq!(v.blocking[0].key, id(1).software_key_id());
     assert!(v.sentence.contains("ARCHIVE"), "{}", v.sentence);
     assert!(v.sentence.starts_with("Do not retire"), "{}", v.sentence);
 
@@ -205,6 +218,12 @@ fn the_json_names_every_form_and_the_html_escapes() {
     let j: serde_json::Value = serde_json::from_str(&r.json().unwrap()).unwrap();
     let k = &j["keys"][0];
     assert_eq!(k["forms"]["hsm_key_id"], id(1).use_key_id());
+    assert_eq!(
+        k["id"],
+        id(1).raw_hex(),
+        "nothing says which keystore made it"
+    );
+    assert_eq!(k["kind"], "unknown");
     assert_eq!(k["forms"]["masterkeyid"], id(1).raw_hex());
     assert_eq!(k["needs"][0]["kind"], "recorded");
     let h = r.html();
