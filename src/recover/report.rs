@@ -2,7 +2,7 @@
 //! written through a temporary file and recorded with the file's SHA-256.
 
 use super::RecoverError;
-use super::model::{KeyFinding, Recoverability};
+use super::model::{KeyFinding, KeyKind, Recoverability};
 use crate::audit::{Action, Auditor, Entry};
 
 use crate::paths::out::html_escape as esc;
@@ -84,11 +84,21 @@ fn key_html(h: &mut String, k: &KeyFinding) {
         }
     };
     h.push_str(&format!(
-        "<tr><td>{state}<code>{}</code><br><small>MASTERKEYID <code>{}</code><br>HSM label <code>{}</code><br>wallet entry <code>{}</code></small></td><td>{}</td><td>{}</td></tr>",
+        "<tr><td>{state}<code>{}</code><br><small>MASTERKEYID <code>{}</code>{}</small></td><td>{}</td><td>{}</td></tr>",
         esc(&k.id),
         esc(&k.forms.masterkeyid),
-        esc(&k.forms.hsm_label),
-        esc(&k.forms.wallet_entry),
+        match k.kind {
+            KeyKind::Hsm => format!("<br>HSM label <code>{}</code>", esc(&k.forms.hsm_label)),
+            KeyKind::Software => format!(
+                "<br>wallet entry <code>{}</code>",
+                esc(&k.forms.wallet_entry)
+            ),
+            KeyKind::Unknown => format!(
+                "<br>HSM label <code>{}</code><br>or wallet entry <code>{}</code>",
+                esc(&k.forms.hsm_label),
+                esc(&k.forms.wallet_entry)
+            ),
+        },
         list(k.needs.iter().map(|n| n.describe()).collect()),
         list(k.places.iter().map(|p| p.describe()).collect()),
     ));
