@@ -406,6 +406,34 @@ fn drive(data: &DataDir, name: &str, args: &StepArgs, mode: Mode) -> Result<Exit
                 println!(
                     "The migration of {name:?} is finished. `tdekey migrate report {name:?} --out FILE` writes its report."
                 );
+                if manual {
+                    println!(
+                        "Before the file wallet is retired, check that no key the database needs is only there: `tdekey recoverability {name:?}`."
+                    );
+                } else {
+                    let src = crate::recover::Sources {
+                        data,
+                        hsm: &mut *ctx.hsm,
+                        operator: None,
+                        db_password: ctx.db_password.clone(),
+                        pin_format: ctx.pin_format,
+                        token: Some(target.selector.clone()),
+                        wallet_root: None,
+                        wallet_password: ctx.inputs.wallet_password.clone(),
+                        backups: Vec::new(),
+                        // The step that sealed the backup took the passphrase: read it again
+                        // where it was given without a prompt.
+                        backup_passphrase: match ctx.inputs.backup_passphrase.clone() {
+                            Some(p) => Some(p),
+                            None => given_secret(
+                                "TDEKEY_BACKUP_PASSPHRASE",
+                                args.passphrase_file.as_deref(),
+                                "Backup passphrase",
+                            )?,
+                        },
+                    };
+                    super::recover_cmd::before_retiring_wallet(a, &db, src);
+                }
                 if crate::rotation::policy(a, name).ok().flatten().is_none() {
                     println!(
                         "Its master key has no rotation policy yet: `tdekey policy set {name:?} --every 90d` (or 180d, 1y, --cron EXPR) sets one; the Rotation screen does too."

@@ -150,3 +150,45 @@ fn print_report(r: &Recoverability) {
             .unwrap_or_default()
     );
 }
+
+/// After a migration: what the recoverability report says about retiring the file wallet
+/// (audited like any report). A report that cannot be made is said, not an error of the
+/// migration.
+pub(super) fn before_retiring_wallet(
+    a: &mut crate::audit::Auditor,
+    db: &crate::model::DatabaseProfile,
+    src: Sources<'_>,
+) {
+    let name = &db.name;
+    let Some(root) = recover::local_wallet_root(db, src.data) else {
+        println!(
+            "Before the file wallet is retired, check that no key the database needs is only there: `tdekey recoverability {name:?} --wallet-root <a copy of its WALLET_ROOT>`."
+        );
+        return;
+    };
+    let dir = match crate::wallet::layout_of(&root) {
+        crate::wallet::RootLayout::WalletRoot => root.join(crate::tde::layout::KEYSTORE_DIR),
+        crate::wallet::RootLayout::WalletDirectory => root,
+    };
+    match recover::check(a, name, src) {
+        Ok(r) => {
+            let v = r.before_retiring(&recover::Retiring::FileWallet { dir });
+            println!(
+                "{} {}",
+                if v.safe() {
+                    "Recoverability:"
+                } else {
+                    "RECOVERABILITY:"
+                },
+                v.sentence
+            );
+            if r.exit_code() != 0 {
+                println!("  {}", r.summary());
+            }
+            println!("  `tdekey recoverability {name:?}` shows every key and where it is.");
+        }
+        Err(e) => println!(
+            "The recoverability report could not be made ({e}): run `tdekey recoverability {name:?}` before the file wallet is retired."
+        ),
+    }
+}

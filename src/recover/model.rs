@@ -338,6 +338,7 @@ impl Recoverability {
     /// with what depends on them.
     pub fn before_retiring(&self, what: &Retiring) -> RetireVerdict {
         let mut blocking = Vec::new();
+        let mut elsewhere = Vec::new();
         for k in &self.keys {
             if k.needs.is_empty() || k.missing() {
                 continue;
@@ -349,6 +350,16 @@ impl Recoverability {
                 .filter(|p| p.usable())
                 .collect();
             let here = k.places.iter().any(|p| what.covers(p));
+            if here && !left.is_empty() {
+                elsewhere.push(format!(
+                    "{} also in {}",
+                    k.id,
+                    left.iter()
+                        .map(|p| p.describe())
+                        .collect::<Vec<_>>()
+                        .join("; ")
+                ));
+            }
             if here && left.is_empty() {
                 blocking.push(Blocking {
                     key: k.id.clone(),
@@ -356,12 +367,20 @@ impl Recoverability {
                 });
             }
         }
-        let sentence = if blocking.is_empty() {
+        let sentence = if blocking.is_empty() && elsewhere.is_empty() {
             format!(
-                "The recoverability report of {} ({}) finds every key that {} holds somewhere else too: retiring it loses no key.",
+                "The recoverability report of {} ({}) finds no key the database needs in {}: retiring it loses no key.",
                 self.database,
                 self.generated_utc,
                 what.describe()
+            )
+        } else if blocking.is_empty() {
+            format!(
+                "The recoverability report of {} ({}) finds every key the database needs from {} somewhere else too: {}. Retiring it loses no key; keep those copies.",
+                self.database,
+                self.generated_utc,
+                what.describe(),
+                elsewhere.join(" · ")
             )
         } else {
             let keys: Vec<String> = blocking
@@ -376,6 +395,20 @@ impl Recoverability {
                 keys.join(" · ")
             )
         };
+        let mut sentence = sentence;
+        let unread: Vec<&str> = self
+            .unread
+            .iter()
+            .filter(|u| !u.needed)
+            .map(|u| u.source.as_str())
+            .collect();
+        if !blocking.is_empty() && !unread.is_empty() {
+            sentence.push_str(&format!(
+                " Not read, and so not counted: {} — if one holds {}, give what opens it and check again.",
+                unread.join(", "),
+                if blocking.len() == 1 { "it" } else { "them" }
+            ));
+        }
         RetireVerdict { blocking, sentence }
     }
 }

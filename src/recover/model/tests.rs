@@ -162,6 +162,7 @@ fn retiring_the_only_place_of_a_needed_key_is_blocked_and_a_copy_elsewhere_frees
     assert_eq!(v.blocking[0].key, id(1).software_key_id());
     assert!(v.sentence.contains("ARCHIVE"), "{}", v.sentence);
     assert!(v.sentence.starts_with("Do not retire"), "{}", v.sentence);
+    assert!(!v.sentence.contains("Not read"), "{}", v.sentence);
 
     let key = Retiring::HsmKey {
         label: id(2).hsm_label(),
@@ -195,6 +196,11 @@ fn retiring_the_only_place_of_a_needed_key_is_blocked_and_a_copy_elsewhere_frees
     let r = b.finish("DB", "now".into(), 0);
     let v = r.before_retiring(&wallet_dir);
     assert!(v.safe(), "{}", v.sentence);
+    assert!(
+        v.sentence.contains("also in tdekey's wallet backup /backups/b.tdkb"),
+        "{}",
+        v.sentence
+    );
     // A wallet elsewhere is not the one retired.
     assert!(
         r.before_retiring(&Retiring::FileWallet {
