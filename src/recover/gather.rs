@@ -473,7 +473,26 @@ fn records(
                         at_ms: state.started_ms,
                     },
                 );
+                b.kind(id, KeyKind::Hsm);
+                b.place(
+                    id,
+                    Place::OtherHsm {
+                        migration: m.id,
+                        label: id.hsm_label(),
+                    },
+                );
             }
+        }
+        if !state.old_hsm_keys.is_empty() {
+            b.unread(
+                format!("the other HSM (path B, migration #{})", m.id),
+                format!(
+                    "tdekey is not connected to the HSM the database used before this migration; backups and archived redo from before it need {} there. Check with that vendor's tools that it still holds {} and keep it, its user and its library for the whole recovery window.",
+                    if state.old_hsm_keys.len() == 1 { "the key" } else { "the keys" },
+                    state.old_hsm_keys.join(", ")
+                ),
+                true,
+            );
         }
         if m.status == "done"
             && let Some(id) = state.new_key.as_deref().and_then(master_key_of)

@@ -132,6 +132,9 @@ pub enum Place {
         inner: String,
         entry: String,
     },
+    /// The HSM the database used before a path B migration, as that migration recorded it:
+    /// tdekey is not connected to it and cannot check it (the report is then incomplete).
+    OtherHsm { migration: i64, label: String },
 }
 
 impl Place {
@@ -166,6 +169,9 @@ impl Place {
             Place::SealedBackup { file, inner, .. } => {
                 format!("tdekey's wallet backup {} ({inner})", file.display())
             }
+            Place::OtherHsm { migration, label } => format!(
+                "the other HSM, as {label} (recorded by migration #{migration}; not checked: tdekey is not connected to it)"
+            ),
         }
     }
 
@@ -181,7 +187,7 @@ impl Place {
 
     fn file(&self) -> Option<&std::path::Path> {
         match self {
-            Place::Hsm { .. } => None,
+            Place::Hsm { .. } | Place::OtherHsm { .. } => None,
             Place::CurrentWallet { path, .. } | Place::OracleBackup { path, .. } => Some(path),
             Place::SealedBackup { file, .. } => Some(file),
         }
@@ -420,8 +426,10 @@ pub enum Retiring {
     FileWallet { dir: PathBuf },
     /// One HSM key by its label (someone wants to delete it).
     HsmKey { label: String },
-    /// Every HSM key of the token (a path B library about to be replaced, an HSM given back).
+    /// Every HSM key of the token (an HSM given back).
     Hsm { token: String },
+    /// The HSM a path B migration left (its library removed, the HSM given back).
+    OtherHsm,
 }
 
 impl Retiring {
@@ -429,6 +437,7 @@ impl Retiring {
         match (self, p) {
             (Retiring::HsmKey { label }, Place::Hsm { label: l, .. }) => label == l,
             (Retiring::Hsm { token }, Place::Hsm { token: t, .. }) => token == t,
+            (Retiring::OtherHsm, Place::OtherHsm { .. }) => true,
             (Retiring::FileWallet { dir }, p) => {
                 matches!(p, Place::CurrentWallet { .. } | Place::OracleBackup { .. })
                     && p.file().is_some_and(|f| f.starts_with(dir))
@@ -442,6 +451,7 @@ impl Retiring {
             Retiring::FileWallet { dir } => format!("the file keystore in {}", dir.display()),
             Retiring::HsmKey { label } => format!("the HSM key {label}"),
             Retiring::Hsm { token } => format!("the HSM token {token:?}"),
+            Retiring::OtherHsm => "the HSM the database used before its path B migration (its PKCS#11 library, its keys)".to_owned(),
         }
     }
 }

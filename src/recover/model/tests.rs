@@ -197,7 +197,8 @@ fn retiring_the_only_place_of_a_needed_key_is_blocked_and_a_copy_elsewhere_frees
     let v = r.before_retiring(&wallet_dir);
     assert!(v.safe(), "{}", v.sentence);
     assert!(
-        v.sentence.contains("also in tdekey's wallet backup /backups/b.tdkb"),
+        v.sentence
+            .contains("also in tdekey's wallet backup /backups/b.tdkb"),
         "{}",
         v.sentence
     );
@@ -236,4 +237,39 @@ fn the_json_names_every_form_and_the_html_escapes() {
     assert!(!h.contains("<script>"));
     assert!(h.contains("D&lt;B&gt;"));
     assert!(h.contains("MISSING"));
+}
+
+#[test]
+fn a_key_left_on_the_other_hsm_is_not_missing_but_unchecked_and_blocks_retiring_that_hsm() {
+    let mut b = Builder::default();
+    b.need(
+        id(4),
+        Need::Recorded {
+            what: "a key on the other HSM before migration #1".into(),
+            at_ms: 0,
+        },
+    );
+    b.place(
+        id(4),
+        Place::OtherHsm {
+            migration: 1,
+            label: id(4).hsm_label(),
+        },
+    );
+    b.unread(
+        "the other HSM (path B, migration #1)",
+        "not connected",
+        true,
+    );
+    let r = b.finish("DB", "now".into(), 0);
+    assert!(r.missing().is_empty());
+    assert_eq!(r.exit_code(), EXIT_INCOMPLETE, "not proven, not missing");
+    let v = r.before_retiring(&Retiring::OtherHsm);
+    assert!(!v.safe(), "{}", v.sentence);
+    assert!(
+        r.before_retiring(&Retiring::FileWallet {
+            dir: PathBuf::from("/w/tde")
+        })
+        .safe()
+    );
 }
