@@ -326,6 +326,12 @@ fn a_retired_hsm_key_deleted_behind_tdekeys_back_is_missing_with_exit_4() {
         first.contains("1 MISSING") && first.contains(&id),
         "{first}"
     );
+    assert!(
+        first.ends_with(
+            "(an older wallet or backup: tdekey recoverability \"Rehearsal demo\" --backup FILE) before anything else is retired."
+        ),
+        "{first}"
+    );
     let block: String = text
         .split("\n\n")
         .find(|b| b.starts_with("MISSING "))

@@ -278,12 +278,10 @@ impl Recoverability {
         if !missing.is_empty() {
             let ids: Vec<String> = missing.iter().map(|k| k.forms.hsm_key_id.clone()).collect();
             s.push_str(&format!(
-                ", {} MISSING ({}): restores that need {} will fail. Find {} (an older wallet or backup: tdekey recoverability {} --backup FILE) before anything else is retired.",
+                ", {} MISSING ({}): restores that need {} will fail",
                 missing.len(),
                 ids.join(", "),
                 if missing.len() == 1 { "it" } else { "them" },
-                if missing.len() == 1 { "it" } else { "them" },
-                self.database
             ));
         }
         if !unusable.is_empty() {
@@ -305,6 +303,12 @@ impl Recoverability {
                     ", but some sources could not be read (below): the answer is incomplete.",
                 );
             }
+        } else if !missing.is_empty() {
+            s.push_str(&format!(
+                ". Find {} (an older wallet or backup: tdekey recoverability {:?} --backup FILE) before anything else is retired.",
+                if missing.len() == 1 { "it" } else { "them" },
+                self.database
+            ));
         } else {
             s.push('.');
         }

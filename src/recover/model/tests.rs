@@ -48,6 +48,13 @@ fn a_key_something_needs_and_found_nowhere_is_missing_with_exit_4() {
     assert_eq!(r.exit_code(), EXIT_MISSING);
     assert!(r.summary().contains("MISSING"), "{}", r.summary());
     assert!(r.summary().contains(&id(2).use_key_id()), "{}", r.summary());
+    assert!(
+        r.summary()
+            .ends_with("(an older wallet or backup: tdekey recoverability \"DB\" --backup FILE) before anything else is retired."),
+        "{}",
+        r.summary()
+    );
+    assert!(!r.summary().contains(".."), "{}", r.summary());
 }
 
 #[test]
