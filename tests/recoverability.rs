@@ -270,8 +270,12 @@ fn after_a_migration_and_rotations_each_way_every_key_is_found() {
         "{k:#}"
     );
     assert!(!kinds(&k["places"]).contains(&"hsm"), "{k:#}");
-    // Recorded: 0 missing, every key counted.
+    // Recorded: 0 missing, every key counted, in the entry whose seq the report gives.
+    let entry = &audits(&env, "recoverability.report")[0];
+    assert_eq!(entry["seq"], v["audit_seq"], "{entry}");
+    assert_eq!(entry["outcome"], "success", "{entry}");
     let audit = &report_audits(&env)[0];
+    assert_eq!(&json(entry["details"].as_str().unwrap()), audit, "{entry}");
     assert_eq!(audit["missing"], 0, "{audit}");
     assert_eq!(audit["keys"], 4, "{audit}");
     assert_eq!(audit["found"], 4, "{audit}");
