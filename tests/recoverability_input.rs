@@ -327,3 +327,50 @@ fn a_view_the_connection_may_not_read_makes_the_report_incomplete_with_the_grant
         "{details:?}"
     );
 }
+
+#[test]
+fn a_wrong_wallet_password_still_reads_the_auto_login_wallet_beside_it() {
+    let env = demo();
+    let (code, out, err) = tdekey(
+        &env,
+        &[
+            "migrate",
+            "run",
+            DEMO_DATABASE_NAME,
+            "--yes",
+            "--auto-login",
+        ],
+    );
+    assert_eq!(code, 0, "{out}{err}");
+    let mut c = with_secrets(&env);
+    c.env("TDEKEY_WALLET_PASSWORD", WRONG_WALLET);
+    let (code, out, err) = tdekey_with(c, &["recoverability", DEMO_DATABASE_NAME, "--json"]);
+    assert_eq!(code, 0, "the file key is in cwallet.sso: {out}{err}");
+    let v = json(&out);
+    let sso: Vec<&Value> = v["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| {
+            k["places"].as_array().unwrap().iter().any(|p| {
+                p["kind"] == "current-wallet"
+                    && p["path"].as_str().unwrap().ends_with("/tde/cwallet.sso")
+            })
+        })
+        .collect();
+    assert_eq!(sso.len(), 1, "{v:#}");
+    // The password was wrong all the same, and the report says so.
+    let ewallet = v["unread"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|u| u["source"].as_str().unwrap().ends_with("/tde/ewallet.p12"))
+        .unwrap_or_else(|| panic!("{v:#}"));
+    assert!(
+        ewallet["why"]
+            .as_str()
+            .unwrap()
+            .contains("password is wrong"),
+        "{ewallet}"
+    );
+}

@@ -537,19 +537,15 @@ fn wallets(a: &mut Auditor, root: &Path, src: &Sources<'_>, b: &mut Builder) {
                     },
                     b,
                 ),
-                Err(e) => b.unread(current.display().to_string(), e.to_string(), false),
+                Err(e) => {
+                    b.unread(current.display().to_string(), e.to_string(), false);
+                    // A wrong password does not hide what the auto-login copy beside it holds.
+                    if sso.is_file() {
+                        auto_login(a, &sso, b);
+                    }
+                }
             },
-            _ if sso.is_file() => match databases::read_auto_login_file(a, &sso) {
-                Ok(c) => entries(
-                    &c,
-                    |entry| Place::CurrentWallet {
-                        path: sso.clone(),
-                        entry,
-                    },
-                    b,
-                ),
-                Err(e) => b.unread(sso.display().to_string(), e.to_string(), false),
-            },
+            _ if sso.is_file() => auto_login(a, &sso, b),
             (None, true) => b.unread(
                 current.display().to_string(),
                 "no wallet password was given (TDEKEY_WALLET_PASSWORD) and there is no auto-login cwallet.sso beside it",
@@ -600,6 +596,21 @@ fn wallets(a: &mut Auditor, root: &Path, src: &Sources<'_>, b: &mut Builder) {
                 Err(e) => b.unread(f.display().to_string(), e.to_string(), false),
             }
         }
+    }
+}
+
+/// The auto-login `cwallet.sso` of a keystore, which opens without the wallet password.
+fn auto_login(a: &mut Auditor, sso: &Path, b: &mut Builder) {
+    match databases::read_auto_login_file(a, sso) {
+        Ok(c) => entries(
+            &c,
+            |entry| Place::CurrentWallet {
+                path: sso.to_path_buf(),
+                entry,
+            },
+            b,
+        ),
+        Err(e) => b.unread(sso.display().to_string(), e.to_string(), false),
     }
 }
 
