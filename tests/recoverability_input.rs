@@ -84,10 +84,14 @@ fn bad_input_is_a_sentence_or_a_line_of_the_report_and_no_secret_is_written() {
     );
     assert_eq!(code, 0, "{out}{err}");
     let lines = not_read(&out);
-    assert!(
+    assert_eq!(
         lines
             .iter()
-            .any(|l| l.starts_with("  /nonexistent/wallet-root/tde/ewallet.p12: ")),
+            .filter(|l| l.contains("/nonexistent/wallet-root"))
+            .collect::<Vec<_>>(),
+        [
+            "  /nonexistent/wallet-root: there is no such directory here: give the database's WALLET_ROOT, or a copy of it, with --wallet-root DIR"
+        ],
         "{out}"
     );
     assert!(

@@ -516,6 +516,14 @@ fn entries(contents: &WalletContents, mut place: impl FnMut(String) -> Place, b:
 /// `ewallet.p12` (or, without a password, `cwallet.sso`) and Oracle's `ewallet_*.p12` backups
 /// under a WALLET_ROOT, and the keystores of isolated PDBs beside it.
 fn wallets(a: &mut Auditor, root: &Path, src: &Sources<'_>, b: &mut Builder) {
+    if !root.is_dir() {
+        b.unread(
+            root.display().to_string(),
+            "there is no such directory here: give the database's WALLET_ROOT, or a copy of it, with --wallet-root DIR",
+            false,
+        );
+        return;
+    }
     let report = wallet::inspect_root(root);
     let mut dirs = vec![match report.layout {
         wallet::RootLayout::WalletRoot => root.join(layout::KEYSTORE_DIR),
