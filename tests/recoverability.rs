@@ -495,6 +495,7 @@ fn a_wallet_backup_with_its_passphrase_finds_the_pre_migration_key_again() {
             .any(|e| e["target"] == backup.as_str() && e["outcome"] == "failure"),
         "the failed opening is audited"
     );
+    env.assert_no_secrets_written(&[wrong, PASSPHRASE, DEMO_WALLET_PASSWORD], &[]);
     common::audit_intact(&env);
 }
 
