@@ -112,6 +112,8 @@ fn print_report(r: &Recoverability) {
             "MISSING "
         } else if k.unusable() {
             "UNUSABLE"
+        } else if k.places.is_empty() && k.unchecked {
+            "UNCHECKED"
         } else if k.needs.is_empty() {
             "kept    "
         } else {

@@ -88,7 +88,7 @@ pub fn check(
         let unusable: Vec<String> = r.unusable().iter().map(|k| k.id.clone()).collect();
         entry = entry.details(json!({
             "keys": r.keys.len(),
-            "found": r.keys.len() - missing.len(),
+            "found": r.found(),
             "missing": missing.len(),
             "missing_ids": missing,
             "unusable_ids": unusable,
@@ -98,7 +98,9 @@ pub fn check(
             "exit_code": r.exit_code(),
         }));
     }
-    let acted = a.act(entry, |_| gathered)?;
+    // One entry, after the gathering, with what it found: the seq the report prints is the
+    // entry that holds its counts and missing ids.
+    let acted = a.attempt(entry, |_| gathered);
     let seq = acted.recorded.as_ref().ok().map(|row| row.seq);
     let mut report = acted.into_result::<RecoverError>("The recoverability report was made")?;
     report.audit_seq = seq;
@@ -266,7 +268,8 @@ fn gather(
         Some(_) => Shared::Unknown,
     };
     let mut calls = 0u64;
-    for id in b.ids() {
+    let ids = b.ids();
+    for (i, id) in ids.iter().copied().enumerate() {
         let label = id.hsm_label();
         match src.hsm.find_master_key(&label, hsm_keys.contains(&id)) {
             Ok(found) => {
@@ -299,9 +302,17 @@ fn gather(
             Err(e) => {
                 b.unread(
                     format!("HSM token {token:?}"),
-                    format!("looking up {label} failed: {e}"),
+                    format!(
+                        "looking up {label} failed: {e}; {} key{} not looked up on the HSM",
+                        ids.len() - i,
+                        if ids.len() - i == 1 { " was" } else { "s were" }
+                    ),
                     true,
                 );
+                // Not looked up is not found nowhere: those keys are unchecked.
+                for id in &ids[i..] {
+                    b.unchecked(*id);
+                }
                 break;
             }
         }
@@ -534,6 +545,14 @@ fn entries(contents: &WalletContents, mut place: impl FnMut(String) -> Place, b:
 /// `ewallet.p12` (or, without a password, `cwallet.sso`) and Oracle's `ewallet_*.p12` backups
 /// under a WALLET_ROOT, and the keystores of isolated PDBs beside it.
 fn wallets(a: &mut Auditor, root: &Path, src: &Sources<'_>, b: &mut Builder) {
+    if !root.is_dir() {
+        b.unread(
+            root.display().to_string(),
+            "there is no such directory here: give the database's WALLET_ROOT, or a copy of it, with --wallet-root DIR",
+            false,
+        );
+        return;
+    }
     let report = wallet::inspect_root(root);
     let mut dirs = vec![match report.layout {
         wallet::RootLayout::WalletRoot => root.join(layout::KEYSTORE_DIR),
@@ -555,19 +574,15 @@ fn wallets(a: &mut Auditor, root: &Path, src: &Sources<'_>, b: &mut Builder) {
                     },
                     b,
                 ),
-                Err(e) => b.unread(current.display().to_string(), e.to_string(), false),
+                Err(e) => {
+                    b.unread(current.display().to_string(), e.to_string(), false);
+                    // A wrong password does not hide what the auto-login copy beside it holds.
+                    if sso.is_file() {
+                        auto_login(a, &sso, b);
+                    }
+                }
             },
-            _ if sso.is_file() => match databases::read_auto_login_file(a, &sso) {
-                Ok(c) => entries(
-                    &c,
-                    |entry| Place::CurrentWallet {
-                        path: sso.clone(),
-                        entry,
-                    },
-                    b,
-                ),
-                Err(e) => b.unread(sso.display().to_string(), e.to_string(), false),
-            },
+            _ if sso.is_file() => auto_login(a, &sso, b),
             (None, true) => b.unread(
                 current.display().to_string(),
                 "no wallet password was given (TDEKEY_WALLET_PASSWORD) and there is no auto-login cwallet.sso beside it",
@@ -618,6 +633,21 @@ fn wallets(a: &mut Auditor, root: &Path, src: &Sources<'_>, b: &mut Builder) {
                 Err(e) => b.unread(f.display().to_string(), e.to_string(), false),
             }
         }
+    }
+}
+
+/// The auto-login `cwallet.sso` of a keystore, which opens without the wallet password.
+fn auto_login(a: &mut Auditor, sso: &Path, b: &mut Builder) {
+    match databases::read_auto_login_file(a, sso) {
+        Ok(c) => entries(
+            &c,
+            |entry| Place::CurrentWallet {
+                path: sso.to_path_buf(),
+                entry,
+            },
+            b,
+        ),
+        Err(e) => b.unread(sso.display().to_string(), e.to_string(), false),
     }
 }
 

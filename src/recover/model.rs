@@ -218,6 +218,8 @@ pub struct KeyFinding {
     pub forms: KeyForms,
     pub needs: Vec<Need>,
     pub places: Vec<Place>,
+    /// Not looked up on the HSM (the lookups stopped at an error): neither found nor missing.
+    pub unchecked: bool,
     #[serde(skip)]
     pub key: MasterKeyId,
 }
@@ -225,7 +227,7 @@ pub struct KeyFinding {
 impl KeyFinding {
     /// Something depends on it and it is found nowhere.
     pub fn missing(&self) -> bool {
-        !self.needs.is_empty() && self.places.is_empty()
+        !self.needs.is_empty() && self.places.is_empty() && !self.unchecked
     }
 
     /// Found only in places that cannot serve it (an HSM object that is not healthy).
@@ -267,6 +269,19 @@ impl Recoverability {
         self.keys.iter().filter(|k| k.missing()).collect()
     }
 
+    /// Keys found somewhere.
+    pub fn found(&self) -> usize {
+        self.keys.iter().filter(|k| !k.places.is_empty()).count()
+    }
+
+    /// Keys neither found nor missing: not looked up on the HSM.
+    pub fn unchecked(&self) -> Vec<&KeyFinding> {
+        self.keys
+            .iter()
+            .filter(|k| k.unchecked && k.places.is_empty())
+            .collect()
+    }
+
     pub fn unusable(&self) -> Vec<&KeyFinding> {
         self.keys.iter().filter(|k| k.unusable()).collect()
     }
@@ -292,13 +307,17 @@ impl Recoverability {
     pub fn summary(&self) -> String {
         let missing = self.missing();
         let unusable = self.unusable();
-        let found = self.keys.len() - missing.len();
+        let found = self.found();
         let mut s = format!(
             "{}: {} master key{}, {found} found",
             self.database,
             self.keys.len(),
             if self.keys.len() == 1 { "" } else { "s" }
         );
+        let unchecked = self.unchecked();
+        if !unchecked.is_empty() {
+            s.push_str(&format!(", {} not looked up on the HSM", unchecked.len()));
+        }
         if !missing.is_empty() {
             let ids: Vec<String> = missing.iter().map(|k| k.id.clone()).collect();
             s.push_str(&format!(
@@ -480,6 +499,7 @@ impl RetireVerdict {
 #[derive(Default)]
 pub struct Builder {
     keys: BTreeMap<MasterKeyId, (Vec<Need>, Vec<Place>, KeyKind)>,
+    unchecked: std::collections::BTreeSet<MasterKeyId>,
     pub unread: Vec<Unread>,
 }
 
@@ -508,6 +528,11 @@ impl Builder {
     /// The kind known so far.
     pub fn kind_of(&self, id: &MasterKeyId) -> KeyKind {
         self.keys.get(id).map(|e| e.2).unwrap_or_default()
+    }
+
+    /// A key that could not be looked up on the HSM.
+    pub fn unchecked(&mut self, id: MasterKeyId) {
+        self.unchecked.insert(id);
     }
 
     /// Every id seen so far, in order.
@@ -540,6 +565,7 @@ impl Builder {
                     forms,
                     needs,
                     places,
+                    unchecked: self.unchecked.contains(&key),
                     key,
                 }
             })

@@ -67,6 +67,8 @@ fn key_html(h: &mut String, k: &KeyFinding) {
         "<span class=\"bad\"><strong>MISSING</strong></span><br>"
     } else if k.unusable() {
         "<span class=\"bad\"><strong>NOT USABLE</strong></span><br>"
+    } else if k.places.is_empty() && k.unchecked {
+        "<span class=\"bad\"><strong>NOT CHECKED</strong></span><br>"
     } else {
         ""
     };

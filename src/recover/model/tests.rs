@@ -273,3 +273,21 @@ fn a_key_left_on_the_other_hsm_is_not_missing_but_unchecked_and_blocks_retiring_
         .safe()
     );
 }
+
+#[test]
+fn a_key_not_looked_up_on_the_hsm_is_unchecked_not_missing() {
+    let mut b = Builder::default();
+    b.need(id(5), ts("USERS"));
+    b.unchecked(id(5));
+    b.unread("HSM token \"t\"", "looking up failed", true);
+    let r = b.finish("DB", "now".into(), 0);
+    assert!(r.missing().is_empty());
+    assert_eq!(r.unchecked().len(), 1);
+    assert_eq!(r.found(), 0);
+    assert_eq!(r.exit_code(), EXIT_INCOMPLETE);
+    assert!(
+        r.summary().contains("1 not looked up on the HSM"),
+        "{}",
+        r.summary()
+    );
+}
