@@ -182,6 +182,23 @@ pub fn write(path: &Path, force: bool, prefix: &str, bytes: &[u8]) -> Result<(),
     f.commit()
 }
 
+/// Text made safe inside an HTML page tdekey writes (a report for a change ticket).
+pub fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+}
+
+/// The start of a report page, up to and including its `<h1>`: the title (escaped), the
+/// house style and `extra_css`.
+pub fn html_page_start(title: &str, extra_css: &str) -> String {
+    let t = html_escape(title);
+    format!(
+        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title><style>body{{font-family:sans-serif;max-width:60em;margin:2em auto;color:#111}}table{{border-collapse:collapse;width:100%;margin:.5em 0}}td,th{{border:1px solid #999;padding:.25em .5em;text-align:left;vertical-align:top}}code,pre{{font-family:monospace;white-space:pre-wrap}}.ok{{color:#060}}.bad{{color:#a00}}@media print{{body{{margin:0}}}}{extra_css}</style></head><body><h1>{t}</h1>"
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -252,21 +269,4 @@ mod tests {
         let e = write(&d.path().join("no/such/x"), false, ".t-", b"x").unwrap_err();
         assert!(matches!(e, OutError::NoDirectory { .. }), "{e}");
     }
-}
-
-/// Text made safe inside an HTML page tdekey writes (a report for a change ticket).
-pub fn html_escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
-        .replace('"', "&quot;")
-}
-
-/// The start of a report page, up to and including its `<h1>`: the title (escaped), the
-/// house style and `extra_css`.
-pub fn html_page_start(title: &str, extra_css: &str) -> String {
-    let t = html_escape(title);
-    format!(
-        "<!DOCTYPE html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title><style>body{{font-family:sans-serif;max-width:60em;margin:2em auto;color:#111}}table{{border-collapse:collapse;width:100%;margin:.5em 0}}td,th{{border:1px solid #999;padding:.25em .5em;text-align:left;vertical-align:top}}code,pre{{font-family:monospace;white-space:pre-wrap}}.ok{{color:#060}}.bad{{color:#a00}}@media print{{body{{margin:0}}}}{extra_css}</style></head><body><h1>{t}</h1>"
-    )
 }

@@ -8,6 +8,7 @@
 mod gather;
 pub mod model;
 pub mod report;
+mod wallets;
 
 pub use gather::{Sources, check, local_wallet_root};
 pub use model::{
