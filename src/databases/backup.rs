@@ -276,8 +276,33 @@ pub fn check_backup(
     .into_result("The wallet backup was checked")
 }
 
+/// The largest wallet backup tdekey opens: keystores are kilobytes, and a file named by
+/// mistake (a disk image, `/dev/zero`) must not be read into memory.
+pub const MAX_BACKUP_BYTES: u64 = 64 * 1024 * 1024;
+
+/// Refuses what is not a regular file of at most [`MAX_BACKUP_BYTES`] before it is opened (a
+/// FIFO would block the read, a device never end it).
+fn check_backup_file(file: &Path) -> Result<(), DatabaseError> {
+    let meta = std::fs::metadata(file).map_err(|e| unreadable(file, e))?;
+    if !meta.is_file() {
+        return Err(DatabaseError::Invalid(format!(
+            "{} is not a regular file: name the wallet backup file itself (wallet-….tdkb).",
+            file.display()
+        )));
+    }
+    if meta.len() > MAX_BACKUP_BYTES {
+        return Err(DatabaseError::Invalid(format!(
+            "{} is {} bytes, more than a wallet backup can be ({MAX_BACKUP_BYTES} at most): check that it is the right file.",
+            file.display(),
+            meta.len()
+        )));
+    }
+    Ok(())
+}
+
 /// Whether a backup file is sealed (needs a passphrase) rather than plain.
 pub fn backup_is_sealed(file: &Path) -> Result<bool, DatabaseError> {
+    check_backup_file(file)?;
     let mut head = Vec::new();
     std::fs::File::open(file)
         .and_then(|f| f.take(MAGIC.len() as u64).read_to_end(&mut head))
@@ -290,9 +315,10 @@ pub fn read_backup(
     file: &Path,
     passphrase: Option<&Secret>,
 ) -> Result<Vec<(BackedUpFile, Vec<u8>)>, DatabaseError> {
+    check_backup_file(file)?;
     let mut raw = Vec::new();
     std::fs::File::open(file)
-        .and_then(|mut f| f.read_to_end(&mut raw))
+        .and_then(|f| f.take(MAX_BACKUP_BYTES + 1).read_to_end(&mut raw))
         .map_err(|e| unreadable(file, e))?;
     let name = file.display().to_string();
     if raw.starts_with(MAGIC.as_bytes()) {
@@ -340,5 +366,20 @@ mod tests {
         std::fs::write(&plain, raw).unwrap();
         let e = read_backup(&plain, None).unwrap_err();
         assert!(e.to_string().contains("does not match its SHA-256"), "{e}");
+
+        // Not a regular file: refused before anything is read (a FIFO would block).
+        let fifo = dir.path().join("fifo");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .unwrap()
+                .success()
+        );
+        for f in [&fifo, dir.path(), Path::new("/dev/zero")] {
+            let e = read_backup(f, None).unwrap_err().to_string();
+            assert!(e.contains("not a regular file"), "{e}");
+            assert!(backup_is_sealed(f).is_err());
+        }
     }
 }

@@ -94,6 +94,8 @@ pub(super) fn wallets(a: &mut Auditor, root: &Path, src: &Sources<'_>, b: &mut B
                         p.file_name()
                             .and_then(|n| n.to_str())
                             .is_some_and(layout::is_backup_name)
+                            // Only regular files: a FIFO under that name would block the read.
+                            && p.is_file()
                     })
                     .collect()
             })
