@@ -184,6 +184,15 @@ pub(super) fn before_retiring_wallet(
                 },
                 v.sentence
             );
+            // Path B: the other HSM is the next thing someone will want to give back.
+            if r.keys.iter().any(|k| {
+                k.places
+                    .iter()
+                    .any(|p| matches!(p, recover::Place::OtherHsm { .. }))
+            }) {
+                let other = r.before_retiring(&recover::Retiring::OtherHsm);
+                println!("RECOVERABILITY: {}", other.sentence);
+            }
             if r.exit_code() != 0 {
                 println!("  {}", r.summary());
             }

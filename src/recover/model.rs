@@ -377,12 +377,13 @@ impl Recoverability {
             let here = k.places.iter().any(|p| what.covers(p));
             if here && !left.is_empty() {
                 elsewhere.push(format!(
-                    "{} also in {}",
+                    "{} also in {}{}",
                     k.id,
-                    left.iter()
-                        .map(|p| p.describe())
-                        .collect::<Vec<_>>()
-                        .join("; ")
+                    left[0].describe(),
+                    match left.len() {
+                        1 => String::new(),
+                        n => format!(" and {} more place{}", n - 1, if n == 2 { "" } else { "s" }),
+                    }
                 ));
             }
             if here && left.is_empty() {
@@ -413,11 +414,12 @@ impl Recoverability {
                 .map(|b| format!("{} ({})", b.key, b.needs.join("; ")))
                 .collect();
             format!(
-                "Do not retire {}: it is the only place of {} master key{} the database still needs: {}. Back it up first (tdekey wallet backup) and check again.",
+                "Do not retire {}: it is the only place of {} master key{} the database still needs: {}. {}",
                 what.describe(),
                 blocking.len(),
                 if blocking.len() == 1 { "" } else { "s" },
-                keys.join(" · ")
+                keys.join(" · "),
+                what.advice()
             )
         };
         let mut sentence = sentence;
@@ -462,6 +464,18 @@ impl Retiring {
                     && p.file().is_some_and(|f| f.starts_with(dir))
             }
             _ => false,
+        }
+    }
+
+    /// What to do instead, when retiring it would lose a key.
+    pub fn advice(&self) -> &'static str {
+        match self {
+            Retiring::FileWallet { .. } => {
+                "Back it up first (tdekey wallet backup, kept apart from the database host) and check again."
+            }
+            Retiring::HsmKey { .. } | Retiring::Hsm { .. } | Retiring::OtherHsm => {
+                "Keep it for as long as backups and archived redo made under that key are kept (the recovery window); a key on an HSM cannot be copied into a wallet by tdekey."
+            }
         }
     }
 
