@@ -41,6 +41,9 @@ pub struct RecoverTabState {
     pub error: Option<String>,
     /// Where the last report was written.
     pub written: Option<String>,
+    /// The file the next "Write HTML…" or "Write JSON…" writes without asking (an existing
+    /// file is then left as it was): what a save dialog would answer, for tests.
+    pub save_to: Option<PathBuf>,
 }
 
 fn id(name: &str) -> egui::Id {
@@ -72,17 +75,6 @@ impl RecoverTabState {
             self.error = None;
             self.written = Some(p.display().to_string());
         }
-    }
-
-    /// Writes the last report of `database` to `path` without a dialog (an existing file is
-    /// left as it was).
-    pub fn write_to(&self, database: &str, path: PathBuf, json: bool) -> Option<Command> {
-        let report = self.reports.get(database)?.report.clone();
-        Some(Command::Recover(RecoverCommand::Write {
-            report,
-            json,
-            path: Some(path),
-        }))
     }
 
     /// The check as the fields stand; the secrets typed leave the fields now.
@@ -204,9 +196,8 @@ pub fn recover_ui(
         return;
     };
     ui.separator();
-    report_ui(ui, &checked.report);
-    ui.add_space(6.0);
     let writing = engine.is_pending(Task::RecoverabilityWrite);
+    // The files for a change ticket, above the table (which may be long).
     ui.horizontal(|ui| {
         for (label, json) in [("Write HTML…", false), ("Write JSON…", true)] {
             if ui
@@ -217,17 +208,18 @@ pub fn recover_ui(
                 queue.push(Command::Recover(RecoverCommand::Write {
                     report: checked.report.clone(),
                     json,
-                    path: None,
+                    path: st.save_to.take(),
                 }));
             }
         }
         if writing {
             ui.spinner();
         }
+        if let Some(p) = &st.written {
+            ui.colored_label(OK, format!("Report written to {p}."));
+        }
     });
-    if let Some(p) = &st.written {
-        ui.colored_label(OK, format!("Report written to {p}."));
-    }
+    report_ui(ui, &checked.report);
 }
 
 fn form_ui(
