@@ -167,6 +167,12 @@ pub fn recover_ui(
         }
     });
     ui.label("Checks that every master key the database's data, backups and archived redo may need can still be found: on the HSM by its label, in the file keystore and Oracle's backups of it, and in tdekey's wallet backups. Nothing is changed; the check is recorded in the audit log, and the passwords typed are not kept.");
+    if db.name == crate::hsm::demo::DEMO_DATABASE_NAME {
+        ui.small(format!(
+            "Demo values (not secrets): wallet password {}; the backup passphrase is the one typed at the migration's step 6.",
+            crate::hsm::demo::DEMO_WALLET_PASSWORD
+        ));
+    }
     if !logged_in {
         ui.colored_label(
             WAIT,
@@ -344,7 +350,7 @@ pub(super) fn report_ui(ui: &mut egui::Ui, r: &Recoverability) {
 
 fn keys_table_ui(ui: &mut egui::Ui, r: &Recoverability) {
     let avail = ui.available_width().max(900.0);
-    let (w_state, w_key) = (84.0, 310.0);
+    let (w_state, w_key) = (76.0, 290.0);
     let w_text = ((avail - w_state - w_key - 40.0) / 2.0).max(240.0);
     let pad = 8.0;
     // Each cell laid out at its column's width first, so that a row is as tall as its
@@ -414,9 +420,10 @@ fn keys_table_ui(ui: &mut egui::Ui, r: &Recoverability) {
                 });
             }
         })
-        .body(|body| {
-            body.heterogeneous_rows(rows.iter().map(|r| r.3), |mut row| {
-                let (k, needs, places, _) = &rows[row.index()];
+        .body(|mut body| {
+            // Row by row: a handful of keys, each drawn whatever the scroll position.
+            for (k, needs, places, height) in &rows {
+                body.row(*height, |mut row| {
                 let (state, color) = state_of(k);
                 row.col(|ui| {
                     ui.label(RichText::new(state).strong().color(color));
@@ -443,7 +450,8 @@ fn keys_table_ui(ui: &mut egui::Ui, r: &Recoverability) {
                 row.col(|ui| {
                     ui.label(places.clone());
                 });
-            });
+                });
+            }
         });
 }
 
