@@ -107,7 +107,7 @@ fn check(h: &mut Harness<'static, App>, wallet_password: Option<&str>, passphras
     );
 }
 
-fn report(h: &Harness<'static, App>) -> std::sync::Arc<tdekey::recover::Recoverability> {
+fn report(h: &Harness<'_, App>) -> std::sync::Arc<tdekey::recover::Recoverability> {
     h.state().databases.recover.reports[DEMO_DATABASE_NAME]
         .report
         .clone()
@@ -221,10 +221,38 @@ fn after_the_migration_and_two_rotations_every_key_is_found_and_nothing_typed_is
         h.query_by_label("Before you retire the file wallet")
             .is_some()
     );
+    let unnamed = h.unnamed_widgets();
+    assert!(
+        unnamed.is_empty(),
+        "unnamed widgets:\n{}",
+        unnamed.join("\n")
+    );
     assert!(
         h.query_by_label_contains("retiring it loses no key")
             .is_some(),
         "the safe verdict is shown"
+    );
+    // Checked again from there, with nothing typed: ewallet.p12 stays closed, so the box says
+    // the answer is not known yet rather than that retiring it is safe.
+    let seq = report(&h).audit_seq;
+    h.get_by_label("Check recoverability again").click();
+    h.step();
+    wait_until(&mut h, "the check without secrets", |h| {
+        !h.state().is_pending(Task::Recoverability) && report(h).audit_seq != seq
+    });
+    h.run_steps(2);
+    let r = report(&h);
+    assert!(
+        r.unread
+            .iter()
+            .any(|u| u.source.ends_with("tde/ewallet.p12") && u.why.contains("no wallet password")),
+        "{:?}",
+        r.unread
+    );
+    assert!(
+        h.query_by_label_contains("Not known yet: the report could not open")
+            .is_some(),
+        "the box says what it could not open"
     );
 
     // Nothing typed is in any file: the store, the audit log, the reports, the window's

@@ -146,6 +146,10 @@ pub fn recover_ui(
 ) {
     if st.for_profile.as_deref() != Some(db.name.as_str()) {
         st.for_profile = Some(db.name.clone());
+        // What was typed for another database is not for this one.
+        clear_password(ui.ctx(), id("wallet_pw"), &mut st.wallet_password);
+        clear_password(ui.ctx(), id("backup_pw"), &mut st.backup_passphrase);
+        clear_password(ui.ctx(), id("db_pw"), &mut st.db_password);
         st.wallet_root.clear();
         st.backups.clear();
         st.error = None;
@@ -474,6 +478,9 @@ pub(super) fn retire_wallet_ui(
                 ui.label("No recoverability report of this database yet: it says whether the file keystore is the only place of a key something still needs.");
             }
             Some(c) => wallet_verdict_ui(ui, c, path_b),
+        }
+        if let Some(e) = &st.error {
+            ui.add(egui::Label::new(RichText::new(e).color(BAD)).wrap());
         }
         ui.horizontal(|ui| {
             let label = if st.reports.contains_key(&db.name) {
