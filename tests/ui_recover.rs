@@ -299,9 +299,26 @@ fn a_key_deleted_behind_tdekeys_back_is_missing_and_the_verdicts_say_what_not_to
     );
 
     let mut h = recoverability_tab(&env);
+    // A backup file listed (as "Add backup file…" would) is read too; "Remove" leaves it out.
+    let gone = env.dir.path().join("elsewhere.tdkb");
+    let kept = env.dir.path().join("not-there.tdkb");
+    h.state_mut().databases.recover.backups = vec![gone.clone(), kept.clone()];
+    h.run_steps(2);
+    let unnamed = h.unnamed_widgets();
+    assert!(
+        unnamed.is_empty(),
+        "unnamed widgets:\n{}",
+        unnamed.join("\n")
+    );
+    h.get_all_by_label("Remove").next().unwrap().click();
+    h.run_steps(2);
+    assert_eq!(h.state().databases.recover.backups, vec![kept.clone()]);
     // The wallet password only: the sealed backup stays closed.
     check(&mut h, Some(DEMO_WALLET_PASSWORD), None);
     let r = report(&h);
+    let listed = |p: &std::path::Path| r.unread.iter().any(|u| u.source == p.display().to_string());
+    assert!(listed(&kept), "{:?}", r.unread);
+    assert!(!listed(&gone), "{:?}", r.unread);
     assert_eq!(r.exit_code(), 4, "{}", r.summary());
     let missing = r.missing();
     assert_eq!(missing.len(), 1, "{}", r.summary());
