@@ -462,3 +462,137 @@ fn the_keys_screen_says_where_the_report_is_until_one_is_made() {
         .is_some()
     );
 }
+
+#[test]
+fn path_b_the_migration_tab_names_the_keys_only_the_other_hsm_holds() {
+    const NAME: &str = "Path B";
+    const OLD_PW: &str = "Old-Vendor-Pw-42";
+    const WALLET_PW: &str = "Path-B-Wallet-Pw-7";
+    let env = common::demo();
+    for args in [
+        &[
+            "db",
+            "add",
+            NAME,
+            "--connector",
+            "rehearsal",
+            "--start-on-other-hsm",
+            "--old-hsm-user",
+            "ov_oracle",
+        ][..],
+        &[
+            "migrate",
+            "run",
+            NAME,
+            "--yes",
+            "--old-hsm-user",
+            "ov_oracle",
+        ][..],
+    ] {
+        let (code, out, err) = run({
+            let mut c = env.tdekey();
+            c.args(args)
+                .env("TDEKEY_PIN", DEMO_USER_PIN)
+                .env("TDEKEY_OLD_HSM_PASSWORD", OLD_PW)
+                .env("TDEKEY_WALLET_PASSWORD", WALLET_PW)
+                .env("TDEKEY_BACKUP_PASSPHRASE", PASSPHRASE);
+            c
+        });
+        assert_eq!(code, 0, "tdekey {args:?}: {out}{err}");
+    }
+    let old_keys = common::migration_status(&env, NAME)["old_hsm_keys"].clone();
+    let old_key = old_keys[0]
+        .as_str()
+        .expect("path B names the old key")
+        .to_owned();
+
+    let mut h = ui_common::logged_in_on_demo(env.data.clone());
+    h.get_by_label("Databases").click();
+    wait_until(&mut h, "the database list", |h| {
+        h.state().databases.databases.len() == 2
+    });
+    h.get_by_label_contains("Path B — ").click();
+    h.run_steps(2);
+    h.get_by_label("Migration").click();
+    wait_until(&mut h, "the finished migration", |h| {
+        !h.state().is_pending(Task::Migration)
+            && h.state()
+                .databases
+                .migration
+                .state
+                .as_ref()
+                .is_some_and(|s| s.finished())
+    });
+    h.run_steps(2);
+    assert!(
+        h.query_by_label_contains("No recoverability report of this database yet")
+            .is_some()
+    );
+    // Checked from the box, with nothing typed: the file wallet and the sealed backup that hold
+    // the old key stay closed, and the other HSM is not reachable from here.
+    h.get_by_label("Check recoverability").click();
+    h.step();
+    wait_until(&mut h, "the report", |h| {
+        !h.state().is_pending(Task::Recoverability)
+            && h.state().databases.recover.reports.contains_key(NAME)
+    });
+    h.run_steps(2);
+    let r = h.state().databases.recover.reports[NAME].report.clone();
+    let missing: Vec<String> = r
+        .missing()
+        .iter()
+        .map(|k| k.forms.hsm_label.clone())
+        .collect();
+    assert!(missing.contains(&old_key), "{}", r.summary());
+    let ids: Vec<String> = r
+        .missing()
+        .iter()
+        .map(|k| k.forms.hsm_key_id.clone())
+        .collect();
+    let n = ids.len();
+    let said = format!(
+        "Path B: {n} master key{} found nowhere tdekey can look ({}): only the other HSM holds {}. Keep it, its user and its PKCS#11 library, as the last step says.",
+        if n == 1 { " is" } else { "s are" },
+        ids.join(", "),
+        if n == 1 { "it" } else { "them" },
+    );
+    assert!(
+        h.query_by_label(&said).is_some(),
+        "the box says to keep the other HSM: {said}"
+    );
+    // With the wallet password typed on the Recoverability tab the file wallet is read too:
+    // the old key is still found nowhere (the reverse migration made a new key in the file
+    // wallet; the old one stays on the other HSM alone).
+    h.get_by_label("Recoverability tab…").click();
+    h.run_steps(2);
+    type_into(&mut h, "Wallet password (optional)", WALLET_PW);
+    let seq = r.audit_seq;
+    h.get_by_label("Check recoverability").click();
+    h.step();
+    wait_until(&mut h, "the second report", |h| {
+        !h.state().is_pending(Task::Recoverability)
+            && h.state().databases.recover.reports[NAME].report.audit_seq != seq
+    });
+    let r = h.state().databases.recover.reports[NAME].report.clone();
+    assert!(
+        r.unread
+            .iter()
+            .all(|u| !u.source.ends_with("tde/ewallet.p12")),
+        "{:?}",
+        r.unread
+    );
+    assert!(
+        r.keys.iter().any(|k| k
+            .places
+            .iter()
+            .any(|p| matches!(p, tdekey::recover::Place::CurrentWallet { .. }))),
+        "{}",
+        r.summary()
+    );
+    let missing: Vec<String> = r
+        .missing()
+        .iter()
+        .map(|k| k.forms.hsm_label.clone())
+        .collect();
+    assert_eq!(missing, vec![old_key], "{}", r.summary());
+}
