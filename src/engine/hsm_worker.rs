@@ -90,6 +90,8 @@ impl HsmCommand {
 pub(crate) enum Job {
     Command(HsmCommand),
     Rehearse(Box<OracleRun>),
+    /// A recoverability report, with this thread's session.
+    Recover(Box<super::RecoverInputs>),
 }
 
 pub(crate) struct HsmWorker {
@@ -357,6 +359,18 @@ impl Worker for HsmWorker {
                 let hsm = connected(&mut self.hsm)?;
                 let key = crate::rotation::generate_key(a, hsm, &request)?;
                 Ok(Event::KeyGenerated(Box::new(key)))
+            }
+            Job::Recover(inputs) => {
+                let (data, hsm, mut operator) = Parts {
+                    data: &self.data,
+                    hsm: &mut self.hsm,
+                    replies: &self.replies,
+                }
+                .session_for(a, sink, &inputs.database)?;
+                let operator = operator
+                    .as_mut()
+                    .map(|o| o as &mut dyn crate::oracle::Operator);
+                super::recover_jobs::check(a, data, hsm, operator, *inputs)
             }
             Job::Rehearse(run) => {
                 let OracleRun {

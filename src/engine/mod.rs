@@ -18,6 +18,7 @@
 mod audit_worker;
 mod hsm_worker;
 mod oracle_worker;
+mod recover_jobs;
 mod store_slot;
 mod store_worker;
 mod worker;
@@ -26,6 +27,7 @@ pub use crate::databases::WalletReport;
 pub use crate::session::ConnectReport;
 pub use audit_worker::AuditCommand;
 pub use hsm_worker::HsmCommand;
+pub use recover_jobs::{Checked, RecoverCommand, RecoverInputs};
 pub use store_slot::StoreShown;
 pub use store_worker::StoreCommand;
 use worker::{JobSender, Msg, Worker, spawn};
@@ -75,6 +77,12 @@ pub enum Task {
     /// Which store is in use and whether it answers (the top bar), and Retry after its
     /// connection was lost.
     StoreInfo,
+    /// A recoverability report (the HSM thread).
+    Recoverability,
+    /// Choosing a wallet backup for the report (a file dialog).
+    RecoverabilityPick,
+    /// Writing the report to a file (a save dialog, then the store thread).
+    RecoverabilityWrite,
 }
 
 /// A statement the Manual connector asks the DBA to run.
@@ -143,6 +151,8 @@ pub enum Command {
     Store(StoreCommand),
     /// The audit thread: pages and exports of the log.
     Audit(AuditCommand),
+    /// The recoverability report: checked on the HSM thread, written by the store thread.
+    Recover(RecoverCommand),
     /// Run a request against a database through its profile's connector (a Rehearsal on the
     /// HSM thread, whose session is its keystore; any other on the Oracle thread).
     /// `pin_format` is how a Rehearsal turns an HSM password into the token's PIN.
@@ -172,6 +182,7 @@ impl Command {
             Command::Hsm(c) => c.task(),
             Command::Store(c) => c.task(),
             Command::Audit(c) => c.task(),
+            Command::Recover(c) => c.task(),
             Command::OracleRun { .. } => Task::Oracle,
             Command::PickModuleFile { .. } => Task::FileDialog,
             Command::DetectModules => Task::DetectModules,
@@ -277,6 +288,15 @@ pub enum Event {
     StoreLost {
         message: String,
     },
+    /// A recoverability report was made (and recorded in the audit log).
+    Recoverability(Box<Checked>),
+    /// A wallet backup chosen for the report, or `None` when the dialog was cancelled.
+    RecoverBackupPicked(Option<PathBuf>),
+    /// The report was written to the file, or `None`: the save dialog was cancelled.
+    RecoverabilityWritten {
+        database: String,
+        path: Option<PathBuf>,
+    },
 }
 
 /// The Rotation screen's data.
@@ -318,6 +338,9 @@ impl Event {
             Event::Rotated(_) | Event::KeyGenerated(_) => Some(Task::Rotation),
             Event::StoreShown(_) => Some(Task::StoreInfo),
             Event::StoreLost { .. } => None,
+            Event::Recoverability(_) => Some(Task::Recoverability),
+            Event::RecoverBackupPicked(_) => Some(Task::RecoverabilityPick),
+            Event::RecoverabilityWritten { .. } => Some(Task::RecoverabilityWrite),
         }
     }
 }
@@ -540,6 +563,7 @@ impl Engine {
                 .is_ok(),
             Command::Store(c) => self.store.send(Msg::Job(task, c)).is_ok(),
             Command::Audit(c) => self.audit.send(Msg::Job(task, c)).is_ok(),
+            Command::Recover(c) => self.route_recover(task, c),
             // Each worker reconnects between its jobs; the store thread then answers.
             Command::ReconnectStore => {
                 let _ = self.hsm.send(Msg::Reconnect);

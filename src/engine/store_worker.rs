@@ -71,6 +71,14 @@ pub enum StoreCommand {
         database: String,
         on_token: Option<(String, std::collections::HashSet<String>)>,
     },
+    /// Write a recoverability report (HTML, or JSON); `force`: replace an existing file (a
+    /// save dialog asked).
+    RecoverabilityWrite {
+        report: std::sync::Arc<crate::recover::Recoverability>,
+        json: bool,
+        path: PathBuf,
+        force: bool,
+    },
 }
 
 impl StoreCommand {
@@ -91,6 +99,7 @@ impl StoreCommand {
             StoreCommand::RotationOverview { .. }
             | StoreCommand::SetPolicy { .. }
             | StoreCommand::RemovePolicy { .. } => Task::RotationOverview,
+            StoreCommand::RecoverabilityWrite { .. } => Task::RecoverabilityWrite,
         }
     }
 }
@@ -249,6 +258,12 @@ impl Worker for StoreWorker {
                 }
                 Ok(Event::MigrationReport(path))
             }
+            StoreCommand::RecoverabilityWrite {
+                report,
+                json,
+                path,
+                force,
+            } => super::recover_jobs::write(a, &report, path, json, force),
         }
     }
 }

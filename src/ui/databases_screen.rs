@@ -127,6 +127,7 @@ pub enum DbTab {
     Console,
     Wallet,
     Migration,
+    Recoverability,
 }
 
 #[derive(Default)]
@@ -137,6 +138,8 @@ pub struct DatabasesState {
     pub console: super::console::ConsoleState,
     pub wallet: super::wallet_tab::WalletTabState,
     pub migration: super::migration_tab::MigrationTabState,
+    /// The Recoverability tab, and the last report of each database (not kept on disk).
+    pub recover: super::recover_tab::RecoverTabState,
     /// Which view of a saved profile is shown.
     pub tab: DbTab,
     pub loaded: bool,
@@ -285,6 +288,7 @@ pub fn databases_ui(
                 ui.selectable_value(&mut st.tab, DbTab::Console, "Console");
                 ui.selectable_value(&mut st.tab, DbTab::Wallet, "Wallet");
                 ui.selectable_value(&mut st.tab, DbTab::Migration, "Migration");
+                ui.selectable_value(&mut st.tab, DbTab::Recoverability, "Recoverability");
             });
             ui.separator();
         }
@@ -301,6 +305,47 @@ pub fn databases_ui(
                     profile,
                     hsm.login.is_some(),
                     (engine, &st.data_root),
+                    queue,
+                );
+                // Once it is finished: what the recoverability report says about retiring the
+                // file wallet.
+                let m = &st.migration;
+                if m.viewing_past.is_none()
+                    && let Some(s) = m
+                        .state
+                        .as_ref()
+                        .filter(|s| s.rollback.is_none() && s.finished())
+                {
+                    let path_b = s.path == Some(crate::migration::Path::OtherHsm);
+                    let can_check = hsm.login.is_some() && !engine.is_pending(Task::Recoverability);
+                    let mut open = false;
+                    ui.add_space(8.0);
+                    super::recover_tab::retire_wallet_ui(
+                        ui,
+                        &st.recover,
+                        (db, profile),
+                        (path_b, can_check),
+                        queue,
+                        &mut open,
+                    );
+                    if open {
+                        st.tab = DbTab::Recoverability;
+                    }
+                }
+            }
+            Some(db) if st.tab == DbTab::Recoverability => {
+                let profile = db
+                    .hsm_profile
+                    .as_ref()
+                    .and_then(|n| hsm_profiles.iter().find(|p| &p.name == n));
+                super::recover_tab::recover_ui(
+                    ui,
+                    &mut st.recover,
+                    db,
+                    profile,
+                    hsm.login.is_some(),
+                    &st.data_root,
+                    engine,
                     queue,
                 )
             }

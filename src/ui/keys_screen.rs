@@ -197,7 +197,7 @@ pub fn keys_ui(
     hsm: &HsmState,
     engine: &Engine,
     queue: &mut Vec<Command>,
-    screen: &mut Screen,
+    (screen, reports): (&mut Screen, &HashMap<String, crate::engine::Checked>),
 ) {
     if banner_ui(ui, &mut st.banner)
         && let Some(m) = hsm.connected_module.clone()
@@ -303,7 +303,7 @@ pub fn keys_ui(
         // Wide enough for a master key's label and its USE KEY id on one line each.
         .default_size(470.0)
         .min_size(470.0)
-        .show(ui, |ui| details_ui(ui, st));
+        .show(ui, |ui| details_ui(ui, st, reports));
 
     egui::CentralPanel::default().show(ui, |ui| table_ui(ui, st));
 }
@@ -526,7 +526,11 @@ fn table_ui(ui: &mut egui::Ui, st: &mut KeysState) {
     }
 }
 
-fn details_ui(ui: &mut egui::Ui, st: &KeysState) {
+fn details_ui(
+    ui: &mut egui::Ui,
+    st: &KeysState,
+    reports: &HashMap<String, crate::engine::Checked>,
+) {
     ui.heading("Details");
     let Some(r) = st.selected.and_then(|i| st.rows.get(i)) else {
         if let Some(k) = &st.generated {
@@ -568,6 +572,8 @@ fn details_ui(ui: &mut egui::Ui, st: &KeysState) {
                         .color(Color32::from_rgb(230, 180, 60)),
                 );
             }
+            let owner = st.claims.get(&r.object.label).map(|c| c.database.as_str());
+            super::recover_tab::hsm_key_verdict_ui(ui, reports, owner, &r.object.label);
         }
         ui.add_space(6.0);
         if r.health.is_empty() {
@@ -609,7 +615,7 @@ fn generate_ui(ui: &mut egui::Ui, st: &mut KeysState, hsm: &HsmState, queue: &mu
         &format!("Generate a TDE master key on {token}?"),
         520.0,
         |ui, focus| {
-            ui.label("tdekey draws a 16-byte id from the HSM's random generator and generates an AES-256 key labelled ORACLE.TDE.HSM.MK.06<id>: token, private, sensitive, never extractable, encrypt and decrypt. It reads the key back and checks it before reporting it. A key on an HSM is never deleted by tdekey.");
+            ui.label("tdekey draws a 16-byte id from the HSM's random generator and generates an AES-256 key labelled ORACLE.TDE.HSM.MK.06<id>: token, private, sensitive, never extractable, encrypt and decrypt. It reads the key back and checks it before reporting it. A key on an HSM is never deleted by tdekey; before anyone deletes one with other tools, check its database's recoverability report (Databases › NAME › Recoverability).");
             egui::Grid::new("generate_fields")
                 .num_columns(2)
                 .show(ui, |ui| {

@@ -13,6 +13,7 @@ mod migration_record;
 mod migration_rollback;
 mod migration_tab;
 mod prefs;
+mod recover_tab;
 mod rotation_dialogs;
 mod rotation_screen;
 mod rotation_timeline;
@@ -316,6 +317,11 @@ impl App {
                     }
                 }
                 Event::StoreLost { message } => self.store.on_lost(message),
+                Event::Recoverability(checked) => self.databases.recover.on_checked(*checked),
+                Event::RecoverBackupPicked(path) => self.databases.recover.on_backup_picked(path),
+                Event::RecoverabilityWritten { path, .. } => {
+                    self.databases.recover.on_written(path)
+                }
                 // The store's banner says why a read failed on a lost store: the screen does
                 // not say it again (nor read again, which would fail the same way).
                 Event::Failed {
@@ -355,6 +361,11 @@ impl App {
                         | Task::AuditVerify
                         | Task::SaveDialog => self.audit.on_failed(task, banner.text),
                         Task::StoreInfo => self.store.on_lost(banner.text),
+                        Task::Recoverability
+                        | Task::RecoverabilityPick
+                        | Task::RecoverabilityWrite => {
+                            self.databases.recover.on_failed(banner.text)
+                        }
                         Task::Login => {
                             self.hsm.on_login_failed(ctx);
                             self.hsm.banner = Some(banner);
@@ -475,7 +486,7 @@ impl eframe::App for App {
                 &self.hsm,
                 &self.engine,
                 &mut self.queue,
-                &mut self.screen,
+                (&mut self.screen, &self.databases.recover.reports),
             ),
             Screen::Databases => {
                 // The wizard names the policy a finished migration's database already has.
