@@ -137,11 +137,7 @@ fn after_the_migration_and_two_rotations_every_key_is_found_and_nothing_typed_is
     assert_eq!(h.query_all_by_label("found").count(), 4, "a found row each");
     assert!(h.query_by_label("MISSING").is_none());
     for k in &r.keys {
-        assert!(
-            h.query_by_label(&k.forms.hsm_key_id).is_some(),
-            "{} is shown",
-            k.forms.hsm_key_id
-        );
+        assert!(h.query_by_label(&k.id).is_some(), "{} is shown", k.id);
         assert!(h.query_by_label(&k.forms.masterkeyid).is_some());
     }
     // The file key is in ewallet.p12, in Oracle's backup beside it and in the migration's
@@ -185,7 +181,7 @@ fn after_the_migration_and_two_rotations_every_key_is_found_and_nothing_typed_is
             st.error
         );
         let text = std::fs::read_to_string(&path).unwrap();
-        assert!(text.contains(&file_key.forms.hsm_key_id));
+        assert!(text.contains(&file_key.id));
         if json {
             let v: serde_json::Value = serde_json::from_str(&text).unwrap();
             assert_eq!(v["keys"].as_array().unwrap().len(), 4);
@@ -228,8 +224,7 @@ fn after_the_migration_and_two_rotations_every_key_is_found_and_nothing_typed_is
         unnamed.join("\n")
     );
     assert!(
-        h.query_by_label_contains("retiring it loses no key")
-            .is_some(),
+        h.query_by_label_contains("loses no key").is_some(),
         "the safe verdict is shown"
     );
     // Checked again from there, with nothing typed: ewallet.p12 stays closed, so the box says
@@ -329,7 +324,7 @@ fn a_key_deleted_behind_tdekeys_back_is_missing_and_the_verdicts_say_what_not_to
     );
     assert!(h.query_by_label("NOWHERE tdekey looked").is_some());
     assert!(
-        h.query_by_label_contains(&format!("1 MISSING ({})", missing[0].forms.hsm_key_id))
+        h.query_by_label_contains(&format!("1 MISSING ({})", missing[0].id))
             .is_some(),
         "the summary names it"
     );
@@ -373,7 +368,7 @@ fn a_key_deleted_behind_tdekeys_back_is_missing_and_the_verdicts_say_what_not_to
     let verdict = r.before_retiring(&Retiring::FileWallet { dir });
     assert!(!verdict.safe(), "{}", verdict.sentence);
     assert_eq!(verdict.blocking.len(), 1, "{}", verdict.sentence);
-    assert_eq!(verdict.blocking[0].key, file_key.forms.hsm_key_id);
+    assert_eq!(verdict.blocking[0].key, file_key.id);
     assert!(
         verdict
             .sentence
@@ -538,24 +533,32 @@ fn path_b_the_migration_tab_names_the_keys_only_the_other_hsm_holds() {
     });
     h.run_steps(2);
     let r = h.state().databases.recover.reports[NAME].report.clone();
-    let missing: Vec<String> = r
-        .missing()
+    // The old key is recorded on the other HSM, which tdekey cannot check: not missing, and the
+    // report is incomplete (exit 1), not "all found".
+    let on_other: Vec<String> = r
+        .keys
         .iter()
+        .filter(|k| {
+            k.places
+                .iter()
+                .any(|p| matches!(p, tdekey::recover::Place::OtherHsm { .. }))
+        })
         .map(|k| k.forms.hsm_label.clone())
         .collect();
-    assert!(missing.contains(&old_key), "{}", r.summary());
-    let ids: Vec<String> = r
-        .missing()
-        .iter()
-        .map(|k| k.forms.hsm_key_id.clone())
-        .collect();
-    let n = ids.len();
-    let said = format!(
-        "Path B: {n} master key{} found nowhere tdekey can look ({}): only the other HSM holds {}. Keep it, its user and its PKCS#11 library, as the last step says.",
-        if n == 1 { " is" } else { "s are" },
-        ids.join(", "),
-        if n == 1 { "it" } else { "them" },
+    assert_eq!(on_other, vec![old_key.clone()], "{}", r.summary());
+    assert!(
+        r.missing().iter().all(|k| k.forms.hsm_label != old_key),
+        "{}",
+        r.summary()
     );
+    assert!(
+        !r.complete(),
+        "the other HSM is not checked: {}",
+        r.summary()
+    );
+    let other = r.before_retiring(&tdekey::recover::Retiring::OtherHsm);
+    assert!(!other.safe(), "{}", other.sentence);
+    let said = format!("Path B: {}", other.sentence);
     assert!(
         h.query_by_label(&said).is_some(),
         "the box says to keep the other HSM: {said}"
@@ -589,10 +592,9 @@ fn path_b_the_migration_tab_names_the_keys_only_the_other_hsm_holds() {
         "{}",
         r.summary()
     );
-    let missing: Vec<String> = r
-        .missing()
-        .iter()
-        .map(|k| k.forms.hsm_label.clone())
-        .collect();
-    assert_eq!(missing, vec![old_key], "{}", r.summary());
+    assert!(r.missing().is_empty(), "{}", r.summary());
+    assert!(
+        !r.before_retiring(&tdekey::recover::Retiring::OtherHsm)
+            .safe()
+    );
 }

@@ -436,7 +436,29 @@ impl Recoverability {
                 if blocking.len() == 1 { "it" } else { "them" }
             ));
         }
-        RetireVerdict { blocking, sentence }
+        // A keystore file in what is retired that could not be opened: its keys are not known
+        // to be elsewhere, so retiring it is not known to be safe.
+        let unopened: Vec<&str> = match what {
+            Retiring::FileWallet { dir } => self
+                .unread
+                .iter()
+                .filter(|u| std::path::Path::new(&u.source).starts_with(dir))
+                .map(|u| u.source.as_str())
+                .collect(),
+            _ => Vec::new(),
+        };
+        let unknown = blocking.is_empty() && !unopened.is_empty();
+        if unknown {
+            sentence = format!(
+                "Not known yet: the report could not open {} (the wallet password opens it: give it and check again). What it read elsewhere: {sentence}",
+                unopened.join(", ")
+            );
+        }
+        RetireVerdict {
+            blocking,
+            unknown,
+            sentence,
+        }
     }
 }
 
@@ -500,12 +522,15 @@ pub struct Blocking {
 #[derive(Clone, Debug, PartialEq, Eq, Serialize)]
 pub struct RetireVerdict {
     pub blocking: Vec<Blocking>,
+    /// Nothing blocks it, but part of what is retired could not be read.
+    pub unknown: bool,
     pub sentence: String,
 }
 
 impl RetireVerdict {
+    /// Retiring it loses no key, as far as everything was read.
     pub fn safe(&self) -> bool {
-        self.blocking.is_empty()
+        self.blocking.is_empty() && !self.unknown
     }
 }
 

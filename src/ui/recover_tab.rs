@@ -308,6 +308,8 @@ fn state_of(k: &KeyFinding) -> (&'static str, Color32) {
         ("MISSING", BAD)
     } else if k.unusable() {
         ("UNUSABLE", BAD)
+    } else if k.places.is_empty() && k.unchecked {
+        ("UNCHECKED", WAIT)
     } else if k.needs.is_empty() {
         ("kept", Color32::GRAY)
     } else {
@@ -434,7 +436,7 @@ fn keys_table_ui(ui: &mut egui::Ui, r: &Recoverability) {
                 });
                 row.col(|ui| {
                     ui.add(
-                        egui::Label::new(RichText::new(&k.forms.hsm_key_id).monospace())
+                        egui::Label::new(RichText::new(&k.id).monospace())
                             .selectable(true),
                     );
                     ui.add(
@@ -473,15 +475,7 @@ pub(super) fn retire_wallet_ui(
     egui::Frame::group(ui.style()).show(ui, |ui| {
         ui.set_width(ui.available_width());
         ui.label(RichText::new("Before you retire the file wallet").strong());
-        match st.reports.get(&db.name) {
-            None => {
-                ui.label("No recoverability report of this database yet: it says whether the file keystore is the only place of a key something still needs.");
-            }
-            Some(c) => wallet_verdict_ui(ui, c, path_b),
-        }
-        if let Some(e) = &st.error {
-            ui.add(egui::Label::new(RichText::new(e).color(BAD)).wrap());
-        }
+        // The buttons first: the verdicts below can be long.
         ui.horizontal(|ui| {
             let label = if st.reports.contains_key(&db.name) {
                 "Check recoverability again"
@@ -499,6 +493,15 @@ pub(super) fn retire_wallet_ui(
                 *open_tab = true;
             }
         });
+        match st.reports.get(&db.name) {
+            None => {
+                ui.label("No recoverability report of this database yet: it says whether the file keystore is the only place of a key something still needs.");
+            }
+            Some(c) => wallet_verdict_ui(ui, c, path_b),
+        }
+        if let Some(e) = &st.error {
+            ui.add(egui::Label::new(RichText::new(e).color(BAD)).wrap());
+        }
     });
 }
 
@@ -515,24 +518,10 @@ fn wallet_verdict_ui(ui: &mut egui::Ui, c: &Checked, path_b: bool) {
         return;
     };
     let verdict = r.before_retiring(&Retiring::FileWallet { dir: dir.clone() });
-    // A keystore file there that could not be opened: its keys are not known to be elsewhere.
-    let unread: Vec<&str> = r
-        .unread
-        .iter()
-        .filter(|u| std::path::Path::new(&u.source).starts_with(dir))
-        .map(|u| u.source.as_str())
-        .collect();
-    if !verdict.safe() {
+    if !verdict.blocking.is_empty() {
         ui.add(egui::Label::new(RichText::new(&verdict.sentence).color(BAD).strong()).wrap());
-    } else if !unread.is_empty() {
-        ui.add(
-            egui::Label::new(RichText::new(format!(
-                "Not known yet: the report could not open {} (the wallet password opens it: type it on the Recoverability tab and check again). What it read elsewhere: {}",
-                unread.join(", "),
-                verdict.sentence
-            )).color(WAIT))
-            .wrap(),
-        );
+    } else if verdict.unknown {
+        ui.add(egui::Label::new(RichText::new(&verdict.sentence).color(WAIT)).wrap());
     } else {
         ui.add(egui::Label::new(RichText::new(&verdict.sentence).color(OK)).wrap());
     }
@@ -540,22 +529,12 @@ fn wallet_verdict_ui(ui: &mut egui::Ui, c: &Checked, path_b: bool) {
         ui.add(egui::Label::new(RichText::new(r.summary()).color(BAD)).wrap());
     }
     if path_b {
-        let elsewhere: Vec<String> = r
-            .missing()
-            .iter()
-            .map(|k| k.forms.hsm_key_id.clone())
-            .collect();
-        if !elsewhere.is_empty() {
+        // The keys a path B migration left on the other HSM, which tdekey cannot check.
+        let other = r.before_retiring(&Retiring::OtherHsm);
+        if !other.blocking.is_empty() {
             ui.add(
-                egui::Label::new(RichText::new(format!(
-                    "Path B: {} master key{} found nowhere tdekey can look ({}): only the other HSM holds {}. Keep it, its user and its PKCS#11 library, as the last step says.",
-                    elsewhere.len(),
-                    if elsewhere.len() == 1 { " is" } else { "s are" },
-                    elsewhere.join(", "),
-                    if elsewhere.len() == 1 { "it" } else { "them" },
-                ))
-                .color(BAD))
-                .wrap(),
+                egui::Label::new(RichText::new(format!("Path B: {}", other.sentence)).color(BAD))
+                    .wrap(),
             );
         }
     }

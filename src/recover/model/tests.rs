@@ -202,6 +202,18 @@ fn retiring_the_only_place_of_a_needed_key_is_blocked_and_a_copy_elsewhere_frees
         "{}",
         v.sentence
     );
+    // A keystore file there left unread: not known to be safe.
+    let mut b = Builder::default();
+    b.need(id(1), ts("ARCHIVE"));
+    b.place(id(1), hsm(&id(1).hsm_label(), vec![]));
+    b.unread("/w/tde/ewallet.p12", "no wallet password was given", false);
+    let unknown = b.finish("DB", "now".into(), 0).before_retiring(&wallet_dir);
+    assert!(unknown.unknown && !unknown.safe(), "{}", unknown.sentence);
+    assert!(
+        unknown.sentence.starts_with("Not known yet"),
+        "{}",
+        unknown.sentence
+    );
     // A wallet elsewhere is not the one retired.
     assert!(
         r.before_retiring(&Retiring::FileWallet {
