@@ -73,7 +73,13 @@ fn every_screen_names_every_widget_a_user_can_act_on() {
     wait_until(&mut h, "the database list", |h| {
         !h.state().databases.databases.is_empty()
     });
-    for tab in ["Profile", "Console", "Wallet", "Migration", "Recoverability"] {
+    for tab in [
+        "Profile",
+        "Console",
+        "Wallet",
+        "Migration",
+        "Recoverability",
+    ] {
         h.get_by_label(tab).click();
         check(&mut h, &format!("Databases › {tab}"));
     }
