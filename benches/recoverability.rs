@@ -14,7 +14,8 @@
 //!    healthy keys (expected healthy: the goal, asserted), the same keys not expected on the
 //!    HSM, 5 ids not on the token (not expected, then expected) and the unhealthy key (both).
 //!    Each count is checked against the count the lookup reports (the figure the report prints
-//!    as `hsm_calls`). The time of each kind of lookup is taken again without the spy.
+//!    as `hsm_calls`). The time of each kind of lookup is taken again without the spy (median
+//!    over the ids).
 //! 2. The whole `tdekey recoverability "Rehearsal demo" --json` through the spy: the lookups'
 //!    calls per key id (each `C_FindObjects`, `C_FindObjectsFinal` and `C_GetAttributeValue`
 //!    goes to the label of the `C_FindObjectsInit` before it), checked against the report's
@@ -22,7 +23,9 @@
 //!    wall time without the spy (median of the runs).
 //!
 //! `make bench`, or `cargo bench --bench recoverability`. TDEKEY_BENCH_OBJECTS changes the
-//! token's size (5000), TDEKEY_BENCH_RUNS the number of timed runs (5);
+//! token's size (5000), TDEKEY_BENCH_RUNS the number of timed runs of the command (5),
+//! TDEKEY_BENCH_LOOKUP_PASSES the passes over the ids when timing the lookups (1: on SoftHSM2
+//! each search reads the whole token, some 0.2 s at 5,000 objects);
 //! TDEKEY_BENCH_SPY=PATH uses another pkcs11-spy.so (there is no run without it).
 
 mod common;
@@ -404,7 +407,7 @@ struct KindResult {
     times: Vec<Duration>,
 }
 
-fn lookups(b: &Bench, kinds: &[Kind], runs: usize) -> Vec<KindResult> {
+fn lookups(b: &Bench, kinds: &[Kind], passes: usize) -> Vec<KindResult> {
     // Through the spy, each lookup after a C_GetSessionInfo marker.
     let log = b.dir.path().join("lookups-spy.log");
     // SAFETY: this process runs no other thread; the spy reads them when it is loaded.
@@ -461,7 +464,7 @@ fn lookups(b: &Bench, kinds: &[Kind], runs: usize) -> Vec<KindResult> {
     );
     let mut parts = parts.into_iter();
 
-    // Without the spy: the time of each lookup, `runs` times over.
+    // Without the spy: the time of each lookup, `passes` times over.
     let hsm = b.hsm(&b.module);
     let mut out = Vec::new();
     for (k, reported) in kinds.iter().zip(reported) {
@@ -493,7 +496,7 @@ fn lookups(b: &Bench, kinds: &[Kind], runs: usize) -> Vec<KindResult> {
             );
             result.spy_calls.push(n);
         }
-        for _ in 0..runs {
+        for _ in 0..passes {
             for l in &k.labels {
                 let t = Instant::now();
                 hsm.find_master_key(l, k.expect_healthy)
@@ -508,9 +511,9 @@ fn lookups(b: &Bench, kinds: &[Kind], runs: usize) -> Vec<KindResult> {
     out
 }
 
-fn print_lookups(kinds: &[Kind], results: &[KindResult], objects: usize, runs: usize) {
+fn print_lookups(kinds: &[Kind], results: &[KindResult], objects: usize, passes: usize) {
     println!(
-        "\n1. Hsm::find_master_key on {objects} objects: PKCS#11 calls per key id through pkcs11-spy (each = the lookup's own count); time per id without the spy, median of {runs} passes"
+        "\n1. Hsm::find_master_key on {objects} objects: PKCS#11 calls per key id through pkcs11-spy (each = the lookup's own count); time per id without the spy, median over the ids of {passes} pass(es)"
     );
     println!(
         "  {:<62} {:>4} {:>12} {:>12} {:>9}  {}",
@@ -754,6 +757,7 @@ fn report(b: &Bench, runs: usize) {
 fn main() {
     let objects = env_usize("TDEKEY_BENCH_OBJECTS", 5000);
     let runs = env_usize("TDEKEY_BENCH_RUNS", 5).max(1);
+    let passes = env_usize("TDEKEY_BENCH_LOOKUP_PASSES", 1).max(1);
     let spy = find_spy().unwrap_or_else(|| {
         panic!(
             "This benchmark counts PKCS#11 calls with OpenSC's pkcs11-spy.so and found none in {:?}: install opensc-pkcs11 (make deps-bench) or set TDEKEY_BENCH_SPY=PATH.",
@@ -769,7 +773,7 @@ fn main() {
     );
     let b = Bench::new(objects, spy);
     let kinds = kinds(&b);
-    let results = lookups(&b, &kinds, runs);
-    print_lookups(&kinds, &results, b.objects, runs);
+    let results = lookups(&b, &kinds, passes);
+    print_lookups(&kinds, &results, b.objects, passes);
     report(&b, runs);
 }
