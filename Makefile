@@ -3,7 +3,8 @@ SHELL := /bin/bash
 CARGO ?= cargo
 
 # Debian/Ubuntu packages: SoftHSM2 (the demo and test HSM), OpenSC's pkcs11-tool (benchmark
-# baseline), rsyslog (the SIEM `audit forward`'s tests and benchmark send to, with its TLS driver
+# baseline) and pkcs11-spy (opensc-pkcs11: the benchmarks count PKCS#11 calls through it),
+# rsyslog (the SIEM `audit forward`'s tests and benchmark send to, with its TLS driver
 # and the openssl command line for the tests' CA), and the libraries eframe loads at run time
 # (X11/GL/xkbcommon, Mesa's software GL). PostgreSQL for the shared-store tests
 # (tests/common/pg.rs starts throwaway clusters; no cluster of the package's own is created); the
@@ -12,7 +13,7 @@ BUILD_PKGS := libssl-dev pkg-config
 TEST_PKGS := softhsm2 opensc opensc-pkcs11 opencryptoki rsyslog rsyslog-gnutls openssl
 TEST_PKGS += postgresql
 RUN_PKGS  := softhsm2 libgl1 libegl1 libgl1-mesa-dri libx11-xcb1 libxcursor1 libxrandr2 libxi6 libxkbcommon-x11-0
-BENCH_PKGS := softhsm2 opensc sqlite3 rsyslog
+BENCH_PKGS := softhsm2 opensc opensc-pkcs11 sqlite3 rsyslog
 BENCH_PKGS += postgresql
 PACKAGE_PKGS := dpkg-dev lintian desktop-file-utils appstream
 
@@ -79,6 +80,7 @@ bench: deps-bench
 	$(CARGO) bench --bench rotation
 	$(CARGO) bench --bench forward
 	$(CARGO) bench --bench ui
+	$(CARGO) bench --bench recoverability
 
 ## The Debian package, target/debian/tdekey_<version>_<arch>.deb (cargo-deb; the man pages and
 ## completions generated from the command line's definition; the desktop files validated).
