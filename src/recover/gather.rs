@@ -260,7 +260,10 @@ fn gather(
     // The HSM, one lookup per key.
     let token = src.hsm.token().map(|t| t.label.clone()).unwrap_or_default();
     let user = src.hsm.user().unwrap_or_default().to_owned();
+    // A token logged in by PIN alone (no user name: SoftHSM2, a PIN-only HSM) has one user, so
+    // what tdekey sees is what Oracle's login sees.
     let shared = match &oracle_user {
+        _ if user.is_empty() => Shared::Yes,
         Some(u) if *u == user => Shared::Yes,
         None => Shared::Yes,
         Some(_) => Shared::Unknown,

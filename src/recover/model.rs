@@ -155,6 +155,9 @@ impl Place {
                     s.push_str(&format!(", NOT healthy ({})", codes.join(", ")));
                 }
                 match shared {
+                    Shared::Yes if user.is_empty() => {
+                        s.push_str(", usable by the token's user (logged in by PIN alone)")
+                    }
                     Shared::Yes => s.push_str(&format!(", usable by Oracle's user {user}")),
                     Shared::Unknown => s.push_str(&format!(
                         ", seen as {user} (whether Oracle's crypto user shares it is not visible from here)"
