@@ -401,7 +401,18 @@ fn keys_table_ui(ui: &mut egui::Ui, r: &Recoverability) {
                 w_text - pad,
                 egui::TextStyle::Body,
             );
-            let height = needs.size().y.max(places.size().y).max(40.0) + pad;
+            // A file key's base64 KEY_ID (52 characters) may take two lines in its column.
+            let id_height = egui::WidgetText::from(RichText::new(&k.id).monospace())
+                .into_galley(
+                    ui,
+                    Some(egui::TextWrapMode::Wrap),
+                    w_key - pad,
+                    egui::TextStyle::Monospace,
+                )
+                .size()
+                .y
+                + 16.0;
+            let height = needs.size().y.max(places.size().y).max(id_height).max(40.0) + pad;
             (k, needs, places, height)
         })
         .collect();
@@ -437,6 +448,7 @@ fn keys_table_ui(ui: &mut egui::Ui, r: &Recoverability) {
                 row.col(|ui| {
                     ui.add(
                         egui::Label::new(RichText::new(&k.id).monospace())
+                            .wrap()
                             .selectable(true),
                     );
                     ui.add(
