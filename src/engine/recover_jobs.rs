@@ -149,17 +149,7 @@ pub(crate) fn save_dialog(
     json: bool,
 ) -> Option<PathBuf> {
     let ext = if json { "json" } else { "html" };
-    let name: String = report
-        .database
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let name = crate::paths::out::file_stem(&report.database);
     let dialog = rfd::AsyncFileDialog::new()
         .set_title(format!(
             "Write the recoverability report of {}",

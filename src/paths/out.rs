@@ -199,6 +199,20 @@ pub fn html_page_start(title: &str, extra_css: &str) -> String {
     )
 }
 
+/// A database's name as part of a file name: ASCII letters, digits, `-` and `_` kept, every
+/// other character `-`.
+pub fn file_stem(name: &str) -> String {
+    name.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -105,12 +105,7 @@ pub fn console_ui(
         ui.heading(format!("Run against {}", db.name));
         match db.connector {
             ConnectorKind::Rehearsal => {
-                ui.label(
-                    RichText::new(" REHEARSAL ")
-                        .strong()
-                        .color(Color32::BLACK)
-                        .background_color(REHEARSAL_BADGE),
-                );
+                super::console::rehearsal_badge_ui(ui);
                 ui.label(
                     "a simulated Oracle 19c keystore; its HSM keys are real keys on the token",
                 );
@@ -484,4 +479,14 @@ fn answer_ui(ui: &mut egui::Ui, a: &OracleAnswer) {
             ui.label(RichText::new(l).monospace());
         }
     }
+}
+
+/// The orange REHEARSAL badge beside a heading: what follows runs against a simulation.
+pub(super) fn rehearsal_badge_ui(ui: &mut egui::Ui) {
+    ui.label(
+        RichText::new(" REHEARSAL ")
+            .strong()
+            .color(Color32::BLACK)
+            .background_color(REHEARSAL_BADGE),
+    );
 }

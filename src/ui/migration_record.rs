@@ -313,18 +313,7 @@ pub(super) fn checks_ui(ui: &mut egui::Ui, checks: &[Check], waiting: bool) {
 /// migration's number.
 pub(super) fn default_report(st: &MigrationTabState, db: &DatabaseProfile) -> String {
     let id = st.state.as_ref().map_or(0, |s| s.id);
-    // The database's name as a file name: letters, digits, '-' and '_' only.
-    let name: String = db
-        .name
-        .chars()
-        .map(|c| {
-            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
-                c
-            } else {
-                '-'
-            }
-        })
-        .collect();
+    let name = crate::paths::out::file_stem(&db.name);
     st.data_root
         .join(format!("{name}-migration-{id}-report.html"))
         .display()

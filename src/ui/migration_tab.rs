@@ -224,12 +224,7 @@ pub fn migration_ui(
     ui.horizontal(|ui| {
         ui.heading(format!("Migrate {} to the HSM", db.name));
         if db.connector == ConnectorKind::Rehearsal {
-            ui.label(
-                RichText::new(" REHEARSAL ")
-                    .strong()
-                    .color(Color32::BLACK)
-                    .background_color(Color32::from_rgb(214, 160, 40)),
-            );
+            super::console::rehearsal_badge_ui(ui);
         }
         if busy {
             ui.spinner();
