@@ -22,11 +22,7 @@ const PASSPHRASE: &str = "a long backup passphrase 7";
 
 /// `tdekey` with the demo PIN, the demo wallet's password and the backups' passphrase.
 fn with_secrets(env: &Env) -> Command {
-    let mut c = env.tdekey();
-    c.env("TDEKEY_PIN", DEMO_USER_PIN)
-        .env("TDEKEY_WALLET_PASSWORD", DEMO_WALLET_PASSWORD)
-        .env("TDEKEY_BACKUP_PASSPHRASE", PASSPHRASE);
-    c
+    env.tdekey_with_secrets(PASSPHRASE)
 }
 
 fn tdekey(env: &Env, args: &[&str]) -> (i32, String, String) {

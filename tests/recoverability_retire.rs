@@ -17,11 +17,8 @@ const PASSPHRASE: &str = "a long backup passphrase 7";
 
 fn tdekey(env: &Env, args: &[&str]) -> String {
     let (code, out, err) = run({
-        let mut c = env.tdekey();
-        c.args(args)
-            .env("TDEKEY_PIN", DEMO_USER_PIN)
-            .env("TDEKEY_WALLET_PASSWORD", DEMO_WALLET_PASSWORD)
-            .env("TDEKEY_BACKUP_PASSPHRASE", PASSPHRASE);
+        let mut c = env.tdekey_with_secrets(PASSPHRASE);
+        c.args(args);
         c
     });
     assert_eq!(code, 0, "{args:?}: {out}{err}");

@@ -22,11 +22,8 @@ const PASSPHRASE: &str = "a long passphrase for tests";
 
 fn tdekey(env: &Env, args: &[&str]) {
     let (code, out, err) = run({
-        let mut c = env.tdekey();
-        c.args(args)
-            .env("TDEKEY_PIN", DEMO_USER_PIN)
-            .env("TDEKEY_WALLET_PASSWORD", DEMO_WALLET_PASSWORD)
-            .env("TDEKEY_BACKUP_PASSPHRASE", PASSPHRASE);
+        let mut c = env.tdekey_with_secrets(PASSPHRASE);
+        c.args(args);
         c
     });
     assert_eq!(code, 0, "tdekey {args:?}: {out}{err}");

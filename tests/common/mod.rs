@@ -439,3 +439,18 @@ pub fn rehearsal_on_hsm_in(env: &Env, data: &DataDir, names: &[&str]) {
     }
     hsm.close().unwrap();
 }
+
+impl Env {
+    /// `tdekey` with the demo PIN, the demo wallet's password and `passphrase` for wallet
+    /// backups, each in the variable tdekey reads it from.
+    pub fn tdekey_with_secrets(&self, passphrase: &str) -> Command {
+        let mut c = self.tdekey();
+        c.env("TDEKEY_PIN", tdekey::hsm::demo::DEMO_USER_PIN)
+            .env(
+                "TDEKEY_WALLET_PASSWORD",
+                tdekey::hsm::demo::DEMO_WALLET_PASSWORD,
+            )
+            .env("TDEKEY_BACKUP_PASSPHRASE", passphrase);
+        c
+    }
+}
