@@ -93,6 +93,47 @@ impl Store {
     }
 }
 
+/// Connections a keeper has finished with, kept for the next keeper of this process on the same
+/// shared store: `rotate --due` takes one lock per database, and a new PostgreSQL connection
+/// (TLS, SCRAM, the schema check) costs far more than the lock. Each is given back only after
+/// its advisory lock was released on it.
+static IDLE: std::sync::Mutex<Vec<(usize, Store)>> = std::sync::Mutex::new(Vec::new());
+
+/// At most this many idle connections are kept.
+const MAX_IDLE: usize = 2;
+
+/// The identity of a shared store's location within this process (its target's address:
+/// every connection made from one `--store` shares it); `None` for SQLite.
+fn pool_key(location: &Location) -> Option<usize> {
+    match location {
+        Location::Pg(t) => Some(std::sync::Arc::as_ptr(t) as usize),
+        Location::Sqlite(_) => None,
+    }
+}
+
+/// An idle connection to `location`, else a new one.
+fn connection(location: &Location) -> Result<Store, StoreError> {
+    if let Some(key) = pool_key(location)
+        && let Ok(mut idle) = IDLE.lock()
+        && let Some(i) = idle.iter().position(|(k, _)| *k == key)
+    {
+        return Ok(idle.swap_remove(i).1);
+    }
+    Store::connect(location)
+}
+
+/// Keeps `store` for the next keeper (its lock already given back), or closes it.
+fn give_back(store: Store) {
+    let Some(key) = pool_key(store.location()) else {
+        return;
+    };
+    if let Ok(mut idle) = IDLE.lock()
+        && idle.len() < MAX_IDLE
+    {
+        idle.push((key, store));
+    }
+}
+
 /// Keeps a lease: on a shared store, the database lock that proves its holder alive (held by a
 /// connection of the keeper's own: a holder that dies loses it when its connection ends); on
 /// either store, the lease's row, renewed every third of its length until the keeper is
@@ -123,8 +164,17 @@ impl LeaseKeeper {
                 thread: None,
             }));
         }
-        let own = Store::connect(store.location())?;
-        if !own.try_session_lock(key.lock_id())? {
+        let mut own = connection(store.location())?;
+        let free = match own.try_session_lock(key.lock_id()) {
+            Ok(free) => free,
+            // An idle connection the server has closed since: a new one.
+            Err(_) => {
+                own = Store::connect(store.location())?;
+                own.try_session_lock(key.lock_id())?
+            }
+        };
+        if !free {
+            give_back(own);
             return Ok(None);
         }
         Ok(Some(Self {
@@ -155,7 +205,7 @@ impl LeaseKeeper {
             .spawn(move || {
                 // Without a connection nothing is renewed: the lease ends by itself, and the
                 // process's next save finds out whether another took it.
-                let Some(store) = own.or_else(|| Store::connect(&location).ok()) else {
+                let Some(store) = own.or_else(|| connection(&location).ok()) else {
                     return;
                 };
                 while let Err(RecvTimeoutError::Timeout) = stopped.recv_timeout(period) {
@@ -169,9 +219,14 @@ impl LeaseKeeper {
                         Err(_) => {}
                     }
                 }
-                if let Some(id) = lock {
-                    // A lost connection has no lock left to give back.
-                    let _ = store.release_session_lock(id);
+                match lock {
+                    // A lost connection has no lock left to give back, and is not kept.
+                    Some(id) => {
+                        if store.release_session_lock(id).is_ok() {
+                            give_back(store);
+                        }
+                    }
+                    None => give_back(store),
                 }
             })
             .ok();
@@ -200,8 +255,10 @@ impl Drop for LeaseKeeper {
         if let Some(t) = self.thread.take() {
             let _ = t.join();
         }
-        if let (Some(store), Some(id)) = (self.store.take(), self.lock.take()) {
-            let _ = store.release_session_lock(id);
+        if let (Some(store), Some(id)) = (self.store.take(), self.lock.take())
+            && store.release_session_lock(id).is_ok()
+        {
+            give_back(store);
         }
     }
 }
