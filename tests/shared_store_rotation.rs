@@ -315,3 +315,63 @@ fn a_migration_on_the_shared_store_has_one_driver_across_hosts() {
     assert_eq!(s.count(LEASE_LOCKS), 0);
     intact(&s, &env);
 }
+
+/// A `key generate` on "another host" killed after `C_GenerateKey`: while it lives (held at the
+/// fault point, its label's lock held) a second `key generate` for the same database leaves its
+/// key alone and makes its own; once it is killed (its connection, and so its lock, gone) the
+/// next one, on this host, returns that key instead of making a third, whatever the pid says.
+#[test]
+fn a_key_generate_killed_on_another_host_is_taken_up_from_here_and_a_live_one_left_alone() {
+    let s = Shared::new();
+    let env = on_the_hsm(&s, &["FIN"]);
+    let generate = |host: Option<&str>| {
+        let mut c = s.tdekey(&env);
+        c.args(["key", "generate", "--json", "--database", "FIN"])
+            .env("TDEKEY_PIN", DEMO_USER_PIN);
+        match host {
+            Some(h) => c.env("TDEKEY_TEST_HOSTNAME", h),
+            None => c.env_remove("TDEKEY_TEST_HOSTNAME"),
+        };
+        c
+    };
+    let before = master_keys(&env);
+    let a = Held::spawn_once(
+        env.dir.path(),
+        "a",
+        generate(Some("elsewhere-3")),
+        faults::AFTER_GENERATE,
+    );
+    let gate = a.arrived();
+    let made: Vec<String> = master_keys(&env)
+        .into_iter()
+        .filter(|k| !before.contains(k))
+        .collect();
+    assert_eq!(made.len(), 1, "{made:?}");
+    assert_eq!(s.count(LEASE_LOCKS), 1, "A holds its label's lock");
+
+    // A lives: B makes a key of its own.
+    let (code, out, err) = run(generate(None));
+    assert_eq!(code, 0, "{out}{err}");
+    let b = json(&out)["label"].as_str().unwrap().to_owned();
+    assert_ne!(b, made[0], "a live run's key was taken: {out}");
+
+    // A is killed; PostgreSQL ends its session and frees the lock.
+    let out = a.kill();
+    assert_eq!(out.status.signal(), Some(libc::SIGKILL), "{out:?}");
+    drop(gate);
+    s.wait_for(LEASE_LOCKS, "0");
+    let (code, out, err) = run(generate(None));
+    assert_eq!(code, 0, "{out}{err}");
+    assert_eq!(
+        json(&out)["label"].as_str(),
+        Some(made[0].as_str()),
+        "the killed run's key returned: {out}"
+    );
+    assert_eq!(master_keys(&env).len(), before.len() + 2, "no third key");
+    let answered = s.count(&format!(
+        "SELECT count(*) FROM audit_log WHERE action = 'key.generate' AND target = '{}' AND outcome = 'success'",
+        made[0]
+    ));
+    assert_eq!(answered, 1, "its outcome written once, by the later run");
+    intact(&s, &env);
+}

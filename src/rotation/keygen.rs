@@ -159,6 +159,13 @@ fn generate(
     } else {
         entry
     };
+    // On a shared store the run holds its label's lock until its outcome is written: a later
+    // `key generate` on another host then knows from the lock whether this one still runs.
+    let _alive = if standalone {
+        crate::store::LeaseKeeper::lock(a.store(), crate::store::LeaseKey::KeyGenerate(&label))?
+    } else {
+        None
+    };
     crate::faults::point(crate::faults::BEFORE_GENERATE);
     let object = a
         .act(entry, |step| {

@@ -3,7 +3,9 @@
 //! `C_GenerateRandom` and written there before the key is made). The next `key generate` for
 //! the same database, token and Oracle user returns that key instead of making a second one,
 //! and writes the outcome the killed run could not; a run killed before its key was made is
-//! closed as a failure. A `started` entry of a process that still runs is left alone.
+//! closed as a failure. A `started` entry of a process that still runs is left alone: on this
+//! host told by its pid, on a shared store from any host by the lock the run holds on its
+//! label until its outcome is written.
 
 use super::RotationError;
 use super::keygen::{GeneratedKey, KeyRequest, read_back};
@@ -29,13 +31,25 @@ pub(super) fn interrupted_key(
         .unwrap_or_else(|| owner.clone());
     for (started, details) in unfinished(a)? {
         let process = details["process"].as_str().unwrap_or("");
-        if details["standalone"] != true
-            || details["token"] != token.as_str()
-            || !crate::migration::holder_gone(process)
-        {
+        if details["standalone"] != true || details["token"] != token.as_str() {
             continue;
         }
         let label = started.target.clone();
+        // This host's processes by their pid; on a shared store any host's by the lock the run
+        // holds until it records its outcome (free: its process, or its connection, ended).
+        let _lock = if crate::migration::holder_gone(process) {
+            None
+        } else if a.store().is_shared() {
+            match crate::store::LeaseKeeper::lock(
+                a.store(),
+                crate::store::LeaseKey::KeyGenerate(&label),
+            )? {
+                Some(k) => Some(k),
+                None => continue,
+            }
+        } else {
+            continue;
+        };
         let Some(id) = crate::tde::labels::classify(&label).master_key() else {
             continue;
         };

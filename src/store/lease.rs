@@ -45,6 +45,10 @@ impl Store {
 pub enum LeaseKey<'a> {
     Migration(&'a str),
     Rotation(&'a str),
+    /// A standalone `key generate` of one label, held until its outcome is recorded: on a
+    /// shared store a later `key generate` on any host can tell a run that died (the lock is
+    /// free) from one still running.
+    KeyGenerate(&'a str),
 }
 
 impl LeaseKey<'_> {
@@ -55,6 +59,7 @@ impl LeaseKey<'_> {
         let (tag, name) = match self {
             LeaseKey::Migration(n) => (0x4du8, n),
             LeaseKey::Rotation(n) => (0x52u8, n),
+            LeaseKey::KeyGenerate(n) => (0x4bu8, n),
         };
         let h = Sha256::digest(name.as_bytes());
         let mut b = [0u8; 8];
