@@ -226,6 +226,32 @@ fn a_stopped_server_is_a_banner_with_retry_and_retry_brings_the_list_back() {
     assert!(h.state().store.lost.is_none());
 }
 
+/// A server that comes back is noticed by the next read that reaches it: the banner goes
+/// without Retry.
+#[test]
+fn a_store_that_comes_back_clears_its_banner_on_the_next_read() {
+    let env = Env::new();
+    let shared = Shared::new(&env);
+    shared.add_database(&env, "FINPROD");
+    let mut h = app(shared.data(&env));
+    databases_read(&mut h);
+    wait_until(&mut h, "FINPROD in the list", |h| names(h) == ["FINPROD"]);
+    shared.pg.stop();
+    show_databases_again(&mut h);
+    wait_until(&mut h, "the lost-store banner", |h| {
+        h.state().store.lost.is_some() && h.query_by_label("Retry").is_some()
+    });
+    shared.pg.start_again();
+    shared.add_database(&env, "HRPROD");
+    // No Retry: the screen shown again reads, the store answers, the banner goes.
+    show_databases_again(&mut h);
+    wait_until(&mut h, "the banner gone and the list read again", |h| {
+        h.state().store.lost.is_none() && names(h) == ["FINPROD", "HRPROD"]
+    });
+    assert!(h.query_by_label("Retry").is_none());
+    assert!(h.query_by_label_contains("· no TLS").is_some());
+}
+
 #[test]
 fn the_top_bar_says_this_computer_on_the_data_directory_store() {
     let env = Env::new();

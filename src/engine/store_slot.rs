@@ -1,6 +1,7 @@
 //! A worker's way to the store: an [`Auditor`] opened on the worker's own thread, and opened
 //! again after its connection to a shared store went away: on the worker's next job, or when
-//! the person clicks Retry. A worker whose server came back therefore never keeps failing.
+//! the person clicks Retry. A worker whose server came back therefore never keeps failing, and
+//! its first job that succeeds says so ([`Event::StoreShown`]: the banner goes).
 //!
 //! Nothing here waits without bound: opening a PostgreSQL connection has a deadline and every
 //! statement a timeout (`store::pg`), and all of it runs on the worker's thread, never on the

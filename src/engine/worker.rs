@@ -56,8 +56,16 @@ pub(super) fn spawn<W: Worker>(
                     }
                 };
                 let read = W::reads_only(&job);
+                let was_lost = worker.slot().is_lost();
                 match worker.handle(job, &sink) {
-                    Ok(event) => sink.send(event),
+                    Ok(event) => {
+                        sink.send(event);
+                        // The store answered this job after it had gone away: the window's
+                        // banner goes without waiting for Retry.
+                        if was_lost && !worker.slot().is_lost() {
+                            sink.send(Event::StoreShown(Box::new(worker.slot().shown())));
+                        }
+                    }
                     Err(f) => {
                         // A job that failed because the store went away also says so (once,
                         // after its own failure), and the next job opens the store again.
