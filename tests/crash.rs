@@ -434,6 +434,28 @@ fn two_rotate_due_held_at_once_rotate_each_database_once() {
     let b = json(&out);
     assert_eq!(b["rotated"], 0, "{out}{err}");
     assert_eq!(b["items"][0]["outcome"], "busy", "{out}");
+    // The same run seen as held for two days: not a rotation in progress but a stuck one, a
+    // failure (exit 1) that says so; the database stays due.
+    let db = rusqlite::Connection::open(env.data.database()).unwrap();
+    let two_days_ago = tdekey::model::now_ms() - 48 * 3_600_000;
+    assert_eq!(
+        db.execute(
+            "UPDATE rotation_runs SET started_ms = ?1 WHERE outcome = 'running'",
+            [two_days_ago],
+        )
+        .unwrap(),
+        1
+    );
+    drop(db);
+    let (code, out, err) = run(due());
+    assert_eq!(code, 1, "{out}{err}");
+    let c = json(&out);
+    assert_eq!(c["items"][0]["outcome"], "failed", "{out}");
+    let said = c["items"][0]["message"].as_str().unwrap();
+    assert!(
+        said.contains("stuck") && said.contains("stays due"),
+        "{said}"
+    );
     drop(gate);
     let (code, out, err) = a.finish();
     assert_eq!(code, 0, "{out}{err}");

@@ -13,6 +13,10 @@ use crate::session::{self, Target, TargetSpec};
 use serde::Serialize;
 use serde_json::json;
 
+/// A rotation held by another process for longer than this is reported as a failure by
+/// `rotate --due`, not as busy.
+pub const STUCK_AFTER_MS: i64 = 24 * 3_600_000;
+
 /// What happened to one due database.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "kebab-case")]
@@ -446,6 +450,25 @@ fn rotate_one(
             due,
             DueOutcome::NotDue,
             "rotated meanwhile by another run: no longer due",
+        ),
+        // A run held for a day is not a rotation in progress (one takes seconds; an unattended
+        // one never waits for a person): say it, and fail, so that the timer's unit shows it.
+        Err(
+            ref e @ RotationError::Busy {
+                since_ms: Some(since),
+                ref owner,
+                ..
+            },
+        ) if now_ms - since > STUCK_AFTER_MS => item(
+            &db.name,
+            way,
+            due,
+            DueOutcome::Failed,
+            format!(
+                "{e} That run has held it since {} (more than {} hours): its process ({owner}) is stuck or waits for a person. Find it and end it; the database stays due.",
+                crate::audit::export::utc(since),
+                STUCK_AFTER_MS / 3_600_000
+            ),
         ),
         Err(e @ RotationError::Busy { .. }) => {
             item(&db.name, way, due, DueOutcome::Busy, e.to_string())

@@ -70,6 +70,8 @@ pub enum RotationError {
         database: String,
         owner: String,
         until: String,
+        /// When the run that holds it started, when known.
+        since_ms: Option<i64>,
     },
     #[error("The rotation policy of {0} is not due: nothing was done.")]
     NotDue(String),

@@ -275,8 +275,12 @@ pub fn rotate(
                 .and_then(|r| r.lock_owner.clone())
                 .unwrap_or_else(|| "another tdekey using the shared store".to_owned()),
             until: crate::audit::export::utc(
-                running.and_then(|r| r.lock_until_ms).unwrap_or_else(now_ms),
+                running
+                    .as_ref()
+                    .and_then(|r| r.lock_until_ms)
+                    .unwrap_or_else(now_ms),
             ),
+            since_ms: running.map(|r| r.started_ms),
         });
     };
     let locked = keeper.holds_lock();
@@ -294,6 +298,7 @@ pub fn rotate(
                 database: db.name.clone(),
                 owner,
                 until: crate::audit::export::utc(until_ms),
+                since_ms: a.store().running_rotation(&db.name)?.map(|r| r.started_ms),
             });
         }
     };
