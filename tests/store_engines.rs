@@ -73,25 +73,9 @@ fn filled(dir: &std::path::Path) -> Auditor {
     })
     .unwrap();
     let row = RunRow {
-        id: 0,
-        database: "ORCL prod".into(),
-        way: "hsm".into(),
-        trigger: "manual".into(),
         reason: Some("quarterly".into()),
-        who: "cu_oracle".into(),
         token_label: Some("hsm1".into()),
-        started_ms: 0,
-        finished_ms: None,
-        outcome: "running".into(),
-        old_keys: "[]".into(),
-        new_keys: "[]".into(),
-        pending_key: None,
-        failed_step: None,
-        state_left: None,
-        checks: "[]".into(),
-        lock_owner: None,
-        lock_until_ms: None,
-        intent: None,
+        ..RunRow::new("ORCL prod", "hsm", "manual", "cu_oracle")
     };
     let tdekey::store::Claim::Started(id) = a
         .store_mut()

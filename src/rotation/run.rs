@@ -242,25 +242,14 @@ pub fn rotate(
     let lease_ms = crate::migration::lease_ms(a.store());
     let token = ctx.hsm.token().map(|t| t.label.clone());
     let row = RunRow {
-        id: 0,
-        database: db.name.clone(),
-        way: way.as_str().into(),
-        trigger: req.trigger.as_str().into(),
         reason: (!reason.is_empty()).then(|| reason.to_owned()),
-        who: who(ctx.hsm.user()),
         token_label: token,
-        started_ms: 0,
-        finished_ms: None,
-        outcome: "running".into(),
-        old_keys: "[]".into(),
-        new_keys: "[]".into(),
-        pending_key: None,
-        failed_step: None,
-        state_left: None,
-        checks: "[]".into(),
-        lock_owner: None,
-        lock_until_ms: None,
-        intent: None,
+        ..RunRow::new(
+            &db.name,
+            way.as_str(),
+            req.trigger.as_str(),
+            &who(ctx.hsm.user()),
+        )
     };
     // On a shared store, the database lock first: held, it proves that whoever holds a running
     // run's lease has gone (wherever it ran); refused, another live process is rotating.

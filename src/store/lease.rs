@@ -301,27 +301,7 @@ mod tests {
         use super::super::{Claim, RunRow};
         let dir = tempfile::tempdir().unwrap();
         let mut s = Store::open(&dir.path().join("t.sqlite3")).unwrap();
-        let row = RunRow {
-            id: 0,
-            database: "ORCL".into(),
-            way: "hsm".into(),
-            trigger: "manual".into(),
-            reason: None,
-            who: "test".into(),
-            token_label: None,
-            started_ms: 0,
-            finished_ms: None,
-            outcome: "running".into(),
-            old_keys: "[]".into(),
-            new_keys: "[]".into(),
-            pending_key: None,
-            failed_step: None,
-            state_left: None,
-            checks: "[]".into(),
-            intent: None,
-            lock_owner: None,
-            lock_until_ms: None,
-        };
+        let row = RunRow::new("ORCL", "hsm", "manual", "test");
         let lease_ms = 300;
         let Claim::Started(id) = s
             .claim_rotation(&row, "a", now_ms() + lease_ms, None, &|_| false)

@@ -48,6 +48,34 @@ pub struct RunRow {
     pub intent: Option<String>,
 }
 
+impl RunRow {
+    /// A run about to be claimed: `running`, no keys yet, nothing recorded but who asks for
+    /// what (the store gives it its id and start).
+    pub fn new(database: &str, way: &str, trigger: &str, who: &str) -> Self {
+        Self {
+            id: 0,
+            database: database.to_owned(),
+            way: way.to_owned(),
+            trigger: trigger.to_owned(),
+            reason: None,
+            who: who.to_owned(),
+            token_label: None,
+            started_ms: 0,
+            finished_ms: None,
+            outcome: "running".into(),
+            old_keys: "[]".into(),
+            new_keys: "[]".into(),
+            pending_key: None,
+            failed_step: None,
+            state_left: None,
+            checks: "[]".into(),
+            lock_owner: None,
+            lock_until_ms: None,
+            intent: None,
+        }
+    }
+}
+
 /// What a process asked for when it tried to start a run.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Claim {
@@ -462,27 +490,7 @@ mod tests {
     use super::*;
 
     fn run_row(db: &str) -> RunRow {
-        RunRow {
-            id: 0,
-            database: db.into(),
-            way: "hsm".into(),
-            trigger: "scheduled".into(),
-            reason: None,
-            who: "tester".into(),
-            token_label: None,
-            started_ms: 0,
-            finished_ms: None,
-            outcome: "running".into(),
-            old_keys: "[]".into(),
-            new_keys: "[]".into(),
-            pending_key: None,
-            failed_step: None,
-            state_left: None,
-            checks: "[]".into(),
-            lock_owner: None,
-            lock_until_ms: None,
-            intent: None,
-        }
+        RunRow::new(db, "hsm", "scheduled", "tester")
     }
 
     #[test]
