@@ -10,11 +10,11 @@
 
 mod common;
 
+use common::held::Held;
 use common::{Env, demo, run};
 use std::os::unix::process::ExitStatusExt;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::sync::mpsc;
+use std::path::Path;
+use std::process::Command;
 use tdekey::faults;
 use tdekey::hsm::demo::{DEMO_DATABASE_NAME, DEMO_USER_PIN, DEMO_WALLET_PASSWORD};
 
@@ -67,80 +67,6 @@ fn audit_of(env: &Env, action: &str) -> String {
     let (code, out, err) = tdekey(env, &["audit", "list", "--action", action, "--json"]);
     assert_eq!(code, 0, "{err}");
     out
-}
-
-/// A process held at a fault point until the test lets it go: the point's action is
-/// `return(wait:<fifo>)`; [`Held::arrived`] returns once the process has opened the FIFO
-/// (it stands at the point), dropping what it returned lets it go on. A process that ends
-/// without reaching the point fails the test with its output instead of hanging it.
-struct Held {
-    fifo: PathBuf,
-    done: mpsc::Receiver<Output>,
-}
-
-impl Held {
-    fn spawn(env: &Env, name: &str, mut c: Command, point: &str) -> Self {
-        let fifo = env.dir.path().join(format!("{name}.fifo"));
-        let cpath = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
-        // SAFETY: a valid NUL-terminated path.
-        assert_eq!(unsafe { libc::mkfifo(cpath.as_ptr(), 0o600) }, 0);
-        c.env(
-            "FAILPOINTS",
-            format!("{point}=return(wait:{})", fifo.display()),
-        )
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped());
-        let child: Child = c.spawn().unwrap();
-        let (tx, done) = mpsc::channel();
-        let f = fifo.clone();
-        std::thread::spawn(move || {
-            let out = child.wait_with_output().unwrap();
-            let _ = tx.send(out);
-            // Unblocks a writer still waiting for a reader that will never come.
-            let _ = std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags_nonblock()
-                .open(&f);
-        });
-        Held { fifo, done }
-    }
-
-    /// Waits until the process stands at its point; it stays there while the result lives.
-    fn arrived(&self) -> std::fs::File {
-        let w = std::fs::OpenOptions::new()
-            .write(true)
-            .open(&self.fifo)
-            .unwrap();
-        if let Ok(out) = self.done.try_recv() {
-            panic!(
-                "the process ended before its fault point ({:?}): {}{}",
-                out.status,
-                String::from_utf8_lossy(&out.stdout),
-                String::from_utf8_lossy(&out.stderr)
-            );
-        }
-        w
-    }
-
-    fn finish(self) -> (i32, String, String) {
-        let out = self.done.recv().unwrap();
-        (
-            out.status.code().unwrap_or(-1),
-            String::from_utf8_lossy(&out.stdout).into_owned(),
-            String::from_utf8_lossy(&out.stderr).into_owned(),
-        )
-    }
-}
-
-trait NonBlock {
-    fn custom_flags_nonblock(&mut self) -> &mut Self;
-}
-
-impl NonBlock for std::fs::OpenOptions {
-    fn custom_flags_nonblock(&mut self) -> &mut Self {
-        use std::os::unix::fs::OpenOptionsExt;
-        self.custom_flags(libc::O_NONBLOCK)
-    }
 }
 
 /// Rotates FIN the way asked after a stop and checks: success, exactly one key more than
@@ -378,7 +304,7 @@ fn two_rotations_held_at_once_rotate_once() {
     let before = master_keys(&env);
     let mut c = with_secrets(env.tdekey());
     c.args(["rotate", "FIN", "--way", "hsm", "--json"]);
-    let a = Held::spawn(&env, "a", c, faults::BEFORE_GENERATE);
+    let a = Held::spawn(env.dir.path(), "a", c, faults::BEFORE_GENERATE);
     let gate = a.arrived();
     // A holds the run (its key id recorded, the key not made yet): B is refused.
     let (code, out, err) = tdekey(&env, &["rotate", "FIN", "--way", "hsm", "--json"]);
@@ -428,7 +354,7 @@ fn two_rotate_due_held_at_once_rotate_each_database_once() {
         c
     };
     let before = master_keys(&env);
-    let a = Held::spawn(&env, "a", due(), faults::BEFORE_GENERATE);
+    let a = Held::spawn(env.dir.path(), "a", due(), faults::BEFORE_GENERATE);
     let gate = a.arrived();
     let (_, out, err) = run(due());
     let b = json(&out);
@@ -471,7 +397,7 @@ fn two_migrations_held_at_once_never_drive_one_migration() {
     let mut c = with_secrets(env.tdekey());
     c.args(["migrate", "run", DEMO_DATABASE_NAME, "--yes"]);
     // Held inside the Rehearsal's MIGRATE: its key made, the answer not given.
-    let a = Held::spawn(&env, "a", c, faults::REHEARSAL_MIGRATE);
+    let a = Held::spawn(env.dir.path(), "a", c, faults::REHEARSAL_MIGRATE);
     let gate = a.arrived();
     let (code, out, err) = tdekey(&env, &["migrate", "next", DEMO_DATABASE_NAME, "--yes"]);
     assert_eq!(code, 1, "{out}");
@@ -491,12 +417,12 @@ fn a_statement_waits_for_the_rehearsal_lock_and_sees_the_other_process_update() 
     let mut c = with_secrets(env.tdekey());
     c.args(["rotate", "FIN", "--way", "oracle", "--json"]);
     // A stands inside SET KEY: its key made, the simulated database locked and not saved.
-    let a = Held::spawn(&env, "a", c, faults::REHEARSAL_SET_KEY);
+    let a = Held::spawn(env.dir.path(), "a", c, faults::REHEARSAL_SET_KEY);
     let gate_a = a.arrived();
     let mut c = with_secrets(env.tdekey());
     c.args(["db", "query", "FIN", "keys", "--json"]);
     // B finds the database locked (it stands where it waits for the lock).
-    let b = Held::spawn(&env, "b", c, faults::REHEARSAL_LOCK_WAIT);
+    let b = Held::spawn(env.dir.path(), "b", c, faults::REHEARSAL_LOCK_WAIT);
     let gate_b = b.arrived();
     drop(gate_b);
     drop(gate_a);

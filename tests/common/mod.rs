@@ -3,6 +3,7 @@
 #![allow(dead_code)]
 
 /// A throwaway PostgreSQL cluster (issue #21); `#![allow(dead_code)]` above covers it too.
+pub mod held;
 pub mod pg;
 pub mod rsyslog;
 
