@@ -137,8 +137,11 @@ fn gather(
         let Some(id) = master_key_of(&k.key_id) else {
             b.unread(
                 "V$ENCRYPTION_KEYS",
-                format!("KEY_ID {:?} names no master key tdekey can read", k.key_id),
-                false,
+                format!(
+                    "KEY_ID {:?} names no master key tdekey can read: that key cannot be looked for, so the answer is incomplete",
+                    k.key_id
+                ),
+                true,
             );
             continue;
         };
