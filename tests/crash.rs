@@ -57,10 +57,7 @@ fn killed_at(env: &Env, args: &[&str], failpoints: &str) {
 }
 
 fn master_keys(env: &Env) -> Vec<String> {
-    common::demo_master_keys(env)
-        .into_iter()
-        .map(|k| k.0)
-        .collect()
+    common::demo_master_key_labels(env)
 }
 
 fn audit_of(env: &Env, action: &str) -> String {

@@ -67,6 +67,16 @@ fn key<'a>(v: &'a Value, id: &MasterKeyId) -> &'a Value {
         .unwrap_or_else(|| panic!("{want} is not a key of the report: {v:#}"))
 }
 
+/// The report's keys with a need that `need` accepts.
+fn keys_needed_by(v: &Value, need: impl Fn(&Value) -> bool) -> Vec<&Value> {
+    v["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|k| k["needs"].as_array().unwrap().iter().any(&need))
+        .collect()
+}
+
 fn kinds(list: &Value) -> Vec<&str> {
     list.as_array()
         .unwrap()
@@ -527,18 +537,7 @@ fn a_united_cdb_with_per_pdb_keys_reports_each_container() {
     assert_eq!(code, 0, "{v:#}");
     // Each container's current key, from the report's needs.
     let current_of = |con: u64| -> &Value {
-        let found: Vec<&Value> = v["keys"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .filter(|k| {
-                k["needs"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .any(|n| n["kind"] == "current" && n["con_id"] == con)
-            })
-            .collect();
+        let found = keys_needed_by(&v, |n| n["kind"] == "current" && n["con_id"] == con);
         assert_eq!(found.len(), 1, "one current key in CON_ID {con}: {v:#}");
         found[0]
     };
@@ -546,18 +545,7 @@ fn a_united_cdb_with_per_pdb_keys_reports_each_container() {
     let pdb = current_of(3);
     assert_ne!(root["forms"]["hsm_key_id"], pdb["forms"]["hsm_key_id"]);
     // PDB1's USERS depends on PDB1's key, and only on it.
-    let users: Vec<&Value> = v["keys"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|k| {
-            k["needs"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .any(|n| n["kind"] == "tablespace" && n["name"] == "USERS")
-        })
-        .collect();
+    let users = keys_needed_by(&v, |n| n["kind"] == "tablespace" && n["name"] == "USERS");
     assert_eq!(users.len(), 1, "{v:#}");
     assert_eq!(users[0]["forms"], pdb["forms"]);
     let need = pdb["needs"]

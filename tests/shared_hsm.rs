@@ -44,10 +44,7 @@ fn other_database_key(env: &Env) -> String {
 }
 
 fn labels(env: &Env) -> Vec<String> {
-    common::demo_master_keys(env)
-        .into_iter()
-        .map(|k| k.0)
-        .collect()
+    common::demo_master_key_labels(env)
 }
 
 /// Runs `migrate next` until the current step is `step`.

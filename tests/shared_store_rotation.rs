@@ -25,10 +25,7 @@ use tdekey::faults;
 use tdekey::hsm::demo::DEMO_USER_PIN;
 
 fn master_keys(env: &Env) -> Vec<String> {
-    common::demo_master_keys(env)
-        .into_iter()
-        .map(|k| k.0)
-        .collect()
+    common::demo_master_key_labels(env)
 }
 
 /// `tdekey audit verify` says the chain is intact.

@@ -32,12 +32,7 @@ fn tdekey(env: &Env, args: &[&str]) {
 /// The demo migrated (its file key backed up, sealed, and migrated to the HSM), then rotated
 /// the Oracle way and the tdekey way: four master keys. Returns the migration's HSM key.
 fn migrated_and_rotated(env: &Env) -> String {
-    let labels = |env: &Env| -> Vec<String> {
-        common::demo_master_keys(env)
-            .into_iter()
-            .map(|k| k.0)
-            .collect()
-    };
+    let labels = common::demo_master_key_labels;
     let before = labels(env);
     tdekey(env, &["migrate", "run", DEMO_DATABASE_NAME, "--yes"]);
     let made: Vec<String> = labels(env)
@@ -49,6 +44,21 @@ fn migrated_and_rotated(env: &Env) -> String {
     tdekey(env, &["rotate", DEMO_DATABASE_NAME, "--way", "hsm"]);
     assert_eq!(labels(env).len(), before.len() + 3);
     made[0].clone()
+}
+
+/// Opens the Migration tab and waits for the finished migration it shows.
+fn migration_tab_finished(h: &mut Harness<'static, App>) {
+    h.get_by_label("Migration").click();
+    wait_until(h, "the finished migration", |h| {
+        !h.state().is_pending(Task::Migration)
+            && h.state()
+                .databases
+                .migration
+                .state
+                .as_ref()
+                .is_some_and(|s| s.finished())
+    });
+    h.run_steps(2);
 }
 
 /// The window logged in, on the demo's Recoverability tab.
@@ -199,17 +209,7 @@ fn after_the_migration_and_two_rotations_every_key_is_found_and_nothing_typed_is
     assert!(e.contains("exists already and was left as it was"), "{e}");
 
     // The Migration tab: the migration is finished, and retiring the file wallet loses nothing.
-    h.get_by_label("Migration").click();
-    wait_until(&mut h, "the finished migration", |h| {
-        !h.state().is_pending(Task::Migration)
-            && h.state()
-                .databases
-                .migration
-                .state
-                .as_ref()
-                .is_some_and(|s| s.finished())
-    });
-    h.run_steps(2);
+    migration_tab_finished(&mut h);
     assert!(
         h.query_by_label("Before you retire the file wallet")
             .is_some()
@@ -335,17 +335,7 @@ fn a_key_deleted_behind_tdekeys_back_is_missing_and_the_verdicts_say_what_not_to
 
     // The Migration tab: with the sealed backup unread, the file wallet is the only place of
     // the database's first key.
-    h.get_by_label("Migration").click();
-    wait_until(&mut h, "the finished migration", |h| {
-        !h.state().is_pending(Task::Migration)
-            && h.state()
-                .databases
-                .migration
-                .state
-                .as_ref()
-                .is_some_and(|s| s.finished())
-    });
-    h.run_steps(2);
+    migration_tab_finished(&mut h);
     let file_key = r
         .keys
         .iter()
@@ -505,17 +495,7 @@ fn path_b_the_migration_tab_names_the_keys_only_the_other_hsm_holds() {
     });
     h.get_by_label_contains("Path B — ").click();
     h.run_steps(2);
-    h.get_by_label("Migration").click();
-    wait_until(&mut h, "the finished migration", |h| {
-        !h.state().is_pending(Task::Migration)
-            && h.state()
-                .databases
-                .migration
-                .state
-                .as_ref()
-                .is_some_and(|s| s.finished())
-    });
-    h.run_steps(2);
+    migration_tab_finished(&mut h);
     assert!(
         h.query_by_label_contains("No recoverability report of this database yet")
             .is_some()

@@ -33,6 +33,9 @@ pub struct RecoverTabState {
     pub db_password: SecretBuffer,
     /// A WALLET_ROOT to read instead of the profile's.
     pub wallet_root: String,
+    /// The field's hint: where the profile's WALLET_ROOT is on this machine, found once per
+    /// profile (it looks at the disk: not on every frame).
+    root_hint: String,
     /// tdekey wallet backups to open besides the ones the store records.
     pub backups: Vec<PathBuf>,
     /// The last report of each database, while the window runs.
@@ -146,6 +149,7 @@ pub fn recover_ui(
 ) {
     if st.for_profile.as_deref() != Some(db.name.as_str()) {
         st.for_profile = Some(db.name.clone());
+        st.root_hint = local_root(db, data_root);
         // What was typed for another database is not for this one.
         clear_password(ui.ctx(), id("wallet_pw"), &mut st.wallet_password);
         clear_password(ui.ctx(), id("backup_pw"), &mut st.backup_passphrase);
@@ -257,7 +261,7 @@ fn form_ui(
                 ui,
                 "WALLET_ROOT to read instead",
                 &mut st.wallet_root,
-                &local_root(db, data_root),
+                &st.root_hint,
                 width,
             )
             .on_hover_text("Empty: the profile's WALLET_ROOT on this machine. A copy, or a standby's, may be read instead.");

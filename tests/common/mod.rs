@@ -346,6 +346,11 @@ pub fn demo() -> Env {
     env
 }
 
+/// The labels of the demo token's TDE master keys, sorted.
+pub fn demo_master_key_labels(env: &Env) -> Vec<String> {
+    demo_master_keys(env).into_iter().map(|k| k.0).collect()
+}
+
 pub fn demo_master_keys(env: &Env) -> Vec<(String, Option<bool>, Option<bool>)> {
     use tdekey::hsm::demo::{DEMO_TOKEN_LABEL, DEMO_USER_PIN};
     use tdekey::model::{PinFormat, TokenSelector};
